@@ -1,0 +1,94 @@
+/**
+ * UDP header (RFC 768).
+ *
+ *  |          Source Port          |       Destination Port        |
+ *  |            Length             |           Checksum            |
+ *
+ * The checksum covers a pseudo-header (source, destination, protocol 17, UDP length), the header
+ * and the data. A transmitted checksum of zero means "none computed" (RFC 768); a computed zero is
+ * sent as 0xffff (RFC 768, RFC 1122 §4.1.3.4).
+ */
+import { copyInto, get16, put16 } from './bytes.ts';
+import { onesSum, pseudoHeaderSum } from './checksum.ts';
+import { IpProtocol } from './ipv4.ts';
+import { ParseError } from './parse-error.ts';
+
+export const UDP_HEADER_LEN = 8;
+
+const SRC_PORT = 0;
+const DST_PORT = 2;
+const LENGTH = 4;
+const CHECKSUM = 6;
+
+export interface UdpRepr {
+  srcPort: number;
+  dstPort: number;
+  /** The data: a view into the received packet, or the bytes to send. */
+  payload: Uint8Array;
+}
+
+/** A checked UDP datagram: length field within the buffer, checksum correct or absent. */
+export class UdpView {
+  private constructor(private readonly buf: Uint8Array) {}
+
+  /**
+   * Validate a UDP datagram (the whole IP payload) sent from `src` to `dst`. Bytes beyond the UDP
+   * Length field are ignored. Reasons: 'truncated', 'bad-length', 'bad-checksum'. Never throws.
+   */
+  static check(buf: Uint8Array, src: number, dst: number): UdpView | ParseError {
+    if (buf.length < UDP_HEADER_LEN) return ParseError.of('truncated');
+    const len = get16(buf, LENGTH);
+    if (len < UDP_HEADER_LEN || len > buf.length) return ParseError.of('bad-length');
+    const view = buf.subarray(0, len);
+    if (get16(buf, CHECKSUM) !== 0) {
+      const sum = onesSum(view, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Udp, len));
+      if (sum !== 0xffff) return ParseError.of('bad-checksum');
+    }
+    return new UdpView(view);
+  }
+
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+  get srcPort(): number {
+    return get16(this.buf, SRC_PORT);
+  }
+  get dstPort(): number {
+    return get16(this.buf, DST_PORT);
+  }
+  get length(): number {
+    return get16(this.buf, LENGTH);
+  }
+  /** 0 when the sender computed none. */
+  get checksum(): number {
+    return get16(this.buf, CHECKSUM);
+  }
+  get payload(): Uint8Array {
+    return this.buf.subarray(UDP_HEADER_LEN);
+  }
+
+  toRepr(): UdpRepr {
+    return { srcPort: this.srcPort, dstPort: this.dstPort, payload: this.payload };
+  }
+}
+
+/** Bytes `emitUdp` writes for `repr`: header plus payload. */
+export function udpLen(repr: UdpRepr): number {
+  return UDP_HEADER_LEN + repr.payload.length;
+}
+
+/**
+ * Write `repr` at the start of `buf` (header, payload unless already in place, checksum over the
+ * pseudo-header for `src` → `dst`). Returns the length written.
+ */
+export function emitUdp(buf: Uint8Array, repr: UdpRepr, src: number, dst: number): number {
+  const len = UDP_HEADER_LEN + repr.payload.length;
+  put16(buf, SRC_PORT, repr.srcPort);
+  put16(buf, DST_PORT, repr.dstPort);
+  put16(buf, LENGTH, len);
+  put16(buf, CHECKSUM, 0);
+  copyInto(buf, UDP_HEADER_LEN, repr.payload);
+  const sum = ~onesSum(buf, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Udp, len)) & 0xffff;
+  put16(buf, CHECKSUM, sum === 0 ? 0xffff : sum);
+  return len;
+}
