@@ -1,0 +1,71 @@
+/**
+ * What Reno and CUBIC share: slow start, the loss window after a timeout, and the call protocol
+ * of CongestionControl (types.ts). A subclass supplies congestion avoidance and the reduction.
+ */
+
+import {
+  type CongestionControl,
+  type CongestionOptions,
+  INITIAL_SSTHRESH,
+  isCwndLimited,
+} from './types.ts';
+
+export abstract class LossBasedControl implements CongestionControl {
+  abstract readonly name: string;
+  cwnd: number;
+  ssthresh = INITIAL_SSTHRESH;
+  protected readonly mss: number;
+  #inRecovery = false;
+  /** A timeout happened and no new data has been acknowledged since. */
+  #timedOut = false;
+
+  constructor(o: CongestionOptions) {
+    this.mss = o.mss;
+    // RFC 5681 §3.1, RFC 6928: the initial window in bytes.
+    this.cwnd = o.initialWindow * o.mss;
+  }
+
+  onAck(ackedBytes: number, now: number, flightSize: number, rtt = 0): void {
+    if (!(ackedBytes > 0)) return;
+    this.#timedOut = false;
+    if (this.#inRecovery || !isCwndLimited(this.cwnd, ackedBytes, flightSize)) return;
+    if (this.cwnd < this.ssthresh) {
+      // RFC 5681 §3.1 eq. 2: slow start, cwnd += min(N, SMSS) (RFC 3465 with L = 1 SMSS).
+      this.cwnd += Math.min(ackedBytes, this.mss);
+      return;
+    }
+    this.avoid(ackedBytes, now, rtt);
+  }
+
+  onFastRetransmit(flightSize: number, _now: number): void {
+    this.reduce(flightSize);
+    this.restart(false);
+    // RFC 6675 §5 step 4.2: cwnd = ssthresh; NewReno inflation is the connection's.
+    this.cwnd = this.ssthresh;
+    this.#inRecovery = true;
+  }
+
+  onRecoveryExit(_now: number): void {
+    // RFC 6582 §3.2 step 3: deflate the window to ssthresh.
+    if (!this.#inRecovery) return;
+    this.#inRecovery = false;
+    this.cwnd = this.ssthresh;
+  }
+
+  onTimeout(flightSize: number, _now: number): void {
+    // RFC 5681 §3.1: ssthresh is held constant across repeated timeouts of the same data.
+    if (!this.#timedOut) this.reduce(flightSize);
+    this.#timedOut = true;
+    this.restart(true);
+    // RFC 5681 §3.1: cwnd = LW, the loss window of one segment.
+    this.cwnd = this.mss;
+    this.#inRecovery = false;
+  }
+
+  /** Congestion avoidance (cwnd ≥ ssthresh) for one ACK of new data. */
+  protected abstract avoid(ackedBytes: number, now: number, rtt: number): void;
+  /** A congestion event: set ssthresh (and whatever the algorithm remembers of the window). */
+  protected abstract reduce(flightSize: number): void;
+  /** The congestion avoidance stage ends, after a fast retransmit or a timeout. */
+  protected abstract restart(timeout: boolean): void;
+}

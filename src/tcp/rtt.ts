@@ -1,0 +1,97 @@
+/**
+ * Round-trip time estimation and the retransmission timeout (RFC 6298).
+ *
+ * Deterministic: the caller measures round trips with its own clock and passes them in. Karn's
+ * algorithm (RFC 6298 §3: never sample a segment that was retransmitted) is the caller's duty,
+ * since only the connection knows which segments were sent twice.
+ */
+
+export interface RttOptions {
+  /** RTO before any sample, in ms (RFC 6298 §2.1: 1 s). */
+  initialRto: number;
+  /** Lower bound on the RTO, in ms (RFC 6298 §2.4: 1 s; Linux uses 200 ms). */
+  minRto: number;
+  /** Upper bound on the RTO, in ms (RFC 6298 §2.5: at least 60 s). */
+  maxRto: number;
+  /** Clock granularity G, in ms (RFC 6298 §2); 1 by default. */
+  granularity?: number;
+}
+
+/** RFC 6298 §2: the gains alpha = 1/8, beta = 1/4 and the variance multiplier K = 4. */
+const ALPHA = 1 / 8;
+const BETA = 1 / 4;
+const K = 4;
+
+export class RttEstimator {
+  #srtt: number | null = null;
+  #rttvar = 0;
+  #rto: number;
+  readonly #initialRto: number;
+  readonly #minRto: number;
+  readonly #maxRto: number;
+  readonly #granularity: number;
+
+  constructor(o: RttOptions) {
+    this.#minRto = o.minRto;
+    this.#maxRto = o.maxRto;
+    this.#granularity = o.granularity ?? 1;
+    // RFC 6298 §2.1: until a round trip has been measured, RTO is the initial value.
+    this.#rto = this.#clamp(o.initialRto);
+    this.#initialRto = this.#rto;
+  }
+
+  /** Smoothed round-trip time in ms, or null before the first sample. */
+  get srtt(): number | null {
+    return this.#srtt;
+  }
+
+  /** Round-trip time variation in ms (0 before the first sample). */
+  get rttvar(): number {
+    return this.#rttvar;
+  }
+
+  /** The current retransmission timeout in ms, including any backoff. */
+  get rto(): number {
+    return this.#rto;
+  }
+
+  /**
+   * Take one round-trip measurement R in ms. Negative or non-finite values are ignored.
+   * The RTO is recomputed from the formula, which also ends any backoff (RFC 6298 §5.7).
+   */
+  sample(rttMs: number): void {
+    if (!Number.isFinite(rttMs) || rttMs < 0) return;
+    if (this.#srtt === null) {
+      // RFC 6298 §2.2: the first measurement.
+      this.#srtt = rttMs;
+      this.#rttvar = rttMs / 2;
+    } else {
+      // RFC 6298 §2.3: RTTVAR first, using the SRTT from before this sample.
+      this.#rttvar = (1 - BETA) * this.#rttvar + BETA * Math.abs(this.#srtt - rttMs);
+      this.#srtt = (1 - ALPHA) * this.#srtt + ALPHA * rttMs;
+    }
+    this.resetBackoff();
+  }
+
+  /** RFC 6298 §5.5: the retransmission timer expired; double the RTO, up to maxRto. */
+  backoff(): void {
+    this.#rto = Math.min(this.#rto * 2, this.#maxRto);
+  }
+
+  /**
+   * Drop any backoff: RTO = SRTT + max(G, K*RTTVAR), clamped (RFC 6298 §2.2–2.5), or the initial
+   * RTO when nothing has been measured yet.
+   */
+  resetBackoff(): void {
+    if (this.#srtt === null) {
+      this.#rto = this.#initialRto;
+      return;
+    }
+    this.#rto = this.#clamp(this.#srtt + Math.max(this.#granularity, K * this.#rttvar));
+  }
+
+  /** RFC 6298 §2.4 (round up to the minimum) and §2.5 (an upper bound may be placed). */
+  #clamp(rto: number): number {
+    return Math.min(Math.max(rto, this.#minRto), this.#maxRto);
+  }
+}
