@@ -1,0 +1,176 @@
+/*
+ * Shared helpers for the bench's kernel-side tools (the .c files beside this one).
+ *
+ * Every tool is bounded in time: alarm() ends it if it outlives its --max-seconds, and every
+ * blocking socket call has a timeout. Results go to stdout as one JSON line; diagnostics go to
+ * stderr. Built by scripts/bench.ts with `cc -O2 -pthread`.
+ */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline double seconds_between(uint64_t from, uint64_t to) {
+  return (double)(to - from) / 1e9;
+}
+
+/* Print the error as a JSON line on stdout (so the driver can report it) and exit. */
+static inline void fail(const char *what, int err) {
+  printf("{\"error\":\"%s: %s\"}\n", what, strerror(err));
+  fflush(stdout);
+  exit(2);
+}
+
+/* End the process if it outlives its bound, whatever it is blocked on. */
+static inline void bound_lifetime(double seconds) {
+  if (seconds <= 0) return;
+  unsigned s = (unsigned)seconds + 1;
+  alarm(s);
+}
+
+/* Allow `n` open descriptors (10 000 idle connections need more than the default 1024). */
+static inline void raise_nofile(rlim_t n) {
+  struct rlimit rl = {n, n};
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+static inline void set_timeouts(int fd, int ms) {
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+static inline void set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static inline int parse_addr(const char *addr, int port, struct sockaddr_in *sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons((uint16_t)port);
+  return inet_pton(AF_INET, addr, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+/*
+ * Connect with a timeout; returns a blocking socket with send/receive timeouts of `io_ms`, or -1
+ * with errno set (ETIMEDOUT when the handshake did not finish in `connect_ms`).
+ */
+static inline int connect_timeout(const struct sockaddr_in *sa, int connect_ms, int io_ms) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
+    if (errno != EINPROGRESS) goto fail;
+    struct pollfd p = {fd, POLLOUT, 0};
+    int r = poll(&p, 1, connect_ms);
+    if (r == 0) {
+      errno = ETIMEDOUT;
+      goto fail;
+    }
+    if (r < 0) goto fail;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      errno = err;
+      goto fail;
+    }
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  set_timeouts(fd, io_ms);
+  return fd;
+fail: {
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return -1;
+}
+}
+
+/* Write all of buf unless the deadline passes; returns bytes written or -1 on a socket error. */
+static inline ssize_t write_all(int fd, const void *buf, size_t len, uint64_t deadline) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += (size_t)n;
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (now_ns() >= deadline) break;
+    } else {
+      return -1;
+    }
+  }
+  return (ssize_t)done;
+}
+
+/* Read exactly len bytes unless EOF, error or the deadline; returns bytes read or -1 on error. */
+static inline ssize_t read_exact(int fd, void *buf, size_t len, uint64_t deadline) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = recv(fd, (char *)buf + done, len - done, 0);
+    if (n > 0) {
+      done += (size_t)n;
+    } else if (n == 0) {
+      break;
+    } else if (errno == EAGAIN || errno == EINTR) {
+      if (now_ns() >= deadline) break;
+    } else {
+      return -1;
+    }
+  }
+  return (ssize_t)done;
+}
+
+static inline int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array, in microseconds. */
+static inline double percentile_us(const uint64_t *sorted, size_t n, double p) {
+  if (n == 0) return 0;
+  size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return (double)sorted[rank - 1] / 1000.0;
+}
+
+/* Print latency percentiles of `lat` (ns, sorted in place) as JSON fields, without braces. */
+static inline void print_latency_fields(uint64_t *lat, size_t n) {
+  qsort(lat, n, sizeof *lat, cmp_u64);
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += (double)lat[i];
+  printf("\"samples\":%zu,\"minUs\":%.2f,\"p50Us\":%.2f,\"p90Us\":%.2f,\"p99Us\":%.2f,"
+         "\"p999Us\":%.2f,\"maxUs\":%.2f,\"meanUs\":%.2f",
+         n, n ? (double)lat[0] / 1000.0 : 0, percentile_us(lat, n, 50), percentile_us(lat, n, 90),
+         percentile_us(lat, n, 99), percentile_us(lat, n, 99.9),
+         n ? (double)lat[n - 1] / 1000.0 : 0, n ? sum / (double)n / 1000.0 : 0);
+}
+
+#endif
