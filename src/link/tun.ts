@@ -1,0 +1,339 @@
+/**
+ * TunLink: the Link over a Linux TUN device, through the small C addon in src/link/native/tun.c
+ * (built by `npm ci` into build/Release/tun.node; native-notes/README.md explains it).
+ *
+ * Receive: the addon reads up to `batch` packets per wake-up into one ArrayBuffer allocated here
+ * once, fills a (offset, length) table, and calls onRead(count) once per batch. We hand each
+ * packet to the receiver as a subarray view (valid only during the call, as LinkReceiver says),
+ * then call batchEnd() once.
+ *
+ * Send: send() copies the packet into a preallocated write buffer and records its offset and
+ * length; flush() hands the whole batch to the addon, which write()s each packet in one native
+ * call. If the device queue is full (EAGAIN) the unsent rest stays in the buffer and is retried
+ * when the fd becomes writable. A flush is also scheduled as a microtask when the first packet of
+ * a batch is queued, so a caller that forgets flush() only delays packets, never strands them.
+ *
+ * Configuration (MTU, host-side address, up) is done with `ip -n NS ...` rather than netlink
+ * from C: it runs once per open, is easy to read and debug, and keeps the addon small.
+ */
+import { createRequire } from 'node:module';
+import type { Link, LinkReceiver } from './link.ts';
+import * as netns from './netns.ts';
+
+/** The addon's exports (src/link/native/tun.c). */
+interface TunAddon {
+  open(name: string, netnsPath: string | null): { handle: TunHandle; name: string };
+  start(
+    handle: TunHandle,
+    rxBuf: ArrayBuffer,
+    rxTable: Uint32Array,
+    slot: number,
+    batch: number,
+    onRead: (count: number) => void,
+    onWritable: () => void,
+  ): void;
+  writeBatch(
+    handle: TunHandle,
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    first: number,
+    count: number,
+  ): number;
+  wantWritable(handle: TunHandle, on: boolean): void;
+  stats(handle: TunHandle): NativeTunStats;
+  close(handle: TunHandle): void;
+}
+
+/** An opaque native handle. */
+export type TunHandle = { readonly __tunHandle: unique symbol };
+
+/** Counters kept by the addon. */
+export interface NativeTunStats {
+  rxPackets: number;
+  rxBytes: number;
+  rxBatches: number;
+  rxErrors: number;
+  /** Packets larger than the MTU we were opened with (cut short, then dropped by IP). */
+  rxTruncated: number;
+  txPackets: number;
+  txBytes: number;
+  /** writeBatch() calls: txPackets / txCalls is the achieved write batch size. */
+  txCalls: number;
+  txErrors: number;
+  txEagain: number;
+}
+
+export interface TunStats extends NativeTunStats {
+  /** Packets dropped by send() because the write buffer was full while the device was blocked. */
+  txDropped: number;
+  /** Packets dropped by send() because they were larger than the MTU. */
+  txOversize: number;
+}
+
+let addon: TunAddon | undefined;
+
+/** Load build/Release/tun.node once, with a helpful message if it was never built. */
+export function loadAddon(): TunAddon {
+  if (addon) return addon;
+  const require = createRequire(import.meta.url);
+  try {
+    addon = require('../../build/Release/tun.node') as TunAddon;
+  } catch (err) {
+    throw Object.assign(
+      new Error(
+        `the TUN addon is not built (${(err as Error).message}); run \`npm ci\` or \`npm run install\``,
+      ),
+      { code: 'ERR_TUN_ADDON_MISSING', cause: err },
+    );
+  }
+  return addon;
+}
+
+export interface TunOpenOptions {
+  /** Interface name, at most 15 bytes; `tun%d` lets the kernel choose. Default 'tun0'. */
+  name?: string;
+  /** Open the device inside this named network namespace (see netns.ts). */
+  netns?: string;
+  /** Device MTU, set with `ip link set mtu`. Default 1500. */
+  mtu?: number;
+  /** Packets per read batch and per write batch. Default 64. */
+  batch?: number;
+  /** Kernel-side address on the device, e.g. '10.0.0.1/24' (needs netns). */
+  hostAddress?: string;
+  /**
+   * Allow opening (and configuring) the device in the current, usually root, namespace. Off by
+   * default: tunstack keeps its packets inside namespaces it owns.
+   */
+  allowRootNamespace?: boolean;
+}
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+export class TunLink implements Link {
+  readonly mtu: number;
+  /** The interface name the kernel gave us. */
+  readonly name: string;
+  readonly netns: string | undefined;
+  readonly batch: number;
+
+  readonly #addon: TunAddon;
+  readonly #handle: TunHandle;
+  #rx: LinkReceiver | undefined;
+  #closed = false;
+
+  // Receive side: one buffer and one table, shared with the addon.
+  readonly #rxBuf: ArrayBuffer;
+  readonly #rxBytes: Uint8Array;
+  readonly #rxTable: Uint32Array;
+  readonly #rxSlot: number;
+
+  // Send side: packets [#txFirst, #txCount) wait in #txBuf at #txOffsets/#txLengths.
+  readonly #txBuf: Uint8Array;
+  readonly #txOffsets: Uint32Array;
+  readonly #txLengths: Uint32Array;
+  #txFirst = 0;
+  #txCount = 0;
+  #txEnd = 0;
+  #blocked = false;
+  #flushScheduled = false;
+  #txDropped = 0;
+  #txOversize = 0;
+
+  private constructor(
+    addon: TunAddon,
+    handle: TunHandle,
+    name: string,
+    ns: string | undefined,
+    mtu: number,
+    batch: number,
+  ) {
+    this.#addon = addon;
+    this.#handle = handle;
+    this.name = name;
+    this.netns = ns;
+    this.mtu = mtu;
+    this.batch = batch;
+    // A read of slot bytes that comes back full means the packet was larger than the MTU.
+    this.#rxSlot = align4(mtu) + 4;
+    this.#rxBuf = new ArrayBuffer(batch * this.#rxSlot);
+    this.#rxBytes = new Uint8Array(this.#rxBuf);
+    this.#rxTable = new Uint32Array(2 * batch);
+    this.#txBuf = new Uint8Array(batch * align4(mtu));
+    this.#txOffsets = new Uint32Array(batch);
+    this.#txLengths = new Uint32Array(batch);
+  }
+
+  /** Open (create) the TUN device, configure it, and return the link. */
+  static async open(opts: TunOpenOptions = {}): Promise<TunLink> {
+    const name = opts.name ?? 'tun0';
+    const mtu = opts.mtu ?? 1500;
+    const batch = opts.batch ?? 64;
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+      throw Object.assign(new RangeError(`mtu must be 68..65535, got ${mtu}`), {
+        code: 'ERR_OUT_OF_RANGE',
+      });
+    }
+    if (!Number.isInteger(batch) || batch < 1 || batch > 4096) {
+      throw Object.assign(new RangeError(`batch must be 1..4096, got ${batch}`), {
+        code: 'ERR_OUT_OF_RANGE',
+      });
+    }
+    if (opts.netns === undefined && !opts.allowRootNamespace) {
+      throw Object.assign(
+        new Error('TunLink.open: no netns given; pass allowRootNamespace: true to use this one'),
+        { code: 'ERR_TUN_ROOT_NAMESPACE' },
+      );
+    }
+    if (opts.hostAddress !== undefined && opts.netns === undefined) {
+      throw Object.assign(new Error('TunLink.open: hostAddress needs netns'), {
+        code: 'ERR_TUN_ROOT_NAMESPACE',
+      });
+    }
+
+    const tun = loadAddon();
+    const path = opts.netns === undefined ? null : netns.netnsPath(opts.netns);
+    const { handle, name: actual } = tun.open(name, path);
+    const link = new TunLink(tun, handle, actual, opts.netns, mtu, batch);
+    try {
+      await link.#configure(opts.hostAddress);
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
+    tun.start(
+      handle,
+      link.#rxBuf,
+      link.#rxTable,
+      link.#rxSlot,
+      batch,
+      link.#onRead,
+      link.#onWritable,
+    );
+    return link;
+  }
+
+  async #configure(hostAddress: string | undefined): Promise<void> {
+    const dev = this.name;
+    if (this.netns === undefined) {
+      await netns.runChecked(['ip', 'link', 'set', 'dev', dev, 'mtu', String(this.mtu), 'up']);
+      return;
+    }
+    // An IPv4 stack: keep the kernel from sending router solicitations and MLD reports to it.
+    await netns.exec(this.netns, ['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+    await netns.ip(this.netns, ['link', 'set', 'dev', dev, 'mtu', String(this.mtu)]);
+    if (hostAddress !== undefined) {
+      await netns.ip(this.netns, ['addr', 'add', hostAddress, 'dev', dev]);
+    }
+    await netns.ip(this.netns, ['link', 'set', 'dev', dev, 'up']);
+  }
+
+  attach(rx: LinkReceiver): void {
+    if (this.#rx) throw new Error('TunLink.attach: already attached');
+    this.#rx = rx;
+  }
+
+  /** Called by the addon once per batch of `count` packets. */
+  readonly #onRead = (count: number): void => {
+    const rx = this.#rx;
+    if (!rx) return; // nobody listening yet: the packets are dropped, as on an unplugged cable
+    const table = this.#rxTable;
+    const bytes = this.#rxBytes;
+    for (let i = 0; i < count; i++) {
+      const off = table[2 * i];
+      rx.packet(bytes.subarray(off, off + table[2 * i + 1]));
+      if (this.#closed) return;
+    }
+    rx.batchEnd?.();
+  };
+
+  readonly #onWritable = (): void => {
+    this.#blocked = false;
+    this.flush();
+  };
+
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false;
+    this.flush();
+  };
+
+  send(packet: Uint8Array): void {
+    if (this.#closed) return;
+    const len = packet.length;
+    if (len > this.mtu || len === 0) {
+      this.#txOversize++;
+      return;
+    }
+    if (this.#txCount === this.batch || this.#txEnd + len > this.#txBuf.length) {
+      this.flush();
+      if (this.#txCount === this.batch || this.#txEnd + len > this.#txBuf.length) {
+        this.#compact();
+        if (this.#txCount === this.batch || this.#txEnd + len > this.#txBuf.length) {
+          this.#txDropped++; // the device is backed up and our bounded buffer is full
+          return;
+        }
+      }
+    }
+    const i = this.#txCount++;
+    this.#txOffsets[i] = this.#txEnd;
+    this.#txLengths[i] = len;
+    this.#txBuf.set(packet, this.#txEnd);
+    this.#txEnd = align4(this.#txEnd + len);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#scheduledFlush);
+    }
+  }
+
+  flush(): void {
+    if (this.#closed || this.#blocked) return;
+    const pending = this.#txCount - this.#txFirst;
+    if (pending === 0) return;
+    const n = this.#addon.writeBatch(
+      this.#handle,
+      this.#txBuf,
+      this.#txOffsets,
+      this.#txLengths,
+      this.#txFirst,
+      pending,
+    );
+    if (n === pending) {
+      this.#txFirst = this.#txCount = this.#txEnd = 0;
+      return;
+    }
+    // EAGAIN: keep the rest and retry when the kernel has room.
+    this.#txFirst += n;
+    this.#blocked = true;
+    this.#addon.wantWritable(this.#handle, true);
+  }
+
+  /** Move the packets still waiting to the front of the write buffer. */
+  #compact(): void {
+    const first = this.#txFirst;
+    if (first === 0) return;
+    const start = this.#txOffsets[first];
+    this.#txBuf.copyWithin(0, start, this.#txEnd);
+    for (let i = first; i < this.#txCount; i++) {
+      this.#txOffsets[i - first] = this.#txOffsets[i] - start;
+      this.#txLengths[i - first] = this.#txLengths[i];
+    }
+    this.#txCount -= first;
+    this.#txEnd -= start;
+    this.#txFirst = 0;
+  }
+
+  get stats(): TunStats {
+    return {
+      ...this.#addon.stats(this.#handle),
+      txDropped: this.#txDropped,
+      txOversize: this.#txOversize,
+    };
+  }
+
+  /** Stop reading, drop unsent packets, and close the fd (which removes the interface). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#addon.close(this.#handle);
+  }
+}
