@@ -1,0 +1,149 @@
+/**
+ * The send buffer: bytes the application has written and the peer has not yet acknowledged.
+ * Offset 0 is the byte at SND.UNA; the connection reads segments at any offset (first sends and
+ * retransmissions alike) and drops bytes from the front as they are acknowledged.
+ *
+ * Bytes live in fixed-size blocks held in a queue, so a push copies once into the tail block, a
+ * segment is read with one copy (or none: `view`), and `consume` only moves an index; a block
+ * emptied by `consume` is kept as a spare for the next push instead of being reallocated.
+ * Pushed bytes are copied: the caller's array may be a view into a reused buffer.
+ */
+
+/** Default block size: large enough that most segments lie within one block. */
+const BLOCK_SIZE = 16 * 1024;
+const NO_BLOCK = new Uint8Array(0);
+
+export class SendBuffer {
+  readonly #limit: number;
+  readonly #blockSize: number;
+  /** Blocks; those before #first have been consumed and are empty placeholders. */
+  #blocks: Uint8Array[] = [];
+  /** Index in #blocks of the block holding offset 0. */
+  #first = 0;
+  /** Position of offset 0 within #blocks[#first]. */
+  #head = 0;
+  #length = 0;
+  /** One consumed block kept for reuse. */
+  #spare: Uint8Array | null = null;
+
+  /** `limit` bounds length; `blockSize` is for tests that want to exercise block boundaries. */
+  constructor(limit: number, blockSize = BLOCK_SIZE) {
+    this.#limit = limit;
+    this.#blockSize = Math.max(1, Math.min(blockSize, limit));
+  }
+
+  /** Bytes held: written and not yet acknowledged (sent or not). */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Bytes that push would accept now. */
+  get free(): number {
+    return this.#limit - this.#length;
+  }
+
+  /** Append as much of `data` as fits under the limit (copied); returns the number of bytes taken. */
+  push(data: Uint8Array): number {
+    const n = Math.min(data.length, this.free);
+    const bs = this.#blockSize;
+    let done = 0;
+    while (done < n) {
+      const end = this.#head + this.#length;
+      const index = this.#first + Math.floor(end / bs);
+      const within = end % bs;
+      if (index === this.#blocks.length) this.#blocks.push(this.#newBlock());
+      const take = Math.min(n - done, bs - within);
+      this.#blocks[index].set(
+        done === 0 && take === data.length ? data : data.subarray(done, done + take),
+        within,
+      );
+      done += take;
+      this.#length += take;
+    }
+    return n;
+  }
+
+  /** Copy `len` bytes starting `offset` bytes after SND.UNA into `out` at `outOffset`. */
+  copyOut(offset: number, len: number, out: Uint8Array, outOffset: number): void {
+    this.#checkRange(offset, len);
+    const bs = this.#blockSize;
+    let pos = this.#head + offset;
+    let done = 0;
+    while (done < len) {
+      const block = this.#blocks[this.#first + Math.floor(pos / bs)];
+      const within = pos % bs;
+      const take = Math.min(len - done, bs - within);
+      out.set(block.subarray(within, within + take), outOffset + done);
+      done += take;
+      pos += take;
+    }
+  }
+
+  /**
+   * The bytes at [offset, offset + len): a view into the buffer when they lie in one block (the
+   * common case), else a copy. A view stays valid only until those bytes are consumed, since the
+   * block is then reused; copy it if it must outlive the acknowledgment.
+   */
+  view(offset: number, len: number): Uint8Array {
+    this.#checkRange(offset, len);
+    const bs = this.#blockSize;
+    const pos = this.#head + offset;
+    const within = pos % bs;
+    if (within + len <= bs) {
+      return this.#blocks[this.#first + Math.floor(pos / bs)].subarray(within, within + len);
+    }
+    const out = new Uint8Array(len);
+    this.copyOut(offset, len, out, 0);
+    return out;
+  }
+
+  /**
+   * `n` bytes were acknowledged: drop them from the front. Asking for more than is held drops
+   * everything (the caller's SYN and FIN take sequence space but no bytes here).
+   */
+  consume(n: number): void {
+    if (!(n > 0)) return;
+    n = Math.min(n, this.#length);
+    this.#head += n;
+    this.#length -= n;
+    const bs = this.#blockSize;
+    while (this.#head >= bs) {
+      this.#spare = this.#blocks[this.#first];
+      this.#blocks[this.#first] = NO_BLOCK;
+      this.#first++;
+      this.#head -= bs;
+    }
+    if (this.#length === 0) {
+      // Empty: start again at the front of the current block (if any).
+      this.#head = 0;
+    }
+    // Drop the consumed placeholders once they are half the queue: O(1) amortised.
+    if (this.#first >= 16 && this.#first * 2 >= this.#blocks.length) {
+      this.#blocks = this.#blocks.slice(this.#first);
+      this.#first = 0;
+    }
+  }
+
+  /** Drop everything and release the memory (connection closed). */
+  clear(): void {
+    this.#blocks = [];
+    this.#first = 0;
+    this.#head = 0;
+    this.#length = 0;
+    this.#spare = null;
+  }
+
+  #newBlock(): Uint8Array {
+    const spare = this.#spare;
+    this.#spare = null;
+    return spare ?? new Uint8Array(this.#blockSize);
+  }
+
+  #checkRange(offset: number, len: number): void {
+    if (!(offset >= 0 && len >= 0 && offset + len <= this.#length)) {
+      throw new RangeError(
+        `send buffer range [${offset}, ${offset + len}) outside [0, ${this.#length})`,
+      );
+    }
+  }
+}
