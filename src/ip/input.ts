@@ -1,0 +1,112 @@
+/**
+ * IPv4 input (RFC 1122 §3.2.1): validate, filter by address, reassemble, and say which protocol
+ * gets the datagram. Every drop is counted by reason in `IpStats.drops`; nothing here throws.
+ */
+import { Ipv4View } from '../wire/ipv4.ts';
+import { ParseError } from '../wire/parse-error.ts';
+import { Reassembler, type ReassemblyOptions } from './reassembly.ts';
+import type { IpDropReason, IpStats } from './stats.ts';
+
+export const LIMITED_BROADCAST = 0xffffffff;
+
+/**
+ * One received datagram, whole. The object is reused: it is valid until the next `receive`, and
+ * its byte views until the link callback that delivered the packet returns.
+ */
+export interface IpDatagram {
+  src: number;
+  dst: number;
+  protocol: number;
+  ttl: number;
+  /** Sent to the limited broadcast address: never answered with an ICMP error or echo. */
+  broadcast: boolean;
+  /** Put together from fragments. */
+  reassembled: boolean;
+  /** The IP header as received (options included); for a reassembled datagram, the first fragment's. */
+  header: Uint8Array;
+  payload: Uint8Array;
+}
+
+export interface IpInputOptions {
+  /** Our address. */
+  address: number;
+  reassembly?: ReassemblyOptions;
+}
+
+/** True for source addresses a datagram may not carry (RFC 1122 §3.2.1.3, RFC 1812 §5.3.7). */
+export function isBadSource(src: number): boolean {
+  const top = src >>> 24;
+  return (
+    src === LIMITED_BROADCAST ||
+    top === 127 || // loopback arriving on a link
+    (top >= 224 && top <= 239) // multicast
+  );
+}
+
+export class IpInput {
+  readonly reassembler: Reassembler;
+  private readonly address: number;
+  private readonly out: IpDatagram = {
+    src: 0,
+    dst: 0,
+    protocol: 0,
+    ttl: 0,
+    broadcast: false,
+    reassembled: false,
+    header: new Uint8Array(0),
+    payload: new Uint8Array(0),
+  };
+
+  constructor(
+    options: IpInputOptions,
+    private readonly stats: IpStats,
+  ) {
+    this.address = options.address;
+    this.reassembler = new Reassembler(options.reassembly ?? {}, stats);
+  }
+
+  /**
+   * One packet from the link. Returns the datagram for a protocol to handle, or null when it was
+   * dropped (counted) or is a fragment still waiting for the rest.
+   */
+  receive(bytes: Uint8Array, now: number): IpDatagram | null {
+    this.stats.rxPackets++;
+    let ip = Ipv4View.check(bytes);
+    if (ip instanceof ParseError) return this.drop(ip.reason as IpDropReason);
+    const dst = ip.dst;
+    const broadcast = dst === LIMITED_BROADCAST;
+    // A host takes only what is addressed to it (RFC 1122 §3.2.1.3); we have one address and no
+    // multicast groups. Subnet broadcasts are not recognised: we know no prefix length.
+    if (dst !== this.address && !broadcast) return this.drop('not-our-address');
+    if (isBadSource(ip.src)) return this.drop('bad-source');
+    if (ip.headerLen > 20) this.stats.rxOptionsSkipped++;
+
+    let reassembled = false;
+    if (ip.isFragment) {
+      this.stats.rxFragments++;
+      const whole = this.reassembler.add(ip, now);
+      if (whole === null) return null;
+      const v = Ipv4View.check(whole);
+      if (v instanceof ParseError) return this.drop(v.reason as IpDropReason); // cannot happen
+      ip = v;
+      reassembled = true;
+    }
+
+    this.stats.rxDelivered++;
+    const d = this.out;
+    d.src = ip.src;
+    d.dst = dst;
+    d.protocol = ip.protocol;
+    d.ttl = ip.ttl;
+    d.broadcast = broadcast;
+    d.reassembled = reassembled;
+    d.header = ip.bytes.subarray(0, ip.headerLen);
+    d.payload = ip.payload;
+    return d;
+  }
+
+  private drop(reason: IpDropReason): null {
+    this.stats.drops[reason]++;
+    return null;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * IPv4 output: header, identification, and fragmentation of datagrams larger than the MTU
+ * (RFC 791 §3.2, RFC 1122 §3.3.3).
+ *
+ * Zero copy for the common case: the caller allocates `allocPacket(n)` (20 bytes of room for the
+ * header, then n bytes), writes its transport header and data at offset 20, and calls `send`,
+ * which writes the IP header in place and hands the buffer to the link. Only a datagram that needs
+ * fragmenting is copied, once, into its fragments.
+ */
+import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER_LEN, Ipv4View } from '../wire/ipv4.ts';
+import type { IpStats } from './stats.ts';
+
+/** Where output goes: the stack passes its Link (only `send` is used here). */
+export interface PacketSink {
+  send(packet: Uint8Array): void;
+}
+
+export interface IpOutputOptions {
+  /** Our address: the source of everything we send. */
+  address: number;
+  /** The link MTU: the largest packet we hand to it. At least 68 (RFC 791 §3.2). */
+  mtu: number;
+  /** Time to live of what we send (RFC 1700's default, Linux's ip_default_ttl). */
+  ttl?: number;
+  /** First identification value; the counter runs from there, mod 2^16. */
+  initialId?: number;
+}
+
+export const DEFAULT_TTL = 64;
+
+/** Header room `allocPacket` leaves before the transport bytes. */
+export const IP_HEADER_ROOM = IPV4_MIN_HEADER_LEN;
+
+export class IpOutput {
+  readonly address: number;
+  readonly mtu: number;
+  private readonly ttl: number;
+  private nextId: number;
+
+  constructor(
+    options: IpOutputOptions,
+    private readonly sink: PacketSink,
+    private readonly stats: IpStats,
+  ) {
+    if (options.mtu < 68)
+      throw new RangeError(`MTU ${options.mtu} is below the IPv4 minimum of 68`);
+    this.address = options.address;
+    this.mtu = options.mtu;
+    this.ttl = options.ttl ?? DEFAULT_TTL;
+    this.nextId = (options.initialId ?? 0) & 0xffff;
+  }
+
+  /** The largest transport payload that goes out unfragmented. */
+  get maxUnfragmented(): number {
+    return this.mtu - IPV4_MIN_HEADER_LEN;
+  }
+
+  /** A buffer for a datagram carrying `transportLen` bytes, which go at offset IP_HEADER_ROOM. */
+  allocPacket(transportLen: number): Uint8Array {
+    return new Uint8Array(IP_HEADER_ROOM + transportLen);
+  }
+
+  /**
+   * Send `packet` (from allocPacket, transport bytes already at offset 20) to `dst`. With
+   * `dontFrag` (TCP, RFC 1191 path MTU discovery) a datagram larger than the MTU is dropped and
+   * false returned; otherwise it is cut into fragments. The packet is the link's afterwards.
+   */
+  send(packet: Uint8Array, protocol: number, dst: number, dontFrag: boolean): boolean {
+    const payloadLength = packet.length - IP_HEADER_ROOM;
+    if (packet.length > IPV4_MAX_DATAGRAM || (dontFrag && packet.length > this.mtu)) {
+      this.stats.drops['tx-too-big']++;
+      return false;
+    }
+    this.stats.txDatagrams++;
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) & 0xffff;
+    if (packet.length <= this.mtu) {
+      Ipv4View.emit(packet, {
+        src: this.address,
+        dst,
+        protocol,
+        ttl: this.ttl,
+        id,
+        dontFrag,
+        moreFrags: false,
+        fragOffset: 0,
+        payloadLength,
+      });
+      this.stats.txPackets++;
+      this.sink.send(packet);
+      return true;
+    }
+
+    // RFC 791 §3.2 "An Example Fragmentation Procedure": every fragment but the last carries
+    // the largest multiple of 8 bytes that fits the MTU.
+    this.stats.txFragmented++;
+    const chunk = (this.mtu - IPV4_MIN_HEADER_LEN) & ~7;
+    const payload = packet.subarray(IP_HEADER_ROOM);
+    for (let offset = 0; offset < payloadLength; offset += chunk) {
+      const len = Math.min(chunk, payloadLength - offset);
+      const frag = new Uint8Array(IPV4_MIN_HEADER_LEN + len);
+      frag.set(payload.subarray(offset, offset + len), IPV4_MIN_HEADER_LEN);
+      Ipv4View.emit(frag, {
+        src: this.address,
+        dst,
+        protocol,
+        ttl: this.ttl,
+        id,
+        dontFrag: false,
+        moreFrags: offset + len < payloadLength,
+        fragOffset: offset,
+        payloadLength: len,
+      });
+      this.stats.txPackets++;
+      this.sink.send(frag);
+    }
+    return true;
+  }
+}
