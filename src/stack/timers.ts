@@ -1,0 +1,148 @@
+/**
+ * One timer structure for the whole stack: every connection, the reassembly queue and anything
+ * else with a deadline owns a `Timer` here, and all of them share ONE clock timer, armed at the
+ * earliest deadline (gVisor's tcpip/timer.go idea, smoltcp's poll_at).
+ *
+ * Re-arming is cheap and lazy. `schedule(at)` on a timer whose heap entry is earlier only records
+ * the new time: when the old entry comes due, it is pushed again at the recorded time. Only a
+ * deadline earlier than every entry of its timer pushes a heap entry, and only one earlier than
+ * the armed clock timer re-arms the clock. A TCP connection that pushes its retransmit deadline
+ * forward on every ACK thus costs one field write per ACK.
+ */
+import type { Clock, TimerHandle } from './clock.ts';
+import { MinHeap } from './heap.ts';
+
+interface Entry {
+  at: number;
+  timer: Timer;
+}
+
+/** One owner's deadline. Made by `TimerQueue.create`. */
+export class Timer {
+  /** The deadline wanted, or Infinity when not scheduled. */
+  at = Number.POSITIVE_INFINITY;
+  /** This timer's live heap entry, the earliest it has; older entries are stale. */
+  entry: Entry | null = null;
+
+  constructor(
+    private readonly queue: TimerQueue,
+    readonly fn: (now: number) => void,
+  ) {}
+
+  /** Fire at `at` (absolute ms), replacing any earlier schedule. */
+  schedule(at: number): void {
+    this.queue.schedule(this, at);
+  }
+
+  cancel(): void {
+    this.at = Number.POSITIVE_INFINITY;
+  }
+
+  get scheduled(): boolean {
+    return this.at !== Number.POSITIVE_INFINITY;
+  }
+}
+
+export class TimerQueue {
+  private readonly heap = new MinHeap<Entry>((a, b) => a.at < b.at);
+  /** Timers with a live heap entry. */
+  private live = 0;
+  private armedAt = Number.POSITIVE_INFINITY;
+  private armed: TimerHandle | null = null;
+  private closed = false;
+  private readonly fire = () => {
+    this.armed = null;
+    this.armedAt = Number.POSITIVE_INFINITY;
+    this.run(this.clock.now());
+  };
+
+  /**
+   * @param afterRun called after each batch of fired timers (the stack flushes its link there).
+   * @param onError called with whatever a timer callback throws; the other timers still run.
+   */
+  constructor(
+    private readonly clock: Clock,
+    private readonly afterRun: () => void = () => {},
+    private readonly onError: (err: unknown) => void = (err) => {
+      throw err;
+    },
+  ) {}
+
+  /** A new, unscheduled timer that calls `fn(now)` when due. */
+  create(fn: (now: number) => void): Timer {
+    return new Timer(this, fn);
+  }
+
+  schedule(timer: Timer, at: number): void {
+    if (this.closed) return;
+    timer.at = at;
+    if (timer.entry === null || at < timer.entry.at) this.push(timer, at);
+  }
+
+  /** Heap entries, stale ones included (for tests and stats). */
+  get entries(): number {
+    return this.heap.size;
+  }
+
+  /** The earliest heap entry: a lower bound on the next deadline, or null. */
+  nextDeadline(): number | null {
+    return this.heap.peek()?.at ?? null;
+  }
+
+  /** Fire every timer due at `now`. Called by the clock timer; tests may call it directly. */
+  run(now: number): void {
+    let fired = false;
+    for (let e = this.heap.peek(); e !== undefined && e.at <= now; e = this.heap.peek()) {
+      this.heap.pop();
+      const t = e.timer;
+      if (t.entry !== e) continue; // stale: superseded by an earlier entry
+      t.entry = null;
+      this.live--;
+      if (t.at === Number.POSITIVE_INFINITY) continue; // cancelled
+      if (t.at > now) {
+        this.push(t, t.at); // moved later since this entry was pushed
+        continue;
+      }
+      t.at = Number.POSITIVE_INFINITY;
+      fired = true;
+      try {
+        t.fn(now);
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+    if (fired) this.afterRun();
+    this.arm();
+  }
+
+  /** Cancel the clock timer and forget every deadline. */
+  close(): void {
+    this.closed = true;
+    this.armed?.cancel();
+    this.armed = null;
+    this.heap.clear();
+    this.live = 0;
+  }
+
+  private push(timer: Timer, at: number): void {
+    if (timer.entry === null) this.live++;
+    const e: Entry = { at, timer };
+    timer.entry = e;
+    this.heap.push(e);
+    // Stale entries pile up only when deadlines move earlier often; sweep them when they
+    // outnumber the live ones four to one.
+    if (this.heap.size > 64 && this.heap.size > 4 * this.live)
+      this.heap.filter((x) => x.timer.entry === x);
+    if (at < this.armedAt) this.arm();
+  }
+
+  private arm(): void {
+    const top = this.heap.peek();
+    const at = top?.at ?? Number.POSITIVE_INFINITY;
+    if (at === this.armedAt || this.closed) return;
+    this.armed?.cancel();
+    this.armed = null;
+    this.armedAt = at;
+    if (at !== Number.POSITIVE_INFINITY) this.armed = this.clock.setTimer(at, this.fire);
+  }
+}
