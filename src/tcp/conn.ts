@@ -1,0 +1,1487 @@
+/**
+ * One TCP connection as a deterministic state machine (RFC 9293), after smoltcp's TcpSocket:
+ *
+ *   conn.process(now, seg)   a segment arrived for this 4-tuple
+ *   conn.dispatch(now)       the next segment to send, or null (call until null)
+ *   conn.pollAt()            when to call dispatch again (null: only on input or a user call)
+ *   conn.takeEvents()        what happened, as values, after the call returned
+ *
+ * No clock, no timers, no I/O, no logging: `now` (ms) comes in, segments and events go out.
+ * `dispatch` and `pollAt` are both derived from one `nextAction(now)`, so what pollAt promises is
+ * exactly what dispatch does. Timers are absolute deadlines (src/tcp/timers.ts) fired by dispatch.
+ *
+ * The rules are split by concern: option negotiation in handshake.ts, acceptability and the
+ * receive window in recv.ts, Nagle and sender SWS in send.ts; the SYN/ACK/text/FIN processing
+ * order of RFC 9293 §3.10.7 is in `process` below, step by step.
+ */
+import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
+import { NO_OPTIONS, segmentLength } from '../wire/tcp-repr.ts';
+import { type CongestionControl, createCongestionControl } from './congestion/index.ts';
+import type { TcpErrorCode, TcpEvent } from './events.ts';
+import {
+  MAX_WINDOW_FIELD,
+  type Negotiated,
+  negotiate,
+  synAckOptions,
+  synOptions,
+  TIMESTAMP_OPTION_LEN,
+} from './handshake.ts';
+import { resolveOptions, type TcpConnectionOptions } from './options.ts';
+import { Reassembly } from './reassembly.ts';
+import { isAcceptable, receiveWindow, windowField } from './recv.ts';
+import { resetFor } from './reply.ts';
+import { RttEstimator } from './rtt.ts';
+import { SackScoreboard } from './scoreboard.ts';
+import { bytesToSend } from './send.ts';
+import { SendBuffer } from './sendbuf.ts';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
+import { canReceive, canSend, isSynchronized, type TcpState } from './state.ts';
+import { earliest, IDLE, type TcpTimer, timerDeadline } from './timers.ts';
+
+/** The connection's addresses: IPv4 addresses as unsigned 32-bit numbers. */
+export interface FourTuple {
+  localAddr: number;
+  localPort: number;
+  remoteAddr: number;
+  remotePort: number;
+}
+
+/** RFC-named state for tests and `tunstack ss`. */
+export interface TcpSnapshot {
+  state: TcpState;
+  iss: number;
+  irs: number;
+  sndUna: number;
+  sndNxt: number;
+  sndMax: number;
+  sndWnd: number;
+  rcvNxt: number;
+  rcvWnd: number;
+  smss: number;
+  sndShift: number;
+  rcvShift: number;
+  timestamps: boolean;
+  sack: boolean;
+  srtt: number | null;
+  rttvar: number;
+  rto: number;
+  cwnd: number;
+  ssthresh: number;
+  inRecovery: boolean;
+  retransmits: number;
+  timeouts: number;
+  fastRetransmits: number;
+  bytesIn: number;
+  bytesOut: number;
+  segsIn: number;
+  segsOut: number;
+  sendQueue: number;
+  recvQueue: number;
+  oooBytes: number;
+  timer: TcpTimer;
+  delayedAckAt: number | null;
+  drops: Readonly<Record<string, number>>;
+}
+
+/** The most replies (RSTs for bad ACKs) held for dispatch; more are dropped and counted. */
+const MAX_REPLIES = 4;
+/** RFC 6675 §2: DupThresh. */
+const DUP_THRESH = 3;
+/** Bound on `dispatch`'s fire-then-send loop: each turn changes a timer or the state. */
+const MAX_DISPATCH_TURNS = 64;
+
+/** What the connection would do at `now` (the one source of both dispatch and pollAt). */
+type Action =
+  | { kind: 'fire'; timer: 'delayedAck' | TcpTimer['kind'] }
+  | { kind: 'send'; plan: Plan }
+  | { kind: 'wait'; at: number | null };
+
+/** A segment to build. */
+type Plan =
+  | { kind: 'reply' }
+  | { kind: 'rst' }
+  | { kind: 'syn' }
+  | { kind: 'data'; seq: number; len: number; fin: boolean; sack: SackBlock[] }
+  | { kind: 'probe' }
+  | { kind: 'ack'; sack: SackBlock[] };
+
+export class TcpConnection implements FourTuple {
+  readonly localAddr: number;
+  readonly localPort: number;
+  readonly remoteAddr: number;
+  readonly remotePort: number;
+  readonly options: TcpConnectionOptions;
+
+  #state: TcpState = 'CLOSED';
+  /** Created by a listener from a SYN (RFC 9293: "passive OPEN"). */
+  readonly #passive: boolean;
+
+  // Send sequence space (RFC 9293 §3.3.1).
+  readonly iss: number;
+  sndUna: number;
+  sndNxt: number;
+  /** Highest sequence number sent plus one: SND.NXT before a go-back-N retransmission. */
+  sndMax: number;
+  /** Peer's window in bytes (scaled). */
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Max(SND.WND) (RFC 9293 §3.8.6.2.1). */
+  maxSndWnd = 0;
+
+  // Receive sequence space.
+  irs = 0;
+  rcvNxt = 0;
+  /** RCV.NXT + RCV.WND as last advertised: never moves left (RFC 9293 §3.8.6.2.2). */
+  #rcvAdvRight = 0;
+
+  // Negotiated options.
+  #neg: Negotiated;
+  /** TS.Recent and Last.ACK.sent (RFC 7323 §4.3). */
+  #tsRecent: number | null = null;
+  #lastAckSent = 0;
+  /** Our TSval is now + this offset (ms clock; RFC 7323 §5.4 allows any monotonic clock). */
+  readonly #tsOffset: number;
+
+  // Buffers.
+  readonly #sendBuf: SendBuffer;
+  /** Sequence number of the first byte in #sendBuf. */
+  #sendBufSeq: number;
+  /** The user has shut down sending: FIN follows the queued data. */
+  #finQueued = false;
+  /** The user called close(): no more reading either (RFC 1122 §4.2.2.13, FIN_WAIT_2 timeout). */
+  #userClosed = false;
+  #wantDrain = false;
+  #flowing = true;
+  readonly #rcvQueue: Uint8Array[] = [];
+  #rcvQueued = 0;
+  readonly #reass: Reassembly;
+  /** Sequence number of a FIN that arrived beyond a hole, or null. */
+  #rcvFinSeq: number | null = null;
+  #finReceived = false;
+
+  // Timers.
+  #timer: TcpTimer = IDLE;
+  #delayedAckAt: number | null = null;
+  /** In-order bytes received and not yet acknowledged (RFC 5681 §4.2: ACK every second segment). */
+  #unackedBytes = 0;
+  #ackNow = false;
+  #forceSend = false;
+  #probePending = false;
+  #rstPending = false;
+  readonly #replies: TcpRepr[] = [];
+  /** The last time (ms) process, dispatch or a constructor saw. */
+  #now: number;
+  #lastRecvAt: number;
+  #keepAliveProbes = 0;
+  #lastProbeAt = 0;
+  #persistBackoff = 0;
+  #unansweredProbes = 0;
+
+  // Retransmission (RFC 6298) and congestion control.
+  readonly #rtt: RttEstimator;
+  /** Karn's algorithm: the segment being timed ends at #rttSeq, sent at #rttTime. */
+  #rttSeq: number | null = null;
+  #rttTime = 0;
+  /** Consecutive retransmission timeouts (or SYN retransmissions) of the same data. */
+  #retries = 0;
+  #cc: CongestionControl | null = null;
+  #dupAcks = 0;
+  #inRecovery = false;
+  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint: SND.MAX when recovery began. */
+  #recover: number;
+  /** NewReno: retransmit the segment at SND.UNA once (fast retransmit, partial ACK). */
+  #rexmitPending = false;
+  readonly #scoreboard = new SackScoreboard();
+  /** RFC 6675 HighRxt: the highest sequence number retransmitted during SACK recovery. */
+  #highRxt = 0;
+
+  #events: TcpEvent[] = [];
+  #closedEmitted = false;
+
+  readonly stats = {
+    segsIn: 0,
+    segsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    retransmits: 0,
+    timeouts: 0,
+    fastRetransmits: 0,
+    drops: {} as Record<string, number>,
+  };
+
+  private constructor(
+    tuple: FourTuple,
+    iss: number,
+    now: number,
+    options: Partial<TcpConnectionOptions>,
+    passive: boolean,
+  ) {
+    this.localAddr = tuple.localAddr >>> 0;
+    this.localPort = tuple.localPort;
+    this.remoteAddr = tuple.remoteAddr >>> 0;
+    this.remotePort = tuple.remotePort;
+    this.options = resolveOptions(options);
+    const o = this.options;
+    this.#passive = passive;
+    this.iss = iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.#recover = this.iss;
+    this.#sendBufSeq = seqAdd(this.iss, 1);
+    this.#tsOffset = this.iss;
+    this.#sendBuf = new SendBuffer(o.sndBuf);
+    this.#reass = new Reassembly(o.maxOoo);
+    this.#rtt = new RttEstimator({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto });
+    this.#neg = {
+      smss: 536,
+      windowScale: false,
+      sndShift: 0,
+      rcvShift: 0,
+      timestamps: false,
+      sack: false,
+    };
+    this.#now = now;
+    this.#lastRecvAt = now;
+  }
+
+  /** Active open (RFC 9293 §3.10.1): the first dispatch sends the SYN. */
+  static connect(
+    tuple: FourTuple,
+    iss: number,
+    now: number,
+    options: Partial<TcpConnectionOptions> = {},
+  ): TcpConnection {
+    const c = new TcpConnection(tuple, iss, now, options, false);
+    c.#state = 'SYN_SENT';
+    return c;
+  }
+
+  /**
+   * Passive open: the connection a listener makes from a SYN (RFC 9293 §3.10.7.2, LISTEN, "third,
+   * check for a SYN"). Starts in SYN_RECEIVED; the first dispatch sends the SYN-ACK.
+   */
+  static accept(
+    tuple: FourTuple,
+    iss: number,
+    now: number,
+    syn: TcpRepr,
+    options: Partial<TcpConnectionOptions> = {},
+  ): TcpConnection {
+    const c = new TcpConnection(tuple, iss, now, options, true);
+    c.#state = 'SYN_RECEIVED';
+    c.#takePeerSyn(syn);
+    // The window in a SYN is never scaled (RFC 7323 §2.2).
+    c.#updateWindow(syn.window, syn.seq, c.iss);
+    c.#updateTimer(now);
+    return c;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Demux and introspection
+
+  get state(): TcpState {
+    return this.#state;
+  }
+
+  /** CLOSED: the stack may forget this connection. */
+  get finished(): boolean {
+    return this.#state === 'CLOSED';
+  }
+
+  /** The segment (from `src` to `dst`) belongs to this connection: the 4-tuple matches. */
+  accepts(src: number, dst: number, seg: Pick<TcpRepr, 'srcPort' | 'dstPort'>): boolean {
+    return (
+      src >>> 0 === this.remoteAddr &&
+      dst >>> 0 === this.localAddr &&
+      seg.srcPort === this.remotePort &&
+      seg.dstPort === this.localPort
+    );
+  }
+
+  /** Drain the events produced since the last call. */
+  takeEvents(): TcpEvent[] {
+    const e = this.#events;
+    this.#events = [];
+    return e;
+  }
+
+  snapshot(): TcpSnapshot {
+    return {
+      state: this.#state,
+      iss: this.iss,
+      irs: this.irs,
+      sndUna: this.sndUna,
+      sndNxt: this.sndNxt,
+      sndMax: this.sndMax,
+      sndWnd: this.sndWnd,
+      rcvNxt: this.rcvNxt,
+      rcvWnd: Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt)),
+      smss: this.#neg.smss,
+      sndShift: this.#neg.sndShift,
+      rcvShift: this.#neg.rcvShift,
+      timestamps: this.#neg.timestamps,
+      sack: this.#neg.sack,
+      srtt: this.#rtt.srtt,
+      rttvar: this.#rtt.rttvar,
+      rto: this.#rtt.rto,
+      cwnd: this.#cc?.cwnd ?? 0,
+      ssthresh: this.#cc?.ssthresh ?? 0,
+      inRecovery: this.#inRecovery,
+      retransmits: this.stats.retransmits,
+      timeouts: this.stats.timeouts,
+      fastRetransmits: this.stats.fastRetransmits,
+      bytesIn: this.stats.bytesIn,
+      bytesOut: this.stats.bytesOut,
+      segsIn: this.stats.segsIn,
+      segsOut: this.stats.segsOut,
+      sendQueue: this.#sendBuf.length,
+      recvQueue: this.#rcvQueued,
+      oooBytes: this.#reass.bytes,
+      timer: this.#timer,
+      delayedAckAt: this.#delayedAckAt,
+      drops: { ...this.stats.drops },
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // User calls (RFC 9293 §3.10: SEND, RECEIVE, CLOSE, ABORT)
+
+  /**
+   * Queue bytes to send. Returns how many were accepted (the send buffer is bounded); when fewer
+   * than `data.length`, a `drain` event follows once there is room. After shutdown or on a closed
+   * connection nothing is accepted and an EPIPE error event is queued.
+   */
+  send(data: Uint8Array): number {
+    if (!canSend(this.#state) || this.#finQueued) {
+      this.#emit({ type: 'error', code: 'EPIPE' });
+      return 0;
+    }
+    const n = this.#sendBuf.push(data);
+    if (n < data.length) this.#wantDrain = true;
+    return n;
+  }
+
+  /** Bytes that `send` would accept now. */
+  get sendRoom(): number {
+    return canSend(this.#state) && !this.#finQueued ? this.#sendBuf.free : 0;
+  }
+
+  /**
+   * Flowing (the default): in-order data is handed over at once as `data` events and the window
+   * stays open. Paused: data is held (up to rcvBuf, which closes the window) until `recv`.
+   */
+  setFlowing(flowing: boolean): void {
+    this.#flowing = flowing;
+    if (!flowing) return;
+    for (const data of this.#rcvQueue) this.#emit({ type: 'data', data });
+    this.#rcvQueue.length = 0;
+    this.#rcvQueued = 0;
+  }
+
+  /** Take up to `max` held bytes (paused mode), or null when none are held. */
+  recv(max = Number.POSITIVE_INFINITY): Uint8Array | null {
+    const head = this.#rcvQueue[0];
+    if (head === undefined) return null;
+    if (head.length <= max) {
+      this.#rcvQueue.shift();
+      this.#rcvQueued -= head.length;
+      return head;
+    }
+    this.#rcvQueue[0] = head.subarray(max);
+    this.#rcvQueued -= max;
+    return head.subarray(0, max);
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.options.noDelay = noDelay;
+  }
+
+  setKeepAlive(enable: boolean, idleMs?: number): void {
+    this.options.keepAlive = enable;
+    if (idleMs !== undefined && idleMs > 0) this.options.keepAliveIdleMs = idleMs;
+    this.#keepAliveProbes = 0;
+    this.#updateTimer(this.#now);
+  }
+
+  /** Half-close: send a FIN after the queued data; keep receiving (RFC 9293 §3.10.4 CLOSE). */
+  shutdown(): void {
+    switch (this.#state) {
+      case 'SYN_SENT':
+      case 'SYN_RECEIVED':
+        // Queued until ESTABLISHED, then FIN_WAIT_1.
+        this.#finQueued = true;
+        break;
+      case 'ESTABLISHED':
+        this.#finQueued = true;
+        this.#state = 'FIN_WAIT_1';
+        break;
+      case 'CLOSE_WAIT':
+        this.#finQueued = true;
+        this.#state = 'LAST_ACK';
+        break;
+      default:
+        // Already closing, or closed: nothing to do ("error: connection closing").
+        break;
+    }
+  }
+
+  /**
+   * Full close: shutdown, and stop receiving. Unread data, or data arriving later, resets the
+   * connection (RFC 1122 §4.2.2.13). In SYN_SENT the connection simply goes away (§3.10.4).
+   */
+  close(): void {
+    if (this.#state === 'SYN_SENT' || this.#state === 'LISTEN') {
+      this.#enterClosed(null);
+      return;
+    }
+    this.#userClosed = true;
+    if (this.#rcvQueued > 0 && isSynchronized(this.#state)) {
+      this.abort();
+      return;
+    }
+    this.shutdown();
+    this.#updateTimer(this.#now);
+  }
+
+  /** ABORT (RFC 9293 §3.10.5): send RST in the synchronized states and SYN_RECEIVED, then CLOSED. */
+  abort(): void {
+    const s = this.#state;
+    if (s === 'CLOSED') return;
+    const sendRst =
+      s === 'SYN_RECEIVED' ||
+      s === 'ESTABLISHED' ||
+      s === 'FIN_WAIT_1' ||
+      s === 'FIN_WAIT_2' ||
+      s === 'CLOSE_WAIT';
+    this.#enterClosed(null);
+    this.#rstPending = sendRst;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Input: RFC 9293 §3.10.7
+
+  /** A segment for this 4-tuple arrived at `now`. Bad segments are dropped and counted. */
+  process(now: number, seg: TcpRepr): void {
+    this.#now = now;
+    this.stats.segsIn++;
+    switch (this.#state) {
+      case 'CLOSED': {
+        // §3.10.7.1: a segment for a closed connection gets a RST (never answer a RST).
+        const rst = resetFor(seg);
+        if (rst !== null) this.#reply(rst);
+        this.#drop('closed');
+        return;
+      }
+      case 'LISTEN':
+        this.#drop('listen');
+        return;
+      case 'SYN_SENT':
+        this.#processSynSent(now, seg);
+        break;
+      default:
+        this.#processSynchronized(now, seg);
+        break;
+    }
+    this.#updateTimer(now);
+  }
+
+  /** §3.10.7.3: SYN-SENT. */
+  #processSynSent(now: number, seg: TcpRepr): void {
+    // First, check the ACK bit.
+    let ackOk = false;
+    if (seg.ack !== null) {
+      if (seqLeq(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax)) {
+        if (seg.control !== 'rst') this.#reply(this.#bareRst(seg.ack));
+        this.#drop('bad-ack');
+        return;
+      }
+      ackOk = true;
+    }
+    // Second, check the RST bit: acceptable only if it acknowledges our SYN (RFC 5961 §3.2).
+    if (seg.control === 'rst') {
+      if (ackOk) this.#fail('ECONNREFUSED');
+      else this.#drop('rst-no-ack');
+      return;
+    }
+    // Fourth, check the SYN bit.
+    if (seg.control !== 'syn') {
+      this.#drop('no-syn');
+      return;
+    }
+    this.#takePeerSyn(seg);
+    this.#updateWindow(seg.window, seg.seq, seg.ack ?? this.iss);
+    if (ackOk && seg.ack !== null) {
+      this.#ackAdvanced(now, seg, seg.ack);
+      this.#enterEstablished();
+      this.#ackNow = true;
+      // Data on a SYN-ACK is processed as text (§3.10.7.3: "continue processing at the sixth step").
+      if (seg.payload.length > 0) this.#acceptText(now, seqAdd(seg.seq, 1), seg.payload);
+    } else {
+      // Simultaneous open (§3.10.7.3, Figure 8): answer with SYN-ACK from SYN_RECEIVED. Data on
+      // the SYN is not kept; the peer retransmits it.
+      this.#state = 'SYN_RECEIVED';
+      this.sndNxt = this.iss;
+      this.#rttSeq = null;
+      this.#timer = IDLE;
+    }
+  }
+
+  /** §3.10.7.4: SYN-RECEIVED and every synchronized state. */
+  #processSynchronized(now: number, seg: TcpRepr): void {
+    const len = segmentLength(seg);
+    const ts = seg.options.timestamp;
+
+    // The peer retransmitted its SYN because our SYN-ACK was lost: send the SYN-ACK again (what
+    // Linux and BSD do; the RFC's acceptability test would only send an ACK).
+    if (
+      this.#state === 'SYN_RECEIVED' &&
+      seg.control === 'syn' &&
+      seg.ack === null &&
+      seg.seq === this.irs
+    ) {
+      this.sndNxt = this.iss;
+      this.#rttSeq = null;
+      return;
+    }
+
+    // The only thing that can arrive in TIME_WAIT is a retransmission of the remote FIN:
+    // acknowledge it and restart the 2 MSL timeout (§3.10.7.4, eighth step).
+    if (
+      this.#state === 'TIME_WAIT' &&
+      seg.control === 'fin' &&
+      seqAdd(seg.seq, len) === this.rcvNxt
+    ) {
+      this.#ackNow = true;
+      this.#timer = { kind: 'timeWait', at: now + this.options.timeWaitMs };
+      return;
+    }
+
+    if (this.#neg.timestamps && seg.control !== 'rst') {
+      // RFC 7323 §3.2: once negotiated, a segment without timestamps is dropped.
+      if (ts === null) {
+        this.#drop('no-timestamp');
+        return;
+      }
+      // RFC 7323 §5.3 R1, PAWS: an old timestamp means an old duplicate; ACK and drop.
+      if (this.#tsRecent !== null && seqLt(ts.tsVal, this.#tsRecent)) {
+        this.#ackNow = true;
+        this.#drop('paws');
+        return;
+      }
+    }
+
+    // First, check the sequence number.
+    const rcvWnd = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt));
+    if (!isAcceptable(seg.seq, len, this.rcvNxt, rcvWnd)) {
+      if (seg.control !== 'rst') this.#ackNow = true;
+      this.#drop('out-of-window');
+      return;
+    }
+    this.#lastRecvAt = now;
+    this.#keepAliveProbes = 0;
+
+    // RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent.
+    if (ts !== null && this.#neg.timestamps && seqLeq(seg.seq, this.#lastAckSent)) {
+      if (this.#tsRecent === null || seqGeq(ts.tsVal, this.#tsRecent)) this.#tsRecent = ts.tsVal;
+    }
+
+    // Second, check the RST bit: RFC 5961 §3.2, reset only on an exact match, else challenge.
+    if (seg.control === 'rst') {
+      if (seg.seq !== this.rcvNxt) {
+        this.#ackNow = true;
+        this.#drop('rst-challenge');
+        return;
+      }
+      this.#onReset();
+      return;
+    }
+
+    // Fourth, check the SYN bit: RFC 5961 §4, a SYN in a synchronized state gets a challenge ACK.
+    if (seg.control === 'syn') {
+      if (this.#state === 'SYN_RECEIVED' && this.#passive) {
+        // §3.10.7.4: a passive open returns to LISTEN: this connection goes away quietly.
+        this.#enterClosed(null);
+        return;
+      }
+      this.#ackNow = true;
+      this.#drop('syn-challenge');
+      return;
+    }
+
+    // Fifth, check the ACK field.
+    if (seg.ack === null) {
+      this.#drop('no-ack');
+      return;
+    }
+    const ack = seg.ack;
+    if (this.#state === 'SYN_RECEIVED') {
+      if (!(seqGt(ack, this.sndUna) && seqLeq(ack, this.sndMax))) {
+        this.#reply(this.#bareRst(ack));
+        this.#drop('bad-ack');
+        return;
+      }
+      this.#enterEstablished();
+      this.#updateWindow(seg.window * 2 ** this.#neg.sndShift, seg.seq, ack);
+    }
+    // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
+    if (seqGt(ack, this.sndMax) || seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
+      this.#ackNow = true;
+      this.#drop('ack-out-of-range');
+      return;
+    }
+    this.#processAck(now, seg, ack);
+
+    const finAcked = this.#finAcked();
+    switch (this.#state) {
+      case 'FIN_WAIT_1':
+        if (finAcked) this.#state = 'FIN_WAIT_2';
+        break;
+      case 'CLOSING':
+        if (finAcked) this.#enterTimeWait(now);
+        return;
+      case 'LAST_ACK':
+        if (finAcked) this.#enterClosed(null);
+        return;
+      default:
+        break;
+    }
+    if (this.#state === 'CLOSED') return;
+
+    // Sixth, the URG bit: ignored (RFC 9293 §3.9 keeps urgent data only for old applications).
+    if (seg.urg) this.#count('urg-ignored');
+
+    // Seventh, process the segment text.
+    let textComplete = true;
+    if (seg.payload.length > 0) {
+      if (this.#userClosed && canReceive(this.#state)) {
+        // RFC 1122 §4.2.2.13: data after CLOSE is lost to the user: tell the peer with a RST.
+        this.#drop('data-after-close');
+        this.abort();
+        return;
+      }
+      if (canReceive(this.#state)) textComplete = this.#acceptText(now, seg.seq, seg.payload);
+      else this.#drop('text-after-fin');
+    }
+
+    // Eighth, check the FIN bit.
+    if (seg.control === 'fin' && textComplete) {
+      this.#acceptFin(now, seqAdd(seg.seq, seg.payload.length));
+    }
+  }
+
+  /** RFC 5681 §2 "duplicate acknowledgment", then SND.UNA advance, window, RTT and recovery. */
+  #processAck(now: number, seg: TcpRepr, ack: number): void {
+    const wnd = seg.window * 2 ** this.#neg.sndShift;
+    if (this.#neg.sack && seg.options.sackBlocks.length > 0) {
+      this.#scoreboard.update(
+        seg.options.sackBlocks.filter(
+          (b) => seqGt(b.right, this.sndUna) && seqLeq(b.right, this.sndMax),
+        ),
+        this.sndUna,
+      );
+    }
+    const isDup =
+      ack === this.sndUna &&
+      this.sndMax !== this.sndUna &&
+      seg.payload.length === 0 &&
+      seg.control === 'none' &&
+      wnd === this.sndWnd;
+
+    if (seqGt(ack, this.sndUna)) {
+      this.#ackAdvanced(now, seg, ack);
+    } else if (isDup) {
+      this.#onDupAck(now);
+    } else if (this.#neg.sack && this.#inRecovery === false && this.#sackLossDetected()) {
+      this.#enterRecovery(now);
+    }
+
+    // §3.10.7.4 fifth step: update the send window from the newest segment.
+    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLeq(this.sndWl2, ack))) {
+      this.#updateWindow(wnd, seg.seq, ack);
+    }
+  }
+
+  /** SND.UNA < SEG.ACK ≤ SND.MAX: new data (or our SYN, or our FIN) acknowledged. */
+  #ackAdvanced(now: number, seg: TcpRepr, ack: number): void {
+    const acked = seqDiff(ack, this.sndUna);
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    this.#sampleRtt(now, seg, ack);
+
+    // Drop acknowledged bytes from the send buffer (the SYN and FIN take no buffer space).
+    const dataEnd = this.#dataEnd();
+    const ackedData = seqDiff(seqMin(ack, dataEnd), this.#sendBufSeq);
+    if (ackedData > 0) {
+      this.#sendBuf.consume(ackedData);
+      this.#sendBufSeq = seqAdd(this.#sendBufSeq, ackedData);
+    }
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    this.#retries = 0;
+    this.#unansweredProbes = 0;
+    // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
+    if (this.#timer.kind === 'retransmit' || this.#timer.kind === 'persist') this.#timer = IDLE;
+    if (this.#neg.sack) this.#scoreboard.ackedUpTo(ack);
+
+    const cc = this.#cc;
+    if (cc !== null) {
+      if (this.#inRecovery) {
+        if (seqGeq(ack, this.#recover)) {
+          // RFC 6582 §3.2 step 3 / RFC 6675 §5: full acknowledgment ends recovery.
+          this.#inRecovery = false;
+          this.#dupAcks = 0;
+          this.#rexmitPending = false;
+          cc.onRecoveryExit(now);
+        } else if (!this.#neg.sack) {
+          // RFC 6582 §3.2 step 3, partial ACK: retransmit the next hole, deflate by the amount
+          // acknowledged, add back one SMSS if at least that much was acknowledged.
+          this.#rexmitPending = true;
+          const smss = this.#neg.smss;
+          cc.cwnd = Math.max(cc.cwnd - acked, smss) + (acked >= smss ? smss : 0);
+        }
+      } else {
+        this.#dupAcks = 0;
+        if (ackedData > 0) cc.onAck(ackedData, now, flight, this.#rtt.srtt ?? undefined);
+      }
+    }
+
+    if (this.#wantDrain && this.#sendBuf.free >= this.options.sndBuf / 2 && canSend(this.#state)) {
+      this.#wantDrain = false;
+      this.#emit({ type: 'drain' });
+    }
+  }
+
+  /** RFC 5681 §3.2 / RFC 6582 §3.2: count duplicate ACKs; three start fast retransmit. */
+  #onDupAck(now: number): void {
+    this.#dupAcks++;
+    const cc = this.#cc;
+    if (cc === null) return;
+    if (this.#inRecovery) {
+      // RFC 5681 §3.2 step 4: inflate by one SMSS per duplicate (not with SACK, RFC 6675 §5).
+      if (!this.#neg.sack) cc.cwnd += this.#neg.smss;
+      return;
+    }
+    if (this.#dupAcks >= DUP_THRESH || (this.#neg.sack && this.#sackLossDetected())) {
+      this.#enterRecovery(now);
+    }
+  }
+
+  /** RFC 6675 §5: IsLost(SND.UNA) says the first segment is gone (DupThresh segments SACKed above). */
+  #sackLossDetected(): boolean {
+    return (
+      this.sndMax !== this.sndUna &&
+      this.#scoreboard.highestSacked !== null &&
+      this.#scoreboard.isLost(this.sndUna, this.#neg.smss)
+    );
+  }
+
+  /** Fast retransmit and the start of loss recovery: NewReno (RFC 6582) or SACK (RFC 6675). */
+  #enterRecovery(now: number): void {
+    const cc = this.#cc;
+    if (cc === null) return;
+    // RFC 6582 §3.2 step 2: no new recovery until everything sent before the last one is ACKed.
+    if (seqLt(this.sndUna, this.#recover)) return;
+    this.#inRecovery = true;
+    this.#recover = this.sndMax;
+    this.#highRxt = this.sndUna;
+    cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), now);
+    // RFC 5681 §3.2 step 3 (NewReno): cwnd = ssthresh + 3*SMSS. RFC 6675 §5 step 4.2: no inflation.
+    if (!this.#neg.sack) cc.cwnd = cc.ssthresh + DUP_THRESH * this.#neg.smss;
+    this.#rexmitPending = true;
+    this.#rttSeq = null;
+    this.stats.fastRetransmits++;
+  }
+
+  /** RFC 6298 (Karn's algorithm) or RFC 7323 §4 (RTTM from the echoed timestamp). */
+  #sampleRtt(now: number, seg: TcpRepr, ack: number): void {
+    const ts = seg.options.timestamp;
+    if (this.#neg.timestamps && ts !== null && ts.tsEcr !== 0) {
+      const rtt = seqDiff(this.#tsNow(now), ts.tsEcr);
+      if (rtt >= 0) this.#rtt.sample(rtt);
+      this.#rttSeq = null;
+      return;
+    }
+    if (this.#rttSeq !== null && seqGeq(ack, this.#rttSeq)) {
+      this.#rtt.sample(now - this.#rttTime);
+      this.#rttSeq = null;
+    }
+  }
+
+  /** Accept `data` starting at `seq` (already checked acceptable). Returns true if all of it was
+   *  within the window (so a FIN right after it may be processed). */
+  #acceptText(now: number, seq: number, data: Uint8Array): boolean {
+    let off = seqDiff(seq, this.rcvNxt);
+    if (off < 0) {
+      if (-off >= data.length) {
+        this.#ackNow = true;
+        return true;
+      }
+      data = data.subarray(-off);
+      off = 0;
+    }
+    const room = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt)) - off;
+    let complete = true;
+    if (data.length > room) {
+      data = data.subarray(0, Math.max(room, 0));
+      complete = false;
+      this.#count('beyond-window');
+    }
+    if (data.length === 0) {
+      this.#ackNow = true;
+      return complete;
+    }
+    if (off > 0) {
+      // Out of order: hold it and send a duplicate ACK at once (RFC 5681 §4.2; RFC 2018 SACK).
+      if (!this.#reass.insert(off, data)) this.#drop('ooo-full');
+      this.#ackNow = true;
+      return complete;
+    }
+    // In order. The payload is a view into a reused packet buffer: copy before keeping it.
+    this.#deliver(data.slice());
+    this.rcvNxt = seqAdd(this.rcvNxt, data.length);
+    let accepted = data.length;
+    const filled = this.#reass.advance(data.length);
+    for (const chunk of filled) {
+      this.#deliver(chunk);
+      this.rcvNxt = seqAdd(this.rcvNxt, chunk.length);
+      accepted += chunk.length;
+    }
+    // RFC 5681 §4.2: ACK at once when a hole is filled; else at least every second full-sized
+    // segment, and within delayedAckMs (< 500 ms, RFC 9293 §3.8.6.3).
+    this.#unackedBytes += accepted;
+    if (filled.length > 0 || this.#unackedBytes >= 2 * this.#rcvEffMss()) this.#ackNow = true;
+    else if (this.#delayedAckAt === null) this.#delayedAckAt = now + this.options.delayedAckMs;
+    // A FIN that arrived beyond the hole may now be in order.
+    if (this.#rcvFinSeq !== null && this.#rcvFinSeq === this.rcvNxt) {
+      this.#rcvFinSeq = null;
+      this.#acceptFin(now, this.rcvNxt);
+    }
+    return complete;
+  }
+
+  #deliver(data: Uint8Array): void {
+    this.stats.bytesIn += data.length;
+    if (this.#flowing) {
+      this.#emit({ type: 'data', data });
+    } else {
+      this.#rcvQueue.push(data);
+      this.#rcvQueued += data.length;
+    }
+  }
+
+  /** §3.10.7.4 eighth step: the FIN at sequence number `finSeq`. */
+  #acceptFin(now: number, finSeq: number): void {
+    if (seqGt(finSeq, this.rcvNxt)) {
+      // Beyond a hole: process it once the data before it arrives.
+      this.#rcvFinSeq = finSeq;
+      return;
+    }
+    if (finSeq !== this.rcvNxt || this.#finReceived) {
+      this.#ackNow = true;
+      return;
+    }
+    this.#finReceived = true;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.#ackNow = true;
+    this.#emit({ type: 'fin' });
+    switch (this.#state) {
+      case 'SYN_RECEIVED':
+      case 'ESTABLISHED':
+        this.#state = 'CLOSE_WAIT';
+        break;
+      case 'FIN_WAIT_1':
+        if (this.#finAcked()) this.#enterTimeWait(now);
+        else this.#state = 'CLOSING';
+        break;
+      case 'FIN_WAIT_2':
+        this.#enterTimeWait(now);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** §3.10.7.4 second step: an acceptable RST, by state. */
+  #onReset(): void {
+    switch (this.#state) {
+      case 'SYN_RECEIVED':
+        // A passive open returns to LISTEN (the listener forgets us); an active one is refused.
+        if (this.#passive) this.#enterClosed(null);
+        else this.#fail('ECONNREFUSED');
+        break;
+      case 'ESTABLISHED':
+      case 'FIN_WAIT_1':
+      case 'FIN_WAIT_2':
+      case 'CLOSE_WAIT':
+        this.#fail('ECONNRESET');
+        break;
+      default:
+        // CLOSING, LAST_ACK, TIME_WAIT: just close.
+        this.#enterClosed(null);
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output: nextAction is the single source of truth for dispatch and pollAt.
+
+  /** The next segment to send at `now` (firing any due timers first), or null. */
+  dispatch(now: number): TcpRepr | null {
+    this.#now = Math.max(this.#now, now);
+    for (let turn = 0; turn < MAX_DISPATCH_TURNS; turn++) {
+      const a = this.#nextAction(now);
+      if (a.kind === 'wait') return null;
+      if (a.kind === 'fire') {
+        this.#fire(now, a.timer);
+        this.#updateTimer(now);
+        continue;
+      }
+      const seg = this.#build(now, a.plan);
+      this.stats.segsOut++;
+      this.#updateTimer(now);
+      return seg;
+    }
+    return null;
+  }
+
+  /**
+   * When dispatch next has something to do: a time ≤ the current time if it has something now,
+   * a future deadline, or null when only input or a user call can wake the connection.
+   */
+  pollAt(): number | null {
+    const a = this.#nextAction(Number.NEGATIVE_INFINITY);
+    if (a.kind === 'wait') return a.at;
+    return this.#now;
+  }
+
+  /** Alias of dispatch's timer half, for callers that keep them apart: fire due timers. */
+  onDeadline(now: number): void {
+    this.#now = Math.max(this.#now, now);
+    for (let turn = 0; turn < MAX_DISPATCH_TURNS; turn++) {
+      const a = this.#nextAction(now);
+      if (a.kind !== 'fire') return;
+      this.#fire(now, a.timer);
+      this.#updateTimer(now);
+    }
+  }
+
+  #nextAction(now: number): Action {
+    if (this.#replies.length > 0) return { kind: 'send', plan: { kind: 'reply' } };
+    if (this.#rstPending) return { kind: 'send', plan: { kind: 'rst' } };
+    const state = this.#state;
+    if (state === 'CLOSED') return { kind: 'wait', at: null };
+
+    if (this.#delayedAckAt !== null && this.#delayedAckAt <= now) {
+      return { kind: 'fire', timer: 'delayedAck' };
+    }
+    const t = this.#timer;
+    if (t.kind !== 'idle' && t.at <= now) return { kind: 'fire', timer: t.kind };
+
+    if (state === 'SYN_SENT' || state === 'SYN_RECEIVED') {
+      if (this.sndNxt === this.iss) return { kind: 'send', plan: { kind: 'syn' } };
+    } else if (state !== 'TIME_WAIT') {
+      const data = this.#planData();
+      if (data !== null) return { kind: 'send', plan: data };
+      if (this.#probePending) return { kind: 'send', plan: { kind: 'probe' } };
+    }
+    if (state !== 'SYN_SENT' && (this.#ackNow || this.#windowUpdateDue())) {
+      return { kind: 'send', plan: { kind: 'ack', sack: this.#sackBlocks() } };
+    }
+    return { kind: 'wait', at: earliest(timerDeadline(this.#timer), this.#delayedAckAt) };
+  }
+
+  /** The next data (or FIN) segment, if one may go now. */
+  #planData(): Plan | null {
+    const fin = this.#finQueued;
+    const dataEnd = this.#dataEnd();
+    const sack = this.#sackBlocks();
+    const maxSeg = this.#sndEffMss(sack.length);
+
+    // A retransmission of the segment at SND.UNA (fast retransmit, NewReno partial ACK).
+    if (this.#rexmitPending) {
+      const len = Math.max(0, Math.min(maxSeg, seqDiff(dataEnd, this.sndUna)));
+      const withFin = fin && seqAdd(this.sndUna, len) === dataEnd;
+      if (len > 0 || withFin) return { kind: 'data', seq: this.sndUna, len, fin: withFin, sack };
+    }
+
+    // RFC 6675 §5 step (C): during SACK recovery, NextSeg() while cwnd − pipe ≥ 1 SMSS.
+    if (this.#inRecovery && this.#neg.sack && this.#cc !== null) {
+      const sb = this.#scoreboard;
+      const pipe = sb.pipe(this.sndUna, this.sndMax, this.#highRxt, this.#neg.smss);
+      if (this.#cc.cwnd - pipe < this.#neg.smss) return null;
+      const newData = Math.max(
+        0,
+        Math.min(seqDiff(dataEnd, this.sndNxt), this.sndWnd - seqDiff(this.sndNxt, this.sndUna)),
+      );
+      const next = sb.nextSeg(this.sndUna, this.sndNxt, this.#highRxt, maxSeg, newData);
+      if (next !== null) {
+        const withFin = fin && seqAdd(next.seq, next.len) === dataEnd;
+        return { kind: 'data', seq: next.seq, len: next.len, fin: withFin, sack };
+      }
+      // Nothing for NextSeg: only a FIN may still be due.
+      if (fin && this.sndNxt === dataEnd) {
+        return { kind: 'data', seq: this.sndNxt, len: 0, fin: true, sack };
+      }
+      return null;
+    }
+    return this.#planNewData(fin, dataEnd, maxSeg, sack);
+  }
+
+  /** New data (or the FIN) at SND.NXT, within the windows, Nagle and sender SWS permitting. */
+  #planNewData(fin: boolean, dataEnd: number, maxSeg: number, sack: SackBlock[]): Plan | null {
+    const finPending = fin && seqLeq(this.sndNxt, dataEnd);
+    const queued = Math.max(0, seqDiff(dataEnd, this.sndNxt));
+    if (queued === 0 && !finPending) return null;
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    const cwnd = this.#cc?.cwnd ?? this.sndWnd;
+    let usable = Math.min(this.sndWnd, cwnd) - inFlight;
+    if (this.#forceSend) usable = Math.max(usable, Math.min(this.sndWnd - inFlight, maxSeg));
+    let len = 0;
+    if (queued > 0) {
+      len = bytesToSend({
+        queued,
+        usable,
+        mss: maxSeg,
+        maxSndWnd: this.maxSndWnd,
+        idle: inFlight === 0,
+        noDelay: this.options.noDelay,
+        closing: fin && queued <= maxSeg,
+        force: this.#forceSend,
+      });
+      if (len === 0) return null;
+    }
+    const withFin = finPending && seqAdd(this.sndNxt, len) === dataEnd;
+    if (len === 0 && !withFin) return null;
+    return { kind: 'data', seq: this.sndNxt, len, fin: withFin, sack };
+  }
+
+  #build(now: number, plan: Plan): TcpRepr {
+    switch (plan.kind) {
+      case 'reply':
+        return this.#replies.shift()!;
+      case 'rst': {
+        this.#rstPending = false;
+        const seg = this.#repr('rst', this.sndNxt, EMPTY, this.rcvNxt, 0, NO_OPTIONS);
+        return seg;
+      }
+      case 'syn':
+        return this.#buildSyn(now);
+      case 'probe': {
+        // A zero-window or keep-alive probe: SEG.SEQ = SND.UNA − 1, no data (RFC 1122 §4.2.3.6),
+        // which the peer must answer with an ACK carrying its current window.
+        this.#probePending = false;
+        return this.#segment(now, 'none', seqAdd(this.sndUna, -1), EMPTY, []);
+      }
+      case 'ack':
+        return this.#segment(now, 'none', this.sndNxt, EMPTY, plan.sack);
+      case 'data':
+        return this.#buildData(now, plan.seq, plan.len, plan.fin, plan.sack);
+    }
+  }
+
+  #buildSyn(now: number): TcpRepr {
+    const ts = { tsVal: this.#tsNow(now), tsEcr: this.#tsRecent ?? 0 };
+    const active = this.#state === 'SYN_SENT';
+    const options = active
+      ? synOptions(this.options, ts)
+      : synAckOptions(this.options, this.#neg, ts);
+    // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
+    const window = Math.min(this.options.rcvBuf, MAX_WINDOW_FIELD);
+    if (this.sndMax === this.iss) {
+      // First transmission: time it (Karn: a retransmitted SYN is never timed).
+      this.#rttSeq = seqAdd(this.iss, 1);
+      this.#rttTime = now;
+    } else {
+      this.stats.retransmits++;
+    }
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.#ackSent();
+    return this.#repr('syn', this.iss, EMPTY, active ? null : this.rcvNxt, window, options);
+  }
+
+  #buildData(now: number, seq: number, len: number, fin: boolean, sack: SackBlock[]): TcpRepr {
+    const payload = len > 0 ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len) : EMPTY;
+    const end = seqAdd(seq, len + (fin ? 1 : 0));
+    if (seqLt(seq, this.sndMax)) {
+      // A retransmission: Karn's algorithm stops timing any segment it overlaps.
+      this.stats.retransmits++;
+      if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
+    }
+    if (seqGt(end, this.sndMax)) {
+      this.stats.bytesOut += Math.max(
+        0,
+        seqDiff(seqMin(end, this.#dataEnd()), seqMax(seq, this.sndMax)),
+      );
+      if (this.#rttSeq === null && !this.#neg.timestamps) {
+        this.#rttSeq = end;
+        this.#rttTime = now;
+      }
+      this.sndMax = end;
+    }
+    if (this.#rexmitPending && seq === this.sndUna) this.#rexmitPending = false;
+    if (
+      this.#inRecovery &&
+      this.#neg.sack &&
+      seqGt(end, this.#highRxt) &&
+      seqLt(seq, this.#recover)
+    ) {
+      this.#highRxt = end;
+    }
+    this.sndNxt = seqMax(this.sndNxt, end);
+    this.#forceSend = false;
+    const seg = this.#segment(now, fin ? 'fin' : 'none', seq, payload, sack);
+    // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
+    seg.psh = len > 0 && seqAdd(seq, len) === this.#dataEnd();
+    return seg;
+  }
+
+  /** A non-SYN segment carrying ACK, our window and our options. */
+  #segment(
+    now: number,
+    control: TcpControl,
+    seq: number,
+    payload: Uint8Array,
+    sack: SackBlock[],
+  ): TcpRepr {
+    const options: TcpOptions = {
+      mss: null,
+      windowScale: null,
+      sackPermitted: false,
+      sackBlocks: sack,
+      timestamp: this.#neg.timestamps
+        ? { tsVal: this.#tsNow(now), tsEcr: this.#tsRecent ?? 0 }
+        : null,
+    };
+    const window = this.#advertise();
+    this.#ackSent();
+    return this.#repr(control, seq, payload, this.rcvNxt, window, options);
+  }
+
+  #repr(
+    control: TcpControl,
+    seq: number,
+    payload: Uint8Array,
+    ack: number | null,
+    window: number,
+    options: TcpOptions,
+  ): TcpRepr {
+    return {
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      control,
+      psh: false,
+      urg: false,
+      ece: false,
+      cwr: false,
+      seq,
+      ack,
+      window,
+      urgentPointer: 0,
+      options,
+      payload,
+    };
+  }
+
+  /** Every segment with ACK set acknowledges everything: the delayed ACK is satisfied. */
+  #ackSent(): void {
+    this.#ackNow = false;
+    this.#delayedAckAt = null;
+    this.#unackedBytes = 0;
+    this.#lastAckSent = this.rcvNxt;
+  }
+
+  /** The window field to send now; moves the advertised right edge (never left). */
+  #advertise(): number {
+    const shift = this.#neg.rcvShift;
+    const wnd = this.#receiveWindow();
+    const field = windowField(this.rcvNxt, wnd, shift, this.#rcvAdvRight);
+    this.#rcvAdvRight = seqAdd(this.rcvNxt, field * 2 ** shift);
+    return field;
+  }
+
+  #receiveWindow(): number {
+    const free = Math.max(0, this.options.rcvBuf - this.#rcvQueued);
+    return receiveWindow(
+      this.rcvNxt,
+      this.#rcvAdvRight,
+      free,
+      this.options.rcvBuf,
+      this.#rcvEffMss(),
+    );
+  }
+
+  /**
+   * A window update is worth an ACK of its own when the window has opened from below the
+   * SWS threshold (RFC 9293 §3.8.6.2.2) to at least twice what was offered (as Linux).
+   */
+  #windowUpdateDue(): boolean {
+    if (!isSynchronized(this.#state) || this.#finReceived) return false;
+    const current = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt));
+    const next = this.#receiveWindow();
+    const threshold = Math.min(Math.floor(this.options.rcvBuf / 2), this.#rcvEffMss());
+    return next - current >= threshold && next >= 2 * current;
+  }
+
+  #sackBlocks(): SackBlock[] {
+    if (!this.#neg.sack || this.#reass.empty) return [];
+    // Room for 4 blocks, or 3 beside a timestamp (RFC 2018 §3).
+    return this.#reass.sackBlocks(this.rcvNxt, this.#neg.timestamps ? 3 : 4);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers
+
+  #fire(now: number, kind: 'delayedAck' | TcpTimer['kind']): void {
+    switch (kind) {
+      case 'delayedAck':
+        this.#delayedAckAt = null;
+        this.#ackNow = true;
+        return;
+      case 'synRetry':
+        this.#timer = IDLE;
+        if (++this.#retries > this.options.synRetries) {
+          if (this.#passive) this.#enterClosed(null);
+          else this.#fail('ETIMEDOUT');
+          return;
+        }
+        this.stats.timeouts++;
+        this.#rtt.backoff();
+        this.sndNxt = this.iss;
+        this.#rttSeq = null;
+        return;
+      case 'retransmit':
+        this.#timer = IDLE;
+        this.#onRetransmitTimeout(now);
+        return;
+      case 'persist': {
+        this.#timer = IDLE;
+        const inFlight = seqDiff(this.sndNxt, this.sndUna);
+        if (this.sndWnd - inFlight <= 0) {
+          // Zero window: probe; give up after maxRetries probes that got no answer at all.
+          if (++this.#unansweredProbes > this.options.maxRetries) {
+            this.#fail('ETIMEDOUT');
+            return;
+          }
+          this.#probePending = true;
+          this.#persistBackoff++;
+        } else {
+          // The window is open but too small for SWS avoidance: send what fits (override).
+          this.#forceSend = true;
+        }
+        return;
+      }
+      case 'keepalive':
+        this.#timer = IDLE;
+        if (this.#keepAliveProbes >= this.options.keepAliveCount) {
+          this.#fail('ETIMEDOUT');
+          return;
+        }
+        this.#keepAliveProbes++;
+        this.#lastProbeAt = now;
+        this.#probePending = true;
+        return;
+      case 'finWait2':
+        this.#timer = IDLE;
+        this.#enterClosed(null);
+        return;
+      case 'timeWait':
+        this.#timer = IDLE;
+        this.#enterClosed(null);
+        return;
+      case 'idle':
+        return;
+    }
+  }
+
+  /** RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND.UNA with a backed-off RTO. */
+  #onRetransmitTimeout(now: number): void {
+    if (++this.#retries > this.options.maxRetries) {
+      this.#fail('ETIMEDOUT');
+      return;
+    }
+    this.stats.timeouts++;
+    this.#rtt.backoff();
+    this.#cc?.onTimeout(seqDiff(this.sndMax, this.sndUna), now);
+    // Go back N: resend everything from SND.UNA; forget SACK information (RFC 6675 §5.1 allows
+    // it, and a receiver may renege, RFC 2018 §8); no fast retransmit until this data is ACKed.
+    this.sndNxt = this.sndUna;
+    this.#inRecovery = false;
+    this.#rexmitPending = false;
+    this.#dupAcks = 0;
+    this.#recover = this.sndMax;
+    this.#scoreboard.clear();
+    this.#rttSeq = null;
+  }
+
+  /** Choose the one running timer from the state (keeping a running deadline of the same kind). */
+  #updateTimer(now: number): void {
+    const s = this.#state;
+    const t = this.#timer;
+    if (s === 'CLOSED') {
+      this.#timer = IDLE;
+      this.#delayedAckAt = null;
+      return;
+    }
+    if (s === 'TIME_WAIT') return;
+    if (s === 'SYN_SENT' || s === 'SYN_RECEIVED') {
+      if (this.sndMax === this.iss) this.#timer = IDLE;
+      else if (t.kind !== 'synRetry') this.#timer = { kind: 'synRetry', at: now + this.#rtt.rto };
+      return;
+    }
+    if (this.sndMax !== this.sndUna) {
+      // RFC 6298 §5.1: start the timer if it is not running.
+      if (t.kind !== 'retransmit') this.#timer = { kind: 'retransmit', at: now + this.#rtt.rto };
+      return;
+    }
+    const unsent =
+      seqDiff(this.#dataEnd(), this.sndNxt) > 0 || (this.#finQueued && !this.#finSent());
+    if (unsent) {
+      if (t.kind !== 'persist') {
+        const interval = Math.min(this.#rtt.rto * 2 ** this.#persistBackoff, this.options.maxRto);
+        this.#timer = { kind: 'persist', at: now + interval };
+      }
+      return;
+    }
+    this.#persistBackoff = 0;
+    if (s === 'FIN_WAIT_2' && this.#userClosed) {
+      if (t.kind !== 'finWait2')
+        this.#timer = { kind: 'finWait2', at: now + this.options.finWait2Ms };
+      return;
+    }
+    if (this.options.keepAlive && (s === 'ESTABLISHED' || s === 'CLOSE_WAIT')) {
+      const o = this.options;
+      const at =
+        this.#keepAliveProbes === 0
+          ? this.#lastRecvAt + o.keepAliveIdleMs
+          : this.#lastProbeAt + o.keepAliveIntervalMs;
+      this.#timer = { kind: 'keepalive', at };
+      return;
+    }
+    this.#timer = IDLE;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transitions and small helpers
+
+  /** Record the peer's SYN: IRS, RCV.NXT and the negotiated options. */
+  #takePeerSyn(syn: TcpRepr): void {
+    this.irs = syn.seq;
+    this.rcvNxt = seqAdd(syn.seq, 1);
+    // Our SYN (or SYN-ACK) offers an unscaled window of min(rcvBuf, 65535) (RFC 7323 §2.2).
+    this.#rcvAdvRight = seqAdd(this.rcvNxt, Math.min(this.options.rcvBuf, MAX_WINDOW_FIELD));
+    this.#lastAckSent = this.rcvNxt;
+    this.#neg = negotiate(this.options, syn.options);
+    if (this.#neg.timestamps && syn.options.timestamp !== null) {
+      this.#tsRecent = syn.options.timestamp.tsVal;
+    }
+  }
+
+  #enterEstablished(): void {
+    this.#state = this.#finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED';
+    this.#retries = 0;
+    this.#timer = IDLE;
+    this.#cc = createCongestionControl(this.options.congestion, {
+      mss: this.#neg.smss,
+      initialWindow: this.options.initialWindow,
+    });
+    this.#emit({ type: 'connected' });
+  }
+
+  #enterTimeWait(now: number): void {
+    this.#state = 'TIME_WAIT';
+    this.#timer = { kind: 'timeWait', at: now + this.options.timeWaitMs };
+    this.#delayedAckAt = null;
+    this.#emitClosed();
+  }
+
+  /** CLOSED, with an optional error first. Frees the buffers; leaves no deadline behind. */
+  #enterClosed(code: TcpErrorCode | null): void {
+    if (code !== null) this.#emit({ type: 'error', code });
+    this.#state = 'CLOSED';
+    this.#timer = IDLE;
+    this.#delayedAckAt = null;
+    this.#ackNow = false;
+    this.#probePending = false;
+    this.#forceSend = false;
+    this.#rexmitPending = false;
+    this.#reass.clear();
+    this.#scoreboard.clear();
+    this.#emitClosed();
+  }
+
+  #fail(code: TcpErrorCode): void {
+    this.#enterClosed(code);
+  }
+
+  #emitClosed(): void {
+    if (this.#closedEmitted) return;
+    this.#closedEmitted = true;
+    this.#emit({ type: 'closed' });
+  }
+
+  #emit(e: TcpEvent): void {
+    this.#events.push(e);
+  }
+
+  #reply(seg: TcpRepr): void {
+    if (this.#replies.length >= MAX_REPLIES) {
+      this.#drop('reply-queue-full');
+      return;
+    }
+    this.#replies.push(seg);
+  }
+
+  /** <SEQ=SEG.ACK><CTL=RST> for an unacceptable ACK (§3.10.7.3, §3.10.7.4). */
+  #bareRst(seq: number): TcpRepr {
+    return this.#repr('rst', seq, EMPTY, null, 0, NO_OPTIONS);
+  }
+
+  #updateWindow(wnd: number, seq: number, ack: number): void {
+    if (this.sndWnd === 0 && wnd > 0) this.#persistBackoff = 0;
+    this.sndWnd = wnd;
+    this.sndWl1 = seq;
+    this.sndWl2 = ack;
+    if (wnd > this.maxSndWnd) this.maxSndWnd = wnd;
+  }
+
+  /** Sequence number just past the last queued byte (where our FIN goes). */
+  #dataEnd(): number {
+    return seqAdd(this.#sendBufSeq, this.#sendBuf.length);
+  }
+
+  #finSent(): boolean {
+    return this.#finQueued && seqGt(this.sndMax, this.#dataEnd());
+  }
+
+  #finAcked(): boolean {
+    return this.#finQueued && seqGt(this.sndUna, this.#dataEnd());
+  }
+
+  /** Eff.snd.MSS (RFC 9293 §3.7.1): SMSS less the options this segment carries. */
+  #sndEffMss(sackBlocks: number): number {
+    let opt = this.#neg.timestamps ? TIMESTAMP_OPTION_LEN : 0;
+    if (sackBlocks > 0) opt += 4 + 8 * sackBlocks; // kind, length, blocks, two NOPs of padding
+    return Math.max(1, this.#neg.smss - opt);
+  }
+
+  /** The payload of a full-sized segment from the peer (our MSS less its timestamp option). */
+  #rcvEffMss(): number {
+    return Math.max(1, this.options.mss - (this.#neg.timestamps ? TIMESTAMP_OPTION_LEN : 0));
+  }
+
+  #tsNow(now: number): number {
+    return (Math.floor(now) + this.#tsOffset) >>> 0;
+  }
+
+  #drop(reason: string): void {
+    this.#count(reason);
+  }
+
+  #count(reason: string): void {
+    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

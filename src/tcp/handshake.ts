@@ -1,0 +1,84 @@
+/**
+ * Option negotiation on the SYN exchange: MSS (RFC 9293 §3.7.1), window scale (RFC 7323 §2),
+ * timestamps (RFC 7323 §3) and SACK-permitted (RFC 2018 §2).
+ *
+ * An option is in force only when both SYNs carried it; the SYN-ACK of a passive open carries only
+ * the options the SYN offered (RFC 7323 §2.2, §3.2; RFC 2018 §2).
+ */
+import type { TcpOptions, TcpTimestamp } from '../wire/tcp-repr.ts';
+import type { TcpConnectionOptions } from './options.ts';
+
+/** RFC 9293 §3.7.1: the send MSS when the peer sent no MSS option. */
+export const DEFAULT_PEER_MSS = 536;
+/** RFC 7323 §2.3: the largest shift count. */
+export const MAX_WINDOW_SHIFT = 14;
+/** Bytes a timestamp option takes in every segment once negotiated (10, padded to 12). */
+export const TIMESTAMP_OPTION_LEN = 12;
+/** The largest unscaled window field. */
+export const MAX_WINDOW_FIELD = 0xffff;
+
+/** What both ends agreed on. */
+export interface Negotiated {
+  /** Largest payload per segment we send, before subtracting per-segment options. */
+  smss: number;
+  /** Window scaling is in force (both SYNs carried the option). */
+  windowScale: boolean;
+  /** Shift applied to windows the peer advertises (its shift count), 0 without scaling. */
+  sndShift: number;
+  /** Shift applied to windows we advertise (our shift count), 0 without scaling. */
+  rcvShift: number;
+  timestamps: boolean;
+  sack: boolean;
+}
+
+/** The smallest shift that lets a window of `rcvBuf` bytes fit the 16-bit field (RFC 7323 §2.3). */
+export function windowShiftFor(rcvBuf: number): number {
+  let shift = 0;
+  while (shift < MAX_WINDOW_SHIFT && rcvBuf > MAX_WINDOW_FIELD * 2 ** shift) shift++;
+  return shift;
+}
+
+/** Options for our SYN (active open): everything the options object enables. */
+export function synOptions(o: TcpConnectionOptions, ts: TcpTimestamp): TcpOptions {
+  return {
+    mss: o.mss,
+    windowScale: o.windowScale ? windowShiftFor(o.rcvBuf) : null,
+    sackPermitted: o.sack,
+    sackBlocks: [],
+    timestamp: o.timestamps ? ts : null,
+  };
+}
+
+/** Options for our SYN-ACK: MSS always, the rest only as negotiated. */
+export function synAckOptions(
+  o: TcpConnectionOptions,
+  n: Negotiated,
+  ts: TcpTimestamp,
+): TcpOptions {
+  return {
+    mss: o.mss,
+    windowScale: n.windowScale ? n.rcvShift : null,
+    sackPermitted: n.sack,
+    sackBlocks: [],
+    timestamp: n.timestamps ? ts : null,
+  };
+}
+
+/**
+ * Combine our options with the peer's SYN (or SYN-ACK) options.
+ *
+ * SMSS = min(peer MSS or 536, our MSS) (RFC 9293 §3.7.1; RFC 6691). A shift count above 14 is
+ * taken as 14 (RFC 7323 §2.3).
+ */
+export function negotiate(o: TcpConnectionOptions, peer: TcpOptions): Negotiated {
+  const peerMss = peer.mss ?? DEFAULT_PEER_MSS;
+  const scaling = o.windowScale && peer.windowScale !== null;
+  return {
+    smss: Math.max(1, Math.min(peerMss, o.mss)),
+    windowScale: scaling,
+    sndShift: scaling ? Math.min(peer.windowScale ?? 0, MAX_WINDOW_SHIFT) : 0,
+    rcvShift: scaling ? windowShiftFor(o.rcvBuf) : 0,
+    timestamps: o.timestamps && peer.timestamp !== null,
+    sack: o.sack && peer.sackPermitted,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Every tunable of a TCP connection, in one named options object with documented defaults.
+ *
+ * Times are in ms, sizes in bytes unless the name says segments.
+ */
+import type { CongestionName } from './congestion/index.ts';
+
+export interface TcpConnectionOptions {
+  /** The MSS we announce: the largest segment we can receive (MTU − 40; see `mssFromMtu`). */
+  mss: number;
+  /** Receive buffer: the most in-order bytes held for the user, and the largest window offered. */
+  rcvBuf: number;
+  /** Send buffer: the most bytes held unsent or unacknowledged; `send` accepts no more. */
+  sndBuf: number;
+  /** Bound on out-of-order bytes held for reassembly. */
+  maxOoo: number;
+  /** RFC 6298 §2.1: RTO before the first measurement. */
+  initialRto: number;
+  /** Lower bound on the RTO (RFC 6298 §2.4 says 1 s; Linux and most stacks use 200 ms). */
+  minRto: number;
+  /** Upper bound on the RTO and on backed-off probe intervals. */
+  maxRto: number;
+  /** Retransmissions of the same data (or unanswered probes) before ETIMEDOUT (Linux tcp_retries2). */
+  maxRetries: number;
+  /** SYN / SYN-ACK retransmissions before giving up (Linux tcp_syn_retries). */
+  synRetries: number;
+  /**
+   * Delayed ACK timeout. RFC 9293 §3.8.6.3 requires less than 0.5 s; 40 ms is Linux's minimum
+   * delayed-ACK time, short enough that Nagle's algorithm on the other side rarely stalls on it.
+   */
+  delayedAckMs: number;
+  /** TIME_WAIT duration, 2*MSL (RFC 9293 §3.4.2; 60 s as Linux, MSL = 30 s). */
+  timeWaitMs: number;
+  /** How long FIN_WAIT_2 waits for the peer's FIN after `close()` (Linux tcp_fin_timeout). */
+  finWait2Ms: number;
+  /** Send keep-alive probes on an idle connection (RFC 1122 §4.2.3.6: off by default). */
+  keepAlive: boolean;
+  /** Idle time before the first keep-alive probe (RFC 1122: no less than two hours by default). */
+  keepAliveIdleMs: number;
+  /** Interval between unanswered keep-alive probes. */
+  keepAliveIntervalMs: number;
+  /** Unanswered keep-alive probes before ETIMEDOUT. */
+  keepAliveCount: number;
+  /** Initial congestion window in segments (RFC 6928). */
+  initialWindow: number;
+  /** Offer window scaling (RFC 7323 §2). */
+  windowScale: boolean;
+  /** Offer timestamps (RFC 7323 §3). */
+  timestamps: boolean;
+  /** Offer SACK (RFC 2018). */
+  sack: boolean;
+  /** Congestion controller. */
+  congestion: CongestionName;
+  /** Disable Nagle's algorithm (RFC 9293 §3.7.4). */
+  noDelay: boolean;
+}
+
+export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object.freeze({
+  mss: 1460,
+  rcvBuf: 256 * 1024,
+  sndBuf: 256 * 1024,
+  maxOoo: 256 * 1024,
+  initialRto: 1000,
+  minRto: 200,
+  maxRto: 120_000,
+  maxRetries: 15,
+  synRetries: 6,
+  delayedAckMs: 40,
+  timeWaitMs: 60_000,
+  finWait2Ms: 60_000,
+  keepAlive: false,
+  keepAliveIdleMs: 2 * 60 * 60 * 1000,
+  keepAliveIntervalMs: 75_000,
+  keepAliveCount: 9,
+  initialWindow: 10,
+  windowScale: true,
+  timestamps: true,
+  sack: true,
+  congestion: 'reno',
+  noDelay: false,
+});
+
+/** IPv4 (20) and TCP (20) headers without options: MSS = MTU − 40 (RFC 9293 §3.7.1). */
+export function mssFromMtu(mtu: number): number {
+  return Math.max(mtu - 40, 1);
+}
+
+/** The defaults overridden by `o`. */
+export function resolveOptions(o: Partial<TcpConnectionOptions> = {}): TcpConnectionOptions {
+  return { ...DEFAULT_CONNECTION_OPTIONS, ...o };
+}
