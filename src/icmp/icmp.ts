@@ -1,0 +1,183 @@
+/**
+ * ICMP for the host (RFC 792, RFC 1122 §3.2.2): answer echo requests, send destination
+ * unreachable for protocols and ports nobody listens on, count everything else.
+ */
+import type { IpDatagram } from '../ip/input.ts';
+import { IP_HEADER_ROOM, type IpOutput } from '../ip/output.ts';
+import { put16 } from '../wire/bytes.ts';
+import { checksumAdjust } from '../wire/checksum.ts';
+import { emitIcmp, ICMP_HEADER_LEN, IcmpType, IcmpView, isIcmpQuery } from '../wire/icmp.ts';
+import { IpProtocol } from '../wire/ipv4.ts';
+import { ParseError } from '../wire/parse-error.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface IcmpOptions {
+  /** ICMP errors we may send per second, on average (Linux net.ipv4.icmp_msgs_per_sec). */
+  errorRatePerSec?: number;
+  /** ICMP errors we may send in a burst (Linux net.ipv4.icmp_msgs_burst). */
+  errorBurst?: number;
+}
+
+export const ICMP_DEFAULTS: Required<IcmpOptions> = { errorRatePerSec: 1000, errorBurst: 50 };
+
+/** RFC 1812 §4.3.2.3: an ICMP error carries as much of the original as fits in 576 bytes. */
+const ICMP_ERROR_MAX_DATAGRAM = 576;
+
+export const ICMP_DROP_REASONS = ['truncated', 'bad-checksum'] as const;
+export type IcmpDropReason = (typeof ICMP_DROP_REASONS)[number];
+
+export interface IcmpStats {
+  rxMessages: number;
+  rxEchoRequests: number;
+  rxEchoReplies: number;
+  rxDestUnreachable: number;
+  /** Any other type: counted, not acted on. */
+  rxOther: number;
+  /** Echo requests to a broadcast address, not answered (Linux icmp_echo_ignore_broadcasts). */
+  rxEchoBroadcastIgnored: number;
+  txMessages: number;
+  txEchoReplies: number;
+  txDestUnreachable: number;
+  /** Errors we did not send because the token bucket was empty. */
+  txRateLimited: number;
+  /** Errors we must not send: in answer to an ICMP error or a broadcast (RFC 1122 §3.2.2). */
+  txSuppressed: number;
+  drops: Record<IcmpDropReason, number>;
+}
+
+export function createIcmpStats(): IcmpStats {
+  return {
+    rxMessages: 0,
+    rxEchoRequests: 0,
+    rxEchoReplies: 0,
+    rxDestUnreachable: 0,
+    rxOther: 0,
+    rxEchoBroadcastIgnored: 0,
+    txMessages: 0,
+    txEchoReplies: 0,
+    txDestUnreachable: 0,
+    txRateLimited: 0,
+    txSuppressed: 0,
+    drops: { truncated: 0, 'bad-checksum': 0 },
+  };
+}
+
+/** Called with each echo reply that arrives (for a ping client). The data is valid during the call. */
+export type EchoReplyListener = (
+  src: number,
+  ident: number,
+  seqNo: number,
+  data: Uint8Array,
+) => void;
+
+export class IcmpLayer {
+  private readonly errors: TokenBucket;
+  /** Set by whoever wants echo replies (the stack's ping). */
+  onEchoReply: EchoReplyListener | null = null;
+
+  constructor(
+    private readonly ip: IpOutput,
+    private readonly stats: IcmpStats,
+    options: IcmpOptions = {},
+    now = 0,
+  ) {
+    const o = { ...ICMP_DEFAULTS, ...options };
+    this.errors = new TokenBucket(o.errorRatePerSec, o.errorBurst, now);
+  }
+
+  /** One ICMP datagram for us. */
+  input(d: IpDatagram): void {
+    const stats = this.stats;
+    stats.rxMessages++;
+    const icmp = IcmpView.check(d.payload);
+    if (icmp instanceof ParseError) {
+      stats.drops[icmp.reason as IcmpDropReason]++;
+      return;
+    }
+    switch (icmp.type) {
+      case IcmpType.EchoRequest:
+        stats.rxEchoRequests++;
+        if (d.broadcast) stats.rxEchoBroadcastIgnored++;
+        else this.echoReply(d.src, icmp.bytes);
+        return;
+      case IcmpType.EchoReply:
+        stats.rxEchoReplies++;
+        this.onEchoReply?.(d.src, icmp.ident, icmp.seqNo, icmp.data);
+        return;
+      case IcmpType.DestUnreachable:
+        stats.rxDestUnreachable++;
+        return;
+      default:
+        stats.rxOther++;
+    }
+  }
+
+  /**
+   * RFC 792 / RFC 1122 §3.2.2.6: the reply carries the request's identifier, sequence number
+   * and data unchanged, so copy the message and change the type; the checksum follows from one
+   * changed word (RFC 1624). Any size: IP output fragments what exceeds the MTU.
+   */
+  private echoReply(to: number, request: Uint8Array): void {
+    const pkt = this.ip.allocPacket(request.length);
+    const msg = pkt.subarray(IP_HEADER_ROOM);
+    msg.set(request);
+    msg[0] = IcmpType.EchoReply;
+    const oldSum = (request[2] << 8) | request[3];
+    put16(
+      msg,
+      2,
+      checksumAdjust(
+        oldSum,
+        (IcmpType.EchoRequest << 8) | request[1],
+        (IcmpType.EchoReply << 8) | request[1],
+      ),
+    );
+    if (this.ip.send(pkt, IpProtocol.Icmp, to, false)) {
+      this.stats.txMessages++;
+      this.stats.txEchoReplies++;
+    }
+  }
+
+  /**
+   * Send a destination unreachable (RFC 792) with `code` about datagram `d`, unless RFC 1122
+   * §3.2.2 forbids it (the datagram was an ICMP error, or broadcast, or from no address) or the
+   * token bucket is empty. `d` is a whole datagram: reassembly ran before us, so "only for the
+   * first fragment" holds by construction. Returns whether it was sent.
+   */
+  sendUnreachable(code: number, d: IpDatagram, now: number): boolean {
+    const isIcmpError =
+      d.protocol === IpProtocol.Icmp && (d.payload.length < 1 || !isIcmpQuery(d.payload[0]));
+    if (isIcmpError || d.broadcast || d.src === 0) {
+      this.stats.txSuppressed++;
+      return false;
+    }
+    if (!this.errors.take(now)) {
+      this.stats.txRateLimited++;
+      return false;
+    }
+    const quoteLen = Math.min(
+      d.header.length + d.payload.length,
+      ICMP_ERROR_MAX_DATAGRAM - IP_HEADER_ROOM - ICMP_HEADER_LEN,
+    );
+    const pkt = this.ip.allocPacket(ICMP_HEADER_LEN + quoteLen);
+    const msg = pkt.subarray(IP_HEADER_ROOM);
+    const quote = msg.subarray(ICMP_HEADER_LEN);
+    quote.set(d.header.subarray(0, quoteLen));
+    if (quoteLen > d.header.length)
+      quote.set(d.payload.subarray(0, quoteLen - d.header.length), d.header.length);
+    emitIcmp(msg, { kind: 'dest-unreachable', code, nextHopMtu: 0, data: quote });
+    if (!this.ip.send(pkt, IpProtocol.Icmp, d.src, false)) return false;
+    this.stats.txMessages++;
+    this.stats.txDestUnreachable++;
+    return true;
+  }
+
+  /** Send an echo request (for a ping client). Returns false when IP refused it. */
+  sendEchoRequest(to: number, ident: number, seqNo: number, data: Uint8Array): boolean {
+    const pkt = this.ip.allocPacket(ICMP_HEADER_LEN + data.length);
+    emitIcmp(pkt.subarray(IP_HEADER_ROOM), { kind: 'echo-request', ident, seqNo, data });
+    if (!this.ip.send(pkt, IpProtocol.Icmp, to, false)) return false;
+    this.stats.txMessages++;
+    return true;
+  }
+}

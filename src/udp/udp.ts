@@ -1,0 +1,133 @@
+/**
+ * UDP (RFC 768, RFC 1122 §4.1): a port table, checksum verification, delivery to endpoints, and
+ * output. Which socket API sits on top (src/api/dgram.ts) is not this module's business.
+ */
+import type { IpDatagram } from '../ip/input.ts';
+import { IP_HEADER_ROOM, type IpOutput } from '../ip/output.ts';
+import { IPV4_MAX_DATAGRAM, IpProtocol } from '../wire/ipv4.ts';
+import { ParseError } from '../wire/parse-error.ts';
+import { emitUdp, UDP_HEADER_LEN, UdpView } from '../wire/udp.ts';
+
+/** Where a bound port's datagrams go. The payload is valid only during the call: copy to keep it. */
+export interface UdpEndpoint {
+  deliver(payload: Uint8Array, srcAddr: number, srcPort: number): void;
+}
+
+export interface UdpOptions {
+  /** Ephemeral port range, inclusive (RFC 6335 §6: 49152-65535). */
+  ephemeralLow?: number;
+  ephemeralHigh?: number;
+}
+
+export const UDP_DEFAULTS: Required<UdpOptions> = { ephemeralLow: 49_152, ephemeralHigh: 65_535 };
+
+/** The largest payload one datagram carries: 65 535 - 20 (IP) - 8 (UDP). */
+export const UDP_MAX_PAYLOAD = IPV4_MAX_DATAGRAM - IP_HEADER_ROOM - UDP_HEADER_LEN;
+
+export const UDP_DROP_REASONS = [
+  'truncated',
+  'bad-length',
+  'bad-checksum',
+  'no-port',
+  'tx-too-big',
+] as const;
+export type UdpDropReason = (typeof UDP_DROP_REASONS)[number];
+
+export interface UdpStats {
+  rxDatagrams: number;
+  rxDelivered: number;
+  rxBytes: number;
+  txDatagrams: number;
+  txBytes: number;
+  drops: Record<UdpDropReason, number>;
+}
+
+export function createUdpStats(): UdpStats {
+  const drops = {} as Record<UdpDropReason, number>;
+  for (const r of UDP_DROP_REASONS) drops[r] = 0;
+  return { rxDatagrams: 0, rxDelivered: 0, rxBytes: 0, txDatagrams: 0, txBytes: 0, drops };
+}
+
+export type UdpInputResult = 'delivered' | 'no-port' | 'dropped';
+
+export class UdpLayer {
+  private readonly ports = new Map<number, UdpEndpoint>();
+  private readonly low: number;
+  private readonly high: number;
+  private nextEphemeral: number;
+
+  constructor(
+    private readonly ip: IpOutput,
+    private readonly stats: UdpStats,
+    options: UdpOptions = {},
+  ) {
+    const o = { ...UDP_DEFAULTS, ...options };
+    this.low = o.ephemeralLow;
+    this.high = o.ephemeralHigh;
+    this.nextEphemeral = o.ephemeralLow;
+  }
+
+  /** Bind `port` (1-65535) to `ep`; false when it is taken. */
+  bind(port: number, ep: UdpEndpoint): boolean {
+    if (this.ports.has(port)) return false;
+    this.ports.set(port, ep);
+    return true;
+  }
+
+  /** Bind the next free ephemeral port; null when the whole range is taken. */
+  bindEphemeral(ep: UdpEndpoint): number | null {
+    const span = this.high - this.low + 1;
+    for (let i = 0; i < span; i++) {
+      const port = this.nextEphemeral;
+      this.nextEphemeral = port === this.high ? this.low : port + 1;
+      if (this.bind(port, ep)) return port;
+    }
+    return null;
+  }
+
+  unbind(port: number, ep: UdpEndpoint): void {
+    if (this.ports.get(port) === ep) this.ports.delete(port);
+  }
+
+  /** Bound ports (for tests and `tunstack ss`). */
+  boundPorts(): number[] {
+    return [...this.ports.keys()];
+  }
+
+  /**
+   * One UDP datagram for us. 'no-port' means nobody listens: the caller answers with ICMP port
+   * unreachable (RFC 1122 §4.1.3.1), which this layer cannot send itself.
+   */
+  input(d: IpDatagram): UdpInputResult {
+    const stats = this.stats;
+    stats.rxDatagrams++;
+    const udp = UdpView.check(d.payload, d.src, d.dst);
+    if (udp instanceof ParseError) {
+      stats.drops[udp.reason as UdpDropReason]++;
+      return 'dropped';
+    }
+    const ep = this.ports.get(udp.dstPort);
+    if (ep === undefined) {
+      stats.drops['no-port']++;
+      return 'no-port';
+    }
+    stats.rxDelivered++;
+    stats.rxBytes += udp.payload.length;
+    ep.deliver(udp.payload, d.src, udp.srcPort);
+    return 'delivered';
+  }
+
+  /** Send `payload` from our `srcPort` to `dst:dstPort`. False when too big for one datagram. */
+  send(srcPort: number, dst: number, dstPort: number, payload: Uint8Array): boolean {
+    if (payload.length > UDP_MAX_PAYLOAD) {
+      this.stats.drops['tx-too-big']++;
+      return false;
+    }
+    const pkt = this.ip.allocPacket(UDP_HEADER_LEN + payload.length);
+    emitUdp(pkt.subarray(IP_HEADER_ROOM), { srcPort, dstPort, payload }, this.ip.address, dst);
+    if (!this.ip.send(pkt, IpProtocol.Udp, dst, false)) return false;
+    this.stats.txDatagrams++;
+    this.stats.txBytes += payload.length;
+    return true;
+  }
+}
