@@ -1,0 +1,51 @@
+/**
+ * Shell lines in backquotes. We never run them; we read the settings they make on Linux and hand
+ * those to the target, which maps the ones it has an equivalent for onto its options:
+ *
+ *   sysctl -q net.ipv4.tcp_timestamps=0            -> tcp_timestamps = 0
+ *   sysctl -w net.ipv4.tcp_sack=0                  -> tcp_sack = 0
+ *   echo 0 > /proc/sys/net/ipv4/tcp_window_scaling -> tcp_window_scaling = 0
+ *   ip route change ... initcwnd 10 rto_min 200ms  -> initcwnd = 10, rto_min = 200ms
+ *
+ * Anything else (`../common/defaults.sh`, tc, ethtool) yields no setting and a warning.
+ */
+
+export interface Setting {
+  /** The sysctl's last component (`tcp_sack`) or the route attribute (`initcwnd`). */
+  name: string;
+  value: string;
+}
+
+const ROUTE_ATTRS = new Set(['initcwnd', 'initrwnd', 'rto_min', 'mtu', 'advmss', 'quickack']);
+
+/** The settings a shell command makes; empty when it makes none we can read. */
+export function settingsOf(command: string): Setting[] {
+  const out: Setting[] = [];
+  for (const raw of command.split(/[;\n]|&&/)) {
+    const words = raw.trim().split(/\s+/).filter(Boolean);
+    if (words.length === 0) continue;
+    if (words[0] === 'sysctl') {
+      for (const w of words.slice(1)) {
+        const m = /^net\.ipv4\.([A-Za-z0-9_]+)=(.+)$/.exec(w);
+        if (m) out.push({ name: m[1], value: m[2] });
+      }
+    } else if (words[0] === 'echo') {
+      const gt = words.indexOf('>');
+      const path = words[gt + 1] ?? '';
+      const m = /^\/proc\/sys\/net\/ipv4\/([A-Za-z0-9_]+)$/.exec(path);
+      if (gt > 1 && m) out.push({ name: m[1], value: words.slice(1, gt).join(' ') });
+    } else if (words[0] === 'ip' && words[1] === 'route') {
+      for (let i = 2; i < words.length - 1; i++)
+        if (ROUTE_ATTRS.has(words[i])) out.push({ name: words[i], value: words[i + 1] });
+    }
+  }
+  return out;
+}
+
+/** `200ms`, `1s`, `200` (ms) as milliseconds, or null. */
+export function durationMs(v: string): number | null {
+  const m = /^([0-9.]+)(ms|s)?$/.exec(v);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return m[2] === 's' ? n * 1000 : n;
+}

@@ -1,0 +1,80 @@
+/**
+ * The system under test, as the drill runner sees it: a TCP endpoint in virtual time that takes
+ * segments and socket calls and gives back segments and call results.
+ *
+ * The runner owns the clock: it calls `advance` to move time forward (stepping through
+ * `nextDeadline` so that each segment is stamped with the instant it was sent) and passes `now`
+ * with every input. A target never reads a real clock.
+ *
+ * Binding a stack to the runner is an adapter of this shape (src/drill/core-target.ts drives
+ * TcpListener/TcpConnection directly; a Stack-based one would route through the stack's IP layer).
+ */
+import type { TcpRepr } from '../wire/tcp-repr.ts';
+
+/** Milliseconds of virtual time (fractions allowed), on the target's own clock. */
+export type Ms = number;
+
+/** Addresses the scripts use (documented in test/drill/README.md). */
+export interface DrillAddresses {
+  /** The stack under test. */
+  local: number;
+  /** The remote end the script plays. */
+  remote: number;
+}
+
+/** A socket call, decoded from the script into plain values; `fd`s are the script's numbers. */
+export type SyscallRequest =
+  | { name: 'socket'; domain: string; type: string; protocol: string }
+  | { name: 'bind'; fd: number; address: number; port: number }
+  | { name: 'listen'; fd: number; backlog: number }
+  | { name: 'accept'; fd: number }
+  | { name: 'connect'; fd: number; address: number; port: number }
+  | { name: 'write'; fd: number; data: Uint8Array; flags: number }
+  | { name: 'read'; fd: number; length: number; flags: number }
+  | { name: 'shutdown'; fd: number; how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' }
+  | { name: 'close'; fd: number }
+  | { name: 'setsockopt'; fd: number; level: string; option: string; value: number }
+  | { name: 'getsockopt'; fd: number; level: string; option: string }
+  | { name: 'fcntl'; fd: number; command: 'F_GETFL' | 'F_SETFL'; flags: number }
+  | { name: 'poll'; fds: Array<{ fd: number; events: number }>; timeoutMs: number };
+
+export type SyscallName = SyscallRequest['name'];
+
+/** What a finished call returned: like the C call, `ret` is -1 with an errno name on failure. */
+export interface SyscallResult {
+  ret: number;
+  errno?: string;
+  /** getsockopt's out value. */
+  value?: number;
+  /** poll's revents, one per fd in the request. */
+  revents?: number[];
+}
+
+/** A call either finishes at once or blocks until a later step (`takeCompleted`). */
+export type SyscallOutcome =
+  | { kind: 'done'; result: SyscallResult }
+  | { kind: 'blocked'; id: number };
+
+export interface DrillTarget {
+  /** The addresses the target plays; segments carry ports, addresses are implied. */
+  readonly addresses: DrillAddresses;
+  /** A segment from the remote end, arriving at `now`. */
+  inject(seg: TcpRepr, now: Ms): void;
+  /** Run a socket call at `now`. */
+  syscall(req: SyscallRequest, now: Ms): SyscallOutcome;
+  /** The earliest time the target has work to do (a timer), or null when idle. */
+  nextDeadline(): Ms | null;
+  /** Move the clock to `to`, running every deadline at or before it. Never moves backward. */
+  advance(to: Ms): void;
+  /** Segments sent since the last call, each with the time it was sent. */
+  takeOutbound(): Array<{ at: Ms; seg: TcpRepr }>;
+  /** Blocking calls that finished since the last call, with the time each returned. */
+  takeCompleted(): Array<{ id: number; at: Ms; result: SyscallResult }>;
+  /**
+   * Apply a Linux sysctl the script sets (`sysctl -q net.ipv4.tcp_sack=0`) or a route attribute
+   * (`initcwnd`, `rto_min`); returns false when the target has no equivalent.
+   */
+  setting(name: string, value: string): boolean;
+  /** One line of connection state for failure reports (state, sndUna, sndNxt, rcvNxt, ...). */
+  describe(): string;
+}
