@@ -360,6 +360,7 @@ export class TcpConnection implements FourTuple {
     }
     const n = this.#sendBuf.push(data);
     if (n < data.length) this.#wantDrain = true;
+    this.#updateTimer(this.#now);
     return n;
   }
 
@@ -425,6 +426,7 @@ export class TcpConnection implements FourTuple {
         // Already closing, or closed: nothing to do ("error: connection closing").
         break;
     }
+    this.#updateTimer(this.#now);
   }
 
   /**

@@ -112,7 +112,7 @@ export function expectSeg(actual: TcpRepr, spec: SegSpec): void {
 export function expectOut(conn: TcpConnection, at: number, specs: SegSpec[]): TcpRepr[] {
   const out = drain(conn, at);
   expect(out.length, `segments out: ${out.map(describe).join(' | ')}`).toBe(specs.length);
-  specs.forEach((s, i) => expectSeg(out[i], s));
+  for (let i = 0; i < specs.length; i++) expectSeg(out[i], specs[i]);
   return out;
 }
 
