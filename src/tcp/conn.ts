@@ -513,6 +513,7 @@ export class TcpConnection implements FourTuple {
       return;
     }
     this.#takePeerSyn(seg);
+    this.#lastRecvAt = now;
     this.#updateWindow(seg.window, seg.seq, seg.ack ?? this.iss);
     if (ackOk && seg.ack !== null) {
       this.#ackAdvanced(now, seg, seg.ack);
@@ -1204,7 +1205,9 @@ export class TcpConnection implements FourTuple {
   }
 
   #receiveWindow(): number {
-    const free = Math.max(0, this.options.rcvBuf - this.#rcvQueued);
+    // Never more than the window field can say under our shift (65535 without scaling).
+    const max = MAX_WINDOW_FIELD * 2 ** this.#neg.rcvShift;
+    const free = Math.min(max, Math.max(0, this.options.rcvBuf - this.#rcvQueued));
     return receiveWindow(
       this.rcvNxt,
       this.#rcvAdvRight,
