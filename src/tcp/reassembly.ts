@@ -8,8 +8,8 @@
  * the queue's life (`#origin` is the position of RCV.NXT); JavaScript numbers are exact to 2⁵³, far
  * beyond any connection's lifetime.
  *
- * Bounded: at most `maxBytes` are held. The inserted bytes are copied, since the caller's array is a
- * view into a packet buffer that is reused.
+ * Bounded: at most `maxBytes` are held. The inserted bytes are copied (into slabs, see CopySlab),
+ * since the caller's array is a view into a packet buffer that is reused.
  */
 
 import type { SackBlock } from '../wire/tcp-repr.ts';
@@ -26,6 +26,39 @@ interface Piece {
 /** How many recently received segments are remembered to order the SACK blocks. */
 const RECENT = 8;
 
+/** Slab size for CopySlab: one allocation serves about 45 full-sized segments. */
+const SLAB_SIZE = 64 * 1024;
+
+/**
+ * Copies byte ranges into shared slabs: the copy is a view into the current slab, which is
+ * replaced when full. Allocating a small Uint8Array costs about 1 µs in Node 20 (each has its own
+ * off-heap backing store); a slab copy about 0.2 µs. The price: a slab stays alive while any copy
+ * in it does, so a kept copy can hold up to `slabSize` bytes.
+ */
+export class CopySlab {
+  readonly #slabSize: number;
+  #slab: Uint8Array;
+  #used = 0;
+
+  constructor(slabSize = SLAB_SIZE) {
+    this.#slabSize = Math.max(1, slabSize);
+    this.#slab = new Uint8Array(0);
+  }
+
+  /** A private copy of data[start, end). */
+  copy(data: Uint8Array, start = 0, end = data.length): Uint8Array {
+    const n = end - start;
+    if (n > this.#slab.length - this.#used) {
+      this.#slab = new Uint8Array(Math.max(this.#slabSize, n));
+      this.#used = 0;
+    }
+    const out = this.#slab.subarray(this.#used, this.#used + n);
+    out.set(start === 0 && end === data.length ? data : data.subarray(start, end));
+    this.#used += n;
+    return out;
+  }
+}
+
 export class Reassembly {
   readonly #maxBytes: number;
   /** Queued pieces, sorted by start, never overlapping. */
@@ -35,9 +68,11 @@ export class Reassembly {
   #origin = 0;
   /** Absolute start positions of the most recently received segments, most recent first. */
   #recent: number[] = [];
+  readonly #slab: CopySlab;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
+    this.#slab = new CopySlab(Math.min(SLAB_SIZE, maxBytes));
   }
 
   /** Bytes held in the queue. */
@@ -77,8 +112,8 @@ export class Reassembly {
         const take = Math.min(gapEnd - cursor, room);
         if (take > 0) {
           const from = cursor - (this.#origin + offset);
-          // slice() copies: the caller's bytes belong to a reused packet buffer.
-          const copy = data.slice(from, from + take);
+          // Copied: the caller's bytes belong to a reused packet buffer.
+          const copy = this.#slab.copy(data, from, from + take);
           pieces.splice(i, 0, { start: cursor, end: cursor + take, data: copy });
           this.#bytes += take;
           stored = true;

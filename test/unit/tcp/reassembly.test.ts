@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Reassembly } from '../../../src/tcp/reassembly.ts';
+import { CopySlab, Reassembly } from '../../../src/tcp/reassembly.ts';
 import { seqAdd } from '../../../src/tcp/seq.ts';
 
 const bytes = (from: number, to: number) =>
@@ -14,6 +14,24 @@ const concat = (chunks: Uint8Array[]) => {
   }
   return out;
 };
+
+describe('CopySlab', () => {
+  it('returns independent copies, across slab boundaries and larger than a slab', () => {
+    const slab = new CopySlab(16);
+    const src = bytes(0, 40);
+    const a = slab.copy(src, 0, 10);
+    const b = slab.copy(src, 10, 20); // does not fit in the rest of the first slab
+    const c = slab.copy(src); // larger than a slab
+    const d = slab.copy(src, 3, 3);
+    src.fill(0);
+    expect(a).toEqual(bytes(0, 10));
+    expect(b).toEqual(bytes(10, 20));
+    expect(c).toEqual(bytes(0, 40));
+    expect(d.length).toBe(0);
+    a.fill(1);
+    expect(b).toEqual(bytes(10, 20));
+  });
+});
 
 describe('Reassembly', () => {
   it('holds out-of-order data and releases it when the gap fills', () => {
