@@ -1,0 +1,110 @@
+import { expect, describe as group, it } from 'vitest';
+import { expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
+
+function est(o: { sack: boolean; congestion?: 'reno' | 'cubic' }) {
+  const c = synSent({ sack: o.sack, initialWindow: 10, congestion: o.congestion ?? 'reno' });
+  feed(c, 10, {
+    control: 'syn',
+    seq: REMOTE_ISS,
+    ack: l(1),
+    options: { mss: 1000, sackPermitted: o.sack },
+  });
+  expectOut(c, 10, [{ ack: r(1) }]);
+  c.send(new Uint8Array(10_000));
+  const out = expectOut(
+    c,
+    20,
+    Array.from({ length: 10 }, (_, i) => ({ seq: l(1 + 1000 * i) })),
+  );
+  expect(out).toHaveLength(10);
+  return c;
+}
+
+group('NewReno (RFC 5681 §3.2, RFC 6582)', () => {
+  it('fast retransmit on the third duplicate ACK, window inflation, partial and full ACK', () => {
+    const c = est({ sack: false });
+    feed(c, 30, { seq: r(1), ack: l(1) });
+    feed(c, 31, { seq: r(1), ack: l(1) });
+    expectOut(c, 31, []);
+    feed(c, 32, { seq: r(1), ack: l(1) });
+    expectOut(c, 32, [{ seq: l(1), payload: new Uint8Array(1000) }]);
+    expect(c.snapshot()).toMatchObject({
+      inRecovery: true,
+      ssthresh: 5000,
+      cwnd: 8000,
+      fastRetransmits: 1,
+    });
+    feed(c, 33, { seq: r(1), ack: l(1) });
+    expect(c.snapshot().cwnd).toBe(9000);
+    // Partial ACK: segment 3 was lost too. Retransmit it, deflate by 2000 and add one SMSS.
+    feed(c, 40, { seq: r(1), ack: l(2001) });
+    expectOut(c, 40, [{ seq: l(2001) }]);
+    expect(c.snapshot()).toMatchObject({ inRecovery: true, cwnd: 8000 });
+    // Full ACK: recovery ends, cwnd = ssthresh.
+    feed(c, 50, { seq: r(1), ack: l(10_001) });
+    expect(c.snapshot()).toMatchObject({ inRecovery: false, cwnd: 5000 });
+    expect(c.pollAt()).toBeNull();
+  });
+
+  it('two duplicate ACKs are not enough; a window change is not a duplicate', () => {
+    const c = est({ sack: false });
+    feed(c, 30, { seq: r(1), ack: l(1) });
+    feed(c, 31, { seq: r(1), ack: l(1) });
+    feed(c, 32, { seq: r(1), ack: l(1), window: 50_000 });
+    expectOut(c, 32, []);
+    expect(c.snapshot().inRecovery).toBe(false);
+  });
+
+  it('after an RTO: go back N with cwnd = 1 SMSS, no fast retransmit for the old data', () => {
+    const c = est({ sack: false });
+    const rto = c.snapshot().rto;
+    expectOut(c, 20 + rto, [{ seq: l(1) }]);
+    expect(c.snapshot()).toMatchObject({ cwnd: 1000, ssthresh: 5000, sndNxt: l(1001) });
+    feed(c, 20 + rto + 10, { seq: r(1), ack: l(1001) });
+    // Slow start again: 2 segments.
+    expectOut(c, 20 + rto + 10, [{ seq: l(1001) }, { seq: l(2001) }]);
+    for (let i = 0; i < 3; i++) feed(c, 300 + i, { seq: r(1), ack: l(1001) });
+    expect(c.snapshot().inRecovery).toBe(false);
+  });
+
+  it('works the same with CUBIC', () => {
+    const c = est({ sack: false, congestion: 'cubic' });
+    for (let i = 0; i < 3; i++) feed(c, 30 + i, { seq: r(1), ack: l(1) });
+    expectOut(c, 32, [{ seq: l(1) }]);
+    expect(c.snapshot().ssthresh).toBe(7000);
+  });
+});
+
+group('SACK loss recovery (RFC 6675)', () => {
+  it('retransmits the lost segment and then the other holes, guided by the scoreboard', () => {
+    const c = est({ sack: true });
+    const dup = (at: number, blocks: [number, number][]) =>
+      feed(c, at, {
+        seq: r(1),
+        ack: l(1),
+        options: { sackBlocks: blocks.map(([a, b]) => ({ left: l(a), right: l(b) })) },
+      });
+    // Segments 1 and 3 lost; 2, 4, 5, ... arrive.
+    dup(30, [[1001, 2001]]);
+    dup(31, [
+      [3001, 4001],
+      [1001, 2001],
+    ]);
+    expectOut(c, 31, []);
+    dup(32, [
+      [3001, 5001],
+      [1001, 2001],
+    ]);
+    expectOut(c, 32, [{ seq: l(1), payload: new Uint8Array(1000) }]);
+    expect(c.snapshot()).toMatchObject({ inRecovery: true, cwnd: 5000, ssthresh: 5000 });
+    // More SACKs shrink the pipe: the second hole (segment 3) is lost too and goes next.
+    dup(33, [
+      [3001, 7001],
+      [1001, 2001],
+    ]);
+    expectOut(c, 33, [{ seq: l(2001) }]);
+    // Everything arrives: full ACK ends recovery.
+    feed(c, 40, { seq: r(1), ack: l(10_001) });
+    expect(c.snapshot()).toMatchObject({ inRecovery: false, cwnd: 5000 });
+  });
+});
