@@ -28,7 +28,11 @@ export abstract class LossBasedControl implements CongestionControl {
   onAck(ackedBytes: number, now: number, flightSize: number, rtt = 0): void {
     if (!(ackedBytes > 0)) return;
     this.#timedOut = false;
-    if (this.#inRecovery || !isCwndLimited(this.cwnd, ackedBytes, flightSize)) return;
+    if (this.#inRecovery) return;
+    if (!isCwndLimited(this.cwnd, ackedBytes, flightSize)) {
+      this.appLimited(now);
+      return;
+    }
     if (this.cwnd < this.ssthresh) {
       // RFC 5681 §3.1 eq. 2: slow start, cwnd += min(N, SMSS) (RFC 3465 with L = 1 SMSS).
       this.cwnd += Math.min(ackedBytes, this.mss);
@@ -64,6 +68,8 @@ export abstract class LossBasedControl implements CongestionControl {
 
   /** Congestion avoidance (cwnd ≥ ssthresh) for one ACK of new data. */
   protected abstract avoid(ackedBytes: number, now: number, rtt: number): void;
+  /** An ACK arrived while the application, not cwnd, limited the sender; cwnd does not grow. */
+  protected appLimited(_now: number): void {}
   /** A congestion event: set ssthresh (and whatever the algorithm remembers of the window). */
   protected abstract reduce(flightSize: number): void;
   /** The congestion avoidance stage ends, after a fast retransmit or a timeout. */

@@ -31,6 +31,8 @@ export class Cubic extends LossBasedControl {
   #wEst = 0;
   /** Growth below one byte, carried so that cwnd stays a whole number of bytes. */
   #fraction = 0;
+  /** Time of the last ACK in the current congestion avoidance stage, in ms. */
+  #lastAckAt = 0;
 
   /** W_max in bytes (0 before any congestion event); for tests and snapshots. */
   get wMax(): number {
@@ -49,7 +51,13 @@ export class Cubic extends LossBasedControl {
   }
 
   protected avoid(ackedBytes: number, now: number, rtt: number): void {
-    if (this.#epochStart === null) this.#startEpoch(now);
+    if (this.#epochStart === null) {
+      this.#startEpoch(now);
+    } else if (rtt > 0 && now - this.#lastAckAt > rtt) {
+      // §5.8: an idle period (no ACK for over an RTT) is not part of t either.
+      this.#epochStart += now - this.#lastAckAt - rtt;
+    }
+    this.#lastAckAt = now;
     const t = (now - this.#epochStart!) / 1000;
 
     // §4.3: W_est grows like Reno with α_cubic per RTT, α = 1 once it has reached cwnd_prior.
@@ -73,6 +81,17 @@ export class Cubic extends LossBasedControl {
     this.cwnd += whole;
   }
 
+  /**
+   * §5.8: "t in Eq. 1 MUST NOT include" periods in which the flow was application limited, or
+   * W_cubic(t) would jump when it resumes. The epoch start moves forward by the time since the
+   * previous ACK.
+   */
+  protected override appLimited(now: number): void {
+    if (this.#epochStart === null) return;
+    this.#epochStart += now - this.#lastAckAt;
+    this.#lastAckAt = now;
+  }
+
   /** §4.6 multiplicative decrease and §4.7 fast convergence. */
   protected reduce(flightSize: number): void {
     const cwnd = this.cwnd;
@@ -94,6 +113,7 @@ export class Cubic extends LossBasedControl {
   /** §4.2: a congestion avoidance stage begins on its first ACK. */
   #startEpoch(now: number): void {
     this.#epochStart = now;
+    this.#lastAckAt = now;
     this.#wEst = this.cwnd;
     this.#fraction = 0;
     if (this.#wMax <= this.cwnd) {

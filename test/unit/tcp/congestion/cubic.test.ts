@@ -130,4 +130,20 @@ describe('CUBIC (RFC 9438)', () => {
     for (let i = 0; i < 50; i++) cc.onAck(137, 40 + i, cc.cwnd, 100);
     expect(Number.isInteger(cc.cwnd)).toBe(true);
   });
+
+  it('does not count application-limited or idle time in t (§5.8)', () => {
+    const steady = afterLossAt100();
+    const limited = afterLossAt100();
+    const idle = afterLossAt100();
+    let now = 0;
+    for (; now <= 2000; now += 100) for (const cc of [steady, limited, idle]) round(cc, now, 100);
+    // 10 s in which `limited` sends little (flight 0) and `idle` hears nothing at all.
+    for (let t = 100; t <= 10_000; t += 100) limited.onAck(mss, now + t, 0, 100);
+    for (const cc of [limited, idle]) round(cc, now + 10_100, 100);
+    round(steady, now, 100);
+    expect(Math.abs(limited.cwnd - steady.cwnd)).toBeLessThan(mss);
+    expect(Math.abs(idle.cwnd - steady.cwnd)).toBeLessThan(mss);
+    // Without the rule, W_cubic(12 s) would have taken cwnd to the 1.5x cap in that round.
+    expect(limited.cwnd).toBeLessThan(steady.wCubic(12) / 2);
+  });
 });
