@@ -60,6 +60,40 @@ static inline void raise_nofile(rlim_t n) {
   }
 }
 
+/* Command-line options: `--name value` pairs (or a bare `--name` for a flag), table-driven. */
+enum opt_type { OPT_STR, OPT_INT, OPT_LONG, OPT_DOUBLE, OPT_U64, OPT_SIZE, OPT_FLAG };
+
+struct opt {
+  const char *name; /* with the leading "--" */
+  enum opt_type type;
+  void *dst;
+};
+
+static inline void parse_opts(int argc, char **argv, const struct opt *opts, size_t n,
+                              const char *usage) {
+  for (int i = 1; i < argc; i++) {
+    const struct opt *o = NULL;
+    for (size_t k = 0; k < n && !o; k++)
+      if (!strcmp(argv[i], opts[k].name)) o = &opts[k];
+    if (!o || (o->type != OPT_FLAG && i + 1 >= argc)) {
+      fprintf(stderr, "usage: %s\n", usage);
+      exit(64);
+    }
+    const char *v = o->type == OPT_FLAG ? NULL : argv[++i];
+    switch (o->type) {
+    case OPT_STR: *(const char **)o->dst = v; break;
+    case OPT_INT: *(int *)o->dst = atoi(v); break;
+    case OPT_LONG: *(long *)o->dst = atol(v); break;
+    case OPT_DOUBLE: *(double *)o->dst = atof(v); break;
+    case OPT_U64: *(uint64_t *)o->dst = strtoull(v, NULL, 10); break;
+    case OPT_SIZE: *(size_t *)o->dst = (size_t)strtoull(v, NULL, 10); break;
+    case OPT_FLAG: *(int *)o->dst = 1; break;
+    }
+  }
+}
+
+#define OPTS_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 static inline void set_timeouts(int fd, int ms) {
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

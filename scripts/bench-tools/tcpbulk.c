@@ -112,23 +112,22 @@ static void *flow_main(void *arg) {
 int main(int argc, char **argv) {
   const char *addr = NULL;
   int port = 0, nflows = 1;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--addr") && v) addr = argv[++i];
-    else if (!strcmp(a, "--port") && v) port = atoi(argv[++i]);
-    else if (!strcmp(a, "--mode") && v) mode_send = !strcmp(argv[++i], "send");
-    else if (!strcmp(a, "--flows") && v) nflows = atoi(argv[++i]);
-    else if (!strcmp(a, "--seconds") && v) seconds = atof(argv[++i]);
-    else if (!strcmp(a, "--drain-seconds") && v) drain_seconds = atof(argv[++i]);
-    else if (!strcmp(a, "--bytes") && v) byte_cap = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(a, "--http")) use_http = 1;
-    else {
-      fprintf(stderr, "usage: tcpbulk --addr A --port P --mode send|recv [--flows K] "
-                      "[--seconds T] [--bytes N] [--http] [--drain-seconds D]\n");
-      return 64;
-    }
-  }
+  const char *mode = "send";
+  const struct opt opts[] = {
+      {"--addr", OPT_STR, &addr},
+      {"--port", OPT_INT, &port},
+      {"--mode", OPT_STR, &mode},
+      {"--flows", OPT_INT, &nflows},
+      {"--seconds", OPT_DOUBLE, &seconds},
+      {"--drain-seconds", OPT_DOUBLE, &drain_seconds},
+      {"--bytes", OPT_U64, &byte_cap},
+      {"--http", OPT_FLAG, &use_http},
+  };
+  parse_opts(argc, argv, opts, OPTS_LEN(opts),
+             "tcpbulk --addr A --port P --mode send|recv [--flows K] [--seconds T] "
+             "[--bytes N] [--http] [--drain-seconds D]");
+  mode_send = !strcmp(mode, "send");
+  if (!mode_send && strcmp(mode, "recv")) fail("--mode must be send or recv", EINVAL);
   if (!addr || port <= 0 || nflows < 1 || nflows > MAX_FLOWS || parse_addr(addr, port, &server))
     fail("bad arguments", EINVAL);
   bound_lifetime(seconds + drain_seconds + 10);

@@ -53,21 +53,13 @@ int main(int argc, char **argv) {
   int port = 7, parallel = 1;
   long count = 1000;
   double seconds = 30;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int more = i + 1 < argc;
-    if (!strcmp(a, "--addr") && more) addr = argv[++i];
-    else if (!strcmp(a, "--port") && more) port = atoi(argv[++i]);
-    else if (!strcmp(a, "--count") && more) count = atol(argv[++i]);
-    else if (!strcmp(a, "--parallel") && more) parallel = atoi(argv[++i]);
-    else if (!strcmp(a, "--seconds") && more) seconds = atof(argv[++i]);
-    else if (!strcmp(a, "--size") && more) size = (size_t)atol(argv[++i]);
-    else {
-      fprintf(stderr, "usage: tcpcrr --addr A [--port P] [--count N] [--parallel P] "
-                      "[--seconds T] [--size B]\n");
-      return 64;
-    }
-  }
+  const struct opt opts[] = {
+      {"--addr", OPT_STR, &addr},          {"--port", OPT_INT, &port},
+      {"--count", OPT_LONG, &count},       {"--parallel", OPT_INT, &parallel},
+      {"--seconds", OPT_DOUBLE, &seconds}, {"--size", OPT_SIZE, &size},
+  };
+  parse_opts(argc, argv, opts, OPTS_LEN(opts),
+             "tcpcrr --addr A [--port P] [--count N] [--parallel P] [--seconds T] [--size B]");
   if (!addr || count < 1 || parallel < 1 || parallel > MAX_THREADS || size < 1 || size > 4096 ||
       parse_addr(addr, port, &server))
     fail("bad arguments", EINVAL);

@@ -20,23 +20,19 @@ int main(int argc, char **argv) {
   int port = 9, rr_port = 7, in_flight_max = 256;
   long count = 10000, rr_count = 1000;
   double seconds = 60, hold_seconds = 60;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int more = i + 1 < argc;
-    if (!strcmp(a, "--addr") && more) addr = argv[++i];
-    else if (!strcmp(a, "--port") && more) port = atoi(argv[++i]);
-    else if (!strcmp(a, "--count") && more) count = atol(argv[++i]);
-    else if (!strcmp(a, "--seconds") && more) seconds = atof(argv[++i]);
-    else if (!strcmp(a, "--in-flight") && more) in_flight_max = atoi(argv[++i]);
-    else if (!strcmp(a, "--rr-port") && more) rr_port = atoi(argv[++i]);
-    else if (!strcmp(a, "--rr-count") && more) rr_count = atol(argv[++i]);
-    else if (!strcmp(a, "--hold-seconds") && more) hold_seconds = atof(argv[++i]);
-    else {
-      fprintf(stderr, "usage: tcpidle --addr A [--port P] [--count N] [--seconds T] "
-                      "[--in-flight F] [--rr-port P] [--rr-count R] [--hold-seconds H]\n");
-      return 64;
-    }
-  }
+  const struct opt opts[] = {
+      {"--addr", OPT_STR, &addr},
+      {"--port", OPT_INT, &port},
+      {"--count", OPT_LONG, &count},
+      {"--seconds", OPT_DOUBLE, &seconds},
+      {"--in-flight", OPT_INT, &in_flight_max},
+      {"--rr-port", OPT_INT, &rr_port},
+      {"--rr-count", OPT_LONG, &rr_count},
+      {"--hold-seconds", OPT_DOUBLE, &hold_seconds},
+  };
+  parse_opts(argc, argv, opts, OPTS_LEN(opts),
+             "tcpidle --addr A [--port P] [--count N] [--seconds T] [--in-flight F] "
+             "[--rr-port P] [--rr-count R] [--hold-seconds H]");
   struct sockaddr_in idle_sa, rr_sa;
   if (!addr || count < 1 || count > 60000 || rr_count < 1 || in_flight_max < 1 ||
       parse_addr(addr, port, &idle_sa) || parse_addr(addr, rr_port, &rr_sa))

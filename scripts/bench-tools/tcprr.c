@@ -14,20 +14,13 @@ int main(int argc, char **argv) {
   long count = 10000, warmup = 100;
   size_t size = 1;
   double seconds = 30;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int more = i + 1 < argc;
-    if (!strcmp(a, "--addr") && more) addr = argv[++i];
-    else if (!strcmp(a, "--port") && more) port = atoi(argv[++i]);
-    else if (!strcmp(a, "--count") && more) count = atol(argv[++i]);
-    else if (!strcmp(a, "--warmup") && more) warmup = atol(argv[++i]);
-    else if (!strcmp(a, "--seconds") && more) seconds = atof(argv[++i]);
-    else if (!strcmp(a, "--size") && more) size = (size_t)atol(argv[++i]);
-    else {
-      fprintf(stderr, "usage: tcprr --addr A [--port P] [--count N] [--seconds T] [--size B]\n");
-      return 64;
-    }
-  }
+  const struct opt opts[] = {
+      {"--addr", OPT_STR, &addr},       {"--port", OPT_INT, &port},
+      {"--count", OPT_LONG, &count},    {"--warmup", OPT_LONG, &warmup},
+      {"--seconds", OPT_DOUBLE, &seconds}, {"--size", OPT_SIZE, &size},
+  };
+  parse_opts(argc, argv, opts, OPTS_LEN(opts),
+             "tcprr --addr A [--port P] [--count N] [--warmup W] [--seconds T] [--size B]");
   struct sockaddr_in sa;
   if (!addr || count < 1 || size < 1 || size > 65536 || parse_addr(addr, port, &sa))
     fail("bad arguments", EINVAL);

@@ -186,14 +186,11 @@ static void on_http_readable(int fd, struct conn *c) {
 int main(int argc, char **argv) {
   const char *addr = "0.0.0.0";
   double max_seconds = 600;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--addr") && i + 1 < argc) addr = argv[++i];
-    else if (!strcmp(argv[i], "--max-seconds") && i + 1 < argc) max_seconds = atof(argv[++i]);
-    else {
-      fprintf(stderr, "usage: tcpserve [--addr A] [--max-seconds S]\n");
-      return 64;
-    }
-  }
+  const struct opt opts[] = {
+      {"--addr", OPT_STR, &addr},
+      {"--max-seconds", OPT_DOUBLE, &max_seconds},
+  };
+  parse_opts(argc, argv, opts, OPTS_LEN(opts), "tcpserve [--addr A] [--max-seconds S]");
   bound_lifetime(max_seconds);
   raise_nofile(MAX_FDS);
   signal(SIGPIPE, SIG_IGN);

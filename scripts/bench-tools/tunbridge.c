@@ -70,20 +70,15 @@ static void report(int sig) {
 int main(int argc, char **argv) {
   const char *ns_a = NULL, *dev_a = NULL, *ns_b = NULL, *dev_b = NULL;
   double max_seconds = 600;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int more = i + 1 < argc;
-    if (!strcmp(a, "--netns-a") && more) ns_a = argv[++i];
-    else if (!strcmp(a, "--dev-a") && more) dev_a = argv[++i];
-    else if (!strcmp(a, "--netns-b") && more) ns_b = argv[++i];
-    else if (!strcmp(a, "--dev-b") && more) dev_b = argv[++i];
-    else if (!strcmp(a, "--max-seconds") && more) max_seconds = atof(argv[++i]);
-    else {
-      fprintf(stderr, "usage: tunbridge --netns-a NS --dev-a IF --netns-b NS --dev-b IF "
-                      "[--max-seconds S]\n");
-      return 64;
-    }
-  }
+  const struct opt opts[] = {
+      {"--netns-a", OPT_STR, &ns_a},
+      {"--dev-a", OPT_STR, &dev_a},
+      {"--netns-b", OPT_STR, &ns_b},
+      {"--dev-b", OPT_STR, &dev_b},
+      {"--max-seconds", OPT_DOUBLE, &max_seconds},
+  };
+  parse_opts(argc, argv, opts, OPTS_LEN(opts),
+             "tunbridge --netns-a NS --dev-a IF --netns-b NS --dev-b IF [--max-seconds S]");
   if (!ns_a || !dev_a || !ns_b || !dev_b) fail("bad arguments", EINVAL);
   bound_lifetime(max_seconds);
   int fd_a = open_tun_in(ns_a, dev_a);

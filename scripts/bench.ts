@@ -1,0 +1,267 @@
+/**
+ * `npm run bench`: tunstack measured against the Linux kernel in the same run, with the same
+ * kernel-side client tools, inside network namespaces this script creates and always removes.
+ *
+ * Systems (scripts/bench/systems.ts): kernel (veth, kernel at both ends), bridge (kernel at both
+ * ends, packets copied between two TUN devices by a small C process), tunstack (the stack serving
+ * over TUN in its own process). Tests (scripts/bench/metrics.ts): bulk throughput with 1 and 4
+ * flows both ways, 1-byte request/response latency percentiles, connections per second, memory
+ * per idle connection with 10 000 held, ping RTT and flood loss, bulk throughput under 5 % loss
+ * each way (nftables `numgen random`, since this kernel has no netem).
+ *
+ * Output: a progress line per test on stderr; a table with ratios tunstack/kernel and
+ * tunstack/bridge on stdout; bench/results/<timestamp>.json and .svg.
+ *
+ *   npm run bench                     # full run, 5 s per bulk test
+ *   npm run bench -- --quick          # seconds: the smoke test in CI runs this
+ *   npm run bench -- --duration 10 --systems kernel,tunstack --out /tmp/results
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  type BenchOptions,
+  type Measurement,
+  type MetricId,
+  probePorts,
+  TESTS,
+  type Test,
+  type TestContext,
+} from './bench/metrics.ts';
+import {
+  type BenchResult,
+  computeRatios,
+  measuredValue,
+  renderSvg,
+  renderTable,
+  type SystemResult,
+} from './bench/report.ts';
+import { makeSystem, SYSTEM_NAMES, type System, type SystemName } from './bench/systems.ts';
+import { buildTools, hasCommand, type Tools } from './bench/tools.ts';
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+
+const USAGE = `usage: npm run bench -- [options]
+  --quick              a few seconds per system (what CI runs)
+  --duration SECONDS   seconds per bulk-transfer test (default 5; 0.5 with --quick)
+  --systems LIST       comma-separated subset of ${SYSTEM_NAMES.join(',')} (default: all)
+  --source http|chargen  server→kernel byte source: GET /bytes/N on 80 (default) or port 19
+  --tests LIST         comma-separated subset of ${TESTS.map((t) => t.name).join(',')}
+  --idle COUNT         idle connections to hold (default 10000; 300 with --quick)
+  --out DIR            where the JSON and SVG go (default bench/results)
+  --help`;
+
+interface Cli {
+  opts: BenchOptions;
+  tests: readonly Test[];
+  systems: SystemName[];
+  outDir: string;
+}
+
+function parseCli(argv: string[]): Cli {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      systems: { type: 'string' },
+      source: { type: 'string', default: 'http' },
+      idle: { type: 'string' },
+      tests: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const positive = (name: string, raw: string | undefined, dflt: number, max: number): number => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || n > max) {
+      throw new Error(`--${name} must be a number in (0, ${max}], got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  };
+  const systems = (values.systems ?? SYSTEM_NAMES.join(',')).split(',').map((s) => s.trim());
+  for (const s of systems) {
+    if (!SYSTEM_NAMES.includes(s as SystemName)) throw new Error(`unknown system ${s}\n${USAGE}`);
+  }
+  const testNames = values.tests?.split(',').map((t) => t.trim());
+  for (const t of testNames ?? []) {
+    if (!TESTS.some((x) => x.name === t)) throw new Error(`unknown test ${t}\n${USAGE}`);
+  }
+  if (values.source !== 'http' && values.source !== 'chargen') {
+    throw new Error(`--source must be http or chargen\n${USAGE}`);
+  }
+  return {
+    systems: systems as SystemName[],
+    tests: testNames ? TESTS.filter((t) => testNames.includes(t.name)) : TESTS,
+    outDir: values.out ?? join(REPO, 'bench/results'),
+    opts: {
+      quick,
+      bulkSeconds: positive('duration', values.duration, quick ? 0.5 : 5, 300),
+      rrCount: quick ? 1000 : 20_000,
+      crrCount: quick ? 300 : 10_000,
+      crrParallel: 4,
+      idleCount: Math.round(positive('idle', values.idle, quick ? 300 : 10_000, 50_000)),
+      pingCount: quick ? 10 : 100,
+      floodCount: quick ? 200 : 10_000,
+      lossPercent: 5,
+      source: values.source,
+    },
+  };
+}
+
+function progress(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+function hostInfo(): Record<string, string | number> {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: REPO,
+      encoding: 'utf8',
+    }).trim();
+  } catch {}
+  return {
+    kernel: release(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cpus: cpus().length,
+    node: process.version,
+    commit,
+  };
+}
+
+/** Set one system up, run every test against it, tear it down whatever happens. */
+async function measure(
+  system: System,
+  tools: Tools,
+  opts: BenchOptions,
+  tests: readonly Test[],
+  step: { done: number; total: number },
+): Promise<SystemResult> {
+  const started = Date.now();
+  const result: SystemResult = {
+    name: system.name,
+    description: system.description,
+    server: null,
+    setupError: null,
+    metrics: {},
+    seconds: 0,
+  };
+  try {
+    progress(`${system.name}: setting up (${system.description})`);
+    const ep = await system.setup();
+    result.server = ep.server;
+    const ctx: TestContext = { ep, tools, opts };
+    const ports = [...new Set(tests.flatMap((t) => t.ports(opts)))].sort((a, b) => a - b);
+    const failing = await probePorts(ctx, ports);
+    for (const why of failing.values()) progress(`${system.name}: ${why}`);
+    for (const test of tests) {
+      step.done += 1;
+      const tag = `${step.done}/${step.total} ${system.name} ${test.name}`;
+      const blocked = test
+        .ports(opts)
+        .map((p) => failing.get(p))
+        .find((why) => why !== undefined);
+      let got: Partial<Record<MetricId, Measurement>>;
+      if (blocked) {
+        got = Object.fromEntries(test.metrics.map((id) => [id, { na: blocked }]));
+      } else {
+        try {
+          got = await test.run(ctx);
+        } catch (err) {
+          const why = (err as Error).message;
+          got = Object.fromEntries(test.metrics.map((id) => [id, { na: why }]));
+        }
+      }
+      Object.assign(result.metrics, got);
+      progress(`${tag}: ${summarize(got)}`);
+    }
+  } catch (err) {
+    result.setupError = (err as Error).message;
+    progress(`${system.name}: setup failed: ${result.setupError}`);
+    for (const test of tests) {
+      for (const id of test.metrics) result.metrics[id] = { na: 'setup failed' };
+    }
+    step.done += tests.length;
+  } finally {
+    await system.teardown();
+    result.seconds = (Date.now() - started) / 1000;
+  }
+  return result;
+}
+
+function summarize(got: Partial<Record<MetricId, Measurement>>): string {
+  return Object.entries(got)
+    .map(([id, m]) => {
+      const v = measuredValue(m);
+      return `${id}=${v === null ? 'n/a' : +v.toPrecision(4)}`;
+    })
+    .join(' ');
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('the bench needs root (network namespaces, TUN)');
+  const missing = ['ip', 'ping', 'nft', process.env.CC ?? 'cc'].filter((c) => !hasCommand(c));
+  if (missing.length > 0) {
+    throw new Error(
+      `missing ${missing.join(', ')} (apt-get install -y iproute2 iputils-ping nftables gcc)`,
+    );
+  }
+  const startedAt = new Date();
+  progress('building the kernel-side tools');
+  const tools = await buildTools();
+  const systems = cli.systems.map((name) =>
+    makeSystem(name, { tools, lifetimeSeconds: cli.opts.quick ? 300 : 3600 }),
+  );
+  // Ctrl-C or a kill: tear everything down before going (each teardown is idempotent).
+  const abort = (signal: NodeJS.Signals): void => {
+    progress(`${signal}: removing namespaces and stopping processes`);
+    void Promise.allSettled(systems.map((s) => s.teardown()))
+      .then(() => tools.remove())
+      .finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+
+  const results: SystemResult[] = [];
+  const step = { done: 0, total: systems.length * cli.tests.length };
+  try {
+    for (const system of systems)
+      results.push(await measure(system, tools, cli.opts, cli.tests, step));
+  } finally {
+    await tools.remove();
+  }
+
+  const result: BenchResult = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    host: hostInfo(),
+    options: { ...cli.opts, systems: cli.systems, tests: cli.tests.map((t) => t.name) },
+    systems: results,
+    ratios: computeRatios(results),
+  };
+  console.log(renderTable(result));
+  await mkdir(cli.outDir, { recursive: true });
+  const stamp = result.startedAt.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const jsonPath = join(cli.outDir, `${stamp}.json`);
+  const svgPath = join(cli.outDir, `${stamp}.svg`);
+  await writeFile(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(svgPath, renderSvg(result));
+  console.log(`\nresults: ${jsonPath}\nplot:    ${svgPath}`);
+}
+
+main().catch((err: Error) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,525 @@
+/**
+ * What the bench measures, and how. Each test runs the kernel-side C tools (or ping) inside the
+ * client namespace against the system's server at 10.0.0.2, and yields one or more metrics.
+ * Every test is bounded in count and in time; a test the system cannot serve yet yields 'n/a'
+ * with the reason instead of a number.
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import * as netns from '../../src/link/netns.ts';
+import type { Endpoint, MemorySample } from './systems.ts';
+import { runTool, type ToolOutput, type Tools } from './tools.ts';
+
+export type Unit = 'bit/s' | 'us' | 'ms' | 'conn/s' | 'B/conn' | '%' | 'conns';
+
+export interface MetricDef {
+  id: string;
+  label: string;
+  unit: Unit;
+  /** Which way is better; 'none' for counts that only describe the run. */
+  better: 'higher' | 'lower' | 'none';
+}
+
+export const METRICS = [
+  { id: 'bulk-up-1', label: 'bulk kernel→server, 1 flow', unit: 'bit/s', better: 'higher' },
+  { id: 'bulk-up-4', label: 'bulk kernel→server, 4 flows', unit: 'bit/s', better: 'higher' },
+  { id: 'bulk-down-1', label: 'bulk server→kernel, 1 flow', unit: 'bit/s', better: 'higher' },
+  { id: 'bulk-down-4', label: 'bulk server→kernel, 4 flows', unit: 'bit/s', better: 'higher' },
+  { id: 'loss-up-1', label: 'bulk kernel→server, 5% loss', unit: 'bit/s', better: 'higher' },
+  { id: 'loss-down-1', label: 'bulk server→kernel, 5% loss', unit: 'bit/s', better: 'higher' },
+  { id: 'rr-p50', label: '1-byte request/response p50', unit: 'us', better: 'lower' },
+  { id: 'rr-p99', label: '1-byte request/response p99', unit: 'us', better: 'lower' },
+  { id: 'rr-p999', label: '1-byte request/response p99.9', unit: 'us', better: 'lower' },
+  { id: 'crr', label: 'connect/request/close rate', unit: 'conn/s', better: 'higher' },
+  { id: 'idle-opened', label: 'idle connections held', unit: 'conns', better: 'none' },
+  { id: 'idle-rss', label: 'server RSS per idle connection', unit: 'B/conn', better: 'lower' },
+  { id: 'idle-heap', label: 'JS heap per idle connection', unit: 'B/conn', better: 'lower' },
+  {
+    id: 'idle-slab',
+    label: 'kernel slab per idle conn (both ends)',
+    unit: 'B/conn',
+    better: 'lower',
+  },
+  { id: 'idle-rr-p50', label: 'request/response p50, conns held', unit: 'us', better: 'lower' },
+  { id: 'idle-rr-p99', label: 'request/response p99, conns held', unit: 'us', better: 'lower' },
+  { id: 'ping-rtt', label: 'ping RTT (average)', unit: 'ms', better: 'lower' },
+  { id: 'flood-loss', label: 'ping -f loss', unit: '%', better: 'lower' },
+] as const satisfies readonly MetricDef[];
+
+export type MetricId = (typeof METRICS)[number]['id'];
+
+/** A measured number with what the tool reported, or why there is no number. */
+export type Measurement = { value: number; detail?: unknown } | { na: string };
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Seconds per bulk-transfer test. */
+  bulkSeconds: number;
+  rrCount: number;
+  crrCount: number;
+  crrParallel: number;
+  idleCount: number;
+  pingCount: number;
+  floodCount: number;
+  /** Percent of TCP packets dropped each way in the loss tests. */
+  lossPercent: number;
+  /** Where server→kernel bytes come from: HTTP `GET /bytes/N` on 80, or chargen on 19. */
+  source: 'http' | 'chargen';
+}
+
+export interface TestContext {
+  ep: Endpoint;
+  tools: Tools;
+  opts: BenchOptions;
+}
+
+export interface Test {
+  name: string;
+  metrics: readonly MetricId[];
+  /** TCP ports that must accept connections for this test to mean anything. */
+  ports(opts: BenchOptions): readonly number[];
+  run(ctx: TestContext): Promise<Partial<Record<MetricId, Measurement>>>;
+}
+
+const na = (why: string): Measurement => ({ na: why });
+
+function num(json: Record<string, unknown>, key: string): number {
+  const v = json[key];
+  return typeof v === 'number' ? v : Number.NaN;
+}
+
+/**
+ * Run a client tool in the client namespace against the server's `port`, bounded by the tool's
+ * own `--seconds` plus `extraSeconds` (the driver kills it 20 s after that).
+ */
+function client(
+  { ep, tools }: TestContext,
+  tool: 'tcpbulk' | 'tcprr' | 'tcpcrr',
+  port: number,
+  seconds: number,
+  args: readonly string[],
+  extraSeconds = 0,
+): Promise<ToolOutput> {
+  return runTool(
+    ep.clientNs,
+    [
+      tools.path(tool),
+      '--addr',
+      ep.serverAddr,
+      '--port',
+      String(port),
+      '--seconds',
+      String(seconds),
+      ...args,
+    ],
+    (seconds + extraSeconds + 20) * 1000,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bulk transfer
+// ---------------------------------------------------------------------------------------------
+
+const sourcePort = (o: BenchOptions): number => (o.source === 'http' ? 80 : 19);
+const bulkPorts = (direction: 'up' | 'down', o: BenchOptions): number[] =>
+  direction === 'up' ? [9] : [sourcePort(o)];
+
+async function bulk(
+  ctx: TestContext,
+  direction: 'up' | 'down',
+  flows: number,
+): Promise<Measurement> {
+  const { opts } = ctx;
+  const drainSeconds = opts.quick ? 5 : 30;
+  const port = direction === 'up' ? 9 : sourcePort(opts);
+  const out = await client(
+    ctx,
+    'tcpbulk',
+    port,
+    opts.bulkSeconds,
+    [
+      '--flows',
+      String(flows),
+      '--drain-seconds',
+      String(drainSeconds),
+      '--mode',
+      direction === 'up' ? 'send' : 'recv',
+      ...(direction === 'down' && opts.source === 'http' ? ['--http'] : []),
+    ],
+    drainSeconds,
+  );
+  if (!out.ok) return na(out.why);
+  const j = out.json;
+  if (num(j, 'stalled') > 0) {
+    return na(`the server did not close after the sender's FIN within ${drainSeconds} s`);
+  }
+  if (!(num(j, 'bytes') > 0)) return na(`no bytes moved (${JSON.stringify(j)})`);
+  return { value: num(j, 'bitsPerSecond'), detail: j };
+}
+
+/**
+ * Drop `percent` % of TCP packets each way at the client namespace's input and output hooks
+ * (this kernel has no netem), run fn, and remove the rules whatever happens.
+ *
+ * Netfilter sees a kernel TCP sender's GSO batches (up to 64 KiB) before they are cut into
+ * segments, and a veth pair passes them across whole, so a rule dropping 5 % of "packets" would
+ * drop 5 % of batches of up to 45 segments. For the loss test every device of the topology is
+ * limited to one segment per batch (gso_max_segs 1) so that each drop is one wire-sized packet.
+ */
+async function withLoss<T>(ep: Endpoint, percent: number, fn: () => Promise<T>): Promise<T> {
+  const table = 'tunstack_bench_loss';
+  const rules = [
+    `table inet ${table} {`,
+    '  chain input {',
+    '    type filter hook input priority 0; policy accept;',
+    `    meta l4proto tcp numgen random mod 100 < ${percent} drop`,
+    '  }',
+    '  chain output {',
+    '    type filter hook output priority 0; policy accept;',
+    `    meta l4proto tcp numgen random mod 100 < ${percent} drop`,
+    '  }',
+    '}',
+  ].join('\n');
+  const restore = await limitGso(ep.namespaces);
+  try {
+    await netns.runChecked(['ip', 'netns', 'exec', ep.clientNs, 'nft', '-f', '-'], {
+      input: rules,
+    });
+    try {
+      return await fn();
+    } finally {
+      await netns.run([
+        'ip',
+        'netns',
+        'exec',
+        ep.clientNs,
+        'nft',
+        'delete',
+        'table',
+        'inet',
+        table,
+      ]);
+    }
+  } finally {
+    await restore();
+  }
+}
+
+/** Set gso_max_segs 1 on every device but lo in `namespaces`; returns how to undo it. */
+async function limitGso(namespaces: readonly string[]): Promise<() => Promise<void>> {
+  const undo: { ns: string; dev: string; segs: string }[] = [];
+  for (const ns of namespaces) {
+    const out = await netns.ip(ns, ['-d', '-o', 'link', 'show']);
+    for (const line of out.split('\n')) {
+      const m = /^\d+: ([^:@]+)[@:].*?gso_max_segs (\d+)/.exec(line);
+      if (!m || m[1] === 'lo') continue;
+      await netns.ip(ns, ['link', 'set', 'dev', m[1], 'gso_max_segs', '1']);
+      undo.push({ ns, dev: m[1], segs: m[2] });
+    }
+  }
+  return async () => {
+    for (const u of undo) {
+      await netns.ip(u.ns, ['link', 'set', 'dev', u.dev, 'gso_max_segs', u.segs]).catch(() => {});
+    }
+  };
+}
+
+const bulkTest = (direction: 'up' | 'down', flows: 1 | 4): Test => ({
+  name: `bulk-${direction}-${flows}`,
+  metrics: [`bulk-${direction}-${flows}`],
+  ports: (o) => bulkPorts(direction, o),
+  run: async (ctx) => ({ [`bulk-${direction}-${flows}`]: await bulk(ctx, direction, flows) }),
+});
+
+const lossTest = (direction: 'up' | 'down'): Test => ({
+  name: `loss-${direction}-1`,
+  metrics: [`loss-${direction}-1`],
+  ports: (o) => bulkPorts(direction, o),
+  run: async (ctx) => ({
+    [`loss-${direction}-1`]: await withLoss(ctx.ep, ctx.opts.lossPercent, () =>
+      bulk(ctx, direction, 1),
+    ),
+  }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Latency and connection rate
+// ---------------------------------------------------------------------------------------------
+
+const rrTest: Test = {
+  name: 'rr',
+  metrics: ['rr-p50', 'rr-p99', 'rr-p999'],
+  ports: () => [7],
+  async run(ctx) {
+    const { opts } = ctx;
+    const seconds = opts.quick ? 10 : 60;
+    const out = await client(ctx, 'tcprr', 7, seconds, ['--count', String(opts.rrCount)]);
+    if (!out.ok) return { 'rr-p50': na(out.why), 'rr-p99': na(out.why), 'rr-p999': na(out.why) };
+    const j = out.json;
+    const short =
+      num(j, 'roundTrips') < opts.rrCount
+        ? `only ${num(j, 'roundTrips')} of ${opts.rrCount} round trips in ${seconds} s`
+        : null;
+    const m = (key: string): Measurement => (short ? na(short) : { value: num(j, key), detail: j });
+    return { 'rr-p50': m('p50Us'), 'rr-p99': m('p99Us'), 'rr-p999': m('p999Us') };
+  },
+};
+
+const crrTest: Test = {
+  name: 'crr',
+  metrics: ['crr'],
+  ports: () => [7],
+  async run(ctx) {
+    const { opts } = ctx;
+    const seconds = opts.quick ? 10 : 60;
+    const out = await client(ctx, 'tcpcrr', 7, seconds, [
+      '--count',
+      String(opts.crrCount),
+      '--parallel',
+      String(opts.crrParallel),
+    ]);
+    if (!out.ok) return { crr: na(out.why) };
+    const j = out.json;
+    if (!(num(j, 'transactions') > 0))
+      return { crr: na(`no transaction completed (${j.firstError})`) };
+    return { crr: { value: num(j, 'perSecond'), detail: j } };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Memory per connection
+// ---------------------------------------------------------------------------------------------
+
+/** Kernel slab memory in bytes (/proc/meminfo is global: it counts both ends, and others). */
+async function slabBytes(): Promise<number> {
+  const m = /^Slab:\s+(\d+) kB/m.exec(await readFile('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+/**
+ * Run tcpidle: it opens the connections, measures a round trip meanwhile, prints its JSON line and
+ * holds the connections until we write a line to its stdin. We sample the server's memory while
+ * they are held.
+ */
+async function holdIdle(ctx: TestContext, whileHeld: () => Promise<void>): Promise<ToolOutput> {
+  const { ep, tools, opts } = ctx;
+  const openSeconds = opts.quick ? 10 : 60;
+  const holdSeconds = 30;
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ep.clientNs,
+      tools.path('tcpidle'),
+      '--addr',
+      ep.serverAddr,
+      '--port',
+      '9',
+      '--rr-port',
+      '7',
+      '--count',
+      String(opts.idleCount),
+      '--seconds',
+      String(openSeconds),
+      '--rr-count',
+      String(opts.quick ? 200 : 1000),
+      '--hold-seconds',
+      String(holdSeconds),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const killer = setTimeout(() => child.kill('SIGKILL'), (openSeconds + holdSeconds + 40) * 1000);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  try {
+    const lines = createInterface({ input: child.stdout });
+    const first = await new Promise<string | null>((resolve) => {
+      lines.once('line', resolve);
+      lines.once('close', () => resolve(null));
+    });
+    if (first === null) {
+      const code = await exited;
+      return { ok: false, why: `tcpidle exited ${code}: ${stderr.trim()}` };
+    }
+    const json = JSON.parse(first) as Record<string, unknown>;
+    if (typeof json.error === 'string') return { ok: false, why: json.error };
+    await whileHeld();
+    return { ok: true, json };
+  } finally {
+    child.stdin.end('\n');
+    await exited;
+    clearTimeout(killer);
+  }
+}
+
+const perConn = (held: number | null, base: number | null, n: number): Measurement =>
+  held === null || base === null || !Number.isFinite(held - base)
+    ? na('not reported by the server')
+    : { value: (held - base) / n, detail: { before: base, held, connections: n } };
+
+const idleTest: Test = {
+  name: 'idle',
+  metrics: ['idle-opened', 'idle-rss', 'idle-heap', 'idle-slab', 'idle-rr-p50', 'idle-rr-p99'],
+  ports: () => [7, 9],
+  async run(ctx) {
+    const base: MemorySample | null = await ctx.ep.sampleMemory();
+    const slab0 = await slabBytes();
+    let held: MemorySample | null = null;
+    let slab1 = Number.NaN;
+    const out = await holdIdle(ctx, async () => {
+      await new Promise((r) => setTimeout(r, 500)); // let the last handshakes settle
+      held = await ctx.ep.sampleMemory();
+      slab1 = await slabBytes();
+    });
+    if (!out.ok) {
+      const m = na(out.why);
+      return {
+        'idle-opened': m,
+        'idle-rss': m,
+        'idle-heap': m,
+        'idle-slab': m,
+        'idle-rr-p50': m,
+        'idle-rr-p99': m,
+      };
+    }
+    const j = out.json;
+    const opened = num(j, 'opened');
+    const h = held as MemorySample | null;
+    const rr = (j.rr ?? {}) as Record<string, unknown>;
+    const rrOk = typeof j.rrError !== 'string' && num(rr, 'samples') > 0;
+    const rrM = (key: string): Measurement =>
+      rrOk ? { value: num(rr, key), detail: rr } : na(String(j.rrError ?? 'no round trip'));
+    const noConns = na(`no idle connection opened (${j.firstError ?? 'unknown'})`);
+    return {
+      'idle-opened': { value: opened, detail: j },
+      'idle-rss':
+        opened > 0 ? perConn(h?.rssBytes ?? null, base?.rssBytes ?? null, opened) : noConns,
+      'idle-heap':
+        opened > 0
+          ? perConn(h?.heapUsedBytes ?? null, base?.heapUsedBytes ?? null, opened)
+          : noConns,
+      'idle-slab': opened > 0 ? perConn(slab1, slab0, opened) : noConns,
+      'idle-rr-p50': rrM('p50Us'),
+      'idle-rr-p99': rrM('p99Us'),
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// ICMP
+// ---------------------------------------------------------------------------------------------
+
+function parsePing(out: string): { lossPercent: number | null; avgMs: number | null } {
+  const loss = /([\d.]+)% packet loss/.exec(out);
+  const rtt = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(out);
+  return {
+    lossPercent: loss ? Number(loss[1]) : null,
+    avgMs: rtt ? Number(rtt[1]) : null,
+  };
+}
+
+const pingTest: Test = {
+  name: 'ping',
+  metrics: ['ping-rtt', 'flood-loss'],
+  ports: () => [],
+  async run({ ep, opts }) {
+    const result: Partial<Record<MetricId, Measurement>> = {};
+    const rttDeadline = Math.ceil(opts.pingCount * 0.01 + 5);
+    const r = await netns.exec(
+      ep.clientNs,
+      [
+        'ping',
+        '-n',
+        '-q',
+        '-c',
+        String(opts.pingCount),
+        '-i',
+        '0.01',
+        '-w',
+        String(rttDeadline),
+        ep.serverAddr,
+      ],
+      { timeoutMs: (rttDeadline + 5) * 1000 },
+    );
+    const p = parsePing(r.stdout);
+    result['ping-rtt'] =
+      p.avgMs !== null
+        ? { value: p.avgMs, detail: r.stdout.trim().split('\n').slice(-2) }
+        : na(`no reply (${r.stdout.trim().split('\n').slice(-2).join(' ')})`);
+    const floodDeadline = opts.quick ? 5 : 30;
+    const f = await netns.exec(
+      ep.clientNs,
+      [
+        'ping',
+        '-n',
+        '-q',
+        '-f',
+        '-c',
+        String(opts.floodCount),
+        '-w',
+        String(floodDeadline),
+        ep.serverAddr,
+      ],
+      { timeoutMs: (floodDeadline + 5) * 1000 },
+    );
+    const fp = parsePing(f.stdout);
+    result['flood-loss'] =
+      fp.lossPercent !== null && p.avgMs !== null
+        ? { value: fp.lossPercent, detail: f.stdout.trim().split('\n').slice(-2) }
+        : na(p.avgMs === null ? 'no ping reply' : `ping -f printed no summary: ${f.stderr.trim()}`);
+    return result;
+  },
+};
+
+/** Every test, in the order run: ICMP first (it works before TCP does), then TCP. */
+export const TESTS: readonly Test[] = [
+  pingTest,
+  bulkTest('up', 1),
+  bulkTest('up', 4),
+  bulkTest('down', 1),
+  bulkTest('down', 4),
+  rrTest,
+  crrTest,
+  idleTest,
+  lossTest('up'),
+  lossTest('down'),
+];
+
+/**
+ * Does each port accept a connection and serve? A cheap probe run once per system, so a system
+ * that cannot serve TCP yet costs seconds, not a timeout per test. Returns why a port fails.
+ */
+export async function probePorts(
+  ctx: TestContext,
+  ports: readonly number[],
+): Promise<Map<number, string>> {
+  const failing = new Map<number, string>();
+  const probe = async (port: number): Promise<void> => {
+    const oneByte = ['--bytes', '1', '--drain-seconds', '3'];
+    const out =
+      port === 7
+        ? await client(ctx, 'tcprr', port, 3, ['--count', '1', '--warmup', '0'])
+        : port === 9
+          ? await client(ctx, 'tcpbulk', port, 3, ['--mode', 'send', ...oneByte], 3)
+          : await client(ctx, 'tcpbulk', port, 3, [
+              '--mode',
+              'recv',
+              ...oneByte,
+              ...(ctx.opts.source === 'http' ? ['--http'] : []),
+            ]);
+    if (!out.ok) failing.set(port, `port ${port}: ${out.why}`);
+    else if (port === 9 && num(out.json, 'stalled') > 0)
+      failing.set(port, 'port 9: the discard server does not close when the client does');
+    else if (port !== 7 && port !== 9 && !(num(out.json, 'bytes') > 0))
+      failing.set(port, `port ${port}: no bytes served`);
+  };
+  await Promise.all(ports.map(probe));
+  return failing;
+}

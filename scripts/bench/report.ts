@@ -1,0 +1,317 @@
+/**
+ * The bench's report: a table on stdout, the whole run as JSON, and an SVG plot written by hand
+ * (bars per system for throughput, latency and connection rate, on log scales because the
+ * systems differ by orders of magnitude).
+ */
+import { METRICS, type Measurement, type MetricDef, type MetricId, type Unit } from './metrics.ts';
+import type { SystemName } from './systems.ts';
+
+export interface SystemResult {
+  name: SystemName;
+  description: string;
+  /** The serving process, e.g. `tcpserve (pid 1234)`. */
+  server: string | null;
+  /** Why the system could not be set up (all its metrics are then n/a). */
+  setupError: string | null;
+  metrics: Partial<Record<MetricId, Measurement>>;
+  seconds: number;
+}
+
+export interface Ratios {
+  tunstackOverKernel: number | null;
+  tunstackOverBridge: number | null;
+  bridgeOverKernel: number | null;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  finishedAt: string;
+  host: Record<string, string | number>;
+  options: Record<string, unknown>;
+  systems: SystemResult[];
+  ratios: Partial<Record<MetricId, Ratios>>;
+}
+
+export const measuredValue = (m: Measurement | undefined): number | null =>
+  m && 'value' in m && Number.isFinite(m.value) ? m.value : null;
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : a / b;
+}
+
+/** tunstack/kernel, tunstack/bridge and bridge/kernel for every metric (plain quotients). */
+export function computeRatios(systems: readonly SystemResult[]): Partial<Record<MetricId, Ratios>> {
+  const get = (name: SystemName, id: MetricId): number | null =>
+    measuredValue(systems.find((s) => s.name === name)?.metrics[id]);
+  const out: Partial<Record<MetricId, Ratios>> = {};
+  for (const def of METRICS) {
+    const k = get('kernel', def.id);
+    const b = get('bridge', def.id);
+    const t = get('tunstack', def.id);
+    out[def.id] = {
+      tunstackOverKernel: ratio(t, k),
+      tunstackOverBridge: ratio(t, b),
+      bridgeOverKernel: ratio(b, k),
+    };
+  }
+  return out;
+}
+
+/** A value with its unit scaled for reading: 9.41 Gbit/s, 56.1 µs, 812 B/conn. */
+export function formatValue(value: number, unit: Unit): string {
+  const sig = (x: number): string =>
+    x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+  switch (unit) {
+    case 'bit/s':
+      if (value >= 1e9) return `${sig(value / 1e9)} Gbit/s`;
+      if (value >= 1e6) return `${sig(value / 1e6)} Mbit/s`;
+      return `${sig(value / 1e3)} kbit/s`;
+    case 'us':
+      return value >= 1000 ? `${sig(value / 1000)} ms` : `${sig(value)} µs`;
+    case 'ms':
+      return value < 1 ? `${sig(value * 1000)} µs` : `${sig(value)} ms`;
+    case 'conn/s':
+      return `${sig(value)} conn/s`;
+    case 'B/conn':
+      return value >= 10_000 ? `${sig(value / 1024)} KiB/conn` : `${sig(value)} B/conn`;
+    case '%':
+      return `${sig(value)} %`;
+    case 'conns':
+      return `${value.toFixed(0)}`;
+  }
+}
+
+const formatRatio = (r: number | null): string =>
+  r === null
+    ? ''
+    : r >= 10
+      ? `${r.toFixed(1)}×`
+      : r >= 0.1
+        ? `${r.toFixed(2)}×`
+        : `${r.toPrecision(2)}×`;
+
+/** The table printed at the end of a run, then the reasons for every n/a. */
+export function renderTable(result: BenchResult): string {
+  const systems = result.systems;
+  const header = [
+    'metric',
+    ...systems.map((s) => s.name),
+    ...(systems.some((s) => s.name === 'tunstack') ? ['tunstack/kernel', 'tunstack/bridge'] : []),
+    ...(systems.some((s) => s.name === 'bridge') ? ['bridge/kernel'] : []),
+  ];
+  const rows: string[][] = [header];
+  for (const def of METRICS as readonly MetricDef[]) {
+    const id = def.id as MetricId;
+    const r = result.ratios[id];
+    const row = [def.label];
+    for (const s of systems) {
+      const v = measuredValue(s.metrics[id]);
+      row.push(v === null ? 'n/a' : formatValue(v, def.unit));
+    }
+    if (header.includes('tunstack/kernel')) {
+      row.push(
+        formatRatio(r?.tunstackOverKernel ?? null),
+        formatRatio(r?.tunstackOverBridge ?? null),
+      );
+    }
+    if (header.includes('bridge/kernel')) row.push(formatRatio(r?.bridgeOverKernel ?? null));
+    rows.push(row);
+  }
+  const widths = header.map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const line = (row: string[]): string =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const out = [
+    line(rows[0]),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.slice(1).map(line),
+  ];
+
+  const reasons: string[] = [];
+  for (const s of systems) {
+    if (s.setupError) {
+      reasons.push(`${s.name}: setup failed: ${oneLine(s.setupError)}`);
+      continue;
+    }
+    const byReason = new Map<string, string[]>();
+    for (const def of METRICS) {
+      const m = s.metrics[def.id];
+      const why = m === undefined ? 'not run' : 'na' in m ? m.na : null;
+      if (why === null) continue;
+      byReason.set(why, [...(byReason.get(why) ?? []), def.id]);
+    }
+    for (const [why, ids] of byReason) {
+      reasons.push(`${s.name}: n/a ${ids.join(', ')}: ${oneLine(why)}`);
+    }
+  }
+  if (reasons.length > 0) out.push('', ...reasons);
+  return out.join('\n');
+}
+
+/** A reason on one line of at most 200 characters (the JSON keeps the whole text). */
+function oneLine(why: string): string {
+  const flat = why.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG
+// ---------------------------------------------------------------------------------------------
+
+const COLORS: Record<SystemName, string> = {
+  kernel: '#4c78a8',
+  bridge: '#f58518',
+  tunstack: '#54a24b',
+};
+
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+interface Panel {
+  title: string;
+  /** Axis unit after scaling: every value is divided by `scale`. */
+  axisUnit: string;
+  scale: number;
+  metrics: { id: MetricId; label: string; toAxis?: (v: number) => number }[];
+}
+
+const PANELS: Panel[] = [
+  {
+    title: 'Bulk throughput (higher is better)',
+    axisUnit: 'Mbit/s',
+    scale: 1e6,
+    metrics: [
+      { id: 'bulk-up-1', label: 'up, 1 flow' },
+      { id: 'bulk-up-4', label: 'up, 4 flows' },
+      { id: 'bulk-down-1', label: 'down, 1 flow' },
+      { id: 'bulk-down-4', label: 'down, 4 flows' },
+      { id: 'loss-up-1', label: 'up, 5% loss' },
+      { id: 'loss-down-1', label: 'down, 5% loss' },
+    ],
+  },
+  {
+    title: 'Latency (lower is better)',
+    axisUnit: 'µs',
+    scale: 1,
+    metrics: [
+      { id: 'rr-p50', label: 'RR p50' },
+      { id: 'rr-p99', label: 'RR p99' },
+      { id: 'rr-p999', label: 'RR p99.9' },
+      { id: 'idle-rr-p50', label: 'RR p50, idle held' },
+      { id: 'idle-rr-p99', label: 'RR p99, idle held' },
+      { id: 'ping-rtt', label: 'ping avg', toAxis: (ms) => ms * 1000 },
+    ],
+  },
+  {
+    title: 'Connection rate (higher is better)',
+    axisUnit: 'conn/s',
+    scale: 1,
+    metrics: [{ id: 'crr', label: 'connect, request, close' }],
+  },
+];
+
+/** The plot: one panel per group of metrics, a bar per system, log-scaled value axis. */
+export function renderSvg(result: BenchResult): string {
+  const width = 960;
+  const panelHeight = 300;
+  const top = 60;
+  const left = 80;
+  const right = 20;
+  const systems = result.systems;
+  const parts: string[] = [];
+  let y0 = top;
+  for (const panel of PANELS) {
+    parts.push(renderPanel(panel, systems, left, y0, width - left - right, panelHeight));
+    y0 += panelHeight + 70;
+  }
+  const legend = systems
+    .map(
+      (s, i) =>
+        `<rect x="${left + i * 150}" y="30" width="14" height="14" fill="${COLORS[s.name]}"/>` +
+        `<text x="${left + i * 150 + 20}" y="42">${escapeXml(s.name)}</text>`,
+    )
+    .join('');
+  const height = y0;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="15" font-weight="bold">tunstack bench ${escapeXml(result.startedAt)} (${escapeXml(String(result.host.kernel ?? ''))})</text>`,
+    legend,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+function renderPanel(
+  panel: Panel,
+  systems: readonly SystemResult[],
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+): string {
+  const plotTop = y + 30;
+  const plotHeight = h - 60;
+  const baseline = plotTop + plotHeight;
+  const values = panel.metrics.map((m) =>
+    systems.map((s) => {
+      const v = measuredValue(s.metrics[m.id]);
+      if (v === null || v <= 0) return null;
+      return (m.toAxis ? m.toAxis(v) : v) / panel.scale;
+    }),
+  );
+  const present = values.flat().filter((v): v is number => v !== null);
+  const out: string[] = [
+    `<text x="${x}" y="${y + 16}" font-size="14" font-weight="bold">${escapeXml(panel.title)}</text>`,
+  ];
+  if (present.length === 0) {
+    out.push(
+      `<text x="${x + w / 2}" y="${plotTop + plotHeight / 2}" text-anchor="middle">no data</text>`,
+    );
+    return out.join('\n');
+  }
+  const lo = Math.floor(Math.log10(Math.min(...present)));
+  const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...present))));
+  const yOf = (v: number): number => baseline - ((Math.log10(v) - lo) / (hi - lo)) * plotHeight;
+  for (let e = lo; e <= hi; e++) {
+    const ty = yOf(10 ** e);
+    out.push(
+      `<line x1="${x}" x2="${x + w}" y1="${ty.toFixed(1)}" y2="${ty.toFixed(1)}" stroke="#ddd"/>`,
+      `<text x="${x - 6}" y="${(ty + 4).toFixed(1)}" text-anchor="end">${formatTick(10 ** e)}</text>`,
+    );
+  }
+  out.push(
+    `<text x="${x - 60}" y="${plotTop + plotHeight / 2}" transform="rotate(-90 ${x - 60} ${plotTop + plotHeight / 2})" text-anchor="middle">${escapeXml(panel.axisUnit)} (log)</text>`,
+    `<line x1="${x}" x2="${x + w}" y1="${baseline}" y2="${baseline}" stroke="#333"/>`,
+  );
+  const groupWidth = w / panel.metrics.length;
+  const barWidth = Math.min(40, (groupWidth * 0.8) / systems.length);
+  panel.metrics.forEach((m, gi) => {
+    const gx = x + gi * groupWidth + (groupWidth - barWidth * systems.length) / 2;
+    systems.forEach((s, si) => {
+      const v = values[gi][si];
+      const bx = gx + si * barWidth;
+      if (v === null) {
+        out.push(
+          `<text x="${(bx + barWidth / 2).toFixed(1)}" y="${baseline - 4}" text-anchor="middle" font-size="9" fill="${COLORS[s.name]}">n/a</text>`,
+        );
+        return;
+      }
+      const by = Math.min(yOf(v), baseline - 1);
+      out.push(
+        `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(baseline - by).toFixed(1)}" fill="${COLORS[s.name]}"><title>${escapeXml(`${s.name} ${m.label}: ${formatTick(v)} ${panel.axisUnit}`)}</title></rect>`,
+        `<text x="${(bx + barWidth / 2 - 1).toFixed(1)}" y="${(by - 3).toFixed(1)}" text-anchor="middle" font-size="9">${formatTick(v)}</text>`,
+      );
+    });
+    out.push(
+      `<text x="${(x + gi * groupWidth + groupWidth / 2).toFixed(1)}" y="${baseline + 16}" text-anchor="middle">${escapeXml(m.label)}</text>`,
+    );
+  });
+  return out.join('\n');
+}
+
+function formatTick(v: number): string {
+  if (v >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;
+  if (v >= 1e3) return `${+(v / 1e3).toPrecision(3)}k`;
+  return `${+v.toPrecision(3)}`;
+}

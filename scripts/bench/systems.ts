@@ -1,0 +1,321 @@
+/**
+ * The systems the bench measures, each reached from a 'client' namespace at 10.0.0.1 where the
+ * same kernel-side C clients run; the server is always 10.0.0.2.
+ *
+ *   kernel    client ns ──veth──► server ns: kernel TCP + tcpserve          (kernel at both ends)
+ *   bridge    client ns tun ◄─► tunbridge process ◄─► tun server ns: tcpserve
+ *             (kernel at both ends; each packet crosses TUN twice, one read()/write() at a time)
+ *   tunstack  client ns tun ◄─► `tunstack up` process: the stack at 10.0.0.2 and its services
+ *
+ * setup() builds the topology and starts the server; teardown() stops every process it started
+ * and deletes every namespace it created, also after a failed setup.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import * as netns from '../../src/link/netns.ts';
+import { type Daemon, startDaemon, type Tools } from './tools.ts';
+
+export const CLIENT_ADDR = '10.0.0.1';
+export const SERVER_ADDR = '10.0.0.2';
+const PREFIX = 24;
+
+export type SystemName = 'kernel' | 'bridge' | 'tunstack';
+export const SYSTEM_NAMES: readonly SystemName[] = ['kernel', 'bridge', 'tunstack'];
+
+/** Memory of the serving process. */
+export interface MemorySample {
+  /** Resident set size from /proc/PID/status (VmRSS). */
+  rssBytes: number;
+  /** JavaScript heap in use after a full GC (tunstack only, from its stats file). */
+  heapUsedBytes: number | null;
+  /** Live TCP connections the stack reports (tunstack only). */
+  tcpConnections: number | null;
+}
+
+export interface Endpoint {
+  /** Where the clients run. */
+  clientNs: string;
+  /** Every namespace of the topology, client first (the loss test adjusts their devices). */
+  namespaces: readonly string[];
+  serverAddr: string;
+  /** The process that serves, e.g. `tcpserve (pid 1234)`. */
+  server: string;
+  /** Memory of the serving process now. */
+  sampleMemory(): Promise<MemorySample | null>;
+}
+
+export interface System {
+  readonly name: SystemName;
+  readonly description: string;
+  setup(): Promise<Endpoint>;
+  teardown(): Promise<void>;
+}
+
+export interface SystemOptions {
+  tools: Tools;
+  /** Every process the system starts ends by itself after this long. */
+  lifetimeSeconds: number;
+}
+
+/** Namespaces and processes one system owns, released in reverse order. */
+class Resources {
+  readonly namespaces: string[] = [];
+  readonly daemons: Daemon[] = [];
+
+  async namespace(): Promise<string> {
+    const name = netns.uniqueName();
+    await netns.create(name);
+    this.namespaces.push(name);
+    return name;
+  }
+
+  async release(): Promise<void> {
+    for (const d of this.daemons.splice(0).reverse()) await d.stop().catch(() => {});
+    for (const ns of this.namespaces.splice(0).reverse()) await netns.remove(ns).catch(() => {});
+  }
+}
+
+/**
+ * Client-namespace settings for the connection-rate and idle tests: a wide ephemeral port range
+ * and reuse of TIME_WAIT ports for new outgoing connections (the client closes first, RFC 9293
+ * §3.6, so TIME_WAIT lands here). Both sysctls are per namespace.
+ */
+async function tuneClient(ns: string): Promise<void> {
+  await netns.runChecked([
+    'ip',
+    'netns',
+    'exec',
+    ns,
+    'sysctl',
+    '-q',
+    '-w',
+    'net.ipv4.ip_local_port_range=1024 65535',
+    'net.ipv4.tcp_tw_reuse=1',
+  ]);
+}
+
+async function address(ns: string, dev: string, addr: string): Promise<void> {
+  await netns.ip(ns, ['addr', 'add', `${addr}/${PREFIX}`, 'dev', dev]);
+  await netns.ip(ns, ['link', 'set', 'dev', dev, 'up']);
+}
+
+export async function readRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+function startTcpserve(opts: SystemOptions, ns: string): Promise<Daemon> {
+  return startDaemon(
+    [
+      'ip',
+      'netns',
+      'exec',
+      ns,
+      opts.tools.path('tcpserve'),
+      '--max-seconds',
+      String(opts.lifetimeSeconds),
+    ],
+    { ready: /^ready$/, timeoutMs: 5_000 },
+  );
+}
+
+/** `ip netns exec` execs the command in place, so the daemon's pid is tcpserve's own. */
+function tcpserveEndpoint(clientNs: string, serverNs: string, server: Daemon): Endpoint {
+  return {
+    clientNs,
+    namespaces: [clientNs, serverNs],
+    serverAddr: SERVER_ADDR,
+    server: `tcpserve (pid ${server.pid})`,
+    sampleMemory: async () => ({
+      rssBytes: await readRss(server.pid),
+      heapUsedBytes: null,
+      tcpConnections: null,
+    }),
+  };
+}
+
+/**
+ * Kernel TCP at both ends: a client and a server namespace joined by devices `bench0` (client
+ * side) and `bench1` (server side), and tcpserve in the server namespace. Subclasses say how the
+ * two devices are made.
+ */
+abstract class KernelServerSystem implements System {
+  abstract readonly name: SystemName;
+  abstract readonly description: string;
+  protected readonly res = new Resources();
+  constructor(protected readonly opts: SystemOptions) {}
+
+  /** Create bench0 in `client` and bench1 in `server`, joined somehow. */
+  protected abstract link(client: string, server: string): Promise<void>;
+
+  async setup(): Promise<Endpoint> {
+    const client = await this.res.namespace();
+    const server = await this.res.namespace();
+    await tuneClient(client);
+    await this.link(client, server);
+    await address(client, 'bench0', CLIENT_ADDR);
+    await address(server, 'bench1', SERVER_ADDR);
+    const d = await startTcpserve(this.opts, server);
+    this.res.daemons.push(d);
+    return tcpserveEndpoint(client, server, d);
+  }
+
+  teardown(): Promise<void> {
+    return this.res.release();
+  }
+}
+
+export class KernelSystem extends KernelServerSystem {
+  readonly name = 'kernel';
+  readonly description = 'kernel TCP at both ends over a veth pair between two namespaces';
+
+  protected async link(client: string, server: string): Promise<void> {
+    await netns.ip(client, [
+      'link',
+      'add',
+      'bench0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'bench1',
+      'netns',
+      server,
+    ]);
+  }
+}
+
+export class BridgeSystem extends KernelServerSystem {
+  readonly name = 'bridge';
+  readonly description =
+    'kernel TCP at both ends, packets copied TUN→TUN by a C process one read()/write() at a time';
+
+  /** tunbridge creates each TUN inside its namespace (setns before TUNSETIFF); they go with it. */
+  protected async link(client: string, server: string): Promise<void> {
+    const bridge = await startDaemon(
+      [
+        this.opts.tools.path('tunbridge'),
+        '--netns-a',
+        client,
+        '--dev-a',
+        'bench0',
+        '--netns-b',
+        server,
+        '--dev-b',
+        'bench1',
+        '--max-seconds',
+        String(this.opts.lifetimeSeconds),
+      ],
+      { ready: /^ready$/, timeoutMs: 5_000 },
+    );
+    this.res.daemons.push(bridge);
+  }
+}
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Is the stack answering yet? One ping from the client namespace. */
+async function stackAnswers(ns: string): Promise<boolean> {
+  const r = await netns.exec(ns, ['ping', '-n', '-c', '1', '-W', '1', SERVER_ADDR], {
+    timeoutMs: 3_000,
+  });
+  return r.code === 0;
+}
+
+/**
+ * The stack in its own process: `tunstack up --netns NS --stats-file F`, started with
+ * `node --import tsx` (not the tsx binary, which would put a second process in between) so that
+ * /proc/PID/status is the stack's. On SIGUSR2 it writes its memory and counters to the stats file
+ * after a full GC (/tmp/bench-notes.md has the contract).
+ */
+export class TunstackSystem implements System {
+  readonly name = 'tunstack';
+  readonly description = 'kernel TCP client, tunstack serving over a TUN device';
+  private readonly res = new Resources();
+  constructor(private readonly opts: SystemOptions) {}
+
+  async setup(): Promise<Endpoint> {
+    // Absolute paths, so that neither depends on the working directory.
+    const cli = [
+      process.execPath,
+      '--expose-gc',
+      '--import',
+      import.meta.resolve('tsx'),
+      `${REPO}src/cli/main.ts`,
+      'up',
+    ];
+    const help = await netns.run([...cli, '--help'], { timeoutMs: 20_000 });
+    if (help.code !== 0) {
+      const lines = (help.stderr.trim() || help.stdout.trim()).split('\n');
+      const why = lines.find((l) => /error/i.test(l)) ?? lines[0];
+      throw new Error(`\`tunstack up\` is not available: ${why}`);
+    }
+    const hasStats = help.stdout.includes('--stats-file');
+    const client = await this.res.namespace();
+    await tuneClient(client);
+    const statsFile = `${this.opts.tools.dir}/tunstack-stats-${client}.json`;
+    const stack = await startDaemon(
+      [...cli, '--netns', client, ...(hasStats ? ['--stats-file', statsFile] : [])],
+      { isReady: () => stackAnswers(client), timeoutMs: 15_000, cwd: REPO },
+    );
+    this.res.daemons.push(stack);
+    return {
+      clientNs: client,
+      namespaces: [client],
+      serverAddr: SERVER_ADDR,
+      server: `tunstack up (pid ${stack.pid})`,
+      sampleMemory: async () => {
+        const rssBytes = await readRss(stack.pid);
+        // Without --stats-file the stack has no SIGUSR2 handler, and SIGUSR2 would end it.
+        const stats = hasStats ? await requestStats(stack.pid, statsFile) : null;
+        return {
+          rssBytes,
+          heapUsedBytes: typeof stats?.heapUsed === 'number' ? stats.heapUsed : null,
+          tcpConnections: typeof stats?.tcpConnections === 'number' ? stats.tcpConnections : null,
+        };
+      },
+    };
+  }
+
+  teardown(): Promise<void> {
+    return this.res.release();
+  }
+}
+
+/** SIGUSR2 the stack and wait (up to 3 s) for a fresh stats file; null if none comes. */
+async function requestStats(pid: number, file: string): Promise<Record<string, unknown> | null> {
+  const before = await stat(file).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + 3_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const mtime = await stat(file).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
+    if (mtime > before) {
+      try {
+        return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+export function makeSystem(name: SystemName, opts: SystemOptions): System {
+  switch (name) {
+    case 'kernel':
+      return new KernelSystem(opts);
+    case 'bridge':
+      return new BridgeSystem(opts);
+    case 'tunstack':
+      return new TunstackSystem(opts);
+  }
+}
