@@ -10,7 +10,7 @@
 
 import { LossBasedControl } from './base.ts';
 
-/** RFC 9438 §5.1: C = 0.4 (segments / s³). */
+/** RFC 9438 §4.2 (chosen in §5.1): C = 0.4, in segments / s³. */
 export const CUBIC_C = 0.4;
 /** RFC 9438 §4.6: multiplicative decrease factor. */
 export const CUBIC_BETA = 0.7;
