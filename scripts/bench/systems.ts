@@ -257,7 +257,13 @@ export class TunstackSystem implements System {
     await tuneClient(client);
     const statsFile = `${this.opts.tools.dir}/tunstack-stats-${client}.json`;
     const stack = await startDaemon(
-      [...cli, '--netns', client, ...(hasStats ? ['--stats-file', statsFile] : [])],
+      [
+        ...cli,
+        '--netns',
+        client,
+        ...upFlags(help.stdout),
+        ...(hasStats ? ['--stats-file', statsFile] : []),
+      ],
       { isReady: () => stackAnswers(client), timeoutMs: 15_000, cwd: REPO },
     );
     this.res.daemons.push(stack);
@@ -282,6 +288,25 @@ export class TunstackSystem implements System {
   teardown(): Promise<void> {
     return this.res.release();
   }
+}
+
+/** The services the bench talks to, by the names `up --apps` may know them by. */
+const BENCH_APPS = ['echo', 'discard', 'http', 'chargen'];
+
+/**
+ * Flags for `tunstack up`, from what its --help offers: the bench's services if it has
+ * `--apps` (help lists the names in parentheses), and quiet logs if it has `--log-level`.
+ */
+export function upFlags(help: string): string[] {
+  const flags: string[] = [];
+  const apps = /--apps\b[^(]*\(([^)]*)\)/.exec(help);
+  if (apps) {
+    const known = apps[1].split(/[,\s]+/).filter(Boolean);
+    const wanted = BENCH_APPS.filter((a) => known.includes(a));
+    if (wanted.length > 0) flags.push('--apps', wanted.join(','));
+  }
+  if (/--log-level\b/.test(help)) flags.push('--log-level', 'warn');
+  return flags;
 }
 
 /** SIGUSR2 the stack and wait (up to 3 s) for a fresh stats file; null if none comes. */
