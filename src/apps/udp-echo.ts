@@ -1,0 +1,44 @@
+/**
+ * UDP echo (RFC 862): every datagram to the port goes back to its sender, unchanged.
+ */
+import type { Socket } from '../api/dgram.ts';
+import type { Stack } from '../stack/stack.ts';
+
+export interface UdpEchoHandle {
+  readonly socket: Socket;
+  /** Datagrams echoed so far. */
+  readonly echoed: number;
+  close(): Promise<void>;
+}
+
+/** Start echoing on `port` (default 7). Resolves once bound; rejects with the bind error. */
+export function startUdpEcho(stack: Stack, port = 7): Promise<UdpEchoHandle> {
+  const socket = stack.dgram.createSocket('udp4');
+  let echoed = 0;
+  socket.on('message', (msg, rinfo) => {
+    echoed++;
+    socket.send(msg, rinfo.port, rinfo.address);
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, () => {
+      socket.off('error', reject);
+      // A failed reply (too big, stack closing) is logged, never thrown at the event loop.
+      socket.on('error', (err) => stack.logger.warn({ err, port }, 'udp echo: send failed'));
+      resolve({
+        socket,
+        get echoed() {
+          return echoed;
+        },
+        close: () =>
+          new Promise<void>((done) => {
+            try {
+              socket.close(done);
+            } catch {
+              done(); // already closed (the stack closed it)
+            }
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,280 @@
+/**
+ * FaultLink: a link wrapped in a seeded fault model, applied to both directions: loss,
+ * duplication, corruption, delay and reordering. The same code serves simulations (over a
+ * VirtualClock, where a seed reproduces a run exactly) and `tunstack up --impair …` (over the
+ * real clock), where `parseImpair` reads the flag.
+ *
+ * Per packet, in this order, each with its own draw from the direction's PRNG:
+ *   loss     → dropped;
+ *   dup      → sent twice (the copy takes the same path, independently corrupted/reordered);
+ *   corrupt  → one random bit of one random byte flipped (header or payload: checksums catch it);
+ *   reorder  → held back `reorderDelayMs` longer than the rest, so later packets overtake it;
+ *   delay    → every packet waits `delay` ms (plus a uniform jitter up to `jitter`).
+ */
+import type { Clock, TimerHandle } from '../stack/clock.ts';
+import { MinHeap } from '../stack/heap.ts';
+import type { Link, LinkReceiver } from './link.ts';
+
+export interface Impairment {
+  /** Probabilities in [0, 1]. */
+  loss?: number;
+  reorder?: number;
+  dup?: number;
+  corrupt?: number;
+  /** Milliseconds. */
+  delay?: number;
+  jitter?: number;
+  /** Extra hold of a reordered packet, ms (default: max(delay, 1)). */
+  reorderDelayMs?: number;
+  /** PRNG seed (default 1). */
+  seed?: number;
+}
+
+export interface FaultDirectionStats {
+  packets: number;
+  lost: number;
+  duplicated: number;
+  corrupted: number;
+  reordered: number;
+  delayed: number;
+}
+
+export interface FaultStats {
+  /** Outgoing: what the stack sent towards the inner link. */
+  tx: FaultDirectionStats;
+  /** Incoming: what the inner link received for the stack. */
+  rx: FaultDirectionStats;
+}
+
+/** mulberry32: a small, fast, seedable PRNG with a 2^32 period; plenty for fault injection. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PROBABILITIES = ['loss', 'reorder', 'dup', 'corrupt'] as const;
+const DURATIONS = ['delay', 'jitter', 'reorderDelayMs'] as const;
+
+/**
+ * Parse `loss=5%,reorder=25%,dup=1%,delay=1ms,corrupt=0.1%,seed=N` (any subset, any order).
+ * Probabilities take `%` or a fraction (0.05); durations take ms (default), us or s.
+ * Throws a TypeError with code ERR_INVALID_ARG_VALUE on anything else.
+ */
+export function parseImpair(text: string): Impairment {
+  const out: Impairment = {};
+  const bad = (why: string) =>
+    Object.assign(new TypeError(`--impair ${JSON.stringify(text)}: ${why}`), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const m = /^([a-zA-Z]+)=(.+)$/.exec(item);
+    if (m === null) throw bad(`expected key=value, got ${JSON.stringify(item)}`);
+    const [, key, value] = m;
+    if ((PROBABILITIES as readonly string[]).includes(key)) {
+      const pm = /^(\d+(?:\.\d+)?)(%?)$/.exec(value);
+      if (pm === null) throw bad(`${key} must be a percentage or a fraction`);
+      const p = Number(pm[1]) / (pm[2] === '%' ? 100 : 1);
+      if (p > 1) throw bad(`${key} must be at most 100%`);
+      out[key as (typeof PROBABILITIES)[number]] = p;
+    } else if ((DURATIONS as readonly string[]).includes(key)) {
+      const dm = /^(\d+(?:\.\d+)?)(ms|us|s)?$/.exec(value);
+      if (dm === null) throw bad(`${key} must be a duration like 1ms, 500us or 0.1s`);
+      const scale = dm[2] === 's' ? 1000 : dm[2] === 'us' ? 0.001 : 1;
+      out[key as (typeof DURATIONS)[number]] = Number(dm[1]) * scale;
+    } else if (key === 'seed') {
+      if (!/^\d+$/.test(value)) throw bad('seed must be a non-negative integer');
+      out.seed = Number(value);
+    } else {
+      throw bad(`unknown key ${JSON.stringify(key)}`);
+    }
+  }
+  return out;
+}
+
+function directionStats(): FaultDirectionStats {
+  return { packets: 0, lost: 0, duplicated: 0, corrupted: 0, reordered: 0, delayed: 0 };
+}
+
+interface Held {
+  at: number;
+  seq: number;
+  packet: Uint8Array;
+}
+
+/** One direction's fault model and its queue of held packets. */
+class Direction {
+  readonly stats = directionStats();
+  private readonly random: () => number;
+  private readonly held = new MinHeap<Held>(
+    (a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq),
+  );
+  private seq = 0;
+  private timer: TimerHandle | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly imp: Required<Omit<Impairment, 'seed'>>,
+    seed: number,
+    private readonly clock: Clock,
+    /** Passes a packet on. */
+    private readonly pass: (packet: Uint8Array) => void,
+    private readonly batchEnd: () => void,
+    /** Incoming bytes are the link's only during its callback: copy before holding or changing. */
+    private readonly mustCopy: boolean,
+  ) {
+    this.random = mulberry32(seed);
+  }
+
+  /** Apply the model to one packet. Returns true when something was passed on at once. */
+  handle(packet: Uint8Array): boolean {
+    const imp = this.imp;
+    this.stats.packets++;
+    if (imp.loss > 0 && this.random() < imp.loss) {
+      this.stats.lost++;
+      return false;
+    }
+    let passed = this.one(packet, false);
+    if (imp.dup > 0 && this.random() < imp.dup) {
+      this.stats.duplicated++;
+      passed = this.one(packet, true) || passed;
+    }
+    return passed;
+  }
+
+  close(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    this.held.clear();
+  }
+
+  private one(packet: Uint8Array, isCopy: boolean): boolean {
+    const imp = this.imp;
+    let owned = !this.mustCopy && !isCopy;
+    if (imp.corrupt > 0 && this.random() < imp.corrupt) {
+      if (!owned) packet = packet.slice();
+      owned = true;
+      const at = Math.floor(this.random() * packet.length);
+      packet[at] ^= 1 << Math.floor(this.random() * 8);
+      this.stats.corrupted++;
+    }
+    let wait = imp.delay;
+    if (imp.jitter > 0) wait += this.random() * imp.jitter;
+    if (imp.reorder > 0 && this.random() < imp.reorder) {
+      wait += imp.reorderDelayMs;
+      this.stats.reordered++;
+    }
+    if (wait <= 0) {
+      this.pass(packet);
+      return true;
+    }
+    this.stats.delayed++;
+    const at = this.clock.now() + wait;
+    this.held.push({ at, seq: this.seq++, packet: owned ? packet : packet.slice() });
+    if (at < this.timerAt) {
+      this.timer?.cancel();
+      this.timerAt = at;
+      this.timer = this.clock.setTimer(at, this.release);
+    }
+    return false;
+  }
+
+  private readonly release = (): void => {
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = this.clock.now();
+    let any = false;
+    for (let h = this.held.peek(); h !== undefined && h.at <= now; h = this.held.peek()) {
+      this.held.pop();
+      this.pass(h.packet);
+      any = true;
+    }
+    if (any) this.batchEnd();
+    const next = this.held.peek();
+    if (next !== undefined) {
+      this.timerAt = next.at;
+      this.timer = this.clock.setTimer(next.at, this.release);
+    }
+  };
+}
+
+export class FaultLink implements Link {
+  readonly mtu: number;
+  private rx: LinkReceiver | null = null;
+  private readonly out: Direction;
+  private readonly in: Direction;
+  private closed = false;
+
+  constructor(
+    private readonly inner: Link,
+    impairment: Impairment,
+    clock: Clock,
+  ) {
+    this.mtu = inner.mtu;
+    const delay = impairment.delay ?? 0;
+    const imp = {
+      loss: impairment.loss ?? 0,
+      reorder: impairment.reorder ?? 0,
+      dup: impairment.dup ?? 0,
+      corrupt: impairment.corrupt ?? 0,
+      delay,
+      jitter: impairment.jitter ?? 0,
+      reorderDelayMs: impairment.reorderDelayMs ?? Math.max(delay, 1),
+    };
+    const seed = impairment.seed ?? 1;
+    this.out = new Direction(
+      imp,
+      seed,
+      clock,
+      (p) => inner.send(p),
+      () => inner.flush(),
+      false,
+    );
+    // The other direction draws from its own stream, so that traffic one way does not change
+    // the faults the other way sees.
+    this.in = new Direction(
+      imp,
+      (seed ^ 0x9e3779b9) >>> 0,
+      clock,
+      (p) => this.rx?.packet(p),
+      () => this.rx?.batchEnd?.(),
+      true,
+    );
+  }
+
+  get stats(): FaultStats {
+    return { tx: this.out.stats, rx: this.in.stats };
+  }
+
+  attach(rx: LinkReceiver): void {
+    this.rx = rx;
+    this.inner.attach({
+      packet: (p) => {
+        if (!this.closed) this.in.handle(p);
+      },
+      batchEnd: () => this.rx?.batchEnd?.(),
+    });
+  }
+
+  send(packet: Uint8Array): void {
+    if (!this.closed) this.out.handle(packet);
+  }
+
+  flush(): void {
+    this.inner.flush();
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.out.close();
+    this.in.close();
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The Stack: one object that owns the link, the clock, the timer queue and the protocol tables,
+ * and the only place where the layers meet.
+ *
+ *   link ──packet()──► IpInput ──► ICMP / UDP / TCP handler / registered protocol
+ *   layers ──► IpOutput ──► CountingSink ──► link.send()      link.flush() after each batch
+ *
+ * Received bytes are valid only while the link's callback runs, so everything below this file
+ * either finishes with them before returning or copies them (reassembly, dgram messages).
+ * Output is flushed at the end of each received batch, after each run of timers, and after user
+ * work (one microtask per burst of sends, see requestFlush).
+ */
+import { type Logger, pino } from 'pino';
+import { DgramApi } from '../api/dgram.ts';
+import { IcmpLayer, type IcmpOptions } from '../icmp/icmp.ts';
+import { type IpDatagram, IpInput } from '../ip/input.ts';
+import { IP_HEADER_ROOM, IpOutput, type PacketSink } from '../ip/output.ts';
+import type { ReassemblyOptions } from '../ip/reassembly.ts';
+import type { Link } from '../link/link.ts';
+import { UdpLayer, type UdpOptions } from '../udp/udp.ts';
+import { UnreachCode } from '../wire/icmp.ts';
+import { formatIpv4, IpProtocol, parseIpv4 } from '../wire/ipv4.ts';
+import { ParseError } from '../wire/parse-error.ts';
+import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
+import type { TcpRepr } from '../wire/tcp-repr.ts';
+import { type Clock, realClock } from './clock.ts';
+import { createStackStats, type StackStats, type TcpDropReason } from './stats.ts';
+import { type Timer, TimerQueue } from './timers.ts';
+
+export interface StackOptions {
+  link: Link;
+  /** Our IPv4 address, dotted quad. */
+  address: string;
+  /** Default: realClock. Simulations pass a VirtualClock. */
+  clock?: Clock;
+  /** Default: a silent pino logger. The stack logs through `logger.child({ component: 'stack' })`. */
+  logger?: Logger;
+  /** Largest IP packet we send; default and maximum: link.mtu. */
+  mtu?: number;
+  /** TTL of what we send (default 64). */
+  ttl?: number;
+  /** First IP identification value (default 0; tests vary it). */
+  initialIpId?: number;
+  reassembly?: ReassemblyOptions;
+  icmp?: IcmpOptions;
+  udp?: UdpOptions;
+}
+
+/** A handler for an IP protocol the stack does not know itself. */
+export interface ProtocolHandler {
+  /** One whole datagram for us. Its bytes are valid only during the call. */
+  input(d: IpDatagram, now: number): void;
+}
+
+/** Where checked, parsed TCP segments go (the TCP integration registers one). */
+export interface TcpSegmentHandler {
+  /** `seg.payload` is a view into the received packet: valid only during the call. */
+  segment(seg: TcpRepr, src: number, dst: number, now: number): void;
+}
+
+/** A PacketSink that counts what it hands to the link. */
+class CountingSink implements PacketSink {
+  constructor(
+    private readonly link: Link,
+    private readonly stats: StackStats['link'],
+  ) {}
+  send(packet: Uint8Array): void {
+    this.stats.txPackets++;
+    this.stats.txBytes += packet.length;
+    this.link.send(packet);
+  }
+}
+
+export class Stack {
+  readonly link: Link;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Our address, dotted and as a number. */
+  readonly address: string;
+  readonly addr: number;
+  readonly mtu: number;
+  readonly stats: StackStats = createStackStats();
+  /** The one timer queue: connections and other deadlines create their Timer here. */
+  readonly timers: TimerQueue;
+  readonly ip: { input: IpInput; output: IpOutput };
+  readonly icmp: IcmpLayer;
+  readonly udp: UdpLayer;
+  /** node:dgram-shaped sockets: `stack.dgram.createSocket('udp4')`. */
+  readonly dgram: DgramApi;
+
+  private readonly handlers = new Map<number, ProtocolHandler>();
+  private tcpHandler: TcpSegmentHandler | null = null;
+  private readonly reassemblyTimer: Timer;
+  private flushQueued = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: StackOptions) {
+    this.link = options.link;
+    this.clock = options.clock ?? realClock;
+    this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'stack' });
+    this.address = options.address;
+    this.addr = parseIpv4(options.address);
+    this.mtu = Math.min(options.mtu ?? this.link.mtu, this.link.mtu);
+
+    const stats = this.stats;
+    const sink = new CountingSink(this.link, stats.link);
+    const output = new IpOutput(
+      { address: this.addr, mtu: this.mtu, ttl: options.ttl, initialId: options.initialIpId },
+      sink,
+      stats.ip,
+    );
+    const input = new IpInput({ address: this.addr, reassembly: options.reassembly }, stats.ip);
+    this.ip = { input, output };
+    this.icmp = new IcmpLayer(output, stats.icmp, options.icmp, this.clock.now());
+    this.udp = new UdpLayer(output, stats.udp, options.udp);
+    this.timers = new TimerQueue(
+      this.clock,
+      () => this.flush(),
+      (err) => this.logger.error({ err }, 'timer callback threw'),
+    );
+    this.reassemblyTimer = this.timers.create((now) => {
+      input.reassembler.expire(now);
+      this.armReassemblyTimer();
+    });
+    this.dgram = new DgramApi(this);
+
+    this.link.attach({
+      packet: (bytes) => this.input(bytes),
+      batchEnd: () => this.flush(),
+    });
+    this.logger.info({ address: this.address, mtu: this.mtu }, 'stack up');
+  }
+
+  /** The clock's time. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /**
+   * Hand datagrams of IP protocol `protocol` to `handler` instead of answering ICMP protocol
+   * unreachable. ICMP (1) and UDP (17) are the stack's own; for TCP (6) prefer setTcpHandler,
+   * which gets parsed segments.
+   */
+  registerProtocol(protocol: number, handler: ProtocolHandler): void {
+    if (protocol === IpProtocol.Icmp || protocol === IpProtocol.Udp) {
+      throw new Error(`IP protocol ${protocol} is handled by the stack itself`);
+    }
+    this.handlers.set(protocol, handler);
+  }
+
+  /** Where TCP segments go once checked (TcpView.check) and parsed (parseTcp). */
+  setTcpHandler(handler: TcpSegmentHandler | null): void {
+    this.tcpHandler = handler;
+  }
+
+  /**
+   * Send one TCP segment from our address to `dst`, DF set (RFC 1191). False when IP refused it
+   * (larger than the MTU). Call `requestFlush()` after user-driven sends; timer- and
+   * input-driven sends are flushed by the stack.
+   */
+  sendTcp(seg: TcpRepr, dst: number): boolean {
+    const pkt = this.ip.output.allocPacket(tcpSegmentLen(seg));
+    emitTcp(pkt.subarray(IP_HEADER_ROOM), seg, this.addr, dst);
+    if (!this.ip.output.send(pkt, IpProtocol.Tcp, dst, true)) return false;
+    this.stats.tcp.txSegments++;
+    return true;
+  }
+
+  /** Flush the link soon: once, after the current burst of user calls (a microtask). */
+  requestFlush(): void {
+    if (this.flushQueued || this.closing !== null) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flushBound);
+  }
+
+  /** Send an ICMP echo request (for a ping client); replies arrive at `stack.icmp.onEchoReply`. */
+  sendEchoRequest(dst: string | number, ident: number, seqNo: number, data: Uint8Array): boolean {
+    const ok = this.icmp.sendEchoRequest(
+      typeof dst === 'number' ? dst : parseIpv4(dst),
+      ident,
+      seqNo,
+      data,
+    );
+    this.requestFlush();
+    return ok;
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  /** Close every socket, cancel every timer, and close the link. */
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.dgram.closeAll();
+      this.timers.close();
+      this.ip.input.reassembler.clear();
+      this.flush();
+      this.logger.info({ stats: this.stats }, 'stack closed');
+      this.closing = this.link.close();
+    }
+    return this.closing;
+  }
+
+  /** One packet from the link. Never throws. */
+  private input(bytes: Uint8Array): void {
+    if (this.closing !== null) return;
+    const stats = this.stats;
+    stats.link.rxPackets++;
+    stats.link.rxBytes += bytes.length;
+    const now = this.clock.now();
+    try {
+      const d = this.ip.input.receive(bytes, now);
+      if (d !== null) this.deliver(d, now);
+      else if (this.ip.input.reassembler.datagramsInProgress > 0) this.armReassemblyTimer();
+    } catch (err) {
+      stats.link.rxErrors++;
+      this.logger.error({ err }, 'exception while handling a received packet');
+    }
+  }
+
+  private deliver(d: IpDatagram, now: number): void {
+    switch (d.protocol) {
+      case IpProtocol.Icmp:
+        this.icmp.input(d);
+        return;
+      case IpProtocol.Udp:
+        if (this.udp.input(d) === 'no-port') this.icmp.sendUnreachable(UnreachCode.Port, d, now);
+        return;
+      case IpProtocol.Tcp:
+        this.tcpInput(d, now);
+        return;
+    }
+    const handler = this.handlers.get(d.protocol);
+    if (handler !== undefined) {
+      handler.input(d, now);
+      return;
+    }
+    this.stats.unknownProtocol++;
+    this.icmp.sendUnreachable(UnreachCode.Protocol, d, now);
+  }
+
+  private tcpInput(d: IpDatagram, now: number): void {
+    const tcp = this.stats.tcp;
+    const handler = this.handlers.get(IpProtocol.Tcp);
+    if (handler !== undefined) {
+      handler.input(d, now);
+      return;
+    }
+    const view = TcpView.check(d.payload, d.src, d.dst);
+    if (view instanceof ParseError) {
+      tcp.drops[view.reason as TcpDropReason]++;
+      return;
+    }
+    const seg = parseTcp(view);
+    if (seg instanceof ParseError) {
+      tcp.drops[seg.reason as TcpDropReason]++;
+      return;
+    }
+    tcp.rxSegments++;
+    if (this.tcpHandler === null) {
+      tcp.rxUnhandled++; // no TCP yet: answer nothing
+      if (this.logger.isLevelEnabled('debug')) {
+        this.logger.debug(
+          { from: formatIpv4(d.src), port: seg.dstPort },
+          'TCP segment with no TCP handler',
+        );
+      }
+      return;
+    }
+    this.tcpHandler.segment(seg, d.src, d.dst, now);
+  }
+
+  private armReassemblyTimer(): void {
+    const at = this.ip.input.reassembler.nextDeadline();
+    if (at === null) this.reassemblyTimer.cancel();
+    else this.reassemblyTimer.schedule(at);
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    this.link.flush();
+  }
+
+  private readonly flushBound = () => {
+    if (this.flushQueued) this.flush();
+  };
+}

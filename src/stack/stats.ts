@@ -1,0 +1,63 @@
+/**
+ * `stack.stats`: plain nested counters, one object per layer, numbers only, so they print, diff
+ * and serialise as they are. Drop counters are keyed by the reason string the codec or layer
+ * reported ('bad-checksum', 'no-port', …).
+ */
+import { createIcmpStats, type IcmpStats } from '../icmp/icmp.ts';
+import { createIpStats, type IpStats } from '../ip/stats.ts';
+import { createUdpStats, type UdpStats } from '../udp/udp.ts';
+
+export interface LinkStats {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  /** Exceptions caught at the link boundary (a bug above, or a throwing user callback). */
+  rxErrors: number;
+}
+
+export const TCP_DROP_REASONS = [
+  'truncated',
+  'bad-offset',
+  'bad-checksum',
+  'bad-flags',
+  'bad-options',
+] as const;
+export type TcpDropReason = (typeof TCP_DROP_REASONS)[number];
+
+/**
+ * The TCP slot: what the stack itself counts for TCP. The TCP integration adds its own
+ * counters beside these (connections, retransmits, …).
+ */
+export interface TcpStackStats {
+  /** Segments that checked and parsed. */
+  rxSegments: number;
+  /** Parsed segments with no TCP handler registered: answered with nothing. */
+  rxUnhandled: number;
+  txSegments: number;
+  drops: Record<TcpDropReason, number>;
+  [counter: string]: unknown;
+}
+
+export interface StackStats {
+  link: LinkStats;
+  ip: IpStats;
+  icmp: IcmpStats;
+  udp: UdpStats;
+  tcp: TcpStackStats;
+  /** Datagrams for protocols nobody handles (answered with ICMP protocol unreachable). */
+  unknownProtocol: number;
+}
+
+export function createStackStats(): StackStats {
+  const tcpDrops = {} as Record<TcpDropReason, number>;
+  for (const r of TCP_DROP_REASONS) tcpDrops[r] = 0;
+  return {
+    link: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxErrors: 0 },
+    ip: createIpStats(),
+    icmp: createIcmpStats(),
+    udp: createUdpStats(),
+    tcp: { rxSegments: 0, rxUnhandled: 0, txSegments: 0, drops: tcpDrops },
+    unknownProtocol: 0,
+  };
+}
