@@ -19,7 +19,9 @@ import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
 import type { ExecOptions, ExecResult } from '../../src/link/netns.ts';
 import * as netns from '../../src/link/netns.ts';
+import { PcapLink } from '../../src/link/pcap.ts';
 import { loadAddon, TunLink, type TunOpenOptions } from '../../src/link/tun.ts';
+import { Stack } from '../../src/stack/stack.ts';
 import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
 
 export const HOST_ADDR = '10.0.0.1';
@@ -153,6 +155,35 @@ export async function withNetns<T>(
       await netns.remove(ns);
     }
   }
+}
+
+export interface StackFixture extends NetnsFixture {
+  /** The stack at 10.0.0.2 in this process, on the TUN (through a PcapLink if asked). */
+  stack: Stack;
+}
+
+export interface WithStackOptions extends WithNetnsOptions {
+  /** Record every packet crossing the device to this pcap file. */
+  pcap?: string;
+}
+
+/**
+ * withNetns plus a Stack on the device. The stack is closed (which closes the link, and
+ * completes the pcap) before the namespace is removed.
+ */
+export function withStack<T>(
+  fn: (fx: StackFixture) => Promise<T>,
+  opts: WithStackOptions = {},
+): Promise<T> {
+  return withNetns(async (fx) => {
+    const link = opts.pcap === undefined ? fx.link : new PcapLink(fx.link, opts.pcap);
+    const stack = new Stack({ link, address: STACK_ADDR });
+    try {
+      return await fn({ ...fx, stack });
+    } finally {
+      await stack.close();
+    }
+  }, opts);
 }
 
 /** Counters of one device as the kernel sees it (its rx = packets we wrote). */

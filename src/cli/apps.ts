@@ -1,0 +1,55 @@
+/**
+ * Apps that `tunstack up --apps a,b` can start on the stack. Each entry starts one app and
+ * returns something to close; adding an app (http, discard, ...) is one import and one entry.
+ */
+import { startUdpEcho } from '../apps/udp-echo.ts';
+import type { Stack } from '../stack/stack.ts';
+import type { Logger } from './logger.ts';
+
+export interface AppHandle {
+  close(): Promise<void>;
+}
+
+export interface AppEntry {
+  /** One line for --help. */
+  readonly description: string;
+  /** Started when --apps is not given. */
+  readonly byDefault: boolean;
+  start(stack: Stack, logger: Logger): Promise<AppHandle>;
+}
+
+export const APPS: Readonly<Record<string, AppEntry>> = {
+  'udp-echo': {
+    description: 'UDP echo on port 7 (RFC 862)',
+    byDefault: true,
+    start: (stack) => startUdpEcho(stack, 7),
+  },
+};
+
+export const DEFAULT_APPS: readonly string[] = Object.keys(APPS).filter((n) => APPS[n].byDefault);
+
+/** Start the named apps in order; if one fails, close those already started and rethrow. */
+export async function startApps(
+  names: readonly string[],
+  stack: Stack,
+  logger: Logger,
+): Promise<AppHandle[]> {
+  const unknown = names.filter((n) => !Object.hasOwn(APPS, n));
+  if (unknown.length > 0) {
+    throw Object.assign(
+      new Error(`unknown app(s) ${unknown.join(', ')}; known: ${Object.keys(APPS).join(', ')}`),
+      { code: 'ERR_INVALID_ARG_VALUE' },
+    );
+  }
+  const started: AppHandle[] = [];
+  try {
+    for (const name of names) {
+      started.push(await APPS[name].start(stack, logger.child({ app: name })));
+      logger.info({ app: name }, 'app started');
+    }
+  } catch (err) {
+    for (const a of started.reverse()) await a.close().catch(() => {});
+    throw err;
+  }
+  return started;
+}

@@ -1,0 +1,18 @@
+/**
+ * The tunstack command line (commander 14). Run with `npx tsx src/cli/main.ts <command>`,
+ * `npm start` (`up --netns tunstack`) or bin/tunstack.js.
+ */
+import { Command } from 'commander';
+import { COMMANDS } from './commands.ts';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('tunstack')
+    .description('A userspace TCP/IP stack in TypeScript on a Linux TUN device')
+    .showHelpAfterError()
+    .enablePositionalOptions();
+  for (const cmd of COMMANDS) cmd.register(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,291 @@
+/**
+ * `tunstack up`: run the stack on a TUN device inside a network namespace until interrupted.
+ *
+ * Safety: the device and the host-side address always live inside a namespace (default
+ * 'tunstack'); nothing in the root namespace is touched, and there is deliberately no flag to do
+ * otherwise. A namespace that `up` created is removed when it exits, also after a crash (an
+ * 'exit' hook deletes it synchronously if the orderly shutdown did not get to run).
+ *
+ *   root namespace: this process (the stack, 10.0.0.2)
+ *   namespace NS:   tun0 10.0.0.1/24 — try `ip netns exec NS ping 10.0.0.2`
+ */
+import { spawnSync } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { FaultLink, parseImpair } from '../link/fault.ts';
+import type { Link } from '../link/link.ts';
+import * as netns from '../link/netns.ts';
+import { PcapLink } from '../link/pcap.ts';
+import { TunLink } from '../link/tun.ts';
+import { realClock } from '../stack/clock.ts';
+import { Stack } from '../stack/stack.ts';
+import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
+import type { CliCommand } from './commands.ts';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts';
+
+export interface UpOptions {
+  netns: string;
+  dev: string;
+  addr: string;
+  hostAddr: string;
+  mtu: number;
+  batch: number;
+  pcap?: string;
+  impair?: string;
+  apps: string[];
+  logLevel: LogLevel;
+  /** On SIGUSR2, write memory and counters here as one JSON object (atomically). */
+  statsFile?: string;
+}
+
+/** A running `up`: what the signal handlers and tests need. */
+export interface Running {
+  readonly options: UpOptions;
+  readonly logger: Logger;
+  readonly stack: Stack;
+  readonly tun: TunLink;
+  /** The namespace was created by us (and will be removed by close()). */
+  readonly createdNetns: boolean;
+  stats(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function parseIntOption(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw Object.assign(new Error(`--${name} must be an integer in ${min}..${max}`), {
+        code: 'ERR_INVALID_ARG_VALUE',
+      });
+    }
+    return n;
+  };
+}
+
+function checkAddresses(o: UpOptions): void {
+  const [host, len] = o.hostAddr.split('/');
+  const okIp = (s: string | undefined) =>
+    s !== undefined && IPV4_RE.test(s) && s.split('.').every((x) => Number(x) <= 255);
+  if (!okIp(o.addr)) throw new Error(`--addr: not an IPv4 address: ${o.addr}`);
+  if (!okIp(host) || len === undefined || !(Number(len) >= 1 && Number(len) <= 30)) {
+    throw new Error(`--host-addr: expected ADDRESS/PREFIX, e.g. 10.0.0.1/24, got ${o.hostAddr}`);
+  }
+  if (host === o.addr) throw new Error('--addr and --host-addr must differ');
+}
+
+/** Bring everything up; on any failure undo what was done and rethrow. */
+export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
+  checkAddresses(o);
+  const impairment = o.impair === undefined ? undefined : parseImpair(o.impair); // fail early
+  const createdNetns = !(await netns.exists(o.netns));
+  if (createdNetns) {
+    await netns.create(o.netns);
+    logger.info({ netns: o.netns }, 'created network namespace');
+  }
+  // Safety net: if the process dies without an orderly close, still remove what we created.
+  let removed = false;
+  const onExit = () => {
+    if (createdNetns && !removed) spawnSync('ip', ['netns', 'delete', o.netns]);
+  };
+  process.on('exit', onExit);
+
+  const undo: (() => Promise<void>)[] = [];
+  const runUndo = async () => {
+    for (const f of undo.reverse()) await f().catch((err) => logger.warn({ err }, 'cleanup step'));
+    undo.length = 0;
+    if (createdNetns && !removed) {
+      await netns.remove(o.netns).catch((err) => logger.warn({ err }, 'removing namespace'));
+      removed = true;
+      logger.info({ netns: o.netns }, 'removed network namespace');
+    }
+    process.off('exit', onExit);
+  };
+
+  try {
+    const tun = await TunLink.open({
+      name: o.dev,
+      netns: o.netns,
+      mtu: o.mtu,
+      batch: o.batch,
+      hostAddress: o.hostAddr,
+    });
+    undo.push(() => tun.close());
+    // The pcap shows what crosses the device: stack -> fault -> pcap -> tun.
+    let link: Link = tun;
+    if (o.pcap !== undefined) link = new PcapLink(link, o.pcap);
+    if (impairment !== undefined) link = new FaultLink(link, impairment, realClock);
+    const stack = new Stack({ link, address: o.addr, mtu: o.mtu, logger, clock: realClock });
+    undo.push(() => stack.close()); // closes the whole chain of links
+    const apps: AppHandle[] = await startApps(o.apps, stack, logger);
+    undo.push(async () => {
+      for (const a of apps) await a.close();
+    });
+
+    const stats = () => ({ stack: stack.stats, tun: tun.stats });
+    let closing: Promise<void> | undefined;
+    return {
+      options: o,
+      logger,
+      stack,
+      tun,
+      createdNetns,
+      stats,
+      close: () => {
+        closing ??= runUndo();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await runUndo();
+    throw err;
+  }
+}
+
+/** The line that tells a person what to do next. */
+export function readyMessage(o: UpOptions, dev: string): string {
+  return (
+    `ready: stack ${o.addr} on ${dev} in netns ${o.netns} (host side ${o.hostAddr}); try: ` +
+    `ip netns exec ${o.netns} ping ${o.addr} | ip netns exec ${o.netns} curl http://${o.addr}/`
+  );
+}
+
+/**
+ * The --stats-file contract (scripts/bench): after a full GC when node runs with --expose-gc,
+ * one JSON object with process memory, live TCP connections (null until the stack counts them)
+ * and all counters; written to PATH.tmp and renamed, so a reader never sees half a file.
+ */
+function writeStatsFile(file: string, running: Running): void {
+  (globalThis as { gc?: () => void }).gc?.();
+  const mem = process.memoryUsage();
+  const stats = running.stats();
+  const tcp = running.stack.stats.tcp as Record<string, unknown>;
+  const body = {
+    rss: mem.rss,
+    heapUsed: mem.heapUsed,
+    heapTotal: mem.heapTotal,
+    external: mem.external,
+    arrayBuffers: mem.arrayBuffers,
+    tcpConnections: typeof tcp.connections === 'number' ? tcp.connections : null,
+    stats,
+  };
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(body)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+async function upAction(raw: Record<string, unknown>): Promise<void> {
+  const o: UpOptions = {
+    netns: raw.netns as string,
+    dev: raw.dev as string,
+    addr: raw.addr as string,
+    hostAddr: raw.hostAddr as string,
+    mtu: raw.mtu as number,
+    batch: raw.batch as number,
+    pcap: raw.pcap as string | undefined,
+    impair: raw.impair as string | undefined,
+    apps: (raw.apps as string[] | undefined) ?? [...DEFAULT_APPS],
+    logLevel: raw.logLevel as LogLevel,
+    statsFile: raw.statsFile as string | undefined,
+  };
+  const logger = createLogger(o.logLevel);
+  if (process.getuid?.() !== 0)
+    logger.warn('not root: creating namespaces and TUN devices will fail');
+  const running = await startUp(o, logger);
+  logger.info(
+    {
+      address: o.addr,
+      dev: running.tun.name,
+      netns: o.netns,
+      hostAddress: o.hostAddr,
+      mtu: o.mtu,
+      apps: o.apps,
+      pcap: o.pcap,
+      impair: o.impair,
+      try: [
+        `ip netns exec ${o.netns} ping ${o.addr}`,
+        `ip netns exec ${o.netns} curl http://${o.addr}/`,
+      ],
+    },
+    readyMessage(o, running.tun.name),
+  );
+
+  const onUsr1 = () => logger.info({ stats: running.stats() }, 'stats');
+  const onUsr2 = () => {
+    if (o.statsFile === undefined) return;
+    try {
+      writeStatsFile(o.statsFile, running);
+    } catch (err) {
+      logger.error({ err, file: o.statsFile }, 'writing the stats file');
+    }
+  };
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const final = running.stats();
+    // Bounded: a stuck close must not keep the process alive forever.
+    const timer = setTimeout(() => {
+      logger.error('shutdown timed out after 2 s');
+      process.exit(1);
+    }, 2_000);
+    running
+      .close()
+      .then(() => {
+        clearTimeout(timer);
+        logger.info({ stats: final }, 'stopped');
+        process.off('SIGUSR1', onUsr1);
+        process.off('SIGUSR2', onUsr2);
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        logger.flush();
+        process.exitCode = 0;
+      })
+      .catch((err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGUSR1', onUsr1);
+  if (o.statsFile !== undefined) process.on('SIGUSR2', onUsr2);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+export const upCommand: CliCommand = {
+  name: 'up',
+  register(program: Command): void {
+    program
+      .command('up')
+      .description('run the stack on a TUN device inside a network namespace')
+      .option('--netns <name>', 'network namespace for the device (created if missing)', 'tunstack')
+      .option('--dev <name>', 'TUN interface name inside the namespace', 'tun0')
+      .option('--addr <ip>', "the stack's IPv4 address", '10.0.0.2')
+      .option('--host-addr <cidr>', 'kernel-side address of the device', '10.0.0.1/24')
+      .option('--mtu <bytes>', 'device MTU', parseIntOption('mtu', 576, 65535), 1500)
+      .option('--batch <n>', 'packets per read/write batch', parseIntOption('batch', 1, 4096), 64)
+      .option('--pcap <file>', 'record every packet crossing the device to a pcap file')
+      .option(
+        '--impair <spec>',
+        'fault injection, e.g. loss=1%,delay=20ms,seed=7 (src/link/fault.ts)',
+      )
+      .option(
+        '--apps <names>',
+        // Keep the names alone in the parentheses: scripts/bench reads them from --help.
+        `apps to start, comma-separated (${Object.keys(APPS).join(', ')}); default: ${
+          DEFAULT_APPS.join(',') || 'none'
+        }`,
+        (v: string) => v.split(',').filter(Boolean),
+      )
+      .option('--stats-file <file>', 'on SIGUSR2 write memory use and counters to this JSON file')
+      .addOption(
+        new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'),
+      )
+      .action(upAction);
+  },
+};
