@@ -111,7 +111,16 @@ function toBytes(msg: Msg): Uint8Array {
 
 type State = 'unbound' | 'binding' | 'bound' | 'closed';
 
-export class Socket extends EventEmitter implements UdpEndpoint {
+/** The events, typed as node:dgram types them. */
+export interface SocketEvents {
+  message: [msg: Buffer, rinfo: RemoteInfo];
+  listening: [];
+  connect: [];
+  close: [];
+  error: [err: NodeJS.ErrnoException];
+}
+
+export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
   private state: State = 'unbound';
   private port = 0;
   private remote: { addr: number; port: number } | null = null;
@@ -121,6 +130,10 @@ export class Socket extends EventEmitter implements UdpEndpoint {
   }
 
   /** bind([port][, address][, callback]) or bind(options[, callback]). */
+  bind(port?: number, address?: string, callback?: () => void): this;
+  bind(port?: number, callback?: () => void): this;
+  bind(callback?: () => void): this;
+  bind(options: BindOptions, callback?: () => void): this;
   bind(...args: unknown[]): this {
     let port: unknown;
     let address: unknown;
@@ -151,6 +164,18 @@ export class Socket extends EventEmitter implements UdpEndpoint {
    * send(msg, [offset, length,] port[, address][, callback]); on a connected socket
    * send(msg, [offset, length,][callback]).
    */
+  send(msg: Msg, port?: number, address?: string, callback?: SendCallback): void;
+  send(msg: Msg, port?: number, callback?: SendCallback): void;
+  send(msg: Msg, callback?: SendCallback): void;
+  send(
+    msg: Msg,
+    offset: number,
+    length: number,
+    port?: number,
+    address?: string,
+    callback?: SendCallback,
+  ): void;
+  send(msg: Msg, offset: number, length: number, callback?: SendCallback): void;
   send(msg: Msg, ...args: unknown[]): void {
     let cb: SendCallback | undefined;
     if (typeof args[args.length - 1] === 'function') cb = args.pop() as SendCallback;

@@ -27,6 +27,32 @@ function echoRequest(ident: number, seqNo: number, data: Uint8Array): Uint8Array
   return msg;
 }
 
+/** A bare SYN from the host's port 5555 to the stack's port 80. */
+function synSegment(): Uint8Array {
+  const seg = new Uint8Array(20);
+  emitTcp(
+    seg,
+    {
+      srcPort: 5555,
+      dstPort: 80,
+      control: 'syn',
+      psh: false,
+      urg: false,
+      ece: false,
+      cwr: false,
+      seq: 1,
+      ack: null,
+      window: 1000,
+      urgentPointer: 0,
+      options: NO_OPTIONS,
+      payload: new Uint8Array(0),
+    },
+    HOST_ADDR,
+    STACK_ADDR,
+  );
+  return seg;
+}
+
 function udpDatagram(srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
   const u = new Uint8Array(8 + payload.length);
   emitUdp(u, { srcPort, dstPort, payload }, HOST_ADDR, STACK_ADDR);
@@ -145,27 +171,7 @@ describe('the stack against a scripted host', () => {
   it('answers an unknown protocol with protocol unreachable, and TCP with nothing yet', async () => {
     const { clock, stack, received, send } = rawHost();
     send(ipPacket(pattern(12), { protocol: 99 }));
-    const seg = new Uint8Array(20);
-    emitTcp(
-      seg,
-      {
-        srcPort: 5555,
-        dstPort: 80,
-        control: 'syn',
-        psh: false,
-        urg: false,
-        ece: false,
-        cwr: false,
-        seq: 1,
-        ack: null,
-        window: 1000,
-        urgentPointer: 0,
-        options: NO_OPTIONS,
-        payload: new Uint8Array(0),
-      },
-      HOST_ADDR,
-      STACK_ADDR,
-    );
+    const seg = synSegment();
     send(ipPacket(seg, { protocol: 6 }));
     await settle(clock);
     expect(received.length).toBe(1);
@@ -181,27 +187,7 @@ describe('the stack against a scripted host', () => {
     stack.setTcpHandler({
       segment: (seg, src, dst) => segs.push([seg.control, seg.dstPort, src, dst]),
     });
-    const seg = new Uint8Array(20);
-    emitTcp(
-      seg,
-      {
-        srcPort: 5555,
-        dstPort: 80,
-        control: 'syn',
-        psh: false,
-        urg: false,
-        ece: false,
-        cwr: false,
-        seq: 1,
-        ack: null,
-        window: 1000,
-        urgentPointer: 0,
-        options: NO_OPTIONS,
-        payload: new Uint8Array(0),
-      },
-      HOST_ADDR,
-      STACK_ADDR,
-    );
+    const seg = synSegment();
     send(ipPacket(seg, { protocol: 6 }));
     // The same SYN with FIN also set, checksum kept valid (RFC 1624): refused as bad-flags.
     const bad = seg.slice();
