@@ -106,6 +106,8 @@ function parseCli(argv: string[]): Cli {
     outDir: values.out ?? join(REPO, 'bench/results'),
     opts: {
       quick,
+      boundSeconds: quick ? 4 : 60,
+      drainSeconds: quick ? 3 : 30,
       bulkSeconds: positive('duration', values.duration, quick ? 0.5 : 5, 300),
       rrCount: quick ? 1000 : 20_000,
       crrCount: quick ? 300 : 10_000,

@@ -54,6 +54,10 @@ export type Measurement = { value: number; detail?: unknown } | { na: string };
 
 export interface BenchOptions {
   quick: boolean;
+  /** Bound in seconds on each count-bounded test (round trips, connections, pings). */
+  boundSeconds: number;
+  /** How long a sender waits for the server to close after its FIN. */
+  drainSeconds: number;
   /** Seconds per bulk-transfer test. */
   bulkSeconds: number;
   rrCount: number;
@@ -131,7 +135,7 @@ async function bulk(
   flows: number,
 ): Promise<Measurement> {
   const { opts } = ctx;
-  const drainSeconds = opts.quick ? 5 : 30;
+  const drainSeconds = opts.drainSeconds;
   const port = direction === 'up' ? 9 : sourcePort(opts);
   const out = await client(
     ctx,
@@ -253,7 +257,7 @@ const rrTest: Test = {
   ports: () => [7],
   async run(ctx) {
     const { opts } = ctx;
-    const seconds = opts.quick ? 10 : 60;
+    const seconds = opts.boundSeconds;
     const out = await client(ctx, 'tcprr', 7, seconds, ['--count', String(opts.rrCount)]);
     if (!out.ok) return { 'rr-p50': na(out.why), 'rr-p99': na(out.why), 'rr-p999': na(out.why) };
     const j = out.json;
@@ -272,7 +276,7 @@ const crrTest: Test = {
   ports: () => [7],
   async run(ctx) {
     const { opts } = ctx;
-    const seconds = opts.quick ? 10 : 60;
+    const seconds = opts.boundSeconds;
     const out = await client(ctx, 'tcpcrr', 7, seconds, [
       '--count',
       String(opts.crrCount),
@@ -304,7 +308,7 @@ async function slabBytes(): Promise<number> {
  */
 async function holdIdle(ctx: TestContext, whileHeld: () => Promise<void>): Promise<ToolOutput> {
   const { ep, tools, opts } = ctx;
-  const openSeconds = opts.quick ? 10 : 60;
+  const openSeconds = opts.boundSeconds;
   const holdSeconds = 30;
   const child = spawn(
     'ip',
@@ -325,6 +329,8 @@ async function holdIdle(ctx: TestContext, whileHeld: () => Promise<void>): Promi
       String(openSeconds),
       '--rr-count',
       String(opts.quick ? 200 : 1000),
+      '--rr-seconds',
+      String(openSeconds),
       '--hold-seconds',
       String(holdSeconds),
     ],
@@ -333,7 +339,10 @@ async function holdIdle(ctx: TestContext, whileHeld: () => Promise<void>): Promi
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
-  const killer = setTimeout(() => child.kill('SIGKILL'), (openSeconds + holdSeconds + 40) * 1000);
+  const killer = setTimeout(
+    () => child.kill('SIGKILL'),
+    (2 * openSeconds + holdSeconds + 20) * 1000,
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -431,7 +440,7 @@ const pingTest: Test = {
   ports: () => [],
   async run({ ep, opts }) {
     const result: Partial<Record<MetricId, Measurement>> = {};
-    const rttDeadline = Math.ceil(opts.pingCount * 0.01 + 5);
+    const rttDeadline = Math.ceil(opts.pingCount * 0.01 + 3);
     const r = await netns.exec(
       ep.clientNs,
       [
@@ -453,7 +462,7 @@ const pingTest: Test = {
       p.avgMs !== null
         ? { value: p.avgMs, detail: r.stdout.trim().split('\n').slice(-2) }
         : na(`no reply (${r.stdout.trim().split('\n').slice(-2).join(' ')})`);
-    const floodDeadline = opts.quick ? 5 : 30;
+    const floodDeadline = opts.boundSeconds;
     const f = await netns.exec(
       ep.clientNs,
       [

@@ -168,6 +168,7 @@ const escapeXml = (s: string): string =>
 
 interface Panel {
   title: string;
+  height: number;
   /** Axis unit after scaling: every value is divided by `scale`. */
   axisUnit: string;
   scale: number;
@@ -177,6 +178,7 @@ interface Panel {
 const PANELS: Panel[] = [
   {
     title: 'Bulk throughput (higher is better)',
+    height: 300,
     axisUnit: 'Mbit/s',
     scale: 1e6,
     metrics: [
@@ -190,6 +192,7 @@ const PANELS: Panel[] = [
   },
   {
     title: 'Latency (lower is better)',
+    height: 300,
     axisUnit: 'µs',
     scale: 1,
     metrics: [
@@ -203,6 +206,7 @@ const PANELS: Panel[] = [
   },
   {
     title: 'Connection rate (higher is better)',
+    height: 200,
     axisUnit: 'conn/s',
     scale: 1,
     metrics: [{ id: 'crr', label: 'connect, request, close' }],
@@ -212,7 +216,6 @@ const PANELS: Panel[] = [
 /** The plot: one panel per group of metrics, a bar per system, log-scaled value axis. */
 export function renderSvg(result: BenchResult): string {
   const width = 960;
-  const panelHeight = 300;
   const top = 60;
   const left = 80;
   const right = 20;
@@ -220,8 +223,8 @@ export function renderSvg(result: BenchResult): string {
   const parts: string[] = [];
   let y0 = top;
   for (const panel of PANELS) {
-    parts.push(renderPanel(panel, systems, left, y0, width - left - right, panelHeight));
-    y0 += panelHeight + 70;
+    parts.push(renderPanel(panel, systems, left, y0, width - left - right, panel.height));
+    y0 += panel.height + 70;
   }
   const legend = systems
     .map(
