@@ -1,0 +1,208 @@
+/**
+ * The bench's pure parts: value formatting, ratios, the table, the SVG plot, the parsing of a
+ * tool's output and of `tunstack up --help`. (The bench itself runs in test/kernel/bench.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { METRICS, type Measurement, type MetricId } from '../../../scripts/bench/metrics.ts';
+import {
+  type BenchResult,
+  computeRatios,
+  formatValue,
+  renderSvg,
+  renderTable,
+  type SystemResult,
+} from '../../../scripts/bench/report.ts';
+import { type SystemName, upFlags } from '../../../scripts/bench/systems.ts';
+import { parseToolOutput } from '../../../scripts/bench/tools.ts';
+
+function system(
+  name: SystemName,
+  metrics: Partial<Record<MetricId, Measurement>>,
+  setupError: string | null = null,
+): SystemResult {
+  return { name, description: name, server: null, setupError, metrics, seconds: 1 };
+}
+
+function result(systems: SystemResult[]): BenchResult {
+  return {
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:01:00.000Z',
+    host: { kernel: '6.18' },
+    options: {},
+    systems,
+    ratios: computeRatios(systems),
+  };
+}
+
+describe('formatValue', () => {
+  it('scales each unit for reading', () => {
+    expect(formatValue(9.41e9, 'bit/s')).toBe('9.41 Gbit/s');
+    expect(formatValue(982.4e6, 'bit/s')).toBe('982 Mbit/s');
+    expect(formatValue(5.5e3, 'bit/s')).toBe('5.50 kbit/s');
+    expect(formatValue(56.14, 'us')).toBe('56.1 µs');
+    expect(formatValue(2900, 'us')).toBe('2.90 ms');
+    expect(formatValue(0.045, 'ms')).toBe('45.0 µs');
+    expect(formatValue(1.5, 'ms')).toBe('1.50 ms');
+    expect(formatValue(11421.3, 'conn/s')).toBe('11421 conn/s');
+    expect(formatValue(812, 'B/conn')).toBe('812 B/conn');
+    expect(formatValue(20480, 'B/conn')).toBe('20.0 KiB/conn');
+    expect(formatValue(0, '%')).toBe('0.00 %');
+    expect(formatValue(10000, 'conns')).toBe('10000');
+  });
+});
+
+describe('computeRatios', () => {
+  it('divides tunstack by kernel and by bridge, and bridge by kernel', () => {
+    const r = computeRatios([
+      system('kernel', { 'bulk-up-1': { value: 10 } }),
+      system('bridge', { 'bulk-up-1': { value: 5 } }),
+      system('tunstack', { 'bulk-up-1': { value: 1 } }),
+    ]);
+    expect(r['bulk-up-1']).toEqual({
+      tunstackOverKernel: 0.1,
+      tunstackOverBridge: 0.2,
+      bridgeOverKernel: 0.5,
+    });
+  });
+
+  it('gives null where a side is n/a, missing or zero', () => {
+    const r = computeRatios([
+      system('kernel', { 'bulk-up-1': { value: 0 }, crr: { value: 100 } }),
+      system('bridge', { crr: { na: 'setup failed' } }),
+      system('tunstack', { 'bulk-up-1': { value: 1 }, crr: { value: 50 } }),
+    ]);
+    expect(r['bulk-up-1']?.tunstackOverKernel).toBeNull();
+    expect(r.crr).toEqual({
+      tunstackOverKernel: 0.5,
+      tunstackOverBridge: null,
+      bridgeOverKernel: null,
+    });
+    expect(r['rr-p50']).toEqual({
+      tunstackOverKernel: null,
+      tunstackOverBridge: null,
+      bridgeOverKernel: null,
+    });
+  });
+});
+
+describe('renderTable', () => {
+  const table = renderTable(
+    result([
+      system('kernel', { 'bulk-up-1': { value: 1e10 }, 'rr-p50': { value: 20 } }),
+      system('bridge', { 'bulk-up-1': { value: 2e9 }, 'rr-p50': { value: 40 } }),
+      system('tunstack', {
+        'bulk-up-1': { value: 1e8 },
+        'rr-p50': { na: 'port 7: connect:\n  Connection refused' },
+      }),
+    ]),
+  );
+  const lines = table.split('\n');
+
+  it('has a row per metric, the systems as columns and the ratio columns', () => {
+    expect(lines[0]).toMatch(
+      /^metric\s+kernel\s+bridge\s+tunstack\s+tunstack\/kernel\s+tunstack\/bridge\s+bridge\/kernel$/,
+    );
+    const bulk = lines.find((l) => l.startsWith('bulk kernel→server, 1 flow '));
+    expect(bulk).toMatch(
+      /10\.0 Gbit\/s\s+2\.00 Gbit\/s\s+100 Mbit\/s\s+0\.010×\s+0\.050×\s+0\.20×$/,
+    );
+    for (const def of METRICS) expect(table).toContain(def.label);
+  });
+
+  it('says why each n/a is n/a, on one line, grouped by reason', () => {
+    expect(lines).toContain('tunstack: n/a rr-p50: port 7: connect: Connection refused');
+    expect(table).toMatch(/^kernel: n\/a bulk-up-4, .*: not run$/m);
+  });
+
+  it('leaves out the tunstack ratios when tunstack was not measured', () => {
+    const t = renderTable(result([system('kernel', {}), system('bridge', {})]));
+    expect(t.split('\n')[0]).toMatch(/^metric\s+kernel\s+bridge\s+bridge\/kernel$/);
+  });
+
+  it('reports a failed setup once instead of per metric', () => {
+    const t = renderTable(result([system('tunstack', {}, '`tunstack up` is not available')]));
+    expect(t).toContain('tunstack: setup failed: `tunstack up` is not available');
+    expect(t).not.toContain('tunstack: n/a');
+  });
+});
+
+describe('renderSvg', () => {
+  const svg = renderSvg(
+    result([
+      system('kernel', {
+        'bulk-up-1': { value: 1e10 },
+        'ping-rtt': { value: 0.045 },
+        crr: { value: 1e4 },
+      }),
+      system('bridge', { 'bulk-up-1': { value: 2e9 }, 'ping-rtt': { value: 0.28 } }),
+      system('tunstack', { 'bulk-up-1': { na: 'no TCP' }, 'ping-rtt': { value: 0.314 } }),
+    ]),
+  );
+
+  it('is one <svg> element with a bar (and tooltip) per measured value and n/a for the rest', () => {
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg.match(/<title>/g)).toHaveLength(6);
+    expect(svg).toContain('<title>kernel up, 1 flow: 10k Mbit/s</title>');
+    expect(svg).toContain('<title>tunstack ping avg: 314 µs</title>');
+    expect(svg).toMatch(/>n\/a</);
+    expect(svg).not.toMatch(/NaN|Infinity|undefined/);
+  });
+
+  it('draws a log axis with a tick per power of ten spanning the values', () => {
+    // Throughput spans 2e3..1e4 Mbit/s: ticks 1k and 10k.
+    expect(svg).toMatch(/>1k<\/text>/);
+    expect(svg).toMatch(/>10k<\/text>/);
+  });
+
+  it('escapes text', () => {
+    const s = renderSvg({ ...result([]), startedAt: '<&>' });
+    expect(s).toContain('&lt;&amp;&gt;');
+    expect(s).toContain('no data');
+  });
+});
+
+describe('parseToolOutput', () => {
+  const r = (stdout: string, code: number | null = 0, extra = {}) => ({
+    code,
+    signal: null,
+    stdout,
+    stderr: '',
+    timedOut: false,
+    ...extra,
+  });
+
+  it('takes the last line as the JSON result', () => {
+    expect(parseToolOutput(r('ready\n{"bytes":5}\n'))).toEqual({ ok: true, json: { bytes: 5 } });
+  });
+
+  it('turns an error line, a timeout or garbage into a reason', () => {
+    expect(parseToolOutput(r('{"error":"connect: Connection refused"}\n', 2))).toEqual({
+      ok: false,
+      why: 'connect: Connection refused',
+    });
+    expect(parseToolOutput(r('', null, { timedOut: true, signal: 'SIGKILL' }))).toEqual({
+      ok: false,
+      why: 'timed out (killed by the driver)',
+    });
+    expect(parseToolOutput(r('not json', 1, { stderr: 'usage: x\n' }))).toEqual({
+      ok: false,
+      why: 'exit 1: usage: x',
+    });
+  });
+});
+
+describe('upFlags', () => {
+  it('asks for the bench services that `up --apps` lists, and quiet logs', () => {
+    const help = `Options:
+  --apps <names>       apps to start, comma-separated (udp-echo, echo, discard,
+                       http)
+  --log-level <level>  pino log level (choices: "debug", "info", "warn")`;
+    expect(upFlags(help)).toEqual(['--apps', 'echo,discard,http', '--log-level', 'warn']);
+  });
+
+  it('passes nothing the CLI does not offer', () => {
+    expect(upFlags('Options:\n  --netns <name>\n')).toEqual([]);
+    expect(upFlags('  --apps <names>  apps to start (udp-echo)')).toEqual([]);
+  });
+});
