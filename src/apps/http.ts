@@ -1,0 +1,148 @@
+/**
+ * The HTTP app: a node:http request handler, so that the same code runs on Node's own server
+ * (unit tests on 127.0.0.1) and on the stack (src/api/http.ts runs node:http over stack sockets).
+ *
+ *   GET  /            a short text page: the stack, and the connection the request came on
+ *   GET  /bytes/N     N bytes (0 <= N <= maxBytes), byte k of the body = k mod 256, streamed
+ *                     from one reused chunk with backpressure (never allocated whole)
+ *   POST /upload      the body's length and SHA-256, hashed as it streams in (never stored)
+ *   anything else     404 (405 for a known path with the wrong method)
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { countingChunk, pumpRepeated } from './pump.ts';
+import type { StreamSocket } from './serve.ts';
+
+export const HTTP_PORT = 80;
+
+/**
+ * Largest N for /bytes/N by default: 1 TiB. Nothing is allocated per byte, and a benchmark
+ * client reads a long response for a fixed time and then hangs up, so the bound only keeps N a
+ * safe integer with room to spare; pass `maxBytes` for a tighter one.
+ */
+export const DEFAULT_MAX_BYTES = 2 ** 40;
+
+export interface HttpAppOptions {
+  /** Named on the `/` page (default 'tunstack'). */
+  name?: string;
+  /** Largest N accepted by /bytes/N (default DEFAULT_MAX_BYTES). */
+  maxBytes?: number;
+  /** Size of the reused /bytes chunk, a multiple of 256 (default 64 KiB). */
+  chunkSize?: number;
+  /**
+   * The connection's state and counters for the `/` page (e.g. its row of stack.connections()),
+   * or undefined when unknown (Node's own sockets in unit tests).
+   */
+  describeConnection?: (socket: StreamSocket) => Readonly<Record<string, unknown>> | undefined;
+}
+
+/** Fields of a connection row shown on `/`, in this order, when present. */
+const SHOWN_FIELDS = [
+  'state',
+  'srtt',
+  'rttvar',
+  'rto',
+  'smss',
+  'cwnd',
+  'ssthresh',
+  'sndWnd',
+  'rcvWnd',
+  'segsIn',
+  'segsOut',
+  'bytesIn',
+  'bytesOut',
+  'retransmits',
+  'timeouts',
+] as const;
+
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createHttpHandler(options: HttpAppOptions = {}): HttpHandler {
+  const name = options.name ?? 'tunstack';
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const chunk = countingChunk(options.chunkSize ?? 64 * 1024);
+
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/') {
+      if (!allow(req, res, 'GET, HEAD')) return;
+      const socket = req.socket as StreamSocket;
+      reply(res, 200, indexPage(name, socket, options.describeConnection?.(socket)));
+      return;
+    }
+    if (path.startsWith('/bytes/')) {
+      if (!allow(req, res, 'GET, HEAD')) return;
+      const n = parseCount(path.slice('/bytes/'.length), maxBytes);
+      if (n === null) {
+        reply(res, 400, `bad byte count: expected /bytes/N with N an integer 0..${maxBytes}\n`);
+        return;
+      }
+      res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(n),
+      });
+      if (req.method === 'HEAD') res.end();
+      else pumpRepeated(res, chunk, n, () => res.end());
+      return;
+    }
+    if (path === '/upload') {
+      if (!allow(req, res, 'POST, PUT')) return;
+      const hash = createHash('sha256');
+      let length = 0;
+      req.on('data', (data: Buffer) => {
+        hash.update(data);
+        length += data.length;
+      });
+      req.on('end', () => {
+        const body = `${JSON.stringify({ length, sha256: hash.digest('hex') })}\n`;
+        reply(res, 200, body, 'application/json');
+      });
+      // A client that goes away mid-body: the socket is gone, nothing to answer.
+      req.on('error', () => {});
+      return;
+    }
+    reply(res, 404, `not found: ${path}\n`);
+  };
+}
+
+/** Is the method one of `methods`? If not, answer 405 with Allow (RFC 9110 §15.5.6). */
+function allow(req: IncomingMessage, res: ServerResponse, methods: string): boolean {
+  if (methods.split(', ').includes(req.method ?? '')) return true;
+  res.setHeader('Allow', methods);
+  reply(res, 405, `method ${req.method} not allowed here; allowed: ${methods}\n`);
+  return false;
+}
+
+function reply(res: ServerResponse, status: number, body: string, type = 'text/plain'): void {
+  res.writeHead(status, {
+    'Content-Type': `${type}; charset=utf-8`,
+    'Content-Length': String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+}
+
+/** A decimal integer 0..max without sign, exponent or leading junk; null otherwise. */
+export function parseCount(text: string, max: number): number | null {
+  if (!/^\d{1,16}$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n <= max ? n : null;
+}
+
+function indexPage(
+  name: string,
+  socket: StreamSocket,
+  row: Readonly<Record<string, unknown>> | undefined,
+): string {
+  const lines = [
+    `${name}: a userspace TCP/IP stack in TypeScript`,
+    `you are ${socket.remoteAddress}:${socket.remotePort}, this is ${socket.localAddress}:${socket.localPort}`,
+  ];
+  if (row !== undefined) {
+    const shown = SHOWN_FIELDS.filter((k) => row[k] !== undefined && row[k] !== null).map(
+      (k) => `${k}=${String(row[k])}`,
+    );
+    lines.push(`connection: ${shown.join(' ')}`);
+  }
+  lines.push('', 'try: /bytes/N (N bytes), POST /upload (length and sha256 of the body)', '');
+  return lines.join('\n');
+}
