@@ -19,6 +19,12 @@ export function onesAdd(a: number, b: number): number {
 }
 
 /** Fold a wide (up to 2^53) sum of 16-bit words into 16 bits with end-around carry. */
+/** True on little-endian hosts (x86, ARM as Node runs them): 32-bit loads see bytes swapped. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Below this many bytes the plain byte loop wins over making a Uint32Array view. */
+const WORD_PATH_MIN = 128;
+
 function fold(sum: number): number {
   // A double holds the sum exactly; reduce it below 2^32 first, then fold twice.
   if (sum > 0xffffffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
@@ -30,7 +36,7 @@ function fold(sum: number): number {
 /**
  * One's-complement sum of `bytes[start, end)` taken as big-endian 16-bit words, plus `initial`.
  * An odd trailing byte is padded with a zero byte on the right (RFC 1071 §4.1). Works at any
- * byteOffset, since it reads bytes, not a word-aligned typed array.
+ * byteOffset.
  */
 export function onesSum(
   bytes: Uint8Array,
@@ -38,13 +44,47 @@ export function onesSum(
   end: number = bytes.length,
   initial = 0,
 ): number {
-  // Plain number accumulation: 32 768 words of at most 0xffff each stay far below 2^53, and the
-  // unrolled body adds eight bytes per iteration without any carry handling (RFC 1071 §2 (B)).
-  let sum = initial;
+  if (start >= end) return fold(initial);
+  if (((bytes.byteOffset + start) & 1) === 0) return fold(initial + evenSum(bytes, start, end));
+  // RFC 1071 §2 (B): summing from one byte further pairs every byte with the wrong partner,
+  // which yields the byte-swapped sum. So take the first byte alone and swap the rest's sum.
+  return fold(initial + (bytes[start] << 8) + swap16(evenSum(bytes, start + 1, end)));
+}
+
+function swap16(x: number): number {
+  return ((x & 0xff) << 8) | (x >>> 8);
+}
+
+/**
+ * The folded sum of a range that starts at an even address. Once 4-byte aligned, a long range is
+ * summed as 32-bit words through a Uint32Array in host byte order, with one swap at the end
+ * (RFC 1071 §2 (B), (C): the sum is independent of word size and byte order, up to that swap);
+ * the rest is read in byte pairs, eight bytes per iteration. The two accumulators are kept apart
+ * so that the byte loop stays in small-integer arithmetic; the wide one is a double, exact since
+ * 2^14 words of at most 2^32 stay below 2^53.
+ */
+function evenSum(bytes: Uint8Array, start: number, end: number): number {
+  let acc = 0;
   let i = start;
-  const end8 = end - ((end - start) & 7);
+  if ((bytes.byteOffset + i) & 2 && end - i >= 2) {
+    acc += (bytes[i] << 8) | bytes[i + 1];
+    i += 2;
+  }
+  if (end - i >= WORD_PATH_MIN) {
+    const words = (end - i) >>> 2;
+    const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+    let wide = 0;
+    const words4 = words - (words & 3);
+    let k = 0;
+    for (; k < words4; k += 4) wide += u32[k] + u32[k + 1] + u32[k + 2] + u32[k + 3];
+    for (; k < words; k++) wide += u32[k];
+    const folded = fold(wide);
+    acc += LITTLE_ENDIAN ? swap16(folded) : folded;
+    i += words * 4;
+  }
+  const end8 = end - ((end - i) & 7);
   while (i < end8) {
-    sum +=
+    acc +=
       ((bytes[i] << 8) | bytes[i + 1]) +
       ((bytes[i + 2] << 8) | bytes[i + 3]) +
       ((bytes[i + 4] << 8) | bytes[i + 5]) +
@@ -52,11 +92,11 @@ export function onesSum(
     i += 8;
   }
   while (i + 1 < end) {
-    sum += (bytes[i] << 8) | bytes[i + 1];
+    acc += (bytes[i] << 8) | bytes[i + 1];
     i += 2;
   }
-  if (i < end) sum += bytes[i] << 8;
-  return fold(sum);
+  if (i < end) acc += bytes[i] << 8;
+  return fold(acc);
 }
 
 /** The value to store in a checksum field for `bytes[start, end)` (+ `initial`, e.g. a pseudo-header). */

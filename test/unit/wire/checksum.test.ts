@@ -60,6 +60,22 @@ describe('internet checksum (RFC 1071)', () => {
     );
   });
 
+  it('agrees with the reference on long random buffers at every alignment (word path)', () => {
+    const backing = new Uint8Array(65_540);
+    let x = 12345;
+    for (let i = 0; i < backing.length; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      backing[i] = x >>> 24;
+    }
+    for (let off = 0; off < 4; off++) {
+      for (const len of [128, 129, 1460, 1461, 65_535]) {
+        const view = backing.subarray(off, off + len);
+        expect(internetChecksum(view), `offset ${off}, length ${len}`).toBe(reference(view));
+        expect(internetChecksum(backing, off, off + len, 0xbeef)).toBe(reference(view, 0xbeef));
+      }
+    }
+  });
+
   it('handles a 64 KiB buffer of 0xff without overflow', () => {
     const b = new Uint8Array(65_536).fill(0xff);
     expect(onesSum(b)).toBe(0xffff);
