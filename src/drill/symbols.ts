@@ -13,6 +13,7 @@ export const ERRNO: Readonly<Record<string, number>> = Object.freeze({
   ENOMEM: 12,
   EFAULT: 14,
   EINVAL: 22,
+  EMFILE: 24,
   EPIPE: 32,
   ENOTSOCK: 88,
   EDESTADDRREQ: 89,
