@@ -12,6 +12,7 @@
  */
 import { type Logger, pino } from 'pino';
 import { DgramApi } from '../api/dgram.ts';
+import { NetApi } from '../api/net.ts';
 import { IcmpLayer, type IcmpOptions } from '../icmp/icmp.ts';
 import { type IpDatagram, IpInput } from '../ip/input.ts';
 import { IP_HEADER_ROOM, IpOutput, type PacketSink } from '../ip/output.ts';
@@ -25,6 +26,7 @@ import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { type Clock, realClock } from './clock.ts';
 import { createStackStats, type StackStats, type TcpDropReason } from './stats.ts';
+import { type TcpConnectionRow, TcpLayer, type TcpLayerOptions } from './tcp.ts';
 import { type Timer, TimerQueue } from './timers.ts';
 
 export interface StackOptions {
@@ -44,6 +46,7 @@ export interface StackOptions {
   reassembly?: ReassemblyOptions;
   icmp?: IcmpOptions;
   udp?: UdpOptions;
+  tcp?: Partial<TcpLayerOptions>;
 }
 
 /** A handler for an IP protocol the stack does not know itself. */
@@ -87,6 +90,10 @@ export class Stack {
   readonly udp: UdpLayer;
   /** node:dgram-shaped sockets: `stack.dgram.createSocket('udp4')`. */
   readonly dgram: DgramApi;
+  /** The TCP layer (src/stack/tcp.ts): connection table, listeners, output. */
+  readonly tcp: TcpLayer;
+  /** node:net-shaped TCP: `stack.net.createServer()`, `stack.net.connect(port, host)`. */
+  readonly net: NetApi;
 
   private readonly handlers = new Map<number, ProtocolHandler>();
   private tcpHandler: TcpSegmentHandler | null = null;
@@ -119,10 +126,12 @@ export class Stack {
       (err) => this.logger.error({ err }, 'timer callback threw'),
     );
     this.reassemblyTimer = this.timers.create((now) => {
-      input.reassembler.expire(now);
+      input.reassembler.expire(now, (first) => this.icmp.sendReassemblyTimeout(first, now));
       this.armReassemblyTimer();
     });
     this.dgram = new DgramApi(this);
+    this.tcp = new TcpLayer(this, options.tcp);
+    this.net = new NetApi(this);
 
     this.link.attach({
       packet: (bytes) => this.input(bytes),
@@ -185,6 +194,11 @@ export class Stack {
     return ok;
   }
 
+  /** Every TCP listener and connection, like `ss -tan`. */
+  connections(): TcpConnectionRow[] {
+    return this.tcp.connections();
+  }
+
   get closed(): boolean {
     return this.closing !== null;
   }
@@ -193,6 +207,8 @@ export class Stack {
   close(): Promise<void> {
     if (this.closing === null) {
       this.dgram.closeAll();
+      this.net.closeAll();
+      this.tcp.close();
       this.timers.close();
       this.ip.input.reassembler.clear();
       this.flush();

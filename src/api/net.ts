@@ -1,0 +1,691 @@
+/**
+ * node:net-shaped TCP on a Stack: `stack.net.createServer(...)`, `stack.net.connect(port, host)`.
+ *
+ * `Socket` is a `stream.Duplex` over one TcpHandle (src/stack/tcp.ts); `Server` owns one listener.
+ * Node's own `http.Server`, `http.request({ createConnection })` and `ws` run on these sockets
+ * unchanged (see src/api/http.ts).
+ *
+ * What matches Node:
+ *  - Socket: connect/ready, data, end, finish, close(hadError), error, timeout, drain; end() is a
+ *    half-close (FIN) and `allowHalfOpen: false` (the default) ends our side when the peer's ends;
+ *    destroy() resets (RST) a connection we have not shut down, and lets one we have shut down
+ *    finish its close orphaned, as the kernel does after close(2); resetAndDestroy() always
+ *    resets; destroySoon(); setTimeout/'timeout' (idle time, on the stack's clock);
+ *    setNoDelay, setKeepAlive; remote/local address and port; bytesRead/bytesWritten;
+ *    readyState, pending, connecting; ref/unref (no-ops: the stack's own timers decide).
+ *  - Backpressure both ways: write() returns false once the core's send buffer is full and
+ *    Node's writable buffer passes its high-water mark, and 'drain' follows the core's drain;
+ *    when push() returns false the connection is paused (`setFlowing(false)`), the core holds
+ *    data up to its receive buffer and the advertised window closes; _read() resumes it.
+ *  - Server: listen(port[, host][, backlog][, cb]) and listen({ port, host, backlog }[, cb]),
+ *    port 0 for an ephemeral port, 'listening', 'connection', 'close' (once every connection is
+ *    gone), 'error' (EADDRINUSE), 'drop' (past maxConnections), close(cb), address(),
+ *    maxConnections, getConnections(cb).
+ *  - Errors: Node's messages and fields, e.g. `connect ECONNREFUSED 10.0.0.2:80` with code,
+ *    errno (libuv's negative Linux numbers), syscall, address and port.
+ * What does not: IPv4 dotted quads only (no DNS: any other host fails with ENOTFOUND); no IPC
+ * paths, no `fd`, no `signal`, no `autoSelectFamily`.
+ */
+import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
+import type { Stack } from '../stack/stack.ts';
+import type { TcpHandle, TcpListenOwner, TcpOwner } from '../stack/tcp.ts';
+import type { Timer } from '../stack/timers.ts';
+import type { TcpEvent } from '../tcp/events.ts';
+import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
+
+export interface AddressInfo {
+  address: string;
+  family: 'IPv4';
+  port: number;
+}
+
+export interface SocketConstructorOptions {
+  /** Keep our side open after the peer's FIN (default false: end() follows 'end'). */
+  allowHalfOpen?: boolean;
+  readableHighWaterMark?: number;
+  writableHighWaterMark?: number;
+}
+
+export interface ConnectOptions extends SocketConstructorOptions {
+  port: number;
+  /** A dotted quad. */
+  host?: string;
+  /** Bind the active open to this local port (default: an ephemeral one). */
+  localPort?: number;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  /** Idle timeout (ms) set before connecting, as socket.setTimeout. */
+  timeout?: number;
+}
+
+export interface ServerOptions {
+  allowHalfOpen?: boolean;
+  /** Accepted sockets start paused (no 'data' until resume()). */
+  pauseOnConnect?: boolean;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+}
+
+export interface ListenOptions {
+  port?: number | string;
+  host?: string;
+  backlog?: number;
+}
+
+/** libuv's errno values (negated Linux numbers; ENOTFOUND is getaddrinfo's EAI_NONAME). */
+const ERRNO: Record<string, number> = {
+  EPIPE: -32,
+  EADDRINUSE: -98,
+  EADDRNOTAVAIL: -99,
+  ECONNRESET: -104,
+  ENOBUFS: -105,
+  ETIMEDOUT: -110,
+  ECONNREFUSED: -111,
+  ENOTFOUND: -3008,
+};
+
+/** `${syscall} ${code} ${address}:${port}`, shaped like Node's exceptionWithHostPort. */
+export function sysError(
+  code: string,
+  syscall: string,
+  address?: string,
+  port?: number,
+): NodeJS.ErrnoException & { address?: string; port?: number } {
+  let where = '';
+  if (address !== undefined)
+    where = port !== undefined && port > 0 ? ` ${address}:${port}` : ` ${address}`;
+  // listen errors carry libuv's description as well (uvExceptionWithHostPort).
+  const what =
+    code === 'EADDRINUSE' && syscall === 'listen' ? `${code}: address already in use` : code;
+  return Object.assign(new Error(`${syscall} ${what}${where}`), {
+    code,
+    errno: ERRNO[code],
+    syscall,
+    ...(address !== undefined ? { address } : {}),
+    ...(port !== undefined ? { port } : {}),
+  });
+}
+
+function nodeError(code: string, message: string, Ctor: ErrorConstructor = Error): Error {
+  return Object.assign(new Ctor(message), { code });
+}
+
+function validatePort(port: unknown, allowZero: boolean): number {
+  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65_535) {
+    throw nodeError(
+      'ERR_SOCKET_BAD_PORT',
+      `Port should be ${allowZero ? '>= 0' : '> 0'} and < 65536. Received ${String(port)}.`,
+      RangeError,
+    );
+  }
+  return n;
+}
+
+type Callback = (err?: Error | null) => void;
+
+/** A stream over one TCP connection. Made by `stack.net.connect` or a Server. */
+export class Socket extends Duplex implements TcpOwner {
+  /** Bytes received and pushed to the reader. */
+  bytesRead = 0;
+  /** True from connect() until 'connect' (or failure). */
+  connecting = false;
+  /** The idle timeout set by setTimeout (ms), or undefined. */
+  timeout: number | undefined = undefined;
+  /** The net.Server that accepted this socket (Node's http sets its own server here). */
+  server: unknown = null;
+
+  readonly #stack: Stack;
+  #handle: TcpHandle | null = null;
+  #remote: { address: string; port: number } | null = null;
+  #localPort: number | undefined = undefined;
+  /** Bytes the core's send buffer took. */
+  #bytesSent = 0;
+  /** A write the core could not take whole: the rest waits for the core's 'drain'. */
+  #pending: { data: Uint8Array; cb: Callback } | null = null;
+  /** _final waiting for the connection to exist. */
+  #finalCb: Callback | null = null;
+  /** Our FIN is queued (shutdown) and no error ended the connection. */
+  #shutdown = false;
+  /** The core reported the connection over (closed, TIME_WAIT, or after an error). */
+  #coreDone = false;
+  /** The core is holding data (push() said stop). */
+  #paused = false;
+  /** The peer's FIN arrived while the core still held data: end the stream after that data. */
+  #finPending = false;
+  #finSeen = false;
+  #noDelay: boolean | null = null;
+  #keepAlive: { enable: boolean; delay: number } | null = null;
+  #idleTimer: Timer | null = null;
+  #lastActive = 0;
+
+  constructor(stack: Stack, options: SocketConstructorOptions = {}) {
+    super({
+      allowHalfOpen: options.allowHalfOpen ?? false,
+      readableHighWaterMark: options.readableHighWaterMark,
+      writableHighWaterMark: options.writableHighWaterMark,
+      // 'close' carries hadError, as net.Socket's does: emitted by _destroy.
+      emitClose: false,
+      autoDestroy: true,
+    });
+    this.#stack = stack;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Opening
+
+  /** connect(port[, host][, cb]) or connect(options[, cb]). */
+  connect(...args: unknown[]): this {
+    let cb: (() => void) | undefined;
+    if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
+    const opts: ConnectOptions =
+      args[0] !== null && typeof args[0] === 'object'
+        ? (args[0] as ConnectOptions)
+        : { port: args[0] as number, host: args[1] as string | undefined };
+    if (this.#handle !== null || this.connecting)
+      throw nodeError('ERR_SOCKET_CONNECTION_TIMEOUT', 'Socket is already connecting or open');
+    const port = validatePort(opts.port, false);
+    const host = opts.host ?? 'localhost';
+    if (cb !== undefined) this.once('connect', cb);
+    if (opts.noDelay) this.setNoDelay(true);
+    if (opts.keepAlive) this.setKeepAlive(true, opts.keepAliveInitialDelay);
+    if (opts.timeout !== undefined) this.setTimeout(opts.timeout);
+    this.connecting = true;
+    this.#remote = { address: host, port };
+    const addr = tryParseIpv4(host);
+    if (addr === null) {
+      const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), {
+        code: 'ENOTFOUND',
+        errno: ERRNO.ENOTFOUND,
+        syscall: 'getaddrinfo',
+        hostname: host,
+      });
+      this.#remote = null;
+      process.nextTick(() => this.destroy(err));
+      return this;
+    }
+    const r = this.#stack.tcp.connect(addr, port, this, opts.localPort);
+    if (typeof r === 'string') {
+      process.nextTick(() => this.destroy(sysError(r, 'connect', host, port)));
+      return this;
+    }
+    this.#attach(r);
+    return this;
+  }
+
+  /** @internal A Server's accepted connection. */
+  static accepted(stack: Stack, handle: TcpHandle, options: ServerOptions): Socket {
+    const s = new Socket(stack, { allowHalfOpen: options.allowHalfOpen });
+    s.#remote = { address: formatIpv4(handle.remoteAddr), port: handle.remotePort };
+    s.#attach(handle);
+    if (options.noDelay) s.setNoDelay(true);
+    if (options.keepAlive) s.setKeepAlive(true, options.keepAliveInitialDelay);
+    if (options.pauseOnConnect) s.pause();
+    return s;
+  }
+
+  #attach(handle: TcpHandle): void {
+    this.#handle = handle;
+    this.#localPort = handle.localPort;
+    if (this.#noDelay !== null) handle.setNoDelay(this.#noDelay);
+    if (this.#keepAlive !== null)
+      handle.setKeepAlive(this.#keepAlive.enable, this.#keepAlive.delay || undefined);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events from the connection (after the core call returned)
+
+  /** @internal TcpOwner. */
+  tcpEvent(handle: TcpHandle, e: TcpEvent): void {
+    if (handle !== this.#handle) return;
+    switch (e.type) {
+      case 'connected':
+        if (!this.connecting) return; // accepted sockets are connected from the start
+        this.connecting = false;
+        this.#touch();
+        this.emit('connect');
+        this.emit('ready');
+        return;
+      case 'data': {
+        const d = e.data;
+        this.bytesRead += d.length;
+        this.#touch();
+        // The core's chunk is ours to keep (copied out of the packet): no second copy.
+        if (!this.push(Buffer.from(d.buffer, d.byteOffset, d.length)) && !this.#paused) {
+          this.#paused = true;
+          handle.setFlowing(false); // the core holds what follows, and the window closes
+        }
+        return;
+      }
+      case 'fin':
+        this.#touch();
+        this.#finSeen = true;
+        if (this.#paused && handle.heldBytes > 0) this.#finPending = true;
+        else this.push(null);
+        return;
+      case 'drain':
+        this.#pump();
+        return;
+      case 'error':
+        this.#coreDone = e.code !== 'EPIPE';
+        this.destroy(this.#errorFor(e.code));
+        return;
+      case 'closed':
+        this.#coreDone = true;
+        // After the peer's FIN the stream finishes by itself once it is read (autoDestroy);
+        // anything else (the stack closing, a timeout after close) ends the stream now.
+        if (!this.#finSeen) this.destroy();
+        return;
+    }
+  }
+
+  #errorFor(code: string): Error {
+    const r = this.#remote;
+    if (this.connecting && (code === 'ECONNREFUSED' || code === 'ETIMEDOUT')) {
+      return sysError(code, 'connect', r?.address, r?.port);
+    }
+    return sysError(code, code === 'EPIPE' ? 'write' : 'read');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // stream.Duplex
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: Callback): void {
+    this.#touch();
+    this.#pending = { data: chunk, cb };
+    if (this.#handle !== null) this.#pump();
+  }
+
+  /** Hand the pending write to the core; finish it when the core has taken all of it. */
+  #pump(): void {
+    const p = this.#pending;
+    const h = this.#handle;
+    if (p === null || h === null) return;
+    if (this.#coreDone) {
+      this.destroy(sysError('EPIPE', 'write'));
+      return;
+    }
+    const room = h.sendRoom;
+    if (room === 0) return; // full: the core's 'drain' event calls again
+    const n = h.send(room >= p.data.length ? p.data : p.data.subarray(0, room));
+    this.#bytesSent += n;
+    if (n < p.data.length) {
+      p.data = p.data.subarray(n);
+      return;
+    }
+    this.#pending = null;
+    p.cb();
+  }
+
+  override _final(cb: Callback): void {
+    if (this.#handle === null) {
+      this.#finalCb = cb; // still resolving or refused: destroy() answers it
+      return;
+    }
+    this.#shutdown = true;
+    this.#handle.shutdown();
+    cb();
+  }
+
+  override _read(): void {
+    const h = this.#handle;
+    if (h === null || !this.#paused) return;
+    // Take what the core held, while the reader wants more; the window reopens as it drains.
+    for (let chunk = h.recv(); chunk !== null; chunk = h.recv()) {
+      this.bytesRead += chunk.length;
+      if (!this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))) return;
+    }
+    this.#paused = false;
+    h.setFlowing(true);
+    if (this.#finPending) {
+      this.#finPending = false;
+      this.push(null);
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.#idleTimer?.cancel();
+    this.#idleTimer = null;
+    const h = this.#handle;
+    if (h !== null && h.owner === this && !this.#coreDone) {
+      // After our FIN, let the close finish without us (FIN_WAIT_*, LAST_ACK, TIME_WAIT), as
+      // the kernel does after close(2); otherwise reset (RFC 9293 §3.10.5 ABORT).
+      if (err === null && this.#shutdown) h.close();
+      else h.abort();
+    } else if (h !== null && h.owner === this) {
+      h.owner = null;
+    }
+    this.connecting = false;
+    const pending = this.#pending;
+    this.#pending = null;
+    const gone =
+      err ?? nodeError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed');
+    if (pending !== null) pending.cb(gone);
+    const fin = this.#finalCb;
+    this.#finalCb = null;
+    if (fin !== null) fin(gone);
+    cb(err);
+    const hadError = err !== null;
+    process.nextTick(() => this.emit('close', hadError));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // node:net extras
+
+  /** Reset the connection (RST) and destroy the socket. */
+  resetAndDestroy(): this {
+    const h = this.#handle;
+    if (h !== null && h.owner === this && !this.#coreDone) h.abort();
+    this.#coreDone = true;
+    return this.destroy();
+  }
+
+  /** End our side; destroy once the end is written. */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  setNoDelay(noDelay = true): this {
+    this.#noDelay = noDelay;
+    this.#handle?.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this.#keepAlive = { enable, delay: initialDelay };
+    this.#handle?.setKeepAlive(enable, initialDelay > 0 ? initialDelay : undefined);
+    return this;
+  }
+
+  /**
+   * Emit 'timeout' after `ms` of no activity (data in or out); 0 disables. The timer runs on the
+   * stack's clock (virtual in simulations) and only tells: the socket stays open.
+   */
+  setTimeout(ms: number, cb?: () => void): this {
+    if (!(ms >= 0) || !Number.isFinite(ms))
+      throw nodeError(
+        'ERR_OUT_OF_RANGE',
+        `The value of "msecs" is out of range. Received ${ms}`,
+        RangeError,
+      );
+    if (cb !== undefined) {
+      if (ms === 0) this.removeListener('timeout', cb);
+      else this.once('timeout', cb);
+    }
+    this.timeout = ms;
+    if (ms === 0) {
+      this.#idleTimer?.cancel();
+      return this;
+    }
+    if (this.destroyed) return this;
+    this.#idleTimer ??= this.#stack.timers.create((now) => this.#onIdle(now));
+    this.#lastActive = this.#stack.now();
+    this.#idleTimer.schedule(this.#lastActive + ms);
+    return this;
+  }
+
+  #touch(): void {
+    if (this.timeout === undefined || this.timeout === 0 || this.#idleTimer === null) return;
+    this.#lastActive = this.#stack.now();
+    // Lazy: pushing a deadline later only records it (src/stack/timers.ts).
+    this.#idleTimer.schedule(this.#lastActive + this.timeout);
+  }
+
+  #onIdle(now: number): void {
+    const ms = this.timeout ?? 0;
+    if (ms === 0 || this.destroyed) return;
+    if (now < this.#lastActive + ms) {
+      this.#idleTimer?.schedule(this.#lastActive + ms);
+      return;
+    }
+    this.emit('timeout');
+  }
+
+  address(): AddressInfo | Record<string, never> {
+    if (this.#localPort === undefined) return {};
+    return { address: this.#stack.address, family: 'IPv4', port: this.#localPort };
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#handle !== null || this.destroyed ? this.#remote?.address : undefined;
+  }
+  get remotePort(): number | undefined {
+    return this.#handle !== null || this.destroyed ? this.#remote?.port : undefined;
+  }
+  get remoteFamily(): 'IPv4' | undefined {
+    return this.remoteAddress === undefined ? undefined : 'IPv4';
+  }
+  get localAddress(): string | undefined {
+    return this.#localPort === undefined ? undefined : this.#stack.address;
+  }
+  get localPort(): number | undefined {
+    return this.#localPort;
+  }
+  get localFamily(): 'IPv4' | undefined {
+    return this.#localPort === undefined ? undefined : 'IPv4';
+  }
+
+  /** Bytes the core has taken, plus those still waiting in the stream (as Node counts). */
+  get bytesWritten(): number {
+    return this.#bytesSent + (this.#pending?.data.length ?? 0) + this.writableLength;
+  }
+
+  /** Bytes waiting to be handed to the connection (deprecated in Node, kept for http). */
+  get bufferSize(): number {
+    return this.writableLength + (this.#pending?.data.length ?? 0);
+  }
+
+  get pending(): boolean {
+    return this.#handle === null || this.connecting;
+  }
+
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.connecting) return 'opening';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable && !this.writable) return 'readOnly';
+    if (!this.readable && this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  /** The core's connection state ('ESTABLISHED', …), or null once detached. For tests and ss. */
+  get tcpState(): string | null {
+    return this.#handle?.state ?? null;
+  }
+
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+}
+
+/** A TCP server on the stack, shaped like net.Server. */
+export class Server extends EventEmitter implements TcpListenOwner {
+  /** Refuse (reset) connections beyond this many open ones; undefined: no limit. */
+  maxConnections: number | undefined = undefined;
+  readonly #stack: Stack;
+  readonly #api: NetApi;
+  readonly #options: ServerOptions;
+  #port: number | null = null;
+  #closing = false;
+  readonly #sockets = new Set<Socket>();
+
+  constructor(stack: Stack, api: NetApi, options: ServerOptions = {}) {
+    super();
+    this.#stack = stack;
+    this.#api = api;
+    this.#options = options;
+  }
+
+  /** listen(port[, host][, backlog][, cb]) or listen({ port, host, backlog }[, cb]). */
+  listen(...args: unknown[]): this {
+    let cb: (() => void) | undefined;
+    if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
+    let opts: ListenOptions;
+    if (args[0] !== null && typeof args[0] === 'object') opts = args[0] as ListenOptions;
+    else {
+      const [port, a, b] = args;
+      opts = { port: port as number | undefined };
+      if (typeof a === 'number') opts.backlog = a;
+      else if (typeof a === 'string') {
+        opts.host = a;
+        if (typeof b === 'number') opts.backlog = b;
+      }
+    }
+    if (this.#port !== null)
+      throw nodeError(
+        'ERR_SERVER_ALREADY_LISTEN',
+        'Listen method has been called more than once without closing.',
+      );
+    const requested = opts.port === undefined ? 0 : validatePort(opts.port, true);
+    if (cb !== undefined) this.once('listening', cb);
+    const host = opts.host ?? '0.0.0.0';
+    if (host !== '0.0.0.0' && host !== '::' && host !== this.#stack.address) {
+      process.nextTick(() =>
+        this.emit('error', sysError('EADDRNOTAVAIL', 'listen', host, requested)),
+      );
+      return this;
+    }
+    const tcp = this.#stack.tcp;
+    const port = requested === 0 ? tcp.allocatePort() : requested;
+    if (port === null || !tcp.listen(port, this, opts.backlog)) {
+      process.nextTick(() => this.emit('error', sysError('EADDRINUSE', 'listen', host, requested)));
+      return this;
+    }
+    this.#port = port;
+    this.#closing = false;
+    this.#api.track(this);
+    process.nextTick(() => {
+      if (this.#port === port) this.emit('listening');
+    });
+    return this;
+  }
+
+  get listening(): boolean {
+    return this.#port !== null;
+  }
+
+  address(): AddressInfo | null {
+    return this.#port === null ? null : { address: '0.0.0.0', family: 'IPv4', port: this.#port };
+  }
+
+  /** @internal TcpListenOwner: a connection completed its handshake. */
+  accept(handle: TcpHandle): TcpOwner | null {
+    if (this.#port === null) return null;
+    if (this.maxConnections !== undefined && this.#sockets.size >= this.maxConnections) {
+      this.emit('drop', {
+        localAddress: formatIpv4(handle.localAddr),
+        localPort: handle.localPort,
+        localFamily: 'IPv4',
+        remoteAddress: formatIpv4(handle.remoteAddr),
+        remotePort: handle.remotePort,
+        remoteFamily: 'IPv4',
+      });
+      return null;
+    }
+    const s = Socket.accepted(this.#stack, handle, this.#options);
+    s.server = this;
+    this.#sockets.add(s);
+    s.once('close', () => {
+      this.#sockets.delete(s);
+      this.#maybeClosed();
+    });
+    this.emit('connection', s);
+    return s;
+  }
+
+  /** Stop accepting; 'close' (and cb) once every accepted connection has closed. */
+  close(cb?: (err?: Error) => void): this {
+    if (this.#port === null) {
+      if (cb !== undefined)
+        process.nextTick(cb, nodeError('ERR_SERVER_NOT_RUNNING', 'Server is not running.'));
+      return this;
+    }
+    if (cb !== undefined) this.once('close', cb);
+    this.#stack.tcp.unlisten(this.#port);
+    this.#port = null;
+    this.#closing = true;
+    this.#api.untrack(this);
+    this.#maybeClosed();
+    return this;
+  }
+
+  getConnections(cb: (err: Error | null, count: number) => void): this {
+    process.nextTick(cb, null, this.#sockets.size);
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+
+  #maybeClosed(): void {
+    if (!this.#closing || this.#sockets.size > 0) return;
+    this.#closing = false;
+    process.nextTick(() => this.emit('close'));
+  }
+}
+
+/** `stack.net`: the node:net functions, bound to one stack. */
+export class NetApi {
+  readonly #stack: Stack;
+  readonly #servers = new Set<Server>();
+
+  constructor(stack: Stack) {
+    this.#stack = stack;
+  }
+
+  /** createServer([options][, connectionListener]). */
+  createServer(
+    options?: ServerOptions | ((socket: Socket) => void),
+    listener?: (socket: Socket) => void,
+  ): Server {
+    if (typeof options === 'function') {
+      listener = options;
+      options = {};
+    }
+    const server = new Server(this.#stack, this, options ?? {});
+    if (listener !== undefined) server.on('connection', listener);
+    return server;
+  }
+
+  /** connect(port[, host][, cb]) or connect(options[, cb]): a new Socket, connecting. */
+  connect(...args: unknown[]): Socket {
+    const opts = args[0] !== null && typeof args[0] === 'object' ? (args[0] as ConnectOptions) : {};
+    const s = new Socket(this.#stack, opts);
+    return s.connect(...args);
+  }
+
+  /** The same as connect. */
+  createConnection(...args: unknown[]): Socket {
+    return this.connect(...args);
+  }
+
+  /** A new, unconnected Socket (call its connect()). */
+  Socket(options?: SocketConstructorOptions): Socket {
+    return new Socket(this.#stack, options);
+  }
+
+  /** @internal */
+  track(s: Server): void {
+    this.#servers.add(s);
+  }
+  /** @internal */
+  untrack(s: Server): void {
+    this.#servers.delete(s);
+  }
+
+  /** @internal Stack shutdown: close every listening server. */
+  closeAll(): void {
+    for (const s of [...this.#servers]) s.close();
+  }
+}

@@ -1,0 +1,639 @@
+/**
+ * The TCP layer of the stack: where the deterministic core (src/tcp) meets the clock, the timer
+ * queue and IP.
+ *
+ *   segment in ──► demux by 4-tuple ──► conn.process(now, seg) ──┐
+ *              └─► listener by port ──► new conn (SYN_RECEIVED) ─┤
+ *              └─► neither: RST (RFC 9293 §3.10.7.1), counted    │
+ *   user call (TcpHandle.send/shutdown/…) ───────────────────────┤
+ *   the connection's Timer fires ────────────────────────────────┤
+ *                                                                ▼
+ *                       service(h): dispatch(now) until null ──► stack.sendTcp ──► IP ──► link
+ *                                   takeEvents() ──► the owner (the socket layer), AFTER the core
+ *                                   pollAt() ──► h.timer.schedule (lazily re-armed, one queue)
+ *
+ * Output is flushed by the stack at the end of each received batch and after each run of
+ * timers; user calls ask for one flush per burst (stack.requestFlush).
+ *
+ * Events are delivered after the core call that produced them has returned (STYLE.md, "events
+ * after, never during"). An owner that calls back into its handle while events are being
+ * delivered does not recurse: the handle is marked and serviced again in the same loop.
+ *
+ * Layering: this file is src/stack; the socket layer (src/api/net.ts) registers owners here and
+ * never touches TcpConnection itself.
+ */
+
+import { TcpConnection } from '../tcp/conn.ts';
+import type { TcpEvent } from '../tcp/events.ts';
+import { IsnGenerator } from '../tcp/isn.ts';
+import { TcpListener } from '../tcp/listener.ts';
+import type { TcpConnectionOptions } from '../tcp/options.ts';
+import { mssFromMtu } from '../tcp/options.ts';
+import { resetFor } from '../tcp/reply.ts';
+import type { TcpState } from '../tcp/state.ts';
+import { formatIpv4 } from '../wire/ipv4.ts';
+import type { TcpRepr } from '../wire/tcp-repr.ts';
+import type { Stack } from './stack.ts';
+import type { Timer } from './timers.ts';
+
+export interface TcpLayerOptions {
+  /**
+   * Connections in the table at once, TIME_WAIT and handshaking ones included. When full, the
+   * oldest TIME_WAIT connection is forgotten early (as Linux's tcp_max_tw_buckets); failing
+   * that, SYNs are dropped and active opens fail with ENOBUFS.
+   */
+  maxConnections: number;
+  /** Ephemeral ports for active opens, inclusive (RFC 6335 §6: 49152–65535). */
+  ephemeralLow: number;
+  ephemeralHigh: number;
+  /** SYN_RECEIVED connections per listener. */
+  synBacklog: number;
+  /** Options for every connection; `mss` defaults to the stack's MTU − 40. */
+  conn: Partial<TcpConnectionOptions>;
+  /** RFC 6528 ISN secret; random when omitted (simulations pass one to be reproducible). */
+  isnSecret?: Uint8Array;
+}
+
+export const DEFAULT_TCP_LAYER_OPTIONS: Readonly<Omit<TcpLayerOptions, 'isnSecret'>> =
+  Object.freeze({
+    maxConnections: 16_384,
+    ephemeralLow: 49_152,
+    ephemeralHigh: 65_535,
+    synBacklog: 128,
+    conn: {},
+  });
+
+/** What the TCP layer counts, beside the stack's own rx/tx/drop counters in stack.stats.tcp. */
+export interface TcpLayerStats {
+  activeOpens: number;
+  passiveOpens: number;
+  /** Connections handed to a listener's owner. */
+  accepted: number;
+  /** Segments for a port with no connection and no listener. */
+  noPort: number;
+  /** RSTs sent for segments that reached no connection (closed port, or a listener's bad ACK). */
+  resetsSent: number;
+  /** SYNs dropped because the connection table was full. */
+  tableFull: number;
+  /** TIME_WAIT connections forgotten early to make room. */
+  timeWaitEvicted: number;
+  /** Segments a listener dropped, by reason ('syn-queue-full', 'no-syn', …). */
+  listenerDrops: Record<string, number>;
+  /** Segments IP refused to send (larger than the MTU: a bug, since MSS follows the MTU). */
+  txRefused: number;
+  /** Exceptions thrown by owners' event handlers (rethrown asynchronously, as Node would). */
+  ownerErrors: number;
+}
+
+/** The socket layer's side of one connection. */
+export interface TcpOwner {
+  /** One event of the connection, delivered after the core call that produced it returned. */
+  tcpEvent(handle: TcpHandle, event: TcpEvent): void;
+}
+
+/** The socket layer's side of one listener. */
+export interface TcpListenOwner {
+  /**
+   * A connection completed its handshake. Return its owner, or null to refuse it (it is reset).
+   * Events that arrived with the handshake (data, even a FIN) follow at once.
+   */
+  accept(handle: TcpHandle): TcpOwner | null;
+}
+
+/** One row of `stack.connections()`, after `ss -tan`. */
+export interface TcpConnectionRow {
+  state: TcpState;
+  /** "address:port"; a listener on every address shows "0.0.0.0:port". */
+  local: string;
+  /** "address:port", or "*:*" for a listener. */
+  remote: string;
+  /** Bytes queued to send (unsent and unacknowledged); for a listener, the backlog. */
+  sendQ: number;
+  /** Bytes received and not yet read; for a listener, connections waiting for accept. */
+  recvQ: number;
+  /** Smoothed RTT, ms, or null before the first sample. */
+  srtt: number | null;
+  rto: number;
+  cwnd: number;
+  retransmits: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+/**
+ * One connection as the socket layer sees it: the user calls of RFC 9293 §3.10, each followed by
+ * servicing the connection (output, timer, events). The core itself stays private.
+ */
+export class TcpHandle {
+  owner: TcpOwner | null = null;
+  /** The listener's port for a passive open not yet accepted, else -1. */
+  listenPort: number;
+  /** Inside service(): a nested call only marks `again`. */
+  busy = false;
+  again = false;
+  /** Still in the table. */
+  inTable = true;
+  readonly timer: Timer;
+
+  constructor(
+    private readonly layer: TcpLayer,
+    readonly conn: TcpConnection,
+    listenPort: number,
+  ) {
+    this.listenPort = listenPort;
+    this.timer = layer.stack.timers.create(() => layer.service(this));
+  }
+
+  get state(): TcpState {
+    return this.conn.state;
+  }
+  get localAddr(): number {
+    return this.conn.localAddr;
+  }
+  get localPort(): number {
+    return this.conn.localPort;
+  }
+  get remoteAddr(): number {
+    return this.conn.remoteAddr;
+  }
+  get remotePort(): number {
+    return this.conn.remotePort;
+  }
+  /** Bytes `send` would accept now. */
+  get sendRoom(): number {
+    return this.conn.sendRoom;
+  }
+
+  /** Queue bytes; returns how many the send buffer took (a 'drain' event follows a short count). */
+  send(data: Uint8Array): number {
+    const n = this.conn.send(data);
+    this.layer.poke(this);
+    return n;
+  }
+  /** Half-close: FIN after the queued data. */
+  shutdown(): void {
+    this.conn.shutdown();
+    this.layer.poke(this);
+  }
+  /** Full close; the layer keeps driving the connection until it is over (orphaned). */
+  close(): void {
+    this.owner = null;
+    this.conn.close();
+    this.layer.poke(this);
+  }
+  /** RST (where the state calls for one) and forget. */
+  abort(): void {
+    this.owner = null;
+    this.conn.abort();
+    this.layer.poke(this);
+  }
+  setFlowing(flowing: boolean): void {
+    this.conn.setFlowing(flowing);
+    if (flowing) this.layer.poke(this); // held data comes out as events, and the window opens
+  }
+  /** Take up to `max` held bytes (paused mode), or null; the window reopens as they go. */
+  recv(max?: number): Uint8Array | null {
+    const data = this.conn.recv(max);
+    if (data !== null) this.layer.poke(this);
+    return data;
+  }
+  setNoDelay(noDelay: boolean): void {
+    this.conn.setNoDelay(noDelay);
+    this.layer.poke(this);
+  }
+  setKeepAlive(enable: boolean, idleMs?: number): void {
+    this.conn.setKeepAlive(enable, idleMs);
+    this.layer.poke(this);
+  }
+  /** Bytes held by the core because the connection is paused. */
+  get heldBytes(): number {
+    return this.conn.snapshot().recvQueue;
+  }
+}
+
+interface ListenEntry {
+  listener: TcpListener;
+  owner: TcpListenOwner;
+}
+
+const TWO_16 = 0x1_0000;
+
+/** The key of a remote end within one local port: 48 bits, exact in a double. */
+function remoteKey(addr: number, port: number): number {
+  return (addr >>> 0) * TWO_16 + port;
+}
+
+export class TcpLayer {
+  readonly options: Readonly<Omit<TcpLayerOptions, 'isnSecret'>>;
+  readonly stats: TcpLayerStats;
+  readonly #isn: IsnGenerator;
+  readonly #connOptions: Partial<TcpConnectionOptions>;
+  /**
+   * The connection table, by local port, then by remote address and port. The stack has one
+   * address, so these three complete the 4-tuple; two plain number lookups, no key strings.
+   */
+  readonly #table = new Map<number, Map<number, TcpHandle>>();
+  #count = 0;
+  /** Connections in TIME_WAIT, oldest first (insertion order), for early eviction. */
+  readonly #timeWait = new Set<TcpHandle>();
+  readonly #listeners = new Map<number, ListenEntry>();
+  #nextEphemeral: number;
+  #closed = false;
+
+  constructor(
+    readonly stack: Stack,
+    options: Partial<TcpLayerOptions> = {},
+  ) {
+    const { isnSecret, ...rest } = options;
+    this.options = { ...DEFAULT_TCP_LAYER_OPTIONS, ...rest };
+    const o = this.options;
+    if (!(o.ephemeralLow >= 1 && o.ephemeralLow <= o.ephemeralHigh && o.ephemeralHigh <= 65_535)) {
+      throw new RangeError(`bad ephemeral port range ${o.ephemeralLow}-${o.ephemeralHigh}`);
+    }
+    this.#isn = new IsnGenerator(isnSecret);
+    this.#connOptions = { mss: mssFromMtu(stack.mtu), ...o.conn };
+    this.#nextEphemeral = o.ephemeralLow;
+    this.stats = {
+      activeOpens: 0,
+      passiveOpens: 0,
+      accepted: 0,
+      noPort: 0,
+      resetsSent: 0,
+      tableFull: 0,
+      timeWaitEvicted: 0,
+      listenerDrops: {},
+      txRefused: 0,
+      ownerErrors: 0,
+    };
+    // The counters live in stack.stats.tcp beside the stack's own (rx/tx segments, drops).
+    Object.assign(stack.stats.tcp, { layer: this.stats });
+    stack.setTcpHandler({ segment: (seg, src, dst, now) => this.input(seg, src, dst, now) });
+  }
+
+  /** Connections in the table (TIME_WAIT included). */
+  get size(): number {
+    return this.#count;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Passive and active open
+
+  /**
+   * LISTEN on `port` (every local address). Returns false when the port already has a listener.
+   * Connections on the port (say, an active open's) do not conflict: demux prefers them.
+   */
+  listen(port: number, owner: TcpListenOwner, backlog?: number): boolean {
+    if (this.#closed || this.#listeners.has(port)) return false;
+    const listener = new TcpListener(0, port, this.#isn, {
+      synBacklog: this.options.synBacklog,
+      backlog: backlog ?? 511,
+      conn: this.#connOptions,
+    });
+    this.#listeners.set(port, { listener, owner });
+    return true;
+  }
+
+  /** Stop listening; connections not yet accepted are reset. */
+  unlisten(port: number): void {
+    const entry = this.#listeners.get(port);
+    if (entry === undefined) return;
+    this.#listeners.delete(port);
+    for (const conn of entry.listener.close()) {
+      const h = this.#lookup(conn.localPort, conn.remoteAddr, conn.remotePort);
+      if (h !== undefined) this.poke(h);
+    }
+  }
+
+  /** A free port for a listener: an ephemeral port with no listener and no connection. */
+  allocatePort(): number | null {
+    return this.#ephemeralPort();
+  }
+
+  isListening(port: number): boolean {
+    return this.#listeners.has(port);
+  }
+
+  /**
+   * Active open to `remoteAddr:remotePort` from an ephemeral port (or `localPort`). The first
+   * segment (SYN) goes out at once. Returns an errno code when the open cannot start.
+   */
+  connect(
+    remoteAddr: number,
+    remotePort: number,
+    owner: TcpOwner,
+    localPort?: number,
+  ): TcpHandle | 'EADDRNOTAVAIL' | 'EADDRINUSE' | 'ENOBUFS' {
+    if (this.#closed) return 'ENOBUFS';
+    if (this.#count >= this.options.maxConnections && !this.#evictTimeWait()) return 'ENOBUFS';
+    let port: number;
+    if (localPort === undefined || localPort === 0) {
+      const p = this.#ephemeralPort();
+      if (p === null) return 'EADDRNOTAVAIL';
+      port = p;
+    } else {
+      if (this.#lookup(localPort, remoteAddr, remotePort) !== undefined) return 'EADDRINUSE';
+      port = localPort;
+    }
+    const now = this.stack.now();
+    const tuple = { localAddr: this.stack.addr, localPort: port, remoteAddr, remotePort };
+    const iss = this.#isn.next(tuple.localAddr, port, remoteAddr, remotePort, now);
+    const conn = TcpConnection.connect(tuple, iss, now, this.#connOptions);
+    const h = this.#insert(conn, -1);
+    h.owner = owner;
+    this.stats.activeOpens++;
+    this.poke(h);
+    return h;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Input
+
+  /** A checked, parsed segment from `src` to `dst` (one of our addresses). */
+  input(seg: TcpRepr, src: number, dst: number, now: number): void {
+    if (this.#closed) return;
+    const h = this.#lookup(seg.dstPort, src, seg.srcPort);
+    if (h !== undefined) {
+      h.conn.process(now, seg);
+      this.service(h);
+      return;
+    }
+    const l = this.#listeners.get(seg.dstPort);
+    if (l !== undefined) {
+      this.#toListener(l, seg, src, dst, now);
+      return;
+    }
+    // RFC 9293 §3.10.7.1: no connection, no listener: "If the state is CLOSED … a reset is sent".
+    this.stats.noPort++;
+    this.#reset(seg, src);
+  }
+
+  #toListener(l: ListenEntry, seg: TcpRepr, src: number, dst: number, now: number): void {
+    const isSyn = seg.control === 'syn' && seg.ack === null;
+    if (isSyn && this.#count >= this.options.maxConnections && !this.#evictTimeWait()) {
+      this.stats.tableFull++; // dropped: the peer retransmits its SYN later
+      return;
+    }
+    const v = l.listener.process(now, src, dst, seg);
+    switch (v.kind) {
+      case 'created': {
+        const h = this.#insert(v.conn, l.listener.localPort);
+        this.stats.passiveOpens++;
+        this.service(h);
+        return;
+      }
+      case 'reset':
+        this.#sendReset(v.seg, src);
+        return;
+      case 'drop': {
+        const d = this.stats.listenerDrops;
+        d[v.reason] = (d[v.reason] ?? 0) + 1;
+        return;
+      }
+    }
+  }
+
+  #reset(seg: TcpRepr, to: number): void {
+    const rst = resetFor(seg);
+    if (rst !== null) this.#sendReset(rst, to);
+  }
+
+  #sendReset(rst: TcpRepr, to: number): void {
+    if (this.stack.sendTcp(rst, to)) this.stats.resetsSent++;
+    else this.stats.txRefused++;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output, timers and events
+
+  /** Service after a user call: output now, and one link flush after the burst of calls. */
+  poke(h: TcpHandle): void {
+    this.service(h);
+    this.stack.requestFlush();
+  }
+
+  /**
+   * Send what the connection has to send, deliver its events, re-arm its timer, and forget it
+   * once CLOSED. Never re-entered for one handle: a nested call is folded into the loop.
+   */
+  service(h: TcpHandle): void {
+    if (h.busy) {
+      h.again = true;
+      return;
+    }
+    h.busy = true;
+    try {
+      for (let turn = 0; turn < 1000; turn++) {
+        h.again = false;
+        const now = this.stack.now();
+        const conn = h.conn;
+        for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
+          if (!this.stack.sendTcp(seg, conn.remoteAddr)) this.stats.txRefused++;
+        }
+        this.#deliver(h, conn.takeEvents());
+        if (!h.again) break;
+      }
+    } finally {
+      h.busy = false;
+    }
+    this.#settle(h);
+  }
+
+  #deliver(h: TcpHandle, events: TcpEvent[]): void {
+    if (events.length === 0) return;
+    if (h.owner === null && h.listenPort >= 0) {
+      for (const e of events) {
+        if (e.type === 'connected') this.#acceptReady(h.listenPort);
+      }
+    }
+    for (const e of events) {
+      const owner = h.owner;
+      if (owner === null) return; // embryonic, orphaned or refused: nobody to tell
+      try {
+        owner.tcpEvent(h, e);
+      } catch (err) {
+        // User code threw from an event handler. Node would surface it as an uncaught
+        // exception; do so, but outside the stack, so the tables stay consistent.
+        this.stats.ownerErrors++;
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  /** Hand every connection that completed its handshake to the listener's owner. */
+  #acceptReady(port: number): void {
+    const l = this.#listeners.get(port);
+    if (l === undefined) return;
+    for (let conn = l.listener.accept(); conn !== null; conn = l.listener.accept()) {
+      const h = this.#lookup(conn.localPort, conn.remoteAddr, conn.remotePort);
+      if (h === undefined) continue;
+      h.listenPort = -1;
+      const owner = l.owner.accept(h);
+      if (owner === null) {
+        h.conn.abort();
+        h.again = true;
+        continue;
+      }
+      this.stats.accepted++;
+      h.owner = owner;
+    }
+  }
+
+  /** After servicing: timer, TIME_WAIT bookkeeping, removal. */
+  #settle(h: TcpHandle): void {
+    const conn = h.conn;
+    if (conn.finished) {
+      this.#remove(h);
+      return;
+    }
+    if (conn.state === 'TIME_WAIT') this.#timeWait.add(h);
+    const at = conn.pollAt();
+    if (at === null) h.timer.cancel();
+    else h.timer.schedule(at);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The table
+
+  #lookup(localPort: number, remoteAddr: number, remotePort: number): TcpHandle | undefined {
+    return this.#table.get(localPort)?.get(remoteKey(remoteAddr, remotePort));
+  }
+
+  #insert(conn: TcpConnection, listenPort: number): TcpHandle {
+    const h = new TcpHandle(this, conn, listenPort);
+    let byRemote = this.#table.get(conn.localPort);
+    if (byRemote === undefined) {
+      byRemote = new Map();
+      this.#table.set(conn.localPort, byRemote);
+    }
+    byRemote.set(remoteKey(conn.remoteAddr, conn.remotePort), h);
+    this.#count++;
+    return h;
+  }
+
+  #remove(h: TcpHandle): void {
+    if (!h.inTable) return;
+    h.inTable = false;
+    h.timer.cancel();
+    h.owner = null;
+    this.#timeWait.delete(h);
+    const conn = h.conn;
+    const byRemote = this.#table.get(conn.localPort);
+    if (byRemote?.get(remoteKey(conn.remoteAddr, conn.remotePort)) === h) {
+      byRemote.delete(remoteKey(conn.remoteAddr, conn.remotePort));
+      if (byRemote.size === 0) this.#table.delete(conn.localPort);
+      this.#count--;
+    }
+  }
+
+  /** Forget the oldest TIME_WAIT connection to make room. */
+  #evictTimeWait(): boolean {
+    for (const h of this.#timeWait) {
+      this.stats.timeWaitEvicted++;
+      this.#remove(h);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The next ephemeral port with neither a listener nor any connection on it, searched from
+   * where the last search ended (RFC 6056 §3.3.2's simple sequential selection).
+   */
+  #ephemeralPort(): number | null {
+    const { ephemeralLow: lo, ephemeralHigh: hi } = this.options;
+    const span = hi - lo + 1;
+    for (let i = 0; i < span; i++) {
+      const p = this.#nextEphemeral;
+      this.#nextEphemeral = p >= hi ? lo : p + 1;
+      if (!this.#table.has(p) && !this.#listeners.has(p)) return p;
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Introspection and shutdown
+
+  /** Every listener and connection, like `ss -tan`. */
+  connections(): TcpConnectionRow[] {
+    const rows: TcpConnectionRow[] = [];
+    for (const [port, { listener }] of this.#listeners) {
+      rows.push({
+        state: 'LISTEN',
+        local: `0.0.0.0:${port}`,
+        remote: '*:*',
+        sendQ: listener.options.backlog,
+        recvQ: listener.pending,
+        srtt: null,
+        rto: 0,
+        cwnd: 0,
+        retransmits: 0,
+        bytesSent: 0,
+        bytesReceived: 0,
+      });
+    }
+    for (const byRemote of this.#table.values()) {
+      for (const h of byRemote.values()) {
+        const c = h.conn;
+        const s = c.snapshot();
+        rows.push({
+          state: s.state,
+          local: `${formatIpv4(c.localAddr)}:${c.localPort}`,
+          remote: `${formatIpv4(c.remoteAddr)}:${c.remotePort}`,
+          sendQ: s.sendQueue,
+          recvQ: s.recvQueue,
+          srtt: s.srtt,
+          rto: s.rto,
+          cwnd: s.cwnd,
+          retransmits: s.retransmits,
+          bytesSent: s.bytesOut,
+          bytesReceived: s.bytesIn,
+        });
+      }
+    }
+    return rows;
+  }
+
+  /** Stack shutdown: stop listening, reset every connection, forget them all. */
+  close(): void {
+    if (this.#closed) return;
+    for (const port of [...this.#listeners.keys()]) this.unlisten(port);
+    const all: TcpHandle[] = [];
+    for (const byRemote of this.#table.values()) all.push(...byRemote.values());
+    for (const h of all) {
+      const owner = h.owner;
+      h.conn.abort();
+      // The owner hears 'closed' (the core emits it on abort); then the handle is forgotten.
+      this.service(h);
+      if (owner !== null && h.inTable) this.#remove(h);
+    }
+    this.#closed = true;
+    for (const h of all) this.#remove(h);
+  }
+}
+
+/** `rows` as `ss -tan` prints them. */
+export function formatConnections(rows: readonly TcpConnectionRow[]): string {
+  const head = ['State', 'Recv-Q', 'Send-Q', 'Local', 'Peer', 'srtt', 'rto', 'cwnd', 'retrans'];
+  const body = rows.map((r) => [
+    r.state,
+    String(r.recvQ),
+    String(r.sendQ),
+    r.local,
+    r.remote,
+    r.srtt === null ? '-' : r.srtt.toFixed(1),
+    r.state === 'LISTEN' ? '-' : String(r.rto),
+    r.state === 'LISTEN' ? '-' : String(r.cwnd),
+    String(r.retransmits),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  return [head, ...body]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
