@@ -221,20 +221,23 @@ async function main(): Promise<void> {
     );
   }
   const startedAt = new Date();
-  progress('building the kernel-side tools');
-  const tools = await buildTools();
-  const systems = cli.systems.map((name) =>
-    makeSystem(name, { tools, lifetimeSeconds: cli.opts.quick ? 300 : 3600 }),
-  );
+  let tools: Tools | undefined;
+  let systems: System[] = [];
   // Ctrl-C or a kill: tear everything down before going (each teardown is idempotent).
   const abort = (signal: NodeJS.Signals): void => {
     progress(`${signal}: removing namespaces and stopping processes`);
     void Promise.allSettled(systems.map((s) => s.teardown()))
-      .then(() => tools.remove())
+      .then(() => tools?.remove())
       .finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
   };
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
+  progress('building the kernel-side tools');
+  tools = await buildTools();
+  const built = tools;
+  systems = cli.systems.map((name) =>
+    makeSystem(name, { tools: built, lifetimeSeconds: cli.opts.quick ? 300 : 3600 }),
+  );
 
   const results: SystemResult[] = [];
   const step = { done: 0, total: systems.length * cli.tests.length };
