@@ -38,6 +38,7 @@ export interface IcmpStats {
   txMessages: number;
   txEchoReplies: number;
   txDestUnreachable: number;
+  txTimeExceeded: number;
   /** Errors we did not send because the token bucket was empty. */
   txRateLimited: number;
   /** Errors we must not send: in answer to an ICMP error or a broadcast (RFC 1122 §3.2.2). */
@@ -56,6 +57,7 @@ export function createIcmpStats(): IcmpStats {
     txMessages: 0,
     txEchoReplies: 0,
     txDestUnreachable: 0,
+    txTimeExceeded: 0,
     txRateLimited: 0,
     txSuppressed: 0,
     drops: { truncated: 0, 'bad-checksum': 0 },
@@ -69,6 +71,12 @@ export type EchoReplyListener = (
   seqNo: number,
   data: Uint8Array,
 ) => void;
+
+/** What an ICMP error is about: a received datagram (or the first fragment of one). */
+export type ErrorSubject = Pick<
+  IpDatagram,
+  'src' | 'protocol' | 'broadcast' | 'header' | 'payload'
+>;
 
 export class IcmpLayer {
   private readonly errors: TokenBucket;
@@ -139,12 +147,37 @@ export class IcmpLayer {
   }
 
   /**
-   * Send a destination unreachable (RFC 792) with `code` about datagram `d`, unless RFC 1122
-   * §3.2.2 forbids it (the datagram was an ICMP error, or broadcast, or from no address) or the
-   * token bucket is empty. `d` is a whole datagram: reassembly ran before us, so "only for the
-   * first fragment" holds by construction. Returns whether it was sent.
+   * Send a destination unreachable (RFC 792) with `code` about datagram `d`. `d` is a whole
+   * datagram: reassembly ran before us, so "only about the first fragment" holds by construction.
+   * Returns whether it was sent (see sendError for when it is not).
    */
-  sendUnreachable(code: number, d: IpDatagram, now: number): boolean {
+  sendUnreachable(code: number, d: ErrorSubject, now: number): boolean {
+    if (!this.sendError('dest-unreachable', code, d, now)) return false;
+    this.stats.txDestUnreachable++;
+    return true;
+  }
+
+  /**
+   * Send a time exceeded, code 1 "fragment reassembly time exceeded" (RFC 792; RFC 1122 §3.3.2:
+   * SHOULD, when fragment zero has arrived), about the first fragment of a timed-out datagram.
+   */
+  sendReassemblyTimeout(first: ErrorSubject, now: number): boolean {
+    if (!this.sendError('time-exceeded', 1, first, now)) return false;
+    this.stats.txTimeExceeded++;
+    return true;
+  }
+
+  /**
+   * An ICMP error about `d`, quoting its header and as much data as fits in 576 bytes, unless
+   * RFC 1122 §3.2.2 forbids it (the datagram was itself an ICMP error, or broadcast, or from no
+   * address) or the token bucket is empty (RFC 1812 §4.3.2.8).
+   */
+  private sendError(
+    kind: 'dest-unreachable' | 'time-exceeded',
+    code: number,
+    d: ErrorSubject,
+    now: number,
+  ): boolean {
     const isIcmpError =
       d.protocol === IpProtocol.Icmp && (d.payload.length < 1 || !isIcmpQuery(d.payload[0]));
     if (isIcmpError || d.broadcast || d.src === 0) {
@@ -163,12 +196,16 @@ export class IcmpLayer {
     const msg = pkt.subarray(IP_HEADER_ROOM);
     const quote = msg.subarray(ICMP_HEADER_LEN);
     quote.set(d.header.subarray(0, quoteLen));
-    if (quoteLen > d.header.length)
+    if (quoteLen > d.header.length) {
       quote.set(d.payload.subarray(0, quoteLen - d.header.length), d.header.length);
-    emitIcmp(msg, { kind: 'dest-unreachable', code, nextHopMtu: 0, data: quote });
+    }
+    if (kind === 'dest-unreachable') {
+      emitIcmp(msg, { kind, code, nextHopMtu: 0, data: quote });
+    } else {
+      emitIcmp(msg, { kind, code, data: quote });
+    }
     if (!this.ip.send(pkt, IpProtocol.Icmp, d.src, false)) return false;
     this.stats.txMessages++;
-    this.stats.txDestUnreachable++;
     return true;
   }
 

@@ -57,6 +57,9 @@ interface Piece {
 }
 
 class Pending {
+  src = 0;
+  dst = 0;
+  protocol = 0;
   holes: Hole[] = [{ first: 0, last: Number.POSITIVE_INFINITY }];
   pieces: Piece[] = [];
   /** The offset-0 fragment's header, once it arrives. */
@@ -69,6 +72,16 @@ class Pending {
   charged = DATAGRAM_OVERHEAD;
 
   constructor(readonly deadline: number) {}
+}
+
+/** The first fragment of a datagram that timed out. */
+export interface TimedOutFragment {
+  src: number;
+  dst: number;
+  protocol: number;
+  broadcast: boolean;
+  header: Uint8Array;
+  payload: Uint8Array;
 }
 
 export class Reassembler {
@@ -100,13 +113,28 @@ export class Reassembler {
     return null;
   }
 
-  /** Drop every datagram whose time is up; returns how many. */
-  expire(now: number): number {
+  /**
+   * Drop every datagram whose time is up; returns how many. For each that had its first
+   * fragment, `onTimeout` gets that fragment (header and data) so that the caller may send ICMP
+   * time exceeded (RFC 1122 §3.3.2). Its bytes are valid only during the call.
+   */
+  expire(now: number, onTimeout?: (first: TimedOutFragment) => void): number {
     let n = 0;
     for (const [key, p] of this.pending) {
       if (p.deadline > now) break;
       this.discard(key, p, 'frag-timeout');
       n++;
+      const first = p.header === null ? undefined : p.pieces.find((x) => x.offset === 0);
+      if (onTimeout !== undefined && first !== undefined) {
+        onTimeout({
+          src: p.src,
+          dst: p.dst,
+          protocol: p.protocol,
+          broadcast: p.dst === 0xffffffff,
+          header: p.header!,
+          payload: first.data,
+        });
+      }
     }
     return n;
   }
@@ -151,6 +179,9 @@ export class Reassembler {
     }
     if (p === undefined) {
       p = new Pending(now + this.opts.timeoutMs);
+      p.src = frag.src;
+      p.dst = frag.dst;
+      p.protocol = frag.protocol;
       this.pending.set(key, p);
       this.used += DATAGRAM_OVERHEAD;
     }

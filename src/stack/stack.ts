@@ -126,7 +126,7 @@ export class Stack {
       (err) => this.logger.error({ err }, 'timer callback threw'),
     );
     this.reassemblyTimer = this.timers.create((now) => {
-      input.reassembler.expire(now);
+      input.reassembler.expire(now, (first) => this.icmp.sendReassemblyTimeout(first, now));
       this.armReassemblyTimer();
     });
     this.dgram = new DgramApi(this);

@@ -168,8 +168,9 @@ describe('the stack against a scripted host', () => {
     expect(stack.stats.icmp.txDestUnreachable).toBe(1);
   });
 
-  it('answers an unknown protocol with protocol unreachable, and TCP with nothing yet', async () => {
+  it('answers an unknown protocol with protocol unreachable; TCP with no handler, with nothing', async () => {
     const { clock, stack, received, send } = rawHost();
+    stack.setTcpHandler(null); // as before the TCP layer registers itself
     send(ipPacket(pattern(12), { protocol: 99 }));
     const seg = synSegment();
     send(ipPacket(seg, { protocol: 6 }));
@@ -220,15 +221,23 @@ describe('the stack against a scripted host', () => {
     expect(stack.stats.udp.drops['bad-checksum']).toBe(1);
   });
 
-  it('times out a datagram whose fragments never all arrive', async () => {
-    const { clock, stack, send } = rawHost();
-    send(ipPacket(pattern(16), { id: 9, moreFrags: true }));
+  it('times out a datagram whose fragments never all arrive, with ICMP time exceeded', async () => {
+    const { clock, stack, received, send } = rawHost();
+    const first = ipPacket(pattern(16), { id: 9, moreFrags: true });
+    send(first, ipPacket(pattern(16), { id: 10, fragOffset: 16, moreFrags: true }));
     await settle(clock, 10_000);
-    expect(stack.ip.input.reassembler.datagramsInProgress).toBe(1);
+    expect(stack.ip.input.reassembler.datagramsInProgress).toBe(2);
+    expect(received.length).toBe(0);
     await settle(clock, 30_000);
-    expect(stack.stats.ip.drops['frag-timeout']).toBe(1);
+    expect(stack.stats.ip.drops['frag-timeout']).toBe(2);
     expect(stack.ip.input.reassembler.bytesInUse).toBe(0);
     expect(clock.nextTimerAt()).toBe(null);
+    // RFC 1122 §3.3.2: only the datagram whose fragment zero arrived is reported.
+    expect(received.length).toBe(1);
+    const icmp = IcmpView.check((Ipv4View.check(received[0]) as Ipv4View).payload) as IcmpView;
+    expect([icmp.type, icmp.code]).toEqual([11, 1]);
+    expect(icmp.data).toEqual(first);
+    expect(stack.stats.icmp.txTimeExceeded).toBe(1);
   });
 });
 

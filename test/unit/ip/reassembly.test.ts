@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Reassembler, type ReassemblyOptions } from '../../../src/ip/reassembly.ts';
 import { createIpStats } from '../../../src/ip/stats.ts';
 import { Ipv4View } from '../../../src/wire/ipv4.ts';
-import { fragment, packet, pattern } from './helpers.ts';
+import { fragment, PEER, packet, pattern } from './helpers.ts';
 
 function setup(options: ReassemblyOptions = {}) {
   const stats = createIpStats();
@@ -81,6 +81,20 @@ describe('Reassembler', () => {
     expect(r.bytesInUse).toBe(0);
     // The late half alone does not complete anything.
     expect(add(fragment(whole, 16, 16, false), 31_001)).toBe(null);
+  });
+
+  it('hands the first fragment of a timed-out datagram to the caller, if it came', () => {
+    const { r, add } = setup({ timeoutMs: 100 });
+    const whole = pattern(48);
+    add(fragment(whole, 0, 16, true, 1), 0);
+    add(fragment(whole, 16, 16, true, 2), 0); // fragment zero of id 2 never came
+    const firsts: unknown[] = [];
+    expect(
+      r.expire(100, (f) =>
+        firsts.push([f.src, f.protocol, f.header.length, Array.from(f.payload)]),
+      ),
+    ).toBe(2);
+    expect(firsts).toEqual([[PEER, 17, 20, Array.from(whole.subarray(0, 16))]]);
   });
 
   it('expires a stale datagram lazily when its next fragment comes late', () => {
