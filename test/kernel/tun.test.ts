@@ -3,9 +3,11 @@
  * packets the kernel routes to 10.0.0.2 and writes raw packets the kernel then receives.
  */
 import { spawnSync } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { expect, it } from 'vitest';
 import * as netns from '../../src/link/netns.ts';
-import { TunLink } from '../../src/link/tun.ts';
+import { loadAddon, TunLink } from '../../src/link/tun.ts';
 import {
   HOST_ADDR,
   kernelDescribe,
@@ -193,6 +195,44 @@ kernelDescribe('TUN addon against the kernel', () => {
       second.send(new Uint8Array(40)); // ignored after close, no throw
       second.flush();
       expect(calls).toBe(0);
+    });
+  });
+});
+
+kernelDescribe('TUN addon: handle lifetime', () => {
+  it('a closed device that is garbage collected later does not deafen a new one on the same fd', async () => {
+    // Regression: freeing the old poll handle (uv_close) after its fd number had been reused
+    // removed the NEW fd from epoll, and the new device never woke up again. Uses the addon
+    // directly so that nothing but the test holds the old handle.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const tun = loadAddon();
+    await withNetns(async (fx) => {
+      // In a plain function, so that no suspended async frame keeps the old handle reachable.
+      const openStartClose = (): void => {
+        const noop = () => {};
+        const old = tun.open('tun1', netns.netnsPath(fx.ns));
+        tun.start(old.handle, new ArrayBuffer(4096), new Uint32Array(4), 1504, 2, noop, noop);
+        tun.close(old.handle);
+      };
+      openStartClose();
+      const fresh = await TunLink.open({ name: 'tun2', netns: fx.ns, hostAddress: '10.0.2.1/24' });
+      try {
+        let got = 0;
+        fresh.attach({ packet: (p) => void (p[9] === 17 && got++) });
+        // Let one turn of the loop register the new fd with epoll, THEN finalize the old handle.
+        await new Promise((r) => setTimeout(r, 20));
+        gc(); // the old handle's finalizer runs now, after its fd number was reused
+        for (let i = 0; i < 5; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          gc();
+        }
+        const r = await fx.node(SEND_UDP.replace(STACK_ADDR, '10.0.2.2'), ['1', '9999', 'x']);
+        expect(r.code, r.stderr).toBe(0);
+        await waitFor(() => got === 1, 3_000, 'the datagram on the new device');
+      } finally {
+        await fresh.close();
+      }
     });
   });
 });

@@ -103,6 +103,7 @@ typedef struct {
   int started;      /* start() was called: poll is initialised and must be uv_close()d */
   int want_write;   /* JS has packets waiting for the fd to become writable */
   int events;       /* the uv_poll event mask currently armed */
+  int owners;       /* 1 for the JS handle, +1 for the poll handle while libuv holds it */
   uv_poll_t poll;
   napi_env env;
   napi_async_context async_ctx;
@@ -180,16 +181,26 @@ static int tun_alloc_in_netns(const char *ns_path, const char *name, char *actua
   return fd;
 }
 
-static void on_poll_closed(uv_handle_t *handle) {
-  free(handle->data);
+/* The struct has two owners: the JS handle (the external's finalizer) and, once started, the
+ * libuv poll handle (until its close callback). Whoever lets go last frees it. */
+static void release_owner(tun_dev *t) {
+  if (--t->owners == 0) free(t);
 }
 
-/* Stop everything and release the fd. Safe to call twice; the struct itself is freed by
- * on_poll_closed (after libuv is done with the poll handle) or by the finalizer. */
+static void on_poll_closed(uv_handle_t *handle) {
+  release_owner(handle->data);
+}
+
+/* Stop everything and release the fd. Safe to call twice.
+ *
+ * Order matters: uv_close() the poll BEFORE close(fd). Stopping or closing a uv_poll_t calls
+ * epoll_ctl(EPOLL_CTL_DEL) on its fd number; if we closed the fd first and a later open reused
+ * the number, a deferred uv_close would silently unregister the NEW device from epoll (a hang
+ * we hit in the tests when a finalizer ran between two tests). */
 static void tun_shutdown(tun_dev *t) {
   if (t->closed) return;
   t->closed = 1;
-  if (t->started) uv_poll_stop(&t->poll); /* out of epoll before the fd number is reused */
+  if (t->started) uv_close((uv_handle_t *)&t->poll, on_poll_closed);
   if (t->fd >= 0) {
     close(t->fd);
     t->fd = -1;
@@ -222,10 +233,7 @@ static void tun_finalize(napi_env env, void *data, void *hint) {
   /* start() keeps a strong reference to the handle, so a started device is only finalised
    * after close() (or at environment teardown, where deleting references is not allowed). */
   tun_shutdown(t);
-  if (t->started)
-    uv_close((uv_handle_t *)&t->poll, on_poll_closed);
-  else
-    free(t);
+  release_owner(t);
 }
 
 /* Call a JS function from a libuv callback. napi_make_callback (not napi_call_function) so
@@ -380,6 +388,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   t->fd = fd;
   t->env = env;
+  t->owners = 1;
   memcpy(t->name, actual, IFNAMSIZ);
 
   napi_value result, handle, js_name;
@@ -459,6 +468,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   t->poll.data = t;
   t->started = 1;
+  t->owners++;
 
   napi_value resource_name;
   NAPI_CALL(env, napi_create_string_utf8(env, "TunLink", NAPI_AUTO_LENGTH, &resource_name));
@@ -608,8 +618,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (t == NULL) return NULL;
   if (t->closed) return NULL;
   tun_shutdown(t);
-  /* Drop the self-reference and callbacks; the finalizer (when JS lets go of the handle) then
-   * uv_close()s the poll and frees the struct. Until then the stopped poll costs nothing. */
+  /* Drop the self-reference and callbacks; the struct is freed once both the poll's close
+   * callback and the finalizer (when JS lets go of the handle) have run. */
   release_refs(t);
   return NULL;
 }
