@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import type { Link, LinkReceiver } from '../../../src/link/link.ts';
+import { VirtualClock } from '../../../src/stack/clock.ts';
+import { Stack } from '../../../src/stack/stack.ts';
+import { Ipv4View } from '../../../src/wire/ipv4.ts';
+import { packet, pattern } from '../ip/helpers.ts';
+
+/** A link that records what the stack does with it, and lets the test deliver packets. */
+class RecordingLink implements Link {
+  readonly mtu: number;
+  rx: LinkReceiver | null = null;
+  sent: Uint8Array[] = [];
+  /** Packets sent before each flush, one entry per flush() call. */
+  flushes: number[] = [];
+  private since = 0;
+  closed = false;
+
+  constructor(mtu = 1500) {
+    this.mtu = mtu;
+  }
+  attach(rx: LinkReceiver): void {
+    this.rx = rx;
+  }
+  send(p: Uint8Array): void {
+    this.sent.push(p);
+    this.since++;
+  }
+  flush(): void {
+    this.flushes.push(this.since);
+    this.since = 0;
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+  /** Deliver packets as one batch. */
+  deliver(...packets: Uint8Array[]): void {
+    for (const p of packets) this.rx!.packet(p);
+    this.rx!.batchEnd?.();
+  }
+}
+
+function setup(mtu?: number) {
+  const link = new RecordingLink(mtu);
+  const clock = new VirtualClock();
+  const stack = new Stack({ link, address: '10.0.0.2', clock, mtu: 9000 });
+  return { link, clock, stack };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('Stack', () => {
+  it("takes its address and an MTU no larger than the link's", () => {
+    const { stack } = setup(1280);
+    expect(stack.address).toBe('10.0.0.2');
+    expect(stack.addr).toBe(0x0a000002);
+    expect(stack.mtu).toBe(1280);
+    expect(() => new Stack({ link: new RecordingLink(), address: '10.0.0' })).toThrow(TypeError);
+  });
+
+  it('flushes once at the end of a received batch', () => {
+    const { link } = setup();
+    const closedPort = (id: number) => {
+      const u = new Uint8Array(8);
+      u.set([0x13, 0x88, 0, 9, 0, 8, 0, 0]); // 5000 → 9, no checksum
+      return packet(u, { id });
+    };
+    link.deliver(closedPort(1), closedPort(2), closedPort(3));
+    expect(link.flushes).toEqual([3]); // three port unreachables, one flush
+  });
+
+  it('flushes user sends once per burst, after the current task', async () => {
+    const { link, stack } = setup();
+    const s = stack.dgram.createSocket('udp4');
+    for (let i = 0; i < 4; i++) s.send('x', 9, '10.0.0.1');
+    expect(link.sent.length).toBe(4);
+    expect(link.flushes).toEqual([]);
+    await tick();
+    expect(link.flushes).toEqual([4]);
+  });
+
+  it('hands other protocols to a registered handler; refuses to replace ICMP and UDP', () => {
+    const { link, stack } = setup();
+    const got: number[] = [];
+    stack.registerProtocol(99, { input: (d) => got.push(d.payload.length) });
+    link.deliver(packet(pattern(7), { protocol: 99 }));
+    expect(got).toEqual([7]);
+    expect(link.sent.length).toBe(0);
+    expect(() => stack.registerProtocol(1, { input() {} })).toThrow();
+    expect(() => stack.registerProtocol(17, { input() {} })).toThrow();
+  });
+
+  it('never lets an exception reach the link: it is counted', () => {
+    const { link, stack } = setup();
+    stack.registerProtocol(99, {
+      input() {
+        throw new Error('handler bug');
+      },
+    });
+    expect(() => link.deliver(packet(pattern(1), { protocol: 99 }))).not.toThrow();
+    expect(stack.stats.link.rxErrors).toBe(1);
+  });
+
+  it('counts link traffic in bytes and packets', () => {
+    const { link, stack } = setup();
+    const p = packet(pattern(30), { protocol: 99 });
+    link.deliver(p);
+    expect(stack.stats.link).toMatchObject({ rxPackets: 1, rxBytes: 50, txPackets: 1 });
+    expect(stack.stats.link.txBytes).toBe(link.sent[0].length);
+    const icmp = Ipv4View.check(link.sent[0]) as Ipv4View;
+    expect(icmp.protocol).toBe(1);
+  });
+
+  it('close closes the link, cancels timers and ignores later packets', async () => {
+    const { link, clock, stack } = setup();
+    link.deliver(packet(pattern(16), { id: 3, moreFrags: true })); // arms the reassembly timer
+    expect(clock.pendingTimers).toBe(1);
+    await stack.close();
+    expect(link.closed).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+    link.deliver(packet(pattern(4), { protocol: 99 }));
+    expect(stack.stats.link.rxPackets).toBe(1);
+    expect(stack.close()).toBe(stack.close()); // idempotent
+  });
+});
