@@ -131,6 +131,7 @@ function hostInfo(): Record<string, string | number> {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
       cwd: REPO,
       encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
   } catch {}
   return {
