@@ -330,6 +330,22 @@ static tun_dev *get_dev(napi_env env, napi_value v) {
   return data;
 }
 
+/* The prologue of every call on an open device: fetch `n` arguments (Node-API fills missing
+ * ones with undefined), insist on at least `n`, and unwrap the handle in argv[0]. */
+static tun_dev *device_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv,
+                            const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "ERR_NAPI", "napi_get_cb_info failed");
+    return NULL;
+  }
+  if (argc < n) {
+    throw_type(env, usage);
+    return NULL;
+  }
+  return get_dev(env, argv[0]);
+}
+
 /* open(name: string, netnsPath: string | null) -> { handle, name } */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -407,14 +423,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 /* start(handle, rxBuf: ArrayBuffer, rxTable: Uint32Array, slot, batch, onRead, onWritable) */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) {
-    throw_type(env, "start(handle, rxBuf, rxTable, slot, batch, onRead, onWritable)");
-    return NULL;
-  }
-  tun_dev *t = get_dev(env, argv[0]);
+  tun_dev *t = device_call(env, info, 7, argv,
+                           "start(handle, rxBuf, rxTable, slot, batch, onRead, onWritable)");
   if (t == NULL) return NULL;
   if (t->closed || t->started) {
     napi_throw_error(env, "ERR_INVALID_STATE", t->closed ? "device is closed" : "already started");
@@ -497,14 +508,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
  * -> number of packets consumed (written, or dropped on a hard error and counted). Stops early
  * at EAGAIN: the caller keeps packets [first + result, first + count) for later. */
 static napi_value js_write_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    throw_type(env, "writeBatch(handle, buf, offsets, lengths, first, count)");
-    return NULL;
-  }
-  tun_dev *t = get_dev(env, argv[0]);
+  tun_dev *t =
+      device_call(env, info, 6, argv, "writeBatch(handle, buf, offsets, lengths, first, count)");
   if (t == NULL) return NULL;
 
   napi_typedarray_type type;
@@ -568,13 +574,11 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
 
 /* wantWritable(handle, on: boolean): ask for one onWritable() call when the fd can take more. */
 static napi_value js_want_writable(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tun_dev *t = get_dev(env, argv[0]);
+  tun_dev *t = device_call(env, info, 2, argv, "wantWritable(handle, on: boolean)");
   if (t == NULL) return NULL;
   bool on = false;
-  if (argc < 2 || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+  if (napi_get_value_bool(env, argv[1], &on) != napi_ok) {
     throw_type(env, "wantWritable(handle, on: boolean)");
     return NULL;
   }
@@ -585,10 +589,8 @@ static napi_value js_want_writable(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tun_dev *t = get_dev(env, argv[0]);
+  tun_dev *t = device_call(env, info, 1, argv, "stats(handle)");
   if (t == NULL) return NULL;
   napi_value o, v;
   NAPI_CALL(env, napi_create_object(env, &o));
@@ -611,10 +613,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 
 /* close(handle): stop polling and close the fd. No JS callback runs after this returns. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tun_dev *t = get_dev(env, argv[0]);
+  tun_dev *t = device_call(env, info, 1, argv, "close(handle)");
   if (t == NULL) return NULL;
   if (t->closed) return NULL;
   tun_shutdown(t);
