@@ -3,6 +3,7 @@
  * (`ss`, `drill`, `ladder`, ...) is one import and one entry in COMMANDS.
  */
 import type { Command } from 'commander';
+import { ladderCommand } from './ladder.ts';
 import { upCommand } from './up.ts';
 
 export interface CliCommand {
@@ -12,4 +13,4 @@ export interface CliCommand {
   register(program: Command): void;
 }
 
-export const COMMANDS: readonly CliCommand[] = [upCommand];
+export const COMMANDS: readonly CliCommand[] = [upCommand, ladderCommand];

@@ -1,0 +1,154 @@
+/**
+ * `tunstack ladder FILE.pcap`: draw one TCP connection of a capture as a ladder (sequence)
+ * diagram, in the terminal and optionally as an SVG file.
+ *
+ *   tunstack ladder capture.pcap --list          # the connections, numbered
+ *   tunstack ladder capture.pcap --conn 2        # connection 2 as text
+ *   tunstack ladder capture.pcap --svg out.svg   # the first connection, also as SVG
+ *
+ * Reads classic pcap files: our PcapLink's (LINKTYPE_RAW) and `tcpdump -w`'s from an Ethernet
+ * device, loopback or `-i any` (ETHERNET, LINUX_SLL, LINUX_SLL2). The diagram itself is built
+ * from IPv4 packets by src/cli/ladder/ (ladderFromPackets), which a live stack's RecorderLink can
+ * feed as well.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ipv4FromFrame, readPcap } from '../link/pcap-read.ts';
+import { ParseError } from '../wire/parse-error.ts';
+import type { CliCommand } from './commands.ts';
+import { buildLadder } from './ladder/ladder.ts';
+import { renderSvg } from './ladder/render-svg.ts';
+import { renderList, renderText } from './ladder/render-text.ts';
+import { type CapturedPacket, summarize, type Trace, traceConnections } from './ladder/segments.ts';
+
+export interface LadderCliOptions {
+  conn: number;
+  svg?: string;
+  list: boolean;
+  maxRows?: number;
+}
+
+export interface CliOutput {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** The capture's packets, traced into connections, with link-level skips counted too. */
+export function traceFile(file: string): { trace: Trace; truncated: boolean } | string {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    return `cannot read ${file}: ${(e as Error).message}`;
+  }
+  const pcap = readPcap(bytes);
+  if (pcap instanceof ParseError) {
+    if (pcap.reason === 'pcapng') {
+      return `${file} is pcapng; convert it first: tcpdump -r ${file} -w ${file}.pcap`;
+    }
+    return `${file} is not a pcap file (${pcap.reason})`;
+  }
+  const skipped: Record<string, number> = {};
+  const packets: CapturedPacket[] = [];
+  pcap.records.forEach((r, i) => {
+    // A frame the snaplen cut short cannot be checked; capture with the default snaplen.
+    const ip =
+      r.frame.length < r.origLen ? ParseError.of('snaplen') : ipv4FromFrame(pcap.linkType, r.frame);
+    if (ip instanceof ParseError) skipped[ip.reason] = (skipped[ip.reason] ?? 0) + 1;
+    // Frame numbers count every record, so that they match Wireshark's.
+    else packets.push({ at: r.at, bytes: ip, frame: i + 1 });
+  });
+  const trace = traceConnections(packets);
+  for (const [k, v] of Object.entries(skipped)) trace.skipped[k] = (trace.skipped[k] ?? 0) + v;
+  trace.packets = pcap.records.length;
+  return { trace, truncated: pcap.truncated };
+}
+
+/** Everything `ladder` prints, given its arguments; the action only writes it out. */
+export function runLadder(file: string, o: LadderCliOptions): CliOutput {
+  const fail = (message: string): CliOutput => ({
+    stdout: '',
+    stderr: `tunstack ladder: ${message}\n`,
+    exitCode: 1,
+  });
+  const traced = traceFile(file);
+  if (typeof traced === 'string') return fail(traced);
+  const { trace } = traced;
+  const summary = summaryLines(file, traced.truncated, trace);
+  if (o.list) {
+    return {
+      stdout: renderList(trace.connections.map(summarize)) + summary,
+      stderr: '',
+      exitCode: 0,
+    };
+  }
+  if (trace.connections.length === 0) return fail(`no TCP connections in ${file}`);
+  const conn = trace.connections[o.conn - 1];
+  if (conn === undefined) {
+    return fail(`no connection ${o.conn}: ${file} has ${trace.connections.length} (see --list)`);
+  }
+  const ladder = buildLadder(conn);
+  let stdout = renderText(ladder, { maxRows: o.maxRows });
+  if (trace.connections.length > 1) {
+    stdout += `connection ${o.conn} of ${trace.connections.length} (--list shows them all)\n`;
+  }
+  stdout += summary;
+  if (o.svg !== undefined) {
+    try {
+      writeFileSync(o.svg, renderSvg(ladder, { maxRows: o.maxRows }));
+    } catch (e) {
+      return fail(`cannot write ${o.svg}: ${(e as Error).message}`);
+    }
+    stdout += `wrote ${o.svg}\n`;
+  }
+  return { stdout, stderr: '', exitCode: 0 };
+}
+
+/** What was read and what was not: one or two lines after the diagram or list. */
+function summaryLines(file: string, truncated: boolean, trace: Trace): string {
+  let s = `${file}: ${trace.packets} packets, ${trace.connections.length} TCP connection`;
+  if (trace.connections.length !== 1) s += 's';
+  if (truncated) s += ', file ends mid-packet';
+  const skipped = Object.entries(trace.skipped)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k} ${v}`);
+  if (skipped.length > 0) s += `; skipped: ${skipped.join(', ')}`;
+  s += '\n';
+  if (trace.checksumUnverified > 0) {
+    s += `${trace.checksumUnverified} segments with TCP checksums left to offload (not verified)\n`;
+  }
+  return s;
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      throw Object.assign(new Error(`--${name} must be a positive integer`), {
+        code: 'ERR_INVALID_ARG_VALUE',
+      });
+    }
+    return n;
+  };
+}
+
+export const ladderCommand: CliCommand = {
+  name: 'ladder',
+  register(program: Command): void {
+    program
+      .command('ladder')
+      .description('draw a TCP connection from a pcap file as a ladder diagram')
+      .argument('<file>', 'a pcap file (PcapLink, or tcpdump -w on Ethernet, loopback, any)')
+      .option('--conn <n>', 'which connection (see --list)', positiveInt('conn'), 1)
+      .option('--svg <out>', 'also write the diagram as SVG to this file')
+      .option('--list', 'list the connections instead', false)
+      .option('--max-rows <n>', 'draw at most this many segments', positiveInt('max-rows'))
+      .action((file: string, o: LadderCliOptions) => {
+        const out = runLadder(file, o);
+        process.stdout.write(out.stdout);
+        process.stderr.write(out.stderr);
+        process.exitCode = out.exitCode;
+      });
+  },
+};

@@ -1,0 +1,172 @@
+/**
+ * Reading pcap files: the classic libpcap format that PcapLink (pcap.ts) and `tcpdump -w` write,
+ * and the IPv4 packet inside each captured frame for the link types a Linux capture produces.
+ *
+ * File format (https://www.tcpdump.org/manpages/pcap-savefile.5.html, draft-ietf-opsawg-pcap):
+ *
+ *   global header, 24 bytes: magic | version 2.4 | thiszone | sigfigs | snaplen | linktype
+ *   per record, 16 bytes:    ts_sec | ts_usec (or ts_nsec) | incl_len | orig_len, then incl_len bytes
+ *
+ * The magic number says both the byte order of the writer (a1b2c3d4 read back as d4c3b2a1 means
+ * swap) and the timestamp unit (a1b23c4d: nanoseconds). pcapng (`tshark`, `dumpcap` default) is a
+ * different format and is refused with a hint to convert it.
+ *
+ * Nothing here throws on bad bytes: a bad file header is a ParseError value, a record that runs
+ * past the end of the file (a capture cut short when tcpdump was killed) ends the read and sets
+ * `truncated`, and a frame without IPv4 in it is a ParseError the caller counts.
+ */
+import { get16 } from '../wire/bytes.ts';
+import { ParseError } from '../wire/parse-error.ts';
+import { LINKTYPE_RAW } from './pcap.ts';
+
+/** Link types (https://www.tcpdump.org/linktypes.html) whose frames we can take IPv4 out of. */
+export const LINKTYPE_NULL = 0;
+export const LINKTYPE_ETHERNET = 1;
+export { LINKTYPE_RAW };
+export const LINKTYPE_LINUX_SLL = 113;
+export const LINKTYPE_IPV4 = 228;
+export const LINKTYPE_LINUX_SLL2 = 276;
+
+const MAGIC_US = 0xa1b2c3d4;
+const MAGIC_NS = 0xa1b23c4d;
+const PCAPNG_SHB = 0x0a0d0d0a;
+const FILE_HEADER_LEN = 24;
+const RECORD_HEADER_LEN = 16;
+/** No real link carries a frame this big; a larger incl_len means the file is corrupt. */
+const MAX_RECORD_LEN = 262_144;
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_VLAN = 0x8100;
+const ETHERTYPE_QINQ = 0x88a8;
+/** AF_INET in the 4-byte family header of LINKTYPE_NULL (host byte order of the capturer). */
+const AF_INET = 2;
+
+export interface PcapRecord {
+  /** Capture time, milliseconds since 1970 (fractional: µs or ns resolution kept). */
+  at: number;
+  /** The captured bytes of the frame: a view into the file, not a copy. */
+  frame: Uint8Array;
+  /** The frame's length on the wire; larger than frame.length when the snaplen cut it. */
+  origLen: number;
+}
+
+export interface PcapFile {
+  linkType: number;
+  snaplen: number;
+  records: PcapRecord[];
+  /** The file ended in the middle of a record (the rest of it was ignored). */
+  truncated: boolean;
+}
+
+export interface ReadPcapOptions {
+  /** Stop after this many records (default: all of them). */
+  maxRecords?: number;
+}
+
+/**
+ * Read a whole pcap file held in memory. Reasons: 'truncated' (shorter than the file header),
+ * 'pcapng' (the other format: convert with `tcpdump -r in.pcapng -w out.pcap`), 'bad-magic'.
+ */
+export function readPcap(bytes: Uint8Array, options: ReadPcapOptions = {}): PcapFile | ParseError {
+  if (bytes.length < FILE_HEADER_LEN) return ParseError.of('truncated');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magicLE = dv.getUint32(0, true);
+  let little: boolean;
+  let nanos: boolean;
+  if (magicLE === MAGIC_US || magicLE === MAGIC_NS) {
+    little = true;
+    nanos = magicLE === MAGIC_NS;
+  } else {
+    const magicBE = dv.getUint32(0, false);
+    if (magicBE !== MAGIC_US && magicBE !== MAGIC_NS) {
+      return ParseError.of(magicLE === PCAPNG_SHB ? 'pcapng' : 'bad-magic');
+    }
+    little = false;
+    nanos = magicBE === MAGIC_NS;
+  }
+  const snaplen = dv.getUint32(16, little);
+  // The link type is the low 16 bits; the upper bits hold FCS information (pcap-savefile(5)).
+  const linkType = dv.getUint32(20, little) & 0xffff;
+  const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY;
+  const fraction = nanos ? 1e-6 : 1e-3;
+
+  const records: PcapRecord[] = [];
+  let truncated = false;
+  let off = FILE_HEADER_LEN;
+  while (off < bytes.length && records.length < maxRecords) {
+    if (off + RECORD_HEADER_LEN > bytes.length) {
+      truncated = true;
+      break;
+    }
+    const sec = dv.getUint32(off, little);
+    const frac = dv.getUint32(off + 4, little);
+    const incl = dv.getUint32(off + 8, little);
+    const orig = dv.getUint32(off + 12, little);
+    const start = off + RECORD_HEADER_LEN;
+    if (incl > MAX_RECORD_LEN || start + incl > bytes.length) {
+      truncated = true;
+      break;
+    }
+    records.push({
+      at: sec * 1000 + frac * fraction,
+      frame: bytes.subarray(start, start + incl),
+      origLen: orig,
+    });
+    off = start + incl;
+  }
+  return { linkType, snaplen, records, truncated };
+}
+
+/**
+ * The IPv4 packet inside a captured frame of the given link type: a view, not a copy.
+ * Reasons (each a count key for the caller): 'not-ipv4' (ARP, IPv6, …), 'truncated',
+ * 'unsupported-linktype'.
+ *
+ *   ETHERNET (1)   dst(6) src(6) [802.1Q/802.1ad tag(4)]… ethertype(2) — `tcpdump -i veth0`, `-i lo`
+ *   LINUX_SLL (113) pkttype(2) hatype(2) halen(2) addr(8) protocol(2)   — `tcpdump -i any` (older)
+ *   LINUX_SLL2 (276) protocol(2) rsvd(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8)
+ *   RAW (101), IPV4 (228): the IP packet itself                         — PcapLink, `-i tun0`
+ *   NULL (0)       family(4, capturer's byte order)                     — BSD loopback
+ */
+export function ipv4FromFrame(linkType: number, frame: Uint8Array): Uint8Array | ParseError {
+  switch (linkType) {
+    case LINKTYPE_RAW:
+    case LINKTYPE_IPV4:
+      return ipVersionIs4(frame);
+    case LINKTYPE_ETHERNET: {
+      let at = 12;
+      if (frame.length < at + 2) return ParseError.of('truncated');
+      let type = get16(frame, at);
+      // At most two VLAN tags (802.1ad outer, 802.1Q inner).
+      for (let tags = 0; tags < 2 && (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ); tags++) {
+        at += 4;
+        if (frame.length < at + 2) return ParseError.of('truncated');
+        type = get16(frame, at);
+      }
+      if (type !== ETHERTYPE_IPV4) return ParseError.of('not-ipv4');
+      return ipVersionIs4(frame.subarray(at + 2));
+    }
+    case LINKTYPE_LINUX_SLL:
+      if (frame.length < 16) return ParseError.of('truncated');
+      if (get16(frame, 14) !== ETHERTYPE_IPV4) return ParseError.of('not-ipv4');
+      return ipVersionIs4(frame.subarray(16));
+    case LINKTYPE_LINUX_SLL2:
+      if (frame.length < 20) return ParseError.of('truncated');
+      if (get16(frame, 0) !== ETHERTYPE_IPV4) return ParseError.of('not-ipv4');
+      return ipVersionIs4(frame.subarray(20));
+    case LINKTYPE_NULL: {
+      if (frame.length < 4) return ParseError.of('truncated');
+      const le = frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24);
+      const be = (frame[0] << 24) | (frame[1] << 16) | (frame[2] << 8) | frame[3];
+      if (le !== AF_INET && be !== AF_INET) return ParseError.of('not-ipv4');
+      return ipVersionIs4(frame.subarray(4));
+    }
+    default:
+      return ParseError.of('unsupported-linktype');
+  }
+}
+
+function ipVersionIs4(packet: Uint8Array): Uint8Array | ParseError {
+  if (packet.length === 0) return ParseError.of('truncated');
+  return packet[0] >>> 4 === 4 ? packet : ParseError.of('not-ipv4');
+}
