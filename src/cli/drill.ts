@@ -20,6 +20,8 @@ export interface DrillCliOptions {
   profile: ProfileName;
   verbose: boolean;
   toleranceUsecs?: number;
+  /** commander's --no-strict-end: packetdrill's leniency about trailing segments. */
+  strictEnd: boolean;
 }
 
 export interface DrillFileResult {
@@ -47,7 +49,14 @@ export function runDrillFiles(files: string[], o: DrillCliOptions): DrillFileRes
       };
     }
     const target = new CoreTarget({ profile: o.profile });
-    return { file, result: runSource(src, target, { file, toleranceUs: o.toleranceUsecs }) };
+    return {
+      file,
+      result: runSource(src, target, {
+        file,
+        toleranceUs: o.toleranceUsecs,
+        strictEnd: o.strictEnd,
+      }),
+    };
   });
 }
 
@@ -79,6 +88,10 @@ export const drillCommand: CliCommand = {
       )
       .option('--tolerance-usecs <n>', 'timing tolerance (default: the script’s, else 4000)', (v) =>
         Number(v),
+      )
+      .option(
+        '--no-strict-end',
+        'ignore segments sent after the last > line (packetdrill does; for Linux’s own scripts)',
       )
       .option('-v, --verbose', 'print warnings of passing scripts too', false)
       .action((files: string[], o: DrillCliOptions) => {

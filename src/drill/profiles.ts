@@ -41,8 +41,9 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       minRto: 200,
       // Linux TCP_DELACK_MIN (its delayed-ACK timer then adapts between 40 and 200 ms).
       delayedAckMs: 40,
-      // tcp_rmem[1] = 131072: Linux offers wscale 7 from tcp_rmem[2] = 6 MB; we size from rcvBuf.
-      rcvBuf: 6 * 1024 * 1024,
+      // Linux sizes its window scale from tcp_rmem[2]: 15 MiB under packetdrill's
+      // gtests/net/common/defaults.sh, which Linux's own scripts assume (wscale 8).
+      rcvBuf: 15 * 1024 * 1024,
       congestion: 'cubic',
     },
   },

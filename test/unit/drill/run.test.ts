@@ -320,6 +320,40 @@ describe('runner: scripts as a whole', () => {
       /one of SYN, FIN, RST/,
     );
   });
+  it('a long expected segment matches a run of contiguous ones (TSO-style traces)', () => {
+    /** A server whose write sends three full segments at once, PSH on the last. */
+    function tso(): ScriptedTarget {
+      const t = server();
+      t.onSyscall = (req) => {
+        if (req.name === 'write')
+          for (let i = 0; i < 3; i++)
+            t.send(
+              seg({
+                seq: (ISN + 1 + i * 1460) >>> 0,
+                ack: 1,
+                psh: i === 2,
+                payload: new Uint8Array(1460),
+              }),
+            );
+        const ret = { socket: 3, accept: 4, write: 4380 }[req.name as string] ?? 0;
+        return { kind: 'done', result: { ret } };
+      };
+      return t;
+    }
+    const src = `${HANDSHAKE}+0 write(4, ..., 4380) = 4380\n`;
+    expect(runSource(`${src}+0 > P. 1:4381(4380) ack 1\n`, tso()).failure).toBeNull();
+    expect(
+      runSource(`${src}+0 > . 1:2921(2920) ack 1\n+0 > P. 2921:4381(1460) ack 1\n`, tso()).failure,
+    ).toBeNull();
+    expect(runSource(`${src}+0 > P. 1:5841(5840) ack 1\n`, tso()).failure?.message).toBe(
+      'outbound segment mismatch: len: expected 5840, got 4380',
+    );
+  });
+  it('strictEnd: false ignores trailing segments, as packetdrill', () => {
+    const src = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n+.1 close(4) = 0\n`;
+    expect(runSource(src, server()).ok).toBe(false);
+    expect(runSource(src, server(), { strictEnd: false }).ok).toBe(true);
+  });
   it('explicit ports override the defaults', () => {
     const t = server();
     runSource(
