@@ -2,6 +2,9 @@
  * Apps that `tunstack up --apps a,b` can start on the stack. Each entry starts one app and
  * returns something to close; adding an app (http, discard, ...) is one import and one entry.
  */
+import { CHARGEN_PORT, startChargen } from '../apps/chargen.ts';
+import { DISCARD_PORT, startDiscard } from '../apps/discard.ts';
+import { ECHO_PORT, startEcho } from '../apps/echo.ts';
 import { startUdpEcho } from '../apps/udp-echo.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Logger } from './logger.ts';
@@ -19,6 +22,21 @@ export interface AppEntry {
 }
 
 export const APPS: Readonly<Record<string, AppEntry>> = {
+  echo: {
+    description: `TCP echo on port ${ECHO_PORT} (RFC 862)`,
+    byDefault: true,
+    start: (stack) => startEcho(stack.net, ECHO_PORT),
+  },
+  discard: {
+    description: `TCP discard on port ${DISCARD_PORT} (RFC 863)`,
+    byDefault: true,
+    start: (stack) => startDiscard(stack.net, DISCARD_PORT),
+  },
+  chargen: {
+    description: `TCP character generator on port ${CHARGEN_PORT} (RFC 864)`,
+    byDefault: true,
+    start: (stack) => startChargen(stack.net, CHARGEN_PORT),
+  },
   'udp-echo': {
     description: 'UDP echo on port 7 (RFC 862)',
     byDefault: true,

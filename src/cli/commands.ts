@@ -3,7 +3,9 @@
  * (`ss`, `drill`, `ladder`, ...) is one import and one entry in COMMANDS.
  */
 import type { Command } from 'commander';
+import { drillCommand } from './drill.ts';
 import { ladderCommand } from './ladder.ts';
+import { ssCommand } from './ss.ts';
 import { upCommand } from './up.ts';
 
 export interface CliCommand {
@@ -13,4 +15,4 @@ export interface CliCommand {
   register(program: Command): void;
 }
 
-export const COMMANDS: readonly CliCommand[] = [upCommand, ladderCommand];
+export const COMMANDS: readonly CliCommand[] = [upCommand, ssCommand, drillCommand, ladderCommand];

@@ -23,6 +23,7 @@ import { Stack } from '../stack/stack.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
 import type { CliCommand } from './commands.ts';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts';
+import { attachSs } from './ss.ts';
 
 export interface UpOptions {
   netns: string;
@@ -123,6 +124,15 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
     undo.push(async () => {
       for (const a of apps) await a.close();
     });
+    // `tunstack ss` asks over a control socket; SIGUSR2 prints the table unless it is taken
+    // by --stats-file.
+    const ss = await attachSs(
+      o.netns,
+      () => stack.connections(),
+      logger,
+      o.statsFile === undefined,
+    );
+    undo.push(() => ss.close());
 
     const stats = () => ({ stack: stack.stats, tun: tun.stats });
     let closing: Promise<void> | undefined;
@@ -154,21 +164,20 @@ export function readyMessage(o: UpOptions, dev: string): string {
 
 /**
  * The --stats-file contract (scripts/bench): after a full GC when node runs with --expose-gc,
- * one JSON object with process memory, live TCP connections (null until the stack counts them)
- * and all counters; written to PATH.tmp and renamed, so a reader never sees half a file.
+ * one JSON object with process memory, live TCP connections (listeners not counted) and all
+ * counters; written to PATH.tmp and renamed, so a reader never sees half a file.
  */
 function writeStatsFile(file: string, running: Running): void {
   (globalThis as { gc?: () => void }).gc?.();
   const mem = process.memoryUsage();
   const stats = running.stats();
-  const tcp = running.stack.stats.tcp as Record<string, unknown>;
   const body = {
     rss: mem.rss,
     heapUsed: mem.heapUsed,
     heapTotal: mem.heapTotal,
     external: mem.external,
     arrayBuffers: mem.arrayBuffers,
-    tcpConnections: typeof tcp.connections === 'number' ? tcp.connections : null,
+    tcpConnections: running.stack.connections().filter((c) => c.state !== 'LISTEN').length,
     stats,
   };
   writeFileSync(`${file}.tmp`, `${JSON.stringify(body)}\n`);
