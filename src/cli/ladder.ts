@@ -12,7 +12,7 @@
  * feed as well.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { ipv4FromFrame, readPcap } from '../link/pcap-read.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import type { CliCommand } from './commands.ts';
@@ -121,16 +121,11 @@ function summaryLines(file: string, truncated: boolean, trace: Trace): string {
   return s;
 }
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-      throw Object.assign(new Error(`--${name} must be a positive integer`), {
-        code: 'ERR_INVALID_ARG_VALUE',
-      });
-    }
-    return n;
-  };
+/** Commander prints an InvalidArgumentError as a usage error (exit 1), not a stack trace. */
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('not a positive integer');
+  return n;
 }
 
 export const ladderCommand: CliCommand = {
@@ -140,10 +135,10 @@ export const ladderCommand: CliCommand = {
       .command('ladder')
       .description('draw a TCP connection from a pcap file as a ladder diagram')
       .argument('<file>', 'a pcap file (PcapLink, or tcpdump -w on Ethernet, loopback, any)')
-      .option('--conn <n>', 'which connection (see --list)', positiveInt('conn'), 1)
+      .option('--conn <n>', 'which connection (see --list)', positiveInt, 1)
       .option('--svg <out>', 'also write the diagram as SVG to this file')
       .option('--list', 'list the connections instead', false)
-      .option('--max-rows <n>', 'draw at most this many segments', positiveInt('max-rows'))
+      .option('--max-rows <n>', 'draw at most this many segments', positiveInt)
       .action((file: string, o: LadderCliOptions) => {
         const out = runLadder(file, o);
         process.stdout.write(out.stdout);

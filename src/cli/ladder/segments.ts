@@ -106,12 +106,14 @@ interface Open {
   isn: Map<string, number>;
   /** Flow keys of the ends that have sent anything. */
   senders: Set<string>;
+  /** Flow keys of the ends that have sent a FIN or RST: their next SYN opens anew. */
+  finished: Set<string>;
 }
 
 /**
  * Decode packets and group the segments into connections by 4-tuple. A SYN without ACK starts a
- * new connection on a 4-tuple already in use (port reuse) when its sender has already sent in
- * the current one and the SYN is not a retransmission of that sender's SYN (same ISN).
+ * new connection on a 4-tuple already in use (port reuse) when its sender has closed or reset
+ * the current one, or has sent in it and the SYN is not a retransmission of its SYN (same ISN).
  */
 export function traceConnections(packets: readonly CapturedPacket[]): Trace {
   const trace: Trace = {
@@ -135,7 +137,8 @@ export function traceConnections(packets: readonly CapturedPacket[]): Trace {
     let cur = open.get(from);
     if (cur !== undefined && tcp.control === 'syn' && tcp.ack === null) {
       const isn = cur.isn.get(from);
-      const reused = isn === undefined ? cur.senders.has(from) : isn !== tcp.seq;
+      const reused =
+        cur.finished.has(from) || (isn === undefined ? cur.senders.has(from) : isn !== tcp.seq);
       if (reused) cur = undefined;
     }
     if (cur === undefined) {
@@ -151,12 +154,13 @@ export function traceConnections(packets: readonly CapturedPacket[]): Trace {
         segments: [],
       };
       trace.connections.push(conn);
-      cur = { conn, isn: new Map(), senders: new Set() };
+      cur = { conn, isn: new Map(), senders: new Set(), finished: new Set() };
       open.set(from, cur);
       open.set(to, cur);
     }
     if (tcp.control === 'syn' && !cur.isn.has(from)) cur.isn.set(from, tcp.seq);
     cur.senders.add(from);
+    if (tcp.control === 'fin' || tcp.control === 'rst') cur.finished.add(from);
     cur.conn.segments.push(seg);
   });
   return trace;
