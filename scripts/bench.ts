@@ -143,64 +143,77 @@ function hostInfo(): Record<string, string | number> {
   };
 }
 
-/** Set one system up, run every test against it, tear it down whatever happens. */
-async function measure(
+/** One system under measurement: its results so far and, once set up, where to reach it. */
+interface Subject {
+  system: System;
+  result: SystemResult;
+  /** Null when setup failed. */
+  ctx: TestContext | null;
+  /** Ports that did not serve when probed, with the reason. */
+  failing: Map<number, string>;
+}
+
+/** Set a system up and probe the ports the tests need; a failed setup is recorded, not thrown. */
+async function prepare(
   system: System,
   tools: Tools,
   opts: BenchOptions,
   tests: readonly Test[],
-  step: { done: number; total: number },
-): Promise<SystemResult> {
+): Promise<Subject> {
   const started = Date.now();
-  const result: SystemResult = {
-    name: system.name,
-    description: system.description,
-    server: null,
-    setupError: null,
-    metrics: {},
-    seconds: 0,
+  const subject: Subject = {
+    system,
+    result: {
+      name: system.name,
+      description: system.description,
+      server: null,
+      setupError: null,
+      metrics: {},
+      seconds: 0,
+    },
+    ctx: null,
+    failing: new Map(),
   };
+  progress(`${system.name}: setting up (${system.description})`);
   try {
-    progress(`${system.name}: setting up (${system.description})`);
     const ep = await system.setup();
-    result.server = ep.server;
-    const ctx: TestContext = { ep, tools, opts };
+    subject.result.server = ep.server;
+    subject.ctx = { ep, tools, opts };
     const ports = [...new Set(tests.flatMap((t) => t.ports(opts)))].sort((a, b) => a - b);
-    const failing = await probePorts(ctx, ports);
-    for (const why of failing.values()) progress(`${system.name}: ${why}`);
-    for (const test of tests) {
-      step.done += 1;
-      const tag = `${step.done}/${step.total} ${system.name} ${test.name}`;
-      const blocked = test
-        .ports(opts)
-        .map((p) => failing.get(p))
-        .find((why) => why !== undefined);
-      let got: Partial<Record<MetricId, Measurement>>;
-      if (blocked) {
-        got = Object.fromEntries(test.metrics.map((id) => [id, { na: blocked }]));
-      } else {
-        try {
-          got = await test.run(ctx);
-        } catch (err) {
-          const why = (err as Error).message;
-          got = Object.fromEntries(test.metrics.map((id) => [id, { na: why }]));
-        }
-      }
-      Object.assign(result.metrics, got);
-      progress(`${tag}: ${summarize(got)}`);
-    }
+    subject.failing = await probePorts(subject.ctx, ports);
+    for (const why of subject.failing.values()) progress(`${system.name}: ${why}`);
   } catch (err) {
-    result.setupError = (err as Error).message;
-    progress(`${system.name}: setup failed: ${result.setupError}`);
-    for (const test of tests) {
-      for (const id of test.metrics) result.metrics[id] = { na: 'setup failed' };
-    }
-    step.done += tests.length;
-  } finally {
-    await system.teardown();
-    result.seconds = (Date.now() - started) / 1000;
+    subject.result.setupError = (err as Error).message;
+    progress(`${system.name}: setup failed: ${subject.result.setupError}`);
   }
-  return result;
+  subject.result.seconds += (Date.now() - started) / 1000;
+  return subject;
+}
+
+/** Run one test against one system; every outcome becomes a measurement or an n/a. */
+async function runTest(subject: Subject, test: Test, tag: string): Promise<void> {
+  const started = Date.now();
+  const naAll = (why: string) => Object.fromEntries(test.metrics.map((id) => [id, { na: why }]));
+  let got: Partial<Record<MetricId, Measurement>>;
+  const { ctx } = subject;
+  const blocked = ctx
+    ? test
+        .ports(ctx.opts)
+        .map((p) => subject.failing.get(p))
+        .find((why) => why !== undefined)
+    : 'setup failed';
+  if (!ctx || blocked) {
+    got = naAll(blocked ?? 'setup failed');
+  } else {
+    try {
+      got = await test.run(ctx);
+    } catch (err) {
+      got = naAll((err as Error).message);
+    }
+  }
+  Object.assign(subject.result.metrics, got);
+  subject.result.seconds += (Date.now() - started) / 1000;
+  progress(`${tag}: ${summarize(got)}`);
 }
 
 function summarize(got: Partial<Record<MetricId, Measurement>>): string {
@@ -240,14 +253,25 @@ async function main(): Promise<void> {
     makeSystem(name, { tools: built, lifetimeSeconds: cli.opts.quick ? 300 : 3600 }),
   );
 
-  const results: SystemResult[] = [];
-  const step = { done: 0, total: systems.length * cli.tests.length };
+  // Every system is set up first and the tests are interleaved (test 1 on each system, then
+  // test 2...), so that a change in the machine's load during the run (two cores, shared)
+  // falls on all systems alike rather than on whichever ran at that time.
+  const subjects: Subject[] = [];
+  let step = 0;
+  const total = systems.length * cli.tests.length;
   try {
-    for (const system of systems)
-      results.push(await measure(system, tools, cli.opts, cli.tests, step));
+    for (const system of systems) subjects.push(await prepare(system, built, cli.opts, cli.tests));
+    for (const test of cli.tests) {
+      for (const subject of subjects) {
+        step += 1;
+        await runTest(subject, test, `${step}/${total} ${subject.system.name} ${test.name}`);
+      }
+    }
   } finally {
-    await tools.remove();
+    for (const system of systems) await system.teardown();
+    await built.remove();
   }
+  const results = subjects.map((s) => s.result);
 
   const result: BenchResult = {
     startedAt: startedAt.toISOString(),
