@@ -10,6 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveHttp } from '../api/http.ts';
+import type { Stack } from '../stack/stack.ts';
 import { countingChunk, pumpRepeated } from './pump.ts';
 import type { StreamSocket } from './serve.ts';
 
@@ -36,24 +38,8 @@ export interface HttpAppOptions {
   describeConnection?: (socket: StreamSocket) => Readonly<Record<string, unknown>> | undefined;
 }
 
-/** Fields of a connection row shown on `/`, in this order, when present. */
-const SHOWN_FIELDS = [
-  'state',
-  'srtt',
-  'rttvar',
-  'rto',
-  'smss',
-  'cwnd',
-  'ssthresh',
-  'sndWnd',
-  'rcvWnd',
-  'segsIn',
-  'segsOut',
-  'bytesIn',
-  'bytesOut',
-  'retransmits',
-  'timeouts',
-] as const;
+/** Row fields already on the page's "you are ..., this is ..." line. */
+const ADDRESS_FIELDS = new Set(['local', 'remote']);
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -138,11 +124,75 @@ function indexPage(
     `you are ${socket.remoteAddress}:${socket.remotePort}, this is ${socket.localAddress}:${socket.localPort}`,
   ];
   if (row !== undefined) {
-    const shown = SHOWN_FIELDS.filter((k) => row[k] !== undefined && row[k] !== null).map(
-      (k) => `${k}=${String(row[k])}`,
-    );
+    const shown = Object.entries(row)
+      .filter(([k, v]) => !ADDRESS_FIELDS.has(k) && v !== undefined && v !== null)
+      .map(([k, v]) => `${k}=${String(v)}`);
     lines.push(`connection: ${shown.join(' ')}`);
   }
   lines.push('', 'try: /bytes/N (N bytes), POST /upload (length and sha256 of the body)', '');
   return lines.join('\n');
+}
+
+export interface HttpAppHandle {
+  readonly port: number;
+  /** Requests answered so far. */
+  readonly requests: number;
+  /**
+   * Stop listening; end idle connections, let busy ones finish for up to `graceMs`, then
+   * destroy them (a /bytes/N of a terabyte would otherwise keep close() waiting for hours).
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Serve the HTTP app on the stack's `port` (node:http over stack.net, src/api/http.ts). */
+export async function startHttp(
+  stack: Stack,
+  port: number = HTTP_PORT,
+  options: HttpAppOptions = {},
+): Promise<HttpAppHandle> {
+  const handler = createHttpHandler({
+    describeConnection: (socket) => connectionRow(stack, socket),
+    ...options,
+  });
+  let requests = 0;
+  const service = serveHttp(stack, port, (req, res) => {
+    requests++;
+    handler(req, res);
+  });
+  await service.ready;
+  const sockets = new Set<StreamSocket>();
+  service.http.on('connection', (s: StreamSocket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  return {
+    port: service.address()?.port ?? port,
+    get requests() {
+      return requests;
+    },
+    close: async (graceMs = 1_000) => {
+      const closed = service.close();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          for (const s of sockets) s.destroy();
+          resolve();
+        }, graceMs);
+      });
+      await Promise.race([closed, late]);
+      clearTimeout(timer);
+      await closed;
+    },
+  };
+}
+
+/** The row of stack.connections() for this socket's 4-tuple, if any. */
+function connectionRow(
+  stack: Stack,
+  socket: StreamSocket,
+): Readonly<Record<string, unknown>> | undefined {
+  const local = `${socket.localAddress}:${socket.localPort}`;
+  const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+  const row = stack.connections().find((r) => r.local === local && r.remote === remote);
+  return row === undefined ? undefined : { ...row };
 }

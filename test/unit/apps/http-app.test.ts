@@ -51,7 +51,12 @@ describe('http app', () => {
   it('GET / names the stack and the connection, with its counters when known', async () => {
     const port = await serve({
       name: 'teststack',
-      describeConnection: (s) => ({ state: 'ESTABLISHED', cwnd: 14480, port: s.localPort }),
+      describeConnection: (s) => ({
+        state: 'ESTABLISHED',
+        local: `${s.localAddress}:${s.localPort}`,
+        cwnd: 14480,
+        srtt: null,
+      }),
     });
     const r = await request(port, 'GET', '/');
     expect(r.status).toBe(200);
