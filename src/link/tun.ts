@@ -21,7 +21,7 @@ import type { Link, LinkReceiver } from './link.ts';
 import * as netns from './netns.ts';
 
 /** The addon's exports (src/link/native/tun.c). */
-interface TunAddon {
+export interface TunAddon {
   open(name: string, netnsPath: string | null): { handle: TunHandle; name: string };
   start(
     handle: TunHandle,
@@ -201,16 +201,34 @@ export class TunLink implements Link {
       await link.close();
       throw err;
     }
-    tun.start(
-      handle,
-      link.#rxBuf,
-      link.#rxTable,
-      link.#rxSlot,
-      batch,
-      link.#onRead,
-      link.#onWritable,
-    );
+    link.#start();
     return link;
+  }
+
+  /**
+   * A started link over an already opened handle of `addon`, with no configuration. For tests
+   * that drive the batching logic with a scripted addon (test/unit/tun-link.test.ts).
+   */
+  static fromHandle(
+    addon: TunAddon,
+    handle: TunHandle,
+    opts: { name: string; mtu: number; batch: number },
+  ): TunLink {
+    const link = new TunLink(addon, handle, opts.name, undefined, opts.mtu, opts.batch);
+    link.#start();
+    return link;
+  }
+
+  #start(): void {
+    this.#addon.start(
+      this.#handle,
+      this.#rxBuf,
+      this.#rxTable,
+      this.#rxSlot,
+      this.batch,
+      this.#onRead,
+      this.#onWritable,
+    );
   }
 
   async #configure(hostAddress: string | undefined): Promise<void> {
@@ -236,7 +254,8 @@ export class TunLink implements Link {
   /** Called by the addon once per batch of `count` packets. */
   readonly #onRead = (count: number): void => {
     const rx = this.#rx;
-    if (!rx) return; // nobody listening yet: the packets are dropped, as on an unplugged cable
+    // Nobody listening yet, or closed: the packets are dropped, as on an unplugged cable.
+    if (!rx || this.#closed) return;
     const table = this.#rxTable;
     const bytes = this.#rxBytes;
     for (let i = 0; i < count; i++) {
