@@ -118,7 +118,11 @@ interface Pending {
   end: Usecs;
 }
 
-type Listening = { kind: 'none' } | { kind: 'listening'; port: number } | { kind: 'connecting' };
+/**
+ * What the socket under test (packetdrill's socket_under_test) is waiting for: after listen(),
+ * an inbound SYN starts a new connection; after connect(), an outbound SYN does.
+ */
+type UnderTest = { kind: 'none' } | { kind: 'listening'; port: number } | { kind: 'connecting' };
 
 class Runner {
   now: Usecs = 0;
@@ -128,12 +132,15 @@ class Runner {
   readonly queue: Array<{ at: Usecs; seg: TcpRepr }> = [];
   readonly pending: Pending[] = [];
   conn: Conn | null = null;
-  under: Listening = { kind: 'none' };
+  underTest: UnderTest = { kind: 'none' };
   nextRemotePort: number;
   readonly bindPort: number;
-  readonly strictEnd: boolean;
   readonly connectPort: number;
+  readonly strictEnd: boolean;
+  /** The script line being run, for failures. */
   line = 0;
+  /** Events started so far. */
+  count = 0;
   /** The port of the last successful bind(), for listen(). */
   boundPort: number | null = null;
 
@@ -228,9 +235,6 @@ class Runner {
 
   // --- events -----------------------------------------------------------------------------
 
-  /** Events started so far. */
-  count = 0;
-
   run(): void {
     if (this.script.initCommand) this.command(this.script.initCommand.command);
     const first = this.script.events[0];
@@ -293,10 +297,10 @@ class Runner {
   /** The connection an inbound segment is for; a SYN after listen() opens a new one. */
   connFor(spec: SegmentSpec): Conn {
     const opensPassive = spec.direction === 'in' && spec.flags.syn && !spec.flags.ack;
-    if (this.conn === null || (opensPassive && this.under.kind === 'listening')) {
-      const localPort = this.under.kind === 'listening' ? this.under.port : this.bindPort;
+    if (this.conn === null || (opensPassive && this.underTest.kind === 'listening')) {
+      const localPort = this.underTest.kind === 'listening' ? this.underTest.port : this.bindPort;
       this.conn = newConn(spec.ports?.dst ?? localPort, spec.ports?.src ?? this.nextRemotePort++);
-      if (opensPassive) this.under = { kind: 'none' };
+      if (opensPassive) this.underTest = { kind: 'none' };
     }
     return this.conn;
   }
@@ -448,9 +452,9 @@ class Runner {
   outboundConn(spec: SegmentSpec, seg: TcpRepr): Conn {
     const opensActive =
       seg.control === 'syn' && seg.ack === null && spec.flags.syn && !spec.flags.ack;
-    if (this.conn === null || (opensActive && this.under.kind === 'connecting')) {
+    if (this.conn === null || (opensActive && this.underTest.kind === 'connecting')) {
       this.conn = newConn(seg.srcPort, seg.dstPort);
-      if (opensActive) this.under = { kind: 'none' };
+      if (opensActive) this.underTest = { kind: 'none' };
     }
     const c = this.conn;
     // packetdrill learns the stack's ISN from its SYN: script seq maps onto live seq.
@@ -485,11 +489,11 @@ class Runner {
     const out = this.target.syscall(req, this.now / 1000);
     if (req.name === 'listen') {
       const port = this.boundPort ?? this.bindPort;
-      if (out.kind === 'done' && out.result.ret === 0) this.under = { kind: 'listening', port };
+      if (out.kind === 'done' && out.result.ret === 0) this.underTest = { kind: 'listening', port };
     }
     if (req.name === 'bind' && out.kind === 'done' && out.result.ret === 0)
       this.boundPort = req.port;
-    if (req.name === 'connect') this.under = { kind: 'connecting' };
+    if (req.name === 'connect') this.underTest = { kind: 'connecting' };
     if (out.kind === 'blocked') {
       if (call.end === null)
         this.fail(
