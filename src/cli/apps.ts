@@ -5,6 +5,7 @@
 import { CHARGEN_PORT, startChargen } from '../apps/chargen.ts';
 import { DISCARD_PORT, startDiscard } from '../apps/discard.ts';
 import { ECHO_PORT, startEcho } from '../apps/echo.ts';
+import { HTTP_PORT, startHttp } from '../apps/http.ts';
 import { startUdpEcho } from '../apps/udp-echo.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Logger } from './logger.ts';
@@ -31,6 +32,11 @@ export const APPS: Readonly<Record<string, AppEntry>> = {
     description: `TCP discard on port ${DISCARD_PORT} (RFC 863)`,
     byDefault: true,
     start: (stack) => startDiscard(stack.net, DISCARD_PORT),
+  },
+  http: {
+    description: `HTTP on port ${HTTP_PORT}: /, GET /bytes/N, POST /upload`,
+    byDefault: true,
+    start: (stack) => startHttp(stack, HTTP_PORT),
   },
   chargen: {
     description: `TCP character generator on port ${CHARGEN_PORT} (RFC 864)`,
