@@ -12,7 +12,7 @@
  * Output: a progress line per test on stderr; a table with ratios tunstack/kernel and
  * tunstack/bridge on stdout; bench/results/<timestamp>.json and .svg.
  *
- *   npm run bench                     # full run, 5 s per bulk test
+ *   npm run bench                     # full run: 3 rounds, 5 s per bulk test, medians
  *   npm run bench -- --quick          # seconds: the smoke test in CI runs this
  *   npm run bench -- --duration 10 --systems kernel,tunstack --out /tmp/results
  */
@@ -33,6 +33,7 @@ import {
 } from './bench/metrics.ts';
 import {
   type BenchResult,
+  combineRounds,
   computeRatios,
   measuredValue,
   renderSvg,
@@ -50,12 +51,15 @@ const USAGE = `usage: npm run bench -- [options]
   --systems LIST       comma-separated subset of ${SYSTEM_NAMES.join(',')} (default: all)
   --source http|chargen  server→kernel byte source: GET /bytes/N on 80 (default) or port 19
   --tests LIST         comma-separated subset of ${TESTS.map((t) => t.name).join(',')}
+  --rounds N           run every test N times per system and report the median
+                       (default 3; 1 with --quick)
   --idle COUNT         idle connections to hold (default 10000; 300 with --quick)
   --out DIR            where the JSON and SVG go (default bench/results)
   --help`;
 
 interface Cli {
   opts: BenchOptions;
+  rounds: number;
   tests: readonly Test[];
   systems: SystemName[];
   outDir: string;
@@ -71,6 +75,7 @@ function parseCli(argv: string[]): Cli {
       source: { type: 'string', default: 'http' },
       idle: { type: 'string' },
       tests: { type: 'string' },
+      rounds: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -102,6 +107,7 @@ function parseCli(argv: string[]): Cli {
   }
   return {
     systems: systems as SystemName[],
+    rounds: Math.round(positive('rounds', values.rounds, quick ? 1 : 3, 20)),
     tests: testNames ? TESTS.filter((t) => testNames.includes(t.name)) : TESTS,
     outDir: values.out ?? join(REPO, 'bench/results'),
     opts: {
@@ -151,6 +157,8 @@ interface Subject {
   ctx: TestContext | null;
   /** Ports that did not serve when probed, with the reason. */
   failing: Map<number, string>;
+  /** Every round's measurement of each metric. */
+  samples: Partial<Record<MetricId, Measurement[]>>;
 }
 
 /** Set a system up and probe the ports the tests need; a failed setup is recorded, not thrown. */
@@ -173,6 +181,7 @@ async function prepare(
     },
     ctx: null,
     failing: new Map(),
+    samples: {},
   };
   progress(`${system.name}: setting up (${system.description})`);
   try {
@@ -211,7 +220,9 @@ async function runTest(subject: Subject, test: Test, tag: string): Promise<void>
       got = naAll((err as Error).message);
     }
   }
-  Object.assign(subject.result.metrics, got);
+  for (const [id, m] of Object.entries(got) as [MetricId, Measurement][]) {
+    (subject.samples[id] ??= []).push(m);
+  }
   subject.result.seconds += (Date.now() - started) / 1000;
   progress(`${tag}: ${summarize(got)}`);
 }
@@ -258,18 +269,26 @@ async function main(): Promise<void> {
   // falls on all systems alike rather than on whichever ran at that time.
   const subjects: Subject[] = [];
   let step = 0;
-  const total = systems.length * cli.tests.length;
+  const total = cli.rounds * systems.length * cli.tests.length;
   try {
     for (const system of systems) subjects.push(await prepare(system, built, cli.opts, cli.tests));
-    for (const test of cli.tests) {
-      for (const subject of subjects) {
-        step += 1;
-        await runTest(subject, test, `${step}/${total} ${subject.system.name} ${test.name}`);
+    for (let round = 1; round <= cli.rounds; round++) {
+      for (const test of cli.tests) {
+        for (const subject of subjects) {
+          step += 1;
+          const r = cli.rounds > 1 ? ` (round ${round})` : '';
+          await runTest(subject, test, `${step}/${total} ${subject.system.name} ${test.name}${r}`);
+        }
       }
     }
   } finally {
     for (const system of systems) await system.teardown();
     await built.remove();
+  }
+  for (const subject of subjects) {
+    for (const [id, rounds] of Object.entries(subject.samples) as [MetricId, Measurement[]][]) {
+      subject.result.metrics[id] = combineRounds(rounds);
+    }
   }
   const results = subjects.map((s) => s.result);
 
@@ -277,7 +296,12 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     host: hostInfo(),
-    options: { ...cli.opts, systems: cli.systems, tests: cli.tests.map((t) => t.name) },
+    options: {
+      ...cli.opts,
+      rounds: cli.rounds,
+      systems: cli.systems,
+      tests: cli.tests.map((t) => t.name),
+    },
     systems: results,
     ratios: computeRatios(results),
   };

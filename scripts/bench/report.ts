@@ -39,6 +39,22 @@ function ratio(a: number | null, b: number | null): number | null {
   return a === null || b === null || b === 0 ? null : a / b;
 }
 
+/**
+ * The median of the rounds that produced a number (the upper median for an even count); the
+ * rounds' values and details are kept. All rounds n/a: the first reason.
+ */
+export function combineRounds(rounds: readonly Measurement[]): Measurement {
+  const measured = rounds.filter((m): m is { value: number; detail?: unknown } => 'value' in m);
+  if (measured.length === 0) return rounds[0] ?? { na: 'not run' };
+  if (rounds.length === 1) return rounds[0];
+  const sorted = [...measured].sort((a, b) => a.value - b.value);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  return {
+    value: median.value,
+    detail: { rounds: rounds.map((m) => ('value' in m ? m.value : m)), median: median.detail },
+  };
+}
+
 /** tunstack/kernel, tunstack/bridge and bridge/kernel for every metric (plain quotients). */
 export function computeRatios(systems: readonly SystemResult[]): Partial<Record<MetricId, Ratios>> {
   const get = (name: SystemName, id: MetricId): number | null =>
@@ -100,7 +116,11 @@ export function renderTable(result: BenchResult): string {
     ...(systems.some((s) => s.name === 'bridge') ? ['bridge/kernel'] : []),
   ];
   const rows: string[][] = [header];
-  for (const def of METRICS as readonly MetricDef[]) {
+  // Metrics of tests that were not selected (--tests) have no entry anywhere: no row.
+  const ran = (METRICS as readonly MetricDef[]).filter((def) =>
+    systems.some((s) => s.metrics[def.id as MetricId] !== undefined),
+  );
+  for (const def of ran) {
     const id = def.id as MetricId;
     const r = result.ratios[id];
     const row = [def.label];
@@ -135,8 +155,8 @@ export function renderTable(result: BenchResult): string {
     const byReason = new Map<string, string[]>();
     for (const def of METRICS) {
       const m = s.metrics[def.id];
-      const why = m === undefined ? 'not run' : 'na' in m ? m.na : null;
-      if (why === null) continue;
+      if (m === undefined || !('na' in m)) continue;
+      const why = m.na;
       byReason.set(why, [...(byReason.get(why) ?? []), def.id]);
     }
     for (const [why, ids] of byReason) {
