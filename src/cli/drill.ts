@@ -10,7 +10,7 @@
  * packetdrill notation, connection state), and `N passed, N failed`; exits 1 when any failed.
  */
 import { readFileSync } from 'node:fs';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CoreTarget } from '../drill/core-target.ts';
 import { PROFILE_NAMES, type ProfileName } from '../drill/profiles.ts';
 import { type DrillResult, formatFailure, runSource } from '../drill/run.ts';
@@ -74,6 +74,12 @@ export function drillReport(results: DrillFileResult[], verbose: boolean): strin
   return out.join('\n');
 }
 
+function toleranceUsecs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number of µs ≥ 0');
+  return n;
+}
+
 export const drillCommand: CliCommand = {
   name: 'drill',
   register(program: Command): void {
@@ -86,8 +92,10 @@ export const drillCommand: CliCommand = {
           .choices(PROFILE_NAMES)
           .default('rfc'),
       )
-      .option('--tolerance-usecs <n>', 'timing tolerance (default: the script’s, else 4000)', (v) =>
-        Number(v),
+      .option(
+        '--tolerance-usecs <n>',
+        'timing tolerance (default: the script’s, else 4000)',
+        toleranceUsecs,
       )
       .option(
         '--no-strict-end',
