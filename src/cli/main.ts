@@ -15,4 +15,11 @@ export function buildProgram(): Command {
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  // A failed command: one line for a person (the stack trace with --log-level debug in logs).
+  const e = err as NodeJS.ErrnoException;
+  process.stderr.write(`tunstack: ${e.message}${e.code ? ` (${e.code})` : ''}\n`);
+  process.exitCode = 1;
+}
