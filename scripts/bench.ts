@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   type BenchOptions,
+  METRICS,
   type Measurement,
   type MetricId,
   probePorts,
@@ -302,6 +303,7 @@ async function main(): Promise<void> {
       systems: cli.systems,
       tests: cli.tests.map((t) => t.name),
     },
+    metrics: METRICS,
     systems: results,
     ratios: computeRatios(results),
   };

@@ -28,6 +28,8 @@ export interface BenchResult {
   finishedAt: string;
   host: Record<string, string | number>;
   options: Record<string, unknown>;
+  /** What each metric id means: label, unit, which way is better. */
+  metrics: readonly MetricDef[];
   systems: SystemResult[];
   ratios: Partial<Record<MetricId, Ratios>>;
 }
@@ -106,6 +108,8 @@ const formatRatio = (r: number | null): string =>
         ? `${r.toFixed(2)}×`
         : `${r.toPrecision(2)}×`;
 
+const BETTER_MARK: Record<MetricDef['better'], string> = { higher: '↑', lower: '↓', none: '' };
+
 /** The table printed at the end of a run, then the reasons for every n/a. */
 export function renderTable(result: BenchResult): string {
   const systems = result.systems;
@@ -123,7 +127,7 @@ export function renderTable(result: BenchResult): string {
   for (const def of ran) {
     const id = def.id as MetricId;
     const r = result.ratios[id];
-    const row = [def.label];
+    const row = [`${def.label} ${BETTER_MARK[def.better]}`.trimEnd()];
     for (const s of systems) {
       const v = measuredValue(s.metrics[id]);
       row.push(v === null ? 'n/a' : formatValue(v, def.unit));
@@ -163,6 +167,7 @@ export function renderTable(result: BenchResult): string {
       reasons.push(`${s.name}: n/a ${ids.join(', ')}: ${oneLine(why)}`);
     }
   }
+  out.push('', '↑ higher is better, ↓ lower is better; ratios are plain quotients of the values');
   if (reasons.length > 0) out.push('', ...reasons);
   return out.join('\n');
 }

@@ -30,6 +30,7 @@ function result(systems: SystemResult[]): BenchResult {
     finishedAt: '2026-01-01T00:01:00.000Z',
     host: { kernel: '6.18' },
     options: {},
+    metrics: METRICS,
     systems,
     ratios: computeRatios(systems),
   };
@@ -129,7 +130,7 @@ describe('renderTable', () => {
     expect(lines[0]).toMatch(
       /^metric\s+kernel\s+bridge\s+tunstack\s+tunstack\/kernel\s+tunstack\/bridge\s+bridge\/kernel$/,
     );
-    const bulk = lines.find((l) => l.startsWith('bulk kernel→server, 1 flow '));
+    const bulk = lines.find((l) => l.startsWith('bulk kernel→server, 1 flow ↑ '));
     expect(bulk).toMatch(
       /10\.0 Gbit\/s\s+2\.00 Gbit\/s\s+100 Mbit\/s\s+0\.010×\s+0\.050×\s+0\.20×$/,
     );
@@ -137,6 +138,11 @@ describe('renderTable', () => {
       result([system('kernel', Object.fromEntries(METRICS.map((d) => [d.id, { value: 1 }])))]),
     );
     for (const def of METRICS) expect(all).toContain(def.label);
+  });
+
+  it('marks which way is better', () => {
+    expect(table).toMatch(/^1-byte request\/response p50 ↓ /m);
+    expect(table).toContain('↑ higher is better, ↓ lower is better');
   });
 
   it('says why each n/a is n/a, on one line, grouped by reason', () => {
