@@ -9,6 +9,7 @@
  *
  * Anything else (`../common/defaults.sh`, tc, ethtool) yields no setting and a warning.
  */
+import type { TcpConnectionOptions } from '../tcp/options.ts';
 
 export interface Setting {
   /** The sysctl's last component (`tcp_sack`) or the route attribute (`initcwnd`). */
@@ -48,4 +49,66 @@ export function durationMs(v: string): number | null {
   if (!m) return null;
   const n = Number(m[1]);
   return m[2] === 's' ? n * 1000 : n;
+}
+
+/**
+ * Map a Linux setting onto connection options: a sysctl by its last name (`tcp_sack`) or a route
+ * attribute (`initcwnd`, `rto_min`). False when tunstack has no equivalent.
+ */
+export function applySetting(o: TcpConnectionOptions, name: string, value: string): boolean {
+  const n = Number(value);
+  const on = value.trim() !== '0';
+  switch (name) {
+    case 'tcp_timestamps':
+      o.timestamps = on;
+      return true;
+    case 'tcp_sack':
+      o.sack = on;
+      return true;
+    case 'tcp_window_scaling':
+      o.windowScale = on;
+      return true;
+    case 'tcp_syn_retries':
+    case 'tcp_synack_retries':
+      o.synRetries = n;
+      return true;
+    case 'tcp_retries2':
+      o.maxRetries = n;
+      return true;
+    case 'tcp_fin_timeout':
+      o.finWait2Ms = n * 1000;
+      return true;
+    case 'tcp_keepalive_time':
+      o.keepAliveIdleMs = n * 1000;
+      return true;
+    case 'tcp_keepalive_intvl':
+      o.keepAliveIntervalMs = n * 1000;
+      return true;
+    case 'tcp_keepalive_probes':
+      o.keepAliveCount = n;
+      return true;
+    case 'tcp_rmem':
+    case 'tcp_wmem': {
+      const mid = Number(value.trim().split(/\s+/)[1]);
+      if (!(mid > 0)) return false;
+      if (name === 'tcp_rmem') o.rcvBuf = mid;
+      else o.sndBuf = mid;
+      return true;
+    }
+    case 'tcp_congestion_control':
+      if (value !== 'reno' && value !== 'cubic') return false;
+      o.congestion = value;
+      return true;
+    case 'initcwnd':
+      o.initialWindow = n;
+      return true;
+    case 'rto_min': {
+      const ms = durationMs(value);
+      if (ms === null) return false;
+      o.minRto = ms;
+      return true;
+    }
+    default:
+      return false;
+  }
 }

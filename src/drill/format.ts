@@ -5,6 +5,7 @@
  * layout (Linux's tcp_options_write), so `wireLayout` rebuilds the exact option list the segment
  * carries on the wire, NOPs included, and the printer shows that.
  */
+import type { TcpConnection } from '../tcp/conn.ts';
 import type { TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
 import type { OptionSpec, SegmentSpec, TimeSpec, Usecs } from './parse.ts';
 
@@ -136,4 +137,23 @@ export function formatTime(t: TimeSpec): string {
     case 'relativeRange':
       return `+${formatSeconds(t.at)}~+${formatSeconds(t.end)}`;
   }
+}
+
+/** One line of connection state for failure reports, sequence numbers relative to ISS and IRS. */
+export function describeConnection(c: TcpConnection | null): string {
+  if (c === null) return 'no connection';
+  const s = c.snapshot();
+  const rel = (x: number) => (x - s.iss) >>> 0;
+  const relR = (x: number) => (x - s.irs) >>> 0;
+  return [
+    s.state,
+    `sndUna=${rel(s.sndUna)} sndNxt=${rel(s.sndNxt)} sndWnd=${s.sndWnd}`,
+    `rcvNxt=${relR(s.rcvNxt)}(irs+) rcvWnd=${s.rcvWnd}`,
+    `cwnd=${s.cwnd} ssthresh=${s.ssthresh} rto=${s.rto} srtt=${s.srtt ?? '-'}`,
+    `timer=${s.timer.kind}${s.timer.kind === 'idle' ? '' : `@${s.timer.at}`}`,
+    `sendQ=${s.sendQueue} recvQ=${s.recvQueue}`,
+    Object.keys(s.drops).length > 0 ? `drops=${JSON.stringify(s.drops)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
