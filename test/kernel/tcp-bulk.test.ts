@@ -1,0 +1,107 @@
+/**
+ * 100 MB each way between the kernel and the stack, the SHA-256 of what arrived checked against
+ * what was sent; then the same under 5 % loss each way (nftables in the namespace) plus the
+ * stack's own FaultLink reordering and duplicating. Each transfer's time is printed
+ * (`[transfer] ...`); scripts/transfer-times.ts prints them beside kernel-to-kernel over veth.
+ *
+ * TUNSTACK_TRANSFER_MB changes the size (default 100).
+ */
+import { expect, it } from 'vitest';
+import type { Impairment } from '../../src/link/fault.ts';
+import { kernelDescribe, STACK_ADDR } from './harness.ts';
+import {
+  addNftLoss,
+  expectAllClosed,
+  kernelToStack,
+  nftDrops,
+  rate,
+  stackToKernel,
+  type Transfer,
+  withImpairedStack,
+} from './tcp-peers.ts';
+
+const MB = 1_000_000;
+const SIZE = Number(process.env.TUNSTACK_TRANSFER_MB ?? 100) * MB;
+/** Per transfer: generous, the machine is shared (2 cores). */
+const TIMEOUT_MS = 150_000;
+
+/** The loss each way, in the namespace, and the stack's own impairment. */
+const LOSS_PERCENT = 5;
+const IMPAIRMENT: Impairment = { reorder: 0.05, dup: 0.01, seed: 20_261_127 };
+
+function report(what: string, t: Transfer): void {
+  console.log(`[transfer] ${what}, ${SIZE / MB} MB: ${rate(t.bytes, t.ms)}`);
+}
+
+function expectIntact(t: Transfer): void {
+  expect(t.result.error, 'the transfer failed').toBeUndefined();
+  expect(t.result.reply?.bytes).toBe(SIZE);
+  expect(t.result.reply?.sha256).toBe(t.result.sha256);
+  expect(t.intact).toBe(true);
+}
+
+kernelDescribe(`tcp: ${SIZE / MB} MB transfers with the kernel`, () => {
+  it(
+    'kernel client -> stack server',
+    async () => {
+      await withImpairedStack(null, async (fx) => {
+        const t = await kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+        report('kernel -> stack, clean', t);
+        expectIntact(t);
+        await expectAllClosed(fx.ns, fx.stack);
+      });
+    },
+    TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    'stack client -> kernel server',
+    async () => {
+      await withImpairedStack(null, async (fx) => {
+        const t = await stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+        report('stack -> kernel, clean', t);
+        expectIntact(t);
+        await expectAllClosed(fx.ns, fx.stack);
+      });
+    },
+    TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    `kernel client -> stack server, ${LOSS_PERCENT} % loss each way, reordering, duplicates`,
+    async () => {
+      await withImpairedStack(IMPAIRMENT, async (fx, fault) => {
+        await addNftLoss(fx.ns, STACK_ADDR, LOSS_PERCENT);
+        const t = await kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+        report('kernel -> stack, impaired', t);
+        expectIntact(t);
+        // The impairment really happened.
+        const drops = await nftDrops(fx.ns);
+        expect(drops.input).toBeGreaterThan(0);
+        expect(drops.output).toBeGreaterThan(0);
+        expect(fault?.stats.rx.reordered).toBeGreaterThan(0);
+        expect(fault?.stats.tx.duplicated).toBeGreaterThan(0);
+        await expectAllClosed(fx.ns, fx.stack, 10_000);
+      });
+    },
+    TIMEOUT_MS + 20_000,
+  );
+
+  it(
+    `stack client -> kernel server, ${LOSS_PERCENT} % loss each way, reordering, duplicates`,
+    async () => {
+      await withImpairedStack(IMPAIRMENT, async (fx, fault) => {
+        await addNftLoss(fx.ns, STACK_ADDR, LOSS_PERCENT);
+        const t = await stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+        report('stack -> kernel, impaired', t);
+        expectIntact(t);
+        const drops = await nftDrops(fx.ns);
+        expect(drops.input).toBeGreaterThan(0);
+        expect(drops.output).toBeGreaterThan(0);
+        expect(fault?.stats.tx.reordered).toBeGreaterThan(0);
+        await expectAllClosed(fx.ns, fx.stack, 10_000);
+      });
+    },
+    TIMEOUT_MS + 20_000,
+  );
+}, ['nft']);
