@@ -252,15 +252,19 @@ static void call_js(tun_dev *t, napi_ref fn_ref, size_t argc, napi_value *argv) 
   }
 }
 
+static void on_poll(uv_poll_t *handle, int status, int events);
+
+/* Watch for writable too while JS has packets waiting, and only then (a TUN fd is almost always
+ * writable: watching it all the time would wake us on every turn of the loop). uv_poll_start
+ * replaces the callback as well as the events, so pass it again. */
 static void rearm(tun_dev *t) {
   int events = UV_READABLE | (t->want_write ? UV_WRITABLE : 0);
   if (events != t->events) {
     t->events = events;
-    uv_poll_start(&t->poll, events, NULL); /* callback kept: see start() */
+    int r = uv_poll_start(&t->poll, events, on_poll);
+    if (r < 0) t->st.rx_errors++;
   }
 }
-
-static void on_poll(uv_poll_t *handle, int status, int events);
 
 static void read_batch(tun_dev *t) {
   size_t off = 0;
