@@ -3,10 +3,11 @@
  * downward. Each row is one segment; the time column is seconds since the connection's first
  * segment, and a state is printed beside its end on the row where it changes.
  *
- *                  10.0.0.1:40000                                    10.0.0.2:80
- *            CLOSED       |                                           | LISTEN
- *   0.000000 SYN_SENT     |--- SYN seq=0 win=64240 <mss 1460> ------->| SYN_RECEIVED
- *   0.000051 ESTABLISHED  |<-- SYN/ACK seq=0 ack=1 win=65483 <…> ----|
+ *                 10.0.0.1:40000                                              10.0.0.2:80
+ *           CLOSED       |                                                          | LISTEN
+ *  0.000000 SYN_SENT     |--- SYN seq=0 win=64240 <mss 1460,sackOK,TS,wscale 7> --->| SYN_RECEIVED
+ *  0.000125 ESTABLISHED  |<-- SYN/ACK seq=0 ack=1 win=65160 <mss 1460,…> ----------|
+ *  0.000375              |--- ACK seq=1 ack=1 win=64256 --------------------------->| ESTABLISHED
  */
 import { formatIpv4 } from '../../wire/ipv4.ts';
 import { type Ladder, type LadderRow, rowLabel } from './ladder.ts';
