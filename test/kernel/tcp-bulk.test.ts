@@ -40,68 +40,48 @@ function expectIntact(t: Transfer): void {
   expect(t.intact).toBe(true);
 }
 
+interface Case {
+  name: string;
+  run: typeof kernelToStack;
+  impaired: boolean;
+}
+
+const CASES: readonly Case[] = [
+  { name: 'kernel client -> stack server', run: kernelToStack, impaired: false },
+  { name: 'stack client -> kernel server', run: stackToKernel, impaired: false },
+  { name: 'kernel client -> stack server', run: kernelToStack, impaired: true },
+  { name: 'stack client -> kernel server', run: stackToKernel, impaired: true },
+];
+
 kernelDescribe(`tcp: ${SIZE / MB} MB transfers with the kernel`, () => {
-  it(
-    'kernel client -> stack server',
-    async () => {
-      await withImpairedStack(null, async (fx) => {
-        const t = await kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
-        report('kernel -> stack, clean', t);
-        expectIntact(t);
-        await expectAllClosed(fx.ns, fx.stack);
-      });
-    },
-    TIMEOUT_MS + 10_000,
-  );
-
-  it(
-    'stack client -> kernel server',
-    async () => {
-      await withImpairedStack(null, async (fx) => {
-        const t = await stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
-        report('stack -> kernel, clean', t);
-        expectIntact(t);
-        await expectAllClosed(fx.ns, fx.stack);
-      });
-    },
-    TIMEOUT_MS + 10_000,
-  );
-
-  it(
-    `kernel client -> stack server, ${LOSS_PERCENT} % loss each way, reordering, duplicates`,
-    async () => {
-      await withImpairedStack(IMPAIRMENT, async (fx, fault) => {
-        await addNftLoss(fx.ns, STACK_ADDR, LOSS_PERCENT);
-        const t = await kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
-        report('kernel -> stack, impaired', t);
-        expectIntact(t);
-        // The impairment really happened.
-        const drops = await nftDrops(fx.ns);
-        expect(drops.input).toBeGreaterThan(0);
-        expect(drops.output).toBeGreaterThan(0);
-        expect(fault?.stats.rx.reordered).toBeGreaterThan(0);
-        expect(fault?.stats.tx.duplicated).toBeGreaterThan(0);
-        await expectAllClosed(fx.ns, fx.stack, 10_000);
-      });
-    },
-    TIMEOUT_MS + 20_000,
-  );
-
-  it(
-    `stack client -> kernel server, ${LOSS_PERCENT} % loss each way, reordering, duplicates`,
-    async () => {
-      await withImpairedStack(IMPAIRMENT, async (fx, fault) => {
-        await addNftLoss(fx.ns, STACK_ADDR, LOSS_PERCENT);
-        const t = await stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
-        report('stack -> kernel, impaired', t);
-        expectIntact(t);
-        const drops = await nftDrops(fx.ns);
-        expect(drops.input).toBeGreaterThan(0);
-        expect(drops.output).toBeGreaterThan(0);
-        expect(fault?.stats.tx.reordered).toBeGreaterThan(0);
-        await expectAllClosed(fx.ns, fx.stack, 10_000);
-      });
-    },
-    TIMEOUT_MS + 20_000,
-  );
+  for (const c of CASES) {
+    const label = c.impaired
+      ? `${c.name}, ${LOSS_PERCENT} % loss each way, reordering, duplicates`
+      : c.name;
+    it(
+      label,
+      async () => {
+        await withImpairedStack(c.impaired ? IMPAIRMENT : null, async (fx, fault) => {
+          if (c.impaired) await addNftLoss(fx.ns, STACK_ADDR, LOSS_PERCENT);
+          const t = await c.run(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+          report(
+            `${c.name.replace(/ (client|server)/g, '')}, ${c.impaired ? 'impaired' : 'clean'}`,
+            t,
+          );
+          expectIntact(t);
+          if (fault !== null) {
+            // The impairment really happened, each way.
+            const drops = await nftDrops(fx.ns);
+            expect(drops.input).toBeGreaterThan(0);
+            expect(drops.output).toBeGreaterThan(0);
+            const f = fault.stats;
+            expect(f.rx.reordered + f.tx.reordered).toBeGreaterThan(0);
+            expect(f.rx.duplicated + f.tx.duplicated).toBeGreaterThan(0);
+          }
+          await expectAllClosed(fx.ns, fx.stack, 10_000);
+        });
+      },
+      TIMEOUT_MS + 20_000,
+    );
+  }
 }, ['nft']);
