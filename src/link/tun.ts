@@ -54,7 +54,7 @@ export interface NativeTunStats {
   rxBytes: number;
   rxBatches: number;
   rxErrors: number;
-  /** Packets larger than the MTU we were opened with (cut short, then dropped by IP). */
+  /** Packets larger than the MTU we were opened with: dropped by the addon. */
   rxTruncated: number;
   txPackets: number;
   txBytes: number;
@@ -154,7 +154,7 @@ export class TunLink implements Link {
     this.netns = ns;
     this.mtu = mtu;
     this.batch = batch;
-    // A read of slot bytes that comes back full means the packet was larger than the MTU.
+    // A read that fills the slot means the packet was larger than the MTU (the addon drops it).
     this.#rxSlot = align4(mtu) + 4;
     this.#rxBuf = new ArrayBuffer(batch * this.#rxSlot);
     this.#rxBytes = new Uint8Array(this.#rxBuf);

@@ -120,6 +120,25 @@ kernelDescribe('TUN addon against the kernel', () => {
     );
   });
 
+  it('drops and counts a packet larger than the MTU it was opened with', async () => {
+    await withNetns(
+      async (fx) => {
+        const rx = collect(fx);
+        // Someone raises the device MTU behind our back: the kernel now hands us 1028 bytes.
+        await netns.ip(fx.ns, ['link', 'set', 'dev', fx.link.name, 'mtu', '1500']);
+        const big = await fx.node(SEND_UDP, ['1', '9999', 'x'.repeat(1000)]);
+        expect(big.code, big.stderr).toBe(0);
+        await waitFor(() => fx.link.stats.rxTruncated === 1, 3_000, 'the oversize count');
+        const small = await fx.node(SEND_UDP, ['1', '9999', 'small']);
+        expect(small.code, small.stderr).toBe(0);
+        await waitFor(() => rx.ofProtocol(17).length === 1, 3_000, 'the small datagram');
+        expect(rx.ofProtocol(17)[0].length).toBe(33);
+        expect(rx.packets.every((p) => p.length <= 576)).toBe(true);
+      },
+      { mtu: 576 },
+    );
+  });
+
   it('reads a burst in batches: 200 queued datagrams arrive in ceil(200/64) = 4 calls', async () => {
     await withNetns(async (fx) => {
       const rx = collect(fx);

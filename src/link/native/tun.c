@@ -280,7 +280,13 @@ static void read_batch(tun_dev *t) {
       break;
     }
     if (r == 0) break;
-    if ((size_t)r == t->slot) t->st.rx_truncated++; /* larger than the MTU we were told */
+    if ((size_t)r >= t->slot) {
+      /* Larger than the MTU we were opened with (someone raised the device MTU). The kernel
+       * copied only `slot` bytes but returns the packet's full length: drop it, count it, and
+       * never let the length reach the table or the offset. */
+      t->st.rx_truncated++;
+      continue;
+    }
     t->rx_table[2 * n] = (uint32_t)off;
     t->rx_table[2 * n + 1] = (uint32_t)r;
     n++;
