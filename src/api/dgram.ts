@@ -7,7 +7,9 @@
  * address(), close([cb]) and 'close', connect/disconnect/remoteAddress, errors with Node's codes
  * (EADDRINUSE, EADDRNOTAVAIL, EMSGSIZE, ERR_SOCKET_DGRAM_NOT_RUNNING, ERR_SOCKET_BAD_PORT, …).
  * What does not: only 'udp4'; no multicast, broadcast or socket options (setters are no-ops
- * where harmless, absent otherwise); the address is resolved only as a dotted quad, never by DNS.
+ * where harmless, absent otherwise); the address is resolved only as a dotted quad, never by DNS;
+ * 'localhost', 127.0.0.0/8 and an omitted address (Node: 127.0.0.1) mean the stack's own
+ * address, which the stack loops back.
  *
  * Layering: this module sits above src/stack (it is given the Stack); src/stack/stack.ts makes
  * one DgramApi so that `stack.dgram` exists as the brief asks. The import of Stack here is a
@@ -201,7 +203,7 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
       addressText = formatIpv4(dstAddr);
     } else {
       dstPort = validatePort(args[0], false);
-      addressText = args[1] === undefined ? '127.0.0.1' : String(args[1]);
+      addressText = this.resolve(args[1]);
       const parsed = tryParseIpv4(addressText);
       if (parsed === null) {
         this.report(cb, sysError('EINVAL', 'send', addressText, dstPort));
@@ -235,7 +237,7 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     if (this.state === 'closed') throw notRunning();
     if (this.remote !== null) throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
     validatePort(port, false);
-    const text = address ?? '127.0.0.1';
+    const text = this.resolve(address);
     const addr = tryParseIpv4(text);
     if (this.state === 'unbound') this.bind();
     if (cb !== undefined) this.once('connect', cb);
@@ -301,6 +303,17 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
       port: srcPort,
       size: msg.length,
     });
+  }
+
+  /**
+   * The destination as a dotted quad. Node's default, 'localhost', and 127.0.0.0/8 mean this
+   * stack itself (it has no loopback interface; datagrams to its own address are looped back).
+   */
+  private resolve(address: unknown): string {
+    if (address === undefined || address === null || address === 'localhost')
+      return this.stack.address;
+    const text = String(address);
+    return text.startsWith('127.') && tryParseIpv4(text) !== null ? this.stack.address : text;
   }
 
   private bindNow(port: number, address: string): void {

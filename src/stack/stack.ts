@@ -3,7 +3,8 @@
  * and the only place where the layers meet.
  *
  *   link ──packet()──► IpInput ──► ICMP / UDP / TCP handler / registered protocol
- *   layers ──► IpOutput ──► CountingSink ──► link.send()      link.flush() after each batch
+ *   layers ──► IpOutput ──► transmit() ──► link.send()      link.flush() after each batch
+ *                                 └──► to our own address: looped back to input (a microtask later)
  *
  * Received bytes are valid only while the link's callback runs, so everything below this file
  * either finishes with them before returning or copies them (reassembly, dgram messages).
@@ -19,6 +20,7 @@ import { IP_HEADER_ROOM, IpOutput, type PacketSink } from '../ip/output.ts';
 import type { ReassemblyOptions } from '../ip/reassembly.ts';
 import type { Link } from '../link/link.ts';
 import { UdpLayer, type UdpOptions } from '../udp/udp.ts';
+import { get32 } from '../wire/bytes.ts';
 import { UnreachCode } from '../wire/icmp.ts';
 import { formatIpv4, IpProtocol, parseIpv4 } from '../wire/ipv4.ts';
 import { ParseError } from '../wire/parse-error.ts';
@@ -61,18 +63,8 @@ export interface TcpSegmentHandler {
   segment(seg: TcpRepr, src: number, dst: number, now: number): void;
 }
 
-/** A PacketSink that counts what it hands to the link. */
-class CountingSink implements PacketSink {
-  constructor(
-    private readonly link: Link,
-    private readonly stats: StackStats['link'],
-  ) {}
-  send(packet: Uint8Array): void {
-    this.stats.txPackets++;
-    this.stats.txBytes += packet.length;
-    this.link.send(packet);
-  }
-}
+/** Datagrams to our own address waiting to be looped back; more are dropped and counted. */
+const LOOPBACK_QUEUE_LIMIT = 1024;
 
 export class Stack {
   readonly link: Link;
@@ -96,6 +88,7 @@ export class Stack {
   readonly net: NetApi;
 
   private readonly handlers = new Map<number, ProtocolHandler>();
+  private loopback: Uint8Array[] = [];
   private tcpHandler: TcpSegmentHandler | null = null;
   private readonly reassemblyTimer: Timer;
   private flushQueued = false;
@@ -110,7 +103,7 @@ export class Stack {
     this.mtu = Math.min(options.mtu ?? this.link.mtu, this.link.mtu);
 
     const stats = this.stats;
-    const sink = new CountingSink(this.link, stats.link);
+    const sink: PacketSink = { send: (packet) => this.transmit(packet) };
     const output = new IpOutput(
       { address: this.addr, mtu: this.mtu, ttl: options.ttl, initialId: options.initialIpId },
       sink,
@@ -218,12 +211,46 @@ export class Stack {
     return this.closing;
   }
 
+  /** Where IP output goes: the link, or back to us for our own address. */
+  private transmit(packet: Uint8Array): void {
+    const link = this.stats.link;
+    if (get32(packet, 16) === this.addr) {
+      // A datagram to ourselves never reaches the wire (the kernel would not send it back).
+      // It goes in after the current call returns, so that no layer is re-entered.
+      if (this.loopback.length >= LOOPBACK_QUEUE_LIMIT) {
+        link.loopbackDrops++;
+        return;
+      }
+      link.loopbackPackets++;
+      this.loopback.push(packet);
+      if (this.loopback.length === 1) queueMicrotask(this.drainLoopback);
+      return;
+    }
+    link.txPackets++;
+    link.txBytes += packet.length;
+    this.link.send(packet);
+  }
+
+  private readonly drainLoopback = (): void => {
+    const batch = this.loopback;
+    this.loopback = [];
+    for (const p of batch) this.process(p);
+    this.flush();
+  };
+
   /** One packet from the link. Never throws. */
   private input(bytes: Uint8Array): void {
     if (this.closing !== null) return;
     const stats = this.stats;
     stats.link.rxPackets++;
     stats.link.rxBytes += bytes.length;
+    this.process(bytes);
+  }
+
+  /** One packet for IP input, from the link or looped back. Never throws. */
+  private process(bytes: Uint8Array): void {
+    if (this.closing !== null) return;
+    const stats = this.stats;
     const now = this.clock.now();
     try {
       const d = this.ip.input.receive(bytes, now);

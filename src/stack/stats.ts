@@ -14,6 +14,10 @@ export interface LinkStats {
   txBytes: number;
   /** Exceptions caught at the link boundary (a bug above, or a throwing user callback). */
   rxErrors: number;
+  /** Datagrams to our own address, looped back without touching the link. */
+  loopbackPackets: number;
+  /** Looped-back datagrams dropped because the loopback queue was full. */
+  loopbackDrops: number;
 }
 
 export const TCP_DROP_REASONS = [
@@ -53,7 +57,15 @@ export function createStackStats(): StackStats {
   const tcpDrops = {} as Record<TcpDropReason, number>;
   for (const r of TCP_DROP_REASONS) tcpDrops[r] = 0;
   return {
-    link: { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxErrors: 0 },
+    link: {
+      rxPackets: 0,
+      rxBytes: 0,
+      txPackets: 0,
+      txBytes: 0,
+      rxErrors: 0,
+      loopbackPackets: 0,
+      loopbackDrops: 0,
+    },
     ip: createIpStats(),
     icmp: createIcmpStats(),
     udp: createUdpStats(),

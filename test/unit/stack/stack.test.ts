@@ -111,6 +111,30 @@ describe('Stack', () => {
     expect(icmp.protocol).toBe(1);
   });
 
+  it('loops datagrams to its own address back without touching the link', async () => {
+    const { link, stack } = setup();
+    const a = stack.dgram.createSocket('udp4');
+    a.bind(5000);
+    const got: [string, string, number][] = [];
+    a.on('message', (msg, rinfo) => got.push([msg.toString(), rinfo.address, rinfo.port]));
+    const b = stack.dgram.createSocket('udp4');
+    b.bind(6000);
+    b.send('to myself', 5000, '10.0.0.2');
+    b.send('to localhost', 5000); // Node's default address: here, the stack itself
+    b.send('big', 5000, '127.0.0.1');
+    b.send(Buffer.alloc(4000), 5000, '10.0.0.2'); // fragmented and reassembled on the way
+    await tick();
+    expect(got.slice(0, 3)).toEqual([
+      ['to myself', '10.0.0.2', 6000],
+      ['to localhost', '10.0.0.2', 6000],
+      ['big', '10.0.0.2', 6000],
+    ]);
+    expect(got[3][0].length).toBe(4000);
+    expect(link.sent.length).toBe(0);
+    expect(stack.stats.link.loopbackPackets).toBe(3 + 3);
+    expect(stack.stats.link).toMatchObject({ rxPackets: 0, txPackets: 0 });
+  });
+
   it('close closes the link, cancels timers and ignores later packets', async () => {
     const { link, clock, stack } = setup();
     link.deliver(packet(pattern(16), { id: 3, moreFrags: true })); // arms the reassembly timer
