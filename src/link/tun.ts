@@ -197,11 +197,11 @@ export class TunLink implements Link {
     const link = new TunLink(tun, handle, actual, opts.netns, mtu, batch);
     try {
       await link.#configure(opts.hostAddress);
+      link.#start();
     } catch (err) {
-      await link.close();
+      await link.close(); // closing the fd also removes the interface
       throw err;
     }
-    link.#start();
     return link;
   }
 
