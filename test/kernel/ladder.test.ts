@@ -1,10 +1,12 @@
 /**
  * `tunstack ladder` on captures that tcpdump wrote: curl and a Node HTTP server, kernel to kernel,
- * over a veth pair between two namespaces this test creates (and always removes). The same
- * connection is captured three ways (Ethernet on the client's veth, LINUX_SLL2 and LINUX_SLL on
- * `any` in the server's namespace) and must come out as the same ladder.
+ * over a veth pair between two namespaces each test creates (and always removes).
  *
- *   namespace C: v0 10.77.0.1/24  ◄── veth ──►  namespace S: v1 10.77.0.2/24, HTTP on :80
+ *   namespace C: v0 10.77.0.1/24, curl  ◄── veth ──►  namespace S: v1 10.77.0.2/24, HTTP on :80
+ *
+ * One connection captured three ways (Ethernet on the client's veth, LINUX_SLL2 and LINUX_SLL on
+ * `any` in the server's namespace) must come out as the same ladder; an nftables rule that drops
+ * the request once makes a real retransmission; a refused connect on loopback makes a real RST.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -69,76 +71,109 @@ function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   });
 }
 
-kernelDescribe('ladder: tcpdump captures of curl over veth', () => {
-  it('draws the same ladder from Ethernet, LINUX_SLL2 and LINUX_SLL captures', async () => {
-    const c = netns.uniqueName();
-    const s = netns.uniqueName();
-    const dir = await mkdtemp(join(tmpdir(), 'ladder-kernel-'));
-    const children: ChildProcess[] = [];
-    try {
-      await netns.create(c);
-      await netns.create(s);
-      // The pair is made inside C with its peer moved straight to S: nothing in the root namespace.
-      await netns.ip(c, ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1', 'netns', s]);
-      await netns.ip(c, ['addr', 'add', `${CLIENT}/24`, 'dev', 'v0']);
-      await netns.ip(s, ['addr', 'add', `${SERVER}/24`, 'dev', 'v1']);
-      await netns.ip(c, ['link', 'set', 'v0', 'up']);
-      await netns.ip(s, ['link', 'set', 'v1', 'up']);
+interface Pair {
+  c: string;
+  s: string;
+  dir: string;
+  /** Start a long-running command in a namespace; stopped (SIGTERM) when the test ends. */
+  start(ns: string, argv: string[], ready: RegExp): Promise<ChildProcess>;
+  /** Start tcpdump writing `file` in `dir`; returns a function that stops it (SIGINT). */
+  capture(ns: string, file: string, args: string[]): Promise<() => Promise<void>>;
+}
 
-      children.push(await start(s, [process.execPath, '-e', SERVER_JS], /listening/));
+/** Two namespaces joined by a veth pair, a temp dir, and cleanup of all of them whatever happens. */
+async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
+  const c = netns.uniqueName();
+  const s = netns.uniqueName();
+  const dir = await mkdtemp(join(tmpdir(), 'ladder-kernel-'));
+  const children: ChildProcess[] = [];
+  try {
+    await netns.create(c);
+    await netns.create(s);
+    // The pair is made inside C with its peer moved straight to S: nothing in the root namespace.
+    await netns.ip(c, ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1', 'netns', s]);
+    await netns.ip(c, ['addr', 'add', `${CLIENT}/24`, 'dev', 'v0']);
+    await netns.ip(s, ['addr', 'add', `${SERVER}/24`, 'dev', 'v1']);
+    await netns.ip(c, ['link', 'set', 'v0', 'up']);
+    await netns.ip(s, ['link', 'set', 'v1', 'up']);
+    const pair: Pair = {
+      c,
+      s,
+      dir,
+      async start(ns, argv, ready) {
+        const child = await start(ns, argv, ready);
+        children.push(child);
+        return child;
+      },
+      async capture(ns, file, args) {
+        // --immediate-mode: with TPACKET_V3, libpcap otherwise holds packets in a block until it
+        // fills or a 1 s timeout passes, and a tcpdump stopped sooner writes none of them.
+        const argv = ['tcpdump', '--immediate-mode', '-Z', 'root', ...args, '-w', join(dir, file)];
+        const child = await pair.start(ns, [...argv, 'tcp'], /listening on/);
+        return async () => {
+          // Let the last segments reach the capture, then stop it.
+          await new Promise((r) => setTimeout(r, 300));
+          await stop(child, 'SIGINT');
+        };
+      },
+    };
+    await fn(pair);
+  } finally {
+    for (const child of children.reverse()) await stop(child, 'SIGTERM');
+    await netns.remove(c);
+    await netns.remove(s);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function curl(p: Pair, url: string) {
+  return netns.exec(p.c, ['curl', '-sS', '--max-time', '5', url]);
+}
+
+/** The ladder of connection 1 of a capture, after checking its link type. */
+async function ladderOfFile(path: string, linkType: number): Promise<Ladder> {
+  const pcap = readPcap(await readFile(path));
+  expect(pcap instanceof ParseError ? pcap.reason : pcap.linkType, path).toBe(linkType);
+  const traced = traceFile(path);
+  if (typeof traced === 'string') throw new Error(traced);
+  expect(traced.trace.connections, path).toHaveLength(1);
+  return buildLadder(traced.trace.connections[0]);
+}
+
+const statesOf = (l: Ladder) => ({
+  a: l.rows.map((r) => r.stateA),
+  b: l.rows.map((r) => r.stateB),
+});
+
+kernelDescribe('ladder: tcpdump captures of the kernel’s TCP', () => {
+  it('draws the same ladder from Ethernet, LINUX_SLL2 and LINUX_SLL captures', async () => {
+    await withPair(async (p) => {
+      await p.start(p.s, [process.execPath, '-e', SERVER_JS], /listening/);
       const captures = [
-        { ns: c, file: 'veth.pcap', args: ['-i', 'v0'], linkType: LINKTYPE_ETHERNET },
+        { ns: p.c, file: 'veth.pcap', args: ['-i', 'v0'], linkType: LINKTYPE_ETHERNET },
         {
-          ns: s,
+          ns: p.s,
           file: 'sll2.pcap',
           args: ['-i', 'any', '-y', 'LINUX_SLL2'],
           linkType: LINKTYPE_LINUX_SLL2,
         },
         {
-          ns: s,
+          ns: p.s,
           file: 'sll.pcap',
           args: ['-i', 'any', '-y', 'LINUX_SLL'],
           linkType: LINKTYPE_LINUX_SLL,
         },
       ];
-      // --immediate-mode: with TPACKET_V3, libpcap otherwise holds packets in a block until it
-      // fills or a 1 s timeout passes, and a tcpdump stopped sooner writes none of them.
-      const dumps: ChildProcess[] = [];
-      for (const cap of captures) {
-        const argv = [
-          'tcpdump',
-          '--immediate-mode',
-          '-Z',
-          'root',
-          ...cap.args,
-          '-w',
-          join(dir, cap.file),
-          'tcp port 80',
-        ];
-        const child = await start(cap.ns, argv, /listening on/);
-        children.push(child);
-        dumps.push(child);
-      }
-
-      const curl = await netns.exec(c, ['curl', '-sS', '--max-time', '5', `http://${SERVER}/`]);
-      expect(curl.stdout, curl.stderr).toBe('hello from the kernel\n');
-      // Let the client's last ACK reach the wire and the captures, then stop them.
-      await new Promise((r) => setTimeout(r, 300));
-      for (const d of dumps) await stop(d, 'SIGINT');
+      const stops = [];
+      for (const cap of captures) stops.push(await p.capture(cap.ns, cap.file, cap.args));
+      const r = await curl(p, `http://${SERVER}/`);
+      expect(r.stdout, r.stderr).toBe('hello from the kernel\n');
+      for (const stopCapture of stops) await stopCapture();
 
       const ladders: Ladder[] = [];
       for (const cap of captures) {
-        const path = join(dir, cap.file);
-        const pcap = readPcap(await readFile(path));
-        expect(pcap instanceof ParseError ? pcap.reason : pcap.linkType, cap.file).toBe(
-          cap.linkType,
-        );
-        const traced = traceFile(path);
-        if (typeof traced === 'string') throw new Error(traced);
-        expect(traced.trace.connections, cap.file).toHaveLength(1);
-        const l = buildLadder(traced.trace.connections[0]);
-        ladders.push(l);
-
+        const path = join(p.dir, cap.file);
+        ladders.push(await ladderOfFile(path, cap.linkType));
         const text = runLadder(path, { conn: 1, list: false }).stdout.split('\n');
         expect(text[0]).toMatch(new RegExp(`^ +${CLIENT}:\\d+ +${SERVER}:80$`));
         expect(text[1]).toMatch(/^ +CLOSED +\| +\| LISTEN$/);
@@ -146,7 +181,7 @@ kernelDescribe('ladder: tcpdump captures of curl over veth', () => {
           /^0\.000000 SYN_SENT +\|--- SYN seq=0 win=\d+ <mss \d+,sackOK,TS,wscale \d+> -+>\| SYN_RECEIVED$/,
         );
         expect(text[3]).toMatch(
-          /^0\.0000\d\d ESTABLISHED +\|<-- SYN\/ACK seq=0 ack=1 win=\d+ <.*> -+\|$/,
+          /^0\.000\d\d\d ESTABLISHED +\|<-- SYN\/ACK seq=0 ack=1 win=\d+ <.*> -+\|$/,
         );
         expect(text[4]).toMatch(/^0\.0\d{5} +\|--- ACK seq=1 ack=1 win=\d+ -+>\| ESTABLISHED$/);
       }
@@ -155,12 +190,11 @@ kernelDescribe('ladder: tcpdump captures of curl over veth', () => {
       const [veth, ...others] = ladders;
       expect([veth.initialA, veth.initialB]).toEqual(['CLOSED', 'LISTEN']);
       expect(veth.windowScale).not.toBeNull();
-      const statesA = veth.rows.map((r) => r.stateA);
-      const statesB = veth.rows.map((r) => r.stateB);
-      expect(statesA).toContain('FIN_WAIT_1');
-      expect(statesB).toContain('CLOSE_WAIT');
-      expect(statesB).toContain('LAST_ACK');
-      expect([statesA.at(-1), statesB.at(-1)]).toEqual(['TIME_WAIT', 'CLOSED']);
+      const states = statesOf(veth);
+      expect(states.a).toContain('FIN_WAIT_1');
+      expect(states.b).toContain('CLOSE_WAIT');
+      expect(states.b).toContain('LAST_ACK');
+      expect([states.a.at(-1), states.b.at(-1)]).toEqual(['TIME_WAIT', 'CLOSED']);
       const request = veth.rows.find((r) => r.from === 'a' && r.len > 0);
       const response = veth.rows.find((r) => r.from === 'b' && r.len > 0);
       expect(request?.seq).toBe(1);
@@ -171,11 +205,52 @@ kernelDescribe('ladder: tcpdump captures of curl over veth', () => {
       const shape = (l: Ladder) =>
         l.rows.map((r) => [r.from, r.flags, r.seq, r.ack, r.len, r.window, r.stateA, r.stateB]);
       for (const o of others) expect(shape(o)).toEqual(shape(veth));
-    } finally {
-      for (const child of children.reverse()) await stop(child, 'SIGTERM');
-      await netns.remove(c);
-      await netns.remove(s);
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   }, 30_000);
-}, ['tcpdump', 'curl']);
+
+  it('marks the request that the server’s nftables dropped once and the client resent', async () => {
+    await withPair(async (p) => {
+      // The client's third packet of the connection (SYN, ACK, request) is dropped on input;
+      // conntrack counts it before the filter, so the retransmission (the fourth) passes.
+      await netns.exec(p.s, ['sysctl', '-q', 'net.netfilter.nf_conntrack_acct=1']);
+      const rules = `table inet ladder_test {
+        chain input { type filter hook input priority 0; tcp dport 80 ct original packets 3 drop; }
+      }`;
+      const nft = await netns.exec(p.s, ['nft', '-f', '-'], { input: rules });
+      expect(nft.code, nft.stderr).toBe(0);
+      await p.start(p.s, [process.execPath, '-e', SERVER_JS], /listening/);
+      const stopCapture = await p.capture(p.c, 'retrans.pcap', ['-i', 'v0']);
+      const r = await curl(p, `http://${SERVER}/`);
+      expect(r.stdout, r.stderr).toBe('hello from the kernel\n');
+      await stopCapture();
+
+      const l = await ladderOfFile(join(p.dir, 'retrans.pcap'), LINKTYPE_ETHERNET);
+      const marked = l.rows.filter((r) => r.retransmission);
+      expect(marked).toHaveLength(1);
+      const first = l.rows.find((r) => r.from === 'a' && r.len > 0);
+      expect([marked[0].seq, marked[0].len]).toEqual([first?.seq, first?.len]);
+      // Linux's initial RTO is 1 s, or 200 ms (TCP_RTO_MIN) once the handshake measured an RTT.
+      expect(marked[0].at - (first?.at ?? 0)).toBeGreaterThanOrEqual(190);
+      const states = statesOf(l);
+      expect([states.a.at(-1), states.b.at(-1)]).toEqual(['TIME_WAIT', 'CLOSED']);
+      expect(runLadder(join(p.dir, 'retrans.pcap'), { conn: 1, list: false }).stdout).toMatch(
+        /\|--- PSH\/ACK seq=1 ack=1 len=\d+ win=\d+ \[retransmission\] -+>\|\n/,
+      );
+    });
+  }, 30_000);
+
+  it('draws a refused connect on loopback: SYN, then RST/ACK from a CLOSED port', async () => {
+    await withPair(async (p) => {
+      const stopCapture = await p.capture(p.c, 'lo.pcap', ['-i', 'lo']);
+      const r = await curl(p, 'http://127.0.0.1:9/');
+      expect(r.code).not.toBe(0); // connection refused
+      await stopCapture();
+      const l = await ladderOfFile(join(p.dir, 'lo.pcap'), LINKTYPE_ETHERNET);
+      expect([l.initialA, l.initialB]).toEqual(['CLOSED', 'CLOSED']);
+      expect(l.rows.map((r) => [r.flags, r.seq, r.ack, r.stateA, r.stateB])).toEqual([
+        ['SYN', 0, null, 'SYN_SENT', 'CLOSED'],
+        ['RST/ACK', 0, 1, 'CLOSED', 'CLOSED'],
+      ]);
+    });
+  }, 30_000);
+}, ['tcpdump', 'curl', 'nft']);
