@@ -578,6 +578,13 @@ export class TcpConnection implements FourTuple {
     // First, check the sequence number.
     const rcvWnd = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt));
     if (!isAcceptable(seg.seq, len, this.rcvNxt, rcvWnd)) {
+      // A retransmission of data we already have (our ACK was lost): it satisfies RFC 7323 §4.3
+      // (SEG.SEQ ≤ Last.ACK.sent), so take its TSval before answering. Otherwise the ACK would
+      // echo a timestamp from before the loss, and the sender would measure its whole backoff as
+      // one round trip.
+      if (ts !== null && this.#neg.timestamps && seqLeq(seg.seq, this.#lastAckSent)) {
+        if (this.#tsRecent === null || seqGeq(ts.tsVal, this.#tsRecent)) this.#tsRecent = ts.tsVal;
+      }
       if (seg.control !== 'rst') this.#ackNow = true;
       this.#drop('out-of-window');
       return;
@@ -1111,6 +1118,8 @@ export class TcpConnection implements FourTuple {
       // A retransmission: Karn's algorithm stops timing any segment it overlaps.
       this.stats.retransmits++;
       if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
+      // RFC 6675 §5 (C.2): HighRxt follows retransmissions made during recovery.
+      if (this.#inRecovery && this.#neg.sack && seqGt(end, this.#highRxt)) this.#highRxt = end;
     }
     if (seqGt(end, this.sndMax)) {
       this.stats.bytesOut += Math.max(
@@ -1124,14 +1133,6 @@ export class TcpConnection implements FourTuple {
       this.sndMax = end;
     }
     if (this.#rexmitPending && seq === this.sndUna) this.#rexmitPending = false;
-    if (
-      this.#inRecovery &&
-      this.#neg.sack &&
-      seqGt(end, this.#highRxt) &&
-      seqLt(seq, this.#recover)
-    ) {
-      this.#highRxt = end;
-    }
     this.sndNxt = seqMax(this.sndNxt, end);
     this.#forceSend = false;
     const seg = this.#segment(now, fin ? 'fin' : 'none', seq, payload, sack);
