@@ -75,6 +75,12 @@ function checkAddresses(o: UpOptions): void {
     throw new Error(`--host-addr: expected ADDRESS/PREFIX, e.g. 10.0.0.1/24, got ${o.hostAddr}`);
   }
   if (host === o.addr) throw new Error('--addr and --host-addr must differ');
+  // The kernel routes to the stack through the device's connected route: same subnet.
+  const num = (ip: string) => ip.split('.').reduce((acc, x) => acc * 256 + Number(x), 0);
+  const block = 2 ** (32 - Number(len));
+  if (Math.floor(num(host!) / block) !== Math.floor(num(o.addr) / block)) {
+    throw new Error(`--addr ${o.addr} is not inside --host-addr ${o.hostAddr}`);
+  }
 }
 
 /** Bring everything up; on any failure undo what was done and rethrow. */
