@@ -1047,6 +1047,19 @@ export class TcpConnection implements FourTuple {
     const cwnd = this.#cc?.cwnd ?? this.sndWnd;
     let usable = Math.min(this.sndWnd, cwnd) - inFlight;
     if (this.#forceSend) usable = Math.max(usable, Math.min(this.sndWnd - inFlight, maxSeg));
+
+    // Go-back-N after a timeout: data below SND.MAX was sent once within an offered window, so
+    // Nagle and SWS avoidance do not apply, and the first segment goes even into a window that
+    // has since closed (RFC 9293 §3.8.6.1: keep retransmitting into a zero window).
+    const resend = Math.max(0, seqDiff(seqMin(this.sndMax, dataEnd), this.sndNxt));
+    if (resend > 0) {
+      const cap = inFlight === 0 ? maxSeg : Math.max(0, usable);
+      const n = Math.min(resend, maxSeg, cap);
+      if (n === 0) return null;
+      const end = seqAdd(this.sndNxt, n);
+      return { kind: 'data', seq: this.sndNxt, len: n, fin: fin && end === dataEnd, sack };
+    }
+
     let len = 0;
     if (queued > 0) {
       len = bytesToSend({
@@ -1356,7 +1369,10 @@ export class TcpConnection implements FourTuple {
         this.#timer = { kind: 'finWait2', at: now + this.options.finWait2Ms };
       return;
     }
-    if (this.options.keepAlive && (s === 'ESTABLISHED' || s === 'CLOSE_WAIT')) {
+    if (
+      this.options.keepAlive &&
+      (s === 'ESTABLISHED' || s === 'CLOSE_WAIT' || s === 'FIN_WAIT_2')
+    ) {
       const o = this.options;
       const at =
         this.#keepAliveProbes === 0

@@ -9,6 +9,9 @@ import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
 import { concat, type LinkFaults, NO_FAULTS, Sim, streamBytes, writer } from './tcp-sim.ts';
 
 const HOUR = 3_600_000;
+/** Scale the number of runs (TCP_SIM_SCALE=20 for a long soak); the default keeps the file fast. */
+const SCALE = Number(process.env.TCP_SIM_SCALE ?? 1);
+const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
 
 const faultsArb: fc.Arbitrary<LinkFaults> = fc.record({
   loss: fc.double({ min: 0, max: 0.25, noNaN: true }),
@@ -100,7 +103,7 @@ group('TCP core over a faulty link (virtual time)', () => {
           });
         },
       ),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -128,7 +131,7 @@ group('TCP core over a faulty link (virtual time)', () => {
           });
         },
       ),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -157,7 +160,7 @@ group('TCP core over a faulty link (virtual time)', () => {
           });
         },
       ),
-      { numRuns: 30 },
+      { numRuns: runs(30) },
     );
   });
 
@@ -205,7 +208,7 @@ group('TCP core over a faulty link (virtual time)', () => {
           });
         },
       ),
-      { numRuns: 25 },
+      { numRuns: runs(25) },
     );
   });
 
@@ -218,7 +221,16 @@ group('TCP core over a faulty link (virtual time)', () => {
         fc.integer({ min: 0, max: 3000 }),
         fc.integer({ min: 0, max: 50_000 }),
         (seed, faults, who, atMs, total) => {
-          const o = { timeWaitMs: 100, maxRetries: 6, synRetries: 3 };
+          // An idle peer learns of a lost RST only by sending: keep-alive makes it send.
+          const o = {
+            timeWaitMs: 100,
+            maxRetries: 6,
+            synRetries: 3,
+            keepAlive: true,
+            keepAliveIdleMs: 5000,
+            keepAliveIntervalMs: 1000,
+            keepAliveCount: 3,
+          };
           const sim = new Sim({ seed, faults, a: o, b: o });
           const write = writer(sim, 'a', 1, total);
           let bShut = false;
@@ -243,7 +255,7 @@ group('TCP core over a faulty link (virtual time)', () => {
           });
         },
       ),
-      { numRuns: 50 },
+      { numRuns: runs(50) },
     );
   });
 
