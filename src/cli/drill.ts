@@ -14,10 +14,13 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CoreTarget } from '../drill/core-target.ts';
 import { PROFILE_NAMES, type ProfileName } from '../drill/profiles.ts';
 import { type DrillResult, formatFailure, runSource } from '../drill/run.ts';
+import { StackTarget } from '../drill/stack-target.ts';
 import type { CliCommand } from './commands.ts';
 
 export interface DrillCliOptions {
   profile: ProfileName;
+  /** What runs the scripts: the TCP core alone, or a whole Stack (IP, wire codec, TCP layer). */
+  target?: 'core' | 'stack';
   verbose: boolean;
   toleranceUsecs?: number;
   /** commander's --no-strict-end: packetdrill's leniency about trailing segments. */
@@ -48,7 +51,10 @@ export function runDrillFiles(files: string[], o: DrillCliOptions): DrillFileRes
         },
       };
     }
-    const target = new CoreTarget({ profile: o.profile });
+    const target =
+      o.target === 'stack'
+        ? new StackTarget({ profile: o.profile })
+        : new CoreTarget({ profile: o.profile });
     return {
       file,
       result: runSource(src, target, {
@@ -91,6 +97,11 @@ export const drillCommand: CliCommand = {
         new Option('--profile <name>', 'where the RFCs allow a choice, choose as')
           .choices(PROFILE_NAMES)
           .default('rfc'),
+      )
+      .addOption(
+        new Option('--target <name>', 'run against the TCP core alone, or a whole Stack')
+          .choices(['core', 'stack'])
+          .default('core'),
       )
       .option(
         '--tolerance-usecs <n>',

@@ -108,7 +108,7 @@ export class CoreTarget implements DrillTarget {
       this.#settle();
     }
     this.#tick(to);
-    this.#settle();
+    this.#settle(false);
   }
 
   takeOutbound(): Array<{ at: Ms; seg: TcpRepr }> {
@@ -139,19 +139,26 @@ export class CoreTarget implements DrillTarget {
     this.#out.push({ at: this.#now, seg });
   }
 
-  /** Send what every connection has due, hand over events, retry blocked calls; repeat. */
-  #settle(): void {
+  /**
+   * Send what every connection has due, hand over events, retry blocked calls; repeat until
+   * nothing moves. `dispatch` false: the clock merely moved (no input, no call, no deadline), and
+   * as in the stack no connection is serviced, so that a core that depends on being serviced
+   * (its idea of "now" comes from its last input or dispatch) shows it here too.
+   */
+  #settle(dispatch = true): void {
     for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
       let sent = false;
       for (const c of this.#conns) {
-        for (let seg = c.dispatch(this.#now); seg !== null; seg = c.dispatch(this.#now)) {
-          this.#send(seg);
-          sent = true;
-        }
+        if (dispatch)
+          for (let seg = c.dispatch(this.#now); seg !== null; seg = c.dispatch(this.#now)) {
+            this.#send(seg);
+            sent = true;
+          }
         for (const e of c.takeEvents()) this.#sockets.event(c, e);
       }
       this.#conns = this.#conns.filter((c) => !(c.finished && c.pollAt() === null));
       if (!this.#sockets.wake() && !sent) return;
+      dispatch = true;
     }
   }
 
@@ -159,6 +166,7 @@ export class CoreTarget implements DrillTarget {
     return {
       now: () => this.#now,
       options: this.options,
+      perSocketOptions: true,
       listen: (port, backlog, opts): ListenRef | null => {
         if (this.#listeners.some((l) => l.localPort === port)) return null;
         const listener = new TcpListener(this.addresses.local, port, this.#isn, {

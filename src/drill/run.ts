@@ -167,6 +167,8 @@ class Runner {
 
   /** Collect what the target produced since the last look. */
   collect(): void {
+    const problems = this.target.takeProblems?.() ?? [];
+    if (problems.length > 0) this.fail(`the target reports: ${problems.join('; ')}`);
     for (const o of this.target.takeOutbound())
       this.queue.push({ at: Math.round(o.at * 1000), seg: o.seg });
     for (const c of this.target.takeCompleted()) {

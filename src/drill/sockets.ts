@@ -50,6 +50,11 @@ export interface SocketEngine {
   now(): Ms;
   /** The options new connections get (profile and settings), before per-socket ones. */
   readonly options: TcpConnectionOptions;
+  /**
+   * Whether listen/connect honour per-socket options that must be known before the SYN (MSS,
+   * buffer sizes); when false, setting them fails with ENOPROTOOPT rather than being ignored.
+   */
+  readonly perSocketOptions: boolean;
   /** LISTEN on `port`, or null when the port is taken. */
   listen(port: number, backlog: number, opts: Partial<TcpConnectionOptions>): ListenRef | null;
   /** Active open to the remote end's `remotePort` from `localPort` (or an ephemeral port). */
@@ -396,6 +401,7 @@ export class SocketTable {
       case 'TCP_MAXSEG':
       case 'SO_RCVBUF':
       case 'SO_SNDBUF': {
+        if (!this.engine.perSocketOptions) return err('ENOPROTOOPT');
         if (c !== null) return err('EINVAL');
         const key = option === 'TCP_MAXSEG' ? 'mss' : option === 'SO_RCVBUF' ? 'rcvBuf' : 'sndBuf';
         sock.opts[key] = value;

@@ -77,4 +77,9 @@ export interface DrillTarget {
   setting(name: string, value: string): boolean;
   /** One line of connection state for failure reports (state, sndUna, sndNxt, rcvNxt, ...). */
   describe(): string;
+  /**
+   * Problems the target found on its own since the last call (a packet it sent that does not
+   * parse, say); the runner fails the script with them.
+   */
+  takeProblems?(): string[];
 }

@@ -1,15 +1,18 @@
 /**
- * Every packetdrill script in test/drill, run against the TCP core in virtual time (profile rfc).
+ * Every packetdrill script in test/drill, run in virtual time (profile rfc) twice: against the TCP
+ * core alone (CoreTarget) and through a whole Stack (StackTarget: IP, wire codec, TCP layer).
  *
- * A script listed in KNOWN_FAILURES is expected to fail, for the reason given (a core bug or a
- * choice still open, written up for the TCP core's owner); `it.fails` turns it red once it passes,
- * so the list cannot go stale.
+ * A script listed as a known failure is expected to fail, for the reason given (a bug or a
+ * missing feature, written up for its owner); `it.fails` turns it red once it passes, so the
+ * lists cannot go stale.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CoreTarget } from '../../src/drill/core-target.ts';
 import { formatFailure, runSource } from '../../src/drill/run.ts';
+import { StackTarget } from '../../src/drill/stack-target.ts';
+import type { DrillTarget } from '../../src/drill/target.ts';
 
 const DIR = import.meta.dirname;
 
@@ -75,20 +78,36 @@ const scripts = readdirSync(DIR)
   .filter((f) => f.endsWith('.pkt'))
   .sort();
 
-describe('packetdrill scripts (profile rfc)', () => {
-  it('there are at least 40', () => {
-    expect(scripts.length).toBeGreaterThanOrEqual(40);
-  });
+/** The Stack's TCP layer takes connection options per stack, not per socket. */
+const NO_PER_SOCKET_OPTIONS = 'TcpLayer has no per-socket MSS or buffer sizes (ENOPROTOOPT)';
 
-  for (const name of scripts) {
-    const run = () => {
-      const r = runSource(
-        readFileSync(join(DIR, name), 'utf8'),
-        new CoreTarget({ profile: 'rfc' }),
-      );
-      if (!r.ok) throw new Error(formatFailure(name, r.failure!));
-    };
-    if (name in KNOWN_FAILURES) it.fails(`${name} (known: ${KNOWN_FAILURES[name]})`, run);
-    else it(name, run);
-  }
+const TARGETS: Array<{ name: string; make: () => DrillTarget; known: Record<string, string> }> = [
+  { name: 'core', make: () => new CoreTarget({ profile: 'rfc' }), known: KNOWN_FAILURES },
+  {
+    name: 'stack',
+    make: () => new StackTarget({ profile: 'rfc' }),
+    known: {
+      ...KNOWN_FAILURES,
+      'mss-tcp-maxseg.pkt': NO_PER_SOCKET_OPTIONS,
+      'receive-window-zero-and-update.pkt': NO_PER_SOCKET_OPTIONS,
+    },
+  },
+];
+
+it('there are at least 40 scripts', () => {
+  expect(scripts.length).toBeGreaterThanOrEqual(40);
 });
+
+for (const target of TARGETS) {
+  describe(`packetdrill scripts, profile rfc, ${target.name} target`, () => {
+    for (const name of scripts) {
+      const run = () => {
+        const r = runSource(readFileSync(join(DIR, name), 'utf8'), target.make());
+        if (!r.ok) throw new Error(formatFailure(name, r.failure!));
+      };
+      const known = target.known[name];
+      if (known !== undefined) it.fails(`${name} (known: ${known})`, run);
+      else it(name, run);
+    }
+  });
+}

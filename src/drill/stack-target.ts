@@ -1,0 +1,246 @@
+/**
+ * A whole Stack (src/stack) as a DrillTarget: the script's segments go in as IPv4 packets through
+ * the stack's link, and what the stack sends is parsed back from the bytes it writes. So a script
+ * checks the wire codec (option layout, checksums), IP input and output, the TCP layer's demux
+ * and timer queue, not only the core. Time is a VirtualClock that the runner moves.
+ *
+ * Socket calls go through the same SocketTable as core-target.ts, over the TCP layer's
+ * listen/connect and TcpHandle. The TCP layer takes connection options per stack, not per socket,
+ * so TCP_MAXSEG, SO_RCVBUF and SO_SNDBUF fail here with ENOPROTOOPT.
+ */
+import type { Link, LinkReceiver } from '../link/link.ts';
+import { VirtualClock } from '../stack/clock.ts';
+import { Stack } from '../stack/stack.ts';
+import type { TcpHandle, TcpOwner } from '../stack/tcp.ts';
+import { resolveOptions, type TcpConnectionOptions } from '../tcp/options.ts';
+import { IpProtocol, Ipv4View } from '../wire/ipv4.ts';
+import { ParseError } from '../wire/parse-error.ts';
+import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
+import type { TcpRepr } from '../wire/tcp-repr.ts';
+import { applySetting } from './commands.ts';
+import { DRILL_ADDRESSES, DRILL_ISN_SECRET } from './core-target.ts';
+import { describeConnection } from './format.ts';
+import { PROFILES, type ProfileName } from './profiles.ts';
+import { type ConnRef, type ListenRef, type SocketEngine, SocketTable } from './sockets.ts';
+import type {
+  DrillAddresses,
+  DrillTarget,
+  Ms,
+  SyscallOutcome,
+  SyscallRequest,
+  SyscallResult,
+} from './target.ts';
+
+const IP_HEADER_LEN = 20;
+const MTU = 1500;
+/** Rounds of "retry blocked calls" after one input, call or timer. */
+const MAX_SETTLE_ROUNDS = 64;
+
+export interface StackTargetOptions {
+  profile?: ProfileName;
+  conn?: Partial<TcpConnectionOptions>;
+}
+
+/**
+ * The link the stack sends on: each packet is parsed back into a segment at once (the stack
+ * hands over ownership of the bytes), and script segments are delivered as received packets.
+ */
+class DrillLink implements Link {
+  readonly mtu = MTU;
+  rx: LinkReceiver | null = null;
+  readonly out: Array<{ at: Ms; seg: TcpRepr }> = [];
+  /** Packets the stack sent that are not valid TCP/IPv4 (a stack bug if ever non-zero). */
+  readonly bad: string[] = [];
+
+  constructor(private readonly clock: VirtualClock) {}
+
+  attach(rx: LinkReceiver): void {
+    this.rx = rx;
+  }
+
+  send(packet: Uint8Array): void {
+    const ip = Ipv4View.check(packet);
+    if (ip instanceof ParseError) {
+      this.bad.push(`IPv4: ${ip.reason}`);
+      return;
+    }
+    if (ip.protocol !== IpProtocol.Tcp) return; // ICMP and UDP are not the script's business
+    const view = TcpView.check(ip.payload, ip.src, ip.dst);
+    const seg = view instanceof ParseError ? view : parseTcp(view);
+    if (seg instanceof ParseError) {
+      this.bad.push(`TCP: ${seg.reason}`);
+      return;
+    }
+    this.out.push({ at: this.clock.now(), seg: { ...seg, payload: seg.payload.slice() } });
+  }
+
+  flush(): void {}
+
+  async close(): Promise<void> {}
+
+  /** Deliver one segment from `src` to `dst` as an IPv4 packet. */
+  receive(seg: TcpRepr, src: number, dst: number): void {
+    const len = tcpSegmentLen(seg);
+    const pkt = new Uint8Array(IP_HEADER_LEN + len);
+    Ipv4View.emit(pkt, {
+      src,
+      dst,
+      protocol: IpProtocol.Tcp,
+      ttl: 64,
+      id: 0,
+      dontFrag: true,
+      moreFrags: false,
+      fragOffset: 0,
+      payloadLength: len,
+    });
+    emitTcp(pkt.subarray(IP_HEADER_LEN), seg, src, dst);
+    this.rx?.packet(pkt);
+    this.rx?.batchEnd?.();
+  }
+}
+
+export class StackTarget implements DrillTarget {
+  readonly addresses: DrillAddresses = DRILL_ADDRESSES;
+  readonly options: TcpConnectionOptions;
+  readonly clock = new VirtualClock(0);
+  readonly #link = new DrillLink(this.clock);
+  #stack: Stack | null = null;
+  readonly #sockets: SocketTable;
+
+  constructor(o: StackTargetOptions = {}) {
+    this.options = resolveOptions({ ...PROFILES[o.profile ?? 'rfc'], ...o.conn });
+    this.#sockets = new SocketTable(this.#engine());
+  }
+
+  /** The stack, made on first use so that settings made before it apply to every connection. */
+  get stack(): Stack {
+    this.#stack ??= new Stack({
+      link: this.#link,
+      address: '10.0.0.2',
+      clock: this.clock,
+      mtu: MTU,
+      tcp: { conn: this.options, isnSecret: DRILL_ISN_SECRET },
+    });
+    return this.#stack;
+  }
+
+  // --- DrillTarget ------------------------------------------------------------------------
+
+  inject(seg: TcpRepr, now: Ms): void {
+    this.#moveTo(now);
+    this.#link.receive(seg, this.addresses.remote, this.addresses.local);
+    this.#settle();
+  }
+
+  syscall(req: SyscallRequest, now: Ms): SyscallOutcome {
+    this.#moveTo(now);
+    const out = this.#sockets.syscall(req);
+    this.#settle();
+    return out;
+  }
+
+  nextDeadline(): Ms | null {
+    const a = this.clock.nextTimerAt();
+    const b = this.#sockets.nextDeadline();
+    if (a === null) return b;
+    return b === null || a < b ? a : b;
+  }
+
+  advance(to: Ms): void {
+    for (let guard = 0; guard < 100_000; guard++) {
+      const d = this.nextDeadline();
+      if (d === null || d > to) break;
+      this.#moveTo(d);
+      this.#settle();
+    }
+    this.#moveTo(to);
+    this.#settle();
+  }
+
+  takeOutbound(): Array<{ at: Ms; seg: TcpRepr }> {
+    return this.#link.out.splice(0);
+  }
+
+  /** Packets the stack sent that do not parse: shown as what they are, not as missing segments. */
+  takeProblems(): string[] {
+    return this.#link.bad.splice(0).map((b) => `the stack sent a bad packet (${b})`);
+  }
+
+  takeCompleted(): Array<{ id: number; at: Ms; result: SyscallResult }> {
+    return this.#sockets.takeCompleted();
+  }
+
+  setting(name: string, value: string): boolean {
+    if (this.#stack !== null) return false; // the TCP layer has taken its options already
+    return applySetting(this.options, name, value);
+  }
+
+  describe(): string {
+    const c = this.#sockets.latest;
+    const rows = this.#stack?.connections().length ?? 0;
+    return `${describeConnection(c)} (stack: ${rows} sockets, drops ${JSON.stringify(this.#stack?.stats.tcp ?? {})})`;
+  }
+
+  // --- the engine -------------------------------------------------------------------------
+
+  #moveTo(now: Ms): void {
+    const t = this.clock.now();
+    if (now > t) this.clock.advance(now - t);
+  }
+
+  #settle(): void {
+    for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) if (!this.#sockets.wake()) return;
+  }
+
+  #owner(): TcpOwner {
+    return { tcpEvent: (h: TcpHandle, e) => this.#sockets.event(h.conn, e) };
+  }
+
+  #engine(): SocketEngine {
+    return {
+      now: () => this.clock.now(),
+      options: this.options,
+      perSocketOptions: false,
+      listen: (port, backlog, opts): ListenRef | null => {
+        const queue: TcpHandle[] = [];
+        const owner = {
+          accept: (h: TcpHandle) => {
+            h.setFlowing(false);
+            if (opts.noDelay) h.setNoDelay(true);
+            queue.push(h);
+            return this.#owner();
+          },
+        };
+        if (!this.stack.tcp.listen(port, owner, backlog)) return null;
+        return {
+          get pending() {
+            return queue.length;
+          },
+          accept: () => {
+            const h = queue.shift();
+            return h === undefined ? null : { act: h, core: h.conn };
+          },
+          close: () => {
+            this.stack.tcp.unlisten(port);
+            for (const h of queue.splice(0)) h.abort();
+          },
+        };
+      },
+      connect: (
+        localPort,
+        remotePort,
+        opts,
+      ): ConnRef | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'ENOBUFS' => {
+        const h = this.stack.tcp.connect(
+          this.addresses.remote,
+          remotePort,
+          this.#owner(),
+          localPort ?? undefined,
+        );
+        if (typeof h === 'string') return h;
+        if (opts.noDelay) h.setNoDelay(true);
+        return { act: h, core: h.conn };
+      },
+    };
+  }
+}
