@@ -308,9 +308,8 @@ export class Socket extends Duplex implements TcpOwner {
       this.destroy(sysError('EPIPE', 'write'));
       return;
     }
-    const room = h.sendRoom;
-    if (room === 0) return; // full: the core's 'drain' event calls again
-    const n = h.send(room >= p.data.length ? p.data : p.data.subarray(0, room));
+    // The core takes what fits and, if that is not all, promises a 'drain' event.
+    const n = h.send(p.data);
     this.#bytesSent += n;
     if (n < p.data.length) {
       p.data = p.data.subarray(n);

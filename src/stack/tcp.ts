@@ -100,7 +100,7 @@ export interface TcpListenOwner {
   accept(handle: TcpHandle): TcpOwner | null;
 }
 
-/** One row of `stack.connections()`, after `ss -tan`. */
+/** One row of `stack.connections()`, after `ss -tan` (src/cli/ss.ts prints them). */
 export interface TcpConnectionRow {
   state: TcpState;
   /** "address:port"; a listener on every address shows "0.0.0.0:port". */
@@ -611,29 +611,4 @@ export class TcpLayer {
     this.#closed = true;
     for (const h of all) this.#remove(h);
   }
-}
-
-/** `rows` as `ss -tan` prints them. */
-export function formatConnections(rows: readonly TcpConnectionRow[]): string {
-  const head = ['State', 'Recv-Q', 'Send-Q', 'Local', 'Peer', 'srtt', 'rto', 'cwnd', 'retrans'];
-  const body = rows.map((r) => [
-    r.state,
-    String(r.recvQ),
-    String(r.sendQ),
-    r.local,
-    r.remote,
-    r.srtt === null ? '-' : r.srtt.toFixed(1),
-    r.state === 'LISTEN' ? '-' : String(r.rto),
-    r.state === 'LISTEN' ? '-' : String(r.cwnd),
-    String(r.retransmits),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  return [head, ...body]
-    .map((cols) =>
-      cols
-        .map((c, i) => c.padEnd(widths[i]))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }

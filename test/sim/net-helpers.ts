@@ -19,6 +19,8 @@ export interface NetPairOptions {
   /** Applied on both sides (each direction draws from its own seeded stream). */
   impair?: Impairment;
   stack?: Partial<StackOptions>;
+  /** TCP options for the server stack only. */
+  serverTcp?: StackOptions['tcp'];
 }
 
 /** Two stacks, client 10.0.0.1 and server 10.0.0.2, on one simulated wire, one virtual clock. */
@@ -33,7 +35,13 @@ export function netPair(opts: NetPairOptions = {}) {
   const secret = new Uint8Array(16).fill(7);
   const tcp = { isnSecret: secret, ...opts.stack?.tcp };
   const client = new Stack({ link: linkA, address: CLIENT, clock, ...opts.stack, tcp });
-  const server = new Stack({ link: linkB, address: SERVER, clock, ...opts.stack, tcp });
+  const server = new Stack({
+    link: linkB,
+    address: SERVER,
+    clock,
+    ...opts.stack,
+    tcp: { ...tcp, ...opts.serverTcp },
+  });
   return { clock, client, server, la, lb };
 }
 
