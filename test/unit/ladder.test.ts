@@ -419,10 +419,13 @@ describe('tunstack ladder (the command)', () => {
   it('fails with a message, not a stack trace, on a missing file, a non-pcap or a bad --conn', async () => {
     const notPcap = join(dir, 'not.pcap');
     writeFileSync(notPcap, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const pcapng = join(dir, 'ng.pcapng');
+    writeFileSync(pcapng, new Uint8Array([0x0a, 0x0d, 0x0d, 0x0a, ...new Uint8Array(28)]));
     const path = await file('one.pcap', FOUR_WAY);
     for (const [f, conn, message] of [
       [join(dir, 'missing.pcap'), 1, /cannot read/],
       [notPcap, 1, /not a pcap file \(bad-magic\)/],
+      [pcapng, 1, /is pcapng; convert it first: tcpdump -r/],
       [path, 2, /no connection 2: .* has 1/],
     ] as const) {
       const out = runLadder(f, { conn, list: false });

@@ -6,7 +6,7 @@
  * Every row has the same height: time runs downward in order, not to scale.
  */
 import { type Ladder, rowLabel } from './ladder.ts';
-import { endpointText, secondsText } from './render-text.ts';
+import { endpointText, maxOf, secondsText } from './render-text.ts';
 
 /** Monospace at 12 px: about 7.2 px a character; the layout allows 7.5. */
 const CHAR_W = 7.5;
@@ -24,7 +24,7 @@ export interface SvgOptions {
 export function renderSvg(ladder: Ladder, options: SvgOptions = {}): string {
   const rows = ladder.rows.slice(0, options.maxRows ?? ladder.rows.length);
   const labels = rows.map(rowLabel);
-  const arrowW = Math.max(MIN_ARROW_W, ...labels.map((l) => l.length * CHAR_W + 40));
+  const arrowW = maxOf(labels, (l) => l.length * CHAR_W + 40, MIN_ARROW_W);
   const xA = TIME_W + STATE_W;
   const xB = xA + arrowW;
   const width = Math.ceil(xB + STATE_W + 8);

@@ -23,6 +23,16 @@ export interface TextOptions {
   maxRows?: number;
 }
 
+/**
+ * The largest f(x), at least `floor`. A loop, not Math.max(...xs): spreading a capture's worth of
+ * rows as arguments overflows the stack.
+ */
+export function maxOf<T>(xs: readonly T[], f: (x: T) => number, floor: number): number {
+  let m = floor;
+  for (const x of xs) m = Math.max(m, f(x));
+  return m;
+}
+
 export function endpointText(e: Endpoint): string {
   return `${formatIpv4(e.addr)}:${e.port}`;
 }
@@ -35,9 +45,9 @@ export function secondsText(ms: number): string {
 export function renderText(ladder: Ladder, options: TextOptions = {}): string {
   const shown = ladder.rows.slice(0, options.maxRows ?? ladder.rows.length);
   const labels = shown.map(rowLabel);
-  const arrowWidth = Math.max(MIN_ARROW_WIDTH, ...labels.map((l) => l.length + 7));
+  const arrowWidth = maxOf(labels, (l) => l.length + 7, MIN_ARROW_WIDTH);
   const times = shown.map((r) => secondsText(r.at));
-  const timeWidth = Math.max(8, ...times.map((t) => t.length));
+  const timeWidth = maxOf(times, (t) => t.length, 8);
   const lifelineA = timeWidth + 1 + STATE_WIDTH + 1;
   const lifelineB = lifelineA + 1 + arrowWidth;
 
@@ -101,7 +111,7 @@ export function renderList(summaries: readonly ConnectionSummary[]): string {
     String(s.dataBtoA),
     `${secondsText(s.durationMs)} s`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const widths = header.map((h, i) => maxOf(cells, (c) => c[i].length, h.length));
   // Numbers right-aligned, addresses left-aligned.
   const leftAligned = new Set([1, 2]);
   const fmt = (c: string[]): string =>
