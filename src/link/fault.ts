@@ -141,12 +141,13 @@ class Direction {
       this.stats.lost++;
       return false;
     }
-    let passed = this.one(packet, false);
+    // The duplicate goes first, as a copy taken before the original may be corrupted in place.
+    let passed = false;
     if (imp.dup > 0 && this.random() < imp.dup) {
       this.stats.duplicated++;
-      passed = this.one(packet, true) || passed;
+      passed = this.one(packet, true);
     }
-    return passed;
+    return this.one(packet, false) || passed;
   }
 
   close(): void {
@@ -157,10 +158,15 @@ class Direction {
 
   private one(packet: Uint8Array, isCopy: boolean): boolean {
     const imp = this.imp;
-    let owned = !this.mustCopy && !isCopy;
+    // Outgoing bytes are ours (the link owns what it is sent); incoming ones only for this call.
+    const owned = !this.mustCopy;
+    // An outgoing duplicate needs bytes of its own: the original may be corrupted in place after
+    // it, while a link still holds both. (Incoming bytes are never changed in place.)
+    if (isCopy && owned) packet = packet.slice();
+    let mine = owned;
     if (imp.corrupt > 0 && this.random() < imp.corrupt) {
-      if (!owned) packet = packet.slice();
-      owned = true;
+      if (!mine) packet = packet.slice();
+      mine = true;
       const at = Math.floor(this.random() * packet.length);
       packet[at] ^= 1 << Math.floor(this.random() * 8);
       this.stats.corrupted++;
@@ -177,7 +183,7 @@ class Direction {
     }
     this.stats.delayed++;
     const at = this.clock.now() + wait;
-    this.held.push({ at, seq: this.seq++, packet: owned ? packet : packet.slice() });
+    this.held.push({ at, seq: this.seq++, packet: mine ? packet : packet.slice() });
     if (at < this.timerAt) {
       this.timer?.cancel();
       this.timerAt = at;

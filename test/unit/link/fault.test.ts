@@ -114,6 +114,22 @@ describe('FaultLink', () => {
     expect(fault.stats.rx.corrupted).toBe(1);
   });
 
+  it('corrupts a duplicate independently of its original: one flipped bit at most each', () => {
+    const clock = new VirtualClock();
+    const [a, b] = SimLink.pair(clock);
+    const fault = new FaultLink(a, { dup: 1, corrupt: 0.5, seed: 9 }, clock);
+    const flipped: number[] = [];
+    b.attach({
+      packet: (p) => flipped.push(p.reduce((n, x) => n + x.toString(2).split('1').length - 1, 0)),
+    });
+    for (let i = 0; i < 200; i++) fault.send(new Uint8Array(32));
+    fault.flush();
+    clock.runUntilIdle();
+    expect(flipped.length).toBe(400);
+    expect(Math.max(...flipped)).toBe(1);
+    expect(flipped.filter((n) => n === 1).length).toBe(fault.stats.tx.corrupted);
+  });
+
   it('delays by the given time', () => {
     const { clock, fault } = setup({ delay: 5 });
     const start = clock.now();
