@@ -270,11 +270,12 @@ async function main(): Promise<void> {
   // falls on all systems alike rather than on whichever ran at that time.
   const subjects: Subject[] = [];
   let step = 0;
-  const total = cli.rounds * systems.length * cli.tests.length;
+  const runsOf = (t: Test): number => (t.once ? 1 : cli.rounds);
+  const total = systems.length * cli.tests.reduce((n, t) => n + runsOf(t), 0);
   try {
     for (const system of systems) subjects.push(await prepare(system, built, cli.opts, cli.tests));
     for (let round = 1; round <= cli.rounds; round++) {
-      for (const test of cli.tests) {
+      for (const test of cli.tests.filter((t) => round <= runsOf(t))) {
         for (const subject of subjects) {
           step += 1;
           const r = cli.rounds > 1 ? ` (round ${round})` : '';

@@ -83,6 +83,11 @@ export interface Test {
   metrics: readonly MetricId[];
   /** TCP ports that must accept connections for this test to mean anything. */
   ports(opts: BenchOptions): readonly number[];
+  /**
+   * Run in the first round only: memory growth is measured from a fresh process (a second round
+   * reuses what the first one freed and shows ~0).
+   */
+  once?: boolean;
   run(ctx: TestContext): Promise<Partial<Record<MetricId, Measurement>>>;
 }
 
@@ -377,6 +382,7 @@ const idleTest: Test = {
   name: 'idle',
   metrics: ['idle-opened', 'idle-rss', 'idle-heap', 'idle-slab', 'idle-rr-p50', 'idle-rr-p99'],
   ports: () => [7, 9],
+  once: true,
   async run(ctx) {
     const base: MemorySample | null = await ctx.ep.sampleMemory();
     const slab0 = await slabBytes();
