@@ -111,7 +111,7 @@ export function buildLadder(conn: Connection): Ladder {
     a: new EndObserver(initialA, false),
     b: new EndObserver(initialB, initialB === 'LISTEN'),
   };
-  if (initialA === 'SYN_SENT' && first?.ack != null) ends.a.iss = (first.ack - 1) >>> 0;
+  if (initialA === 'SYN_SENT' && first?.ack != null) ends.a.iss = seqAdd(first.ack, -1);
 
   // When did the receiver take each segment? At its capture, unless the receiver's next segment
   // does not acknowledge it: then the receiver sent that one first, and took this one after. (A

@@ -4,8 +4,9 @@
  * the segment-arrival rules of §3.10.7.
  *
  * A capture shows segments on the wire, not what each end did with them, so this is an inference:
- *  - A segment seen is taken to have reached its receiver at the moment it was captured. Loss
- *    after the capture point is not guessed.
+ *  - A segment seen is taken to have reached its receiver when it was captured, or, when the
+ *    receiver's next segment does not acknowledge it, just after that one (buildLadder decides
+ *    when to call `received`). Loss after the capture point is not guessed.
  *  - A segment missing from the capture is not guessed either; but when an end acknowledges more
  *    than the capture showed it (its ACK covers a FIN, say), the observer believes the ACK.
  *  - The opener's peer starts in LISTEN if it ever answers the SYN with a SYN/ACK, else in CLOSED
