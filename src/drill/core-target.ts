@@ -15,15 +15,14 @@ import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { applySetting } from './commands.ts';
 import { describeConnection } from './format.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
-import { type ConnRef, type ListenRef, type SocketEngine, SocketTable } from './sockets.ts';
-import type {
-  DrillAddresses,
-  DrillTarget,
-  Ms,
-  SyscallOutcome,
-  SyscallRequest,
-  SyscallResult,
-} from './target.ts';
+import {
+  type ConnRef,
+  type ListenRef,
+  type SocketEngine,
+  SocketTable,
+  SocketTarget,
+} from './sockets.ts';
+import type { DrillAddresses, Ms } from './target.ts';
 
 /** Our addresses in drill scripts: the stack is 10.0.0.2, the remote end 10.0.0.1. */
 export const DRILL_ADDRESSES: DrillAddresses = { local: 0x0a000002, remote: 0x0a000001 };
@@ -41,7 +40,7 @@ export interface CoreTargetOptions {
   addresses?: DrillAddresses;
 }
 
-export class CoreTarget implements DrillTarget {
+export class CoreTarget extends SocketTarget {
   readonly addresses: DrillAddresses;
   readonly options: TcpConnectionOptions;
   #now: Ms = 0;
@@ -49,22 +48,23 @@ export class CoreTarget implements DrillTarget {
   /** Every live connection, for demultiplexing and driving (accepted or not, closed by the user). */
   #conns: TcpConnection[] = [];
   readonly #listeners: TcpListener[] = [];
-  readonly #sockets: SocketTable;
+  protected readonly sockets: SocketTable;
   #out: Array<{ at: Ms; seg: TcpRepr }> = [];
   #nextPort = EPHEMERAL_BASE;
   /** Segments that reached no connection and no listener (answered with RST). */
   readonly stats = { noSocket: 0 };
 
   constructor(o: CoreTargetOptions = {}) {
+    super();
     this.addresses = o.addresses ?? DRILL_ADDRESSES;
     this.options = resolveOptions({ ...PROFILES[o.profile ?? 'rfc'], ...o.conn });
-    this.#sockets = new SocketTable(this.#engine());
+    this.sockets = new SocketTable(this.#engine());
   }
 
   // --- DrillTarget ------------------------------------------------------------------------
 
   inject(seg: TcpRepr, now: Ms): void {
-    this.#tick(now);
+    this.moveTo(now);
     const { local, remote } = this.addresses;
     const conn = this.#conns.find((c) => !c.finished && c.accepts(remote, local, seg));
     if (conn) {
@@ -81,42 +81,11 @@ export class CoreTarget implements DrillTarget {
         if (rst) this.#send(rst);
       }
     }
-    this.#settle();
-  }
-
-  syscall(req: SyscallRequest, now: Ms): SyscallOutcome {
-    this.#tick(now);
-    const out = this.#sockets.syscall(req);
-    this.#settle();
-    return out;
-  }
-
-  nextDeadline(): Ms | null {
-    let d = this.#sockets.nextDeadline();
-    for (const c of this.#conns) {
-      const at = c.pollAt();
-      if (at !== null && (d === null || at < d)) d = at;
-    }
-    return d;
-  }
-
-  advance(to: Ms): void {
-    for (let guard = 0; guard < 100_000; guard++) {
-      const d = this.nextDeadline();
-      if (d === null || d > to) break;
-      this.#tick(d);
-      this.#settle();
-    }
-    this.#tick(to);
-    this.#settle(false);
+    this.settle(true);
   }
 
   takeOutbound(): Array<{ at: Ms; seg: TcpRepr }> {
     return this.#out.splice(0);
-  }
-
-  takeCompleted(): Array<{ id: number; at: Ms; result: SyscallResult }> {
-    return this.#sockets.takeCompleted();
   }
 
   setting(name: string, value: string): boolean {
@@ -124,15 +93,24 @@ export class CoreTarget implements DrillTarget {
   }
 
   describe(): string {
-    const c = this.#sockets.latest ?? this.#conns.at(-1) ?? null;
+    const c = this.sockets.latest ?? this.#conns.at(-1) ?? null;
     if (c === null) return `no connection (${this.#listeners.length} listening)`;
     return describeConnection(c);
   }
 
   // --- the engine -------------------------------------------------------------------------
 
-  #tick(now: Ms): void {
+  protected moveTo(now: Ms): void {
     if (now > this.#now) this.#now = now;
+  }
+
+  protected engineDeadline(): Ms | null {
+    let d: Ms | null = null;
+    for (const c of this.#conns) {
+      const at = c.pollAt();
+      if (at !== null && (d === null || at < d)) d = at;
+    }
+    return d;
   }
 
   #send(seg: TcpRepr): void {
@@ -141,11 +119,12 @@ export class CoreTarget implements DrillTarget {
 
   /**
    * Send what every connection has due, hand over events, retry blocked calls; repeat until
-   * nothing moves. `dispatch` false: the clock merely moved (no input, no call, no deadline), and
+   * nothing moves. `service` false: the clock merely moved (no input, no call, no deadline), and
    * as in the stack no connection is serviced, so that a core that depends on being serviced
    * (its idea of "now" comes from its last input or dispatch) shows it here too.
    */
-  #settle(dispatch = true): void {
+  protected settle(service: boolean): void {
+    let dispatch = service;
     for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
       let sent = false;
       for (const c of this.#conns) {
@@ -154,10 +133,10 @@ export class CoreTarget implements DrillTarget {
             this.#send(seg);
             sent = true;
           }
-        for (const e of c.takeEvents()) this.#sockets.event(c, e);
+        for (const e of c.takeEvents()) this.sockets.event(c, e);
       }
       this.#conns = this.#conns.filter((c) => !(c.finished && c.pollAt() === null));
-      if (!this.#sockets.wake() && !sent) return;
+      if (!this.sockets.wake() && !sent) return;
       dispatch = true;
     }
   }

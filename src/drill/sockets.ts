@@ -14,8 +14,16 @@
 import type { TcpConnection } from '../tcp/conn.ts';
 import type { TcpErrorCode, TcpEvent } from '../tcp/events.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
+import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { SYMBOLS } from './symbols.ts';
-import type { Ms, SyscallOutcome, SyscallRequest, SyscallResult } from './target.ts';
+import type {
+  DrillAddresses,
+  DrillTarget,
+  Ms,
+  SyscallOutcome,
+  SyscallRequest,
+  SyscallResult,
+} from './target.ts';
 
 /** File descriptors a script may hold at once. */
 const MAX_FDS = 1024;
@@ -497,4 +505,57 @@ function ok(ret: number): SyscallResult {
 
 function err(errno: string): SyscallResult {
   return { ret: -1, errno };
+}
+
+/**
+ * The drive loop both drill targets share around their SocketTable: a call or a step of the clock
+ * is followed by `settle`, which sends what became due and retries blocked calls.
+ */
+export abstract class SocketTarget implements DrillTarget {
+  abstract readonly addresses: DrillAddresses;
+  protected abstract readonly sockets: SocketTable;
+
+  abstract inject(seg: TcpRepr, now: Ms): void;
+  abstract takeOutbound(): Array<{ at: Ms; seg: TcpRepr }>;
+  abstract setting(name: string, value: string): boolean;
+  abstract describe(): string;
+
+  /** Move the clock forward to `now`, firing whatever timers the engine's clock fires itself. */
+  protected abstract moveTo(now: Ms): void;
+  /**
+   * After an input, a call or a deadline: send what is due, deliver events, wake blocked calls,
+   * until nothing moves. `service` is false when only the clock moved to a time nobody asked for.
+   */
+  protected abstract settle(service: boolean): void;
+  /** The engine's earliest deadline, or null. */
+  protected abstract engineDeadline(): Ms | null;
+
+  syscall(req: SyscallRequest, now: Ms): SyscallOutcome {
+    this.moveTo(now);
+    const out = this.sockets.syscall(req);
+    this.settle(true);
+    return out;
+  }
+
+  nextDeadline(): Ms | null {
+    const a = this.engineDeadline();
+    const b = this.sockets.nextDeadline();
+    if (a === null) return b;
+    return b === null || a < b ? a : b;
+  }
+
+  advance(to: Ms): void {
+    for (let guard = 0; guard < 100_000; guard++) {
+      const d = this.nextDeadline();
+      if (d === null || d > to) break;
+      this.moveTo(d);
+      this.settle(true);
+    }
+    this.moveTo(to);
+    this.settle(false);
+  }
+
+  takeCompleted(): Array<{ id: number; at: Ms; result: SyscallResult }> {
+    return this.sockets.takeCompleted();
+  }
 }

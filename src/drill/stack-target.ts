@@ -21,15 +21,14 @@ import { applySetting } from './commands.ts';
 import { DRILL_ADDRESSES, DRILL_ISN_SECRET } from './core-target.ts';
 import { describeConnection } from './format.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
-import { type ConnRef, type ListenRef, type SocketEngine, SocketTable } from './sockets.ts';
-import type {
-  DrillAddresses,
-  DrillTarget,
-  Ms,
-  SyscallOutcome,
-  SyscallRequest,
-  SyscallResult,
-} from './target.ts';
+import {
+  type ConnRef,
+  type ListenRef,
+  type SocketEngine,
+  SocketTable,
+  SocketTarget,
+} from './sockets.ts';
+import type { DrillAddresses, Ms } from './target.ts';
 
 const IP_HEADER_LEN = 20;
 const MTU = 1500;
@@ -99,17 +98,18 @@ class DrillLink implements Link {
   }
 }
 
-export class StackTarget implements DrillTarget {
+export class StackTarget extends SocketTarget {
   readonly addresses: DrillAddresses = DRILL_ADDRESSES;
   readonly options: TcpConnectionOptions;
   readonly clock = new VirtualClock(0);
   readonly #link = new DrillLink(this.clock);
   #stack: Stack | null = null;
-  readonly #sockets: SocketTable;
+  protected readonly sockets: SocketTable;
 
   constructor(o: StackTargetOptions = {}) {
+    super();
     this.options = resolveOptions({ ...PROFILES[o.profile ?? 'rfc'], ...o.conn });
-    this.#sockets = new SocketTable(this.#engine());
+    this.sockets = new SocketTable(this.#engine());
   }
 
   /** The stack, made on first use so that settings made before it apply to every connection. */
@@ -127,34 +127,9 @@ export class StackTarget implements DrillTarget {
   // --- DrillTarget ------------------------------------------------------------------------
 
   inject(seg: TcpRepr, now: Ms): void {
-    this.#moveTo(now);
+    this.moveTo(now);
     this.#link.receive(seg, this.addresses.remote, this.addresses.local);
-    this.#settle();
-  }
-
-  syscall(req: SyscallRequest, now: Ms): SyscallOutcome {
-    this.#moveTo(now);
-    const out = this.#sockets.syscall(req);
-    this.#settle();
-    return out;
-  }
-
-  nextDeadline(): Ms | null {
-    const a = this.clock.nextTimerAt();
-    const b = this.#sockets.nextDeadline();
-    if (a === null) return b;
-    return b === null || a < b ? a : b;
-  }
-
-  advance(to: Ms): void {
-    for (let guard = 0; guard < 100_000; guard++) {
-      const d = this.nextDeadline();
-      if (d === null || d > to) break;
-      this.#moveTo(d);
-      this.#settle();
-    }
-    this.#moveTo(to);
-    this.#settle();
+    this.settle();
   }
 
   takeOutbound(): Array<{ at: Ms; seg: TcpRepr }> {
@@ -166,34 +141,35 @@ export class StackTarget implements DrillTarget {
     return this.#link.bad.splice(0).map((b) => `the stack sent a bad packet (${b})`);
   }
 
-  takeCompleted(): Array<{ id: number; at: Ms; result: SyscallResult }> {
-    return this.#sockets.takeCompleted();
-  }
-
   setting(name: string, value: string): boolean {
     if (this.#stack !== null) return false; // the TCP layer has taken its options already
     return applySetting(this.options, name, value);
   }
 
   describe(): string {
-    const c = this.#sockets.latest;
+    const c = this.sockets.latest;
     const rows = this.#stack?.connections().length ?? 0;
     return `${describeConnection(c)} (stack: ${rows} sockets, drops ${JSON.stringify(this.#stack?.stats.tcp ?? {})})`;
   }
 
   // --- the engine -------------------------------------------------------------------------
 
-  #moveTo(now: Ms): void {
+  protected moveTo(now: Ms): void {
     const t = this.clock.now();
     if (now > t) this.clock.advance(now - t);
   }
 
-  #settle(): void {
-    for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) if (!this.#sockets.wake()) return;
+  protected engineDeadline(): Ms | null {
+    return this.clock.nextTimerAt();
+  }
+
+  /** The stack services its connections itself (input, user calls, timers): only wake calls. */
+  protected settle(): void {
+    for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) if (!this.sockets.wake()) return;
   }
 
   #owner(): TcpOwner {
-    return { tcpEvent: (h: TcpHandle, e) => this.#sockets.event(h.conn, e) };
+    return { tcpEvent: (h: TcpHandle, e) => this.sockets.event(h.conn, e) };
   }
 
   #engine(): SocketEngine {
