@@ -577,7 +577,11 @@ export class TcpConnection implements FourTuple {
 
     // First, check the sequence number.
     const rcvWnd = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt));
-    if (!isAcceptable(seg.seq, len, this.rcvNxt, rcvWnd)) {
+    // §3.10.7.4: with a zero window no segment is acceptable, "but special allowance should be
+    // made to accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT passes, and its text is
+    // trimmed away below.
+    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === this.rcvNxt;
+    if (!zeroWindowAllowance && !isAcceptable(seg.seq, len, this.rcvNxt, rcvWnd)) {
       // A retransmission of data we already have (our ACK was lost): it satisfies RFC 7323 §4.3
       // (SEG.SEQ ≤ Last.ACK.sent), so take its TSval before answering. Otherwise the ACK would
       // echo a timestamp from before the loss, and the sender would measure its whole backoff as

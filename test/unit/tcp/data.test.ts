@@ -68,9 +68,13 @@ group('receiving', () => {
       feed(c, 20, { seq: r(1 + i * 1000), ack: l(1), payload: bytes(1000) });
     expectOut(c, 20, [{ ack: r(4001), window: 0 }]);
     expect(c.takeEvents()).toEqual([]);
-    // Data beyond the zero window is not accepted.
-    feed(c, 21, { seq: r(4001), ack: l(1), payload: bytes(10) });
-    expectOut(c, 21, [{ ack: r(4001), window: 0 }]);
+    // Data beyond the zero window is not accepted, but the ACK it carries is (§3.10.7.4).
+    c.send(text('reply'));
+    expectOut(c, 20, [{ seq: l(1), payload: 'reply' }]);
+    feed(c, 21, { seq: r(4001), ack: l(6), payload: bytes(10) });
+    expect(c.sndUna).toBe(l(6));
+    expect(c.rcvNxt).toBe(r(4001));
+    expectOut(c, 21, [{ seq: l(6), ack: r(4001), window: 0 }]);
     // Reading a little is not worth an update (SWS avoidance); reading half is.
     expect(c.recv(500)?.length).toBe(500);
     expectOut(c, 22, []);
