@@ -286,6 +286,49 @@ describe('stack.net: connect, accept, echo', () => {
     expect(drops).toBe(1);
   });
 
+  it('stack.connections() reports each connection like ss -tan', async () => {
+    const { clock, client, server } = netPair({ sim: { delayMs: 5 } });
+    echoServer(server, 16);
+    const c = client.net.connect(16, SERVER);
+    const r = record(c);
+    c.write(randomBytes(50_000, 1));
+    await runUntil(clock, () => r.data.length === 50_000);
+    const [row] = client.connections();
+    expect(row).toMatchObject({
+      state: 'ESTABLISHED',
+      local: `${CLIENT}:${c.localPort}`,
+      remote: `${SERVER}:16`,
+      recvQ: 0,
+      retransmits: 0,
+      bytesSent: 50_000,
+      bytesReceived: 50_000,
+    });
+    expect(row.srtt).toBeGreaterThanOrEqual(10);
+    expect(row.rto).toBeGreaterThanOrEqual(200);
+    expect(row.cwnd).toBeGreaterThan(0);
+    const rows = server.connections();
+    expect(rows.map((x) => x.state)).toEqual(['LISTEN', 'ESTABLISHED']);
+    expect(rows[0]).toMatchObject({ local: '0.0.0.0:16', remote: '*:*' });
+  });
+
+  it('stack.close() resets every connection and closes every socket and server', async () => {
+    const { clock, client, server } = netPair();
+    const { server: srv, accepted } = echoServer(server, 17);
+    let srvClosed = false;
+    srv.on('close', () => {
+      srvClosed = true;
+    });
+    client.net.connect(17, SERVER);
+    await runUntil(clock, () => accepted.length === 1);
+    const sr = record(accepted[0]);
+    const sent = server.stats.link.txPackets;
+    await server.close();
+    await runUntil(clock, () => sr.closed && srvClosed);
+    expect(server.stats.link.txPackets).toBe(sent + 1); // the RST (the closing link drops it)
+    expect(sr.error).toBeNull();
+    expect(server.connections()).toEqual([]);
+  });
+
   it("setTimeout emits 'timeout' after idle time on the stack's clock", async () => {
     const { clock, client, server } = netPair();
     echoServer(server, 14);
@@ -416,6 +459,47 @@ describe('stack.net: bulk transfer and backpressure', () => {
     for (let off = 0; off < written; off += chunk.length) {
       expect(all.subarray(off, off + chunk.length).equals(chunk)).toBe(true);
     }
+  });
+
+  it("data that arrived before the peer's FIN while paused is all read before 'end'", async () => {
+    const { clock, client, server } = netPair({ stack: { tcp: { conn: { rcvBuf: 32 * 1024 } } } });
+    let s: Socket | null = null;
+    server.net
+      .createServer((sock) => {
+        s = sock;
+        sock.pause();
+      })
+      .listen(5003);
+    const c = client.net.connect(5003, SERVER);
+    const data = randomBytes(20_000, 3);
+    c.end(data);
+    await runUntil(clock, () => s !== null);
+    await advance(clock, 1_000); // all 20 000 bytes and the FIN are in; nothing was read
+    const got: Buffer[] = [];
+    let endedWith = -1;
+    const sock = s! as Socket;
+    sock.on('data', (d: Buffer) => got.push(d));
+    sock.on('end', () => {
+      endedWith = Buffer.concat(got).length;
+    });
+    sock.resume();
+    await runUntil(clock, () => endedWith >= 0);
+    expect(endedWith).toBe(data.length);
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+  });
+
+  it('is deterministic: the same seed gives the same run', async () => {
+    const run = async () => {
+      const data = randomBytes(200_000, 77);
+      const impair = { seed: 77, loss: 0.03, reorder: 0.1, dup: 0.02, corrupt: 0.01, delay: 1 };
+      const t = await transfer({ impair }, data);
+      const row = t.client.connections()[0];
+      return { at: t.clock.now(), retransmits: row.retransmits, stats: t.server.stats.tcp };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.retransmits).toBeGreaterThan(0);
+    expect(b).toEqual(a);
   });
 
   it('property: every byte arrives once, in order, or the connection reports an error', async () => {
