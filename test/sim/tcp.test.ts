@@ -259,6 +259,58 @@ group('TCP core over a faulty link (virtual time)', () => {
     );
   });
 
+  it('both directions with readers that pause and resume at random (zero windows both ways)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        faultsArb,
+        optionsArb,
+        fc.integer({ min: 0, max: 40_000 }),
+        fc.integer({ min: 0, max: 40_000 }),
+        (seed, faults, o, totalA, totalB) => {
+          const opts = { ...o, rcvBuf: Math.min(o.rcvBuf ?? 4096, 8192) };
+          const sim = new Sim({ seed, faults, a: opts, b: opts });
+          const wa = writer(sim, 'a', 1, totalA);
+          const wb = writer(sim, 'b', 2, totalB);
+          const toggleAt = { a: 0, b: 0 };
+          sim.onStep = (s) => {
+            wa();
+            wb();
+            for (const side of ['a', 'b'] as const) {
+              const c = s.conn(side);
+              if (c === null || s.now < toggleAt[side]) continue;
+              toggleAt[side] = s.now + s.rng.int(50, 3000);
+              const pause = s.rng.next() < 0.5;
+              if (!pause) {
+                for (let d = c.recv(); d !== null; d = c.recv()) s.app(side).received.push(d);
+              }
+              c.setFlowing(!pause);
+            }
+          };
+          // Then both readers take what they hold and flow for good.
+          sim.run(30_000);
+          sim.onStep = (s) => {
+            wa();
+            wb();
+            for (const side of ['a', 'b'] as const) {
+              const c = s.conn(side);
+              if (c === null) continue;
+              for (let d = c.recv(); d !== null; d = c.recv()) s.app(side).received.push(d);
+              c.setFlowing(true);
+            }
+          };
+          const quiet = sim.run(4 * HOUR);
+          check('bidirectional with pauses', seed, faults, () => {
+            expectStream(sim, sim.appB.received, 1, totalA);
+            expectStream(sim, sim.appA.received, 2, totalB);
+            expectAllClosed(sim, quiet);
+          });
+        },
+      ),
+      { numRuns: runs(25) },
+    );
+  });
+
   it('a clean link moves 1 MB with few retransmissions', () => {
     const sim = new Sim({
       seed: 1,
