@@ -50,8 +50,9 @@ const USAGE = `usage: npm run bench -- [options]
   --quick              a few seconds per system (what CI runs)
   --duration SECONDS   seconds per bulk-transfer test (default 5; 0.5 with --quick)
   --systems LIST       comma-separated subset of ${SYSTEM_NAMES.join(',')} (default: all)
-  --source http|chargen  server→kernel byte source: GET /bytes/N on 80 (default) or port 19
-  --tests LIST         comma-separated subset of ${TESTS.map((t) => t.name).join(',')}
+  --source SOURCE      server→kernel bytes: http (GET /bytes/N on 80, default) or chargen (19)
+  --tests LIST         comma-separated subset of
+                       ${TESTS.map((t) => t.name).join(',')}
   --rounds N           run every test N times per system and report the median
                        (default 3; 1 with --quick)
   --idle COUNT         idle connections to hold (default 10000; 300 with --quick)
@@ -222,7 +223,9 @@ async function runTest(subject: Subject, test: Test, tag: string): Promise<void>
     }
   }
   for (const [id, m] of Object.entries(got) as [MetricId, Measurement][]) {
-    (subject.samples[id] ??= []).push(m);
+    const rounds = subject.samples[id] ?? [];
+    rounds.push(m);
+    subject.samples[id] = rounds;
   }
   subject.result.seconds += (Date.now() - started) / 1000;
   progress(`${tag}: ${summarize(got)}`);
