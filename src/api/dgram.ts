@@ -297,12 +297,21 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     const r = this.remote;
     if (r !== null && (r.addr !== srcAddr || r.port !== srcPort)) return;
     const msg = Buffer.from(payload);
-    this.emit('message', msg, {
-      address: formatIpv4(srcAddr),
-      family: 'IPv4',
-      port: srcPort,
-      size: msg.length,
-    });
+    try {
+      this.emit('message', msg, {
+        address: formatIpv4(srcAddr),
+        family: 'IPv4',
+        port: srcPort,
+        size: msg.length,
+      });
+    } catch (err) {
+      // A 'message' listener threw. Node would surface it as an uncaught exception; so do we,
+      // but outside the stack's receive path, which carries on with the next packet.
+      this.stack.stats.udp.listenerErrors++;
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   /**

@@ -39,13 +39,23 @@ export interface UdpStats {
   rxBytes: number;
   txDatagrams: number;
   txBytes: number;
+  /** Exceptions thrown by sockets' 'message' listeners (rethrown asynchronously, as Node would). */
+  listenerErrors: number;
   drops: Record<UdpDropReason, number>;
 }
 
 export function createUdpStats(): UdpStats {
   const drops = {} as Record<UdpDropReason, number>;
   for (const r of UDP_DROP_REASONS) drops[r] = 0;
-  return { rxDatagrams: 0, rxDelivered: 0, rxBytes: 0, txDatagrams: 0, txBytes: 0, drops };
+  return {
+    rxDatagrams: 0,
+    rxDelivered: 0,
+    rxBytes: 0,
+    txDatagrams: 0,
+    txBytes: 0,
+    listenerErrors: 0,
+    drops,
+  };
 }
 
 export type UdpInputResult = 'delivered' | 'no-port' | 'dropped';

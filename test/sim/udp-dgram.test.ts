@@ -119,6 +119,36 @@ describe('stack.dgram: node:dgram-shaped sockets', () => {
     await once(again, 'listening');
   });
 
+  it('rethrows a throwing message listener outside the stack, which carries on', async () => {
+    const { clock, a, b } = twoStacks();
+    const server = b.dgram.createSocket('udp4');
+    server.bind(9000);
+    const got: string[] = [];
+    server.on('message', (msg) => {
+      got.push(msg.toString());
+      if (got.length === 1) throw new Error('listener bug');
+    });
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onUncaught);
+    try {
+      const client = a.dgram.createSocket('udp4');
+      client.send('one', 9000, STACK);
+      client.send('two', 9000, STACK);
+      await settle(clock);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const l of listeners) process.on('uncaughtException', l);
+    }
+    expect(got).toEqual(['one', 'two']);
+    expect(uncaught).toEqual([expect.objectContaining({ message: 'listener bug' })]);
+    expect(b.stats.udp.listenerErrors).toBe(1);
+    expect(b.stats.link.rxErrors).toBe(0);
+  });
+
   it('refuses socket types other than udp4', () => {
     const { a } = twoStacks();
     expect(() => a.dgram.createSocket('udp6' as 'udp4')).toThrow(
