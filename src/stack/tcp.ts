@@ -118,6 +118,9 @@ export interface TcpConnectionRow {
   retransmits: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Segments sent and received on this connection (retransmissions and pure ACKs included). */
+  segsSent: number;
+  segsReceived: number;
 }
 
 /**
@@ -223,6 +226,26 @@ function remoteKey(addr: number, port: number): number {
   return (addr >>> 0) * TWO_16 + port;
 }
 
+/** A connection's row of `connections()`. */
+function connectionRow(c: TcpConnection): TcpConnectionRow {
+  const s = c.snapshot();
+  return {
+    state: s.state,
+    local: `${formatIpv4(c.localAddr)}:${c.localPort}`,
+    remote: `${formatIpv4(c.remoteAddr)}:${c.remotePort}`,
+    sendQ: s.sendQueue,
+    recvQ: s.recvQueue,
+    srtt: s.srtt,
+    rto: s.rto,
+    cwnd: s.cwnd,
+    retransmits: s.retransmits,
+    bytesSent: s.bytesOut,
+    bytesReceived: s.bytesIn,
+    segsSent: s.segsOut,
+    segsReceived: s.segsIn,
+  };
+}
+
 export class TcpLayer {
   readonly options: Readonly<Omit<TcpLayerOptions, 'isnSecret'>>;
   readonly stats: TcpLayerStats;
@@ -239,6 +262,8 @@ export class TcpLayer {
   readonly #listeners = new Map<number, ListenEntry>();
   #nextEphemeral: number;
   #closed = false;
+  /** Told each connection's last row as it leaves the table (see onConnectionGone). */
+  readonly #goneWatchers = new Set<(row: TcpConnectionRow) => void>();
 
   constructor(
     readonly stack: Stack,
@@ -525,6 +550,19 @@ export class TcpLayer {
       if (byRemote.size === 0) this.#table.delete(conn.localPort);
       this.#count--;
     }
+    if (this.#goneWatchers.size > 0) {
+      const row = connectionRow(conn);
+      for (const fn of this.#goneWatchers) {
+        try {
+          fn(row);
+        } catch (err) {
+          this.stats.ownerErrors++;
+          process.nextTick(() => {
+            throw err;
+          });
+        }
+      }
+    }
   }
 
   /** Forget the oldest TIME_WAIT connection to make room. */
@@ -571,28 +609,24 @@ export class TcpLayer {
         retransmits: 0,
         bytesSent: 0,
         bytesReceived: 0,
+        segsSent: 0,
+        segsReceived: 0,
       });
     }
     for (const byRemote of this.#table.values()) {
-      for (const h of byRemote.values()) {
-        const c = h.conn;
-        const s = c.snapshot();
-        rows.push({
-          state: s.state,
-          local: `${formatIpv4(c.localAddr)}:${c.localPort}`,
-          remote: `${formatIpv4(c.remoteAddr)}:${c.remotePort}`,
-          sendQ: s.sendQueue,
-          recvQ: s.recvQueue,
-          srtt: s.srtt,
-          rto: s.rto,
-          cwnd: s.cwnd,
-          retransmits: s.retransmits,
-          bytesSent: s.bytesOut,
-          bytesReceived: s.bytesIn,
-        });
-      }
+      for (const h of byRemote.values()) rows.push(connectionRow(h.conn));
     }
     return rows;
+  }
+
+  /**
+   * Call `fn` with each connection's final row (its last state and counters) when it leaves the
+   * table: closed, reset, timed out, TIME_WAIT expired or evicted, or the stack closing. A
+   * connection's counters are otherwise gone with it. Returns a function that stops the calls.
+   */
+  onConnectionGone(fn: (row: TcpConnectionRow) => void): () => void {
+    this.#goneWatchers.add(fn);
+    return () => this.#goneWatchers.delete(fn);
   }
 
   /** Stack shutdown: stop listening, reset every connection, forget them all. */
