@@ -114,6 +114,10 @@ export class StackTarget extends SocketTarget {
 
   /** The stack, made on first use so that settings made before it apply to every connection. */
   get stack(): Stack {
+    return this.#ensureStack();
+  }
+
+  #ensureStack(): Stack {
     this.#stack ??= new Stack({
       link: this.#link,
       address: '10.0.0.2',
@@ -128,6 +132,7 @@ export class StackTarget extends SocketTarget {
 
   inject(seg: TcpRepr, now: Ms): void {
     this.moveTo(now);
+    this.#ensureStack();
     this.#link.receive(seg, this.addresses.remote, this.addresses.local);
     this.settle();
   }

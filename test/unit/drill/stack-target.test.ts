@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { runSource } from '../../../src/drill/run.ts';
+import { StackTarget } from '../../../src/drill/stack-target.ts';
+import { seg } from './scripted-target.ts';
+
+const SCRIPT = `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++.1 < S 0:0(0) win 65535 <mss 1000,sackOK,TS val 100 ecr 0,nop,wscale 2>
++0 > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 100 ecr 100,nop,wscale 3>
+`;
+
+describe('StackTarget', () => {
+  it('plays a script through IP and the wire codec: the SYN-ACK is parsed from bytes', () => {
+    const r = runSource(SCRIPT, new StackTarget());
+    expect(r.failure).toBeNull();
+  });
+
+  it('answers a segment for a closed port with a RST parsed from the bytes it wrote', () => {
+    const t = new StackTarget();
+    t.inject(seg({ srcPort: 40000, dstPort: 9, seq: 7, control: 'syn' }), 5);
+    const out = t.takeOutbound();
+    expect(out.map((o) => [o.at, o.seg.control, o.seg.seq, o.seg.ack])).toEqual([[5, 'rst', 0, 8]]);
+    expect(t.takeProblems()).toEqual([]);
+  });
+
+  it('settings apply until the stack exists, then report no equivalent', () => {
+    const t = new StackTarget();
+    expect(t.setting('tcp_sack', '0')).toBe(true);
+    expect(t.stack.tcp).toBeDefined();
+    expect(t.setting('tcp_timestamps', '0')).toBe(false);
+  });
+
+  it('per-socket options that must precede the SYN are refused, not ignored', () => {
+    const r = runSource(
+      '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_MAXSEG, [1000], 4) = 0\n',
+      new StackTarget(),
+    );
+    expect(r.failure?.message).toBe('setsockopt(): expected = 0 but got -1 ENOPROTOOPT');
+  });
+});
