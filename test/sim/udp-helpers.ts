@@ -7,7 +7,8 @@ import type { Link, LinkReceiver } from '../../src/link/link.ts';
 import { SimLink, type SimLinkOptions } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
 import { Stack, type StackOptions } from '../../src/stack/stack.ts';
-import { type Ipv4Repr, Ipv4View } from '../../src/wire/ipv4.ts';
+import type { Ipv4Repr } from '../../src/wire/ipv4.ts';
+import { packet } from '../unit/ip/helpers.ts';
 
 export const HOST = '10.0.0.1';
 export const STACK = '10.0.0.2';
@@ -58,23 +59,9 @@ export function rawHost(opts: { sim?: SimLinkOptions; stack?: Partial<StackOptio
   return { clock, stack, host, received, send };
 }
 
-/** An IPv4 packet from the raw host to the stack. */
+/** An IPv4 packet from the raw host to the stack (UDP, id 42, unless `repr` says otherwise). */
 export function ipPacket(payload: Uint8Array, repr: Partial<Ipv4Repr> = {}): Uint8Array {
-  const out = new Uint8Array(20 + payload.length);
-  out.set(payload, 20);
-  Ipv4View.emit(out, {
-    src: HOST_ADDR,
-    dst: STACK_ADDR,
-    protocol: 17,
-    ttl: 64,
-    id: 42,
-    dontFrag: false,
-    moreFrags: false,
-    fragOffset: 0,
-    payloadLength: payload.length,
-    ...repr,
-  });
-  return out;
+  return packet(payload, { id: 42, ...repr });
 }
 
 export function pattern(n: number, seed = 0): Uint8Array {
