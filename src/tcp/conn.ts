@@ -16,7 +16,7 @@
  */
 import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
 import { NO_OPTIONS, segmentLength } from '../wire/tcp-repr.ts';
-import { type CongestionControl, createCongestionControl } from './congestion/index.ts';
+import { createCongestionControl } from './congestion/index.ts';
 import type { TcpErrorCode, TcpEvent } from './events.ts';
 import {
   MAX_WINDOW_FIELD,
@@ -28,10 +28,10 @@ import {
 } from './handshake.ts';
 import { resolveOptions, type TcpConnectionOptions } from './options.ts';
 import { Reassembly } from './reassembly.ts';
+import { LossRecovery } from './recovery.ts';
 import { isAcceptable, receiveWindow, windowField } from './recv.ts';
 import { resetFor } from './reply.ts';
 import { RttEstimator } from './rtt.ts';
-import { SackScoreboard } from './scoreboard.ts';
 import { bytesToSend } from './send.ts';
 import { SendBuffer } from './sendbuf.ts';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
@@ -85,8 +85,6 @@ export interface TcpSnapshot {
 
 /** The most replies (RSTs for bad ACKs) held for dispatch; more are dropped and counted. */
 const MAX_REPLIES = 4;
-/** RFC 6675 §2: DupThresh. */
-const DUP_THRESH = 3;
 /** Bound on `dispatch`'s fire-then-send loop: each turn changes a timer or the state. */
 const MAX_DISPATCH_TURNS = 64;
 
@@ -185,16 +183,8 @@ export class TcpConnection implements FourTuple {
   #rttTime = 0;
   /** Consecutive retransmission timeouts (or SYN retransmissions) of the same data. */
   #retries = 0;
-  #cc: CongestionControl | null = null;
-  #dupAcks = 0;
-  #inRecovery = false;
-  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint: SND.MAX when recovery began. */
-  #recover: number;
-  /** NewReno: retransmit the segment at SND.UNA once (fast retransmit, partial ACK). */
-  #rexmitPending = false;
-  readonly #scoreboard = new SackScoreboard();
-  /** RFC 6675 HighRxt: the highest sequence number retransmitted during SACK recovery. */
-  #highRxt = 0;
+  /** Congestion control and loss recovery, from ESTABLISHED on (they need the SMSS). */
+  #loss: LossRecovery | null = null;
 
   #events: TcpEvent[] = [];
   #closedEmitted = false;
@@ -206,7 +196,6 @@ export class TcpConnection implements FourTuple {
     bytesOut: 0,
     retransmits: 0,
     timeouts: 0,
-    fastRetransmits: 0,
     drops: {} as Record<string, number>,
   };
 
@@ -228,7 +217,6 @@ export class TcpConnection implements FourTuple {
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
     this.sndMax = this.iss;
-    this.#recover = this.iss;
     this.#sendBufSeq = seqAdd(this.iss, 1);
     this.#tsOffset = this.iss;
     this.#sendBuf = new SendBuffer(o.sndBuf);
@@ -326,12 +314,12 @@ export class TcpConnection implements FourTuple {
       srtt: this.#rtt.srtt,
       rttvar: this.#rtt.rttvar,
       rto: this.#rtt.rto,
-      cwnd: this.#cc?.cwnd ?? 0,
-      ssthresh: this.#cc?.ssthresh ?? 0,
-      inRecovery: this.#inRecovery,
+      cwnd: this.#loss?.cc.cwnd ?? 0,
+      ssthresh: this.#loss?.cc.ssthresh ?? 0,
+      inRecovery: this.#loss?.inRecovery ?? false,
       retransmits: this.stats.retransmits,
       timeouts: this.stats.timeouts,
-      fastRetransmits: this.stats.fastRetransmits,
+      fastRetransmits: this.#loss?.fastRetransmits ?? 0,
       bytesIn: this.stats.bytesIn,
       bytesOut: this.stats.bytesOut,
       segsIn: this.stats.segsIn,
@@ -688,14 +676,7 @@ export class TcpConnection implements FourTuple {
   /** RFC 5681 §2 "duplicate acknowledgment", then SND.UNA advance, window, RTT and recovery. */
   #processAck(now: number, seg: TcpRepr, ack: number): void {
     const wnd = seg.window * 2 ** this.#neg.sndShift;
-    if (this.#neg.sack && seg.options.sackBlocks.length > 0) {
-      this.#scoreboard.update(
-        seg.options.sackBlocks.filter(
-          (b) => seqGt(b.right, this.sndUna) && seqLeq(b.right, this.sndMax),
-        ),
-        this.sndUna,
-      );
-    }
+    this.#loss?.onSackBlocks(seg.options.sackBlocks, this.sndUna, this.sndMax);
     const isDup =
       ack === this.sndUna &&
       this.sndMax !== this.sndUna &&
@@ -706,9 +687,10 @@ export class TcpConnection implements FourTuple {
     if (seqGt(ack, this.sndUna)) {
       this.#ackAdvanced(now, seg, ack);
     } else if (isDup) {
-      this.#onDupAck(now);
-    } else if (this.#neg.sack && this.#inRecovery === false && this.#sackLossDetected()) {
-      this.#enterRecovery(now);
+      // Karn: a fast retransmission ends RTT timing of what it overlaps.
+      if (this.#loss?.onDupAck(now, this.sndUna, this.sndMax)) this.#rttSeq = null;
+    } else if (this.#loss?.onOtherAck(now, this.sndUna, this.sndMax)) {
+      this.#rttSeq = null;
     }
 
     // §3.10.7.4 fifth step: update the send window from the newest segment.
@@ -736,75 +718,12 @@ export class TcpConnection implements FourTuple {
     this.#unansweredProbes = 0;
     // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
     if (this.#timer.kind === 'retransmit' || this.#timer.kind === 'persist') this.#timer = IDLE;
-    if (this.#neg.sack) this.#scoreboard.ackedUpTo(ack);
-
-    const cc = this.#cc;
-    if (cc !== null) {
-      if (this.#inRecovery) {
-        if (seqGeq(ack, this.#recover)) {
-          // RFC 6582 §3.2 step 3 / RFC 6675 §5: full acknowledgment ends recovery.
-          this.#inRecovery = false;
-          this.#dupAcks = 0;
-          this.#rexmitPending = false;
-          cc.onRecoveryExit(now);
-        } else if (!this.#neg.sack) {
-          // RFC 6582 §3.2 step 3, partial ACK: retransmit the next hole, deflate by the amount
-          // acknowledged, add back one SMSS if at least that much was acknowledged.
-          this.#rexmitPending = true;
-          const smss = this.#neg.smss;
-          cc.cwnd = Math.max(cc.cwnd - acked, smss) + (acked >= smss ? smss : 0);
-        }
-      } else {
-        this.#dupAcks = 0;
-        if (ackedData > 0) cc.onAck(ackedData, now, flight, this.#rtt.srtt ?? undefined);
-      }
-    }
+    this.#loss?.onAckAdvanced(now, ack, acked, ackedData, flight, this.#rtt.srtt);
 
     if (this.#wantDrain && this.#sendBuf.free >= this.options.sndBuf / 2 && canSend(this.#state)) {
       this.#wantDrain = false;
       this.#emit({ type: 'drain' });
     }
-  }
-
-  /** RFC 5681 §3.2 / RFC 6582 §3.2: count duplicate ACKs; three start fast retransmit. */
-  #onDupAck(now: number): void {
-    this.#dupAcks++;
-    const cc = this.#cc;
-    if (cc === null) return;
-    if (this.#inRecovery) {
-      // RFC 5681 §3.2 step 4: inflate by one SMSS per duplicate (not with SACK, RFC 6675 §5).
-      if (!this.#neg.sack) cc.cwnd += this.#neg.smss;
-      return;
-    }
-    if (this.#dupAcks >= DUP_THRESH || (this.#neg.sack && this.#sackLossDetected())) {
-      this.#enterRecovery(now);
-    }
-  }
-
-  /** RFC 6675 §5: IsLost(SND.UNA) says the first segment is gone (DupThresh segments SACKed above). */
-  #sackLossDetected(): boolean {
-    return (
-      this.sndMax !== this.sndUna &&
-      this.#scoreboard.highestSacked !== null &&
-      this.#scoreboard.isLost(this.sndUna, this.#neg.smss)
-    );
-  }
-
-  /** Fast retransmit and the start of loss recovery: NewReno (RFC 6582) or SACK (RFC 6675). */
-  #enterRecovery(now: number): void {
-    const cc = this.#cc;
-    if (cc === null) return;
-    // RFC 6582 §3.2 step 2: no new recovery until everything sent before the last one is ACKed.
-    if (seqLt(this.sndUna, this.#recover)) return;
-    this.#inRecovery = true;
-    this.#recover = this.sndMax;
-    this.#highRxt = this.sndUna;
-    cc.onFastRetransmit(seqDiff(this.sndMax, this.sndUna), now);
-    // RFC 5681 §3.2 step 3 (NewReno): cwnd = ssthresh + 3*SMSS. RFC 6675 §5 step 4.2: no inflation.
-    if (!this.#neg.sack) cc.cwnd = cc.ssthresh + DUP_THRESH * this.#neg.smss;
-    this.#rexmitPending = true;
-    this.#rttSeq = null;
-    this.stats.fastRetransmits++;
   }
 
   /** RFC 6298 (Karn's algorithm) or RFC 7323 §4 (RTTM from the echoed timestamp). */
@@ -1012,24 +931,22 @@ export class TcpConnection implements FourTuple {
     const sack = this.#sackBlocks();
     const maxSeg = this.#sndEffMss(sack.length);
 
+    const loss = this.#loss;
+
     // A retransmission of the segment at SND.UNA (fast retransmit, NewReno partial ACK).
-    if (this.#rexmitPending) {
+    if (loss?.rexmitPending) {
       const len = Math.max(0, Math.min(maxSeg, seqDiff(dataEnd, this.sndUna)));
       const withFin = fin && seqAdd(this.sndUna, len) === dataEnd;
       if (len > 0 || withFin) return { kind: 'data', seq: this.sndUna, len, fin: withFin, sack };
     }
 
-    // RFC 6675 §5 step (C): during SACK recovery, NextSeg() while cwnd − pipe ≥ 1 SMSS.
-    if (this.#inRecovery && this.#neg.sack && this.#cc !== null) {
-      const sb = this.#scoreboard;
-      const pipe = sb.pipe(this.sndUna, this.sndMax, this.#highRxt, this.#neg.smss);
-      if (this.#cc.cwnd - pipe < this.#neg.smss) return null;
-      const newData = Math.max(
-        0,
-        Math.min(seqDiff(dataEnd, this.sndNxt), this.sndWnd - seqDiff(this.sndNxt, this.sndUna)),
-      );
-      const next = sb.nextSeg(this.sndUna, this.sndNxt, this.#highRxt, maxSeg, newData);
-      if (next !== null) {
+    // RFC 6675 §5 step (C): during SACK recovery, NextSeg() chooses.
+    if (loss?.sackRecovery) {
+      const inFlight = seqDiff(this.sndNxt, this.sndUna);
+      const newData = Math.max(0, Math.min(seqDiff(dataEnd, this.sndNxt), this.sndWnd - inFlight));
+      const next = loss.nextSack(this.sndUna, this.sndNxt, this.sndMax, maxSeg, newData);
+      if (next.kind === 'blocked') return null;
+      if (next.kind === 'send') {
         const withFin = fin && seqAdd(next.seq, next.len) === dataEnd;
         return { kind: 'data', seq: next.seq, len: next.len, fin: withFin, sack };
       }
@@ -1048,7 +965,7 @@ export class TcpConnection implements FourTuple {
     const queued = Math.max(0, seqDiff(dataEnd, this.sndNxt));
     if (queued === 0 && !finPending) return null;
     const inFlight = seqDiff(this.sndNxt, this.sndUna);
-    const cwnd = this.#cc?.cwnd ?? this.sndWnd;
+    const cwnd = this.#loss?.cc.cwnd ?? this.sndWnd;
     let usable = Math.min(this.sndWnd, cwnd) - inFlight;
     if (this.#forceSend) usable = Math.max(usable, Math.min(this.sndWnd - inFlight, maxSeg));
 
@@ -1131,13 +1048,13 @@ export class TcpConnection implements FourTuple {
   #buildData(now: number, seq: number, len: number, fin: boolean, sack: SackBlock[]): TcpRepr {
     const payload = len > 0 ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len) : EMPTY;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
-    if (seqLt(seq, this.sndMax)) {
-      // A retransmission: Karn's algorithm stops timing any segment it overlaps.
+    const retransmission = seqLt(seq, this.sndMax);
+    if (retransmission) {
+      // Karn's algorithm stops timing any segment a retransmission overlaps.
       this.stats.retransmits++;
       if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
-      // RFC 6675 §5 (C.2): HighRxt follows retransmissions made during recovery.
-      if (this.#inRecovery && this.#neg.sack && seqGt(end, this.#highRxt)) this.#highRxt = end;
     }
+    this.#loss?.onSent(seq, end, retransmission, this.sndUna);
     if (seqGt(end, this.sndMax)) {
       this.stats.bytesOut += Math.max(
         0,
@@ -1149,7 +1066,6 @@ export class TcpConnection implements FourTuple {
       }
       this.sndMax = end;
     }
-    if (this.#rexmitPending && seq === this.sndUna) this.#rexmitPending = false;
     this.sndNxt = seqMax(this.sndNxt, end);
     this.#forceSend = false;
     const seg = this.#segment(now, fin ? 'fin' : 'none', seq, payload, sack);
@@ -1326,15 +1242,9 @@ export class TcpConnection implements FourTuple {
     }
     this.stats.timeouts++;
     this.#rtt.backoff();
-    this.#cc?.onTimeout(seqDiff(this.sndMax, this.sndUna), now);
-    // Go back N: resend everything from SND.UNA; forget SACK information (RFC 6675 §5.1 allows
-    // it, and a receiver may renege, RFC 2018 §8); no fast retransmit until this data is ACKed.
+    this.#loss?.onTimeout(now, this.sndUna, this.sndMax);
+    // Go back N: resend everything from SND.UNA.
     this.sndNxt = this.sndUna;
-    this.#inRecovery = false;
-    this.#rexmitPending = false;
-    this.#dupAcks = 0;
-    this.#recover = this.sndMax;
-    this.#scoreboard.clear();
     this.#rttSeq = null;
   }
 
@@ -1408,10 +1318,11 @@ export class TcpConnection implements FourTuple {
     this.#state = this.#finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED';
     this.#retries = 0;
     this.#timer = IDLE;
-    this.#cc = createCongestionControl(this.options.congestion, {
+    const cc = createCongestionControl(this.options.congestion, {
       mss: this.#neg.smss,
       initialWindow: this.options.initialWindow,
     });
+    this.#loss = new LossRecovery(cc, { sack: this.#neg.sack, smss: this.#neg.smss }, this.sndMax);
     this.#emit({ type: 'connected' });
   }
 
@@ -1431,9 +1342,8 @@ export class TcpConnection implements FourTuple {
     this.#ackNow = false;
     this.#probePending = false;
     this.#forceSend = false;
-    this.#rexmitPending = false;
     this.#reass.clear();
-    this.#scoreboard.clear();
+    this.#loss?.scoreboard.clear();
     this.#emitClosed();
   }
 

@@ -1,0 +1,181 @@
+/**
+ * Loss recovery on the send side: duplicate-ACK counting and fast retransmit (RFC 5681 §3.2),
+ * NewReno partial ACKs and window inflation (RFC 6582), and SACK-based recovery (RFC 6675) over
+ * the scoreboard. It owns the congestion controller, which only moves cwnd and ssthresh; the
+ * rules about *when* a loss is declared and *what* to retransmit live here.
+ *
+ * The connection tells it what happened (ACKs, duplicates, timeouts, segments sent) and asks it
+ * what to retransmit; it never touches the send buffer or builds segments.
+ */
+import type { SackBlock } from '../wire/tcp-repr.ts';
+import type { CongestionControl } from './congestion/index.ts';
+import { SackScoreboard } from './scoreboard.ts';
+import { seqDiff, seqGeq, seqGt, seqLt } from './seq.ts';
+
+/** RFC 5681 §3.2 / RFC 6675 §2: DupThresh. */
+export const DUP_THRESH = 3;
+
+/** What NextSeg() chose during SACK recovery. */
+export type SackChoice =
+  /** Send this range now. */
+  | { kind: 'send'; seq: number; len: number }
+  /** The pipe is full (cwnd − pipe < 1 SMSS): wait for ACKs. */
+  | { kind: 'blocked' }
+  /** Nothing to retransmit and no new data allowed. */
+  | { kind: 'none' };
+
+export class LossRecovery {
+  readonly cc: CongestionControl;
+  readonly #sack: boolean;
+  readonly #smss: number;
+  readonly scoreboard = new SackScoreboard();
+  /** Duplicate ACKs in a row (RFC 5681 §2). */
+  dupAcks = 0;
+  inRecovery = false;
+  /** RFC 6582 "recover" / RFC 6675 RecoveryPoint: SND.MAX when recovery (or a timeout) began. */
+  recover: number;
+  /** Retransmit the segment at SND.UNA once (fast retransmit; NewReno partial ACK). */
+  rexmitPending = false;
+  /** RFC 6675 HighRxt: one past the highest byte retransmitted in this recovery. */
+  highRxt = 0;
+  fastRetransmits = 0;
+
+  /** `sndMax` is where sending stands now: no fast retransmit for data sent before. */
+  constructor(cc: CongestionControl, o: { sack: boolean; smss: number }, sndMax: number) {
+    this.cc = cc;
+    this.#sack = o.sack;
+    this.#smss = o.smss;
+    this.recover = sndMax;
+  }
+
+  /** In SACK recovery, NextSeg() decides what goes out. */
+  get sackRecovery(): boolean {
+    return this.inRecovery && this.#sack;
+  }
+
+  /** RFC 6675 §5 Update(): the SACK blocks of an ACK, kept only within (SND.UNA, SND.MAX]. */
+  onSackBlocks(blocks: readonly SackBlock[], sndUna: number, sndMax: number): void {
+    if (!this.#sack || blocks.length === 0) return;
+    this.scoreboard.update(blocks, sndUna, sndMax);
+  }
+
+  /**
+   * SND.UNA advanced to `ack`: `ackedData` bytes of data (not counting SYN or FIN) are newly
+   * acknowledged, out of `acked` sequence numbers; `flight` was SND.MAX − SND.UNA before.
+   */
+  onAckAdvanced(
+    now: number,
+    ack: number,
+    acked: number,
+    ackedData: number,
+    flight: number,
+    srtt: number | null,
+  ): void {
+    if (this.#sack) this.scoreboard.ackedUpTo(ack);
+    const cc = this.cc;
+    if (!this.inRecovery) {
+      this.dupAcks = 0;
+      if (ackedData > 0) cc.onAck(ackedData, now, flight, srtt ?? undefined);
+      return;
+    }
+    if (seqGeq(ack, this.recover)) {
+      // RFC 6582 §3.2 step 3 / RFC 6675 §5: the full acknowledgment ends recovery.
+      this.inRecovery = false;
+      this.dupAcks = 0;
+      this.rexmitPending = false;
+      cc.onRecoveryExit(now);
+    } else if (!this.#sack) {
+      // RFC 6582 §3.2 step 3, partial ACK: retransmit the next unacknowledged segment, deflate
+      // cwnd by the amount acknowledged and add back one SMSS if at least that much was.
+      this.rexmitPending = true;
+      const smss = this.#smss;
+      cc.cwnd = Math.max(cc.cwnd - acked, smss) + (acked >= smss ? smss : 0);
+    }
+  }
+
+  /**
+   * A duplicate ACK (RFC 5681 §2). Returns true when it starts fast retransmit, so the caller can
+   * stop RTT timing (Karn) and count it.
+   */
+  onDupAck(now: number, sndUna: number, sndMax: number): boolean {
+    this.dupAcks++;
+    if (this.inRecovery) {
+      // RFC 5681 §3.2 step 4: inflate by one SMSS per duplicate (not with SACK: RFC 6675 §5).
+      if (!this.#sack) this.cc.cwnd += this.#smss;
+      return false;
+    }
+    if (this.dupAcks >= DUP_THRESH || this.#sackLoss(sndUna, sndMax)) {
+      return this.#enter(now, sndUna, sndMax);
+    }
+    return false;
+  }
+
+  /** Any other ACK that did not advance SND.UNA: with SACK, IsLost(SND.UNA) alone starts recovery. */
+  onOtherAck(now: number, sndUna: number, sndMax: number): boolean {
+    if (this.inRecovery || !this.#sackLoss(sndUna, sndMax)) return false;
+    return this.#enter(now, sndUna, sndMax);
+  }
+
+  /**
+   * The retransmission timer expired: the loss window (RFC 5681 §3.1), recovery abandoned, SACK
+   * information forgotten (RFC 6675 §5.1 allows it; a receiver may renege, RFC 2018 §8), and no
+   * fast retransmit until everything sent so far is acknowledged (RFC 6582 §3.2 step 1).
+   */
+  onTimeout(now: number, sndUna: number, sndMax: number): void {
+    this.cc.onTimeout(seqDiff(sndMax, sndUna), now);
+    this.inRecovery = false;
+    this.rexmitPending = false;
+    this.dupAcks = 0;
+    this.recover = sndMax;
+    this.scoreboard.clear();
+  }
+
+  /** A segment [seq, end) went out; `retransmission` when it was below SND.MAX. */
+  onSent(seq: number, end: number, retransmission: boolean, sndUna: number): void {
+    if (this.rexmitPending && seq === sndUna) this.rexmitPending = false;
+    // RFC 6675 §5 (C.2): HighRxt follows retransmissions made during recovery.
+    if (retransmission && this.sackRecovery && seqGt(end, this.highRxt)) this.highRxt = end;
+  }
+
+  /**
+   * RFC 6675 §5 step (C): while cwnd − pipe ≥ 1 SMSS, NextSeg(). `newData` is how many never-sent
+   * bytes the send buffer and the peer's window allow (rule 2).
+   */
+  nextSack(
+    sndUna: number,
+    sndNxt: number,
+    sndMax: number,
+    maxSeg: number,
+    newData: number,
+  ): SackChoice {
+    const sb = this.scoreboard;
+    const pipe = sb.pipe(sndUna, sndMax, this.highRxt, this.#smss);
+    if (this.cc.cwnd - pipe < this.#smss) return { kind: 'blocked' };
+    const next = sb.nextSeg(sndUna, sndNxt, this.highRxt, maxSeg, newData);
+    return next === null ? { kind: 'none' } : { kind: 'send', seq: next.seq, len: next.len };
+  }
+
+  /** RFC 6675 §5: IsLost(SND.UNA): DupThresh segments' worth SACKed above the first one. */
+  #sackLoss(sndUna: number, sndMax: number): boolean {
+    const sb = this.scoreboard;
+    return (
+      this.#sack && sndMax !== sndUna && sb.highestSacked !== null && sb.isLost(sndUna, this.#smss)
+    );
+  }
+
+  /** Fast retransmit: the start of loss recovery, NewReno (RFC 6582) or SACK (RFC 6675). */
+  #enter(now: number, sndUna: number, sndMax: number): boolean {
+    // RFC 6582 §3.2 step 2: no new recovery until everything sent before the last one is ACKed.
+    if (seqLt(sndUna, this.recover)) return false;
+    const cc = this.cc;
+    this.inRecovery = true;
+    this.recover = sndMax;
+    this.highRxt = sndUna;
+    cc.onFastRetransmit(seqDiff(sndMax, sndUna), now);
+    // RFC 5681 §3.2 step 3 (NewReno): cwnd = ssthresh + 3*SMSS. RFC 6675 §5 step 4.2: no inflation.
+    if (!this.#sack) cc.cwnd = cc.ssthresh + DUP_THRESH * this.#smss;
+    this.rexmitPending = true;
+    this.fastRetransmits++;
+    return true;
+  }
+}
