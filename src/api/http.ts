@@ -11,6 +11,7 @@
  * want, and over TUN keepAliveTimeout and the server's `timeout` still apply.
  */
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Stack } from '../stack/stack.ts';
 import type { AddressInfo, Server, Socket } from './net.ts';
 
@@ -81,4 +82,29 @@ export function serveHttp(
       return done;
     },
   };
+}
+
+/**
+ * An http.Agent whose connections go through the stack: `http.get({ host, port, agent })` and
+ * `http.request` then speak HTTP over our TCP, with the agent's keep-alive pooling as usual.
+ * Hosts must be dotted quads (the stack does no DNS).
+ */
+export class StackAgent extends http.Agent {
+  readonly #stack: Stack;
+
+  constructor(stack: Stack, options?: http.AgentOptions) {
+    super(options);
+    this.#stack = stack;
+  }
+
+  /** Node's Agent uses the returned socket (errors arrive on it, as from net.connect). */
+  override createConnection(options: {
+    host?: string | null;
+    port?: number | string | null;
+  }): Duplex {
+    return this.#stack.net.connect({
+      port: Number(options.port ?? 80),
+      host: options.host ?? 'localhost',
+    });
+  }
 }

@@ -178,6 +178,10 @@ export class Socket extends Duplex implements TcpOwner {
   // Opening
 
   /** connect(port[, host][, cb]) or connect(options[, cb]). */
+  connect(port: number, host?: string, cb?: () => void): this;
+  connect(port: number, cb?: () => void): this;
+  connect(options: ConnectOptions, cb?: () => void): this;
+  connect(...args: unknown[]): this;
   connect(...args: unknown[]): this {
     let cb: (() => void) | undefined;
     if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
@@ -185,8 +189,11 @@ export class Socket extends Duplex implements TcpOwner {
       args[0] !== null && typeof args[0] === 'object'
         ? (args[0] as ConnectOptions)
         : { port: args[0] as number, host: args[1] as string | undefined };
-    if (this.#handle !== null || this.connecting)
-      throw nodeError('ERR_SOCKET_CONNECTION_TIMEOUT', 'Socket is already connecting or open');
+    if (this.#handle !== null || this.connecting || this.destroyed)
+      throw nodeError(
+        'ERR_INVALID_STATE',
+        'Invalid state: the socket is connecting, open or destroyed',
+      );
     const port = validatePort(opts.port, false);
     const host = opts.host ?? 'localhost';
     if (cb !== undefined) this.once('connect', cb);
@@ -523,6 +530,11 @@ export class Server extends EventEmitter implements TcpListenOwner {
   }
 
   /** listen(port[, host][, backlog][, cb]) or listen({ port, host, backlog }[, cb]). */
+  listen(port?: number, host?: string, backlog?: number, cb?: () => void): this;
+  listen(port?: number, host?: string, cb?: () => void): this;
+  listen(port?: number, cb?: () => void): this;
+  listen(options: ListenOptions, cb?: () => void): this;
+  listen(...args: unknown[]): this;
   listen(...args: unknown[]): this {
     let cb: (() => void) | undefined;
     if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
@@ -658,6 +670,10 @@ export class NetApi {
   }
 
   /** connect(port[, host][, cb]) or connect(options[, cb]): a new Socket, connecting. */
+  connect(port: number, host?: string, cb?: () => void): Socket;
+  connect(port: number, cb?: () => void): Socket;
+  connect(options: ConnectOptions, cb?: () => void): Socket;
+  connect(...args: unknown[]): Socket;
   connect(...args: unknown[]): Socket {
     const opts = args[0] !== null && typeof args[0] === 'object' ? (args[0] as ConnectOptions) : {};
     const s = new Socket(this.#stack, opts);
@@ -665,6 +681,9 @@ export class NetApi {
   }
 
   /** The same as connect. */
+  createConnection(port: number, host?: string, cb?: () => void): Socket;
+  createConnection(port: number, cb?: () => void): Socket;
+  createConnection(options: ConnectOptions, cb?: () => void): Socket;
   createConnection(...args: unknown[]): Socket {
     return this.connect(...args);
   }

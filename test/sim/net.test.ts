@@ -7,7 +7,7 @@ import http from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { serveHttp } from '../../src/api/http.ts';
+import { StackAgent, serveHttp } from '../../src/api/http.ts';
 import type { Socket } from '../../src/api/net.ts';
 import type { Stack } from '../../src/stack/stack.ts';
 import {
@@ -329,6 +329,37 @@ describe('stack.net: connect, accept, echo', () => {
     expect(server.connections()).toEqual([]);
   });
 
+  it('fails an active open with EADDRNOTAVAIL when no ephemeral port is free', async () => {
+    const { clock, client, server } = netPair({
+      stack: { tcp: { ephemeralLow: 50_000, ephemeralHigh: 50_000 } },
+    });
+    echoServer(server, 18);
+    const first = client.net.connect(18, SERVER);
+    const second = record(client.net.connect(18, SERVER));
+    await runUntil(clock, () => second.closed);
+    expect(first.localPort).toBe(50_000);
+    expect(second.error).toMatchObject({ code: 'EADDRNOTAVAIL', syscall: 'connect', port: 18 });
+  });
+
+  it('a full table forgets its oldest TIME_WAIT connection to make room', async () => {
+    const { clock, client, server } = netPair({ stack: { tcp: { maxConnections: 2 } } });
+    echoServer(server, 19);
+    const ports: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = client.net.connect(19, SERVER);
+      const r = record(c);
+      c.end('x');
+      await runUntil(clock, () => r.closed);
+      expect(r.hadError).toBe(false);
+      ports.push(c.localPort ?? 0);
+    }
+    // The client closed first each time, so it holds TIME_WAIT: two fit, the third evicted one.
+    const rows = client.connections();
+    expect(rows.map((x) => x.state)).toEqual(['TIME_WAIT', 'TIME_WAIT']);
+    expect(rows.map((x) => Number(x.local.split(':')[1]))).toEqual(ports.slice(1));
+    expect(client.stats.tcp.layer).toMatchObject({ timeWaitEvicted: 1 });
+  });
+
   it("setTimeout emits 'timeout' after idle time on the stack's clock", async () => {
     const { clock, client, server } = netPair();
     echoServer(server, 14);
@@ -546,9 +577,8 @@ describe("Node's http and ws on the stack", () => {
       });
     });
     await runFor(clock, svc.ready);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     // The agent's connections come from the client stack.
-    Object.assign(agent, { createConnection: () => client.net.connect(80, SERVER) });
+    const agent = new StackAgent(client, { keepAlive: true, maxSockets: 1 });
     const request = (method: string, path: string, body?: Buffer) =>
       new Promise<{ status: number; text: string; port: string }>((resolve, reject) => {
         const req = http.request({ host: SERVER, port: 80, method, path, agent }, (res) => {
