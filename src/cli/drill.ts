@@ -25,6 +25,8 @@ export interface DrillCliOptions {
   toleranceUsecs?: number;
   /** commander's --no-strict-end: packetdrill's leniency about trailing segments. */
   strictEnd: boolean;
+  /** Print every event as it runs. */
+  trace?: boolean;
 }
 
 export interface DrillFileResult {
@@ -51,6 +53,7 @@ export function runDrillFiles(files: string[], o: DrillCliOptions): DrillFileRes
         },
       };
     }
+    if (o.trace) process.stdout.write(`${file}\n`);
     const target =
       o.target === 'stack'
         ? new StackTarget({ profile: o.profile })
@@ -61,6 +64,7 @@ export function runDrillFiles(files: string[], o: DrillCliOptions): DrillFileRes
         file,
         toleranceUs: o.toleranceUsecs,
         strictEnd: o.strictEnd,
+        trace: o.trace ? (line) => process.stdout.write(`  ${line}\n`) : undefined,
       }),
     };
   });
@@ -112,6 +116,7 @@ export const drillCommand: CliCommand = {
         '--no-strict-end',
         'ignore segments sent after the last > line (packetdrill does; for Linux’s own scripts)',
       )
+      .option('--trace', 'print every segment and call as it happens', false)
       .option('-v, --verbose', 'print warnings of passing scripts too', false)
       .action((files: string[], o: DrillCliOptions) => {
         const results = runDrillFiles(files, o);

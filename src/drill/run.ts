@@ -66,6 +66,8 @@ export interface RunOptions {
    * False is packetdrill's behaviour, for Linux's own scripts, which do not list trailing ACKs.
    */
   strictEnd?: boolean;
+  /** Called with one line per event as it runs (`0.340 > . 1:1(0) ack 1001 win 32768`). */
+  trace?: (line: string) => void;
 }
 
 export interface DrillFailure {
@@ -137,6 +139,7 @@ class Runner {
   readonly bindPort: number;
   readonly connectPort: number;
   readonly strictEnd: boolean;
+  readonly trace: (line: string) => void;
   /** The script line being run, for failures. */
   line = 0;
   /** Events started so far. */
@@ -157,6 +160,7 @@ class Runner {
     this.connectPort = opts.connectPort ?? 8080;
     this.nextRemotePort = opts.remotePortBase ?? 40000;
     this.strictEnd = opts.strictEnd ?? true;
+    this.trace = opts.trace ?? (() => {});
   }
 
   fail(message: string, extra: Partial<DrillFailure> = {}): never {
@@ -183,6 +187,7 @@ class Runner {
         this.fail(
           `timing error: expected ${p.call.name}() to return at ${formatSeconds(p.end)} s but it returned at ${formatSeconds(at)} s (tolerance ${formatSeconds(this.tol)} s)`,
         );
+      this.trace(`${formatSeconds(at)} ${p.call.name}() returns ${showResult(c.result)}`);
       const err = checkResult(p.call, p.req, c.result);
       if (err) this.fail(`${p.call.name}(): ${err}`);
       this.line = saved;
@@ -353,6 +358,9 @@ class Runner {
       options,
       payload: new Uint8Array(spec.len),
     };
+    this.trace(
+      `${formatSeconds(this.now)} ${formatSegment(seg, '<', { seqBase: 0, ackBase: isn })}`,
+    );
     this.target.inject(seg, this.now / 1000);
     this.collect();
   }
@@ -423,6 +431,7 @@ class Runner {
         },
       );
     }
+    this.trace(actual);
     this.recordTs(c, spec, seg);
     this.now = Math.max(this.now, at);
   }
@@ -489,6 +498,9 @@ class Runner {
       throw e;
     }
     const out = this.target.syscall(req, this.now / 1000);
+    this.trace(
+      `${formatSeconds(this.now)} ${call.name}() ${out.kind === 'done' ? `= ${showResult(out.result)}` : 'blocks'}`,
+    );
     if (req.name === 'listen') {
       const port = this.boundPort ?? this.bindPort;
       if (out.kind === 'done' && out.result.ret === 0) this.underTest = { kind: 'listening', port };
