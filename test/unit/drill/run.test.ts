@@ -349,6 +349,19 @@ describe('runner: scripts as a whole', () => {
       'outbound segment mismatch: len: expected 5840, got 4380',
     );
   });
+  it('trace reports each segment and call as it happens, in script notation', () => {
+    const lines: string[] = [];
+    runSource(HANDSHAKE, server(), { trace: (l) => lines.push(l) });
+    expect(lines).toEqual([
+      '0.000 socket() = 3',
+      '0.000 bind() = 0',
+      '0.000 listen() = 0',
+      '0.100 < S 0:0(0) win 32792 <mss 1000>',
+      '0.100 > S. 0:0(0) ack 1 win 65535 <mss 1460>',
+      '0.200 < . 1:1(0) ack 1 win 257',
+      '0.200 accept() = 4',
+    ]);
+  });
   it('strictEnd: false ignores trailing segments, as packetdrill', () => {
     const src = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n+.1 close(4) = 0\n`;
     expect(runSource(src, server()).ok).toBe(false);
