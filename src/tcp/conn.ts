@@ -83,6 +83,8 @@ export interface TcpSnapshot {
   drops: Readonly<Record<string, number>>;
 }
 
+/** Bound on duplicate ACKs owed for out-of-order segments that arrived in one batch. */
+const MAX_DUP_ACKS_OWED = 8;
 /** The most replies (RSTs for bad ACKs) held for dispatch; more are dropped and counted. */
 const MAX_REPLIES = 4;
 /** Bound on `dispatch`'s fire-then-send loop: each turn changes a timer or the state. */
@@ -164,6 +166,11 @@ export class TcpConnection implements FourTuple {
   /** In-order bytes received and not yet acknowledged (RFC 5681 §4.2: ACK every second segment). */
   #unackedBytes = 0;
   #ackNow = false;
+  /**
+   * Duplicate ACKs still owed: one per out-of-order segment (RFC 5681 §4.2), even when several
+   * arrive before the next dispatch, so that the sender's duplicate-ACK count sees them all.
+   */
+  #dupAcksOwed = 0;
   #forceSend = false;
   #probePending = false;
   #rstPending = false;
@@ -768,6 +775,7 @@ export class TcpConnection implements FourTuple {
       // Out of order: hold it and send a duplicate ACK at once (RFC 5681 §4.2; RFC 2018 SACK).
       if (!this.#reass.insert(off, data)) this.#drop('ooo-full');
       this.#ackNow = true;
+      this.#dupAcksOwed = Math.min(this.#dupAcksOwed + 1, MAX_DUP_ACKS_OWED);
       return complete;
     }
     // In order. The payload is a view into a reused packet buffer: copy before keeping it.
@@ -918,7 +926,10 @@ export class TcpConnection implements FourTuple {
       if (data !== null) return { kind: 'send', plan: data };
       if (this.#probePending) return { kind: 'send', plan: { kind: 'probe' } };
     }
-    if (state !== 'SYN_SENT' && (this.#ackNow || this.#windowUpdateDue())) {
+    if (
+      state !== 'SYN_SENT' &&
+      (this.#ackNow || this.#dupAcksOwed > 0 || this.#windowUpdateDue())
+    ) {
       return { kind: 'send', plan: { kind: 'ack', sack: this.#sackBlocks() } };
     }
     return { kind: 'wait', at: earliest(timerDeadline(this.#timer), this.#delayedAckAt) };
@@ -1018,6 +1029,7 @@ export class TcpConnection implements FourTuple {
         return this.#segment(now, 'none', seqAdd(this.sndUna, -1), EMPTY, []);
       }
       case 'ack':
+        if (this.#dupAcksOwed > 0) this.#dupAcksOwed--;
         return this.#segment(now, 'none', this.sndNxt, EMPTY, plan.sack);
       case 'data':
         return this.#buildData(now, plan.seq, plan.len, plan.fin, plan.sack);
@@ -1340,6 +1352,7 @@ export class TcpConnection implements FourTuple {
     this.#timer = IDLE;
     this.#delayedAckAt = null;
     this.#ackNow = false;
+    this.#dupAcksOwed = 0;
     this.#probePending = false;
     this.#forceSend = false;
     this.#reass.clear();

@@ -169,3 +169,13 @@ group('sending', () => {
     expectOut(c, at, [{ seq: l(3001), payload: bytes(100) }]);
   });
 });
+
+group('duplicate ACKs owed (RFC 5681 §4.2)', () => {
+  it('one immediate duplicate ACK per out-of-order segment, even when they arrive together', () => {
+    const c = established();
+    feed(c, 20, { seq: r(1001), ack: l(1), payload: bytes(1000) });
+    feed(c, 20, { seq: r(2001), ack: l(1), payload: bytes(1000) });
+    feed(c, 20, { seq: r(3001), ack: l(1), payload: bytes(1000) });
+    expectOut(c, 20, [{ ack: r(1) }, { ack: r(1) }, { ack: r(1) }]);
+  });
+});
