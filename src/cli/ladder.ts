@@ -6,8 +6,8 @@
  *   tunstack ladder capture.pcap --conn 2        # connection 2 as text
  *   tunstack ladder capture.pcap --svg out.svg   # the first connection, also as SVG
  *
- * Reads classic pcap files: our PcapLink's (LINKTYPE_RAW) and `tcpdump -w`'s from an Ethernet
- * device, loopback or `-i any` (ETHERNET, LINUX_SLL, LINUX_SLL2). The diagram itself is built
+ * Reads pcap files, our PcapLink's (LINKTYPE_RAW) and `tcpdump -w`'s from an Ethernet device,
+ * loopback or `-i any` (ETHERNET, LINUX_SLL, LINUX_SLL2), and Wireshark's pcapng. The diagram is built
  * from IPv4 packets by src/cli/ladder/ (ladderFromPackets), which a live stack's RecorderLink can
  * feed as well.
  */
@@ -44,17 +44,14 @@ export function traceFile(file: string): { trace: Trace; truncated: boolean } | 
   }
   const pcap = readPcap(bytes);
   if (pcap instanceof ParseError) {
-    if (pcap.reason === 'pcapng') {
-      return `${file} is pcapng; convert it first: tcpdump -r ${file} -w ${file}.pcap`;
-    }
-    return `${file} is not a pcap file (${pcap.reason})`;
+    return `${file} is not a pcap or pcapng file (${pcap.reason})`;
   }
   const skipped: Record<string, number> = {};
   const packets: CapturedPacket[] = [];
   pcap.records.forEach((r, i) => {
     // A frame the snaplen cut short cannot be checked; capture with the default snaplen.
     const ip =
-      r.frame.length < r.origLen ? ParseError.of('snaplen') : ipv4FromFrame(pcap.linkType, r.frame);
+      r.frame.length < r.origLen ? ParseError.of('snaplen') : ipv4FromFrame(r.linkType, r.frame);
     if (ip instanceof ParseError) skipped[ip.reason] = (skipped[ip.reason] ?? 0) + 1;
     // Frame numbers count every record, so that they match Wireshark's.
     else packets.push({ at: r.at, bytes: ip, frame: i + 1 });
@@ -134,7 +131,7 @@ export const ladderCommand: CliCommand = {
     program
       .command('ladder')
       .description('draw a TCP connection from a pcap file as a ladder diagram')
-      .argument('<file>', 'a pcap file (PcapLink, or tcpdump -w on Ethernet, loopback, any)')
+      .argument('<file>', 'a pcap or pcapng file (PcapLink, tcpdump -w, Wireshark)')
       .option('--conn <n>', 'which connection (see --list)', positiveInt, 1)
       .option('--svg <out>', 'also write the diagram as SVG to this file')
       .option('--list', 'list the connections instead', false)

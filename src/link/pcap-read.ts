@@ -1,6 +1,7 @@
 /**
- * Reading pcap files: the classic libpcap format that PcapLink (pcap.ts) and `tcpdump -w` write,
- * and the IPv4 packet inside each captured frame for the link types a Linux capture produces.
+ * Reading capture files: the classic libpcap format that PcapLink (pcap.ts) and `tcpdump -w` write,
+ * pcapng, and the IPv4 packet inside each captured frame for the link types a Linux capture
+ * produces.
  *
  * File format (https://www.tcpdump.org/manpages/pcap-savefile.5.html, draft-ietf-opsawg-pcap):
  *
@@ -8,8 +9,14 @@
  *   per record, 16 bytes:    ts_sec | ts_usec (or ts_nsec) | incl_len | orig_len, then incl_len bytes
  *
  * The magic number says both the byte order of the writer (a1b2c3d4 read back as d4c3b2a1 means
- * swap) and the timestamp unit (a1b23c4d: nanoseconds). pcapng (`tshark`, `dumpcap` default) is a
- * different format and is refused with a hint to convert it.
+ * swap) and the timestamp unit (a1b23c4d: nanoseconds).
+ *
+ * pcapng (what Wireshark, dumpcap and tshark write; draft-ietf-opsawg-pcapng) is read too: a file
+ * of blocks, each `type | total length | body | total length`. A Section Header Block sets the
+ * byte order (and forgets the interfaces before it), an Interface Description Block adds an
+ * interface with its link type and timestamp unit (if_tsresol), an Enhanced Packet Block holds one
+ * frame of one interface, a Simple Packet Block one frame of the first interface without a time.
+ * Other blocks (name resolution, statistics, …) are skipped by their length.
  *
  * Nothing here throws on bad bytes: a bad file header is a ParseError value, a record that runs
  * past the end of the file (a capture cut short when tcpdump was killed) ends the read and sets
@@ -30,6 +37,13 @@ export const LINKTYPE_LINUX_SLL2 = 276;
 const MAGIC_US = 0xa1b2c3d4;
 const MAGIC_NS = 0xa1b23c4d;
 const PCAPNG_SHB = 0x0a0d0d0a;
+const PCAPNG_BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const PCAPNG_IDB = 1;
+const PCAPNG_SPB = 3;
+const PCAPNG_EPB = 6;
+const PCAPNG_OPT_END = 0;
+const PCAPNG_OPT_TSRESOL = 9;
+const PCAPNG_OPT_TSOFFSET = 14;
 const FILE_HEADER_LEN = 24;
 const RECORD_HEADER_LEN = 16;
 /** No real link carries a frame this big; a larger incl_len means the file is corrupt. */
@@ -44,6 +58,8 @@ const AF_INET = 2;
 export interface PcapRecord {
   /** Capture time, milliseconds since 1970 (fractional: µs or ns resolution kept). */
   at: number;
+  /** The link type of the interface it was captured on (one per file in classic pcap). */
+  linkType: number;
   /** The captured bytes of the frame: a view into the file, not a copy. */
   frame: Uint8Array;
   /** The frame's length on the wire; larger than frame.length when the snaplen cut it. */
@@ -51,6 +67,7 @@ export interface PcapRecord {
 }
 
 export interface PcapFile {
+  /** The link type of the file (classic pcap) or of its first interface (pcapng; -1 if none). */
   linkType: number;
   snaplen: number;
   records: PcapRecord[];
@@ -64,13 +81,14 @@ export interface ReadPcapOptions {
 }
 
 /**
- * Read a whole pcap file held in memory. Reasons: 'truncated' (shorter than the file header),
- * 'pcapng' (the other format: convert with `tcpdump -r in.pcapng -w out.pcap`), 'bad-magic'.
+ * Read a whole pcap or pcapng file held in memory. Reasons: 'truncated' (shorter than the file
+ * header), 'bad-magic' (neither format).
  */
 export function readPcap(bytes: Uint8Array, options: ReadPcapOptions = {}): PcapFile | ParseError {
   if (bytes.length < FILE_HEADER_LEN) return ParseError.of('truncated');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magicLE = dv.getUint32(0, true);
+  if (magicLE === PCAPNG_SHB) return readPcapng(bytes, dv, options);
   let little: boolean;
   let nanos: boolean;
   if (magicLE === MAGIC_US || magicLE === MAGIC_NS) {
@@ -78,9 +96,7 @@ export function readPcap(bytes: Uint8Array, options: ReadPcapOptions = {}): Pcap
     nanos = magicLE === MAGIC_NS;
   } else {
     const magicBE = dv.getUint32(0, false);
-    if (magicBE !== MAGIC_US && magicBE !== MAGIC_NS) {
-      return ParseError.of(magicLE === PCAPNG_SHB ? 'pcapng' : 'bad-magic');
-    }
+    if (magicBE !== MAGIC_US && magicBE !== MAGIC_NS) return ParseError.of('bad-magic');
     little = false;
     nanos = magicBE === MAGIC_NS;
   }
@@ -109,12 +125,125 @@ export function readPcap(bytes: Uint8Array, options: ReadPcapOptions = {}): Pcap
     }
     records.push({
       at: sec * 1000 + frac * fraction,
+      linkType,
       frame: bytes.subarray(start, start + incl),
       origLen: orig,
     });
     off = start + incl;
   }
   return { linkType, snaplen, records, truncated };
+}
+
+interface PcapngInterface {
+  linkType: number;
+  snaplen: number;
+  /** Milliseconds per timestamp unit (if_tsresol; default microseconds). */
+  msPerUnit: number;
+  /** Seconds added to every timestamp (if_tsoffset). */
+  offsetSec: number;
+}
+
+/** The blocks of a pcapng file (see the header comment); `dv` views all of `bytes`. */
+function readPcapng(bytes: Uint8Array, dv: DataView, options: ReadPcapOptions): PcapFile {
+  const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY;
+  const records: PcapRecord[] = [];
+  let interfaces: PcapngInterface[] = [];
+  let first: PcapngInterface | null = null;
+  let little = true;
+  let lastAt = 0;
+  let truncated = false;
+  let off = 0;
+  while (off < bytes.length && records.length < maxRecords) {
+    if (off + 12 > bytes.length) {
+      truncated = true;
+      break;
+    }
+    const type = dv.getUint32(off, little);
+    if (type === PCAPNG_SHB) {
+      // The byte-order magic follows the length, and decides how the length itself is read.
+      const bom = dv.getUint32(off + 8, true);
+      if (bom === PCAPNG_BYTE_ORDER_MAGIC) little = true;
+      else if (dv.getUint32(off + 8, false) === PCAPNG_BYTE_ORDER_MAGIC) little = false;
+      else {
+        truncated = true; // not a section header after all: the file is damaged
+        break;
+      }
+      interfaces = [];
+    }
+    const len = dv.getUint32(off + 4, little);
+    if (len < 12 || len % 4 !== 0 || off + len > bytes.length) {
+      truncated = true;
+      break;
+    }
+    const body = off + 8;
+    const bodyEnd = off + len - 4;
+    if (type === PCAPNG_IDB && bodyEnd - body >= 8) {
+      const ifc = pcapngInterface(dv, body, bodyEnd, little);
+      interfaces.push(ifc);
+      first ??= ifc;
+    } else if (type === PCAPNG_EPB && bodyEnd - body >= 20) {
+      const ifc = interfaces[dv.getUint32(body, little)];
+      const caplen = dv.getUint32(body + 12, little);
+      const data = body + 20;
+      if (ifc !== undefined && data + caplen <= bodyEnd) {
+        const units = dv.getUint32(body + 4, little) * 2 ** 32 + dv.getUint32(body + 8, little);
+        lastAt = ifc.offsetSec * 1000 + units * ifc.msPerUnit;
+        records.push({
+          at: lastAt,
+          linkType: ifc.linkType,
+          frame: bytes.subarray(data, data + caplen),
+          origLen: dv.getUint32(body + 16, little),
+        });
+      }
+    } else if (type === PCAPNG_SPB && bodyEnd - body >= 4) {
+      // No timestamp and no captured length: the frame is what fits in the block and the snaplen.
+      const ifc = interfaces[0];
+      const origLen = dv.getUint32(body, little);
+      if (ifc !== undefined) {
+        const caplen = Math.min(origLen, ifc.snaplen || origLen, bodyEnd - body - 4);
+        records.push({
+          at: lastAt,
+          linkType: ifc.linkType,
+          frame: bytes.subarray(body + 4, body + 4 + caplen),
+          origLen,
+        });
+      }
+    }
+    off += len;
+  }
+  return {
+    linkType: first?.linkType ?? -1,
+    snaplen: first?.snaplen ?? 0,
+    records,
+    truncated,
+  };
+}
+
+/** An Interface Description Block's body: link type, snaplen, and the options that time needs. */
+function pcapngInterface(dv: DataView, at: number, end: number, little: boolean): PcapngInterface {
+  const ifc: PcapngInterface = {
+    linkType: dv.getUint16(at, little),
+    snaplen: dv.getUint32(at + 4, little),
+    msPerUnit: 1e-3,
+    offsetSec: 0,
+  };
+  let opt = at + 8;
+  while (opt + 4 <= end) {
+    const code = dv.getUint16(opt, little);
+    const olen = dv.getUint16(opt + 2, little);
+    const value = opt + 4;
+    if (code === PCAPNG_OPT_END || value + olen > end) break;
+    if (code === PCAPNG_OPT_TSRESOL && olen >= 1) {
+      // High bit clear: 10^-v seconds per unit; set: 2^-(v & 0x7f).
+      const v = dv.getUint8(value);
+      const secPerUnit = v & 0x80 ? 2 ** -(v & 0x7f) : 10 ** -v;
+      ifc.msPerUnit = secPerUnit * 1000;
+    } else if (code === PCAPNG_OPT_TSOFFSET && olen >= 8) {
+      ifc.offsetSec = Number(dv.getBigInt64(value, little));
+    }
+    opt = value + Math.ceil(olen / 4) * 4;
+  }
+  return ifc;
 }
 
 /**

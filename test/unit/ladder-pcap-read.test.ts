@@ -1,6 +1,7 @@
 /**
  * The pcap reader (src/link/pcap-read.ts): both byte orders, µs and ns timestamps, files cut short,
- * other formats refused, and the IPv4 packet found inside each link type a Linux capture uses.
+ * pcapng blocks and interfaces, other formats refused, and the IPv4 packet found inside each link
+ * type a Linux capture uses.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,12 +117,153 @@ describe('readPcap', () => {
     expect(f instanceof ParseError ? f : f.records.length).toBe(1);
   });
 
-  it('refuses what is not a classic pcap file, with a reason', () => {
-    const pcapng = new Uint8Array(28);
-    new DataView(pcapng.buffer).setUint32(0, 0x0a0d0d0a, true);
-    expect(readPcap(pcapng)).toBe(ParseError.of('pcapng'));
+  it('refuses what is neither pcap nor pcapng, with a reason', () => {
     expect(readPcap(new Uint8Array(28).fill(0x41))).toBe(ParseError.of('bad-magic'));
     expect(readPcap(new Uint8Array(10))).toBe(ParseError.of('truncated'));
+  });
+});
+
+/** A pcapng block (draft-ietf-opsawg-pcapng §3.1): type, total length, body padded to 4, length. */
+function block(type: number, body: ArrayLike<number>, le: boolean): Uint8Array {
+  const padded = Math.ceil(body.length / 4) * 4;
+  const out = new Uint8Array(12 + padded);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, type, le);
+  dv.setUint32(4, out.length, le);
+  out.set(body, 8);
+  dv.setUint32(8 + padded, out.length, le);
+  return out;
+}
+
+function fields(le: boolean, spec: [bits: 8 | 16 | 32 | 64, value: number][]): Uint8Array {
+  const out = new Uint8Array(spec.reduce((n, [bits]) => n + bits / 8, 0));
+  const dv = new DataView(out.buffer);
+  let at = 0;
+  for (const [bits, v] of spec) {
+    if (bits === 8) dv.setUint8(at, v);
+    else if (bits === 16) dv.setUint16(at, v, le);
+    else if (bits === 32) dv.setUint32(at, v, le);
+    else dv.setBigInt64(at, BigInt(v), le);
+    at += bits / 8;
+  }
+  return out;
+}
+
+const shb = (le: boolean) =>
+  block(
+    0x0a0d0d0a,
+    fields(le, [
+      [32, 0x1a2b3c4d],
+      [16, 1],
+      [16, 0],
+      [64, -1],
+    ]),
+    le,
+  );
+/** An Interface Description Block, with if_tsresol when given, then opt_endofopt. */
+const idb = (le: boolean, linkType: number, tsresol?: number) =>
+  block(
+    1,
+    cat(
+      fields(le, [
+        [16, linkType],
+        [16, 0],
+        [32, 0],
+      ]),
+      tsresol === undefined
+        ? []
+        : cat(
+            fields(le, [
+              [16, 9],
+              [16, 1],
+              [8, tsresol],
+            ]),
+            [0, 0, 0],
+          ),
+      fields(le, [
+        [16, 0],
+        [16, 0],
+      ]),
+    ),
+    le,
+  );
+/** An Enhanced Packet Block: interface, 64-bit timestamp in the interface's units, the frame. */
+const epb = (le: boolean, ifc: number, units: bigint, frame: Uint8Array) =>
+  block(
+    6,
+    cat(
+      fields(le, [
+        [32, ifc],
+        [32, Number(units >> 32n)],
+        [32, Number(units & 0xffffffffn)],
+        [32, frame.length],
+        [32, frame.length],
+      ]),
+      frame,
+    ),
+    le,
+  );
+
+describe('readPcap on pcapng', () => {
+  it('reads Enhanced Packet Blocks of several interfaces, each with its link type and time unit', () => {
+    const eth = cat(MACS, [0x08, 0x00], ip);
+    const file = cat(
+      shb(true),
+      idb(true, LINKTYPE_ETHERNET, 9), // nanoseconds
+      idb(true, LINKTYPE_RAW), // default: microseconds
+      epb(true, 0, 1_700_000_000_123_456_789n, eth),
+      block(
+        5,
+        fields(true, [
+          [32, 0],
+          [32, 0],
+          [32, 0],
+        ]),
+        true,
+      ), // statistics: skipped
+      epb(true, 1, 1_700_000_000_500_000n, ip),
+    );
+    const f = readPcap(file);
+    if (f instanceof ParseError) throw new Error(f.reason);
+    expect(f.linkType).toBe(LINKTYPE_ETHERNET);
+    expect(f.truncated).toBe(false);
+    expect(f.records.map((r) => [r.linkType, r.frame.length, r.origLen])).toEqual([
+      [LINKTYPE_ETHERNET, eth.length, eth.length],
+      [LINKTYPE_RAW, ip.length, ip.length],
+    ]);
+    expect(f.records[0].at).toBeCloseTo(1_700_000_000_123.457, 2);
+    expect(f.records[1].at).toBeCloseTo(1_700_000_000_500, 6);
+    expect(ipv4FromFrame(f.records[0].linkType, f.records[0].frame)).toEqual(ip);
+  });
+
+  it('reads big-endian sections, binary time units, and a new section forgetting old interfaces', () => {
+    const file = cat(
+      shb(false),
+      idb(false, LINKTYPE_RAW, 0x80 | 10), // 2^-10 s
+      epb(false, 0, 2048n, ip), // 2 s
+      shb(true),
+      epb(true, 0, 5n, ip), // interface 0 of the old section: gone, so skipped
+      idb(true, LINKTYPE_IPV4),
+      epb(true, 0, 3_000_000n, ip),
+    );
+    const f = readPcap(file);
+    if (f instanceof ParseError) throw new Error(f.reason);
+    expect(f.records.map((r) => [r.at, r.linkType])).toEqual([
+      [2000, LINKTYPE_RAW],
+      [3000, LINKTYPE_IPV4],
+    ]);
+  });
+
+  it('stops at a damaged block and says so', () => {
+    const whole = cat(
+      shb(true),
+      idb(true, LINKTYPE_RAW),
+      epb(true, 0, 1n, ip),
+      epb(true, 0, 2n, ip),
+    );
+    const f = readPcap(whole.subarray(0, whole.length - 3));
+    if (f instanceof ParseError) throw new Error(f.reason);
+    expect([f.records.length, f.truncated]).toEqual([1, true]);
   });
 });
 
@@ -163,7 +305,7 @@ describe('tunstack ladder on other link types', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ladder-read-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('draws the same diagram from Ethernet and SLL2 captures as from PcapLink’s', async () => {
+  it('draws the same diagram from Ethernet, SLL2 and pcapng captures as from PcapLink’s', async () => {
     const raw = readPcap(await pcapOf(FOUR_WAY));
     if (raw instanceof ParseError) throw new Error(raw.reason);
     const rawPath = join(dir, 'raw.pcap');
@@ -188,6 +330,18 @@ describe('tunstack ladder on other link types', () => {
       const out = runLadder(path, { conn: 1, list: false });
       expect(out.stdout.replace(path, 'F')).toBe(expected);
     }
+    const ng = join(dir, 'two-interfaces.pcapng');
+    const ngBlocks = [shb(true), idb(true, LINKTYPE_ETHERNET), idb(true, LINKTYPE_RAW)];
+    raw.records.forEach((r, i) => {
+      const units = BigInt(Math.round(r.at * 1000));
+      ngBlocks.push(
+        i % 2 === 0
+          ? epb(true, 0, units, cat(MACS, [0x08, 0x00], r.frame))
+          : epb(true, 1, units, r.frame),
+      );
+    });
+    writeFileSync(ng, cat(...ngBlocks));
+    expect(runLadder(ng, { conn: 1, list: false }).stdout.replace(ng, 'F')).toBe(expected);
     // An ARP frame first: skipped and counted, and frame numbers still count it.
     const withArp = join(dir, 'arp.pcap');
     const ethernet = frames((p) => cat(MACS, [0x08, 0x00], p));

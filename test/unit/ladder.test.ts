@@ -424,8 +424,8 @@ describe('tunstack ladder (the command)', () => {
     const path = await file('one.pcap', FOUR_WAY);
     for (const [f, conn, message] of [
       [join(dir, 'missing.pcap'), 1, /cannot read/],
-      [notPcap, 1, /not a pcap file \(bad-magic\)/],
-      [pcapng, 1, /is pcapng; convert it first: tcpdump -r/],
+      [notPcap, 1, /not a pcap or pcapng file \(bad-magic\)/],
+      [pcapng, 1, /no TCP connections in .*ng\.pcapng/],
       [path, 2, /no connection 2: .* has 1/],
     ] as const) {
       const out = runLadder(f, { conn, list: false });
