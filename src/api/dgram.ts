@@ -4,7 +4,8 @@
  * What matches Node: bind([port][, address][, cb]) and bind(options[, cb]) with an ephemeral
  * port when none is given, 'listening' after bind, send(msg[, offset, length], port[, address]
  * [, cb]) with an implicit bind, 'message' (msg: Buffer, rinfo { address, family, port, size }),
- * address(), close([cb]) and 'close', connect/disconnect/remoteAddress, errors with Node's codes
+ * address(), close([cb]) and 'close', connect/disconnect/remoteAddress (a connected socket gets
+ * ICMP destination unreachables as 'error', e.g. recvmsg ECONNREFUSED), errors with Node's codes
  * (EADDRINUSE, EADDRNOTAVAIL, EMSGSIZE, ERR_SOCKET_DGRAM_NOT_RUNNING, ERR_SOCKET_BAD_PORT, …).
  * What does not: only 'udp4'; no multicast, broadcast or socket options (setters are no-ops
  * where harmless, absent otherwise); the address is resolved only as a dotted quad, never by DNS;
@@ -16,6 +17,7 @@
  * type only, so there is no runtime cycle.
  */
 import { EventEmitter } from 'node:events';
+import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { Stack } from '../stack/stack.ts';
 import { UDP_MAX_PAYLOAD, type UdpEndpoint } from '../udp/udp.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
@@ -56,6 +58,18 @@ const ERRNO: Record<string, number> = {
   EISCONN: -106,
   ENOTCONN: -107,
   EAGAIN: -11,
+  ECONNREFUSED: -111,
+  EHOSTUNREACH: -113,
+  ENETUNREACH: -101,
+  ENOPROTOOPT: -92,
+};
+
+/** What Linux makes of a destination unreachable code (net/ipv4/icmp.c, icmp_err_convert). */
+const UNREACH_ERRNO: Record<number, string> = {
+  0: 'ENETUNREACH',
+  1: 'EHOSTUNREACH',
+  2: 'ENOPROTOOPT',
+  3: 'ECONNREFUSED',
 };
 
 /** An error shaped like the ones node:dgram produces for a failed system call. */
@@ -312,6 +326,19 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
         throw err;
       });
     }
+  }
+
+  /**
+   * UdpEndpoint: a destination unreachable about a datagram we sent. As on Linux, only a
+   * connected socket hears of it (an unconnected one cannot tell which send failed), and Node
+   * surfaces it as an 'error' event from recvmsg, e.g. "recvmsg ECONNREFUSED".
+   */
+  icmpError(report: IcmpErrorReport): void {
+    const r = this.remote;
+    const code = UNREACH_ERRNO[report.code];
+    if (r === null || code === undefined || r.addr !== report.dst || r.port !== report.dstPort)
+      return;
+    process.nextTick(() => this.emit('error', sysError(code, 'recvmsg')));
   }
 
   /**

@@ -4,9 +4,16 @@
  */
 import type { IpDatagram } from '../ip/input.ts';
 import { IP_HEADER_ROOM, type IpOutput } from '../ip/output.ts';
-import { put16 } from '../wire/bytes.ts';
+import { get16, get32, put16 } from '../wire/bytes.ts';
 import { checksumAdjust } from '../wire/checksum.ts';
-import { emitIcmp, ICMP_HEADER_LEN, IcmpType, IcmpView, isIcmpQuery } from '../wire/icmp.ts';
+import {
+  emitIcmp,
+  ICMP_HEADER_LEN,
+  IcmpType,
+  IcmpView,
+  isIcmpQuery,
+  UnreachCode,
+} from '../wire/icmp.ts';
 import { IpProtocol } from '../wire/ipv4.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -31,6 +38,8 @@ export interface IcmpStats {
   rxEchoRequests: number;
   rxEchoReplies: number;
   rxDestUnreachable: number;
+  /** Destination unreachables handed to the transport that sent the quoted datagram. */
+  rxErrorsReported: number;
   /** Any other type: counted, not acted on. */
   rxOther: number;
   /** Echo requests to a broadcast address, not answered (Linux icmp_echo_ignore_broadcasts). */
@@ -52,6 +61,7 @@ export function createIcmpStats(): IcmpStats {
     rxEchoRequests: 0,
     rxEchoReplies: 0,
     rxDestUnreachable: 0,
+    rxErrorsReported: 0,
     rxOther: 0,
     rxEchoBroadcastIgnored: 0,
     txMessages: 0,
@@ -78,8 +88,29 @@ export type ErrorSubject = Pick<
   'src' | 'protocol' | 'broadcast' | 'header' | 'payload'
 >;
 
+/**
+ * A destination unreachable about a datagram we sent, as the transport that sent it needs it
+ * (RFC 1122 §3.2.2.1, §4.1.3.3: pass it to the transport, which tells the application).
+ */
+export interface IcmpErrorReport {
+  /** Destination-unreachable code (UnreachCode). */
+  code: number;
+  /** Next-hop MTU of a "fragmentation needed" (code 4), else 0. */
+  nextHopMtu: number;
+  /** Who sent the ICMP message (a router, or the destination itself). */
+  reporter: number;
+  /** The quoted datagram: its destination, and the ports from its first 8 transport bytes. */
+  dst: number;
+  srcPort: number;
+  dstPort: number;
+}
+
+export type IcmpErrorHandler = (report: IcmpErrorReport) => void;
+
 export class IcmpLayer {
   private readonly errors: TokenBucket;
+  /** Transport protocols that want to hear of destination unreachables about their datagrams. */
+  private readonly errorHandlers = new Map<number, IcmpErrorHandler>();
   /** Set by whoever wants echo replies (the stack's ping). */
   onEchoReply: EchoReplyListener | null = null;
 
@@ -114,10 +145,39 @@ export class IcmpLayer {
         return;
       case IcmpType.DestUnreachable:
         stats.rxDestUnreachable++;
+        this.reportError(icmp.code, icmp.nextHopMtu, d.src, icmp.data);
         return;
       default:
         stats.rxOther++;
     }
+  }
+
+  /** Hear about destination unreachables quoting our datagrams of IP protocol `protocol`. */
+  setErrorHandler(protocol: number, handler: IcmpErrorHandler | null): void {
+    if (handler === null) this.errorHandlers.delete(protocol);
+    else this.errorHandlers.set(protocol, handler);
+  }
+
+  /**
+   * Hand a destination unreachable to the transport whose datagram it quotes: an IPv4 header
+   * from us (anything else is not about our traffic, or forged) and at least the 8 bytes that
+   * hold the ports (RFC 792).
+   */
+  private reportError(code: number, nextHopMtu: number, reporter: number, quote: Uint8Array): void {
+    if (quote.length < 20 || quote[0] >>> 4 !== 4) return;
+    const hlen = (quote[0] & 0x0f) * 4;
+    if (hlen < 20 || quote.length < hlen + 8 || get32(quote, 12) !== this.ip.address) return;
+    const handler = this.errorHandlers.get(quote[9]);
+    if (handler === undefined) return;
+    this.stats.rxErrorsReported++;
+    handler({
+      code,
+      nextHopMtu: code === UnreachCode.FragNeeded ? nextHopMtu : 0,
+      reporter,
+      dst: get32(quote, 16),
+      srcPort: get16(quote, hlen),
+      dstPort: get16(quote, hlen + 2),
+    });
   }
 
   /**

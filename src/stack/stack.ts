@@ -113,6 +113,7 @@ export class Stack {
     this.ip = { input, output };
     this.icmp = new IcmpLayer(output, stats.icmp, options.icmp, this.clock.now());
     this.udp = new UdpLayer(output, stats.udp, options.udp);
+    this.icmp.setErrorHandler(IpProtocol.Udp, (report) => this.udp.icmpError(report));
     this.timers = new TimerQueue(
       this.clock,
       () => this.flush(),

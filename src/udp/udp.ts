@@ -2,6 +2,7 @@
  * UDP (RFC 768, RFC 1122 §4.1): a port table, checksum verification, delivery to endpoints, and
  * output. Which socket API sits on top (src/api/dgram.ts) is not this module's business.
  */
+import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { IpDatagram } from '../ip/input.ts';
 import { IP_HEADER_ROOM, type IpOutput } from '../ip/output.ts';
 import { IPV4_MAX_DATAGRAM, IpProtocol } from '../wire/ipv4.ts';
@@ -11,6 +12,8 @@ import { emitUdp, UDP_HEADER_LEN, UdpView } from '../wire/udp.ts';
 /** Where a bound port's datagrams go. The payload is valid only during the call: copy to keep it. */
 export interface UdpEndpoint {
   deliver(payload: Uint8Array, srcAddr: number, srcPort: number): void;
+  /** A destination unreachable about a datagram this port sent (RFC 1122 §4.1.3.3). */
+  icmpError?(report: IcmpErrorReport): void;
 }
 
 export interface UdpOptions {
@@ -125,6 +128,11 @@ export class UdpLayer {
     stats.rxBytes += udp.payload.length;
     ep.deliver(udp.payload, d.src, udp.srcPort);
     return 'delivered';
+  }
+
+  /** A destination unreachable quoting a datagram we sent: tell the port that sent it. */
+  icmpError(report: IcmpErrorReport): void {
+    this.ports.get(report.srcPort)?.icmpError?.(report);
   }
 
   /** Send `payload` from our `srcPort` to `dst:dstPort`. False when too big for one datagram. */

@@ -100,6 +100,30 @@ describe('stack.dgram: node:dgram-shaped sockets', () => {
     );
   });
 
+  it('a connected socket hears ICMP port unreachable as recvmsg ECONNREFUSED; others do not', async () => {
+    const { clock, a, b } = twoStacks();
+    const connected = a.dgram.createSocket('udp4');
+    connected.connect(9, STACK); // nobody listens on 9
+    await once(connected, 'connect');
+    const errors: unknown[] = [];
+    connected.on('error', (err) => errors.push(err));
+    const loose = a.dgram.createSocket('udp4');
+    loose.on('error', (err) => errors.push(err));
+    connected.send('x');
+    loose.send('y', 9, STACK);
+    await settle(clock);
+    expect(b.stats.icmp.txDestUnreachable).toBe(2);
+    expect(a.stats.icmp.rxErrorsReported).toBe(2);
+    expect(errors).toEqual([
+      expect.objectContaining({
+        code: 'ECONNREFUSED',
+        errno: -111,
+        syscall: 'recvmsg',
+        message: 'recvmsg ECONNREFUSED',
+      }),
+    ]);
+  });
+
   it('close frees the port, emits close, and later calls throw ERR_SOCKET_DGRAM_NOT_RUNNING', async () => {
     const { b } = twoStacks();
     const s = b.dgram.createSocket('udp4');

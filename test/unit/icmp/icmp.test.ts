@@ -144,6 +144,44 @@ describe('IcmpLayer: destination unreachable', () => {
   });
 });
 
+describe('IcmpLayer: errors about our datagrams', () => {
+  /** A port unreachable from PEER quoting `quoted` (an IP header + 8 bytes we supposedly sent). */
+  function unreachable(quoted: Uint8Array, code = UnreachCode.Port): Uint8Array {
+    return icmpPacket({ kind: 'dest-unreachable', code, nextHopMtu: 0, data: quoted });
+  }
+  /** What we sent: UDP from US:4000 to PEER:53. */
+  function ours(src = US): Uint8Array {
+    const u = new Uint8Array(8);
+    u.set([0x0f, 0xa0, 0, 53, 0, 8, 0, 0]);
+    return packet(u, { src, dst: PEER }).subarray(0, 28);
+  }
+
+  it('hands the report to the protocol that sent the quoted datagram', () => {
+    const { icmp, feed, stats } = setup();
+    const reports: unknown[] = [];
+    icmp.setErrorHandler(17, (r) => reports.push(r));
+    feed(unreachable(ours()));
+    expect(reports).toEqual([
+      { code: 3, nextHopMtu: 0, reporter: PEER, dst: PEER, srcPort: 4000, dstPort: 53 },
+    ]);
+    expect(stats.rxErrorsReported).toBe(1);
+  });
+
+  it('ignores quotes that are not of our datagrams, too short, or for no handler', () => {
+    const { icmp, feed, stats } = setup();
+    const reports: unknown[] = [];
+    icmp.setErrorHandler(17, (r) => reports.push(r));
+    feed(unreachable(ours(PEER))); // not sent by us: forged or misdirected
+    feed(unreachable(ours().subarray(0, 27))); // ports cut off
+    const tcpQuote = ours().slice();
+    tcpQuote[9] = 6;
+    feed(unreachable(tcpQuote)); // TCP has no handler here
+    expect(reports).toEqual([]);
+    expect(stats.rxDestUnreachable).toBe(3);
+    expect(stats.rxErrorsReported).toBe(0);
+  });
+});
+
 describe('TokenBucket', () => {
   it('refills at its rate up to its burst', () => {
     const b = new TokenBucket(1000, 2, 0);
