@@ -23,8 +23,9 @@
  *    maxConnections, getConnections(cb).
  *  - Errors: Node's messages and fields, e.g. `connect ECONNREFUSED 10.0.0.2:80` with code,
  *    errno (libuv's negative Linux numbers), syscall, address and port.
- * What does not: IPv4 dotted quads only (no DNS: any other host fails with ENOTFOUND); no IPC
- * paths, no `fd`, no `signal`, no `autoSelectFamily`.
+ * What does not: IPv4 dotted quads only (no DNS: any other host fails with ENOTFOUND;
+ * 'localhost' and 127/8 mean the stack's own address, looped back); no IPC paths, no `fd`, no
+ * `signal`, no `autoSelectFamily`.
  */
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
@@ -201,8 +202,9 @@ export class Socket extends Duplex implements TcpOwner {
     if (opts.keepAlive) this.setKeepAlive(true, opts.keepAliveInitialDelay);
     if (opts.timeout !== undefined) this.setTimeout(opts.timeout);
     this.connecting = true;
-    this.#remote = { address: host, port };
-    const addr = tryParseIpv4(host);
+    const target = this.#resolve(host);
+    this.#remote = { address: target, port };
+    const addr = tryParseIpv4(target);
     if (addr === null) {
       const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), {
         code: 'ENOTFOUND',
@@ -221,6 +223,16 @@ export class Socket extends Duplex implements TcpOwner {
     }
     this.#attach(r);
     return this;
+  }
+
+  /**
+   * The host as a dotted quad. 'localhost' (Node's default) and 127.0.0.0/8 mean the stack
+   * itself, whose own address loops back inside it (as src/api/dgram.ts does); anything else
+   * that is not a dotted quad is left to fail with ENOTFOUND (no DNS).
+   */
+  #resolve(host: string): string {
+    if (host === 'localhost') return this.#stack.address;
+    return host.startsWith('127.') && tryParseIpv4(host) !== null ? this.#stack.address : host;
   }
 
   /** @internal A Server's accepted connection. */

@@ -112,6 +112,21 @@ describe('stack.net: connect, accept, echo', () => {
     expect(server.connections().map((x) => x.state)).toEqual(['LISTEN']);
   });
 
+  it("connects to itself: 'localhost' and 127/8 loop back inside one stack", async () => {
+    const { clock, server } = netPair();
+    echoServer(server, 20);
+    const a = server.net.connect(20); // Node's default host, 'localhost'
+    const b = server.net.connect(20, '127.0.0.1');
+    const ra = record(a);
+    const rb = record(b);
+    a.end('to myself');
+    b.end('and again');
+    await runUntil(clock, () => ra.closed && rb.closed);
+    expect(ra.data.toString()).toBe('to myself');
+    expect(rb.data.toString()).toBe('and again');
+    expect(a.remoteAddress).toBe(SERVER);
+  });
+
   it('refuses a closed port with a Node-shaped ECONNREFUSED', async () => {
     const { clock, client, server } = netPair();
     const c = client.net.connect({ port: 81, host: SERVER });
@@ -134,7 +149,11 @@ describe('stack.net: connect, accept, echo', () => {
     const { clock, client } = netPair();
     const r = record(client.net.connect(80, 'example.invalid'));
     await runUntil(clock, () => r.closed);
-    expect(r.error).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo' });
+    expect(r.error).toMatchObject({
+      code: 'ENOTFOUND',
+      syscall: 'getaddrinfo',
+      hostname: 'example.invalid',
+    });
   });
 
   it('times out a SYN that is never answered (ETIMEDOUT on connect)', async () => {
