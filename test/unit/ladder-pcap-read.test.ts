@@ -254,6 +254,37 @@ describe('readPcap on pcapng', () => {
     ]);
   });
 
+  it('reads a Simple Packet Block (timed as the packet before it) and applies if_tsoffset', () => {
+    const withOffset = block(
+      1,
+      cat(
+        fields(true, [
+          [16, LINKTYPE_RAW],
+          [16, 0],
+          [32, 0],
+        ]),
+        fields(true, [
+          [16, 14],
+          [16, 8],
+          [64, 100],
+        ]), // if_tsoffset: 100 s
+        fields(true, [
+          [16, 0],
+          [16, 0],
+        ]),
+      ),
+      true,
+    );
+    const spb = block(3, cat(fields(true, [[32, ip.length]]), ip), true);
+    const f = readPcap(cat(shb(true), withOffset, epb(true, 0, 250_000n, ip), spb));
+    if (f instanceof ParseError) throw new Error(f.reason);
+    expect(f.records.map((r) => [r.at, r.frame.length, r.origLen])).toEqual([
+      [100_250, ip.length, ip.length],
+      [100_250, ip.length, ip.length],
+    ]);
+    expect(f.records[1].frame).toEqual(ip);
+  });
+
   it('stops at a damaged block and says so', () => {
     const whole = cat(
       shb(true),
