@@ -171,6 +171,8 @@ export class TcpConnection implements FourTuple {
    * arrive before the next dispatch, so that the sender's duplicate-ACK count sees them all.
    */
   #dupAcksOwed = 0;
+  #challengeWindowStart = Number.NEGATIVE_INFINITY;
+  #challengeAcks = 0;
   #forceSend = false;
   #probePending = false;
   #rstPending = false;
@@ -599,7 +601,7 @@ export class TcpConnection implements FourTuple {
     // Second, check the RST bit: RFC 5961 §3.2, reset only on an exact match, else challenge.
     if (seg.control === 'rst') {
       if (seg.seq !== this.rcvNxt) {
-        this.#ackNow = true;
+        this.#challengeAck(now);
         this.#drop('rst-challenge');
         return;
       }
@@ -614,7 +616,7 @@ export class TcpConnection implements FourTuple {
         this.#enterClosed(null);
         return;
       }
-      this.#ackNow = true;
+      this.#challengeAck(now);
       this.#drop('syn-challenge');
       return;
     }
@@ -636,7 +638,7 @@ export class TcpConnection implements FourTuple {
     }
     // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
     if (seqGt(ack, this.sndMax) || seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
-      this.#ackNow = true;
+      this.#challengeAck(now);
       this.#drop('ack-out-of-range');
       return;
     }
@@ -1372,6 +1374,23 @@ export class TcpConnection implements FourTuple {
 
   #emit(e: TcpEvent): void {
     this.#events.push(e);
+  }
+
+  /**
+   * RFC 5961 §7: challenge ACKs are rate-limited (at most `challengeAcksPerSecond` per second per
+   * connection), so that forged segments cannot turn the connection into an ACK amplifier.
+   */
+  #challengeAck(now: number): void {
+    if (now - this.#challengeWindowStart >= 1000) {
+      this.#challengeWindowStart = now;
+      this.#challengeAcks = 0;
+    }
+    if (this.#challengeAcks >= this.options.challengeAcksPerSecond) {
+      this.#count('challenge-ack-limited');
+      return;
+    }
+    this.#challengeAcks++;
+    this.#ackNow = true;
   }
 
   #reply(seg: TcpRepr): void {

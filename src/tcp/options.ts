@@ -53,6 +53,8 @@ export interface TcpConnectionOptions {
   congestion: CongestionName;
   /** Disable Nagle's algorithm (RFC 9293 §3.7.4). */
   noDelay: boolean;
+  /** RFC 5961 §7: most challenge ACKs sent per second (Linux's global default is 1000). */
+  challengeAcksPerSecond: number;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object.freeze({
@@ -78,6 +80,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   sack: true,
   congestion: 'reno',
   noDelay: false,
+  challengeAcksPerSecond: 100,
 });
 
 /** IPv4 (20) and TCP (20) headers without options: MSS = MTU − 40 (RFC 9293 §3.7.1). */

@@ -3,6 +3,7 @@ import type { TcpConnection } from '../../../src/tcp/conn.ts';
 import {
   closeWait,
   closing,
+  drain,
   established,
   expectOut,
   feed,
@@ -223,5 +224,18 @@ group('RFC 5961 §4 and §5', () => {
     const c = finWait1();
     expect(c.send(new Uint8Array(1))).toBe(0);
     expect(c.takeEvents()).toEqual([{ type: 'error', code: 'EPIPE' }]);
+  });
+});
+
+group('RFC 5961 §7: challenge ACK rate limit', () => {
+  it('sends at most challengeAcksPerSecond challenge ACKs per second', () => {
+    const c = established({ challengeAcksPerSecond: 2 });
+    for (let i = 0; i < 5; i++) {
+      feed(c, 100, { control: 'rst', seq: r(10) });
+      drain(c, 100);
+    }
+    expect(c.snapshot().drops['challenge-ack-limited']).toBe(3);
+    feed(c, 1100, { control: 'rst', seq: r(10) });
+    expectOut(c, 1100, [{ ack: r(1) }]);
   });
 });
