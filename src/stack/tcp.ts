@@ -496,8 +496,9 @@ export class TcpLayer {
       h.listenPort = -1;
       const owner = l.owner.accept(h);
       if (owner === null) {
-        h.conn.abort();
-        h.again = true;
+        h.conn.abort(); // refused: RST, then forgotten
+        if (h.busy) h.again = true;
+        else this.service(h);
         continue;
       }
       this.stats.accepted++;
@@ -636,11 +637,9 @@ export class TcpLayer {
     const all: TcpHandle[] = [];
     for (const byRemote of this.#table.values()) all.push(...byRemote.values());
     for (const h of all) {
-      const owner = h.owner;
+      // RST where the state calls for one; the owner hears 'closed' (the core emits it on abort).
       h.conn.abort();
-      // The owner hears 'closed' (the core emits it on abort); then the handle is forgotten.
       this.service(h);
-      if (owner !== null && h.inTable) this.#remove(h);
     }
     this.#closed = true;
     for (const h of all) this.#remove(h);
