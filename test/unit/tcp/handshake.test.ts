@@ -126,3 +126,57 @@ group('established fixture', () => {
     expect(seg({}).payload.length).toBe(0);
   });
 });
+
+group('closing before the handshake completes (RFC 9293 §3.10.4)', () => {
+  it('close in SYN_SENT deletes the connection without a segment', () => {
+    const c = synSent();
+    c.close();
+    expect(c.state).toBe('CLOSED');
+    expect(c.takeEvents()).toEqual([{ type: 'closed' }]);
+    expectOut(c, 5, []);
+    expect(c.pollAt()).toBeNull();
+  });
+
+  it('shutdown in SYN_SENT: FIN follows the handshake and the queued data', () => {
+    const c = synSent();
+    c.send(new Uint8Array([7, 7]));
+    c.shutdown();
+    expect(c.state).toBe('SYN_SENT');
+    feed(c, 10, { control: 'syn', seq: REMOTE_ISS, ack: l(1), options: { mss: 1000 } });
+    expect(c.state).toBe('FIN_WAIT_1');
+    expectOut(c, 10, [{ control: 'fin', seq: l(1), ack: r(1), payload: new Uint8Array([7, 7]) }]);
+  });
+
+  it('close in SYN_RECEIVED: FIN_WAIT_1 once the handshake completes', () => {
+    const c = synReceived();
+    c.close();
+    expect(c.state).toBe('SYN_RECEIVED');
+    feed(c, 10, { seq: r(1), ack: l(1) });
+    expect(c.state).toBe('FIN_WAIT_1');
+    expectOut(c, 10, [{ control: 'fin', seq: l(1) }]);
+  });
+
+  it('abort in SYN_RECEIVED sends RST', () => {
+    const c = synReceived();
+    c.abort();
+    expectOut(c, 5, [{ control: 'rst', seq: l(1) }]);
+  });
+
+  it('SYN-ACK retransmission in SYN_RECEIVED, then the listener gives up quietly', () => {
+    const c = synReceived({ synRetries: 1 });
+    expect(c.pollAt()).toBe(1000);
+    expectOut(c, 1000, [{ control: 'syn', seq: LOCAL_ISS, ack: r(1) }]);
+    expectOut(c, 3000, []);
+    expect(c.state).toBe('CLOSED');
+    expect(c.takeEvents()).toEqual([{ type: 'closed' }]);
+  });
+
+  it('data on the SYN-ACK is delivered', () => {
+    const c = synSent();
+    feed(c, 10, { control: 'syn', seq: REMOTE_ISS, ack: l(1), payload: 'early' });
+    const ev = c.takeEvents();
+    expect(ev[0]).toEqual({ type: 'connected' });
+    expect(ev[1].type).toBe('data');
+    expect(c.rcvNxt).toBe(r(6));
+  });
+});
