@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { startUdpEcho } from '../../src/apps/udp-echo.ts';
 import { IpInput } from '../../src/ip/input.ts';
@@ -274,4 +275,32 @@ describe('UDP over a faulty link', () => {
       expect(fault.reordered).toBeGreaterThan(0);
     });
   }
+
+  it('reassembles fragmented datagrams through faults: whole and intact, or not at all', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: 0xffffffff }), async (seed) => {
+        const { clock, a, b } = twoStacks({
+          impair: { seed, loss: 0.05, dup: 0.05, reorder: 0.3, corrupt: 0.02, delay: 2 },
+        });
+        const server = b.dgram.createSocket('udp4');
+        const got: string[] = [];
+        server.on('message', (msg) => got.push(msg.toString('hex')));
+        server.bind(5000);
+        const client = a.dgram.createSocket('udp4');
+        const sent = new Set<string>();
+        for (let i = 0; i < 40; i++) {
+          const msg = Buffer.from(pattern(1000 + 97 * i, i)); // 1 to 4 fragments
+          sent.add(msg.toString('hex'));
+          client.send(msg, 5000, STACK);
+          await settle(clock, 5);
+        }
+        await settle(clock, 60_000); // past the reassembly timeout
+        for (const g of got) expect(sent.has(g), `seed ${seed}`).toBe(true);
+        expect(got.length, `seed ${seed}`).toBeGreaterThan(20);
+        expect(b.ip.input.reassembler.bytesInUse, `seed ${seed}`).toBe(0);
+        expect(b.stats.link.rxErrors).toBe(0);
+      }),
+      { numRuns: 10 },
+    );
+  });
 });
