@@ -628,6 +628,34 @@ describe("Node's http and ws on the stack", () => {
     expect(server.connections().filter((x) => x.state === 'LISTEN')).toHaveLength(0);
   });
 
+  it("closes an idle keep-alive connection after the server's keepAliveTimeout, in virtual time", async () => {
+    const { clock, client, server } = netPair();
+    const svc = serveHttp(server, 80, (_req, res) => res.end('ok'));
+    svc.http.keepAliveTimeout = 5_000;
+    await runFor(clock, svc.ready);
+    const agent = new StackAgent(client, { keepAlive: true });
+    const status = await runFor(
+      clock,
+      new Promise<number>((resolve, reject) => {
+        http
+          .get({ host: SERVER, port: 80, path: '/', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject);
+      }),
+    );
+    expect(status).toBe(200);
+    const start = clock.now();
+    await advance(clock, 4_000);
+    expect(client.connections().map((x) => x.state)).toEqual(['ESTABLISHED']);
+    await runUntil(clock, () => client.connections().length === 0);
+    // Node 20 arms the socket's timeout at keepAliveTimeout plus a 1 s buffer.
+    expect(clock.now() - start).toBeGreaterThanOrEqual(5_000);
+    expect(clock.now() - start).toBeLessThanOrEqual(6_100);
+    agent.destroy();
+  });
+
   it('a one-shot http.request({ createConnection }) gets its response and the connection closes', async () => {
     const { clock, client, server } = netPair();
     const svc = serveHttp(server, 8080, (_req, res) => res.end('hello'));
