@@ -73,8 +73,11 @@ export class CoreTarget extends SocketTarget {
       const l = this.#listeners.find((x) => x.accepts(local, seg));
       if (l) {
         const v = l.process(this.#now, remote, local, seg);
-        if (v.kind === 'created') this.#conns.push(v.conn);
-        else if (v.kind === 'reset') this.#send(v.seg);
+        if (v.kind === 'created') {
+          // Paused from the start, like a kernel socket: data before accept() waits in its buffer.
+          v.conn.setFlowing(false);
+          this.#conns.push(v.conn);
+        } else if (v.kind === 'reset') this.#send(v.seg);
       } else {
         this.stats.noSocket++;
         const rst = resetFor(seg);

@@ -118,6 +118,8 @@ export class SocketTable {
   #nextId = 1;
   /** The newest connection a socket holds, for reports. */
   #latest: TcpConnection | null = null;
+  /** Data delivered as events by connections no socket holds yet (not yet accepted). */
+  readonly #unowned = new Map<TcpConnection, Uint8Array[]>();
   /** Set when a retried call made progress (see wake). */
   #moved = false;
 
@@ -139,7 +141,12 @@ export class SocketTable {
   /** A connection event, from the engine. */
   event(core: TcpConnection, e: TcpEvent): void {
     const sock = this.#owner.get(core);
-    if (!sock) return;
+    if (!sock) {
+      // Data that came with the handshake, before accept(): keep it for the socket to be.
+      if (e.type === 'data')
+        this.#unowned.set(core, [...(this.#unowned.get(core) ?? []), e.data.slice()]);
+      return;
+    }
     if (e.type === 'connected') sock.connected = true;
     else if (e.type === 'data') sock.early.push(e.data.slice());
     else if (e.type === 'fin') sock.eof = true;
@@ -277,6 +284,8 @@ export class SocketTable {
 
   #adopt(sock: Socket, c: ConnRef): void {
     c.core.setFlowing(false);
+    sock.early.push(...(this.#unowned.get(c.core) ?? []));
+    this.#unowned.delete(c.core);
     this.#owner.set(c.core, sock);
     this.#latest = c.core;
   }
