@@ -21,7 +21,7 @@ interface Entry {
 export class Timer {
   /** The deadline wanted, or Infinity when not scheduled. */
   at = Number.POSITIVE_INFINITY;
-  /** This timer's live heap entry, the earliest it has; older entries are stale. */
+  /** @internal This timer's live heap entry, the earliest it has; older entries are stale. */
   entry: Entry | null = null;
 
   constructor(
@@ -77,6 +77,11 @@ export class TimerQueue {
     if (this.closed) return;
     timer.at = at;
     if (timer.entry === null || at < timer.entry.at) this.push(timer, at);
+  }
+
+  /** Same as `timer.cancel()`: the heap entry stays and is skipped when it comes due. */
+  cancel(timer: Timer): void {
+    timer.cancel();
   }
 
   /** Heap entries, stale ones included (for tests and stats). */
