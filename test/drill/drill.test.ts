@@ -23,6 +23,8 @@ const DIR = import.meta.dirname;
 const B1 = 'B1 window-update ACK after the handshake';
 /** B3: a FIN beyond a hole draws no immediate duplicate ACK (RFC 5681 §4.2). */
 const B3 = 'B3 no duplicate ACK for an out-of-order FIN';
+/** B4: no restart window after an idle period (RFC 5681 §4.1). */
+const B4 = 'B4 cwnd not reduced after idle';
 
 /** Script -> why it fails today. */
 const KNOWN_FAILURES: Readonly<Record<string, string>> = {
@@ -39,6 +41,7 @@ const KNOWN_FAILURES: Readonly<Record<string, string>> = {
   'delayed-ack.pkt': B1,
   'fast-retransmit-newreno.pkt': B1,
   'fin-out-of-order.pkt': B3,
+  'idle-restart-window.pkt': B4,
   'fin-wait-2-data.pkt': B1,
   'initial-window-slow-start.pkt': B1,
   'keepalive.pkt': B1,
