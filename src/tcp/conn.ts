@@ -36,7 +36,7 @@ import { bytesToSend } from './send.ts';
 import { SendBuffer } from './sendbuf.ts';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
 import { canReceive, canSend, isSynchronized, type TcpState } from './state.ts';
-import { earliest, IDLE, type TcpTimer, timerDeadline } from './timers.ts';
+import { chooseTimer, earliest, IDLE, type TcpTimer, timerDeadline } from './timers.ts';
 
 /** The connection's addresses: IPv4 addresses as unsigned 32-bit numbers. */
 export interface FourTuple {
@@ -1264,52 +1264,26 @@ export class TcpConnection implements FourTuple {
 
   /** Choose the one running timer from the state (keeping a running deadline of the same kind). */
   #updateTimer(now: number): void {
-    const s = this.#state;
-    const t = this.#timer;
-    if (s === 'CLOSED') {
-      this.#timer = IDLE;
-      this.#delayedAckAt = null;
-      return;
-    }
-    if (s === 'TIME_WAIT') return;
-    if (s === 'SYN_SENT' || s === 'SYN_RECEIVED') {
-      if (this.sndMax === this.iss) this.#timer = IDLE;
-      else if (t.kind !== 'synRetry') this.#timer = { kind: 'synRetry', at: now + this.#rtt.rto };
-      return;
-    }
-    if (this.sndMax !== this.sndUna) {
-      // RFC 6298 §5.1: start the timer if it is not running.
-      if (t.kind !== 'retransmit') this.#timer = { kind: 'retransmit', at: now + this.#rtt.rto };
-      return;
-    }
+    const o = this.options;
     const unsent =
       seqDiff(this.#dataEnd(), this.sndNxt) > 0 || (this.#finQueued && !this.#finSent());
-    if (unsent) {
-      if (t.kind !== 'persist') {
-        const interval = Math.min(this.#rtt.rto * 2 ** this.#persistBackoff, this.options.maxRto);
-        this.#timer = { kind: 'persist', at: now + interval };
-      }
-      return;
-    }
-    this.#persistBackoff = 0;
-    if (s === 'FIN_WAIT_2' && this.#userClosed) {
-      if (t.kind !== 'finWait2')
-        this.#timer = { kind: 'finWait2', at: now + this.options.finWait2Ms };
-      return;
-    }
-    if (
-      this.options.keepAlive &&
-      (s === 'ESTABLISHED' || s === 'CLOSE_WAIT' || s === 'FIN_WAIT_2')
-    ) {
-      const o = this.options;
-      const at =
-        this.#keepAliveProbes === 0
+    if (!unsent) this.#persistBackoff = 0;
+    this.#timer = chooseTimer(this.#timer, now, {
+      state: this.#state,
+      synSent: this.sndMax !== this.iss,
+      inFlight: this.sndMax !== this.sndUna,
+      unsent,
+      userClosed: this.#userClosed,
+      rto: this.#rtt.rto,
+      persistInterval: Math.min(this.#rtt.rto * 2 ** this.#persistBackoff, o.maxRto),
+      finWait2Ms: o.finWait2Ms,
+      keepaliveAt: !o.keepAlive
+        ? null
+        : this.#keepAliveProbes === 0
           ? this.#lastRecvAt + o.keepAliveIdleMs
-          : this.#lastProbeAt + o.keepAliveIntervalMs;
-      this.#timer = { kind: 'keepalive', at };
-      return;
-    }
-    this.#timer = IDLE;
+          : this.#lastProbeAt + o.keepAliveIntervalMs,
+    });
+    if (this.#state === 'CLOSED') this.#delayedAckAt = null;
   }
 
   // ---------------------------------------------------------------------------------------------

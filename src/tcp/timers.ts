@@ -5,6 +5,8 @@
  * `Timer`); the delayed ACK runs beside any of them and lives in its own field. The stack keeps one
  * real timer per connection at `pollAt()` and re-arms it lazily (gVisor tcp/timer.go).
  */
+import type { TcpState } from './state.ts';
+
 export type TcpTimer =
   | { kind: 'idle' }
   /** SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED) retransmission. */
@@ -21,6 +23,56 @@ export type TcpTimer =
   | { kind: 'timeWait'; at: number };
 
 export type TcpTimerKind = TcpTimer['kind'];
+
+/** What the choice of the running timer depends on. */
+export interface TimerFacts {
+  state: TcpState;
+  /** Our SYN (or SYN-ACK) has been sent (SND.MAX ≠ ISS). */
+  synSent: boolean;
+  /** Data, SYN or FIN is unacknowledged (SND.MAX ≠ SND.UNA). */
+  inFlight: boolean;
+  /** Data or a FIN is queued and not yet sent. */
+  unsent: boolean;
+  /** The user called close(), not just shutdown(). */
+  userClosed: boolean;
+  /** The current RTO, backoff included. */
+  rto: number;
+  /** The current persist interval, backoff included. */
+  persistInterval: number;
+  finWait2Ms: number;
+  /** When the next keep-alive probe is due, or null when keep-alive is off. */
+  keepaliveAt: number | null;
+}
+
+/**
+ * The one timer that should run now. A running timer of the chosen kind keeps its deadline
+ * (RFC 6298 §5.1: start the retransmission timer only if it is not running); the connection
+ * restarts one by setting its timer to IDLE first (§5.3). TIME_WAIT keeps its own deadline.
+ */
+export function chooseTimer(current: TcpTimer, now: number, f: TimerFacts): TcpTimer {
+  const keep = (kind: TcpTimerKind, after: number): TcpTimer =>
+    current.kind === kind ? current : ({ kind, at: now + after } as TcpTimer);
+  switch (f.state) {
+    case 'CLOSED':
+    case 'LISTEN':
+      return IDLE;
+    case 'TIME_WAIT':
+      return current;
+    case 'SYN_SENT':
+    case 'SYN_RECEIVED':
+      return f.synSent ? keep('synRetry', f.rto) : IDLE;
+    default:
+      break;
+  }
+  if (f.inFlight) return keep('retransmit', f.rto);
+  // Nothing in flight but something to send: the peer's window (or SWS avoidance) holds it.
+  if (f.unsent) return keep('persist', f.persistInterval);
+  if (f.state === 'FIN_WAIT_2' && f.userClosed) return keep('finWait2', f.finWait2Ms);
+  const keepAliveStates =
+    f.state === 'ESTABLISHED' || f.state === 'CLOSE_WAIT' || f.state === 'FIN_WAIT_2';
+  if (f.keepaliveAt !== null && keepAliveStates) return { kind: 'keepalive', at: f.keepaliveAt };
+  return IDLE;
+}
 
 export const IDLE: TcpTimer = Object.freeze({ kind: 'idle' });
 
