@@ -121,6 +121,9 @@ export interface TcpConnectionRow {
   /** Segments sent and received on this connection (retransmissions and pure ACKs included). */
   segsSent: number;
   segsReceived: number;
+  /** The peer's window (SND.WND, scaled) and the window we last offered (RCV.WND), bytes. */
+  sndWnd: number;
+  rcvWnd: number;
 }
 
 /**
@@ -243,6 +246,8 @@ function connectionRow(c: TcpConnection): TcpConnectionRow {
     bytesReceived: s.bytesIn,
     segsSent: s.segsOut,
     segsReceived: s.segsIn,
+    sndWnd: s.sndWnd,
+    rcvWnd: s.rcvWnd,
   };
 }
 
@@ -612,6 +617,8 @@ export class TcpLayer {
         bytesReceived: 0,
         segsSent: 0,
         segsReceived: 0,
+        sndWnd: 0,
+        rcvWnd: 0,
       });
     }
     for (const byRemote of this.#table.values()) {

@@ -483,6 +483,8 @@ describe('stack.net: bulk transfer and backpressure', () => {
     // The receiver holds a full receive buffer and advertises no window; the sender is stuck.
     const srow = server.connections().find((x) => x.state === 'ESTABLISHED')!;
     expect(srow.recvQ).toBeGreaterThanOrEqual(rcvBuf - 2 * 1460);
+    expect(srow.rcvWnd).toBe(0);
+    expect(client.connections()[0].sndWnd).toBe(0);
     let drained = false;
     c.once('drain', () => {
       drained = true;
