@@ -1,0 +1,117 @@
+/**
+ * `tunstack ss` against a running `tunstack up` (two processes, as a person uses them): the
+ * table through the control socket (plain, -i, --json), the same table on stderr after SIGUSR2,
+ * and a clear error once the stack is gone (its socket file removed).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { controlPath } from '../../src/cli/control.ts';
+import * as netns from '../../src/link/netns.ts';
+import { kernelDescribe, STACK_ADDR, waitFor } from './harness.ts';
+import { spawnInNs } from './tcp-peers.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+}
+
+function tunstack(args: readonly string[]): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  void exited.then(() => clearTimeout(timer));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+/** Run `tunstack ss ...` to completion. */
+async function ss(
+  args: readonly string[],
+): Promise<{ code: number | null; out: string; err: string }> {
+  const p = tunstack(['ss', ...args]);
+  const code = await p.exited;
+  return { code, out: p.out(), err: p.err() };
+}
+
+kernelDescribe('tunstack ss', () => {
+  it('shows the running stack its listeners and an open connection, then says when it is gone', async () => {
+    const ns = netns.uniqueName();
+    const up = tunstack(['up', '--netns', ns, '--apps', 'echo,http']);
+    let download: ReturnType<typeof spawnInNs> | undefined;
+    try {
+      await waitFor(() => up.out().includes('ready:'), 20_000, 'the ready line');
+      // A slow download keeps one connection ESTABLISHED while we look.
+      download = spawnInNs(
+        ns,
+        [
+          'curl',
+          '-sS',
+          '-o',
+          '/dev/null',
+          '--limit-rate',
+          '200k',
+          '--max-time',
+          '30',
+          `http://${STACK_ADDR}/bytes/100000000`,
+        ],
+        40_000,
+      );
+      let table = '';
+      for (let i = 0; i < 50 && !/ESTAB/.test(table); i++) {
+        table = (await ss(['--netns', ns])).out;
+        if (!/ESTAB/.test(table)) await new Promise((r) => setTimeout(r, 200));
+      }
+      const lines = table.trimEnd().split('\n');
+      expect(lines[0]).toMatch(
+        /^State\s+Recv-Q\s+Send-Q\s+Local Address:Port\s+Peer Address:Port$/,
+      );
+      expect(table).toMatch(/^LISTEN\s+0\s+\d+\s+0\.0\.0\.0:7\s+\*:\*$/m);
+      expect(table).toMatch(/^LISTEN\s+0\s+\d+\s+0\.0\.0\.0:80\s+\*:\*$/m);
+      expect(table).toMatch(/^ESTAB\s+\d+\s+\d+\s+10\.0\.0\.2:80\s+10\.0\.0\.1:\d+$/m);
+
+      const info = await ss(['--netns', ns, '-i']);
+      expect(info.out).toMatch(
+        /^\t rto:\d+ .*cwnd:\d+ bytes_sent:\d+ bytes_received:\d+ retrans:\d+$/m,
+      );
+
+      const json = JSON.parse((await ss(['--netns', ns, '--json'])).out) as { state: string }[];
+      expect(json.map((r) => r.state)).toContain('ESTABLISHED');
+
+      // SIGUSR2: the process prints the same table (with -i lines) to its stderr.
+      up.child.kill('SIGUSR2');
+      await waitFor(
+        () => /ESTAB\s+\d+\s+\d+\s+10\.0\.0\.2:80/.test(up.err()),
+        5_000,
+        'the table on stderr',
+      );
+      expect(up.err()).toMatch(/^LISTEN\s+0\s+\d+\s+0\.0\.0\.0:7/m);
+
+      download.kill();
+      up.child.kill('SIGTERM');
+      expect(await up.exited).toBe(0);
+      await expect(stat(controlPath(ns))).rejects.toMatchObject({ code: 'ENOENT' });
+      const gone = await ss(['--netns', ns]);
+      expect(gone.code).toBe(1);
+      expect(gone.err).toMatch(/tunstack ss: no tunstack is running there/);
+    } finally {
+      download?.kill();
+      up.child.kill('SIGKILL');
+      await netns.remove(ns);
+    }
+  });
+}, ['curl']);
