@@ -185,7 +185,7 @@ export async function startKernelServer(
 ): Promise<NsProcess & { port: number }> {
   const p = spawnInNs(ns, [process.execPath, '-e', script, '--', host, String(port)], timeoutMs);
   try {
-    const m = await p.waitForLine(/listening (\d+)/);
+    const m = await p.waitForLine(/listening (\d+)/, 30_000); // node starts slowly on a busy machine
     return Object.assign(p, { port: Number(m[1]) });
   } catch (err) {
     p.kill();
