@@ -619,8 +619,12 @@ export class Server extends EventEmitter implements TcpListenOwner {
       this.#sockets.delete(s);
       this.#maybeClosed();
     });
-    this.emit('connection', s);
     return s;
+  }
+
+  /** @internal TcpListenOwner: the socket owns its connection; the user may use it now. */
+  accepted(owner: TcpOwner): void {
+    this.emit('connection', owner as Socket);
   }
 
   /** Stop accepting; 'close' (and cb) once every accepted connection has closed. */

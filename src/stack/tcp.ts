@@ -95,9 +95,14 @@ export interface TcpOwner {
 export interface TcpListenOwner {
   /**
    * A connection completed its handshake. Return its owner, or null to refuse it (it is reset).
-   * Events that arrived with the handshake (data, even a FIN) follow at once.
+   * No user code should run here: the handle has no owner until this returns.
    */
   accept(handle: TcpHandle): TcpOwner | null;
+  /**
+   * The owner is attached: now tell the user (net.Server emits 'connection' here). Events that
+   * arrived with the handshake (data, even a FIN) follow at once.
+   */
+  accepted?(owner: TcpOwner): void;
 }
 
 /** One row of `stack.connections()`, after `ss -tan` (src/cli/ss.ts prints them). */
@@ -508,6 +513,7 @@ export class TcpLayer {
       }
       this.stats.accepted++;
       h.owner = owner;
+      l.owner.accepted?.(owner);
     }
   }
 

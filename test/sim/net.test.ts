@@ -291,6 +291,16 @@ describe('stack.net: connect, accept, echo', () => {
     expect(r.data.toString()).toBe('last words');
   });
 
+  it("a socket destroyed inside 'connection' resets its connection", async () => {
+    const { clock, client, server } = netPair();
+    server.net.createServer((s) => s.destroy()).listen(21);
+    const r = record(client.net.connect(21, SERVER));
+    await runUntil(clock, () => r.closed);
+    expect(r.error?.code).toBe('ECONNRESET');
+    await runUntil(clock, () => onlyListenOrTimeWait(server));
+    expect(server.connections().map((x) => x.state)).toEqual(['LISTEN']);
+  });
+
   it('maxConnections: the server resets connections beyond it', async () => {
     const { clock, client, server } = netPair();
     const { server: srv } = echoServer(server, 13);
