@@ -8,9 +8,16 @@
  *
  *   root namespace: this process (the stack, 10.0.0.2)
  *   namespace NS:   tun0 10.0.0.1/24 — try `ip netns exec NS ping 10.0.0.2`
+ *
+ * `--in-container` is the one exception, for a container that IS the namespace (docs/docker.md):
+ * the device and its host-side address go into the current namespace, so that `docker exec C
+ * ping 10.0.0.2` reaches the stack with only CAP_NET_ADMIN (no CAP_SYS_ADMIN for `ip netns`). It
+ * is refused unless this looks like a container (a marker file or TUNSTACK_IN_CONTAINER=1) AND the
+ * namespace has no network of its own (only lo and TUN devices: `docker run --network none`), so
+ * a host's root namespace — which always has a real interface — is still never touched.
  */
 import { spawnSync } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { FaultLink, parseImpair } from '../link/fault.ts';
@@ -38,6 +45,11 @@ export interface UpOptions {
   logLevel: LogLevel;
   /** On SIGUSR2, write memory and counters here as one JSON object (atomically). */
   statsFile?: string;
+  /**
+   * The current namespace is the stack's (a container run with `--network none`): open the
+   * device here instead of in namespace `netns`, which then only names the control socket.
+   */
+  inContainer?: boolean;
 }
 
 /** A running `up`: what the signal handlers and tests need. */
@@ -83,11 +95,80 @@ function checkAddresses(o: UpOptions): void {
   }
 }
 
+/** Files a container runtime leaves in a container's root: Docker's and Podman's. */
+export const CONTAINER_MARKERS = ['/.dockerenv', '/run/.containerenv'] as const;
+/** Set to 1 to say "this is a container" where the runtime leaves no marker file. */
+export const IN_CONTAINER_ENV = 'TUNSTACK_IN_CONTAINER';
+
+/** What --in-container looks at before it touches the current namespace. */
+export interface ContainerFacts {
+  /** Which of CONTAINER_MARKERS exist. */
+  markers: readonly string[];
+  /** TUNSTACK_IN_CONTAINER=1 is set. */
+  envFlag: boolean;
+  /** The current namespace's interfaces, `kind` from `ip -d link` (e.g. 'tun', 'veth'). */
+  links: readonly { name: string; kind?: string }[];
+}
+
+/** Why --in-container must not run here, or null when it may. */
+export function inContainerRefusal(f: ContainerFacts): string | null {
+  if (f.markers.length === 0 && !f.envFlag) {
+    return (
+      `--in-container: this does not look like a container (no ${CONTAINER_MARKERS.join(' or ')}; ` +
+      `set ${IN_CONTAINER_ENV}=1 if your runtime leaves none)`
+    );
+  }
+  const own = f.links.filter((l) => l.name !== 'lo' && l.kind !== 'tun').map((l) => l.name);
+  if (own.length > 0) {
+    return (
+      `--in-container: this namespace has a network of its own (${own.join(', ')}); ` +
+      'run the container with --network none, or use --netns on a host'
+    );
+  }
+  return null;
+}
+
+async function containerFacts(): Promise<ContainerFacts> {
+  const out = await netns.runChecked(['ip', '-j', '-d', 'link', 'show']);
+  const rows = JSON.parse(out) as { ifname: string; linkinfo?: { info_kind?: string } }[];
+  return {
+    markers: CONTAINER_MARKERS.filter((m) => existsSync(m)),
+    envFlag: process.env[IN_CONTAINER_ENV] === '1',
+    links: rows.map((r) => ({ name: r.ifname, kind: r.linkinfo?.info_kind })),
+  };
+}
+
+/** --in-container: the TUN device and its host-side address in the current namespace. */
+async function openInThisNamespace(o: UpOptions): Promise<TunLink> {
+  const refusal = inContainerRefusal(await containerFacts());
+  if (refusal !== null) {
+    throw Object.assign(new Error(refusal), { code: 'ERR_TUN_ROOT_NAMESPACE' });
+  }
+  const tun = await TunLink.open({
+    name: o.dev,
+    mtu: o.mtu,
+    batch: o.batch,
+    allowRootNamespace: true,
+  });
+  try {
+    // As TunLink does in a namespace: no IPv6 towards an IPv4 stack. /proc/sys is read-only in
+    // most containers (`docker run --sysctl net.ipv6.conf.default.disable_ipv6=1` does it there).
+    try {
+      writeFileSync(`/proc/sys/net/ipv6/conf/${tun.name}/disable_ipv6`, '1');
+    } catch {}
+    await netns.runChecked(['ip', 'addr', 'add', o.hostAddr, 'dev', tun.name]);
+  } catch (err) {
+    await tun.close();
+    throw err;
+  }
+  return tun;
+}
+
 /** Bring everything up; on any failure undo what was done and rethrow. */
 export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
   checkAddresses(o);
   const impairment = o.impair === undefined ? undefined : parseImpair(o.impair); // fail early
-  const createdNetns = !(await netns.exists(o.netns));
+  const createdNetns = !o.inContainer && !(await netns.exists(o.netns));
   if (createdNetns) {
     await netns.create(o.netns);
     logger.info({ netns: o.netns }, 'created network namespace');
@@ -112,13 +193,15 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
   };
 
   try {
-    const tun = await TunLink.open({
-      name: o.dev,
-      netns: o.netns,
-      mtu: o.mtu,
-      batch: o.batch,
-      hostAddress: o.hostAddr,
-    });
+    const tun = o.inContainer
+      ? await openInThisNamespace(o)
+      : await TunLink.open({
+          name: o.dev,
+          netns: o.netns,
+          mtu: o.mtu,
+          batch: o.batch,
+          hostAddress: o.hostAddr,
+        });
     undo.push(() => tun.close());
     // The pcap shows what crosses the device: stack -> fault -> pcap -> tun.
     let link: Link = tun;
@@ -162,6 +245,12 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
 
 /** The line that tells a person what to do next. */
 export function readyMessage(o: UpOptions, dev: string): string {
+  if (o.inContainer) {
+    return (
+      `ready: stack ${o.addr} on ${dev} in this container's namespace (host side ${o.hostAddr}); ` +
+      `try: ping ${o.addr} | curl http://${o.addr}/`
+    );
+  }
   return (
     `ready: stack ${o.addr} on ${dev} in netns ${o.netns} (host side ${o.hostAddr}); try: ` +
     `ip netns exec ${o.netns} ping ${o.addr} | ip netns exec ${o.netns} curl http://${o.addr}/`
@@ -203,6 +292,7 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     apps: (raw.apps as string[] | undefined) ?? [...DEFAULT_APPS],
     logLevel: raw.logLevel as LogLevel,
     statsFile: raw.statsFile as string | undefined,
+    inContainer: raw.inContainer === true,
   };
   const logger = createLogger(o.logLevel);
   if (process.getuid?.() !== 0)
@@ -218,10 +308,10 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
       apps: o.apps,
       pcap: o.pcap,
       impair: o.impair,
-      try: [
-        `ip netns exec ${o.netns} ping ${o.addr}`,
-        `ip netns exec ${o.netns} curl http://${o.addr}/`,
-      ],
+      inContainer: o.inContainer,
+      try: [`ping ${o.addr}`, `curl http://${o.addr}/`].map((cmd) =>
+        o.inContainer ? cmd : `ip netns exec ${o.netns} ${cmd}`,
+      ),
     },
     readyMessage(o, running.tun.name),
   );
@@ -298,6 +388,13 @@ export const upCommand: CliCommand = {
         (v: string) => v.split(',').filter(Boolean),
       )
       .option('--stats-file <file>', 'on SIGUSR2 write memory use and counters to this JSON file')
+      .addOption(
+        new Option(
+          '--in-container',
+          'the container is the namespace: put the device in this one (only in a container ' +
+            `run with --network none; ${IN_CONTAINER_ENV}=1 where no /.dockerenv); docs/docker.md`,
+        ).conflicts('netns'),
+      )
       .addOption(
         new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'),
       )
