@@ -111,6 +111,15 @@ function newConn(localPort: number, remotePort: number): Conn {
   return { localPort, remotePort, localIsn: null, tsMap: new Map(), tsFirst: null };
 }
 
+/** When an event is due, and the window (tolerance included) it may happen in, µs. */
+interface When {
+  at: Usecs;
+  from: Usecs;
+  to: Usecs;
+  /** The tolerance of an exact time; null for a range or `*`. */
+  tol: Usecs | null;
+}
+
 interface Pending {
   id: number;
   line: number;
@@ -129,6 +138,8 @@ type UnderTest = { kind: 'none' } | { kind: 'listening'; port: number } | { kind
 class Runner {
   now: Usecs = 0;
   readonly tol: Usecs;
+  /** --tolerance_percent: a tolerance of this share of the time since the previous event. */
+  readonly tolPercent: number;
   readonly tsTickUs: number | null;
   readonly warnings: string[] = [];
   readonly queue: Array<{ at: Usecs; seg: TcpRepr }> = [];
@@ -154,6 +165,8 @@ class Runner {
   ) {
     const optTol = script.options.get('tolerance_usecs');
     this.tol = opts.toleranceUs ?? (optTol ? Number(optTol) : DEFAULT_TOLERANCE_US);
+    const pct = script.options.get('tolerance_percent');
+    this.tolPercent = pct ? Number(pct) : 0;
     const tick = script.options.get('tcp_ts_tick_usecs');
     this.tsTickUs = tick ? Number(tick) : null;
     this.bindPort = opts.bindPort ?? 8080;
@@ -231,13 +244,17 @@ class Runner {
   }
 
   /** When an event is due (`at`) and the window it may happen in, tolerance included. */
-  scheduled(ev: DrillEvent): { from: Usecs; to: Usecs; at: Usecs } {
+  scheduled(ev: DrillEvent): When {
     const t = ev.time;
-    if (t.kind === 'any') return { at: this.now, from: this.now, to: this.now + ANY_TIME_LIMIT_US };
+    if (t.kind === 'any')
+      return { at: this.now, from: this.now, to: this.now + ANY_TIME_LIMIT_US, tol: null };
     const base = t.kind === 'relative' || t.kind === 'relativeRange' ? this.now : 0;
     const at = base + t.at;
     const end = t.kind === 'absoluteRange' || t.kind === 'relativeRange' ? base + t.end : at;
-    return { at, from: at - this.tol, to: end + this.tol };
+    // packetdrill's verify_time: the larger of the fixed and the proportional tolerance.
+    const tol = Math.max(this.tol, (this.tolPercent / 100) * Math.max(0, at - this.now));
+    const exact = t.kind === 'absolute' || t.kind === 'relative';
+    return { at, from: at - tol, to: end + tol, tol: exact ? tol : null };
   }
 
   // --- events -----------------------------------------------------------------------------
@@ -374,7 +391,7 @@ class Runner {
     return ecr;
   }
 
-  outbound(spec: SegmentSpec, when: { at: Usecs; from: Usecs; to: Usecs }): void {
+  outbound(spec: SegmentSpec, when: When): void {
     let n = 0;
     while (this.queue.length === 0 && this.step(when.to))
       if (++n > MAX_STEPS_PER_ADVANCE)
@@ -420,8 +437,8 @@ class Runner {
       this.fail(`outbound segment mismatch: ${describeDiffs(diffs)}`, { expected, actual });
     if (at < when.from || at > when.to) {
       const win =
-        when.to - when.from === 2 * this.tol
-          ? `at ${formatSeconds(when.at)} s (tolerance ${formatSeconds(this.tol)} s)`
+        when.tol !== null
+          ? `at ${formatSeconds(when.at)} s (tolerance ${formatSeconds(when.tol)} s)`
           : `between ${formatSeconds(when.from)} and ${formatSeconds(when.to)} s`;
       this.fail(
         `timing error: expected outbound segment ${win} but it was sent at ${formatSeconds(at)} s`,

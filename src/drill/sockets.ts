@@ -233,7 +233,9 @@ export class SocketTable {
     if (req.type !== 'SOCK_STREAM' && req.type !== '...') return err('EPROTONOSUPPORT');
     const fd = this.#freeFd();
     if (fd === null) return err('EMFILE');
-    this.#fds.set(fd, newSocket(fd));
+    const sock = newSocket(fd);
+    sock.nonblock = req.nonblock;
+    this.#fds.set(fd, sock);
     return ok(fd);
   }
 

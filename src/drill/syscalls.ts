@@ -97,13 +97,20 @@ export function decodeSyscall(
   const a = call.args;
   const fd = () => intOf(a[0], 'fd');
   switch (call.name) {
-    case 'socket':
+    case 'socket': {
+      // `SOCK_STREAM | SOCK_NONBLOCK`: the type and its flags.
+      const parts = a[1]?.kind === 'or' ? a[1].items : [a[1]];
+      const names = parts.map((p) => wordOf(p, 'type'));
+      const type =
+        names.find((n) => n !== 'SOCK_NONBLOCK' && n !== 'SOCK_CLOEXEC') ?? 'SOCK_STREAM';
       return {
         name: 'socket',
         domain: wordOf(a[0], 'domain'),
-        type: wordOf(a[1], 'type'),
+        type,
         protocol: wordOf(a[2], 'protocol'),
+        nonblock: names.includes('SOCK_NONBLOCK'),
       };
+    }
     case 'bind': {
       const s = sockaddrOf(a[1], addrs.local, ports.bindPort);
       return { name: 'bind', fd: fd(), address: s.address, port: s.port };

@@ -24,7 +24,8 @@ export interface DrillAddresses {
 
 /** A socket call, decoded from the script into plain values; `fd`s are the script's numbers. */
 export type SyscallRequest =
-  | { name: 'socket'; domain: string; type: string; protocol: string }
+  /** `type` without its flags; `nonblock` for SOCK_NONBLOCK (`SOCK_STREAM | SOCK_NONBLOCK`). */
+  | { name: 'socket'; domain: string; type: string; protocol: string; nonblock: boolean }
   | { name: 'bind'; fd: number; address: number; port: number }
   | { name: 'listen'; fd: number; backlog: number }
   | { name: 'accept'; fd: number }

@@ -14,8 +14,13 @@ function done(t: CoreTarget, req: SyscallRequest, now = 0): SyscallResult {
 function listening(nonblock = false): CoreTarget {
   const t = new CoreTarget();
   expect(
-    done(t, { name: 'socket', domain: 'AF_INET', type: 'SOCK_STREAM', protocol: 'IPPROTO_TCP' })
-      .ret,
+    done(t, {
+      name: 'socket',
+      domain: 'AF_INET',
+      type: 'SOCK_STREAM',
+      protocol: 'IPPROTO_TCP',
+      nonblock: false,
+    }).ret,
   ).toBe(3);
   if (nonblock) done(t, { name: 'fcntl', fd: 3, command: 'F_SETFL', flags: SYMBOLS.O_NONBLOCK });
   expect(done(t, { name: 'bind', fd: 3, address: DRILL_ADDRESSES.local, port: 8080 }).ret).toBe(0);
@@ -43,6 +48,7 @@ describe('CoreTarget socket facade', () => {
       domain: '...',
       type: 'SOCK_STREAM',
       protocol: 'IPPROTO_TCP',
+      nonblock: false,
     } as const;
     expect(done(t, sock).ret).toBe(3);
     expect(done(t, sock).ret).toBe(4);
@@ -50,6 +56,11 @@ describe('CoreTarget socket facade', () => {
     expect(done(t, sock).ret).toBe(3);
     expect(done(t, { name: 'close', fd: 9 })).toEqual({ ret: -1, errno: 'EBADF' });
     expect(done(t, { ...sock, type: 'SOCK_DGRAM' })).toEqual({ ret: -1, errno: 'EPROTONOSUPPORT' });
+    // SOCK_NONBLOCK: the new socket is non-blocking at once.
+    expect(done(t, { ...sock, nonblock: true }).ret).toBe(5);
+    expect(done(t, { name: 'fcntl', fd: 5, command: 'F_GETFL', flags: 0 }).ret).toBe(
+      SYMBOLS.O_RDWR | SYMBOLS.O_NONBLOCK,
+    );
   });
 
   it('non-blocking accept says EAGAIN until a handshake completes; poll sees the listener ready', () => {

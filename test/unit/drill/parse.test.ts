@@ -181,6 +181,13 @@ describe('system calls', () => {
     const o = call('+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0');
     expect(o.args[3]).toEqual({ kind: 'list', items: [{ kind: 'int', value: 1 }] });
     expect(call('+0 accept(3, ..., ...) = 4').end).toBeNull();
+    expect(call('0 socket(..., SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP) = 3').args[1]).toEqual({
+      kind: 'or',
+      items: [
+        { kind: 'word', name: 'SOCK_STREAM' },
+        { kind: 'word', name: 'SOCK_NONBLOCK' },
+      ],
+    });
   });
   it('errno and its note', () => {
     const c = call('+0 connect(3, ..., ...) = -1 ECONNREFUSED (Connection refused)');

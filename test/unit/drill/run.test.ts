@@ -97,6 +97,15 @@ describe('runner: passive open and timing', () => {
     );
   });
 
+  it('--tolerance_percent widens the window in proportion to the time since the last event', () => {
+    const data = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n`;
+    // Expected 30 ms after the data, sent after 40: 10 ms off, beyond 4 ms, within 40% of 30 ms.
+    expect(runSource(`${data}+.03 > . 1:1(0) ack 1001\n`, server()).ok).toBe(false);
+    expect(
+      runSource(`--tolerance_percent=40\n${data}+.03 > . 1:1(0) ack 1001\n`, server()).ok,
+    ).toBe(true);
+  });
+
   it('ranges and * accept any time inside', () => {
     const data = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n`;
     expect(runSource(`${data}+.01~+.05 > . 1:1(0) ack 1001\n`, server()).ok).toBe(true);
