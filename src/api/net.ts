@@ -666,9 +666,18 @@ export class Server extends EventEmitter implements TcpListenOwner {
 export class NetApi {
   readonly #stack: Stack;
   readonly #servers = new Set<Server>();
+  /** `new stack.net.Socket([options])`: an unconnected socket on this stack (then connect()). */
+  readonly Socket: new (
+    options?: SocketConstructorOptions,
+  ) => Socket;
 
   constructor(stack: Stack) {
     this.#stack = stack;
+    this.Socket = class extends Socket {
+      constructor(options?: SocketConstructorOptions) {
+        super(stack, options);
+      }
+    };
   }
 
   /** createServer([options][, connectionListener]). */
@@ -702,11 +711,6 @@ export class NetApi {
   createConnection(options: ConnectOptions, cb?: () => void): Socket;
   createConnection(...args: unknown[]): Socket {
     return this.connect(...args);
-  }
-
-  /** A new, unconnected Socket (call its connect()). */
-  Socket(options?: SocketConstructorOptions): Socket {
-    return new Socket(this.#stack, options);
   }
 
   /** @internal */

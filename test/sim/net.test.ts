@@ -127,6 +127,21 @@ describe('stack.net: connect, accept, echo', () => {
     expect(a.remoteAddress).toBe(SERVER);
   });
 
+  it('new stack.net.Socket() then connect(), as with node:net', async () => {
+    const { clock, client, server } = netPair();
+    echoServer(server, 22);
+    const s = new client.net.Socket();
+    expect(s.readyState).toBe('open'); // as node:net says of an unconnected socket
+    expect(s.pending).toBe(true);
+    const r = record(s);
+    s.connect({ port: 22, host: SERVER }, () => s.end('via new Socket'));
+    await runUntil(clock, () => r.closed);
+    expect(r.data.toString()).toBe('via new Socket');
+    expect(() => s.connect(22, SERVER)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_STATE' }),
+    );
+  });
+
   it('refuses a closed port with a Node-shaped ECONNREFUSED', async () => {
     const { clock, client, server } = netPair();
     const c = client.net.connect({ port: 81, host: SERVER });
