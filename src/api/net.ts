@@ -531,6 +531,8 @@ export class Server extends EventEmitter implements TcpListenOwner {
   readonly #api: NetApi;
   readonly #options: ServerOptions;
   #port: number | null = null;
+  /** The address listened on: '0.0.0.0' (every address: the stack has one) or the stack's. */
+  #host = '0.0.0.0';
   #closing = false;
   readonly #sockets = new Set<Socket>();
 
@@ -582,6 +584,7 @@ export class Server extends EventEmitter implements TcpListenOwner {
       return this;
     }
     this.#port = port;
+    this.#host = host === '::' ? '0.0.0.0' : host;
     this.#closing = false;
     this.#api.track(this);
     process.nextTick(() => {
@@ -595,7 +598,7 @@ export class Server extends EventEmitter implements TcpListenOwner {
   }
 
   address(): AddressInfo | null {
-    return this.#port === null ? null : { address: '0.0.0.0', family: 'IPv4', port: this.#port };
+    return this.#port === null ? null : { address: this.#host, family: 'IPv4', port: this.#port };
   }
 
   /** @internal TcpListenOwner: a connection completed its handshake. */

@@ -280,10 +280,18 @@ describe('stack.net: connect, accept, echo', () => {
     });
     second.listen(80);
     const eph = server.net.createServer().listen(0);
+    const own = server.net.createServer().listen(8081, SERVER);
+    expect(own.address()).toEqual({ address: SERVER, family: 'IPv4', port: 8081 });
+    const elsewhere = server.net.createServer().listen(8082, '10.9.9.9');
+    let notMine: (Error & { code?: string }) | null = null;
+    elsewhere.on('error', (e) => {
+      notMine = e;
+    });
     await runUntil(clock, () => err !== null);
     expect(err).toMatchObject({ code: 'EADDRINUSE', errno: -98, syscall: 'listen', port: 80 });
     expect(second.listening).toBe(false);
     expect(eph.address()?.port).toBeGreaterThanOrEqual(49_152);
+    expect(notMine).toMatchObject({ code: 'EADDRNOTAVAIL', syscall: 'listen' });
   });
 
   it("server.close() waits for its connections; 'close' then fires", async () => {
