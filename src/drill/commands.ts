@@ -23,11 +23,17 @@ const ROUTE_ATTRS = new Set(['initcwnd', 'initrwnd', 'rto_min', 'mtu', 'advmss',
 export function settingsOf(command: string): Setting[] {
   const out: Setting[] = [];
   for (const raw of command.split(/[;\n]|&&/)) {
-    const words = raw.trim().split(/\s+/).filter(Boolean);
+    const words = shellWords(raw);
     if (words.length === 0) continue;
     if (words[0] === 'sysctl') {
       for (const w of words.slice(1)) {
         const m = /^net\.ipv4\.([A-Za-z0-9_]+)=(.+)$/.exec(w);
+        if (m) out.push({ name: m[1], value: m[2] });
+      }
+    } else if (words[0].endsWith('set_sysctls.py')) {
+      // packetdrill's gtests/net/tcp/common/set_sysctls.py /proc/sys/net/ipv4/NAME=VALUE ...
+      for (const w of words.slice(1)) {
+        const m = /^\/proc\/sys\/net\/ipv4\/([A-Za-z0-9_]+)=(.+)$/.exec(w);
         if (m) out.push({ name: m[1], value: m[2] });
       }
     } else if (words[0] === 'echo') {
@@ -41,6 +47,31 @@ export function settingsOf(command: string): Setting[] {
     }
   }
   return out;
+}
+
+/** A command line's words as a shell splits them: quotes group and vanish, `#` starts a comment. */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  let quote: string | null = null;
+  for (const c of line) {
+    if (quote !== null) {
+      if (c === quote) quote = null;
+      else word += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word ??= '';
+    } else if (c === ' ' || c === '\t') {
+      if (word !== null) words.push(word);
+      word = null;
+    } else if (c === '#' && word === null) {
+      break;
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
 }
 
 /** `200ms`, `1s`, `200` (ms) as milliseconds, or null. */

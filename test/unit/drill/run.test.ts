@@ -319,6 +319,26 @@ describe('runner: scripts as a whole', () => {
       'line 3: shell command ignored: ../common/defaults.sh',
     ]);
   });
+  it('shell settings: quoted values, comments, set_sysctls.py, echo and ip route', () => {
+    const t = server();
+    runSource(
+      [
+        '`sysctl -q net.ipv4.tcp_rmem="4096 8192 16384" # the buffers`',
+        '0 `../common/set_sysctls.py /proc/sys/net/ipv4/tcp_sack=0 /proc/sys/net/ipv4/tcp_dsack=0`',
+        '+0 `echo 3 > /proc/sys/net/ipv4/tcp_retries2; ip route change 10.0.0.0/24 dev tun0 initcwnd 10 rto_min 200ms`',
+        '',
+      ].join('\n'),
+      t,
+    );
+    expect(t.settings).toEqual([
+      ['tcp_rmem', '4096 8192 16384'],
+      ['tcp_sack', '0'],
+      ['tcp_dsack', '0'],
+      ['tcp_retries2', '3'],
+      ['initcwnd', '10'],
+      ['rto_min', '200ms'],
+    ]);
+  });
   it('the first event must be at time 0', () => {
     expect(runSource('+.1 close(3) = 0\n', server()).failure?.message).toBe(
       'first event should be at time 0',
