@@ -1,6 +1,7 @@
 /**
- * Every packetdrill script in test/drill, run in virtual time (profile rfc) twice: against the TCP
- * core alone (CoreTarget) and through a whole Stack (StackTarget: IP, wire codec, TCP layer).
+ * Every packetdrill script in test/drill (profile rfc) and test/drill/linux (profile linux), run in
+ * virtual time twice: against the TCP core alone (CoreTarget) and through a whole Stack
+ * (StackTarget: IP, wire codec, TCP layer).
  *
  * A script listed as a known failure is expected to fail, for the reason given (a bug or a
  * missing feature, written up for its owner); `it.fails` turns it red once it passes, so the
@@ -10,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CoreTarget } from '../../src/drill/core-target.ts';
+import type { ProfileName } from '../../src/drill/profiles.ts';
 import { formatFailure, runSource } from '../../src/drill/run.ts';
 import { StackTarget } from '../../src/drill/stack-target.ts';
 import type { DrillTarget } from '../../src/drill/target.ts';
@@ -22,18 +24,30 @@ const DIR = import.meta.dirname;
  */
 const KNOWN_FAILURES: Readonly<Record<string, string>> = {};
 
-const scripts = readdirSync(DIR)
-  .filter((f) => f.endsWith('.pkt'))
-  .sort();
+/** Scripts for a profile: test/drill/*.pkt for rfc, test/drill/linux/*.pkt for linux. */
+function scriptsIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.pkt'))
+    .sort();
+}
+
+const SUITES: Array<{ profile: ProfileName; dir: string }> = [
+  { profile: 'rfc', dir: DIR },
+  { profile: 'linux', dir: join(DIR, 'linux') },
+];
 
 /** The Stack's TCP layer takes connection options per stack, not per socket. */
 const NO_PER_SOCKET_OPTIONS = 'TcpLayer has no per-socket MSS or buffer sizes (ENOPROTOOPT)';
 
-const TARGETS: Array<{ name: string; make: () => DrillTarget; known: Record<string, string> }> = [
-  { name: 'core', make: () => new CoreTarget({ profile: 'rfc' }), known: KNOWN_FAILURES },
+const TARGETS: Array<{
+  name: string;
+  make: (profile: ProfileName) => DrillTarget;
+  known: Record<string, string>;
+}> = [
+  { name: 'core', make: (profile) => new CoreTarget({ profile }), known: KNOWN_FAILURES },
   {
     name: 'stack',
-    make: () => new StackTarget({ profile: 'rfc' }),
+    make: (profile) => new StackTarget({ profile }),
     known: {
       ...KNOWN_FAILURES,
       'mss-tcp-maxseg.pkt': NO_PER_SOCKET_OPTIONS,
@@ -42,20 +56,21 @@ const TARGETS: Array<{ name: string; make: () => DrillTarget; known: Record<stri
   },
 ];
 
-it('there are at least 40 scripts', () => {
-  expect(scripts.length).toBeGreaterThanOrEqual(40);
+it('there are at least 40 scripts for the rfc profile', () => {
+  expect(scriptsIn(DIR).length).toBeGreaterThanOrEqual(40);
 });
 
-for (const target of TARGETS) {
-  describe(`packetdrill scripts, profile rfc, ${target.name} target`, () => {
-    for (const name of scripts) {
-      const run = () => {
-        const r = runSource(readFileSync(join(DIR, name), 'utf8'), target.make());
-        if (!r.ok) throw new Error(formatFailure(name, r.failure!));
-      };
-      const known = target.known[name];
-      if (known !== undefined) it.fails(`${name} (known: ${known})`, run);
-      else it(name, run);
-    }
-  });
-}
+for (const { profile, dir } of SUITES)
+  for (const target of TARGETS) {
+    describe(`packetdrill scripts, profile ${profile}, ${target.name} target`, () => {
+      for (const name of scriptsIn(dir)) {
+        const run = () => {
+          const r = runSource(readFileSync(join(dir, name), 'utf8'), target.make(profile));
+          if (!r.ok) throw new Error(formatFailure(name, r.failure!));
+        };
+        const known = target.known[name];
+        if (known !== undefined) it.fails(`${name} (known: ${known})`, run);
+        else it(name, run);
+      }
+    });
+  }
