@@ -3,7 +3,12 @@
  * tool's output and of `tunstack up --help`. (The bench itself runs in test/kernel/bench.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { METRICS, type Measurement, type MetricId } from '../../../scripts/bench/metrics.ts';
+import {
+  METRICS,
+  type Measurement,
+  type MetricId,
+  socketSlabBytes,
+} from '../../../scripts/bench/metrics.ts';
 import {
   type BenchResult,
   combineRounds,
@@ -244,5 +249,21 @@ describe('upFlags', () => {
   it('passes nothing the CLI does not offer', () => {
     expect(upFlags('Options:\n  --netns <name>\n')).toEqual([]);
     expect(upFlags('  --apps <names>  apps to start (udp-echo)')).toEqual([]);
+  });
+});
+
+describe('socketSlabBytes', () => {
+  it('sums active objects × object size of the socket caches only', async () => {
+    const slabinfo = [
+      'slabinfo - version: 2.1',
+      '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables',
+      'tw_sock_TCP           96    176    256   16    1 : tunables    0    0    0 : slabdata 11 11 0',
+      'TCP                  125    195   2368   13    8 : tunables    0    0    0 : slabdata 15 15 0',
+      'eventpoll_epi        418    864    128   32    1 : tunables    0    0    0 : slabdata 27 27 0',
+      'sock_inode_cache     308    323    832   19    4 : tunables    0    0    0 : slabdata 17 17 0',
+      'filp                1451   1575    192   21    1 : tunables    0    0    0 : slabdata 75 75 0',
+      'dentry            108251 109683    192   21    1 : tunables    0    0    0 : slabdata 5223 5223 0',
+    ].join('\n');
+    expect(await socketSlabBytes(slabinfo)).toBe(125 * 2368 + 418 * 128 + 308 * 832 + 1451 * 192);
   });
 });
