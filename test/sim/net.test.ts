@@ -786,6 +786,37 @@ describe("Node's http and ws on the stack", () => {
     agent.destroy();
   });
 
+  it('20 POSTs over a lossy wire through a keep-alive agent: every body and answer intact', async () => {
+    const { clock, client, server } = netPair({
+      impair: { seed: 99, loss: 0.03, reorder: 0.05, dup: 0.02, corrupt: 0.01, delay: 3 },
+    });
+    const svc = serveHttp(server, 80, (req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => res.end(sha256(Buffer.concat(parts))));
+    });
+    await runFor(clock, svc.ready);
+    const agent = new StackAgent(client, { keepAlive: true, maxSockets: 4 });
+    const post = (body: Buffer) =>
+      new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: SERVER, port: 80, method: 'POST', agent }, (res) => {
+          let text = '';
+          res.on('data', (d) => {
+            text += d;
+          });
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const bodies = Array.from({ length: 20 }, (_, i) => randomBytes(500 + i * 3_000, i));
+    const answers = await runFor(clock, Promise.all(bodies.map(post)), 600_000);
+    expect(answers).toEqual(bodies.map(sha256));
+    // Four connections served all twenty requests.
+    expect(client.stats.tcp.layer).toMatchObject({ activeOpens: 4 });
+    agent.destroy();
+  });
+
   it('a one-shot http.request({ createConnection }) gets its response and the connection closes', async () => {
     const { clock, client, server } = netPair();
     const svc = serveHttp(server, 8080, (_req, res) => res.end('hello'));
