@@ -5,7 +5,7 @@
 set -euo pipefail
 declare -A tools=(
   [ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump [socat]=socat [nft]=nftables
-  [curl]=curl [cc]=gcc [make]=make [python3]=python3
+  [curl]=curl [cc]=gcc [make]=make [python3]=python3 [chromium]=chromium
 )
 missing=()
 for cmd in "${!tools[@]}"; do
