@@ -234,6 +234,11 @@ function remoteKey(addr: number, port: number): number {
   return (addr >>> 0) * TWO_16 + port;
 }
 
+/** "local>remote" for logs (STYLE.md: `{conn: '10.0.0.1:5555>10.0.0.2:80'}`). */
+function connName(c: TcpConnection): string {
+  return `${formatIpv4(c.localAddr)}:${c.localPort}>${formatIpv4(c.remoteAddr)}:${c.remotePort}`;
+}
+
 /** A connection's row of `connections()`. */
 function connectionRow(c: TcpConnection): TcpConnectionRow {
   const s = c.snapshot();
@@ -546,6 +551,10 @@ export class TcpLayer {
     }
     byRemote.set(remoteKey(conn.remoteAddr, conn.remotePort), h);
     this.#count++;
+    const log = this.stack.logger;
+    if (log.isLevelEnabled('debug')) {
+      log.debug({ conn: connName(conn), passive: listenPort >= 0, state: conn.state }, 'tcp open');
+    }
     return h;
   }
 
@@ -561,6 +570,10 @@ export class TcpLayer {
       byRemote.delete(remoteKey(conn.remoteAddr, conn.remotePort));
       if (byRemote.size === 0) this.#table.delete(conn.localPort);
       this.#count--;
+    }
+    const log = this.stack.logger;
+    if (log.isLevelEnabled('debug')) {
+      log.debug({ conn: connName(conn), last: connectionRow(conn) }, 'tcp gone');
     }
     if (this.#goneWatchers.size > 0) {
       const row = connectionRow(conn);
