@@ -9,7 +9,8 @@
  * one line per script, a report for each failure (script line, expected and actual segment in
  * packetdrill notation, connection state), and `N passed, N failed`; exits 1 when any failed.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CoreTarget } from '../drill/core-target.ts';
 import { PROFILE_NAMES, type ProfileName } from '../drill/profiles.ts';
@@ -34,9 +35,26 @@ export interface DrillFileResult {
   result: DrillResult;
 }
 
-/** Run each file on a fresh core; returns the results in order. Unreadable files fail. */
+/** Files as given, with a directory standing for the .pkt files directly in it (sorted). */
+export function expandScripts(paths: string[]): string[] {
+  return paths.flatMap((p) => {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      return [p]; // reported as unreadable by runDrillFiles
+    }
+    if (!isDir) return [p];
+    return readdirSync(p)
+      .filter((f) => f.endsWith('.pkt'))
+      .sort()
+      .map((f) => join(p, f));
+  });
+}
+
+/** Run each file on a fresh target; returns the results in order. Unreadable files fail. */
 export function runDrillFiles(files: string[], o: DrillCliOptions): DrillFileResult[] {
-  return files.map((file) => {
+  return expandScripts(files).map((file) => {
     let src: string;
     try {
       src = readFileSync(file, 'utf8');
@@ -96,7 +114,7 @@ export const drillCommand: CliCommand = {
     program
       .command('drill')
       .description('run packetdrill scripts against the TCP core in virtual time')
-      .argument('<files...>', 'packetdrill scripts (.pkt)')
+      .argument('<files...>', 'packetdrill scripts (.pkt), or directories of them')
       .addOption(
         new Option('--profile <name>', 'where the RFCs allow a choice, choose as')
           .choices(PROFILE_NAMES)

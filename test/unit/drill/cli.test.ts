@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { drillCommand, drillReport, runDrillFiles } from '../../../src/cli/drill.ts';
+import { drillCommand, drillReport, expandScripts, runDrillFiles } from '../../../src/cli/drill.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'drill-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,6 +43,19 @@ describe('tunstack drill', () => {
     expect(report[4]).toBe('    actual: 0.000 > R. 0:0(0) ack 1 win 0');
     expect(report).toContain(`FAIL ${missing} (0 events, 0.000 s)`);
     expect(report.at(-1)).toBe('1 passed, 2 failed');
+  });
+
+  it('a directory stands for the .pkt files in it, sorted', () => {
+    const sub = join(dir, 'sub');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'b.pkt'), GOOD);
+    writeFileSync(join(sub, 'a.pkt'), GOOD);
+    writeFileSync(join(sub, 'notes.txt'), 'x');
+    expect(expandScripts([sub, 'x.pkt'])).toEqual([
+      join(sub, 'a.pkt'),
+      join(sub, 'b.pkt'),
+      'x.pkt',
+    ]);
   });
 
   it('registers on a commander program and sets the exit code on failure', async () => {
