@@ -171,6 +171,10 @@ export class TcpConnection implements FourTuple {
    * arrive before the next dispatch, so that the sender's duplicate-ACK count sees them all.
    */
   #dupAcksOwed = 0;
+  /** The user took held data since the last ACK: a window update may be worth sending. */
+  #userRead = false;
+  /** When data was last sent, for the restart window after idle (RFC 5681 §4.1). */
+  #lastDataSentAt: number | null = null;
   #challengeWindowStart = Number.NEGATIVE_INFINITY;
   #challengeAcks = 0;
   #forceSend = false;
@@ -374,6 +378,7 @@ export class TcpConnection implements FourTuple {
     this.#flowing = flowing;
     if (!flowing) return;
     for (const data of this.#rcvQueue) this.#emit({ type: 'data', data });
+    if (this.#rcvQueued > 0) this.#userRead = true;
     this.#rcvQueue.length = 0;
     this.#rcvQueued = 0;
   }
@@ -382,6 +387,7 @@ export class TcpConnection implements FourTuple {
   recv(max = Number.POSITIVE_INFINITY): Uint8Array | null {
     const head = this.#rcvQueue[0];
     if (head === undefined) return null;
+    this.#userRead = true;
     if (head.length <= max) {
       this.#rcvQueue.shift();
       this.#rcvQueued -= head.length;
@@ -678,7 +684,7 @@ export class TcpConnection implements FourTuple {
 
     // Eighth, check the FIN bit.
     if (seg.control === 'fin' && textComplete) {
-      this.#acceptFin(now, seqAdd(seg.seq, seg.payload.length));
+      this.#acceptFin(now, seqAdd(seg.seq, seg.payload.length), seg.payload.length === 0);
     }
   }
 
@@ -798,7 +804,7 @@ export class TcpConnection implements FourTuple {
     // A FIN that arrived beyond the hole may now be in order.
     if (this.#rcvFinSeq !== null && this.#rcvFinSeq === this.rcvNxt) {
       this.#rcvFinSeq = null;
-      this.#acceptFin(now, this.rcvNxt);
+      this.#acceptFin(now, this.rcvNxt, false);
     }
     return complete;
   }
@@ -814,10 +820,13 @@ export class TcpConnection implements FourTuple {
   }
 
   /** §3.10.7.4 eighth step: the FIN at sequence number `finSeq`. */
-  #acceptFin(now: number, finSeq: number): void {
+  #acceptFin(now: number, finSeq: number, bare: boolean): void {
     if (seqGt(finSeq, this.rcvNxt)) {
-      // Beyond a hole: process it once the data before it arrives.
+      // Beyond a hole: process it once the data before it arrives. A bare FIN is an out-of-order
+      // segment of its own and gets its duplicate ACK (RFC 5681 §4.2); one with data already has.
       this.#rcvFinSeq = finSeq;
+      this.#ackNow = true;
+      if (bare) this.#dupAcksOwed = Math.min(this.#dupAcksOwed + 1, MAX_DUP_ACKS_OWED);
       return;
     }
     if (finSeq !== this.rcvNxt || this.#finReceived) {
@@ -1063,6 +1072,7 @@ export class TcpConnection implements FourTuple {
     const payload = len > 0 ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len) : EMPTY;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
     const retransmission = seqLt(seq, this.sndMax);
+    if (len > 0 && !retransmission) this.#restartAfterIdle(now);
     if (retransmission) {
       // Karn's algorithm stops timing any segment a retransmission overlaps.
       this.stats.retransmits++;
@@ -1086,6 +1096,20 @@ export class TcpConnection implements FourTuple {
     // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
     seg.psh = len > 0 && seqAdd(seq, len) === this.#dataEnd();
     return seg;
+  }
+
+  /**
+   * RFC 5681 §4.1: after no data was sent for longer than the RTO, cwnd restarts from no more
+   * than RW = min(IW, cwnd) for new data sent with nothing in flight.
+   */
+  #restartAfterIdle(now: number): void {
+    const last = this.#lastDataSentAt;
+    this.#lastDataSentAt = now;
+    const cc = this.#loss?.cc;
+    if (cc === undefined || last === null || this.sndMax !== this.sndUna) return;
+    if (now - last > this.#rtt.rto) {
+      cc.cwnd = Math.min(cc.cwnd, this.options.initialWindow * this.#neg.smss);
+    }
   }
 
   /** A non-SYN segment carrying ACK, our window and our options. */
@@ -1141,6 +1165,7 @@ export class TcpConnection implements FourTuple {
     this.#delayedAckAt = null;
     this.#unackedBytes = 0;
     this.#lastAckSent = this.rcvNxt;
+    this.#userRead = false;
   }
 
   /** The window field to send now; moves the advertised right edge (never left). */
@@ -1166,15 +1191,18 @@ export class TcpConnection implements FourTuple {
   }
 
   /**
-   * A window update is worth an ACK of its own when the window has opened from below the
-   * SWS threshold (RFC 9293 §3.8.6.2.2) to at least twice what was offered (as Linux).
+   * A window update is worth an ACK of its own only when the user's read reopens a window that
+   * had (nearly) closed: less than two full segments left, so the peer may be stalled. It must
+   * move the edge by the SWS threshold (RFC 9293 §3.8.6.2.2). Any other growth rides on the next
+   * ordinary ACK (as Linux's tcp_cleanup_rbuf, which acts only after a read).
    */
   #windowUpdateDue(): boolean {
-    if (!isSynchronized(this.#state) || this.#finReceived) return false;
+    if (!this.#userRead || !isSynchronized(this.#state) || this.#finReceived) return false;
     const current = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt));
-    const next = this.#receiveWindow();
-    const threshold = Math.min(Math.floor(this.options.rcvBuf / 2), this.#rcvEffMss());
-    return next - current >= threshold && next >= 2 * current;
+    const mss = this.#rcvEffMss();
+    const threshold = Math.min(Math.floor(this.options.rcvBuf / 2), mss);
+    if (current >= Math.min(2 * mss, Math.floor(this.options.rcvBuf / 2))) return false;
+    return this.#receiveWindow() - current >= threshold;
   }
 
   #sackBlocks(): SackBlock[] {
