@@ -987,7 +987,8 @@ export class TcpConnection implements FourTuple {
     const queued = Math.max(0, seqDiff(dataEnd, this.sndNxt));
     if (queued === 0 && !finPending) return null;
     const inFlight = seqDiff(this.sndNxt, this.sndUna);
-    const cwnd = this.#loss?.cc.cwnd ?? this.sndWnd;
+    const loss = this.#loss;
+    const cwnd = loss === null ? this.sndWnd : loss.cc.cwnd + loss.limitedTransmit;
     let usable = Math.min(this.sndWnd, cwnd) - inFlight;
     if (this.#forceSend) usable = Math.max(usable, Math.min(this.sndWnd - inFlight, maxSeg));
 

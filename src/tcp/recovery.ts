@@ -53,6 +53,14 @@ export class LossRecovery {
     return this.inRecovery && this.#sack;
   }
 
+  /**
+   * RFC 3042 Limited Transmit: on each of the first two duplicate ACKs one new segment may go
+   * beyond cwnd (FlightSize ≤ cwnd + 2*SMSS), cwnd itself unchanged. Bytes of extra allowance.
+   */
+  get limitedTransmit(): number {
+    return this.inRecovery ? 0 : Math.min(this.dupAcks, DUP_THRESH - 1) * this.#smss;
+  }
+
   /** RFC 6675 §5 Update(): the SACK blocks of an ACK, kept only within (SND.UNA, SND.MAX]. */
   onSackBlocks(blocks: readonly SackBlock[], sndUna: number, sndMax: number): void {
     if (!this.#sack || blocks.length === 0) return;

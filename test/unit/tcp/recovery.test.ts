@@ -67,6 +67,19 @@ group('NewReno (RFC 5681 §3.2, RFC 6582)', () => {
     expect(c.snapshot().inRecovery).toBe(false);
   });
 
+  it('Limited Transmit (RFC 3042): one new segment on each of the first two duplicate ACKs', () => {
+    const c = est({ sack: false });
+    c.send(new Uint8Array(5000));
+    expectOut(c, 21, []); // cwnd full
+    feed(c, 30, { seq: r(1), ack: l(1) });
+    expectOut(c, 30, [{ seq: l(10_001) }]);
+    feed(c, 31, { seq: r(1), ack: l(1) });
+    expectOut(c, 31, [{ seq: l(11_001) }]);
+    expect(c.snapshot().cwnd).toBe(10_000);
+    feed(c, 32, { seq: r(1), ack: l(1) });
+    expectOut(c, 32, [{ seq: l(1) }]);
+  });
+
   it('works the same with CUBIC', () => {
     const c = est({ sack: false, congestion: 'cubic' });
     for (let i = 0; i < 3; i++) feed(c, 30 + i, { seq: r(1), ack: l(1) });
