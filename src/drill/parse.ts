@@ -22,7 +22,7 @@
  * Our extension, for outbound packets only: `...` where a number is expected (`ack ...`,
  * `win ...`, `TS val ... ecr 100`, `mss ...`) matches any value.
  *
- * Errors are `DrillSyntaxError` values with the line; `parseScript` throws nothing else.
+ * `parseScript` throws DrillSyntaxError (with the line) for bad input, and nothing else.
  */
 
 /** Microseconds, as packetdrill keeps times. */
