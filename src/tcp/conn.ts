@@ -1029,8 +1029,8 @@ export class TcpConnection implements FourTuple {
         return this.#replies.shift()!;
       case 'rst': {
         this.#rstPending = false;
-        const seg = this.#repr('rst', this.sndNxt, EMPTY, this.rcvNxt, 0, NO_OPTIONS);
-        return seg;
+        // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>, with SND.NXT as the peer knows it (SND.MAX).
+        return this.#repr('rst', this.sndMax, EMPTY, this.rcvNxt, 0, NO_OPTIONS);
       }
       case 'syn':
         return this.#buildSyn(now);
@@ -1042,7 +1042,10 @@ export class TcpConnection implements FourTuple {
       }
       case 'ack':
         if (this.#dupAcksOwed > 0) this.#dupAcksOwed--;
-        return this.#segment(now, 'none', this.sndNxt, EMPTY, plan.sack);
+        // SND.MAX, not SND.NXT: during go-back-N SND.NXT is rolled back below what the peer has
+        // received, and a pure ACK with an old sequence number is unacceptable to it (§3.10.7.4),
+        // so its ACK field would never be read (BSD tcp_output does the same).
+        return this.#segment(now, 'none', this.sndMax, EMPTY, plan.sack);
       case 'data':
         return this.#buildData(now, plan.seq, plan.len, plan.fin, plan.sack);
     }

@@ -81,3 +81,16 @@ group('TIME_WAIT length', () => {
     expect(c.pollAt()).toBe(37);
   });
 });
+
+group('go-back-N and pure ACKs', () => {
+  it('a pure ACK during go-back-N carries SND.MAX, not the rolled-back SND.NXT', () => {
+    const c = established();
+    c.send(new Uint8Array(3000));
+    expectOut(c, 20, [{ seq: l(1) }, { seq: l(1001) }, { seq: l(2001) }]);
+    expectOut(c, 220, [{ seq: l(1) }]); // RTO: go back to SND.UNA
+    expect(c.snapshot()).toMatchObject({ sndNxt: l(1001), sndMax: l(3001) });
+    feed(c, 230, { seq: r(1), ack: l(1), payload: 'x' });
+    expectOut(c, 230, []);
+    expectOut(c, 270, [{ seq: l(3001), ack: r(2), payload: '' }]); // delayed ACK
+  });
+});
