@@ -6,6 +6,7 @@ import { CHARGEN_PORT, startChargen } from '../apps/chargen.ts';
 import { DISCARD_PORT, startDiscard } from '../apps/discard.ts';
 import { ECHO_PORT, startEcho } from '../apps/echo.ts';
 import { HTTP_PORT, startHttp } from '../apps/http.ts';
+import { STYLES_PORT, startStyles } from '../apps/styles/styles.ts';
 import { startUdpEcho } from '../apps/udp-echo.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Logger } from './logger.ts';
@@ -42,6 +43,11 @@ export const APPS: Readonly<Record<string, AppEntry>> = {
     description: `TCP character generator on port ${CHARGEN_PORT} (RFC 864)`,
     byDefault: true,
     start: (stack) => startChargen(stack.net, CHARGEN_PORT),
+  },
+  styles: {
+    description: `connection-styles demo page on port ${STYLES_PORT} (styles on ${STYLES_PORT + 1}-${STYLES_PORT + 5})`,
+    byDefault: true,
+    start: (stack) => startStyles(stack),
   },
   'udp-echo': {
     description: 'UDP echo on port 7 (RFC 862)',
