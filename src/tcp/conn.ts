@@ -319,7 +319,7 @@ export class TcpConnection implements FourTuple {
       sndWnd: this.sndWnd,
       rcvNxt: this.rcvNxt,
       rcvWnd: Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt)),
-      smss: this.#neg.smss,
+      smss: this.#sndEffMss(0),
       sndShift: this.#neg.sndShift,
       rcvShift: this.#neg.rcvShift,
       timestamps: this.#neg.timestamps,
@@ -983,25 +983,38 @@ export class TcpConnection implements FourTuple {
 
   /** New data (or the FIN) at SND.NXT, within the windows, Nagle and sender SWS permitting. */
   #planNewData(fin: boolean, dataEnd: number, maxSeg: number, sack: SackBlock[]): Plan | null {
-    const finPending = fin && seqLeq(this.sndNxt, dataEnd);
-    const queued = Math.max(0, seqDiff(dataEnd, this.sndNxt));
-    if (queued === 0 && !finPending) return null;
-    const inFlight = seqDiff(this.sndNxt, this.sndUna);
     const loss = this.#loss;
+    const sacked = loss !== null && loss.scoreboard.highestSacked !== null;
+    // Go-back-N after a timeout skips what the receiver has SACKed (RFC 6675 §5.1: keep using
+    // the scoreboard after an RTO), so it resends holes only.
+    let nxt = this.sndNxt;
+    let resendEnd = seqMin(this.sndMax, dataEnd);
+    if (sacked && seqLt(nxt, resendEnd)) {
+      const hole = loss.scoreboard.nextUnsackedHole(nxt, resendEnd);
+      nxt = hole === null ? this.sndMax : hole.start;
+      if (hole !== null) resendEnd = hole.end;
+    }
+    const finPending = fin && seqLeq(nxt, dataEnd);
+    const queued = Math.max(0, seqDiff(dataEnd, nxt));
+    if (queued === 0 && !finPending) return null;
+    // Bytes in the network: sent, not acknowledged, not SACKed.
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    const flight = sacked ? this.#unsackedBetween(this.sndUna, this.sndNxt) : inFlight;
     const cwnd = loss === null ? this.sndWnd : loss.cc.cwnd + loss.limitedTransmit;
-    let usable = Math.min(this.sndWnd, cwnd) - inFlight;
-    if (this.#forceSend) usable = Math.max(usable, Math.min(this.sndWnd - inFlight, maxSeg));
+    const windowRoom = this.sndWnd - seqDiff(nxt, this.sndUna);
+    let usable = Math.min(windowRoom, cwnd - flight);
+    if (this.#forceSend) usable = Math.max(usable, Math.min(windowRoom, maxSeg));
 
     // Go-back-N after a timeout: data below SND.MAX was sent once within an offered window, so
     // Nagle and SWS avoidance do not apply, and the first segment goes even into a window that
     // has since closed (RFC 9293 §3.8.6.1: keep retransmitting into a zero window).
-    const resend = Math.max(0, seqDiff(seqMin(this.sndMax, dataEnd), this.sndNxt));
+    const resend = Math.max(0, seqDiff(resendEnd, nxt));
     if (resend > 0) {
-      const cap = inFlight === 0 ? maxSeg : Math.max(0, usable);
+      const cap = flight === 0 ? maxSeg : Math.max(0, usable);
       const n = Math.min(resend, maxSeg, cap);
       if (n === 0) return null;
-      const end = seqAdd(this.sndNxt, n);
-      return { kind: 'data', seq: this.sndNxt, len: n, fin: fin && end === dataEnd, sack };
+      const end = seqAdd(nxt, n);
+      return { kind: 'data', seq: nxt, len: n, fin: fin && end === dataEnd, sack };
     }
 
     let len = 0;
@@ -1018,9 +1031,24 @@ export class TcpConnection implements FourTuple {
       });
       if (len === 0) return null;
     }
-    const withFin = finPending && seqAdd(this.sndNxt, len) === dataEnd;
+    const withFin = finPending && seqAdd(nxt, len) === dataEnd;
     if (len === 0 && !withFin) return null;
-    return { kind: 'data', seq: this.sndNxt, len, fin: withFin, sack };
+    return { kind: 'data', seq: nxt, len, fin: withFin, sack };
+  }
+
+  /** Un-SACKed bytes in [from, to). */
+  #unsackedBetween(from: number, to: number): number {
+    const sb = this.#loss?.scoreboard;
+    if (sb === undefined || sb.highestSacked === null) return Math.max(0, seqDiff(to, from));
+    let n = 0;
+    let cursor = from;
+    for (let i = 0; i < 1024 && seqLt(cursor, to); i++) {
+      const hole = sb.nextUnsackedHole(cursor, to);
+      if (hole === null) break;
+      n += seqDiff(hole.end, hole.start);
+      cursor = hole.end;
+    }
+    return n;
   }
 
   #build(now: number, plan: Plan): TcpRepr {
@@ -1112,7 +1140,7 @@ export class TcpConnection implements FourTuple {
     const cc = this.#loss?.cc;
     if (cc === undefined || last === null || this.sndMax !== this.sndUna) return;
     if (now - last > this.#rtt.rto) {
-      cc.cwnd = Math.min(cc.cwnd, this.options.initialWindow * this.#neg.smss);
+      cc.cwnd = Math.min(cc.cwnd, this.options.initialWindow * this.#sndEffMss(0));
     }
   }
 
@@ -1288,7 +1316,7 @@ export class TcpConnection implements FourTuple {
     }
     this.stats.timeouts++;
     this.#rtt.backoff();
-    this.#loss?.onTimeout(now, this.sndUna, this.sndMax);
+    this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.#retries);
     // Go back N: resend everything from SND.UNA.
     this.sndNxt = this.sndUna;
     this.#rttSeq = null;
@@ -1339,10 +1367,16 @@ export class TcpConnection implements FourTuple {
     this.#retries = 0;
     this.#timer = IDLE;
     const cc = createCongestionControl(this.options.congestion, {
-      mss: this.#neg.smss,
+      // SMSS is the largest payload we really send: MSS less the timestamp option (RFC 6691),
+      // else a one-segment cwnd (after an RTO) is filled by a full segment and a 12-byte runt.
+      mss: this.#sndEffMss(0),
       initialWindow: this.options.initialWindow,
     });
-    this.#loss = new LossRecovery(cc, { sack: this.#neg.sack, smss: this.#neg.smss }, this.sndMax);
+    this.#loss = new LossRecovery(
+      cc,
+      { sack: this.#neg.sack, smss: this.#sndEffMss(0) },
+      this.sndMax,
+    );
     this.#emit({ type: 'connected' });
   }
 

@@ -125,17 +125,19 @@ export class LossRecovery {
   }
 
   /**
-   * The retransmission timer expired: the loss window (RFC 5681 §3.1), recovery abandoned, SACK
-   * information forgotten (RFC 6675 §5.1 allows it; a receiver may renege, RFC 2018 §8), and no
-   * fast retransmit until everything sent so far is acknowledged (RFC 6582 §3.2 step 1).
+   * The retransmission timer expired for the `consecutive`-th time in a row: the loss window (RFC
+   * 5681 §3.1), recovery abandoned, and no fast retransmit until everything sent so far is
+   * acknowledged (RFC 6582 §3.2 step 1, RFC 6675 §5.1). The scoreboard is kept after the first
+   * timeout so go-back-N resends only holes (RFC 6675 §5.1); after a second one in a row it is
+   * cleared, in case the receiver reneged (RFC 2018 §8).
    */
-  onTimeout(now: number, sndUna: number, sndMax: number): void {
+  onTimeout(now: number, sndUna: number, sndMax: number, consecutive: number): void {
     this.cc.onTimeout(seqDiff(sndMax, sndUna), now);
     this.inRecovery = false;
     this.rexmitPending = false;
     this.dupAcks = 0;
     this.recover = sndMax;
-    this.scoreboard.clear();
+    if (consecutive > 1) this.scoreboard.clear();
   }
 
   /** A segment [seq, end) went out; `retransmission` when it was below SND.MAX. */

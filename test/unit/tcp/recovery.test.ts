@@ -120,4 +120,16 @@ group('SACK loss recovery (RFC 6675)', () => {
     feed(c, 40, { seq: r(1), ack: l(10_001) });
     expect(c.snapshot()).toMatchObject({ inRecovery: false, cwnd: 5000 });
   });
+
+  it('after an RTO, go-back-N resends the holes and skips what was SACKed', () => {
+    const c = est({ sack: true });
+    const sack = (a: number, b: number) => ({ sackBlocks: [{ left: l(a), right: l(b) }] });
+    feed(c, 30, { seq: r(1), ack: l(1), options: sack(2001, 4001) });
+    const rto = c.snapshot().rto;
+    expectOut(c, 20 + rto, [{ seq: l(1) }]);
+    expect(c.snapshot().cwnd).toBe(1000);
+    feed(c, 20 + rto + 5, { seq: r(1), ack: l(1001), options: sack(2001, 4001) });
+    // cwnd 2000: the hole at 1001, then past the SACKed 2001..4001 to 4001.
+    expectOut(c, 20 + rto + 5, [{ seq: l(1001) }, { seq: l(4001) }]);
+  });
 });
