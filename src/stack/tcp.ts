@@ -144,6 +144,8 @@ export class TcpHandle {
   again = false;
   /** Still in the table. */
   inTable = true;
+  /** Waiting for the layer's microtask service after user calls (TcpLayer.poke). */
+  dirty = false;
   readonly timer: Timer;
 
   constructor(
@@ -275,6 +277,8 @@ export class TcpLayer {
   /** Connections in TIME_WAIT, oldest first (insertion order), for early eviction. */
   readonly #timeWait = new Set<TcpHandle>();
   readonly #listeners = new Map<number, ListenEntry>();
+  /** Handles poked by user calls in this tick, serviced together in one microtask. */
+  #dirty: TcpHandle[] = [];
   #nextEphemeral: number;
   #closed = false;
   /** Told each connection's last row as it leaves the table (see onConnectionGone). */
@@ -445,11 +449,28 @@ export class TcpLayer {
   // ---------------------------------------------------------------------------------------------
   // Output, timers and events
 
-  /** Service after a user call: output now, and one link flush after the burst of calls. */
+  /**
+   * Service after a user call, once per burst: the connection is serviced a microtask later, so
+   * that every write of the current tick is in the send buffer before segments are cut (100
+   * small writes become one segment, not 100, whatever Nagle says; Linux's autocorking has the
+   * same effect), then the link is flushed once.
+   */
   poke(h: TcpHandle): void {
-    this.service(h);
-    this.stack.requestFlush();
+    if (h.dirty) return;
+    h.dirty = true;
+    this.#dirty.push(h);
+    if (this.#dirty.length === 1) queueMicrotask(this.#serviceDirty);
   }
+
+  readonly #serviceDirty = (): void => {
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const h of dirty) {
+      h.dirty = false;
+      if (h.inTable) this.service(h);
+    }
+    this.stack.requestFlush();
+  };
 
   /**
    * Send what the connection has to send, deliver its events, re-arm its timer, and forget it
@@ -526,7 +547,8 @@ export class TcpLayer {
   #settle(h: TcpHandle): void {
     const conn = h.conn;
     if (conn.finished) {
-      this.#remove(h);
+      // A user call still owes its output (an abort's RST): the microtask service removes it.
+      if (!h.dirty) this.#remove(h);
       return;
     }
     if (conn.state === 'TIME_WAIT') this.#timeWait.add(h);

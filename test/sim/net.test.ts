@@ -648,12 +648,26 @@ describe('stack.net: bulk transfer and backpressure', () => {
 });
 
 describe('stack.net: echo property', () => {
-  // KNOWN FAILURE (B-H7-2 in /tmp/tcp-bugs.md, H3's core): after an RTO on both ends, pure ACKs
-  // carry the rolled-back SND.NXT, each side finds the other's ACK below RCV.NXT and drops it,
-  // and the connection deadlocks (first counterexample: seed 1945655856, writes
-  // [37858,14244,11246,9497], loss 2 %, dup 2 %, rcvBuf 8 KiB). Verified: with pure ACKs at
-  // SND.MAX (as BSD) every run passes. When the core is fixed this turns red: make it `it`.
-  it.fails('property: an echo of random chunks, with a reader that pauses, comes back exactly', async () => {
+  // Regression for B-H7-2 (fixed in the core by 1564768): after an RTO on both ends, pure ACKs
+  // carried the rolled-back SND.NXT, each side found the other's ACK below its RCV.NXT and
+  // dropped it, and the connection deadlocked. Now pure ACKs carry SND.MAX, as BSD's.
+  it('an echo under 10 % loss recovers when both ends time out at once (seed 8)', async () => {
+    const seed = 8;
+    const { clock, client, server } = netPair({
+      impair: { seed, loss: 0.1, dup: 0.02, delay: 1 },
+      stack: { tcp: { conn: { rcvBuf: 8192 } } },
+    });
+    echoServer(server, 7);
+    const c = client.net.connect(7, SERVER);
+    const r = record(c);
+    const data = randomBytes(83_352, seed);
+    c.end(data);
+    await runUntil(clock, () => r.closed, 300_000, 'echo at 10 % loss');
+    expect(r.error).toBeNull();
+    expect(r.data.equals(data)).toBe(true);
+  });
+
+  it('property: an echo of random chunks, with a reader that pauses, comes back exactly', async () => {
     let errors = 0;
     await fc.assert(
       fc.asyncProperty(

@@ -146,7 +146,7 @@ describe('TCP layer: listeners and the table', () => {
     send(tcpPacket(seg({ control: 'syn', seq: 41 })));
     const [synAck] = replies();
     server.close();
-    await Promise.resolve(); // user calls are flushed a microtask later
+    await new Promise((r) => setImmediate(r)); // user calls are serviced and flushed in microtasks
     const [rst] = replies();
     expect(rst).toMatchObject({ control: 'rst', seq: (synAck.seq + 1) >>> 0 });
     expect(stack.connections()).toEqual([]);
