@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { startEcho } from '../../src/apps/echo.ts';
 import { startHttp } from '../../src/apps/http.ts';
+import { countingChunk } from '../../src/apps/pump.ts';
 import { HOST_ADDR, kernelDescribe, STACK_ADDR, type StackFixture, withStack } from './harness.ts';
 import {
   ECHO_CLIENTS,
@@ -67,6 +68,25 @@ kernelDescribe('tcp: the kernel and the stack', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('curl GET /bytes/N: 50 MB streamed, byte k = k mod 256 (sha256 checked)', async () => {
+    await withTcpStack(async (fx) => {
+      const app = await startHttp(fx.stack, 80);
+      const n = 50_000_000;
+      const r = await fx.exec(
+        ['sh', '-c', `curl -sS --max-time 60 http://${STACK_ADDR}/bytes/${n} | sha256sum`],
+        { timeoutMs: 70_000 },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const want = createHash('sha256');
+      const chunk = countingChunk(1 << 20);
+      for (let left = n; left > 0; left -= chunk.length) {
+        want.update(left >= chunk.length ? chunk : chunk.subarray(0, left));
+      }
+      expect(r.stdout.split(' ')[0]).toBe(want.digest('hex'));
+      await app.close();
+    });
   });
 
   it('curl URL URL reuses one connection (keep-alive)', async () => {
