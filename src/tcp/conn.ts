@@ -92,9 +92,15 @@ const MAX_DISPATCH_TURNS = 64;
 
 /** What the connection would do at `now` (the one source of both dispatch and pollAt). */
 type Action =
-  | { kind: 'fire'; timer: 'delayedAck' | TcpTimer['kind'] }
+  | { kind: 'fire'; timer: Firing }
   | { kind: 'send'; plan: Plan }
   | { kind: 'wait'; at: number | null };
+
+/**
+ * What dispatch fires: a timer, the delayed ACK, or 'rearm' (a user call changed what the timer
+ * should be; it is chosen at dispatch time, with the caller's `now`, not the last one seen).
+ */
+type Firing = 'delayedAck' | 'rearm' | TcpTimer['kind'];
 
 /** A segment to build. */
 type Plan =
@@ -159,6 +165,8 @@ export class TcpConnection implements FourTuple {
   /** Sequence number of a FIN that arrived beyond a hole, or null. */
   #rcvFinSeq: number | null = null;
   #finReceived = false;
+  /** The peer's FIN arrived while data was held (paused): its event waits for that data. */
+  #finEventHeld = false;
 
   // Timers.
   #timer: TcpTimer = IDLE;
@@ -173,6 +181,8 @@ export class TcpConnection implements FourTuple {
   #dupAcksOwed = 0;
   /** The user took held data since the last ACK: a window update may be worth sending. */
   #userRead = false;
+  /** A user call changed what should be running: choose the timer at the next dispatch. */
+  #timerStale = false;
   /** When data was last sent, for the restart window after idle (RFC 5681 §4.1). */
   #lastDataSentAt: number | null = null;
   #challengeWindowStart = Number.NEGATIVE_INFINITY;
@@ -351,7 +361,8 @@ export class TcpConnection implements FourTuple {
 
   /**
    * Queue bytes to send. Returns how many were accepted (the send buffer is bounded); when fewer
-   * than `data.length`, a `drain` event follows once there is room. After shutdown or on a closed
+   * than `data.length`, a `drain` event follows once there is room. Hand over the whole chunk:
+   * only a short count promises 'drain' (a caller that trims to `sendRoom` gets none). After shutdown or on a closed
    * connection nothing is accepted and an EPIPE error event is queued.
    */
   send(data: Uint8Array): number {
@@ -361,7 +372,7 @@ export class TcpConnection implements FourTuple {
     }
     const n = this.#sendBuf.push(data);
     if (n < data.length) this.#wantDrain = true;
-    this.#updateTimer(this.#now);
+    this.#timerStale = true;
     return n;
   }
 
@@ -381,6 +392,7 @@ export class TcpConnection implements FourTuple {
     if (this.#rcvQueued > 0) this.#userRead = true;
     this.#rcvQueue.length = 0;
     this.#rcvQueued = 0;
+    this.#releaseFin();
   }
 
   /** Take up to `max` held bytes (paused mode), or null when none are held. */
@@ -391,11 +403,24 @@ export class TcpConnection implements FourTuple {
     if (head.length <= max) {
       this.#rcvQueue.shift();
       this.#rcvQueued -= head.length;
+      if (this.#rcvQueued === 0) this.#releaseFin();
       return head;
     }
     this.#rcvQueue[0] = head.subarray(max);
     this.#rcvQueued -= max;
     return head.subarray(0, max);
+  }
+
+  /** Bytes held for `recv` (paused mode). */
+  get heldBytes(): number {
+    return this.#rcvQueued;
+  }
+
+  /** The 'fin' that waited for held data, once the data is taken. */
+  #releaseFin(): void {
+    if (!this.#finEventHeld) return;
+    this.#finEventHeld = false;
+    this.#emit({ type: 'fin' });
   }
 
   setNoDelay(noDelay: boolean): void {
@@ -406,7 +431,7 @@ export class TcpConnection implements FourTuple {
     this.options.keepAlive = enable;
     if (idleMs !== undefined && idleMs > 0) this.options.keepAliveIdleMs = idleMs;
     this.#keepAliveProbes = 0;
-    this.#updateTimer(this.#now);
+    this.#timerStale = true;
   }
 
   /** Half-close: send a FIN after the queued data; keep receiving (RFC 9293 §3.10.4 CLOSE). */
@@ -429,7 +454,7 @@ export class TcpConnection implements FourTuple {
         // Already closing, or closed: nothing to do ("error: connection closing").
         break;
     }
-    this.#updateTimer(this.#now);
+    this.#timerStale = true;
   }
 
   /**
@@ -447,7 +472,7 @@ export class TcpConnection implements FourTuple {
       return;
     }
     this.shutdown();
-    this.#updateTimer(this.#now);
+    this.#timerStale = true;
   }
 
   /** ABORT (RFC 9293 §3.10.5): send RST in the synchronized states and SYN_RECEIVED, then CLOSED. */
@@ -836,7 +861,9 @@ export class TcpConnection implements FourTuple {
     this.#finReceived = true;
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
     this.#ackNow = true;
-    this.#emit({ type: 'fin' });
+    // Events follow data order: while held data waits for recv(), so does the 'fin'.
+    if (this.#rcvQueued > 0) this.#finEventHeld = true;
+    else this.#emit({ type: 'fin' });
     switch (this.#state) {
       case 'SYN_RECEIVED':
       case 'ESTABLISHED':
@@ -923,6 +950,7 @@ export class TcpConnection implements FourTuple {
     if (this.#rstPending) return { kind: 'send', plan: { kind: 'rst' } };
     const state = this.#state;
     if (state === 'CLOSED') return { kind: 'wait', at: null };
+    if (this.#timerStale) return { kind: 'fire', timer: 'rearm' };
 
     if (this.#delayedAckAt !== null && this.#delayedAckAt <= now) {
       return { kind: 'fire', timer: 'delayedAck' };
@@ -1246,11 +1274,15 @@ export class TcpConnection implements FourTuple {
   // ---------------------------------------------------------------------------------------------
   // Timers
 
-  #fire(now: number, kind: 'delayedAck' | TcpTimer['kind']): void {
+  #fire(now: number, kind: Firing): void {
     switch (kind) {
       case 'delayedAck':
         this.#delayedAckAt = null;
         this.#ackNow = true;
+        return;
+      case 'rearm':
+        // dispatch calls #updateTimer(now) after every firing.
+        this.#timerStale = false;
         return;
       case 'synRetry':
         this.#timer = IDLE;
@@ -1324,6 +1356,7 @@ export class TcpConnection implements FourTuple {
 
   /** Choose the one running timer from the state (keeping a running deadline of the same kind). */
   #updateTimer(now: number): void {
+    this.#timerStale = false;
     const o = this.options;
     const unsent =
       seqDiff(this.#dataEnd(), this.sndNxt) > 0 || (this.#finQueued && !this.#finSent());

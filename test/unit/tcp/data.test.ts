@@ -179,3 +179,25 @@ group('duplicate ACKs owed (RFC 5681 §4.2)', () => {
     expectOut(c, 20, [{ ack: r(1) }, { ack: r(1) }, { ack: r(1) }]);
   });
 });
+
+group('paused reading and the FIN (events follow data order)', () => {
+  it("holds 'fin' until the held data is taken with recv", () => {
+    const c = established();
+    c.setFlowing(false);
+    feed(c, 20, { control: 'fin', seq: r(1), ack: l(1), payload: 'last words' });
+    expect(c.state).toBe('CLOSE_WAIT');
+    expect(c.takeEvents()).toEqual([]);
+    expect(c.heldBytes).toBe(10);
+    expect(c.recv(4)?.length).toBe(4);
+    expect(c.takeEvents()).toEqual([]);
+    expect(c.recv()?.length).toBe(6);
+    expect(c.takeEvents()).toEqual([{ type: 'fin' }]);
+  });
+  it("setFlowing(true) delivers the held data, then 'fin'", () => {
+    const c = established();
+    c.setFlowing(false);
+    feed(c, 20, { control: 'fin', seq: r(1), ack: l(1), payload: 'abc' });
+    c.setFlowing(true);
+    expect(c.takeEvents().map((e) => e.type)).toEqual(['data', 'fin']);
+  });
+});

@@ -52,6 +52,9 @@ group('keep-alive (RFC 1122 §4.2.3.6)', () => {
   it('probes after the idle time, every interval, then ETIMEDOUT', () => {
     const c = established({ keepAliveIntervalMs: 100, keepAliveCount: 2 });
     c.setKeepAlive(true, 1000);
+    // A user call only marks the timer stale: the next dispatch chooses it, with its own now.
+    expect(c.pollAt()).toBe(10);
+    expectOut(c, 10, []);
     expect(c.pollAt()).toBe(10 + 1000);
     expectOut(c, 1010, [{ seq: l(0), ack: r(1), payload: '' }]);
     expect(c.pollAt()).toBe(1110);
@@ -92,5 +95,16 @@ group('go-back-N and pure ACKs', () => {
     feed(c, 230, { seq: r(1), ack: l(1), payload: 'x' });
     expectOut(c, 230, []);
     expectOut(c, 270, [{ seq: l(3001), ack: r(2), payload: '' }]); // delayed ACK
+  });
+});
+
+group('user calls arm timers at dispatch time', () => {
+  it('a write into a zero window arms persist from the dispatch, not from the last input', () => {
+    const c = established();
+    feed(c, 300, { seq: r(1), ack: l(1), window: 0 });
+    expectOut(c, 300, []);
+    c.send(text('late'));
+    expectOut(c, 400, []);
+    expect(c.pollAt()).toBe(400 + 200);
   });
 });
