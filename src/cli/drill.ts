@@ -52,40 +52,47 @@ export function expandScripts(paths: string[]): string[] {
   });
 }
 
-/** Run each file on a fresh target; returns the results in order. Unreadable files fail. */
-export function runDrillFiles(files: string[], o: DrillCliOptions): DrillFileResult[] {
-  return expandScripts(files).map((file) => {
-    let src: string;
-    try {
-      src = readFileSync(file, 'utf8');
-    } catch (e) {
-      const message = `cannot read: ${(e as Error).message}`;
-      return {
-        file,
-        result: {
-          ok: false,
-          failure: { line: 0, message },
-          warnings: [],
-          eventsRun: 0,
-          endTime: 0,
-        },
-      };
-    }
-    if (o.trace) process.stdout.write(`${file}\n`);
-    const target =
-      o.target === 'stack'
-        ? new StackTarget({ profile: o.profile })
-        : new CoreTarget({ profile: o.profile });
+/** Run each file on a fresh target, one after another; unreadable files fail. */
+export async function runDrillFiles(
+  files: string[],
+  o: DrillCliOptions,
+): Promise<DrillFileResult[]> {
+  const results: DrillFileResult[] = [];
+  for (const file of expandScripts(files)) results.push(await runDrillFile(file, o));
+  return results;
+}
+
+async function runDrillFile(file: string, o: DrillCliOptions): Promise<DrillFileResult> {
+  let src: string;
+  try {
+    src = readFileSync(file, 'utf8');
+  } catch (e) {
+    const message = `cannot read: ${(e as Error).message}`;
     return {
       file,
-      result: runSource(src, target, {
-        file,
-        toleranceUs: o.toleranceUsecs,
-        strictEnd: o.strictEnd,
-        trace: o.trace ? (line) => process.stdout.write(`  ${line}\n`) : undefined,
-      }),
+      result: {
+        ok: false,
+        failure: { line: 0, message },
+        warnings: [],
+        eventsRun: 0,
+        endTime: 0,
+      },
     };
-  });
+  }
+  if (o.trace) process.stdout.write(`${file}\n`);
+  const target =
+    o.target === 'stack'
+      ? new StackTarget({ profile: o.profile })
+      : new CoreTarget({ profile: o.profile });
+  return {
+    file,
+    result: await runSource(src, target, {
+      file,
+      toleranceUs: o.toleranceUsecs,
+      strictEnd: o.strictEnd,
+      trace: o.trace ? (line) => process.stdout.write(`  ${line}\n`) : undefined,
+    }),
+  };
 }
 
 /** The report `drill` prints, ending with the summary line. */
@@ -136,8 +143,8 @@ export const drillCommand: CliCommand = {
       )
       .option('--trace', 'print every segment and call as it happens', false)
       .option('-v, --verbose', 'print warnings of passing scripts too', false)
-      .action((files: string[], o: DrillCliOptions) => {
-        const results = runDrillFiles(files, o);
+      .action(async (files: string[], o: DrillCliOptions) => {
+        const results = await runDrillFiles(files, o);
         process.stdout.write(`${drillReport(results, o.verbose)}\n`);
         if (results.some((r) => !r.result.ok)) process.exitCode = 1;
       });

@@ -45,6 +45,8 @@ import type { DrillTarget, SyscallRequest } from './target.ts';
 export const DEFAULT_TOLERANCE_US = 4000;
 /** How long `*` waits for an outbound segment before giving up (virtual time). */
 const ANY_TIME_LIMIT_US = 3600e6;
+/** Trace lines kept for a failure report. */
+const RECENT_EVENTS = 6;
 /** How far past an outbound deadline to look for a late segment, to report it as late. */
 const LATE_LOOKAHEAD_US = 60e6;
 /** A target that keeps reporting a deadline at or before now is stuck; stop after this many. */
@@ -79,6 +81,8 @@ export interface DrillFailure {
   actual?: string;
   /** target.describe() at the moment of failure. */
   state?: string;
+  /** The last events before the failure, as the trace prints them. */
+  recent?: string[];
 }
 
 export interface DrillResult {
@@ -151,6 +155,8 @@ class Runner {
   readonly connectPort: number;
   readonly strictEnd: boolean;
   readonly trace: (line: string) => void;
+  /** The last few trace lines, for failure reports. */
+  readonly recent: string[] = [];
   /** The script line being run, for failures. */
   line = 0;
   /** Events started so far. */
@@ -173,11 +179,22 @@ class Runner {
     this.connectPort = opts.connectPort ?? 8080;
     this.nextRemotePort = opts.remotePortBase ?? 40000;
     this.strictEnd = opts.strictEnd ?? true;
-    this.trace = opts.trace ?? (() => {});
+    const userTrace = opts.trace;
+    this.trace = (line) => {
+      this.recent.push(line);
+      if (this.recent.length > RECENT_EVENTS) this.recent.shift();
+      userTrace?.(line);
+    };
   }
 
   fail(message: string, extra: Partial<DrillFailure> = {}): never {
-    throw new Fail({ line: this.line, message, state: this.target.describe(), ...extra });
+    throw new Fail({
+      line: this.line,
+      message,
+      state: this.target.describe(),
+      recent: [...this.recent],
+      ...extra,
+    });
   }
 
   // --- time -------------------------------------------------------------------------------
@@ -208,25 +225,27 @@ class Runner {
   }
 
   /** Run one target step: to its next deadline if that is at or before `limit`. */
-  step(limit: Usecs): boolean {
+  async step(limit: Usecs): Promise<boolean> {
     const d = this.target.nextDeadline();
     if (d === null) return false;
     const dUs = Math.max(Math.round(d * 1000), this.now);
     if (dUs > limit) return false;
     this.target.advance(dUs / 1000);
+    await this.target.settled?.();
     this.now = dUs;
     this.collect();
     return true;
   }
 
   /** Move to `t`, running every deadline on the way. */
-  advanceTo(t: Usecs): void {
+  async advanceTo(t: Usecs): Promise<void> {
     let n = 0;
-    while (this.step(t))
+    while (await this.step(t))
       if (++n > MAX_STEPS_PER_ADVANCE)
         this.fail('target never settles: its deadline does not move');
     if (t > this.now) {
       this.target.advance(t / 1000);
+      await this.target.settled?.();
       this.now = t;
       this.collect();
     }
@@ -259,7 +278,7 @@ class Runner {
 
   // --- events -----------------------------------------------------------------------------
 
-  run(): void {
+  async run(): Promise<void> {
     if (this.script.initCommand) this.command(this.script.initCommand.command);
     const first = this.script.events[0];
     if (first && !(first.time.kind === 'absolute' && first.time.at === 0)) {
@@ -272,19 +291,20 @@ class Runner {
       const base = this.now;
       const when = this.scheduled(ev);
       if (ev.type === 'packet' && ev.segment.direction === 'out') {
-        this.outbound(ev.segment, when);
+        await this.outbound(ev.segment, when);
         continue;
       }
-      this.advanceTo(Math.max(when.at, this.now));
-      if (ev.type === 'packet') this.inbound(ev.segment);
-      else if (ev.type === 'syscall') this.syscall(ev.call, ev.time.kind === 'relative' ? base : 0);
+      await this.advanceTo(Math.max(when.at, this.now));
+      if (ev.type === 'packet') await this.inbound(ev.segment);
+      else if (ev.type === 'syscall')
+        await this.syscall(ev.call, ev.time.kind === 'relative' ? base : 0);
       else if (ev.type === 'command') this.command(ev.command);
       else this.warnings.push(`line ${ev.line}: %{ code }% ignored (no Python here)`);
     }
-    this.finish();
+    await this.finish();
   }
 
-  finish(): void {
+  async finish(): Promise<void> {
     if (this.strictEnd && this.queue.length > 0) {
       const o = this.queue[0];
       this.fail(
@@ -296,7 +316,7 @@ class Runner {
     }
     if (this.pending.length > 0) {
       const lastEnd = Math.max(...this.pending.map((p) => p.end));
-      this.advanceTo(lastEnd + this.tol);
+      await this.advanceTo(lastEnd + this.tol);
       this.queue.length = 0; // segments after the script's end are not its business
     }
   }
@@ -329,7 +349,7 @@ class Runner {
     return this.conn;
   }
 
-  inbound(spec: SegmentSpec): void {
+  async inbound(spec: SegmentSpec): Promise<void> {
     const f = spec.flags;
     const controls = [f.syn, f.fin, f.rst].filter(Boolean).length;
     if (controls > 1)
@@ -379,6 +399,7 @@ class Runner {
       `${formatSeconds(this.now)} ${formatSegment(seg, '<', { seqBase: 0, ackBase: isn })}`,
     );
     this.target.inject(seg, this.now / 1000);
+    await this.target.settled?.();
     this.collect();
   }
 
@@ -391,18 +412,18 @@ class Runner {
     return ecr;
   }
 
-  outbound(spec: SegmentSpec, when: When): void {
+  async outbound(spec: SegmentSpec, when: When): Promise<void> {
     let n = 0;
-    while (this.queue.length === 0 && this.step(when.to))
+    while (this.queue.length === 0 && (await this.step(when.to)))
       if (++n > MAX_STEPS_PER_ADVANCE)
         this.fail('target never settles: its deadline does not move');
     const expected = `${formatSeconds(when.at)} ${formatSpec(spec)}`;
     if (this.queue.length === 0) {
       // Nothing in time: look a while further, so that a late segment is reported as late.
-      while (this.queue.length === 0 && this.step(when.to + LATE_LOOKAHEAD_US))
+      while (this.queue.length === 0 && (await this.step(when.to + LATE_LOOKAHEAD_US)))
         if (++n > MAX_STEPS_PER_ADVANCE) break;
       if (this.queue.length === 0) {
-        this.advanceTo(when.to);
+        await this.advanceTo(when.to);
         this.fail(
           `expected an outbound segment by ${formatSeconds(when.to)} s but the stack sent nothing`,
           { expected },
@@ -503,7 +524,7 @@ class Runner {
 
   /** Run a call; a blocking one must return at `endBase + call.end` (packetdrill: the end of a
    * relative call counts from the same point as its start). */
-  syscall(call: SyscallSpec, endBase: Usecs): void {
+  async syscall(call: SyscallSpec, endBase: Usecs): Promise<void> {
     let req: SyscallRequest;
     try {
       req = decodeSyscall(call, this.target.addresses, {
@@ -515,6 +536,7 @@ class Runner {
       throw e;
     }
     const out = this.target.syscall(req, this.now / 1000);
+    await this.target.settled?.();
     this.trace(
       `${formatSeconds(this.now)} ${call.name}() ${out.kind === 'done' ? `= ${showResult(out.result)}` : 'blocks'}`,
     );
@@ -547,15 +569,19 @@ class Runner {
   }
 }
 
-/** Run a parsed script. Never throws for script or stack errors: they come back as the failure. */
-export function runScript(
+/**
+ * Run a parsed script. Never rejects for script or stack errors: they come back as the failure.
+ * Asynchronous only so that a target's deferred work (`settled`) can run between events; time is
+ * virtual throughout.
+ */
+export async function runScript(
   script: DrillScript,
   target: DrillTarget,
   opts: RunOptions = {},
-): DrillResult {
+): Promise<DrillResult> {
   const r = new Runner(script, target, opts);
   try {
-    r.run();
+    await r.run();
     return { ok: true, failure: null, warnings: r.warnings, eventsRun: r.count, endTime: r.now };
   } catch (e) {
     if (e instanceof Fail)
@@ -571,7 +597,11 @@ export function runScript(
 }
 
 /** Parse and run; a syntax error is a failure at its line. */
-export function runSource(src: string, target: DrillTarget, opts: RunOptions = {}): DrillResult {
+export async function runSource(
+  src: string,
+  target: DrillTarget,
+  opts: RunOptions = {},
+): Promise<DrillResult> {
   let script: DrillScript;
   try {
     script = parseScript(src);
@@ -595,5 +625,9 @@ export function formatFailure(file: string, f: DrillFailure): string {
   if (f.expected) lines.push(`  script: ${f.expected}`);
   if (f.actual) lines.push(`  actual: ${f.actual}`);
   if (f.state) lines.push(`  state:  ${f.state}`);
+  if (f.recent && f.recent.length > 0) {
+    lines.push('  before:');
+    for (const r of f.recent) lines.push(`    ${r}`);
+  }
   return lines.join('\n');
 }

@@ -173,6 +173,19 @@ export class StackTarget extends SocketTarget {
     for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) if (!this.sockets.wake()) return;
   }
 
+  /**
+   * After a user call the stack may service the connection in a microtask (to coalesce a burst
+   * of writes), as it would in Node's event loop right after the call: let it run, then retry
+   * blocked calls. A macrotask turn drains every microtask; the clock is virtual, so no real time
+   * passes that matters.
+   */
+  async settled(): Promise<void> {
+    for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!this.sockets.wake()) return;
+    }
+  }
+
   #owner(): TcpOwner {
     return { tcpEvent: (h: TcpHandle, e) => this.sockets.event(h.conn, e) };
   }

@@ -79,6 +79,12 @@ export interface DrillTarget {
   /** One line of connection state for failure reports (state, sndUna, sndNxt, rcvNxt, ...). */
   describe(): string;
   /**
+   * Resolves once work the target deferred (a microtask the stack queued after a user call, say)
+   * has run. The runner awaits it after every input, call and clock step; a target that does all
+   * its work synchronously leaves it out.
+   */
+  settled?(): Promise<void>;
+  /**
    * Problems the target found on its own since the last call (a packet it sent that does not
    * parse, say); the runner fails the script with them.
    */

@@ -26,11 +26,11 @@ function file(name: string, text: string): string {
 }
 
 describe('tunstack drill', () => {
-  it('reports each script and ends with the summary line', () => {
+  it('reports each script and ends with the summary line', async () => {
     const good = file('good.pkt', GOOD);
     const bad = file('bad.pkt', BAD);
     const missing = join(dir, 'missing.pkt');
-    const results = runDrillFiles([good, bad, missing], {
+    const results = await runDrillFiles([good, bad, missing], {
       profile: 'rfc',
       verbose: false,
       strictEnd: true,
@@ -45,7 +45,7 @@ describe('tunstack drill', () => {
     expect(report.at(-1)).toBe('1 passed, 2 failed');
   });
 
-  it('a directory stands for the .pkt files in it, sorted', () => {
+  it('a directory stands for the .pkt files in it, sorted', async () => {
     const sub = join(dir, 'sub');
     mkdirSync(sub);
     writeFileSync(join(sub, 'b.pkt'), GOOD);

@@ -49,9 +49,9 @@ const HANDSHAKE = `${LISTEN}+.1 < S 0:0(0) win 32792 <mss 1000>
 `;
 
 describe('runner: passive open and timing', () => {
-  it('maps inbound ack numbers onto the stack ISN learned from its SYN-ACK', () => {
+  it('maps inbound ack numbers onto the stack ISN learned from its SYN-ACK', async () => {
     const t = server();
-    const r = runSource(HANDSHAKE, t);
+    const r = await runSource(HANDSHAKE, t);
     expect(r.failure).toBeNull();
     expect(r.ok).toBe(true);
     expect(
@@ -69,18 +69,18 @@ describe('runner: passive open and timing', () => {
     expect(r.endTime).toBe(200_000);
   });
 
-  it('a delayed ACK at +40 ms passes at +.04, and within the 4 ms tolerance', () => {
+  it('a delayed ACK at +40 ms passes at +.04, and within the 4 ms tolerance', async () => {
     const data = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n`;
-    expect(runSource(`${data}+.04 > . 1:1(0) ack 1001\n`, server()).ok).toBe(true);
-    expect(runSource(`${data}+.037 > . 1:1(0) ack 1001\n`, server()).ok).toBe(true);
-    expect(runSource(`--tolerance_usecs=0\n${data}+.04 > . 1:1(0) ack 1001\n`, server()).ok).toBe(
-      true,
-    );
+    expect((await runSource(`${data}+.04 > . 1:1(0) ack 1001\n`, server())).ok).toBe(true);
+    expect((await runSource(`${data}+.037 > . 1:1(0) ack 1001\n`, server())).ok).toBe(true);
+    expect(
+      (await runSource(`--tolerance_usecs=0\n${data}+.04 > . 1:1(0) ack 1001\n`, server())).ok,
+    ).toBe(true);
   });
 
-  it('an ACK later than expected is a timing error with both times', () => {
+  it('an ACK later than expected is a timing error with both times', async () => {
     const src = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n+.03 > . 1:1(0) ack 1001\n`;
-    const r = runSource(src, server());
+    const r = await runSource(src, server());
     expect(r.ok).toBe(false);
     expect(r.failure?.line).toBe(9);
     expect(r.failure?.message).toBe(
@@ -90,32 +90,32 @@ describe('runner: passive open and timing', () => {
     expect(r.failure?.actual).toBe('0.340 > . 1:1(0) ack 1001 win 65535');
   });
 
-  it('an ACK earlier than expected is a timing error too', () => {
+  it('an ACK earlier than expected is a timing error too', async () => {
     const src = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n+.2 > . 1:1(0) ack 1001\n`;
-    expect(runSource(src, server()).failure?.message).toMatch(
+    expect((await runSource(src, server())).failure?.message).toMatch(
       /expected outbound segment at 0.500 s .* sent at 0.340 s/,
     );
   });
 
-  it('--tolerance_percent widens the window in proportion to the time since the last event', () => {
+  it('--tolerance_percent widens the window in proportion to the time since the last event', async () => {
     const data = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n`;
     // Expected 30 ms after the data, sent after 40: 10 ms off, beyond 4 ms, within 40% of 30 ms.
-    expect(runSource(`${data}+.03 > . 1:1(0) ack 1001\n`, server()).ok).toBe(false);
+    expect((await runSource(`${data}+.03 > . 1:1(0) ack 1001\n`, server())).ok).toBe(false);
     expect(
-      runSource(`--tolerance_percent=40\n${data}+.03 > . 1:1(0) ack 1001\n`, server()).ok,
+      (await runSource(`--tolerance_percent=40\n${data}+.03 > . 1:1(0) ack 1001\n`, server())).ok,
     ).toBe(true);
   });
 
-  it('ranges and * accept any time inside', () => {
+  it('ranges and * accept any time inside', async () => {
     const data = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n`;
-    expect(runSource(`${data}+.01~+.05 > . 1:1(0) ack 1001\n`, server()).ok).toBe(true);
-    expect(runSource(`${data}0.33~0.335 > . 1:1(0) ack 1001\n`, server()).ok).toBe(false);
-    expect(runSource(`${data}* > . 1:1(0) ack 1001\n`, server(5000)).ok).toBe(true);
+    expect((await runSource(`${data}+.01~+.05 > . 1:1(0) ack 1001\n`, server())).ok).toBe(true);
+    expect((await runSource(`${data}0.33~0.335 > . 1:1(0) ack 1001\n`, server())).ok).toBe(false);
+    expect((await runSource(`${data}* > . 1:1(0) ack 1001\n`, server(5000))).ok).toBe(true);
   });
 
-  it('a wrong field is reported in script notation with the connection state', () => {
+  it('a wrong field is reported in script notation with the connection state', async () => {
     const src = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n+.04 > . 1:1(0) ack 1000\n`;
-    const r = runSource(src, server());
+    const r = await runSource(src, server());
     expect(r.failure?.message).toBe('outbound segment mismatch: ack: expected 1000, got 1001');
     expect(formatFailure('x.pkt', r.failure!)).toBe(
       [
@@ -123,19 +123,26 @@ describe('runner: passive open and timing', () => {
         '  script: 0.340 > . 1:1(0) ack 1000',
         '  actual: 0.340 > . 1:1(0) ack 1001 win 65535',
         '  state:  scripted target at 340 ms',
+        '  before:',
+        '    0.000 listen() = 0',
+        '    0.100 < S 0:0(0) win 32792 <mss 1000>',
+        '    0.100 > S. 0:0(0) ack 1 win 65535 <mss 1460>',
+        '    0.200 < . 1:1(0) ack 1 win 257',
+        '    0.200 accept() = 4',
+        '    0.300 < P. 1:1001(1000) ack 1 win 257',
       ].join('\n'),
     );
   });
 
-  it('nothing sent by the deadline fails, naming the deadline', () => {
-    const r = runSource(`${HANDSHAKE}+.1 > . 1:1(0) ack 1\n`, server());
+  it('nothing sent by the deadline fails, naming the deadline', async () => {
+    const r = await runSource(`${HANDSHAKE}+.1 > . 1:1(0) ack 1\n`, server());
     expect(r.failure?.message).toBe(
       'expected an outbound segment by 0.304 s but the stack sent nothing',
     );
   });
 
-  it('a segment the script does not account for fails at the end', () => {
-    const r = runSource(
+  it('a segment the script does not account for fails at the end', async () => {
+    const r = await runSource(
       `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n+.1 close(4) = 0\n`,
       server(),
     );
@@ -143,13 +150,15 @@ describe('runner: passive open and timing', () => {
     expect(r.failure?.actual).toBe('0.340 > . 1:1(0) ack 1001 win 65535');
   });
 
-  it('a segment sent after the last event is not the script business', () => {
-    expect(runSource(`${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n`, server()).ok).toBe(true);
+  it('a segment sent after the last event is not the script business', async () => {
+    expect(
+      (await runSource(`${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n`, server())).ok,
+    ).toBe(true);
   });
 
-  it('a segment sent early is seen by the next outbound line', () => {
+  it('a segment sent early is seen by the next outbound line', async () => {
     const src = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n+.1 close(4) = 0\n+0 > F. 1:1(0) ack 1001\n`;
-    const r = runSource(src, server());
+    const r = await runSource(src, server());
     expect(r.failure?.message).toMatch(/outbound segment mismatch: flags: expected F., got ./);
   });
 });
@@ -208,9 +217,9 @@ describe('runner: active open, calls, blocking', () => {
 +0 > . 1:1(0) ack 301 <nop,nop,TS val 110 ecr 700>
 `;
 
-  it('learns the local port and ISN from the SYN, maps TS ecr back to the stack clock', () => {
+  it('learns the local port and ISN from the SYN, maps TS ecr back to the stack clock', async () => {
     const t = client();
-    const r = runSource(CONNECT, t);
+    const r = await runSource(CONNECT, t);
     expect(r.failure).toBeNull();
     const synAck = t.injected[0].seg;
     expect([synAck.srcPort, synAck.dstPort, synAck.seq, synAck.ack]).toEqual([
@@ -223,33 +232,39 @@ describe('runner: active open, calls, blocking', () => {
     expect(f).toMatchObject({ command: 'F_SETFL', flags: 2 | 0o4000 });
   });
 
-  it('checks TS val against the script clock only with --tcp_ts_tick_usecs', () => {
+  it('checks TS val against the script clock only with --tcp_ts_tick_usecs', async () => {
     const wrongTs = CONNECT.replace('TS val 110 ecr 700', 'TS val 150 ecr 700');
-    expect(runSource(wrongTs, client()).ok).toBe(true);
-    const r = runSource(`--tcp_ts_tick_usecs=1000\n${wrongTs}`, client());
+    expect((await runSource(wrongTs, client())).ok).toBe(true);
+    const r = await runSource(`--tcp_ts_tick_usecs=1000\n${wrongTs}`, client());
     expect(r.failure?.message).toBe(
       'outbound segment mismatch: TS val (script clock): expected 150, got 110',
     );
   });
 
-  it('checks errno, getsockopt values and results', () => {
+  it('checks errno, getsockopt values and results', async () => {
     expect(
-      runSource(CONNECT.replace('EINPROGRESS', 'ECONNREFUSED'), client()).failure?.message,
+      (await runSource(CONNECT.replace('EINPROGRESS', 'ECONNREFUSED'), client())).failure?.message,
     ).toBe('connect(): expected errno ECONNREFUSED but got -1 EINPROGRESS');
     expect(
-      runSource(
-        `${CONNECT}+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0\n`,
-        client(),
+      (
+        await runSource(
+          `${CONNECT}+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0\n`,
+          client(),
+        )
       ).ok,
     ).toBe(true);
     expect(
-      runSource(`${CONNECT}+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n`, client())
-        .failure?.message,
+      (
+        await runSource(
+          `${CONNECT}+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n`,
+          client(),
+        )
+      ).failure?.message,
     ).toBe('getsockopt(): expected SO_ERROR = [0] but got 111');
     expect(
-      runSource('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n', client()).failure?.message,
+      (await runSource('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n', client())).failure?.message,
     ).toBe('socket(): expected = 4 but got 3');
-    expect(runSource('0 frobnicate(3) = 0\n', client()).failure?.message).toBe(
+    expect((await runSource('0 frobnicate(3) = 0\n', client())).failure?.message).toBe(
       'frobnicate(): unsupported system call frobnicate',
     );
   });
@@ -274,23 +289,23 @@ describe('runner: active open, calls, blocking', () => {
 +.1 close(4) = 0
 `;
 
-  it('a blocking call returns at its end time while later events run', () => {
-    expect(runSource(BLOCKING_ACCEPT, blocking(200)).failure).toBeNull();
+  it('a blocking call returns at its end time while later events run', async () => {
+    expect((await runSource(BLOCKING_ACCEPT, blocking(200))).failure).toBeNull();
   });
-  it('a blocking call that returns late or never is a timing error at its line', () => {
-    const late = runSource(BLOCKING_ACCEPT, blocking(250));
+  it('a blocking call that returns late or never is a timing error at its line', async () => {
+    const late = await runSource(BLOCKING_ACCEPT, blocking(250));
     expect(late.failure?.line).toBe(4);
     expect(late.failure?.message).toBe(
       'timing error: expected accept() to return at 0.200 s but it returned at 0.250 s (tolerance 0.004 s)',
     );
-    const never = runSource(BLOCKING_ACCEPT, blocking(10_000));
+    const never = await runSource(BLOCKING_ACCEPT, blocking(10_000));
     expect(never.failure?.line).toBe(4);
     expect(never.failure?.message).toBe(
       'timing error: expected accept() to return at 0.200 s but it was still blocked at 0.300 s',
     );
   });
-  it('a call that blocks without ...END is a failure', () => {
-    const r = runSource(`${LISTEN}+0 accept(3, ..., ...) = 4\n`, blocking(200));
+  it('a call that blocks without ...END is a failure', async () => {
+    const r = await runSource(`${LISTEN}+0 accept(3, ..., ...) = 4\n`, blocking(200));
     expect(r.failure?.message).toMatch(
       /^accept\(\) blocked, but the script expects it to return at once/,
     );
@@ -298,14 +313,17 @@ describe('runner: active open, calls, blocking', () => {
 });
 
 describe('runner: scripts as a whole', () => {
-  it('a syntax error is a failure at its line', () => {
-    const r = runSource('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0(0)\n', server());
+  it('a syntax error is a failure at its line', async () => {
+    const r = await runSource(
+      '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0(0)\n',
+      server(),
+    );
     expect(r.failure).toMatchObject({ line: 2 });
     expect(r.failure?.message).toMatch(/^syntax error: window must be specified/);
   });
-  it('shell commands become settings; unknown ones are warnings', () => {
+  it('shell commands become settings; unknown ones are warnings', async () => {
     const t = server();
-    const r = runSource(
+    const r = await runSource(
       '`sysctl -q net.ipv4.tcp_timestamps=0`\n0 `sysctl -q net.ipv4.tcp_frto=0`\n+0 `../common/defaults.sh`\n',
       t,
     );
@@ -319,9 +337,9 @@ describe('runner: scripts as a whole', () => {
       'line 3: shell command ignored: ../common/defaults.sh',
     ]);
   });
-  it('shell settings: quoted values, comments, set_sysctls.py, echo and ip route', () => {
+  it('shell settings: quoted values, comments, set_sysctls.py, echo and ip route', async () => {
     const t = server();
-    runSource(
+    await runSource(
       [
         '`sysctl -q net.ipv4.tcp_rmem="4096 8192 16384" # the buffers`',
         '0 `../common/set_sysctls.py /proc/sys/net/ipv4/tcp_sack=0 /proc/sys/net/ipv4/tcp_dsack=0`',
@@ -339,17 +357,17 @@ describe('runner: scripts as a whole', () => {
       ['rto_min', '200ms'],
     ]);
   });
-  it('the first event must be at time 0', () => {
-    expect(runSource('+.1 close(3) = 0\n', server()).failure?.message).toBe(
+  it('the first event must be at time 0', async () => {
+    expect((await runSource('+.1 close(3) = 0\n', server())).failure?.message).toBe(
       'first event should be at time 0',
     );
   });
-  it('inbound SYN+FIN cannot be played (one control per TcpRepr)', () => {
-    expect(runSource(`${LISTEN}+0 < SF 0:0(0) win 100\n`, server()).failure?.message).toMatch(
-      /one of SYN, FIN, RST/,
-    );
+  it('inbound SYN+FIN cannot be played (one control per TcpRepr)', async () => {
+    expect(
+      (await runSource(`${LISTEN}+0 < SF 0:0(0) win 100\n`, server())).failure?.message,
+    ).toMatch(/one of SYN, FIN, RST/);
   });
-  it('a long expected segment matches a run of contiguous ones (TSO-style traces)', () => {
+  it('a long expected segment matches a run of contiguous ones (TSO-style traces)', async () => {
     /** A server whose write sends three full segments at once, PSH on the last. */
     function tso(): ScriptedTarget {
       const t = server();
@@ -370,17 +388,18 @@ describe('runner: scripts as a whole', () => {
       return t;
     }
     const src = `${HANDSHAKE}+0 write(4, ..., 4380) = 4380\n`;
-    expect(runSource(`${src}+0 > P. 1:4381(4380) ack 1\n`, tso()).failure).toBeNull();
+    expect((await runSource(`${src}+0 > P. 1:4381(4380) ack 1\n`, tso())).failure).toBeNull();
     expect(
-      runSource(`${src}+0 > . 1:2921(2920) ack 1\n+0 > P. 2921:4381(1460) ack 1\n`, tso()).failure,
+      (await runSource(`${src}+0 > . 1:2921(2920) ack 1\n+0 > P. 2921:4381(1460) ack 1\n`, tso()))
+        .failure,
     ).toBeNull();
-    expect(runSource(`${src}+0 > P. 1:5841(5840) ack 1\n`, tso()).failure?.message).toBe(
+    expect((await runSource(`${src}+0 > P. 1:5841(5840) ack 1\n`, tso())).failure?.message).toBe(
       'outbound segment mismatch: len: expected 5840, got 4380',
     );
   });
-  it('trace reports each segment and call as it happens, in script notation', () => {
+  it('trace reports each segment and call as it happens, in script notation', async () => {
     const lines: string[] = [];
-    runSource(HANDSHAKE, server(), { trace: (l) => lines.push(l) });
+    await runSource(HANDSHAKE, server(), { trace: (l) => lines.push(l) });
     expect(lines).toEqual([
       '0.000 socket() = 3',
       '0.000 bind() = 0',
@@ -391,14 +410,14 @@ describe('runner: scripts as a whole', () => {
       '0.200 accept() = 4',
     ]);
   });
-  it('strictEnd: false ignores trailing segments, as packetdrill', () => {
+  it('strictEnd: false ignores trailing segments, as packetdrill', async () => {
     const src = `${HANDSHAKE}+.1 < P. 1:1001(1000) ack 1 win 257\n+.1 close(4) = 0\n`;
-    expect(runSource(src, server()).ok).toBe(false);
-    expect(runSource(src, server(), { strictEnd: false }).ok).toBe(true);
+    expect((await runSource(src, server())).ok).toBe(false);
+    expect((await runSource(src, server(), { strictEnd: false })).ok).toBe(true);
   });
-  it('explicit ports override the defaults', () => {
+  it('explicit ports override the defaults', async () => {
     const t = server();
-    runSource(
+    await runSource(
       `${LISTEN}+0 < 41000>8080 S 0:0(0) win 100\n+0 > 8080>41000 S. 0:0(0) ack 1 <mss 1460>\n`,
       t,
     );

@@ -11,12 +11,12 @@ const SCRIPT = `0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 `;
 
 describe('StackTarget', () => {
-  it('plays a script through IP and the wire codec: the SYN-ACK is parsed from bytes', () => {
-    const r = runSource(SCRIPT, new StackTarget());
+  it('plays a script through IP and the wire codec: the SYN-ACK is parsed from bytes', async () => {
+    const r = await runSource(SCRIPT, new StackTarget());
     expect(r.failure).toBeNull();
   });
 
-  it('answers a segment for a closed port with a RST parsed from the bytes it wrote', () => {
+  it('answers a segment for a closed port with a RST parsed from the bytes it wrote', async () => {
     const t = new StackTarget();
     t.inject(seg({ srcPort: 40000, dstPort: 9, seq: 7, control: 'syn' }), 5);
     const out = t.takeOutbound();
@@ -24,15 +24,15 @@ describe('StackTarget', () => {
     expect(t.takeProblems()).toEqual([]);
   });
 
-  it('settings apply until the stack exists, then report no equivalent', () => {
+  it('settings apply until the stack exists, then report no equivalent', async () => {
     const t = new StackTarget();
     expect(t.setting('tcp_sack', '0')).toBe(true);
     expect(t.stack.tcp).toBeDefined();
     expect(t.setting('tcp_timestamps', '0')).toBe(false);
   });
 
-  it('per-socket options that must precede the SYN are refused, not ignored', () => {
-    const r = runSource(
+  it('per-socket options that must precede the SYN are refused, not ignored', async () => {
+    const r = await runSource(
       '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_MAXSEG, [1000], 4) = 0\n',
       new StackTarget(),
     );
