@@ -340,6 +340,12 @@ export async function startStyles(
     const service = serveHttp(stack, ports[style], (req, res) => {
       stats.requests[style]++;
       requestsOn.set(req.socket, (requestsOn.get(req.socket) ?? 0) + 1);
+      // Node answers the max-th request with `Connection: close` but then keeps the socket
+      // until the keep-alive timer fires; close it when that answer is out (RFC 9112 §9.6).
+      const nth = requestsOn.get(req.socket) ?? 0;
+      res.once('finish', () => {
+        if (nth >= o.keepAliveMax && req.socket.writable) req.socket.end();
+      });
       if (style !== 'page') for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v);
       if (req.method === 'OPTIONS') return void send(res, 204, '');
       let url: URL;
