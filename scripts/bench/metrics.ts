@@ -465,12 +465,28 @@ const idleTest: Test = {
 // ICMP
 // ---------------------------------------------------------------------------------------------
 
-function parsePing(out: string): { lossPercent: number | null; avgMs: number | null } {
-  const loss = /([\d.]+)% packet loss/.exec(out);
-  const rtt = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(out);
+interface PingSummary {
+  lossPercent: number | null;
+  avgMs: number | null;
+  /** The last two lines of ping's output (counts, rtt), kept as the measurement's detail. */
+  tail: string[];
+  stderr: string;
+}
+
+/** Run `ping -n -q ARGS -w DEADLINE addr` in the client namespace and parse its summary. */
+async function ping(ep: Endpoint, args: readonly string[], deadline: number): Promise<PingSummary> {
+  const r = await netns.exec(
+    ep.clientNs,
+    ['ping', '-n', '-q', ...args, '-w', String(deadline), ep.serverAddr],
+    { timeoutMs: (deadline + 5) * 1000 },
+  );
+  const loss = /([\d.]+)% packet loss/.exec(r.stdout);
+  const rtt = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(r.stdout);
   return {
     lossPercent: loss ? Number(loss[1]) : null,
     avgMs: rtt ? Number(rtt[1]) : null,
+    tail: r.stdout.trim().split('\n').slice(-2),
+    stderr: r.stderr.trim(),
   };
 }
 
@@ -479,51 +495,24 @@ const pingTest: Test = {
   metrics: ['ping-rtt', 'flood-loss'],
   ports: () => [],
   async run({ ep, opts }) {
-    const result: Partial<Record<MetricId, Measurement>> = {};
-    const rttDeadline = Math.ceil(opts.pingCount * 0.01 + 3);
-    const r = await netns.exec(
-      ep.clientNs,
-      [
-        'ping',
-        '-n',
-        '-q',
-        '-c',
-        String(opts.pingCount),
-        '-i',
-        '0.01',
-        '-w',
-        String(rttDeadline),
-        ep.serverAddr,
-      ],
-      { timeoutMs: (rttDeadline + 5) * 1000 },
+    const p = await ping(
+      ep,
+      ['-c', String(opts.pingCount), '-i', '0.01'],
+      Math.ceil(opts.pingCount * 0.01 + 3),
     );
-    const p = parsePing(r.stdout);
-    result['ping-rtt'] =
-      p.avgMs !== null
-        ? { value: p.avgMs, detail: r.stdout.trim().split('\n').slice(-2) }
-        : na(`no reply (${r.stdout.trim().split('\n').slice(-2).join(' ')})`);
-    const floodDeadline = opts.boundSeconds;
-    const f = await netns.exec(
-      ep.clientNs,
-      [
-        'ping',
-        '-n',
-        '-q',
-        '-f',
-        '-c',
-        String(opts.floodCount),
-        '-w',
-        String(floodDeadline),
-        ep.serverAddr,
-      ],
-      { timeoutMs: (floodDeadline + 5) * 1000 },
-    );
-    const fp = parsePing(f.stdout);
-    result['flood-loss'] =
-      fp.lossPercent !== null && p.avgMs !== null
-        ? { value: fp.lossPercent, detail: f.stdout.trim().split('\n').slice(-2) }
-        : na(p.avgMs === null ? 'no ping reply' : `ping -f printed no summary: ${f.stderr.trim()}`);
-    return result;
+    const f = await ping(ep, ['-f', '-c', String(opts.floodCount)], opts.boundSeconds);
+    return {
+      'ping-rtt':
+        p.avgMs !== null
+          ? { value: p.avgMs, detail: p.tail }
+          : na(`no reply (${p.tail.join(' ')})`),
+      'flood-loss':
+        p.avgMs === null
+          ? na('no ping reply')
+          : f.lossPercent !== null
+            ? { value: f.lossPercent, detail: f.tail }
+            : na(`ping -f printed no summary: ${f.stderr}`),
+    };
   },
 };
 
