@@ -728,7 +728,9 @@ export class TcpConnection implements FourTuple {
       this.#ackAdvanced(now, seg, ack);
     } else if (isDup) {
       // Karn: a fast retransmission ends RTT timing of what it overlaps.
-      if (this.#loss?.onDupAck(now, this.sndUna, this.sndMax)) this.#rttSeq = null;
+      const canSendNew =
+        seqGt(this.#dataEnd(), this.sndMax) && this.sndWnd > seqDiff(this.sndMax, this.sndUna);
+      if (this.#loss?.onDupAck(now, this.sndUna, this.sndMax, canSendNew)) this.#rttSeq = null;
     } else if (this.#loss?.onOtherAck(now, this.sndUna, this.sndMax)) {
       this.#rttSeq = null;
     }

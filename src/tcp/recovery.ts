@@ -103,16 +103,20 @@ export class LossRecovery {
 
   /**
    * A duplicate ACK (RFC 5681 §2). Returns true when it starts fast retransmit, so the caller can
-   * stop RTT timing (Karn) and count it.
+   * stop RTT timing (Karn) and count it. `canSendNew`: unsent data and room in the peer's window,
+   * so that more duplicates may still come (else Early Retransmit lowers the threshold).
    */
-  onDupAck(now: number, sndUna: number, sndMax: number): boolean {
+  onDupAck(now: number, sndUna: number, sndMax: number, canSendNew: boolean): boolean {
     this.dupAcks++;
     if (this.inRecovery) {
       // RFC 5681 §3.2 step 4: inflate by one SMSS per duplicate (not with SACK: RFC 6675 §5).
       if (!this.#sack) this.cc.cwnd += this.#smss;
       return false;
     }
-    if (this.dupAcks >= DUP_THRESH || this.#sackLoss(sndUna, sndMax)) {
+    const threshold = canSendNew
+      ? DUP_THRESH
+      : earlyRetransmitThreshold(sndUna, sndMax, this.#smss);
+    if (this.dupAcks >= threshold || this.#sackLoss(sndUna, sndMax)) {
       return this.#enter(now, sndUna, sndMax);
     }
     return false;
@@ -188,4 +192,13 @@ export class LossRecovery {
     this.fastRetransmits++;
     return true;
   }
+}
+
+/**
+ * RFC 5827 §3.1 Early Retransmit: with fewer than four segments outstanding and nothing new to
+ * send, three duplicate ACKs can never come; the threshold becomes oldSegs − 1 (at least 1).
+ */
+export function earlyRetransmitThreshold(sndUna: number, sndMax: number, smss: number): number {
+  const oldSegs = Math.ceil(seqDiff(sndMax, sndUna) / smss);
+  return oldSegs < 4 ? Math.max(1, oldSegs - 1) : DUP_THRESH;
 }

@@ -80,6 +80,18 @@ group('NewReno (RFC 5681 §3.2, RFC 6582)', () => {
     expectOut(c, 32, [{ seq: l(1) }]);
   });
 
+  it('Early Retransmit (RFC 5827): three segments out and nothing new: two duplicates suffice', () => {
+    const c = synSent({ sack: false });
+    feed(c, 10, { control: 'syn', seq: REMOTE_ISS, ack: l(1), options: { mss: 1000 } });
+    c.send(new Uint8Array(3000));
+    expectOut(c, 10, [{ seq: l(1), ack: r(1) }, { seq: l(1001) }, { seq: l(2001) }]);
+    feed(c, 30, { seq: r(1), ack: l(1) });
+    expectOut(c, 30, []);
+    feed(c, 31, { seq: r(1), ack: l(1) });
+    expectOut(c, 31, [{ seq: l(1) }]);
+    expect(c.snapshot().fastRetransmits).toBe(1);
+  });
+
   it('works the same with CUBIC', () => {
     const c = est({ sack: false, congestion: 'cubic' });
     for (let i = 0; i < 3; i++) feed(c, 30 + i, { seq: r(1), ack: l(1) });
