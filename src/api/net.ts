@@ -155,9 +155,9 @@ export class Socket extends Duplex implements TcpOwner {
   #coreDone = false;
   /** The core is holding data (push() said stop). */
   #paused = false;
-  /** The peer's FIN arrived while the core still held data: end the stream after that data. */
-  #finPending = false;
   #finSeen = false;
+  /** 'closed' came while the core held data for us (paused): decide once it is read. */
+  #closedWhileHeld = false;
   #noDelay: boolean | null = null;
   #keepAlive: { enable: boolean; delay: number } | null = null;
   #idleTimer: Timer | null = null;
@@ -282,8 +282,8 @@ export class Socket extends Duplex implements TcpOwner {
       case 'fin':
         this.#touch();
         this.#finSeen = true;
-        if (this.#paused && handle.heldBytes > 0) this.#finPending = true;
-        else this.push(null);
+        // The core tells of the FIN only once the data before it is taken, paused or not.
+        this.push(null);
         return;
       case 'drain':
         this.#pump();
@@ -294,9 +294,12 @@ export class Socket extends Duplex implements TcpOwner {
         return;
       case 'closed':
         this.#coreDone = true;
-        // After the peer's FIN the stream finishes by itself once it is read (autoDestroy);
-        // anything else (the stack closing, a timeout after close) ends the stream now.
-        if (!this.#finSeen) this.destroy();
+        // After the peer's FIN the stream finishes by itself once it is read (autoDestroy), and
+        // so it does when the core still holds data for a paused reader (the FIN follows that
+        // data); anything else (the stack closing, a timeout after close) ends the stream now.
+        if (this.#finSeen) return;
+        if (handle.heldBytes === 0) this.destroy();
+        else this.#closedWhileHeld = true;
         return;
     }
   }
@@ -358,9 +361,13 @@ export class Socket extends Duplex implements TcpOwner {
     }
     this.#paused = false;
     h.setFlowing(true);
-    if (this.#finPending) {
-      this.#finPending = false;
-      this.push(null);
+    if (this.#closedWhileHeld) {
+      // The connection closed while it held our data. Its FIN, if it had one, is delivered in
+      // the layer's microtask queued by the last recv(); without one (a reset, the stack
+      // closing), nothing more will come: end the stream after it.
+      queueMicrotask(() => {
+        if (!this.#finSeen && !this.destroyed) this.destroy();
+      });
     }
   }
 

@@ -210,6 +210,10 @@ export class TcpHandle {
     if (data !== null) this.layer.poke(this);
     return data;
   }
+  /** Bytes the core holds for `recv` (paused), even after the connection has closed. */
+  get heldBytes(): number {
+    return this.conn.heldBytes;
+  }
   setNoDelay(noDelay: boolean): void {
     this.conn.setNoDelay(noDelay);
     this.layer.poke(this);
@@ -217,10 +221,6 @@ export class TcpHandle {
   setKeepAlive(enable: boolean, idleMs?: number): void {
     this.conn.setKeepAlive(enable, idleMs);
     this.layer.poke(this);
-  }
-  /** Bytes held by the core because the connection is paused. */
-  get heldBytes(): number {
-    return this.conn.snapshot().recvQueue;
   }
 }
 
@@ -468,6 +468,8 @@ export class TcpLayer {
     for (const h of dirty) {
       h.dirty = false;
       if (h.inTable) this.service(h);
+      // Gone from the table, but a paused reader still takes held data, then hears the FIN.
+      else this.#deliver(h, h.conn.takeEvents());
     }
     this.stack.requestFlush();
   };
@@ -584,7 +586,7 @@ export class TcpLayer {
     if (!h.inTable) return;
     h.inTable = false;
     h.timer.cancel();
-    h.owner = null;
+    // The owner stays: it may still take held data (and the FIN after it) from the core.
     this.#timeWait.delete(h);
     const conn = h.conn;
     const byRemote = this.#table.get(conn.localPort);

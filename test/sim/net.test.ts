@@ -603,6 +603,43 @@ describe('stack.net: bulk transfer and backpressure', () => {
     expect(Buffer.concat(got).equals(data)).toBe(true);
   });
 
+  it('a paused reader still gets the held data, then end, after the connection has closed', async () => {
+    const { clock, client, server } = netPair();
+    server.net.createServer((s) => s.end(randomBytes(40_000, 1))).listen(5005);
+    const c = client.net.connect(5005, SERVER);
+    c.pause();
+    c.end();
+    let closedAt = -1;
+    c.on('close', () => {
+      closedAt = clock.now();
+    });
+    // We end our side; the server sends and ends its own: the connection reaches TIME_WAIT
+    // while the core still holds what the paused reader has not read.
+    await advance(clock, 1_000);
+    expect(client.connections().map((x) => [x.state, x.recvQ > 0])).toEqual([['TIME_WAIT', true]]);
+    expect(closedAt).toBe(-1);
+    const r = record(c);
+    c.resume();
+    await runUntil(clock, () => r.closed);
+    expect(r.data.equals(randomBytes(40_000, 1))).toBe(true);
+    expect(r.ended).toBe(true);
+    expect(r.hadError).toBe(false);
+  });
+
+  it('a paused reader with held data is closed (not left hanging) when the stack closes', async () => {
+    const { clock, client, server } = netPair();
+    server.net.createServer((s) => s.write(randomBytes(40_000, 2))).listen(5006);
+    const c = client.net.connect(5006, SERVER);
+    c.pause();
+    await advance(clock, 1_000);
+    expect(client.connections()[0].recvQ).toBeGreaterThan(0);
+    const r = record(c);
+    await client.close();
+    c.resume();
+    await runUntil(clock, () => r.closed);
+    expect(r.ended).toBe(false);
+  });
+
   it('is deterministic: the same seed gives the same run', async () => {
     const run = async () => {
       const data = randomBytes(200_000, 77);
