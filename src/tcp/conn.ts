@@ -83,6 +83,8 @@ export interface TcpSnapshot {
   drops: Readonly<Record<string, number>>;
 }
 
+/** RFC 8985 §7.2 WCDelAckT: a receiver may delay the ACK of a lone segment this long. */
+const WORST_CASE_DELAYED_ACK_MS = 200;
 /** Bound on duplicate ACKs owed for out-of-order segments that arrived in one batch. */
 const MAX_DUP_ACKS_OWED = 8;
 /** The most replies (RSTs for bad ACKs) held for dispatch; more are dropped and counted. */
@@ -187,6 +189,10 @@ export class TcpConnection implements FourTuple {
   #lastDataSentAt: number | null = null;
   #challengeWindowStart = Number.NEGATIVE_INFINITY;
   #challengeAcks = 0;
+  /** A tail loss probe is due (RFC 8985 §7.3). */
+  #tlpPending = false;
+  /** TLP.end_seq: SND.MAX when the probe went; no other probe until it is acknowledged. */
+  #tlpEnd: number | null = null;
   #forceSend = false;
   #probePending = false;
   #rstPending = false;
@@ -219,6 +225,7 @@ export class TcpConnection implements FourTuple {
     bytesOut: 0,
     retransmits: 0,
     timeouts: 0,
+    tailLossProbes: 0,
     drops: {} as Record<string, number>,
   };
 
@@ -759,7 +766,9 @@ export class TcpConnection implements FourTuple {
     this.#retries = 0;
     this.#unansweredProbes = 0;
     // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
-    if (this.#timer.kind === 'retransmit' || this.#timer.kind === 'persist') this.#timer = IDLE;
+    const k = this.#timer.kind;
+    if (k === 'retransmit' || k === 'persist' || k === 'tlp') this.#timer = IDLE;
+    if (this.#tlpEnd !== null && seqGeq(ack, this.#tlpEnd)) this.#tlpEnd = null;
     this.#loss?.onAckAdvanced(now, ack, acked, ackedData, flight, this.#rtt.srtt);
 
     if (this.#wantDrain && this.#sendBuf.free >= this.options.sndBuf / 2 && canSend(this.#state)) {
@@ -985,6 +994,8 @@ export class TcpConnection implements FourTuple {
 
     const loss = this.#loss;
 
+    if (this.#tlpPending) return this.#planProbe(fin, dataEnd, maxSeg, sack);
+
     // A retransmission of the segment at SND.UNA (fast retransmit, NewReno partial ACK).
     if (loss?.rexmitPending) {
       const len = Math.max(0, Math.min(maxSeg, seqDiff(dataEnd, this.sndUna)));
@@ -1066,6 +1077,45 @@ export class TcpConnection implements FourTuple {
     return { kind: 'data', seq: nxt, len, fin: withFin, sack };
   }
 
+  /**
+   * RFC 8985 §7.3: the tail loss probe is one segment of new data if the peer's window allows,
+   * else the last segment sent again, so that the receiver's answer (SACK) reveals a tail loss.
+   */
+  #planProbe(fin: boolean, dataEnd: number, maxSeg: number, sack: SackBlock[]): Plan {
+    const newData = Math.min(
+      seqDiff(dataEnd, this.sndMax),
+      this.sndWnd - seqDiff(this.sndMax, this.sndUna),
+      maxSeg,
+    );
+    if (newData > 0 && seqGeq(this.sndNxt, this.sndMax)) {
+      const end = seqAdd(this.sndMax, newData);
+      return { kind: 'data', seq: this.sndMax, len: newData, fin: fin && end === dataEnd, sack };
+    }
+    const dataTop = seqMin(this.sndMax, dataEnd);
+    const seq = seqMax(this.sndUna, seqAdd(dataTop, -maxSeg));
+    const len = Math.max(0, seqDiff(dataTop, seq));
+    return { kind: 'data', seq, len, fin: this.#finSent(), sack };
+  }
+
+  /**
+   * The probe timeout when a tail loss probe may be armed (RFC 8985 §7.2): SACK in use, an RTT
+   * measured, no recovery and no probe already out. PTO = 2*SRTT, plus a worst-case delayed ACK
+   * when only one segment is in flight.
+   */
+  #probeTimeout(): number | null {
+    const srtt = this.#rtt.srtt;
+    const loss = this.#loss;
+    if (!this.options.tailLossProbe || !this.#neg.sack) return null;
+    if (srtt === null || loss === null || loss.inRecovery) return null;
+    if (this.#tlpEnd !== null || this.#retries > 0) return null;
+    const s = this.#state;
+    if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'LAST_ACK') {
+      return null;
+    }
+    const oneSegment = seqDiff(this.sndMax, this.sndUna) <= this.#sndEffMss(0);
+    return Math.max(2 * srtt, 1) + (oneSegment ? WORST_CASE_DELAYED_ACK_MS : 0);
+  }
+
   /** Un-SACKed bytes in [from, to). */
   #unsackedBetween(from: number, to: number): number {
     const sb = this.#loss?.scoreboard;
@@ -1141,6 +1191,13 @@ export class TcpConnection implements FourTuple {
       if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
     }
     this.#loss?.onSent(seq, end, retransmission, this.sndUna);
+    // RFC 8985 §7.2: the probe timeout counts from the latest transmission.
+    if (this.#timer.kind === 'tlp') this.#timer = IDLE;
+    if (this.#tlpPending) {
+      this.#tlpPending = false;
+      this.#tlpEnd = seqMax(end, this.sndMax);
+      this.stats.tailLossProbes++;
+    }
     if (seqGt(end, this.sndMax)) {
       this.stats.bytesOut += Math.max(
         0,
@@ -1302,6 +1359,11 @@ export class TcpConnection implements FourTuple {
         this.#timer = IDLE;
         this.#onRetransmitTimeout(now);
         return;
+      case 'tlp':
+        // RFC 8985 §7.3: send one probe, then the RTO runs (chosen after the probe is sent).
+        this.#timer = IDLE;
+        this.#tlpPending = true;
+        return;
       case 'persist': {
         this.#timer = IDLE;
         const inFlight = seqDiff(this.sndNxt, this.sndUna);
@@ -1351,6 +1413,8 @@ export class TcpConnection implements FourTuple {
     this.stats.timeouts++;
     this.#rtt.backoff();
     this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.#retries);
+    this.#tlpEnd = null;
+    this.#tlpPending = false;
     // Go back N: resend everything from SND.UNA.
     this.sndNxt = this.sndUna;
     this.#rttSeq = null;
@@ -1370,6 +1434,7 @@ export class TcpConnection implements FourTuple {
       unsent,
       userClosed: this.#userClosed,
       rto: this.#rtt.rto,
+      pto: this.#probeTimeout(),
       persistInterval: Math.min(this.#rtt.rto * 2 ** this.#persistBackoff, o.maxRto),
       finWait2Ms: o.finWait2Ms,
       keepaliveAt: !o.keepAlive

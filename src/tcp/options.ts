@@ -55,6 +55,12 @@ export interface TcpConnectionOptions {
   noDelay: boolean;
   /** RFC 5961 §7: most challenge ACKs sent per second (Linux's global default is 1000). */
   challengeAcksPerSecond: number;
+  /**
+   * Tail loss probes (RFC 8985 §7, with SACK only): a probe 2*SRTT after the last transmission
+   * instead of waiting for the RTO. Off by default so that plain RFC 6298 timing holds (the
+   * packetdrill `rfc` profile expects it); Linux has it on (tcp_early_retrans).
+   */
+  tailLossProbe: boolean;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object.freeze({
@@ -81,6 +87,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   congestion: 'reno',
   noDelay: false,
   challengeAcksPerSecond: 100,
+  tailLossProbe: false,
 });
 
 /** IPv4 (20) and TCP (20) headers without options: MSS = MTU − 40 (RFC 9293 §3.7.1). */

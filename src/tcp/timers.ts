@@ -13,6 +13,8 @@ export type TcpTimer =
   | { kind: 'synRetry'; at: number }
   /** Retransmission timeout for data or FIN in flight (RFC 6298). */
   | { kind: 'retransmit'; at: number }
+  /** Tail loss probe (RFC 8985 §7): an earlier probe before the RTO, at most one per flight. */
+  | { kind: 'tlp'; at: number }
   /** Zero-window probe, or the sender SWS override (RFC 9293 §3.8.6.1, §3.8.6.2.1). */
   | { kind: 'persist'; at: number }
   /** Keep-alive probe (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6). */
@@ -37,6 +39,8 @@ export interface TimerFacts {
   userClosed: boolean;
   /** The current RTO, backoff included. */
   rto: number;
+  /** The probe timeout when a tail loss probe may be armed now (RFC 8985 §7.2), else null. */
+  pto: number | null;
   /** The current persist interval, backoff included. */
   persistInterval: number;
   finWait2Ms: number;
@@ -64,7 +68,11 @@ export function chooseTimer(current: TcpTimer, now: number, f: TimerFacts): TcpT
     default:
       break;
   }
-  if (f.inFlight) return keep('retransmit', f.rto);
+  if (f.inFlight) {
+    // RFC 8985 §7.2: the PTO replaces the RTO while a probe is allowed; a running RTO stays.
+    if (f.pto !== null && current.kind !== 'retransmit') return keep('tlp', Math.min(f.pto, f.rto));
+    return keep('retransmit', f.rto);
+  }
   // Nothing in flight but something to send: the peer's window (or SWS avoidance) holds it.
   if (f.unsent) return keep('persist', f.persistInterval);
   if (f.state === 'FIN_WAIT_2' && f.userClosed) return keep('finWait2', f.finWait2Ms);

@@ -33,6 +33,7 @@ const optionsArb: fc.Arbitrary<Partial<TcpConnectionOptions>> = fc.record({
   congestion: fc.constantFrom('reno' as const, 'cubic' as const),
   noDelay: fc.boolean(),
   timeWaitMs: fc.constant(100),
+  tailLossProbe: fc.boolean(),
 });
 
 /** Run one case; on failure the message names the seed and the faults. */

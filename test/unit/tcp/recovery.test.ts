@@ -1,8 +1,13 @@
 import { expect, describe as group, it } from 'vitest';
 import { expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
 
-function est(o: { sack: boolean; congestion?: 'reno' | 'cubic' }) {
-  const c = synSent({ sack: o.sack, initialWindow: 10, congestion: o.congestion ?? 'reno' });
+function est(o: { sack: boolean; congestion?: 'reno' | 'cubic'; tlp?: boolean }) {
+  const c = synSent({
+    sack: o.sack,
+    initialWindow: 10,
+    congestion: o.congestion ?? 'reno',
+    tailLossProbe: o.tlp ?? false,
+  });
   feed(c, 10, {
     control: 'syn',
     seq: REMOTE_ISS,
@@ -134,14 +139,39 @@ group('SACK loss recovery (RFC 6675)', () => {
   });
 
   it('after an RTO, go-back-N resends the holes and skips what was SACKed', () => {
-    const c = est({ sack: true });
+    const c = est({ sack: true, tlp: true });
     const sack = (a: number, b: number) => ({ sackBlocks: [{ left: l(a), right: l(b) }] });
     feed(c, 30, { seq: r(1), ack: l(1), options: sack(2001, 4001) });
-    const rto = c.snapshot().rto;
-    expectOut(c, 20 + rto, [{ seq: l(1) }]);
+    // First the tail loss probe (2*SRTT after the flight), then the RTO.
+    expectOut(c, 40, [{ seq: l(9001) }]);
+    const at = c.pollAt() as number;
+    expect(at).toBe(40 + c.snapshot().rto);
+    expectOut(c, at, [{ seq: l(1) }]);
     expect(c.snapshot().cwnd).toBe(1000);
-    feed(c, 20 + rto + 5, { seq: r(1), ack: l(1001), options: sack(2001, 4001) });
+    feed(c, at + 5, { seq: r(1), ack: l(1001), options: sack(2001, 4001) });
     // cwnd 2000: the hole at 1001, then past the SACKed 2001..4001 to 4001.
-    expectOut(c, 20 + rto + 5, [{ seq: l(1001) }, { seq: l(4001) }]);
+    expectOut(c, at + 5, [{ seq: l(1001) }, { seq: l(4001) }]);
+  });
+
+  it('tail loss probe (RFC 8985 §7): the last segment again after 2*SRTT, then the RTO', () => {
+    const c = est({ sack: true, tlp: true });
+    expect(c.snapshot().timer).toEqual({ kind: 'tlp', at: 40 });
+    expectOut(c, 40, [{ seq: l(9001), payload: new Uint8Array(1000) }]);
+    expect(c.snapshot()).toMatchObject({ timer: { kind: 'retransmit' }, retransmits: 1 });
+    // The probe's ACK SACKs one segment: not yet a loss (DupThresh); the full ACK ends it all.
+    feed(c, 50, {
+      seq: r(1),
+      ack: l(1),
+      options: { sackBlocks: [{ left: l(9001), right: l(10_001) }] },
+    });
+    expect(c.snapshot().inRecovery).toBe(false);
+    feed(c, 51, { seq: r(1), ack: l(10_001) });
+    expect(c.snapshot().timer.kind).toBe('idle');
+  });
+
+  it('no tail loss probe without SACK, or when the option is off', () => {
+    expect(est({ sack: true }).snapshot().timer.kind).toBe('retransmit');
+    const c = est({ sack: false, tlp: true });
+    expect(c.snapshot().timer.kind).toBe('retransmit');
   });
 });
