@@ -12,12 +12,14 @@
  *                                   takeEvents() ──► the owner (the socket layer), AFTER the core
  *                                   pollAt() ──► h.timer.schedule (lazily re-armed, one queue)
  *
- * Output is flushed by the stack at the end of each received batch and after each run of
- * timers; user calls ask for one flush per burst (stack.requestFlush).
+ * Input and timers are serviced at once, and the stack flushes the link at the end of each
+ * received batch and after each run of timers. User calls only change the core: the handle is
+ * serviced once per tick, in a microtask (TcpLayer.poke), so that a burst of writes is cut into
+ * as few segments as fit, and then the link is flushed once (stack.requestFlush).
  *
  * Events are delivered after the core call that produced them has returned (STYLE.md, "events
- * after, never during"). An owner that calls back into its handle while events are being
- * delivered does not recurse: the handle is marked and serviced again in the same loop.
+ * after, never during"), so an owner may call its handle from an event handler: nothing
+ * recurses into the core, and `service` is never re-entered for one handle.
  *
  * Layering: this file is src/stack; the socket layer (src/api/net.ts) registers owners here and
  * never touches TcpConnection itself.
@@ -132,14 +134,15 @@ export interface TcpConnectionRow {
 }
 
 /**
- * One connection as the socket layer sees it: the user calls of RFC 9293 §3.10, each followed by
- * servicing the connection (output, timer, events). The core itself stays private.
+ * One connection as the socket layer sees it: the user calls of RFC 9293 §3.10 (SEND, RECEIVE,
+ * CLOSE, ABORT and the options), each followed by servicing the connection (output, timer,
+ * events) a microtask later. The socket layer makes no other call on the core.
  */
 export class TcpHandle {
   owner: TcpOwner | null = null;
   /** The listener's port for a passive open not yet accepted, else -1. */
   listenPort: number;
-  /** Inside service(): a nested call only marks `again`. */
+  /** Inside service(): a nested service only marks `again` (a refused accept, say). */
   busy = false;
   again = false;
   /** Still in the table. */
