@@ -296,6 +296,24 @@ describe('styles demo: WebSocket', () => {
     expect(await closeCode(f, c)).toBe(1009);
   });
 
+  it('a client that stops reading is terminated once maxBuffered bytes wait', async () => {
+    const f = await demo({ maxBuffered: 16 * 1024 });
+    const c = await opened(f);
+    c.socket.pause();
+    const kib = 'y'.repeat(1000);
+    let published = 0;
+    while (f.app.stats.slowDropped === 0 && published < 5_000) {
+      f.app.hub.publish(kib);
+      published++;
+      if (published % 16 === 0) await advance(f.clock, 10);
+    }
+    expect(f.app.stats.slowDropped).toBe(1);
+    expect(published * 1_060).toBeLessThan((256 + 256 + 16 + 64) * 1024);
+    await runUntil(f.clock, () => c.got.closed, 10_000, 'client closed');
+    const left = f.server.connections().filter((r) => r.local.endsWith(`:${f.app.ports.ws}`));
+    expect(left.map((r) => r.state)).toEqual(['LISTEN']);
+  });
+
   it('a client that never answers pings is dropped after two heartbeats', async () => {
     const f = await demo({ heartbeatMs: 1_000 });
     const c = await opened(f);
