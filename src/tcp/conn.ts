@@ -126,20 +126,20 @@ export class TcpConnection implements FourTuple {
 
   // Send sequence space (RFC 9293 §3.3.1).
   readonly iss: number;
-  sndUna: number;
-  sndNxt: number;
+  #sndUna: number;
+  #sndNxt: number;
   /** Highest sequence number sent plus one: SND.NXT before a go-back-N retransmission. */
-  sndMax: number;
+  #sndMax: number;
   /** Peer's window in bytes (scaled). */
-  sndWnd = 0;
-  sndWl1 = 0;
-  sndWl2 = 0;
+  #sndWnd = 0;
+  #sndWl1 = 0;
+  #sndWl2 = 0;
   /** Max(SND.WND) (RFC 9293 §3.8.6.2.1). */
-  maxSndWnd = 0;
+  #maxSndWnd = 0;
 
   // Receive sequence space.
-  irs = 0;
-  rcvNxt = 0;
+  #irs = 0;
+  #rcvNxt = 0;
   /** RCV.NXT + RCV.WND as last advertised: never moves left (RFC 9293 §3.8.6.2.2). */
   #rcvAdvRight = 0;
 
@@ -244,9 +244,9 @@ export class TcpConnection implements FourTuple {
     const o = this.options;
     this.#passive = passive;
     this.iss = iss >>> 0;
-    this.sndUna = this.iss;
-    this.sndNxt = this.iss;
-    this.sndMax = this.iss;
+    this.#sndUna = this.iss;
+    this.#sndNxt = this.iss;
+    this.#sndMax = this.iss;
     this.#sendBufSeq = seqAdd(this.iss, 1);
     this.#tsOffset = this.iss;
     this.#sendBuf = new SendBuffer(o.sndBuf);
@@ -303,6 +303,36 @@ export class TcpConnection implements FourTuple {
     return this.#state;
   }
 
+  /** SND.UNA: oldest unacknowledged sequence number. */
+  get sndUna(): number {
+    return this.#sndUna;
+  }
+
+  /** SND.NXT: next sequence number to send (rolled back to SND.UNA by a retransmission timeout). */
+  get sndNxt(): number {
+    return this.#sndNxt;
+  }
+
+  /** SND.MAX: one past the highest sequence number ever sent. */
+  get sndMax(): number {
+    return this.#sndMax;
+  }
+
+  /** SND.WND: the peer's window in bytes, scaled. */
+  get sndWnd(): number {
+    return this.#sndWnd;
+  }
+
+  /** IRS: the peer's initial sequence number (0 until its SYN arrives). */
+  get irs(): number {
+    return this.#irs;
+  }
+
+  /** RCV.NXT: next sequence number expected from the peer. */
+  get rcvNxt(): number {
+    return this.#rcvNxt;
+  }
+
   /** CLOSED: the stack may forget this connection. */
   get finished(): boolean {
     return this.#state === 'CLOSED';
@@ -329,13 +359,13 @@ export class TcpConnection implements FourTuple {
     return {
       state: this.#state,
       iss: this.iss,
-      irs: this.irs,
-      sndUna: this.sndUna,
-      sndNxt: this.sndNxt,
-      sndMax: this.sndMax,
-      sndWnd: this.sndWnd,
-      rcvNxt: this.rcvNxt,
-      rcvWnd: Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt)),
+      irs: this.#irs,
+      sndUna: this.#sndUna,
+      sndNxt: this.#sndNxt,
+      sndMax: this.#sndMax,
+      sndWnd: this.#sndWnd,
+      rcvNxt: this.#rcvNxt,
+      rcvWnd: Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt)),
       smss: this.#sndEffMss(0),
       sndShift: this.#neg.sndShift,
       rcvShift: this.#neg.rcvShift,
@@ -529,7 +559,7 @@ export class TcpConnection implements FourTuple {
     // First, check the ACK bit.
     let ackOk = false;
     if (seg.ack !== null) {
-      if (seqLeq(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax)) {
+      if (seqLeq(seg.ack, this.iss) || seqGt(seg.ack, this.#sndMax)) {
         if (seg.control !== 'rst') this.#reply(this.#bareRst(seg.ack));
         this.#drop('bad-ack');
         return;
@@ -560,7 +590,7 @@ export class TcpConnection implements FourTuple {
       // Simultaneous open (§3.10.7.3, Figure 8): answer with SYN-ACK from SYN_RECEIVED. Data on
       // the SYN is not kept; the peer retransmits it.
       this.#state = 'SYN_RECEIVED';
-      this.sndNxt = this.iss;
+      this.#sndNxt = this.iss;
       this.#rttSeq = null;
       this.#timer = IDLE;
     }
@@ -577,9 +607,9 @@ export class TcpConnection implements FourTuple {
       this.#state === 'SYN_RECEIVED' &&
       seg.control === 'syn' &&
       seg.ack === null &&
-      seg.seq === this.irs
+      seg.seq === this.#irs
     ) {
-      this.sndNxt = this.iss;
+      this.#sndNxt = this.iss;
       this.#rttSeq = null;
       return;
     }
@@ -589,7 +619,7 @@ export class TcpConnection implements FourTuple {
     if (
       this.#state === 'TIME_WAIT' &&
       seg.control === 'fin' &&
-      seqAdd(seg.seq, len) === this.rcvNxt
+      seqAdd(seg.seq, len) === this.#rcvNxt
     ) {
       this.#ackNow = true;
       this.#timer = { kind: 'timeWait', at: now + this.options.timeWaitMs };
@@ -611,12 +641,12 @@ export class TcpConnection implements FourTuple {
     }
 
     // First, check the sequence number.
-    const rcvWnd = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt));
+    const rcvWnd = Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt));
     // §3.10.7.4: with a zero window no segment is acceptable, "but special allowance should be
     // made to accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT passes, and its text is
     // trimmed away below.
-    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === this.rcvNxt;
-    if (!zeroWindowAllowance && !isAcceptable(seg.seq, len, this.rcvNxt, rcvWnd)) {
+    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === this.#rcvNxt;
+    if (!zeroWindowAllowance && !isAcceptable(seg.seq, len, this.#rcvNxt, rcvWnd)) {
       // A retransmission of data we already have (our ACK was lost): it satisfies RFC 7323 §4.3
       // (SEG.SEQ ≤ Last.ACK.sent), so take its TSval before answering. Otherwise the ACK would
       // echo a timestamp from before the loss, and the sender would measure its whole backoff as
@@ -638,7 +668,7 @@ export class TcpConnection implements FourTuple {
 
     // Second, check the RST bit: RFC 5961 §3.2, reset only on an exact match, else challenge.
     if (seg.control === 'rst') {
-      if (seg.seq !== this.rcvNxt) {
+      if (seg.seq !== this.#rcvNxt) {
         this.#challengeAck(now);
         this.#drop('rst-challenge');
         return;
@@ -666,7 +696,7 @@ export class TcpConnection implements FourTuple {
     }
     const ack = seg.ack;
     if (this.#state === 'SYN_RECEIVED') {
-      if (!(seqGt(ack, this.sndUna) && seqLeq(ack, this.sndMax))) {
+      if (!(seqGt(ack, this.#sndUna) && seqLeq(ack, this.#sndMax))) {
         this.#reply(this.#bareRst(ack));
         this.#drop('bad-ack');
         return;
@@ -675,7 +705,7 @@ export class TcpConnection implements FourTuple {
       this.#updateWindow(seg.window * 2 ** this.#neg.sndShift, seg.seq, ack);
     }
     // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
-    if (seqGt(ack, this.sndMax) || seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
+    if (seqGt(ack, this.#sndMax) || seqLt(ack, seqAdd(this.#sndUna, -this.#maxSndWnd))) {
       this.#challengeAck(now);
       this.#drop('ack-out-of-range');
       return;
@@ -723,35 +753,35 @@ export class TcpConnection implements FourTuple {
   /** RFC 5681 §2 "duplicate acknowledgment", then SND.UNA advance, window, RTT and recovery. */
   #processAck(now: number, seg: TcpRepr, ack: number): void {
     const wnd = seg.window * 2 ** this.#neg.sndShift;
-    this.#loss?.onSackBlocks(seg.options.sackBlocks, this.sndUna, this.sndMax);
+    this.#loss?.onSackBlocks(seg.options.sackBlocks, this.#sndUna, this.#sndMax);
     const isDup =
-      ack === this.sndUna &&
-      this.sndMax !== this.sndUna &&
+      ack === this.#sndUna &&
+      this.#sndMax !== this.#sndUna &&
       seg.payload.length === 0 &&
       seg.control === 'none' &&
-      wnd === this.sndWnd;
+      wnd === this.#sndWnd;
 
-    if (seqGt(ack, this.sndUna)) {
+    if (seqGt(ack, this.#sndUna)) {
       this.#ackAdvanced(now, seg, ack);
     } else if (isDup) {
       // Karn: a fast retransmission ends RTT timing of what it overlaps.
       const canSendNew =
-        seqGt(this.#dataEnd(), this.sndMax) && this.sndWnd > seqDiff(this.sndMax, this.sndUna);
-      if (this.#loss?.onDupAck(now, this.sndUna, this.sndMax, canSendNew)) this.#rttSeq = null;
-    } else if (this.#loss?.onOtherAck(now, this.sndUna, this.sndMax)) {
+        seqGt(this.#dataEnd(), this.#sndMax) && this.#sndWnd > seqDiff(this.#sndMax, this.#sndUna);
+      if (this.#loss?.onDupAck(now, this.#sndUna, this.#sndMax, canSendNew)) this.#rttSeq = null;
+    } else if (this.#loss?.onOtherAck(now, this.#sndUna, this.#sndMax)) {
       this.#rttSeq = null;
     }
 
     // §3.10.7.4 fifth step: update the send window from the newest segment.
-    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLeq(this.sndWl2, ack))) {
+    if (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLeq(this.#sndWl2, ack))) {
       this.#updateWindow(wnd, seg.seq, ack);
     }
   }
 
   /** SND.UNA < SEG.ACK ≤ SND.MAX: new data (or our SYN, or our FIN) acknowledged. */
   #ackAdvanced(now: number, seg: TcpRepr, ack: number): void {
-    const acked = seqDiff(ack, this.sndUna);
-    const flight = seqDiff(this.sndMax, this.sndUna);
+    const acked = seqDiff(ack, this.#sndUna);
+    const flight = seqDiff(this.#sndMax, this.#sndUna);
     this.#sampleRtt(now, seg, ack);
 
     // Drop acknowledged bytes from the send buffer (the SYN and FIN take no buffer space).
@@ -761,8 +791,8 @@ export class TcpConnection implements FourTuple {
       this.#sendBuf.consume(ackedData);
       this.#sendBufSeq = seqAdd(this.#sendBufSeq, ackedData);
     }
-    this.sndUna = ack;
-    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    this.#sndUna = ack;
+    if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack;
     this.#retries = 0;
     this.#unansweredProbes = 0;
     // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
@@ -795,7 +825,7 @@ export class TcpConnection implements FourTuple {
   /** Accept `data` starting at `seq` (already checked acceptable). Returns true if all of it was
    *  within the window (so a FIN right after it may be processed). */
   #acceptText(now: number, seq: number, data: Uint8Array): boolean {
-    let off = seqDiff(seq, this.rcvNxt);
+    let off = seqDiff(seq, this.#rcvNxt);
     if (off < 0) {
       if (-off >= data.length) {
         this.#ackNow = true;
@@ -804,7 +834,7 @@ export class TcpConnection implements FourTuple {
       data = data.subarray(-off);
       off = 0;
     }
-    const room = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt)) - off;
+    const room = Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt)) - off;
     let complete = true;
     if (data.length > room) {
       data = data.subarray(0, Math.max(room, 0));
@@ -824,12 +854,12 @@ export class TcpConnection implements FourTuple {
     }
     // In order. The payload is a view into a reused packet buffer: copy before keeping it.
     this.#deliver(data.slice());
-    this.rcvNxt = seqAdd(this.rcvNxt, data.length);
+    this.#rcvNxt = seqAdd(this.#rcvNxt, data.length);
     let accepted = data.length;
     const filled = this.#reass.advance(data.length);
     for (const chunk of filled) {
       this.#deliver(chunk);
-      this.rcvNxt = seqAdd(this.rcvNxt, chunk.length);
+      this.#rcvNxt = seqAdd(this.#rcvNxt, chunk.length);
       accepted += chunk.length;
     }
     // RFC 5681 §4.2: ACK at once when a hole is filled; else at least every second full-sized
@@ -838,9 +868,9 @@ export class TcpConnection implements FourTuple {
     if (filled.length > 0 || this.#unackedBytes >= 2 * this.#rcvEffMss()) this.#ackNow = true;
     else if (this.#delayedAckAt === null) this.#delayedAckAt = now + this.options.delayedAckMs;
     // A FIN that arrived beyond the hole may now be in order.
-    if (this.#rcvFinSeq !== null && this.#rcvFinSeq === this.rcvNxt) {
+    if (this.#rcvFinSeq !== null && this.#rcvFinSeq === this.#rcvNxt) {
       this.#rcvFinSeq = null;
-      this.#acceptFin(now, this.rcvNxt, false);
+      this.#acceptFin(now, this.#rcvNxt, false);
     }
     return complete;
   }
@@ -857,7 +887,7 @@ export class TcpConnection implements FourTuple {
 
   /** §3.10.7.4 eighth step: the FIN at sequence number `finSeq`. */
   #acceptFin(now: number, finSeq: number, bare: boolean): void {
-    if (seqGt(finSeq, this.rcvNxt)) {
+    if (seqGt(finSeq, this.#rcvNxt)) {
       // Beyond a hole: process it once the data before it arrives. A bare FIN is an out-of-order
       // segment of its own and gets its duplicate ACK (RFC 5681 §4.2); one with data already has.
       this.#rcvFinSeq = finSeq;
@@ -865,12 +895,12 @@ export class TcpConnection implements FourTuple {
       if (bare) this.#dupAcksOwed = Math.min(this.#dupAcksOwed + 1, MAX_DUP_ACKS_OWED);
       return;
     }
-    if (finSeq !== this.rcvNxt || this.#finReceived) {
+    if (finSeq !== this.#rcvNxt || this.#finReceived) {
       this.#ackNow = true;
       return;
     }
     this.#finReceived = true;
-    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
     this.#ackNow = true;
     // Events follow data order: while held data waits for recv(), so does the 'fin'.
     if (this.#rcvQueued > 0) this.#finEventHeld = true;
@@ -970,7 +1000,7 @@ export class TcpConnection implements FourTuple {
     if (t.kind !== 'idle' && t.at <= now) return { kind: 'fire', timer: t.kind };
 
     if (state === 'SYN_SENT' || state === 'SYN_RECEIVED') {
-      if (this.sndNxt === this.iss) return { kind: 'send', plan: { kind: 'syn' } };
+      if (this.#sndNxt === this.iss) return { kind: 'send', plan: { kind: 'syn' } };
     } else if (state !== 'TIME_WAIT') {
       const data = this.#planData();
       if (data !== null) return { kind: 'send', plan: data };
@@ -998,24 +1028,27 @@ export class TcpConnection implements FourTuple {
 
     // A retransmission of the segment at SND.UNA (fast retransmit, NewReno partial ACK).
     if (loss?.rexmitPending) {
-      const len = Math.max(0, Math.min(maxSeg, seqDiff(dataEnd, this.sndUna)));
-      const withFin = fin && seqAdd(this.sndUna, len) === dataEnd;
-      if (len > 0 || withFin) return { kind: 'data', seq: this.sndUna, len, fin: withFin, sack };
+      const len = Math.max(0, Math.min(maxSeg, seqDiff(dataEnd, this.#sndUna)));
+      const withFin = fin && seqAdd(this.#sndUna, len) === dataEnd;
+      if (len > 0 || withFin) return { kind: 'data', seq: this.#sndUna, len, fin: withFin, sack };
     }
 
     // RFC 6675 §5 step (C): during SACK recovery, NextSeg() chooses.
     if (loss?.sackRecovery) {
-      const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      const newData = Math.max(0, Math.min(seqDiff(dataEnd, this.sndNxt), this.sndWnd - inFlight));
-      const next = loss.nextSack(this.sndUna, this.sndNxt, this.sndMax, maxSeg, newData);
+      const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
+      const newData = Math.max(
+        0,
+        Math.min(seqDiff(dataEnd, this.#sndNxt), this.#sndWnd - inFlight),
+      );
+      const next = loss.nextSack(this.#sndUna, this.#sndNxt, this.#sndMax, maxSeg, newData);
       if (next.kind === 'blocked') return null;
       if (next.kind === 'send') {
         const withFin = fin && seqAdd(next.seq, next.len) === dataEnd;
         return { kind: 'data', seq: next.seq, len: next.len, fin: withFin, sack };
       }
       // Nothing for NextSeg: only a FIN may still be due.
-      if (fin && this.sndNxt === dataEnd) {
-        return { kind: 'data', seq: this.sndNxt, len: 0, fin: true, sack };
+      if (fin && this.#sndNxt === dataEnd) {
+        return { kind: 'data', seq: this.#sndNxt, len: 0, fin: true, sack };
       }
       return null;
     }
@@ -1028,21 +1061,21 @@ export class TcpConnection implements FourTuple {
     const sacked = loss !== null && loss.scoreboard.highestSacked !== null;
     // Go-back-N after a timeout skips what the receiver has SACKed (RFC 6675 §5.1: keep using
     // the scoreboard after an RTO), so it resends holes only.
-    let nxt = this.sndNxt;
-    let resendEnd = seqMin(this.sndMax, dataEnd);
+    let nxt = this.#sndNxt;
+    let resendEnd = seqMin(this.#sndMax, dataEnd);
     if (sacked && seqLt(nxt, resendEnd)) {
       const hole = loss.scoreboard.nextUnsackedHole(nxt, resendEnd);
-      nxt = hole === null ? this.sndMax : hole.start;
+      nxt = hole === null ? this.#sndMax : hole.start;
       if (hole !== null) resendEnd = hole.end;
     }
     const finPending = fin && seqLeq(nxt, dataEnd);
     const queued = Math.max(0, seqDiff(dataEnd, nxt));
     if (queued === 0 && !finPending) return null;
     // Bytes in the network: sent, not acknowledged, not SACKed.
-    const inFlight = seqDiff(this.sndNxt, this.sndUna);
-    const flight = sacked ? this.#unsackedBetween(this.sndUna, this.sndNxt) : inFlight;
-    const cwnd = loss === null ? this.sndWnd : loss.cc.cwnd + loss.limitedTransmit;
-    const windowRoom = this.sndWnd - seqDiff(nxt, this.sndUna);
+    const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
+    const flight = sacked ? this.#unsackedBetween(this.#sndUna, this.#sndNxt) : inFlight;
+    const cwnd = loss === null ? this.#sndWnd : loss.cc.cwnd + loss.limitedTransmit;
+    const windowRoom = this.#sndWnd - seqDiff(nxt, this.#sndUna);
     let usable = Math.min(windowRoom, cwnd - flight);
     if (this.#forceSend) usable = Math.max(usable, Math.min(windowRoom, maxSeg));
 
@@ -1064,7 +1097,7 @@ export class TcpConnection implements FourTuple {
         queued,
         usable,
         mss: maxSeg,
-        maxSndWnd: this.maxSndWnd,
+        maxSndWnd: this.#maxSndWnd,
         idle: inFlight === 0,
         noDelay: this.options.noDelay,
         closing: fin && queued <= maxSeg,
@@ -1083,16 +1116,16 @@ export class TcpConnection implements FourTuple {
    */
   #planProbe(fin: boolean, dataEnd: number, maxSeg: number, sack: SackBlock[]): Plan {
     const newData = Math.min(
-      seqDiff(dataEnd, this.sndMax),
-      this.sndWnd - seqDiff(this.sndMax, this.sndUna),
+      seqDiff(dataEnd, this.#sndMax),
+      this.#sndWnd - seqDiff(this.#sndMax, this.#sndUna),
       maxSeg,
     );
-    if (newData > 0 && seqGeq(this.sndNxt, this.sndMax)) {
-      const end = seqAdd(this.sndMax, newData);
-      return { kind: 'data', seq: this.sndMax, len: newData, fin: fin && end === dataEnd, sack };
+    if (newData > 0 && seqGeq(this.#sndNxt, this.#sndMax)) {
+      const end = seqAdd(this.#sndMax, newData);
+      return { kind: 'data', seq: this.#sndMax, len: newData, fin: fin && end === dataEnd, sack };
     }
-    const dataTop = seqMin(this.sndMax, dataEnd);
-    const seq = seqMax(this.sndUna, seqAdd(dataTop, -maxSeg));
+    const dataTop = seqMin(this.#sndMax, dataEnd);
+    const seq = seqMax(this.#sndUna, seqAdd(dataTop, -maxSeg));
     const len = Math.max(0, seqDiff(dataTop, seq));
     return { kind: 'data', seq, len, fin: this.#finSent(), sack };
   }
@@ -1112,7 +1145,7 @@ export class TcpConnection implements FourTuple {
     if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'LAST_ACK') {
       return null;
     }
-    const oneSegment = seqDiff(this.sndMax, this.sndUna) <= this.#sndEffMss(0);
+    const oneSegment = seqDiff(this.#sndMax, this.#sndUna) <= this.#sndEffMss(0);
     return Math.max(2 * srtt, 1) + (oneSegment ? WORST_CASE_DELAYED_ACK_MS : 0);
   }
 
@@ -1138,7 +1171,7 @@ export class TcpConnection implements FourTuple {
       case 'rst': {
         this.#rstPending = false;
         // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>, with SND.NXT as the peer knows it (SND.MAX).
-        return this.#repr('rst', this.sndMax, EMPTY, this.rcvNxt, 0, NO_OPTIONS);
+        return this.#repr('rst', this.#sndMax, EMPTY, this.#rcvNxt, 0, NO_OPTIONS);
       }
       case 'syn':
         return this.#buildSyn(now);
@@ -1146,14 +1179,14 @@ export class TcpConnection implements FourTuple {
         // A zero-window or keep-alive probe: SEG.SEQ = SND.UNA − 1, no data (RFC 1122 §4.2.3.6),
         // which the peer must answer with an ACK carrying its current window.
         this.#probePending = false;
-        return this.#segment(now, 'none', seqAdd(this.sndUna, -1), EMPTY, []);
+        return this.#segment(now, 'none', seqAdd(this.#sndUna, -1), EMPTY, []);
       }
       case 'ack':
         if (this.#dupAcksOwed > 0) this.#dupAcksOwed--;
         // SND.MAX, not SND.NXT: during go-back-N SND.NXT is rolled back below what the peer has
         // received, and a pure ACK with an old sequence number is unacceptable to it (§3.10.7.4),
         // so its ACK field would never be read (BSD tcp_output does the same).
-        return this.#segment(now, 'none', this.sndMax, EMPTY, plan.sack);
+        return this.#segment(now, 'none', this.#sndMax, EMPTY, plan.sack);
       case 'data':
         return this.#buildData(now, plan.seq, plan.len, plan.fin, plan.sack);
     }
@@ -1167,49 +1200,49 @@ export class TcpConnection implements FourTuple {
       : synAckOptions(this.options, this.#neg, ts);
     // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
     const window = Math.min(this.options.rcvBuf, MAX_WINDOW_FIELD);
-    if (this.sndMax === this.iss) {
+    if (this.#sndMax === this.iss) {
       // First transmission: time it (Karn: a retransmitted SYN is never timed).
       this.#rttSeq = seqAdd(this.iss, 1);
       this.#rttTime = now;
     } else {
       this.stats.retransmits++;
     }
-    this.sndNxt = seqAdd(this.iss, 1);
-    this.sndMax = this.sndNxt;
+    this.#sndNxt = seqAdd(this.iss, 1);
+    this.#sndMax = this.#sndNxt;
     this.#ackSent();
-    return this.#repr('syn', this.iss, EMPTY, active ? null : this.rcvNxt, window, options);
+    return this.#repr('syn', this.iss, EMPTY, active ? null : this.#rcvNxt, window, options);
   }
 
   #buildData(now: number, seq: number, len: number, fin: boolean, sack: SackBlock[]): TcpRepr {
     const payload = len > 0 ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len) : EMPTY;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
-    const retransmission = seqLt(seq, this.sndMax);
+    const retransmission = seqLt(seq, this.#sndMax);
     if (len > 0 && !retransmission) this.#restartAfterIdle(now);
     if (retransmission) {
       // Karn's algorithm stops timing any segment a retransmission overlaps.
       this.stats.retransmits++;
       if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
     }
-    this.#loss?.onSent(seq, end, retransmission, this.sndUna);
+    this.#loss?.onSent(seq, end, retransmission, this.#sndUna);
     // RFC 8985 §7.2: the probe timeout counts from the latest transmission.
     if (this.#timer.kind === 'tlp') this.#timer = IDLE;
     if (this.#tlpPending) {
       this.#tlpPending = false;
-      this.#tlpEnd = seqMax(end, this.sndMax);
+      this.#tlpEnd = seqMax(end, this.#sndMax);
       this.stats.tailLossProbes++;
     }
-    if (seqGt(end, this.sndMax)) {
+    if (seqGt(end, this.#sndMax)) {
       this.stats.bytesOut += Math.max(
         0,
-        seqDiff(seqMin(end, this.#dataEnd()), seqMax(seq, this.sndMax)),
+        seqDiff(seqMin(end, this.#dataEnd()), seqMax(seq, this.#sndMax)),
       );
       if (this.#rttSeq === null && !this.#neg.timestamps) {
         this.#rttSeq = end;
         this.#rttTime = now;
       }
-      this.sndMax = end;
+      this.#sndMax = end;
     }
-    this.sndNxt = seqMax(this.sndNxt, end);
+    this.#sndNxt = seqMax(this.#sndNxt, end);
     this.#forceSend = false;
     const seg = this.#segment(now, fin ? 'fin' : 'none', seq, payload, sack);
     // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
@@ -1225,7 +1258,7 @@ export class TcpConnection implements FourTuple {
     const last = this.#lastDataSentAt;
     this.#lastDataSentAt = now;
     const cc = this.#loss?.cc;
-    if (cc === undefined || last === null || this.sndMax !== this.sndUna) return;
+    if (cc === undefined || last === null || this.#sndMax !== this.#sndUna) return;
     if (now - last > this.#rtt.rto) {
       cc.cwnd = Math.min(cc.cwnd, this.options.initialWindow * this.#sndEffMss(0));
     }
@@ -1250,7 +1283,7 @@ export class TcpConnection implements FourTuple {
     };
     const window = this.#advertise();
     this.#ackSent();
-    return this.#repr(control, seq, payload, this.rcvNxt, window, options);
+    return this.#repr(control, seq, payload, this.#rcvNxt, window, options);
   }
 
   #repr(
@@ -1283,7 +1316,7 @@ export class TcpConnection implements FourTuple {
     this.#ackNow = false;
     this.#delayedAckAt = null;
     this.#unackedBytes = 0;
-    this.#lastAckSent = this.rcvNxt;
+    this.#lastAckSent = this.#rcvNxt;
     this.#userRead = false;
   }
 
@@ -1291,8 +1324,8 @@ export class TcpConnection implements FourTuple {
   #advertise(): number {
     const shift = this.#neg.rcvShift;
     const wnd = this.#receiveWindow();
-    const field = windowField(this.rcvNxt, wnd, shift, this.#rcvAdvRight);
-    this.#rcvAdvRight = seqAdd(this.rcvNxt, field * 2 ** shift);
+    const field = windowField(this.#rcvNxt, wnd, shift, this.#rcvAdvRight);
+    this.#rcvAdvRight = seqAdd(this.#rcvNxt, field * 2 ** shift);
     return field;
   }
 
@@ -1301,7 +1334,7 @@ export class TcpConnection implements FourTuple {
     const max = MAX_WINDOW_FIELD * 2 ** this.#neg.rcvShift;
     const free = Math.min(max, Math.max(0, this.options.rcvBuf - this.#rcvQueued));
     return receiveWindow(
-      this.rcvNxt,
+      this.#rcvNxt,
       this.#rcvAdvRight,
       free,
       this.options.rcvBuf,
@@ -1317,7 +1350,7 @@ export class TcpConnection implements FourTuple {
    */
   #windowUpdateDue(): boolean {
     if (!this.#userRead || !isSynchronized(this.#state) || this.#finReceived) return false;
-    const current = Math.max(0, seqDiff(this.#rcvAdvRight, this.rcvNxt));
+    const current = Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt));
     const mss = this.#rcvEffMss();
     const threshold = Math.min(Math.floor(this.options.rcvBuf / 2), mss);
     if (current >= Math.min(2 * mss, Math.floor(this.options.rcvBuf / 2))) return false;
@@ -1327,7 +1360,7 @@ export class TcpConnection implements FourTuple {
   #sackBlocks(): SackBlock[] {
     if (!this.#neg.sack || this.#reass.empty) return [];
     // Room for 4 blocks, or 3 beside a timestamp (RFC 2018 §3).
-    return this.#reass.sackBlocks(this.rcvNxt, this.#neg.timestamps ? 3 : 4);
+    return this.#reass.sackBlocks(this.#rcvNxt, this.#neg.timestamps ? 3 : 4);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1352,7 +1385,7 @@ export class TcpConnection implements FourTuple {
         }
         this.stats.timeouts++;
         this.#rtt.backoff();
-        this.sndNxt = this.iss;
+        this.#sndNxt = this.iss;
         this.#rttSeq = null;
         return;
       case 'retransmit':
@@ -1366,8 +1399,8 @@ export class TcpConnection implements FourTuple {
         return;
       case 'persist': {
         this.#timer = IDLE;
-        const inFlight = seqDiff(this.sndNxt, this.sndUna);
-        if (this.sndWnd - inFlight <= 0) {
+        const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
+        if (this.#sndWnd - inFlight <= 0) {
           // Zero window: probe; give up after maxRetries probes that got no answer at all.
           if (++this.#unansweredProbes > this.options.maxRetries) {
             this.#fail('ETIMEDOUT');
@@ -1412,11 +1445,11 @@ export class TcpConnection implements FourTuple {
     }
     this.stats.timeouts++;
     this.#rtt.backoff();
-    this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.#retries);
+    this.#loss?.onTimeout(now, this.#sndUna, this.#sndMax, this.#retries);
     this.#tlpEnd = null;
     this.#tlpPending = false;
     // Go back N: resend everything from SND.UNA.
-    this.sndNxt = this.sndUna;
+    this.#sndNxt = this.#sndUna;
     this.#rttSeq = null;
   }
 
@@ -1425,12 +1458,12 @@ export class TcpConnection implements FourTuple {
     this.#timerStale = false;
     const o = this.options;
     const unsent =
-      seqDiff(this.#dataEnd(), this.sndNxt) > 0 || (this.#finQueued && !this.#finSent());
+      seqDiff(this.#dataEnd(), this.#sndNxt) > 0 || (this.#finQueued && !this.#finSent());
     if (!unsent) this.#persistBackoff = 0;
     this.#timer = chooseTimer(this.#timer, now, {
       state: this.#state,
-      synSent: this.sndMax !== this.iss,
-      inFlight: this.sndMax !== this.sndUna,
+      synSent: this.#sndMax !== this.iss,
+      inFlight: this.#sndMax !== this.#sndUna,
       unsent,
       userClosed: this.#userClosed,
       rto: this.#rtt.rto,
@@ -1451,11 +1484,11 @@ export class TcpConnection implements FourTuple {
 
   /** Record the peer's SYN: IRS, RCV.NXT and the negotiated options. */
   #takePeerSyn(syn: TcpRepr): void {
-    this.irs = syn.seq;
-    this.rcvNxt = seqAdd(syn.seq, 1);
+    this.#irs = syn.seq;
+    this.#rcvNxt = seqAdd(syn.seq, 1);
     // Our SYN (or SYN-ACK) offers an unscaled window of min(rcvBuf, 65535) (RFC 7323 §2.2).
-    this.#rcvAdvRight = seqAdd(this.rcvNxt, Math.min(this.options.rcvBuf, MAX_WINDOW_FIELD));
-    this.#lastAckSent = this.rcvNxt;
+    this.#rcvAdvRight = seqAdd(this.#rcvNxt, Math.min(this.options.rcvBuf, MAX_WINDOW_FIELD));
+    this.#lastAckSent = this.#rcvNxt;
     this.#neg = negotiate(this.options, syn.options);
     if (this.#neg.timestamps && syn.options.timestamp !== null) {
       this.#tsRecent = syn.options.timestamp.tsVal;
@@ -1475,7 +1508,7 @@ export class TcpConnection implements FourTuple {
     this.#loss = new LossRecovery(
       cc,
       { sack: this.#neg.sack, smss: this.#sndEffMss(0) },
-      this.sndMax,
+      this.#sndMax,
     );
     this.#emit({ type: 'connected' });
   }
@@ -1547,11 +1580,11 @@ export class TcpConnection implements FourTuple {
   }
 
   #updateWindow(wnd: number, seq: number, ack: number): void {
-    if (this.sndWnd === 0 && wnd > 0) this.#persistBackoff = 0;
-    this.sndWnd = wnd;
-    this.sndWl1 = seq;
-    this.sndWl2 = ack;
-    if (wnd > this.maxSndWnd) this.maxSndWnd = wnd;
+    if (this.#sndWnd === 0 && wnd > 0) this.#persistBackoff = 0;
+    this.#sndWnd = wnd;
+    this.#sndWl1 = seq;
+    this.#sndWl2 = ack;
+    if (wnd > this.#maxSndWnd) this.#maxSndWnd = wnd;
   }
 
   /** Sequence number just past the last queued byte (where our FIN goes). */
@@ -1560,11 +1593,11 @@ export class TcpConnection implements FourTuple {
   }
 
   #finSent(): boolean {
-    return this.#finQueued && seqGt(this.sndMax, this.#dataEnd());
+    return this.#finQueued && seqGt(this.#sndMax, this.#dataEnd());
   }
 
   #finAcked(): boolean {
-    return this.#finQueued && seqGt(this.sndUna, this.#dataEnd());
+    return this.#finQueued && seqGt(this.#sndUna, this.#dataEnd());
   }
 
   /** Eff.snd.MSS (RFC 9293 §3.7.1): SMSS less the options this segment carries. */
