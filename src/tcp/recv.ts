@@ -3,7 +3,7 @@
  * the sequence number") and the receive window with receiver-side silly window syndrome avoidance
  * (RFC 9293 §3.8.6.2.2).
  */
-import { seqAdd, seqDiff, seqGeq, seqInRange, seqLt } from './seq.ts';
+import { seqAdd, seqDiff, seqInRange, seqLt } from './seq.ts';
 
 /**
  * The four acceptability tests of RFC 9293 §3.10.7.4:
@@ -50,9 +50,4 @@ export function windowField(rcvNxt: number, wnd: number, shift: number, minRight
     field = Math.min(Math.ceil(Math.max(0, seqDiff(minRight, rcvNxt)) / 2 ** shift), 0xffff);
   }
   return field;
-}
-
-/** True when `x` lies in [lo, hi] (both ends included) in sequence space. */
-export function seqBetween(x: number, lo: number, hi: number): boolean {
-  return seqGeq(x, lo) && seqGeq(hi, x);
 }
