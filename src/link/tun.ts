@@ -13,16 +13,30 @@
  * when the fd becomes writable. A flush is also scheduled as a microtask when the first packet of
  * a batch is queued, so a caller that forgets flush() only delays packets, never strands them.
  *
+ * Offload (`offload: true`, native-notes/offload.md): the device is opened with IFF_VNET_HDR
+ * and TUNSETOFFLOAD (checksum, TSO4). Each packet then comes with a virtio_net_hdr (parsed with
+ * src/wire/virtio-net.ts from a 12-byte slot per packet in a second shared buffer): the kernel
+ * hands us TCP segments of up to 64 KiB with partial checksums, which we pass on with
+ * RxFlag.CsumTrusted, and takes super-segments from us (`send(packet, segmentSize)`), which
+ * the kernel receives whole. A kernel without IFF_VNET_HDR gives a plain device.
+ *
  * Configuration (MTU, host-side address, up) is done with `ip -n NS ...` rather than netlink
  * from C: it runs once per open, is easy to read and debug, and keeps the addon small.
  */
 import { createRequire } from 'node:module';
-import type { Link, LinkReceiver } from './link.ts';
+import { IPV4_MAX_DATAGRAM } from '../wire/ipv4.ts';
+import { emitPlainVirtioNetHdr, emitTcpV4GsoHdr, VnetFlag, vnetFlags } from '../wire/virtio-net.ts';
+import { type Link, type LinkOffload, type LinkReceiver, RxFlag } from './link.ts';
 import * as netns from './netns.ts';
 
 /** The addon's exports (src/link/native/tun.c). */
 export interface TunAddon {
-  open(name: string, netnsPath: string | null): { handle: TunHandle; name: string };
+  open(
+    name: string,
+    netnsPath: string | null,
+    offload?: boolean,
+  ): { handle: TunHandle; name: string; vnetHdr: boolean; offloads: number };
+  /** `rxHdrs`: 12 bytes per packet of a batch for the virtio_net_hdr (vnet devices), else null. */
   start(
     handle: TunHandle,
     rxBuf: ArrayBuffer,
@@ -31,7 +45,9 @@ export interface TunAddon {
     batch: number,
     onRead: (count: number) => void,
     onWritable: () => void,
+    rxHdrs: Uint8Array | null,
   ): void;
+  /** `hdrs`: packet i goes out behind the virtio_net_hdr at hdrs[12 * i] (vnet devices). */
   writeBatch(
     handle: TunHandle,
     buf: Uint8Array,
@@ -39,6 +55,7 @@ export interface TunAddon {
     lengths: Uint32Array,
     first: number,
     count: number,
+    hdrs: Uint8Array | null,
   ): number;
   wantWritable(handle: TunHandle, on: boolean): void;
   stats(handle: TunHandle): NativeTunStats;
@@ -56,12 +73,16 @@ export interface NativeTunStats {
   rxErrors: number;
   /** Packets larger than the MTU we were opened with: dropped by the addon. */
   rxTruncated: number;
+  /** Packets read with a GSO type (offload: TCP segments larger than the MTU). */
+  rxGso: number;
   txPackets: number;
   txBytes: number;
   /** writeBatch() calls: txPackets / txCalls is the achieved write batch size. */
   txCalls: number;
   txErrors: number;
   txEagain: number;
+  /** Super-segments written (offload): each stands for several MTU-sized segments. */
+  txGso: number;
 }
 
 export interface TunStats extends NativeTunStats {
@@ -69,7 +90,21 @@ export interface TunStats extends NativeTunStats {
   txDropped: number;
   /** Packets dropped by send() because they were larger than the MTU. */
   txOversize: number;
+  /** Received packets passed on with RxFlag.CsumTrusted (partial or verified checksum). */
+  rxCsumTrusted: number;
 }
+
+/** TUNSETOFFLOAD flags (linux/if_tun.h). */
+export const TunOffloadFlag = { Csum: 0x01, Tso4: 0x02, Uso4: 0x20 } as const;
+
+/** Bytes of header slot per packet in the shared header buffers (tun.c VNET_SLOT). */
+const VNET_SLOT = 12;
+/** Receive slot on an offloading device: a whole 64 KiB GSO packet, 4-byte aligned, + 4. */
+const GSO_RX_SLOT = 65_536 + 4;
+/** How many such slots the receive buffer holds: at most this many 64 KiB reads per batch. */
+const GSO_RX_SLOTS = 16;
+/** Write buffer room for super-segments on a TSO device. */
+const GSO_TX_BYTES = 8 * 65_536;
 
 let addon: TunAddon | undefined;
 
@@ -102,6 +137,12 @@ export interface TunOpenOptions {
   /** Kernel-side address on the device, e.g. '10.0.0.1/24' (needs netns). */
   hostAddress?: string;
   /**
+   * Ask for IFF_VNET_HDR and TUNSETOFFLOAD (checksum offload, TSO4): 64 KiB TCP segments both
+   * ways. Falls back to a plain device when the kernel has no vnet headers; `link.offloads`
+   * says what was granted. Default false.
+   */
+  offload?: boolean;
+  /**
    * Allow opening (and configuring) the device in the current, usually root, namespace. Off by
    * default: tunstack keeps its packets inside namespaces it owns.
    */
@@ -116,6 +157,12 @@ export class TunLink implements Link {
   readonly name: string;
   readonly netns: string | undefined;
   readonly batch: number;
+  /** What the stack may use: TSO when the kernel took TUN_F_TSO4, else absent. */
+  readonly offload: LinkOffload | undefined;
+  /** The device has virtio_net_hdr framing (asked for offload and the kernel has it). */
+  readonly vnetHdr: boolean;
+  /** TUNSETOFFLOAD flags the kernel accepted (TunOffloadFlag bits), 0 without offload. */
+  readonly offloads: number;
 
   readonly #addon: TunAddon;
   readonly #handle: TunHandle;
@@ -127,11 +174,15 @@ export class TunLink implements Link {
   readonly #rxBytes: Uint8Array;
   readonly #rxTable: Uint32Array;
   readonly #rxSlot: number;
+  /** vnet: the header of packet i of a batch at 12 * i; null on a plain device. */
+  readonly #rxHdrs: Uint8Array | null;
+  #rxCsumTrusted = 0;
 
   // Send side: packets [#txFirst, #txCount) wait in #txBuf at #txOffsets/#txLengths.
   readonly #txBuf: Uint8Array;
   readonly #txOffsets: Uint32Array;
   readonly #txLengths: Uint32Array;
+  readonly #txHdrs: Uint8Array | null;
   #txFirst = 0;
   #txCount = 0;
   #txEnd = 0;
@@ -147,6 +198,8 @@ export class TunLink implements Link {
     ns: string | undefined,
     mtu: number,
     batch: number,
+    vnetHdr = false,
+    offloads = 0,
   ) {
     this.#addon = addon;
     this.#handle = handle;
@@ -154,14 +207,26 @@ export class TunLink implements Link {
     this.netns = ns;
     this.mtu = mtu;
     this.batch = batch;
-    // A read that fills the slot means the packet was larger than the MTU (the addon drops it).
-    this.#rxSlot = align4(mtu) + 4;
-    this.#rxBuf = new ArrayBuffer(batch * this.#rxSlot);
+    this.vnetHdr = vnetHdr;
+    this.offloads = vnetHdr ? offloads : 0;
+    const tso = (this.offloads & TunOffloadFlag.Tso4) !== 0;
+    this.offload = tso ? { tso: true, maxSegment: IPV4_MAX_DATAGRAM } : undefined;
+    // A read that fills the slot means the packet was larger than we can take (the addon drops
+    // it): the MTU on a plain device, a whole GSO packet on a vnet one.
+    this.#rxSlot = vnetHdr ? GSO_RX_SLOT : align4(mtu) + 4;
+    const rxBytes = batch * (align4(mtu) + 4);
+    this.#rxBuf = new ArrayBuffer(
+      vnetHdr ? Math.max(rxBytes, GSO_RX_SLOTS * GSO_RX_SLOT) : batch * this.#rxSlot,
+    );
     this.#rxBytes = new Uint8Array(this.#rxBuf);
     this.#rxTable = new Uint32Array(2 * batch);
-    this.#txBuf = new Uint8Array(batch * align4(mtu));
+    this.#rxHdrs = vnetHdr ? new Uint8Array(batch * VNET_SLOT) : null;
+    this.#txBuf = new Uint8Array(
+      tso ? Math.max(batch * align4(mtu), GSO_TX_BYTES) : batch * align4(mtu),
+    );
     this.#txOffsets = new Uint32Array(batch);
     this.#txLengths = new Uint32Array(batch);
+    this.#txHdrs = vnetHdr ? new Uint8Array(batch * VNET_SLOT) : null;
   }
 
   /** Open (create) the TUN device, configure it, and return the link. */
@@ -193,8 +258,17 @@ export class TunLink implements Link {
 
     const tun = loadAddon();
     const path = opts.netns === undefined ? null : netns.netnsPath(opts.netns);
-    const { handle, name: actual } = tun.open(name, path);
-    const link = new TunLink(tun, handle, actual, opts.netns, mtu, batch);
+    const opened = tun.open(name, path, opts.offload ?? false);
+    const link = new TunLink(
+      tun,
+      opened.handle,
+      opened.name,
+      opts.netns,
+      mtu,
+      batch,
+      opened.vnetHdr,
+      opened.offloads,
+    );
     try {
       await link.#configure(opts.hostAddress);
       link.#start();
@@ -212,9 +286,18 @@ export class TunLink implements Link {
   static fromHandle(
     addon: TunAddon,
     handle: TunHandle,
-    opts: { name: string; mtu: number; batch: number },
+    opts: { name: string; mtu: number; batch: number; vnetHdr?: boolean; offloads?: number },
   ): TunLink {
-    const link = new TunLink(addon, handle, opts.name, undefined, opts.mtu, opts.batch);
+    const link = new TunLink(
+      addon,
+      handle,
+      opts.name,
+      undefined,
+      opts.mtu,
+      opts.batch,
+      opts.vnetHdr,
+      opts.offloads,
+    );
     link.#start();
     return link;
   }
@@ -228,6 +311,7 @@ export class TunLink implements Link {
       this.batch,
       this.#onRead,
       this.#onWritable,
+      this.#rxHdrs,
     );
   }
 
@@ -258,13 +342,28 @@ export class TunLink implements Link {
     if (!rx || this.#closed) return;
     const table = this.#rxTable;
     const bytes = this.#rxBytes;
+    const hdrs = this.#rxHdrs;
     for (let i = 0; i < count; i++) {
       const off = table[2 * i];
-      rx.packet(bytes.subarray(off, off + table[2 * i + 1]));
+      const packet = bytes.subarray(off, off + table[2 * i + 1]);
+      if (hdrs === null) rx.packet(packet);
+      else rx.packet(packet, this.#rxFlags(hdrs, i * VNET_SLOT));
       if (this.#closed) return;
     }
     rx.batchEnd?.();
   };
+
+  /**
+   * The RxFlag bits for a packet from its virtio_net_hdr. The kernel marks what it made on this
+   * host and left unsummed (NEEDS_CSUM) or already verified (DATA_VALID): the stack must not
+   * verify those. A TCPV4 GSO packet is one large TCP segment, which the stack takes as is.
+   * (USO, many UDP datagrams in one, is not asked for: TUN_F_USO4 stays off, see offload.md.)
+   */
+  #rxFlags(hdrs: Uint8Array, at: number): number {
+    if ((vnetFlags(hdrs, at) & (VnetFlag.NeedsCsum | VnetFlag.DataValid)) === 0) return 0;
+    this.#rxCsumTrusted++;
+    return RxFlag.CsumTrusted;
+  }
 
   readonly #onWritable = (): void => {
     this.#blocked = false;
@@ -276,10 +375,11 @@ export class TunLink implements Link {
     this.flush();
   };
 
-  send(packet: Uint8Array): void {
+  send(packet: Uint8Array, segmentSize = 0): void {
     if (this.#closed) return;
     const len = packet.length;
-    if (len > this.mtu || len === 0) {
+    const gso = segmentSize > 0 && this.offload !== undefined;
+    if (len === 0 || len > (gso ? IPV4_MAX_DATAGRAM : this.mtu)) {
       this.#txOversize++;
       return;
     }
@@ -298,6 +398,11 @@ export class TunLink implements Link {
     this.#txLengths[i] = len;
     this.#txBuf.set(packet, this.#txEnd);
     this.#txEnd = align4(this.#txEnd + len);
+    const hdrs = this.#txHdrs;
+    if (hdrs !== null) {
+      if (gso) emitTcpV4GsoHdr(hdrs, i * VNET_SLOT, packet, segmentSize);
+      else emitPlainVirtioNetHdr(hdrs, i * VNET_SLOT);
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#scheduledFlush);
@@ -315,6 +420,7 @@ export class TunLink implements Link {
       this.#txLengths,
       this.#txFirst,
       pending,
+      this.#txHdrs,
     );
     if (n === pending) {
       this.#txFirst = this.#txCount = this.#txEnd = 0;
@@ -336,6 +442,7 @@ export class TunLink implements Link {
       this.#txOffsets[i - first] = this.#txOffsets[i] - start;
       this.#txLengths[i - first] = this.#txLengths[i];
     }
+    this.#txHdrs?.copyWithin(0, first * VNET_SLOT, this.#txCount * VNET_SLOT);
     this.#txCount -= first;
     this.#txEnd -= start;
     this.#txFirst = 0;
@@ -346,6 +453,7 @@ export class TunLink implements Link {
       ...this.#addon.stats(this.#handle),
       txDropped: this.#txDropped,
       txOversize: this.#txOversize,
+      rxCsumTrusted: this.#rxCsumTrusted,
     };
   }
 

@@ -231,7 +231,7 @@ kernelDescribe('TUN addon: handle lifetime', () => {
       const openStartClose = (): void => {
         const noop = () => {};
         const old = tun.open('tun1', netns.netnsPath(fx.ns));
-        tun.start(old.handle, new ArrayBuffer(4096), new Uint32Array(4), 1504, 2, noop, noop);
+        tun.start(old.handle, new ArrayBuffer(4096), new Uint32Array(4), 1504, 2, noop, noop, null);
         tun.close(old.handle);
       };
       openStartClose();
@@ -274,6 +274,7 @@ kernelDescribe('TUN addon: handle lifetime', () => {
           for (let i = 0; i < n; i++) if (new Uint8Array(rxBuf)[rxTable[2 * i] + 9] === 17) read++;
         },
         () => writable++,
+        null,
       );
       try {
         await netns.ip(fx.ns, ['addr', 'add', '10.0.3.1/24', 'dev', 'tun3']);

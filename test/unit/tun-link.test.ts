@@ -63,6 +63,8 @@ class FakeAddon implements TunAddon {
       txCalls: this.calls.length,
       txErrors: 0,
       txEagain: 0,
+      rxGso: 0,
+      txGso: 0,
     };
   }
   close(): void {

@@ -3,9 +3,9 @@
  *
  * Design (native-notes/README.md tells the long story):
  *
- *   open(name, netnsPath|null)            -> { handle, name }        (throws Node-style errors)
- *   start(handle, rxBuf, rxTable, slot, batch, onRead, onWritable)
- *   writeBatch(handle, buf, offsets, lengths, first, count) -> packets consumed
+ *   open(name, netnsPath|null, offload)   -> { handle, name, vnetHdr, offloads } (throws Node-style errors)
+ *   start(handle, rxBuf, rxTable, slot, batch, onRead, onWritable, rxHdrs|null)
+ *   writeBatch(handle, buf, offsets, lengths, first, count, hdrs|null) -> packets consumed
  *   wantWritable(handle, bool)
  *   stats(handle)                          -> counters
  *   close(handle)
@@ -24,6 +24,13 @@
  * The fd is opened with IFF_TUN | IFF_NO_PI (bare IP packets, no 4-byte packet-info header),
  * O_NONBLOCK (the event loop must never block in read/write) and O_CLOEXEC (a child started by
  * `ip netns exec` must not inherit the device).
+ *
+ * Offload (native-notes/offload.md): with `offload`, the device is opened with IFF_VNET_HDR and
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 [| TUN_F_USO4]), so every packet read or written is
+ * preceded by a 10-byte struct virtio_net_hdr and may be a TCP segment of up to 64 KiB. The
+ * header is kept apart from the packet with readv()/writev(): it goes to (or comes from) its own
+ * 12-byte slot per packet in a second shared buffer (rxHdrs / hdrs), so packets stay 4-byte
+ * aligned and the C side never parses the header (src/wire/virtio-net.ts does, in TypeScript).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,10 +43,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <node_api.h>
 #include <uv.h>
+
+/* Offload flags newer than some userspace headers (linux/if_tun.h since 6.2). */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+
+/* sizeof(struct virtio_net_hdr): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset.
+ * (The 12-byte variant adds num_buffers, which only mergeable receive buffers use: not us.)
+ * Each packet's header has a slot of VNET_SLOT bytes in the shared header buffer. */
+#define VNET_HDR_LEN 10
+#define VNET_SLOT 12
+/* Byte 1 of the header: gso_type; GSO_NONE is 0. */
+#define VNET_GSO_TYPE 1
+
+/* The largest packet an offloading device hands over: 64 KiB of GSO segment (gso_max_size). */
+#define MAX_SLOT (65536 + 64)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Error helpers                                                                                */
@@ -93,8 +117,8 @@ static void throw_type(napi_env env, const char *msg) {
 /* ------------------------------------------------------------------------------------------ */
 
 typedef struct {
-  double rx_packets, rx_bytes, rx_batches, rx_errors, rx_truncated;
-  double tx_packets, tx_bytes, tx_calls, tx_errors, tx_eagain;
+  double rx_packets, rx_bytes, rx_batches, rx_errors, rx_truncated, rx_gso;
+  double tx_packets, tx_bytes, tx_calls, tx_errors, tx_eagain, tx_gso;
 } tun_stats;
 
 typedef struct {
@@ -107,7 +131,10 @@ typedef struct {
   uv_poll_t poll;
   napi_env env;
   napi_async_context async_ctx;
-  napi_ref on_read, on_writable, rx_buf_ref, rx_table_ref, resource;
+  napi_ref on_read, on_writable, rx_buf_ref, rx_table_ref, rx_hdrs_ref, resource;
+  int vnet;           /* opened with IFF_VNET_HDR: every packet has a virtio_net_hdr in front */
+  unsigned offloads;  /* the TUN_F_* flags TUNSETOFFLOAD accepted */
+  uint8_t *rx_hdrs;   /* vnet: VNET_SLOT bytes per packet of a batch */
   uint8_t *rx_buf;
   size_t rx_cap;
   uint32_t *rx_table; /* 2 * batch entries: offset, length */
@@ -117,18 +144,45 @@ typedef struct {
   char name[IFNAMSIZ];
 } tun_dev;
 
+/* What open() asked for and what the kernel granted. */
+typedef struct {
+  int want_offload; /* in: try IFF_VNET_HDR + TUNSETOFFLOAD */
+  int vnet;         /* out: opened with IFF_VNET_HDR */
+  unsigned offloads; /* out: TUN_F_* accepted by TUNSETOFFLOAD (0: none) */
+} tun_offload;
+
+/* Ask for checksum and segmentation offload, the most first: CSUM | TSO4 | USO4 (USO is Linux
+ * 6.2+, older kernels answer EINVAL), then CSUM | TSO4, then CSUM alone. Returns what was
+ * accepted; 0 when nothing was (the vnet header still works, every packet plain). */
+static unsigned set_offload(int fd) {
+  static const unsigned tries[] = {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_USO4, TUN_F_CSUM | TUN_F_TSO4,
+                                   TUN_F_CSUM};
+  for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) return tries[i];
+  }
+  return 0;
+}
+
 /* Open /dev/net/tun and attach it to interface `name` (TUNSETIFF). Returns fd or -errno;
- * *failed_syscall names the step that failed. */
-static int tun_alloc(const char *name, char *actual, const char **failed_syscall) {
+ * *failed_syscall names the step that failed. With off->want_offload, and when the kernel
+ * lists IFF_VNET_HDR in TUNGETFEATURES, the device gets virtio_net_hdr framing and offloads. */
+static int tun_alloc(const char *name, char *actual, tun_offload *off,
+                     const char **failed_syscall) {
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     *failed_syscall = "open('/dev/net/tun')";
     return -errno;
   }
+  off->vnet = 0;
+  off->offloads = 0;
+  unsigned features = 0;
+  if (off->want_offload && ioctl(fd, TUNGETFEATURES, &features) == 0 &&
+      (features & IFF_VNET_HDR))
+    off->vnet = 1;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   /* IFF_TUN: layer 3 (IP) packets, no Ethernet header. IFF_NO_PI: no struct tun_pi prefix. */
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (off->vnet ? IFF_VNET_HDR : 0);
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -138,6 +192,17 @@ static int tun_alloc(const char *name, char *actual, const char **failed_syscall
   }
   memcpy(actual, ifr.ifr_name, IFNAMSIZ);
   actual[IFNAMSIZ - 1] = '\0';
+  if (off->vnet) {
+    /* 10 is the default, set anyway so that the framing never depends on one. */
+    int hdr_len = VNET_HDR_LEN;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0) {
+      int err = errno;
+      close(fd);
+      *failed_syscall = "ioctl(TUNSETVNETHDRSZ)";
+      return -err;
+    }
+    off->offloads = set_offload(fd);
+  }
   return fd;
 }
 
@@ -147,7 +212,7 @@ static int tun_alloc(const char *name, char *actual, const char **failed_syscall
  * namespace that was current when it was opened (tun_chr_open takes current's net ns) and
  * TUNSETIFF creates the interface there; after we go home the fd keeps working. */
 static int tun_alloc_in_netns(const char *ns_path, const char *name, char *actual,
-                              const char **failed_syscall) {
+                              tun_offload *off, const char **failed_syscall) {
   int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (home < 0) {
     *failed_syscall = "open('/proc/thread-self/ns/net')";
@@ -167,7 +232,7 @@ static int tun_alloc_in_netns(const char *ns_path, const char *name, char *actua
     *failed_syscall = "setns(netns)";
     return -err;
   }
-  int fd = tun_alloc(name, actual, failed_syscall);
+  int fd = tun_alloc(name, actual, off, failed_syscall);
   /* Go home whatever happened. If we cannot, this thread (Node's main thread) would keep
    * talking to the wrong network: stopping the process is the only safe answer. */
   if (setns(home, CLONE_NEWNET) < 0) {
@@ -210,7 +275,7 @@ static void tun_shutdown(tun_dev *t) {
 static void release_refs(tun_dev *t) {
   napi_env env = t->env;
   napi_ref *refs[] = {&t->on_read, &t->on_writable, &t->rx_buf_ref, &t->rx_table_ref,
-                      &t->resource};
+                      &t->rx_hdrs_ref, &t->resource};
   for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
     if (*refs[i] != NULL) {
       napi_delete_reference(env, *refs[i]);
@@ -223,6 +288,7 @@ static void release_refs(tun_dev *t) {
   }
   t->rx_buf = NULL;
   t->rx_table = NULL;
+  t->rx_hdrs = NULL;
 }
 
 /* Called when the JS handle is garbage collected (or the environment is torn down). */
@@ -273,7 +339,20 @@ static void read_batch(tun_dev *t) {
    * poll is level-triggered, so whatever we leave in the queue wakes us again next turn of the
    * loop, after timers and other I/O have had their chance. */
   while (n < t->batch && t->rx_cap - off >= t->slot) {
-    ssize_t r = read(t->fd, t->rx_buf + off, t->slot);
+    ssize_t r;
+    if (t->vnet) {
+      /* The header to its slot, the packet to the aligned packet buffer: one readv. */
+      struct iovec iov[2] = {{t->rx_hdrs + (size_t)n * VNET_SLOT, VNET_HDR_LEN},
+                             {t->rx_buf + off, t->slot}};
+      r = readv(t->fd, iov, 2);
+      if (r > 0 && r < VNET_HDR_LEN) {
+        t->st.rx_errors++; /* cannot happen: the kernel always writes the whole header */
+        continue;
+      }
+      if (r > 0) r -= VNET_HDR_LEN;
+    } else {
+      r = read(t->fd, t->rx_buf + off, t->slot);
+    }
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) t->st.rx_errors++;
@@ -289,6 +368,7 @@ static void read_batch(tun_dev *t) {
     }
     t->rx_table[2 * n] = (uint32_t)off;
     t->rx_table[2 * n + 1] = (uint32_t)r;
+    if (t->vnet && t->rx_hdrs[(size_t)n * VNET_SLOT + VNET_GSO_TYPE] != 0) t->st.rx_gso++;
     n++;
     /* Keep every packet 4-byte aligned so JS may view it through wider typed arrays. */
     off += ((size_t)r + 3) & ~(size_t)3;
@@ -340,6 +420,13 @@ static tun_dev *get_dev(napi_env env, napi_value v) {
   return data;
 }
 
+/* True when v is neither undefined nor null (an optional argument was given). */
+static bool argc_has_typed(napi_env env, napi_value v) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) return false;
+  return type != napi_undefined && type != napi_null;
+}
+
 /* The prologue of every call on an open device: fetch `n` arguments (Node-API fills missing
  * ones with undefined), insist on at least `n`, and unwrap the handle in argv[0]. */
 static tun_dev *device_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv,
@@ -356,10 +443,11 @@ static tun_dev *device_call(napi_env env, napi_callback_info info, size_t n, nap
   return get_dev(env, argv[0]);
 }
 
-/* open(name: string, netnsPath: string | null) -> { handle, name } */
+/* open(name: string, netnsPath: string | null, offload?: boolean)
+ *   -> { handle, name, vnetHdr: boolean, offloads: number (TUN_F_* accepted) } */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1) {
     throw_type(env, "open(name, netnsPath) needs a name");
@@ -393,10 +481,24 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     }
   }
 
+  tun_offload off = {0, 0, 0};
+  if (argc >= 3) {
+    napi_valuetype type;
+    NAPI_CALL(env, napi_typeof(env, argv[2], &type));
+    if (type == napi_boolean) {
+      bool want = false;
+      NAPI_CALL(env, napi_get_value_bool(env, argv[2], &want));
+      off.want_offload = want;
+    } else if (type != napi_undefined) {
+      throw_type(env, "offload must be a boolean");
+      return NULL;
+    }
+  }
+
   char actual[IFNAMSIZ];
   const char *failed = "open";
-  int fd = has_ns ? tun_alloc_in_netns(ns_path, name, actual, &failed)
-                  : tun_alloc(name, actual, &failed);
+  int fd = has_ns ? tun_alloc_in_netns(ns_path, name, actual, &off, &failed)
+                  : tun_alloc(name, actual, &off, &failed);
   if (fd < 0) {
     const char *path = strcmp(failed, "ioctl(TUNSETIFF)") == 0 ? name
                        : strcmp(failed, "open(netns)") == 0 || strcmp(failed, "setns(netns)") == 0
@@ -415,9 +517,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   t->fd = fd;
   t->env = env;
   t->owners = 1;
+  t->vnet = off.vnet;
+  t->offloads = off.offloads;
   memcpy(t->name, actual, IFNAMSIZ);
 
-  napi_value result, handle, js_name;
+  napi_value result, handle, js_name, js_vnet, js_offloads;
   if (napi_create_external(env, t, tun_finalize, NULL, &handle) != napi_ok) {
     close(fd);
     free(t);
@@ -428,14 +532,21 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_create_string_utf8(env, actual, NAPI_AUTO_LENGTH, &js_name));
   NAPI_CALL(env, napi_set_named_property(env, result, "handle", handle));
   NAPI_CALL(env, napi_set_named_property(env, result, "name", js_name));
+  NAPI_CALL(env, napi_get_boolean(env, off.vnet != 0, &js_vnet));
+  NAPI_CALL(env, napi_set_named_property(env, result, "vnetHdr", js_vnet));
+  NAPI_CALL(env, napi_create_uint32(env, off.offloads, &js_offloads));
+  NAPI_CALL(env, napi_set_named_property(env, result, "offloads", js_offloads));
   return result;
 }
 
-/* start(handle, rxBuf: ArrayBuffer, rxTable: Uint32Array, slot, batch, onRead, onWritable) */
+/* start(handle, rxBuf: ArrayBuffer, rxTable: Uint32Array, slot, batch, onRead, onWritable,
+ *       rxHdrs: Uint8Array | null)
+ * rxHdrs (needed when the device was opened with a vnet header): VNET_SLOT (12) bytes per packet
+ * of a batch; packet i's virtio_net_hdr lands at rxHdrs[12 * i]. */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  tun_dev *t = device_call(env, info, 7, argv,
-                           "start(handle, rxBuf, rxTable, slot, batch, onRead, onWritable)");
+  napi_value argv[8];
+  tun_dev *t = device_call(env, info, 8, argv,
+                           "start(handle, rxBuf, rxTable, slot, batch, onRead, onWritable, rxHdrs)");
   if (t == NULL) return NULL;
   if (t->closed || t->started) {
     napi_throw_error(env, "ERR_INVALID_STATE", t->closed ? "device is closed" : "already started");
@@ -463,9 +574,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   uint32_t slot = 0, batch = 0;
   if (napi_get_value_uint32(env, argv[3], &slot) != napi_ok ||
-      napi_get_value_uint32(env, argv[4], &batch) != napi_ok || slot < 68 || slot > 65535 ||
+      napi_get_value_uint32(env, argv[4], &batch) != napi_ok || slot < 68 || slot > MAX_SLOT ||
       batch < 1 || batch > 4096) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "slot must be 68..65535, batch 1..4096");
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "slot must be 68..65600, batch 1..4096");
     return NULL;
   }
   if (ta_len < 2 * (size_t)batch || buf_len < slot) {
@@ -478,6 +589,19 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (t5 != napi_function || t6 != napi_function) {
     throw_type(env, "onRead and onWritable must be functions");
     return NULL;
+  }
+  void *hdrs = NULL;
+  size_t hdrs_len = 0;
+  if (t->vnet) {
+    if (napi_get_typedarray_info(env, argv[7], &ta_type, &hdrs_len, &hdrs, NULL, NULL) != napi_ok ||
+        ta_type != napi_uint8_array) {
+      throw_type(env, "rxHdrs must be a Uint8Array (the device has vnet headers)");
+      return NULL;
+    }
+    if (hdrs_len < (size_t)batch * VNET_SLOT) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "rxHdrs too small for the batch");
+      return NULL;
+    }
   }
 
   uv_loop_t *loop = NULL;
@@ -496,6 +620,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_async_init(env, NULL, resource_name, &t->async_ctx));
   NAPI_CALL(env, napi_create_reference(env, argv[1], 1, &t->rx_buf_ref));
   NAPI_CALL(env, napi_create_reference(env, argv[2], 1, &t->rx_table_ref));
+  if (t->vnet) NAPI_CALL(env, napi_create_reference(env, argv[7], 1, &t->rx_hdrs_ref));
+  t->rx_hdrs = hdrs;
   NAPI_CALL(env, napi_create_reference(env, argv[5], 1, &t->on_read));
   NAPI_CALL(env, napi_create_reference(env, argv[6], 1, &t->on_writable));
   /* Like a libuv handle, a started device keeps itself alive until close(). */
@@ -514,13 +640,16 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* writeBatch(handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first, count)
+/* writeBatch(handle, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, first, count,
+ *            hdrs: Uint8Array | null)
  * -> number of packets consumed (written, or dropped on a hard error and counted). Stops early
- * at EAGAIN: the caller keeps packets [first + result, first + count) for later. */
+ * at EAGAIN: the caller keeps packets [first + result, first + count) for later.
+ * On a vnet device packet i is written behind the virtio_net_hdr at hdrs[12 * i] (one writev);
+ * without hdrs, behind an all-zero header (no offload asked for that packet). */
 static napi_value js_write_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
+  napi_value argv[7];
   tun_dev *t =
-      device_call(env, info, 6, argv, "writeBatch(handle, buf, offsets, lengths, first, count)");
+      device_call(env, info, 7, argv, "writeBatch(handle, buf, offsets, lengths, first, count, hdrs)");
   if (t == NULL) return NULL;
 
   napi_typedarray_type type;
@@ -546,6 +675,23 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
+  const uint8_t *hdrs = NULL;
+  size_t hdrs_len = 0;
+  if (t->vnet && argc_has_typed(env, argv[6])) {
+    void *h = NULL;
+    if (napi_get_typedarray_info(env, argv[6], &type, &hdrs_len, &h, NULL, NULL) != napi_ok ||
+        type != napi_uint8_array) {
+      throw_type(env, "hdrs must be a Uint8Array or null");
+      return NULL;
+    }
+    if (hdrs_len < ((size_t)first + count) * VNET_SLOT) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "hdrs too small for first + count");
+      return NULL;
+    }
+    hdrs = h;
+  }
+  static const uint8_t zero_hdr[VNET_HDR_LEN] = {0};
+
   napi_value result;
   if (t->closed) {
     /* Nothing can be sent any more: consume everything so JS does not retry forever. */
@@ -564,9 +710,21 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
       continue;
     }
     ssize_t w;
-    do {
-      w = write(t->fd, bytes + off, len);
-    } while (w < 0 && errno == EINTR);
+    if (t->vnet) {
+      const uint8_t *h = hdrs != NULL ? hdrs + (size_t)(first + i) * VNET_SLOT : zero_hdr;
+      struct iovec iov[2] = {{(void *)h, VNET_HDR_LEN}, {(void *)(bytes + off), len}};
+      do {
+        w = writev(t->fd, iov, 2);
+      } while (w < 0 && errno == EINTR);
+      if (w >= VNET_HDR_LEN) {
+        w -= VNET_HDR_LEN;
+        if (h[VNET_GSO_TYPE] != 0) t->st.tx_gso++;
+      }
+    } else {
+      do {
+        w = write(t->fd, bytes + off, len);
+      } while (w < 0 && errno == EINTR);
+    }
     if (w < 0) {
       if (errno == EAGAIN) {
         t->st.tx_eagain++;
@@ -612,11 +770,13 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   STAT(rx_batches, "rxBatches");
   STAT(rx_errors, "rxErrors");
   STAT(rx_truncated, "rxTruncated");
+  STAT(rx_gso, "rxGso");
   STAT(tx_packets, "txPackets");
   STAT(tx_bytes, "txBytes");
   STAT(tx_calls, "txCalls");
   STAT(tx_errors, "txErrors");
   STAT(tx_eagain, "txEagain");
+  STAT(tx_gso, "txGso");
 #undef STAT
   return o;
 }
