@@ -241,6 +241,10 @@ export class TunstackSystem implements System {
     const cli = [
       process.execPath,
       '--expose-gc',
+      // Extra node flags for the stack only, e.g. `BENCH_STACK_NODE_FLAGS='--cpu-prof
+      // --cpu-prof-dir=/tmp/prof'` (node refuses --cpu-prof in NODE_OPTIONS);
+      // native-notes/performance.md profiles the bench's workloads this way.
+      ...(process.env.BENCH_STACK_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
       '--import',
       import.meta.resolve('tsx'),
       `${REPO}src/cli/main.ts`,

@@ -1,0 +1,85 @@
+/**
+ * JS heap per idle TCP connection, split by layer, in one process over a simulated link (no TUN,
+ * no root): how the bench's `idle` figure (10 000 idle connections to discard) breaks down.
+ *
+ *   node --expose-gc --import tsx scripts/mem-per-conn.ts [COUNT]
+ *
+ * Two stacks on a SimLink in virtual time. Two runs:
+ *  - raw:  both ends are bare TcpHandles with a do-nothing owner: core + handle + timer, twice.
+ *  - app:  the server runs the discard app (stack.net Socket, a Duplex, and the app's listeners);
+ *          the client end is raw as before.
+ * "app − raw/2" is then what one server-side connection costs with its socket, which is what the
+ * bench measures (its client is the kernel).
+ */
+import { startDiscard } from '../src/apps/discard.ts';
+import { SimLink } from '../src/link/sim.ts';
+import { VirtualClock } from '../src/stack/clock.ts';
+import { Stack } from '../src/stack/stack.ts';
+import type { TcpHandle, TcpOwner } from '../src/stack/tcp.ts';
+import { parseIpv4 } from '../src/wire/ipv4.ts';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) {
+  console.error('run with node --expose-gc --import tsx scripts/mem-per-conn.ts');
+  process.exit(2);
+}
+
+const COUNT = Number(process.argv[2] ?? 5000);
+const PORT = 9;
+
+const quiet: TcpOwner = { tcpEvent() {} };
+
+function heap(): number {
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+async function settle(clock: VirtualClock): Promise<void> {
+  // Handshakes take a few simulated milliseconds; delayed ACKs 40 ms.
+  for (let i = 0; i < 20; i++) {
+    await tick();
+    clock.advance(10);
+  }
+  await tick();
+}
+
+async function measure(mode: 'raw' | 'app'): Promise<number> {
+  const clock = new VirtualClock();
+  const [la, lb] = SimLink.pair(clock, { delayMs: 1 });
+  const secret = new Uint8Array(16).fill(7);
+  const tcp = { isnSecret: secret, maxConnections: 4 * COUNT, synBacklog: COUNT };
+  const client = new Stack({ link: la, address: '10.0.0.1', clock, tcp });
+  const server = new Stack({ link: lb, address: '10.0.0.2', clock, tcp });
+  let app: { close(): Promise<void> } | null = null;
+  if (mode === 'app') app = await startDiscard(server.net, PORT);
+  else server.tcp.listen(PORT, { accept: () => quiet }, COUNT);
+  await settle(clock);
+  const before = heap();
+  const handles: TcpHandle[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    const h = client.tcp.connect(parseIpv4('10.0.0.2'), PORT, quiet);
+    if (typeof h === 'string') throw new Error(`connect: ${h}`);
+    handles.push(h);
+    if (i % 256 === 255) await settle(clock);
+  }
+  await settle(clock);
+  const after = heap();
+  const established = client.connections().filter((r) => r.state === 'ESTABLISHED').length;
+  if (established !== COUNT) throw new Error(`${established} of ${COUNT} established`);
+  await app?.close();
+  await client.close();
+  await server.close();
+  return (after - before) / COUNT;
+}
+
+const raw = await measure('raw');
+const app = await measure('app');
+console.log(`${COUNT} idle connections, JS heap per connection:`);
+console.log(`  core + handle, one end:             ${(raw / 2).toFixed(0)} B`);
+console.log(
+  `  server end with Socket and discard: ${(app - raw / 2).toFixed(0)} B  (the bench's figure)`,
+);
+console.log(`  of which Socket + app:              ${(app - raw).toFixed(0)} B`);
