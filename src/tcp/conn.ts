@@ -71,6 +71,7 @@ export interface TcpSnapshot {
   retransmits: number;
   timeouts: number;
   fastRetransmits: number;
+  lostRetransmissions: number;
   bytesIn: number;
   bytesOut: number;
   segsIn: number;
@@ -380,6 +381,7 @@ export class TcpConnection implements FourTuple {
       retransmits: this.stats.retransmits,
       timeouts: this.stats.timeouts,
       fastRetransmits: this.#loss?.fastRetransmits ?? 0,
+      lostRetransmissions: this.#loss?.lostRetransmissions ?? 0,
       bytesIn: this.stats.bytesIn,
       bytesOut: this.stats.bytesOut,
       segsIn: this.stats.segsIn,
@@ -771,6 +773,8 @@ export class TcpConnection implements FourTuple {
     } else if (this.#loss?.onOtherAck(now, this.#sndUna, this.#sndMax)) {
       this.#rttSeq = null;
     }
+
+    this.#loss?.detectLostRetransmissions(this.#sndUna);
 
     // §3.10.7.4 fifth step: update the send window from the newest segment.
     if (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLeq(this.#sndWl2, ack))) {
@@ -1223,7 +1227,7 @@ export class TcpConnection implements FourTuple {
       this.stats.retransmits++;
       if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
     }
-    this.#loss?.onSent(seq, end, retransmission, this.#sndUna);
+    this.#loss?.onSent(seq, end, retransmission, this.#sndUna, this.#sndMax);
     // RFC 8985 §7.2: the probe timeout counts from the latest transmission.
     if (this.#timer.kind === 'tlp') this.#timer = IDLE;
     if (this.#tlpPending) {

@@ -10,10 +10,20 @@
 import type { SackBlock } from '../wire/tcp-repr.ts';
 import type { CongestionControl } from './congestion/index.ts';
 import { SackScoreboard } from './scoreboard.ts';
-import { seqDiff, seqGeq, seqGt, seqLt } from './seq.ts';
+import { seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax } from './seq.ts';
 
 /** RFC 5681 §3.2 / RFC 6675 §2: DupThresh. */
 export const DUP_THRESH = 3;
+
+/** Retransmissions remembered for lost-retransmission detection. */
+const MAX_TRACKED_RETRANSMISSIONS = 256;
+
+/** A retransmission [start, end) sent when SND.MAX was `mark`. */
+interface Retransmission {
+  start: number;
+  end: number;
+  mark: number;
+}
 
 /** What NextSeg() chose during SACK recovery. */
 export type SackChoice =
@@ -39,6 +49,12 @@ export class LossRecovery {
   /** RFC 6675 HighRxt: one past the highest byte retransmitted in this recovery. */
   highRxt = 0;
   fastRetransmits = 0;
+  /** Retransmissions found lost again (lost retransmission detection). */
+  lostRetransmissions = 0;
+  /** Retransmissions made in this recovery, oldest first, bounded. */
+  #rexmits: Retransmission[] = [];
+  /** Retransmissions found lost, to go again. */
+  #resend: { start: number; end: number }[] = [];
 
   /** `sndMax` is where sending stands now: no fast retransmit for data sent before. */
   constructor(cc: CongestionControl, o: { sack: boolean; smss: number }, sndMax: number) {
@@ -91,6 +107,8 @@ export class LossRecovery {
       this.inRecovery = false;
       this.dupAcks = 0;
       this.rexmitPending = false;
+      this.#rexmits = [];
+      this.#resend = [];
       cc.onRecoveryExit(now);
     } else if (!this.#sack) {
       // RFC 6582 §3.2 step 3, partial ACK: retransmit the next unacknowledged segment, deflate
@@ -141,14 +159,44 @@ export class LossRecovery {
     this.rexmitPending = false;
     this.dupAcks = 0;
     this.recover = sndMax;
+    this.#rexmits = [];
+    this.#resend = [];
     if (consecutive > 1) this.scoreboard.clear();
   }
 
   /** A segment [seq, end) went out; `retransmission` when it was below SND.MAX. */
-  onSent(seq: number, end: number, retransmission: boolean, sndUna: number): void {
+  onSent(seq: number, end: number, retransmission: boolean, sndUna: number, sndMax: number): void {
     if (this.rexmitPending && seq === sndUna) this.rexmitPending = false;
+    if (!retransmission || !this.sackRecovery) return;
     // RFC 6675 §5 (C.2): HighRxt follows retransmissions made during recovery.
-    if (retransmission && this.sackRecovery && seqGt(end, this.highRxt)) this.highRxt = end;
+    if (seqGt(end, this.highRxt)) this.highRxt = end;
+    this.#resend = this.#resend.filter((r) => !(seqLeq(seq, r.start) && seqLt(r.start, end)));
+    if (seqGt(end, seq)) {
+      this.#rexmits.push({ start: seq, end, mark: sndMax });
+      if (this.#rexmits.length > MAX_TRACKED_RETRANSMISSIONS) this.#rexmits.shift();
+    }
+  }
+
+  /**
+   * Lost retransmission detection (RFC 6675 never marks a retransmission lost; Linux's
+   * tcp_mark_lost_retrans and RFC 8985 RACK do): a retransmission still neither ACKed nor SACKed
+   * while DupThresh segments' worth of data sent after it has been SACKed is lost, and is queued
+   * to go again. Call after the ACK's SACK blocks are recorded.
+   */
+  detectLostRetransmissions(sndUna: number): void {
+    if (!this.sackRecovery || this.#rexmits.length === 0) return;
+    const sb = this.scoreboard;
+    const kept: Retransmission[] = [];
+    for (const r of this.#rexmits) {
+      if (seqLeq(r.end, sndUna) || sb.isSacked(r.start)) continue; // delivered
+      if (this.#sackedAbove(r.mark) >= DUP_THRESH * this.#smss) {
+        this.#resend.push({ start: seqMax(r.start, sndUna), end: r.end });
+        this.lostRetransmissions++;
+      } else {
+        kept.push(r);
+      }
+    }
+    this.#rexmits = kept;
   }
 
   /**
@@ -165,8 +213,34 @@ export class LossRecovery {
     const sb = this.scoreboard;
     const pipe = sb.pipe(sndUna, sndMax, this.highRxt, this.#smss);
     if (this.cc.cwnd - pipe < this.#smss) return { kind: 'blocked' };
+    // A retransmission found lost goes before anything else.
+    for (const r of this.#resend) {
+      const hole = sb.nextUnsackedHole(seqMax(r.start, sndUna), r.end);
+      if (hole !== null)
+        return {
+          kind: 'send',
+          seq: hole.start,
+          len: Math.min(maxSeg, seqDiff(hole.end, hole.start)),
+        };
+    }
     const next = sb.nextSeg(sndUna, sndNxt, this.highRxt, maxSeg, newData);
     return next === null ? { kind: 'none' } : { kind: 'send', seq: next.seq, len: next.len };
+  }
+
+  /** Bytes SACKed at or above `mark`. */
+  #sackedAbove(mark: number): number {
+    const sb = this.scoreboard;
+    const high = sb.highestSacked;
+    if (high === null || !seqGt(high, mark)) return 0;
+    let unsacked = 0;
+    let cursor = mark;
+    for (let i = 0; i < 1024 && seqLt(cursor, high); i++) {
+      const hole = sb.nextUnsackedHole(cursor, high);
+      if (hole === null) break;
+      unsacked += seqDiff(hole.end, hole.start);
+      cursor = hole.end;
+    }
+    return seqDiff(high, mark) - unsacked;
   }
 
   /** RFC 6675 §5: IsLost(SND.UNA): DupThresh segments' worth SACKed above the first one. */

@@ -1,5 +1,5 @@
 import { expect, describe as group, it } from 'vitest';
-import { expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
+import { drain, expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
 
 function est(o: { sack: boolean; congestion?: 'reno' | 'cubic'; tlp?: boolean }) {
   const c = synSent({
@@ -173,5 +173,27 @@ group('SACK loss recovery (RFC 6675)', () => {
     expect(est({ sack: true }).snapshot().timer.kind).toBe('retransmit');
     const c = est({ sack: false, tlp: true });
     expect(c.snapshot().timer.kind).toBe('retransmit');
+  });
+
+  it('a lost retransmission is sent again once data sent after it is SACKed', () => {
+    const c = est({ sack: true });
+    c.send(new Uint8Array(10_000));
+    const dup = (at: number, right: number) =>
+      feed(c, at, {
+        seq: r(1),
+        ack: l(1),
+        options: { sackBlocks: [{ left: l(1001), right: l(right) }] },
+      });
+    dup(30, 4001); // 3 segments SACKed above the first: it IsLost, recovery starts
+    const first = drain(c, 30);
+    expect(first[0].seq).toBe(l(1));
+    expect(c.snapshot().inRecovery).toBe(true);
+    // Everything up to 10001 arrives, and new data sent during recovery too, but not l(1).
+    dup(40, 10_001);
+    drain(c, 40);
+    dup(50, 14_001);
+    const again = drain(c, 50);
+    expect(again.map((s) => s.seq)).toContain(l(1));
+    expect(c.snapshot().lostRetransmissions).toBe(1);
   });
 });
