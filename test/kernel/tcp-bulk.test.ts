@@ -5,8 +5,8 @@
  * (`[transfer] ...`); scripts/transfer-times.ts prints them beside kernel-to-kernel over veth.
  *
  * TUNSTACK_TRANSFER_MB changes the size (default 100). The slowest case, the stack sending
- * under loss, takes about a minute (no RACK-TLP yet: a lost retransmission or a tail loss waits
- * for the 200 ms RTO), the whole file about a minute and a half.
+ * under loss, takes 15–50 s depending on the machine's load (a lost retransmission still waits
+ * for the 200 ms RTO: there is no RACK), the whole file well under two minutes.
  */
 import { expect, it } from 'vitest';
 import type { Impairment } from '../../src/link/fault.ts';
