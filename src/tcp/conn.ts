@@ -950,7 +950,10 @@ export class TcpConnection implements FourTuple {
   // ---------------------------------------------------------------------------------------------
   // Output: nextAction is the single source of truth for dispatch and pollAt.
 
-  /** The next segment to send at `now` (firing any due timers first), or null. */
+  /**
+   * The next segment to send at `now` (firing any due timers first), or null. Its payload may be
+   * a view into the send buffer: emit (copy) it before the next call into this connection.
+   */
   dispatch(now: number): TcpRepr | null {
     this.#now = Math.max(this.#now, now);
     for (let turn = 0; turn < MAX_DISPATCH_TURNS; turn++) {
