@@ -276,7 +276,7 @@ log "curl /bytes/1000000: $n bytes"
 
 out="$(x node bin/tunstack.js ss)" || fail "tunstack ss failed: $out"
 grep -qE 'LISTEN .*:80 ' <<<"$out" || fail "tunstack ss: no listener on port 80: $out"
-log "tunstack ss: $(echo "$out" | grep -c LISTEN) listeners"
+log "tunstack ss: listening on $(awk '$1 == "LISTEN" { printf "%s ", $4 }' <<<"$out")"
 
 x sh -c 'kill -INT "$(cat /tmp/tcpdump.pid)"'
 wait "$TCPDUMP_JOB" || true
