@@ -72,6 +72,7 @@ export interface TcpSnapshot {
   timeouts: number;
   fastRetransmits: number;
   lostRetransmissions: number;
+  tailLossProbes: number;
   bytesIn: number;
   bytesOut: number;
   segsIn: number;
@@ -382,6 +383,7 @@ export class TcpConnection implements FourTuple {
       timeouts: this.stats.timeouts,
       fastRetransmits: this.#loss?.fastRetransmits ?? 0,
       lostRetransmissions: this.#loss?.lostRetransmissions ?? 0,
+      tailLossProbes: this.stats.tailLossProbes,
       bytesIn: this.stats.bytesIn,
       bytesOut: this.stats.bytesOut,
       segsIn: this.stats.segsIn,
