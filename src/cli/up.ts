@@ -27,6 +27,8 @@ import { PcapLink } from '../link/pcap.ts';
 import { TunLink } from '../link/tun.ts';
 import { realClock } from '../stack/clock.ts';
 import { Stack } from '../stack/stack.ts';
+import type { CongestionName } from '../tcp/congestion/index.ts';
+import type { TcpConnectionOptions } from '../tcp/options.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
 import type { CliCommand } from './commands.ts';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts';
@@ -50,6 +52,24 @@ export interface UpOptions {
    * device here instead of in namespace `netns`, which then only names the control socket.
    */
   inContainer?: boolean;
+  /** Congestion control for every connection (default CUBIC, as Linux; see below). */
+  congestion?: CongestionName;
+  /**
+   * Tail loss probes (RFC 8985 §7), on by default on a real link as in Linux: a lost tail of a
+   * small flight (or the ACKs for it) costs 2·SRTT instead of the 200 ms minimum RTO.
+   */
+  tlp?: boolean;
+}
+
+/**
+ * The TCP defaults of a real link, beside the core's own (src/tcp/options.ts): what Linux does by
+ * default, measured in native-notes/performance.md. The core's defaults stay the RFC's for the
+ * drill and the simulator.
+ */
+export function realLinkTcp(
+  o: Pick<UpOptions, 'congestion' | 'tlp'>,
+): Partial<TcpConnectionOptions> {
+  return { congestion: o.congestion ?? 'cubic', tailLossProbe: o.tlp ?? true };
 }
 
 /** A running `up`: what the signal handlers and tests need. */
@@ -207,7 +227,14 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
     let link: Link = tun;
     if (o.pcap !== undefined) link = new PcapLink(link, o.pcap);
     if (impairment !== undefined) link = new FaultLink(link, impairment, realClock);
-    const stack = new Stack({ link, address: o.addr, mtu: o.mtu, logger, clock: realClock });
+    const stack = new Stack({
+      link,
+      address: o.addr,
+      mtu: o.mtu,
+      logger,
+      clock: realClock,
+      tcp: { conn: realLinkTcp(o) },
+    });
     undo.push(() => stack.close()); // closes the whole chain of links
     const apps: AppHandle[] = await startApps(o.apps, stack, logger);
     undo.push(async () => {
@@ -293,6 +320,8 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     logLevel: raw.logLevel as LogLevel,
     statsFile: raw.statsFile as string | undefined,
     inContainer: raw.inContainer === true,
+    congestion: raw.congestion as CongestionName,
+    tlp: raw.tlp !== false,
   };
   const logger = createLogger(o.logLevel);
   if (process.getuid?.() !== 0)
@@ -388,6 +417,12 @@ export const upCommand: CliCommand = {
         (v: string) => v.split(',').filter(Boolean),
       )
       .option('--stats-file <file>', 'on SIGUSR2 write memory use and counters to this JSON file')
+      .addOption(
+        new Option('--congestion <name>', 'congestion control of every TCP connection')
+          .choices(['reno', 'cubic'])
+          .default('cubic'),
+      )
+      .option('--no-tlp', 'no tail loss probes (RFC 8985 §7): losses at the tail wait for the RTO')
       .addOption(
         new Option(
           '--in-container',
