@@ -75,6 +75,24 @@ function bodies(text: string): unknown[] {
   return out;
 }
 
+/**
+ * Stop reading on `socket` and publish 1 KB events until the app drops the client. The events
+ * it took are bounded by the client's receive buffer + our send buffer + maxBuffered (256 + 256
+ * + 16 KiB here) and some slack, not by the number published.
+ */
+async function stallUntilDropped(f: Fixture, socket: Socket): Promise<void> {
+  socket.pause(); // from here on the client's window fills and closes
+  const kb = 'x'.repeat(1000);
+  let published = 0;
+  while (f.app.stats.slowDropped === 0 && published < 5_000) {
+    f.app.hub.publish(kb);
+    published++;
+    if (published % 16 === 0) await advance(f.clock, 10);
+  }
+  expect(f.app.stats.slowDropped).toBe(1);
+  expect(published * 1_060).toBeLessThan((256 + 256 + 16 + 64) * 1024);
+}
+
 describe('styles demo: polling and SSE', () => {
   it('the hub keeps a bounded ring; since() says when a client fell behind', async () => {
     const f = await demo({ ringSize: 4 });
@@ -99,6 +117,20 @@ describe('styles demo: polling and SSE', () => {
     await advance(f.clock, 5_000);
     const last = f.app.hub.lastId;
     expect(last).toBeLessThanOrEqual(5); // stopped 2 s after the request
+    await advance(f.clock, 5_000);
+    expect(f.app.hub.lastId).toBe(last);
+  });
+
+  it('the ticker goes on while an SSE stream is connected, and stops when it goes', async () => {
+    const f = await demo({ tickMs: 500, idleMs: 2_000 });
+    const c = connect(f, f.app.ports.sse);
+    c.socket.write(get('/sse'));
+    await advance(f.clock, 10_000);
+    expect(f.app.hub.lastId).toBeGreaterThanOrEqual(19);
+    expect(c.text().match(/^id: /gm)?.length).toBe(f.app.hub.lastId);
+    c.socket.destroy();
+    await advance(f.clock, 3_000);
+    const last = f.app.hub.lastId;
     await advance(f.clock, 5_000);
     expect(f.app.hub.lastId).toBe(last);
   });
@@ -148,18 +180,7 @@ describe('styles demo: polling and SSE', () => {
     const c = connect(f, f.app.ports.sse);
     c.socket.write(get('/sse'));
     await runUntil(f.clock, () => c.text().includes('retry:'));
-    c.socket.pause(); // from here on the client's window fills and closes
-    const kib = 'x'.repeat(1000);
-    let published = 0;
-    while (f.app.stats.slowDropped === 0 && published < 5_000) {
-      f.app.hub.publish(kib);
-      published++;
-      if (published % 16 === 0) await advance(f.clock, 10);
-    }
-    expect(f.app.stats.slowDropped).toBe(1);
-    // Bounded by the client's receive buffer + our send buffer + maxBuffered (256 + 256 + 16 KiB
-    // by default), not by the number of events.
-    expect(published * 1_060).toBeLessThan((256 + 256 + 16 + 64) * 1024);
+    await stallUntilDropped(f, c.socket);
     await runUntil(f.clock, () => c.got.closed, 10_000, 'client closed');
     expect(c.got.error).toBe('ECONNRESET');
     const left = f.server.connections().filter((r) => r.local.endsWith(`:${f.app.ports.sse}`));
@@ -299,16 +320,7 @@ describe('styles demo: WebSocket', () => {
   it('a client that stops reading is terminated once maxBuffered bytes wait', async () => {
     const f = await demo({ maxBuffered: 16 * 1024 });
     const c = await opened(f);
-    c.socket.pause();
-    const kib = 'y'.repeat(1000);
-    let published = 0;
-    while (f.app.stats.slowDropped === 0 && published < 5_000) {
-      f.app.hub.publish(kib);
-      published++;
-      if (published % 16 === 0) await advance(f.clock, 10);
-    }
-    expect(f.app.stats.slowDropped).toBe(1);
-    expect(published * 1_060).toBeLessThan((256 + 256 + 16 + 64) * 1024);
+    await stallUntilDropped(f, c.socket);
     await runUntil(f.clock, () => c.got.closed, 10_000, 'client closed');
     const left = f.server.connections().filter((r) => r.local.endsWith(`:${f.app.ports.ws}`));
     expect(left.map((r) => r.state)).toEqual(['LISTEN']);

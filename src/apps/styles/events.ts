@@ -5,7 +5,8 @@
  *
  * The ticker runs on the stack's timer queue (the stack's clock: real over TUN, virtual in the
  * simulator) and only while someone is watching: every request of a style calls `touch()`, and
- * the ticker stops `idleMs` after the last one. A stack nobody looks at produces no events.
+ * the ticker stops `idleMs` after the last one unless a stream is still connected (`watched`).
+ * A stack nobody looks at produces no events.
  */
 import type { Stack } from '../../stack/stack.ts';
 import type { Timer } from '../../stack/timers.ts';
@@ -29,6 +30,11 @@ export interface EventHubOptions {
   idleMs?: number;
   /** Wall clock for `t` (default Date.now; tests pin it). */
   wallClock?: () => number;
+  /**
+   * Someone is connected who does not ask again (an SSE stream, a WebSocket): the ticker goes on
+   * past `idleMs` while this returns true. Default: nobody.
+   */
+  watched?: () => boolean;
 }
 
 /** Largest published message, bytes of UTF-8. */
@@ -42,6 +48,7 @@ export class EventHub {
   readonly #ringSize: number;
   readonly #idleMs: number;
   readonly #wall: () => number;
+  readonly #watched: () => boolean;
   /** The last `ringSize` events, oldest first. */
   readonly #ring: DemoEvent[] = [];
   readonly #listeners = new Set<EventListener>();
@@ -57,6 +64,7 @@ export class EventHub {
     this.#ringSize = options.ringSize ?? 256;
     this.#idleMs = options.idleMs ?? 30_000;
     this.#wall = options.wallClock ?? Date.now;
+    this.#watched = options.watched ?? (() => false);
     if (!(this.#ringSize >= 1)) throw new RangeError('EventHub: ringSize must be >= 1');
     this.#timer = this.#tickMs > 0 ? stack.timers.create((now) => this.#tick(now)) : null;
   }
@@ -115,7 +123,8 @@ export class EventHub {
   }
 
   #tick(now: number): void {
-    if (this.#closed || now >= this.#activeUntil) return; // idle: stop until the next touch()
+    // Idle (nobody asked lately, nobody connected): stop until the next touch().
+    if (this.#closed || (now >= this.#activeUntil && !this.#watched())) return;
     this.publish(`tick ${++this.#ticks}`, 'tick');
     this.#timer?.schedule(now + this.#tickMs);
   }

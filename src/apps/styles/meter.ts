@@ -94,13 +94,8 @@ export class StyleMeter<S extends string> {
       if (row.state === 'LISTEN') continue;
       const t = byPort.get(localPort(row));
       if (t === undefined) continue;
-      t.connections++;
+      addRow(t, row);
       t.open++;
-      t.segsIn += row.segsReceived;
-      t.segsOut += row.segsSent;
-      t.bytesIn += row.bytesReceived;
-      t.bytesOut += row.bytesSent;
-      t.retransmits += row.retransmits;
       t.live.push({ remote: row.remote, state: row.state });
     }
     return out;
@@ -113,12 +108,7 @@ export class StyleMeter<S extends string> {
   #gone(row: TcpConnectionRow): void {
     const l = this.#byPort.get(localPort(row));
     if (l === undefined) return;
-    l.connections++;
-    l.segsIn += row.segsReceived;
-    l.segsOut += row.segsSent;
-    l.bytesIn += row.bytesReceived;
-    l.bytesOut += row.bytesSent;
-    l.retransmits += row.retransmits;
+    addRow(l, row);
     l.gone.push({
       remote: row.remote,
       state: row.state,
@@ -127,6 +117,21 @@ export class StyleMeter<S extends string> {
     });
     if (l.gone.length > RECENT_GONE) l.gone.shift();
   }
+}
+
+type Counts = Pick<
+  StyleTotals,
+  'connections' | 'segsIn' | 'segsOut' | 'bytesIn' | 'bytesOut' | 'retransmits'
+>;
+
+/** Count one connection's row into `to`. */
+function addRow(to: Counts, row: TcpConnectionRow): void {
+  to.connections++;
+  to.segsIn += row.segsReceived;
+  to.segsOut += row.segsSent;
+  to.bytesIn += row.bytesReceived;
+  to.bytesOut += row.bytesSent;
+  to.retransmits += row.retransmits;
 }
 
 /** The port of a row's "address:port" local end. */

@@ -118,7 +118,11 @@ export async function startStyles(
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
     keepAliveMax: options.keepAliveMax ?? KEEP_ALIVE_MAX,
   };
-  const hub = new EventHub(stack, options);
+  // Streams keep the ticker going while connected; polls keep it going by asking.
+  const hub = new EventHub(stack, {
+    ...options,
+    watched: () => sseClients.size > 0 || wss.clients.size > 0,
+  });
   const meter = new StyleMeter(stack, ports);
   const stats: StylesStats = {
     requests: Object.fromEntries(STYLES.map((s) => [s, 0])) as Record<Style, number>,
@@ -348,12 +352,8 @@ export async function startStyles(
       });
       if (style !== 'page') for (const [k, v] of Object.entries(CORS)) res.setHeader(k, v);
       if (req.method === 'OPTIONS') return void send(res, 204, '');
-      let url: URL;
-      try {
-        url = new URL(req.url ?? '/', 'http://demo');
-      } catch {
-        return void send(res, 400, 'bad request target\n');
-      }
+      const url = parseTarget(req);
+      if (url === null) return void send(res, 400, 'bad request target\n');
       handlers[style](req, res, url);
     });
     services.push(service);
@@ -377,7 +377,7 @@ export async function startStyles(
 
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     stats.requests.ws++;
-    if (new URL(req.url ?? '/', 'http://demo').pathname !== '/ws') {
+    if (parseTarget(req)?.pathname !== '/ws') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -469,6 +469,15 @@ export async function startStyles(
 /** One SSE event (WHATWG HTML §9.2.6): id, then the data as one JSON line. */
 function sseEvent(e: DemoEvent): string {
   return `id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`;
+}
+
+/** The request target as a URL (origin-form, RFC 9112 §3.2.1), or null if it is not one. */
+function parseTarget(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://demo');
+  } catch {
+    return null;
+  }
 }
 
 /** `after=N` from the query, or `dflt` when absent or not a non-negative integer. */
