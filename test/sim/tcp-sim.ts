@@ -140,6 +140,8 @@ export class Sim {
   readonly appA = new App();
   readonly appB = new App();
   segments = 0;
+  /** From this time on the link delivers nothing (a peer that vanished). */
+  cutAt = Number.POSITIVE_INFINITY;
   /** Called after each step with the current time, for scripted actions. */
   onStep: (sim: Sim) => void = () => {};
 
@@ -263,7 +265,7 @@ export class Sim {
   #transmit(to: Side, seg: TcpRepr): void {
     this.segments++;
     const f = this.faults;
-    if (this.rng.next() < f.loss) return;
+    if (this.rng.next() < f.loss || this.now >= this.cutAt) return;
     // The payload may be a view into the sender's buffer, which it reuses: copy, as the wire does.
     const copy = { ...seg, payload: seg.payload.slice(), options: { ...seg.options } };
     const copies = this.rng.next() < f.dup ? 2 : 1;

@@ -322,6 +322,54 @@ group('TCP core over a faulty link (virtual time)', () => {
     );
   });
 
+  it('the link goes dead at a random moment: every timer gives up, both ends reach CLOSED', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        faultsArb,
+        fc.integer({ min: 0, max: 5000 }),
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.boolean(),
+        fc.boolean(),
+        (seed, faults, cutAt, total, pauseReader, fullClose) => {
+          // Small limits so that giving up takes minutes of virtual time, not hours.
+          const o = {
+            timeWaitMs: 100,
+            maxRetries: 4,
+            synRetries: 2,
+            maxRto: 5000,
+            finWait2Ms: 2000,
+            keepAlive: true,
+            keepAliveIdleMs: 3000,
+            keepAliveIntervalMs: 500,
+            keepAliveCount: 3,
+            rcvBuf: 8192,
+          };
+          const sim = new Sim({ seed, faults, a: o, b: o });
+          sim.cutAt = cutAt;
+          const write = writer(sim, 'a', 1, total, fullClose ? 'close' : 'shutdown');
+          let bShut = false;
+          sim.onStep = (s) => {
+            write();
+            if (s.b === null) return;
+            if (pauseReader) s.b.setFlowing(false);
+            if (s.appB.fin && !bShut) {
+              bShut = true;
+              s.b.shutdown();
+            }
+          };
+          const quiet = sim.run(4 * HOUR);
+          check(`link cut at ${cutAt}`, seed, faults, () => {
+            const got = concat(sim.appB.received);
+            expect(equalBytes(got, streamBytes(1, 0, got.length))).toBe(true);
+            expectAllClosed(sim, quiet);
+          });
+        },
+      ),
+      { numRuns: runs(40) },
+    );
+  });
+
   it('a clean link moves 1 MB with few retransmissions', () => {
     const sim = new Sim({
       seed: 1,
