@@ -22,6 +22,11 @@ export interface IpDatagram {
   broadcast: boolean;
   /** Put together from fragments. */
   reassembled: boolean;
+  /**
+   * The link vouched for the transport checksum (RxFlag.CsumTrusted: a partial checksum made by
+   * the host behind a TUN device with checksum offload): TCP and UDP must not verify it.
+   */
+  csumTrusted: boolean;
   /** The IP header as received (options included); for a reassembled datagram, the first fragment's. */
   header: Uint8Array;
   payload: Uint8Array;
@@ -53,6 +58,7 @@ export class IpInput {
     ttl: 0,
     broadcast: false,
     reassembled: false,
+    csumTrusted: false,
     header: new Uint8Array(0),
     payload: new Uint8Array(0),
   };
@@ -67,9 +73,10 @@ export class IpInput {
 
   /**
    * One packet from the link. Returns the datagram for a protocol to handle, or null when it was
-   * dropped (counted) or is a fragment still waiting for the rest.
+   * dropped (counted) or is a fragment still waiting for the rest. `csumTrusted`: the link's
+   * RxFlag.CsumTrusted (never kept for a datagram put together from fragments).
    */
-  receive(bytes: Uint8Array, now: number): IpDatagram | null {
+  receive(bytes: Uint8Array, now: number, csumTrusted = false): IpDatagram | null {
     this.stats.rxPackets++;
     let ip = Ipv4View.check(bytes);
     if (ip instanceof ParseError) return this.drop(ip.reason as IpDropReason);
@@ -100,6 +107,7 @@ export class IpInput {
     d.ttl = ip.ttl;
     d.broadcast = broadcast;
     d.reassembled = reassembled;
+    d.csumTrusted = csumTrusted && !reassembled;
     d.header = ip.bytes.subarray(0, ip.headerLen);
     d.payload = ip.payload;
     return d;

@@ -211,6 +211,12 @@ class Direction {
   };
 }
 
+/**
+ * Offloads: none. Faults are per packet, so a TSO super-segment (one packet standing for dozens)
+ * would be lost or corrupted as a whole; and a corrupted packet whose checksum the inner link
+ * vouched for (RxFlag.CsumTrusted) would go unnoticed. Received flags are therefore not passed
+ * on: open the inner TunLink without `offload` (tunstack up does when faults are asked for).
+ */
 export class FaultLink implements Link {
   readonly mtu: number;
   private rx: LinkReceiver | null = null;

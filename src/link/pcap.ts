@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Clock } from '../stack/clock.ts';
-import type { Link, LinkReceiver } from './link.ts';
+import type { Link, LinkOffload, LinkReceiver } from './link.ts';
 
 export const LINKTYPE_RAW = 101;
 const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -23,6 +23,11 @@ export interface PcapOptions {
 
 export class PcapLink implements Link {
   readonly mtu: number;
+  /**
+   * The inner link's offloads, passed through: a TSO super-segment is written as it is (what
+   * tcpdump shows on a segmentation-offloading device too), partial checksums included.
+   */
+  readonly offload: LinkOffload | undefined;
   /** Packets written so far. */
   packets = 0;
   private fd: number | null;
@@ -37,6 +42,7 @@ export class PcapLink implements Link {
     options: PcapOptions = {},
   ) {
     this.mtu = inner.mtu;
+    this.offload = inner.offload;
     this.snaplen = options.snaplen ?? 65_535;
     if (options.clock !== undefined) {
       const clock = options.clock;
@@ -59,9 +65,9 @@ export class PcapLink implements Link {
 
   attach(rx: LinkReceiver): void {
     this.inner.attach({
-      packet: (p) => {
+      packet: (p, flags) => {
         this.record(p);
-        rx.packet(p);
+        rx.packet(p, flags);
       },
       batchEnd: () => {
         this.writeOut();
@@ -70,9 +76,9 @@ export class PcapLink implements Link {
     });
   }
 
-  send(packet: Uint8Array): void {
+  send(packet: Uint8Array, segmentSize?: number): void {
     this.record(packet);
-    this.inner.send(packet);
+    this.inner.send(packet, segmentSize);
   }
 
   flush(): void {

@@ -9,7 +9,7 @@
  * receive call (link.ts), hence the copy.
  */
 import type { Clock } from '../stack/clock.ts';
-import type { Link, LinkReceiver } from './link.ts';
+import type { Link, LinkOffload, LinkReceiver } from './link.ts';
 
 export type Direction = 'in' | 'out';
 
@@ -36,6 +36,8 @@ interface Slot {
 
 export class RecorderLink implements Link {
   readonly mtu: number;
+  /** The inner link's offloads, passed through (a super-segment is recorded whole). */
+  readonly offload: LinkOffload | undefined;
   /** Packets recorded since creation (those beyond the last K have been overwritten). */
   recorded = 0;
   /** Grows to `capacity` slots, then is reused as a ring. */
@@ -58,24 +60,25 @@ export class RecorderLink implements Link {
       });
     }
     this.mtu = inner.mtu;
+    this.offload = inner.offload;
     const clock = options.clock;
     this.now = clock !== undefined ? () => clock.now() : () => performance.now();
   }
 
   attach(rx: LinkReceiver): void {
     this.inner.attach({
-      packet: (p) => {
+      packet: (p, flags) => {
         this.record('in', p);
-        rx.packet(p);
+        rx.packet(p, flags);
       },
       batchEnd: () => rx.batchEnd?.(),
     });
   }
 
-  send(packet: Uint8Array): void {
+  send(packet: Uint8Array, segmentSize?: number): void {
     // The inner link owns the packet after send(), so copy it first.
     this.record('out', packet);
-    this.inner.send(packet);
+    this.inner.send(packet, segmentSize);
   }
 
   flush(): void {

@@ -18,7 +18,7 @@ import { IcmpLayer, type IcmpOptions } from '../icmp/icmp.ts';
 import { type IpDatagram, IpInput } from '../ip/input.ts';
 import { IP_HEADER_ROOM, IpOutput, type PacketSink } from '../ip/output.ts';
 import type { ReassemblyOptions } from '../ip/reassembly.ts';
-import type { Link } from '../link/link.ts';
+import type { Link, RxFlag } from '../link/link.ts';
 import { UdpLayer, type UdpOptions } from '../udp/udp.ts';
 import { get32 } from '../wire/bytes.ts';
 import { UnreachCode } from '../wire/icmp.ts';
@@ -27,6 +27,7 @@ import { ParseError } from '../wire/parse-error.ts';
 import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { type Clock, realClock } from './clock.ts';
+import { TsoCoalescer } from './gso.ts';
 import { createStackStats, type StackStats, type TcpDropReason } from './stats.ts';
 import { type TcpConnectionRow, TcpLayer, type TcpLayerOptions } from './tcp.ts';
 import { type Timer, TimerQueue } from './timers.ts';
@@ -63,6 +64,12 @@ export interface TcpSegmentHandler {
   segment(seg: TcpRepr, src: number, dst: number, now: number): void;
 }
 
+/**
+ * RxFlag.CsumTrusted. The stack sits below src/link and takes only types from it: the type
+ * check keeps this literal equal to the link's value.
+ */
+const CSUM_TRUSTED: (typeof RxFlag)['CsumTrusted'] = 1;
+
 /** Datagrams to our own address waiting to be looped back; more are dropped and counted. */
 const LOOPBACK_QUEUE_LIMIT = 1024;
 
@@ -82,6 +89,11 @@ export class Stack {
   readonly udp: UdpLayer;
   /** node:dgram-shaped sockets: `stack.dgram.createSocket('udp4')`. */
   readonly dgram: DgramApi;
+  /**
+   * TCP output for a link with segmentation offload (src/stack/gso.ts): the TCP layer passes a
+   * connection's burst of segments through it, then calls `end()`. Null: use `sendTcp`.
+   */
+  readonly tso: TsoCoalescer | null;
   /** The TCP layer (src/stack/tcp.ts): connection table, listeners, output. */
   readonly tcp: TcpLayer;
   /** node:net-shaped TCP: `stack.net.createServer()`, `stack.net.connect(port, host)`. */
@@ -103,7 +115,9 @@ export class Stack {
     this.mtu = Math.min(options.mtu ?? this.link.mtu, this.link.mtu);
 
     const stats = this.stats;
-    const sink: PacketSink = { send: (packet) => this.transmit(packet) };
+    const sink: PacketSink = {
+      send: (packet, segmentSize) => this.transmit(packet, segmentSize),
+    };
     const output = new IpOutput(
       { address: this.addr, mtu: this.mtu, ttl: options.ttl, initialId: options.initialIpId },
       sink,
@@ -123,12 +137,19 @@ export class Stack {
       input.reassembler.expire(now, (first) => this.icmp.sendReassemblyTimeout(first, now));
       this.armReassemblyTimer();
     });
+    const offload = this.link.offload;
+    this.tso =
+      offload?.tso === true
+        ? new TsoCoalescer(output, stats.link, stats.tcp, offload.maxSegment, (seg, dst) =>
+            this.sendTcp(seg, dst),
+          )
+        : null;
     this.dgram = new DgramApi(this);
     this.tcp = new TcpLayer(this, options.tcp);
     this.net = new NetApi(this);
 
     this.link.attach({
-      packet: (bytes) => this.input(bytes),
+      packet: (bytes, flags) => this.input(bytes, flags),
       batchEnd: () => this.flush(),
     });
     this.logger.info({ address: this.address, mtu: this.mtu }, 'stack up');
@@ -213,7 +234,7 @@ export class Stack {
   }
 
   /** Where IP output goes: the link, or back to us for our own address. */
-  private transmit(packet: Uint8Array): void {
+  private transmit(packet: Uint8Array, segmentSize?: number): void {
     const link = this.stats.link;
     if (get32(packet, 16) === this.addr) {
       // A datagram to ourselves never reaches the wire (the kernel would not send it back).
@@ -229,7 +250,7 @@ export class Stack {
     }
     link.txPackets++;
     link.txBytes += packet.length;
-    this.link.send(packet);
+    this.link.send(packet, segmentSize);
   }
 
   private readonly drainLoopback = (): void => {
@@ -239,22 +260,27 @@ export class Stack {
     this.flush();
   };
 
-  /** One packet from the link. Never throws. */
-  private input(bytes: Uint8Array): void {
+  /** One packet from the link, with the link's RxFlag bits. Never throws. */
+  private input(bytes: Uint8Array, flags = 0): void {
     if (this.closing !== null) return;
-    const stats = this.stats;
-    stats.link.rxPackets++;
-    stats.link.rxBytes += bytes.length;
-    this.process(bytes);
+    const link = this.stats.link;
+    link.rxPackets++;
+    link.rxBytes += bytes.length;
+    // Checksum offload: the TCP/UDP checksum is partial (or was verified): TCP and UDP skip it.
+    const trusted = (flags & CSUM_TRUSTED) !== 0;
+    if (trusted) link.rxCsumTrusted++;
+    // Segmentation offload: one TCP segment larger than the MTU, taken whole (TCP does not care).
+    if (bytes.length > this.mtu) link.rxLarge++;
+    this.process(bytes, trusted);
   }
 
   /** One packet for IP input, from the link or looped back. Never throws. */
-  private process(bytes: Uint8Array): void {
+  private process(bytes: Uint8Array, csumTrusted = false): void {
     if (this.closing !== null) return;
     const stats = this.stats;
     const now = this.clock.now();
     try {
-      const d = this.ip.input.receive(bytes, now);
+      const d = this.ip.input.receive(bytes, now, csumTrusted);
       if (d !== null) this.deliver(d, now);
       else if (this.ip.input.reassembler.datagramsInProgress > 0) this.armReassemblyTimer();
     } catch (err) {
@@ -291,7 +317,7 @@ export class Stack {
       handler.input(d, now);
       return;
     }
-    const view = TcpView.check(d.payload, d.src, d.dst);
+    const view = TcpView.check(d.payload, d.src, d.dst, !d.csumTrusted);
     if (view instanceof ParseError) {
       tcp.drops[view.reason as TcpDropReason]++;
       return;

@@ -18,6 +18,13 @@ export interface LinkStats {
   loopbackPackets: number;
   /** Looped-back datagrams dropped because the loopback queue was full. */
   loopbackDrops: number;
+  /** Packets the link marked RxFlag.CsumTrusted: TCP/UDP checksums not verified (offload). */
+  rxCsumTrusted: number;
+  /** Packets larger than the MTU: TCP segments of a segmentation-offloading link. */
+  rxLarge: number;
+  /** TCP super-segments sent to a TSO link, and the MTU-sized segments they stand for. */
+  txGsoPackets: number;
+  txGsoSegments: number;
 }
 
 export const TCP_DROP_REASONS = [
@@ -65,6 +72,10 @@ export function createStackStats(): StackStats {
       rxErrors: 0,
       loopbackPackets: 0,
       loopbackDrops: 0,
+      rxCsumTrusted: 0,
+      rxLarge: 0,
+      txGsoPackets: 0,
+      txGsoSegments: 0,
     },
     ip: createIpStats(),
     icmp: createIcmpStats(),

@@ -329,12 +329,17 @@ export class TcpLayer {
    * LISTEN on `port` (every local address). Returns false when the port already has a listener.
    * Connections on the port (say, an active open's) do not conflict: demux prefers them.
    */
-  listen(port: number, owner: TcpListenOwner, backlog?: number): boolean {
+  listen(
+    port: number,
+    owner: TcpListenOwner,
+    backlog?: number,
+    conn?: Partial<TcpConnectionOptions>,
+  ): boolean {
     if (this.#closed || this.#listeners.has(port)) return false;
     const listener = new TcpListener(0, port, this.#isn, {
       synBacklog: this.options.synBacklog,
       backlog: backlog ?? 511,
-      conn: this.#connOptions,
+      conn: this.#optionsFor(conn),
     });
     this.#listeners.set(port, { listener, owner });
     return true;
@@ -362,13 +367,15 @@ export class TcpLayer {
 
   /**
    * Active open to `remoteAddr:remotePort` from an ephemeral port (or `localPort`). The first
-   * segment (SYN) goes out at once. Returns an errno code when the open cannot start.
+   * segment (SYN) goes out at once. Returns an errno code when the open cannot start. `conn`
+   * overrides the layer's connection options for this connection only (congestion, buffers…).
    */
   connect(
     remoteAddr: number,
     remotePort: number,
     owner: TcpOwner,
     localPort?: number,
+    conn?: Partial<TcpConnectionOptions>,
   ): TcpHandle | 'EADDRNOTAVAIL' | 'EADDRINUSE' | 'ENOBUFS' {
     if (this.#closed) return 'ENOBUFS';
     if (this.#count >= this.options.maxConnections && !this.#evictTimeWait()) return 'ENOBUFS';
@@ -384,12 +391,21 @@ export class TcpLayer {
     const now = this.stack.now();
     const tuple = { localAddr: this.stack.addr, localPort: port, remoteAddr, remotePort };
     const iss = this.#isn.next(tuple.localAddr, port, remoteAddr, remotePort, now);
-    const conn = TcpConnection.connect(tuple, iss, now, this.#connOptions);
-    const h = this.#insert(conn, -1);
+    const c = TcpConnection.connect(tuple, iss, now, this.#optionsFor(conn));
+    const h = this.#insert(c, -1);
     h.owner = owner;
     this.stats.activeOpens++;
     this.poke(h);
     return h;
+  }
+
+  /** The layer's connection options, with `override` on top (the same object when none). */
+  #optionsFor(override: Partial<TcpConnectionOptions> | undefined): Partial<TcpConnectionOptions> {
+    if (override === undefined) return this.#connOptions;
+    const o: Partial<TcpConnectionOptions> = { ...this.#connOptions };
+    for (const [k, v] of Object.entries(override))
+      if (v !== undefined) Object.assign(o, { [k]: v });
+    return o;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -492,9 +508,14 @@ export class TcpLayer {
         h.again = false;
         const now = this.stack.now();
         const conn = h.conn;
+        // With segmentation offload, the burst's full-sized segments go out as super-segments.
+        const tso = this.stack.tso;
         for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
-          if (!this.stack.sendTcp(seg, conn.remoteAddr)) this.stats.txRefused++;
+          const sent =
+            tso !== null ? tso.add(seg, conn.remoteAddr) : this.stack.sendTcp(seg, conn.remoteAddr);
+          if (!sent) this.stats.txRefused++;
         }
+        if (tso !== null && !tso.end()) this.stats.txRefused++;
         this.#deliver(h, conn.takeEvents());
         if (!h.again) break;
       }

@@ -114,7 +114,7 @@ export class UdpLayer {
   input(d: IpDatagram): UdpInputResult {
     const stats = this.stats;
     stats.rxDatagrams++;
-    const udp = UdpView.check(d.payload, d.src, d.dst);
+    const udp = UdpView.check(d.payload, d.src, d.dst, !d.csumTrusted);
     if (udp instanceof ParseError) {
       stats.drops[udp.reason as UdpDropReason]++;
       return 'dropped';
