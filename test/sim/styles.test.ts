@@ -102,8 +102,11 @@ describe('styles demo: polling and SSE', () => {
     expect(f.app.hub.since(1)).toMatchObject({ missed: true });
     expect(f.app.hub.since(1).events.map((e) => e.id)).toEqual([3, 4, 5, 6]);
     expect(f.app.hub.since(6)).toEqual({ events: [], missed: false });
-    const long = f.app.hub.publish('é'.repeat(MAX_PUBLISH_BYTES)); // 2 bytes each
-    expect(Buffer.byteLength(long.data)).toBe(MAX_PUBLISH_BYTES);
+    // Cut to MAX_PUBLISH_BYTES of UTF-8 on a character boundary: 'a' then 2-byte characters,
+    // so the limit falls inside one and the whole character goes.
+    const long = f.app.hub.publish(`a${'é'.repeat(MAX_PUBLISH_BYTES)}`);
+    expect(Buffer.byteLength(long.data)).toBe(MAX_PUBLISH_BYTES - 1);
+    expect(long.data).toBe(`a${'é'.repeat(MAX_PUBLISH_BYTES / 2 - 1)}`);
   });
 
   it('the ticker runs only while someone asks, on the stack clock', async () => {

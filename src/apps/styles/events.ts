@@ -133,7 +133,9 @@ export class EventHub {
 /** At most MAX_PUBLISH_BYTES of UTF-8, cut on a character boundary. */
 function clip(s: string): string {
   if (Buffer.byteLength(s) <= MAX_PUBLISH_BYTES) return s;
-  const b = Buffer.from(s).subarray(0, MAX_PUBLISH_BYTES);
-  // Drop a partial multi-byte character at the end (its bytes decode to U+FFFD).
-  return b.toString('utf8').replace(/\uFFFD+$/, '');
+  const b = Buffer.from(s);
+  // Back up while the first byte left out continues a character (10xxxxxx, RFC 3629 §3).
+  let end = MAX_PUBLISH_BYTES;
+  while (end > 0 && (b[end] & 0xc0) === 0x80) end--;
+  return b.subarray(0, end).toString('utf8');
 }
