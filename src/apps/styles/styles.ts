@@ -118,11 +118,6 @@ export async function startStyles(
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
     keepAliveMax: options.keepAliveMax ?? KEEP_ALIVE_MAX,
   };
-  // Streams keep the ticker going while connected; polls keep it going by asking.
-  const hub = new EventHub(stack, {
-    ...options,
-    watched: () => sseClients.size > 0 || wss.clients.size > 0,
-  });
   const meter = new StyleMeter(stack, ports);
   const stats: StylesStats = {
     requests: Object.fromEntries(STYLES.map((s) => [s, 0])) as Record<Style, number>,
@@ -154,19 +149,21 @@ export async function startStyles(
     clientTracking: true,
   });
   const wsAlive = new WeakMap<WebSocket, boolean>();
+  // Streams keep the ticker going while connected; polls keep it going by asking.
+  const hub = new EventHub(stack, {
+    ...options,
+    watched: () => sseClients.size > 0 || wss.clients.size > 0,
+  });
 
-  /** A client that stopped reading: reset it rather than buffer for it without end. */
-  const tooSlow = (socket: Duplex): boolean => {
-    if (socket.writableLength <= o.maxBuffered) return false;
-    stats.slowDropped++;
-    (socket as Socket).resetAndDestroy?.() ?? socket.destroy();
-    return true;
-  };
-
+  /** Write to a stream; a client that stopped reading is reset rather than buffered for. */
   const sseWrite = (res: ServerResponse, text: string): void => {
     if (res.destroyed) return;
     res.write(text);
-    tooSlow(res.socket as Duplex);
+    const socket = res.socket as Socket | null;
+    if (socket !== null && socket.writableLength > o.maxBuffered) {
+      stats.slowDropped++;
+      socket.resetAndDestroy();
+    }
   };
 
   const unsubscribe = hub.subscribe((e) => {
