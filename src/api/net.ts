@@ -32,6 +32,7 @@ import { Duplex } from 'node:stream';
 import type { Stack } from '../stack/stack.ts';
 import type { TcpHandle, TcpListenOwner, TcpOwner } from '../stack/tcp.ts';
 import type { Timer } from '../stack/timers.ts';
+import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
 
@@ -59,6 +60,8 @@ export interface ConnectOptions extends SocketConstructorOptions {
   keepAliveInitialDelay?: number;
   /** Idle timeout (ms) set before connecting, as socket.setTimeout. */
   timeout?: number;
+  /** Congestion control of this connection (as Linux's TCP_CONGESTION); default: the stack's. */
+  congestion?: CongestionName;
 }
 
 export interface ServerOptions {
@@ -68,6 +71,8 @@ export interface ServerOptions {
   noDelay?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
+  /** Congestion control of the accepted connections; default: the stack's. */
+  congestion?: CongestionName;
 }
 
 export interface ListenOptions {
@@ -216,7 +221,8 @@ export class Socket extends Duplex implements TcpOwner {
       process.nextTick(() => this.destroy(err));
       return this;
     }
-    const r = this.#stack.tcp.connect(addr, port, this, opts.localPort);
+    const conn = opts.congestion === undefined ? undefined : { congestion: opts.congestion };
+    const r = this.#stack.tcp.connect(addr, port, this, opts.localPort, conn);
     if (typeof r === 'string') {
       process.nextTick(() => this.destroy(sysError(r, 'connect', host, port)));
       return this;
@@ -586,7 +592,9 @@ export class Server extends EventEmitter implements TcpListenOwner {
     }
     const tcp = this.#stack.tcp;
     const port = requested === 0 ? tcp.allocatePort() : requested;
-    if (port === null || !tcp.listen(port, this, opts.backlog)) {
+    const cc = this.#options.congestion;
+    const conn = cc === undefined ? undefined : { congestion: cc };
+    if (port === null || !tcp.listen(port, this, opts.backlog, conn)) {
       process.nextTick(() => this.emit('error', sysError('EADDRINUSE', 'listen', host, requested)));
       return this;
     }

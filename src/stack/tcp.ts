@@ -25,6 +25,7 @@
  * never touches TcpConnection itself.
  */
 
+import type { CongestionName } from '../tcp/congestion/index.ts';
 import { TcpConnection } from '../tcp/conn.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import { IsnGenerator } from '../tcp/isn.ts';
@@ -131,6 +132,8 @@ export interface TcpConnectionRow {
   /** The peer's window (SND.WND, scaled) and the window we last offered (RCV.WND), bytes. */
   sndWnd: number;
   rcvWnd: number;
+  /** The congestion controller ('reno', 'cubic'); null for a listener. */
+  congestion: CongestionName | null;
 }
 
 /**
@@ -263,6 +266,7 @@ function connectionRow(c: TcpConnection): TcpConnectionRow {
     segsReceived: s.segsIn,
     sndWnd: s.sndWnd,
     rcvWnd: s.rcvWnd,
+    congestion: c.options.congestion,
   };
 }
 
@@ -686,6 +690,7 @@ export class TcpLayer {
         segsReceived: 0,
         sndWnd: 0,
         rcvWnd: 0,
+        congestion: null,
       });
     }
     for (const byRemote of this.#table.values()) {
