@@ -59,6 +59,12 @@ export interface UpOptions {
    * small flight (or the ACKs for it) costs 2·SRTT instead of the 200 ms minimum RTO.
    */
   tlp?: boolean;
+  /**
+   * IFF_VNET_HDR with checksum offload and TSO4 (native-notes/offload.md): TCP segments of up to
+   * 64 KiB both ways. Default on; falls back to a plain device (with a log line) when the kernel
+   * refuses, and is off under --impair (faults are per packet).
+   */
+  offload?: boolean;
 }
 
 /**
@@ -169,6 +175,7 @@ async function openInThisNamespace(o: UpOptions): Promise<TunLink> {
     mtu: o.mtu,
     batch: o.batch,
     allowRootNamespace: true,
+    offload: o.offload,
   });
   try {
     // As TunLink does in a namespace: no IPv6 towards an IPv4 stack. /proc/sys is read-only in
@@ -188,6 +195,9 @@ async function openInThisNamespace(o: UpOptions): Promise<TunLink> {
 export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
   checkAddresses(o);
   const impairment = o.impair === undefined ? undefined : parseImpair(o.impair); // fail early
+  // FaultLink offers no offload: its faults are per packet (src/link/fault.ts).
+  const offload = (o.offload ?? true) && impairment === undefined;
+  if ((o.offload ?? true) && !offload) logger.info('offload off: --impair works per packet');
   const createdNetns = !o.inContainer && !(await netns.exists(o.netns));
   if (createdNetns) {
     await netns.create(o.netns);
@@ -214,15 +224,20 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
 
   try {
     const tun = o.inContainer
-      ? await openInThisNamespace(o)
+      ? await openInThisNamespace({ ...o, offload })
       : await TunLink.open({
           name: o.dev,
           netns: o.netns,
           mtu: o.mtu,
           batch: o.batch,
           hostAddress: o.hostAddr,
+          offload,
         });
     undo.push(() => tun.close());
+    if (offload) {
+      if (tun.offload?.tso) logger.info({ offloads: tun.offloads }, 'offload: checksum, TSO4');
+      else logger.info({ vnetHdr: tun.vnetHdr }, 'offload: not granted by the kernel, plain TUN');
+    }
     // The pcap shows what crosses the device: stack -> fault -> pcap -> tun.
     let link: Link = tun;
     if (o.pcap !== undefined) link = new PcapLink(link, o.pcap);
@@ -322,6 +337,7 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     inContainer: raw.inContainer === true,
     congestion: raw.congestion as CongestionName,
     tlp: raw.tlp !== false,
+    offload: raw.offload !== false,
   };
   const logger = createLogger(o.logLevel);
   if (process.getuid?.() !== 0)
@@ -423,6 +439,11 @@ export const upCommand: CliCommand = {
           .default('cubic'),
       )
       .option('--no-tlp', 'no tail loss probes (RFC 8985 §7): losses at the tail wait for the RTO')
+      .option(
+        '--offload',
+        'IFF_VNET_HDR + TSO4: 64 KiB TCP segments to and from the kernel (default, when it can)',
+      )
+      .option('--no-offload', 'plain TUN, one MTU-sized packet per read/write (for comparison)')
       .addOption(
         new Option(
           '--in-container',

@@ -26,7 +26,7 @@
  * `ip netns exec` must not inherit the device).
  *
  * Offload (native-notes/offload.md): with `offload`, the device is opened with IFF_VNET_HDR and
- * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 [| TUN_F_USO4]), so every packet read or written is
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4), so every packet read or written is
  * preceded by a 10-byte struct virtio_net_hdr and may be a TCP segment of up to 64 KiB. The
  * header is kept apart from the packet with readv()/writev(): it goes to (or comes from) its own
  * 12-byte slot per packet in a second shared buffer (rxHdrs / hdrs), so packets stay 4-byte
@@ -48,11 +48,6 @@
 
 #include <node_api.h>
 #include <uv.h>
-
-/* Offload flags newer than some userspace headers (linux/if_tun.h since 6.2). */
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#endif
 
 /* sizeof(struct virtio_net_hdr): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset.
  * (The 12-byte variant adds num_buffers, which only mergeable receive buffers use: not us.)
@@ -151,12 +146,14 @@ typedef struct {
   unsigned offloads; /* out: TUN_F_* accepted by TUNSETOFFLOAD (0: none) */
 } tun_offload;
 
-/* Ask for checksum and segmentation offload, the most first: CSUM | TSO4 | USO4 (USO is Linux
- * 6.2+, older kernels answer EINVAL), then CSUM | TSO4, then CSUM alone. Returns what was
- * accepted; 0 when nothing was (the vnet header still works, every packet plain). */
+/* Ask for checksum and segmentation offload: CSUM | TSO4, then CSUM alone. Returns what was
+ * accepted; 0 when nothing was (the vnet header still works, every packet plain).
+ * Not asked: USO (UDP segmentation, Linux 6.2+). The kernel takes it only as USO4 | USO6
+ * together (tun_set_offload answers EINVAL to USO4 alone, measured on 6.18), and with it a
+ * kernel socket using UDP_SEGMENT would hand us one packet holding many datagrams, which the
+ * stack would have to cut apart; our UDP sends one datagram per packet and gains nothing. */
 static unsigned set_offload(int fd) {
-  static const unsigned tries[] = {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_USO4, TUN_F_CSUM | TUN_F_TSO4,
-                                   TUN_F_CSUM};
+  static const unsigned tries[] = {TUN_F_CSUM | TUN_F_TSO4, TUN_F_CSUM};
   for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
     if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) return tries[i];
   }
