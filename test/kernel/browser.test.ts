@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { type StylesHandle, startStyles } from '../../src/apps/styles/styles.ts';
-import { hasCommand, inCI, kernelDescribe, STACK_ADDR, withStack } from './harness.ts';
+import { hasCommand, inCI, kernelDescribe, STACK_ADDR, waitFor, withStack } from './harness.ts';
 import { expectAllClosed } from './tcp-peers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -28,7 +28,11 @@ interface PageDemo {
   per: Record<string, { count: number; gaps: number; dups: number; last: number; latSum: number }>;
   received: Record<string, number[]>;
   sse: { opens: number; errors: number; resumes: { from: number; replayed: number }[] };
-  ws: { opens: number; echoes: { text: string; rtt: number }[] };
+  ws: {
+    opens: number;
+    echoes: { text: string; rtt: number }[];
+    closes: { code: number; reason: string; clean: boolean }[];
+  };
   ka: { remote: string; n: number }[];
   wsEcho(text: string): Promise<number>;
   kaRun(n: number): Promise<void>;
@@ -166,4 +170,12 @@ async function runPage(context: Context, app: StylesHandle): Promise<void> {
   );
   await mkdir('test-output', { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // 7. The page's close button: the close handshake (RFC 6455 §7), 1000 both ways, clean.
+  await page.click('#wsclose');
+  await page.waitForFunction(() => demo.ws.closes.length === 1, null, { timeout: 5_000 });
+  const closes = await page.evaluate(() => demo.ws.closes);
+  expect(closes).toEqual([{ code: 1000, reason: 'bye', clean: true }]);
+  await waitFor(() => app.stats.wsCloseCodes[1000] === 1, 2_000, "the server's ws 'close'");
+  expect(app.stats.wsCloseCodes).toEqual({ 1000: 1 });
 }
