@@ -106,7 +106,7 @@ export interface NetnsFixture {
   devCounters(): Promise<DevCounters>;
 }
 
-export interface WithNetnsOptions extends Pick<TunOpenOptions, 'mtu' | 'batch'> {
+export interface WithNetnsOptions extends Pick<TunOpenOptions, 'mtu' | 'batch' | 'offload'> {
   /** Interface name inside the namespace (default tun0). */
   dev?: string;
 }
@@ -135,6 +135,7 @@ export async function withNetns<T>(
       mtu: opts.mtu ?? 1500,
       batch: opts.batch ?? 64,
       hostAddress: `${HOST_ADDR}/${PREFIX_LEN}`,
+      offload: opts.offload,
     });
     const dev = link.name;
     const fx: NetnsFixture = {
