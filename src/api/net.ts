@@ -167,6 +167,8 @@ export class Socket extends Duplex implements TcpOwner {
   #keepAlive: { enable: boolean; delay: number } | null = null;
   #idleTimer: Timer | null = null;
   #lastActive = 0;
+  /** The stack.net Server that accepted this socket: told when it closes (no listener each). */
+  #acceptedBy: Server | null = null;
 
   constructor(stack: Stack, options: SocketConstructorOptions = {}) {
     super({
@@ -242,8 +244,10 @@ export class Socket extends Duplex implements TcpOwner {
   }
 
   /** @internal A Server's accepted connection. */
-  static accepted(stack: Stack, handle: TcpHandle, options: ServerOptions): Socket {
+  static accepted(stack: Stack, handle: TcpHandle, options: ServerOptions, server: Server): Socket {
     const s = new Socket(stack, { allowHalfOpen: options.allowHalfOpen });
+    s.#acceptedBy = server;
+    s.server = server;
     s.#remote = { address: formatIpv4(handle.remoteAddr), port: handle.remotePort };
     s.#attach(handle);
     if (options.noDelay) s.setNoDelay(true);
@@ -400,7 +404,10 @@ export class Socket extends Duplex implements TcpOwner {
     if (fin !== null) fin(gone);
     cb(err);
     const hadError = err !== null;
-    process.nextTick(() => this.emit('close', hadError));
+    process.nextTick(() => {
+      this.emit('close', hadError);
+      this.#acceptedBy?.socketClosed(this);
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -630,14 +637,14 @@ export class Server extends EventEmitter implements TcpListenOwner {
       });
       return null;
     }
-    const s = Socket.accepted(this.#stack, handle, this.#options);
-    s.server = this;
+    const s = Socket.accepted(this.#stack, handle, this.#options, this);
     this.#sockets.add(s);
-    s.once('close', () => {
-      this.#sockets.delete(s);
-      this.#maybeClosed();
-    });
     return s;
+  }
+
+  /** @internal An accepted socket emitted 'close'. */
+  socketClosed(s: Socket): void {
+    if (this.#sockets.delete(s)) this.#maybeClosed();
   }
 
   /** @internal TcpListenOwner: the socket owns its connection; the user may use it now. */

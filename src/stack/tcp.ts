@@ -10,7 +10,7 @@
  *                                                                ▼
  *                       service(h): dispatch(now) until null ──► stack.sendTcp ──► IP ──► link
  *                                   takeEvents() ──► the owner (the socket layer), AFTER the core
- *                                   pollAt() ──► h.timer.schedule (lazily re-armed, one queue)
+ *                                   pollAt() ──► h.schedule (the handle is its own Timer)
  *
  * Input and timers are serviced at once, and the stack flushes the link at the end of each
  * received batch and after each run of timers. User calls only change the core: the handle is
@@ -37,7 +37,7 @@ import type { TcpState } from '../tcp/state.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import type { Stack } from './stack.ts';
-import type { Timer } from './timers.ts';
+import { Timer } from './timers.ts';
 
 export interface TcpLayerOptions {
   /**
@@ -141,7 +141,7 @@ export interface TcpConnectionRow {
  * CLOSE, ABORT and the options), each followed by servicing the connection (output, timer,
  * events) a microtask later. The socket layer makes no other call on the core.
  */
-export class TcpHandle {
+export class TcpHandle extends Timer {
   owner: TcpOwner | null = null;
   /** The listener's port for a passive open not yet accepted, else -1. */
   listenPort: number;
@@ -152,15 +152,20 @@ export class TcpHandle {
   inTable = true;
   /** Waiting for the layer's microtask service after user calls (TcpLayer.poke). */
   dirty = false;
-  readonly timer: Timer;
 
   constructor(
     private readonly layer: TcpLayer,
     readonly conn: TcpConnection,
     listenPort: number,
   ) {
+    // The handle is the connection's timer in the stack's one queue (src/stack/timers.ts).
+    super(layer.stack.timers);
     this.listenPort = listenPort;
-    this.timer = layer.stack.timers.create(() => layer.service(this));
+  }
+
+  /** @internal The connection's deadline came: service it (retransmit, delayed ACK, …). */
+  override fire(): void {
+    this.layer.service(this);
   }
 
   get state(): TcpState {
@@ -583,8 +588,8 @@ export class TcpLayer {
     }
     if (conn.state === 'TIME_WAIT') this.#timeWait.add(h);
     const at = conn.pollAt();
-    if (at === null) h.timer.cancel();
-    else h.timer.schedule(at);
+    if (at === null) h.cancel();
+    else h.schedule(at);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -613,7 +618,7 @@ export class TcpLayer {
   #remove(h: TcpHandle): void {
     if (!h.inTable) return;
     h.inTable = false;
-    h.timer.cancel();
+    h.cancel();
     // The owner stays: it may still take held data (and the FIN after it) from the core.
     this.#timeWait.delete(h);
     const conn = h.conn;

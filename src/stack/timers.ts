@@ -17,7 +17,11 @@ interface Entry {
   timer: Timer;
 }
 
-/** One owner's deadline. Made by `TimerQueue.create`. */
+/**
+ * One owner's deadline. Made by `TimerQueue.create(fn)`, or subclassed by an owner that has many
+ * instances (a TCP connection's handle is its own timer and overrides `fire`: no closure and no
+ * second object per connection).
+ */
 export class Timer {
   /** The deadline wanted, or Infinity when not scheduled. */
   at = Number.POSITIVE_INFINITY;
@@ -26,8 +30,13 @@ export class Timer {
 
   constructor(
     private readonly queue: TimerQueue,
-    readonly fn: (now: number) => void,
+    readonly fn: ((now: number) => void) | null = null,
   ) {}
+
+  /** Called by the queue when the deadline is due. */
+  fire(now: number): void {
+    this.fn?.(now);
+  }
 
   /** Fire at `at` (absolute ms), replacing any earlier schedule. */
   schedule(at: number): void {
@@ -111,7 +120,7 @@ export class TimerQueue {
       t.at = Number.POSITIVE_INFINITY;
       fired = true;
       try {
-        t.fn(now);
+        t.fire(now);
       } catch (err) {
         this.onError(err);
       }
