@@ -3,8 +3,9 @@
  * writable retry, the bounded buffer, and the receive table walk.
  */
 import { describe, expect, it } from 'vitest';
+import { RxFlag } from '../../src/link/link.ts';
 import type { TunAddon, TunHandle } from '../../src/link/tun.ts';
-import { TunLink } from '../../src/link/tun.ts';
+import { TunLink, TunOffloadFlag } from '../../src/link/tun.ts';
 
 /** An addon whose device takes `room` packets before answering EAGAIN. */
 class FakeAddon implements TunAddon {
@@ -15,6 +16,9 @@ class FakeAddon implements TunAddon {
   closed = false;
   rxBuf!: ArrayBuffer;
   rxTable!: Uint32Array;
+  rxHdrs: Uint8Array | null = null;
+  /** The 10-byte header each written packet went out behind (vnet devices). */
+  writtenHdrs: number[][] = [];
   onRead!: (count: number) => void;
   onWritable!: () => void;
 
@@ -29,8 +33,9 @@ class FakeAddon implements TunAddon {
     _batch: number,
     onRead: (count: number) => void,
     onWritable: () => void,
+    rxHdrs: Uint8Array | null,
   ): void {
-    Object.assign(this, { rxBuf, rxTable, onRead, onWritable });
+    Object.assign(this, { rxBuf, rxTable, onRead, onWritable, rxHdrs });
   }
   writeBatch(
     _h: TunHandle,
@@ -39,12 +44,15 @@ class FakeAddon implements TunAddon {
     lengths: Uint32Array,
     first: number,
     count: number,
+    hdrs: Uint8Array | null,
   ): number {
     this.calls.push(count);
     let i = 0;
     for (; i < count && this.room > 0; i++, this.room--) {
       const off = offsets[first + i];
       this.written.push(Array.from(buf.subarray(off, off + lengths[first + i])));
+      const h = 12 * (first + i);
+      if (hdrs !== null) this.writtenHdrs.push(Array.from(hdrs.subarray(h, h + 10)));
     }
     return i;
   }
@@ -72,10 +80,11 @@ class FakeAddon implements TunAddon {
   }
 
   /** Deliver packets as the native side would: packed into rxBuf, (offset, length) pairs. */
-  deliver(packets: number[][]): void {
+  deliver(packets: number[][], hdrs: number[][] = []): void {
     const bytes = new Uint8Array(this.rxBuf);
     let off = 0;
     packets.forEach((p, i) => {
+      if (hdrs[i] !== undefined) this.rxHdrs?.set(hdrs[i], 12 * i);
       bytes.set(p, off);
       this.rxTable[2 * i] = off;
       this.rxTable[2 * i + 1] = p.length;
@@ -194,5 +203,92 @@ describe('TunLink receive', () => {
     expect(addon.calls).toEqual([]);
     addon.deliver([[0x45]]);
     expect(n).toBe(0);
+  });
+});
+
+describe('TunLink with vnet headers (offload)', () => {
+  /** An IPv4/TCP packet of `len` bytes: IHL 5, data offset 8 (timestamps). */
+  const tcpPacket = (len: number): Uint8Array => {
+    const p = new Uint8Array(len);
+    p[0] = 0x45;
+    p[9] = 6;
+    p[32] = 8 << 4;
+    return p;
+  };
+  function vnet(offloads = TunOffloadFlag.Csum | TunOffloadFlag.Tso4) {
+    const addon = new FakeAddon();
+    const link = TunLink.fromHandle(addon, handle, {
+      name: 'tun0',
+      mtu: 1500,
+      batch: 8,
+      vnetHdr: true,
+      offloads,
+    });
+    return { addon, link };
+  }
+
+  it('offers TSO only when the kernel granted TSO4', () => {
+    expect(vnet().link.offload).toEqual({ tso: true, maxSegment: 65_535 });
+    expect(vnet(TunOffloadFlag.Csum).link.offload).toBeUndefined();
+    expect(setup().link.offload).toBeUndefined();
+    expect(setup().link.vnetHdr).toBe(false);
+  });
+
+  it('a super-segment goes out behind a TCPV4 header, an ordinary packet behind zeros', () => {
+    const { addon, link } = vnet();
+    link.send(tcpPacket(40_000), 1448);
+    link.send(tcpPacket(60));
+    link.flush();
+    expect(addon.written.map((w) => w.length)).toEqual([40_000, 60]);
+    expect(addon.writtenHdrs).toEqual([
+      [1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    ]);
+  });
+
+  it('headers follow their packets through EAGAIN and compaction', () => {
+    const { addon, link } = vnet();
+    addon.room = 1;
+    link.send(tcpPacket(60));
+    link.send(tcpPacket(30_000), 1000);
+    link.flush();
+    expect(addon.writtenHdrs.length).toBe(1);
+    addon.room = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 7; i++) link.send(tcpPacket(100)); // forces a compaction while blocked
+    addon.onWritable();
+    expect(addon.written.map((w) => w.length)).toEqual([60, 30_000, ...Array(7).fill(100)]);
+    expect(addon.writtenHdrs[1].slice(0, 2)).toEqual([1, 1]);
+    expect(addon.writtenHdrs[1][4] | (addon.writtenHdrs[1][5] << 8)).toBe(1000);
+    expect(addon.writtenHdrs.slice(2).every((h) => h.every((b) => b === 0))).toBe(true);
+  });
+
+  it('a packet over the MTU without a segment size is still refused; with one, up to 64 KiB', () => {
+    const { addon, link } = vnet();
+    link.send(tcpPacket(1501));
+    link.send(tcpPacket(65_536), 1448);
+    link.send(tcpPacket(65_535), 1448);
+    link.flush();
+    expect(link.stats.txOversize).toBe(2);
+    expect(addon.written.map((w) => w.length)).toEqual([65_535]);
+  });
+
+  it('received packets carry CsumTrusted when the kernel left the checksum partial or verified it', () => {
+    const { addon, link } = vnet();
+    const got: [number, number | undefined][] = [];
+    link.attach({ packet: (p, flags) => got.push([p.length, flags]) });
+    addon.deliver(
+      [Array(60_000).fill(0), Array(60).fill(0), Array(70).fill(0)],
+      [
+        [1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0],
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [2, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      ],
+    );
+    expect(got).toEqual([
+      [60_000, RxFlag.CsumTrusted],
+      [60, 0],
+      [70, RxFlag.CsumTrusted],
+    ]);
+    expect(link.stats.rxCsumTrusted).toBe(2);
   });
 });
