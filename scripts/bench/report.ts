@@ -186,6 +186,7 @@ const COLORS: Record<SystemName, string> = {
   kernel: '#4c78a8',
   bridge: '#f58518',
   tunstack: '#54a24b',
+  'tunstack-plain': '#b79a20',
 };
 
 const escapeXml = (s: string): string =>

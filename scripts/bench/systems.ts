@@ -6,6 +6,8 @@
  *   bridge    client ns tun ◄─► tunbridge process ◄─► tun server ns: tcpserve
  *             (kernel at both ends; each packet crosses TUN twice, one read()/write() at a time)
  *   tunstack  client ns tun ◄─► `tunstack up` process: the stack at 10.0.0.2 and its services
+ *             (TUN offloads on, as `up` defaults: 64 KiB TCP segments both ways, offload.md)
+ *   tunstack-plain  the same with `up --no-offload`: one MTU-sized packet per read()/write()
  *
  * setup() builds the topology and starts the server; teardown() stops every process it started
  * and deletes every namespace it created, also after a failed setup.
@@ -19,8 +21,13 @@ export const CLIENT_ADDR = '10.0.0.1';
 export const SERVER_ADDR = '10.0.0.2';
 const PREFIX = 24;
 
-export type SystemName = 'kernel' | 'bridge' | 'tunstack';
-export const SYSTEM_NAMES: readonly SystemName[] = ['kernel', 'bridge', 'tunstack'];
+export type SystemName = 'kernel' | 'bridge' | 'tunstack' | 'tunstack-plain';
+export const SYSTEM_NAMES: readonly SystemName[] = [
+  'kernel',
+  'bridge',
+  'tunstack',
+  'tunstack-plain',
+];
 
 /** Memory of the serving process. */
 export interface MemorySample {
@@ -231,10 +238,19 @@ async function stackAnswers(ns: string): Promise<boolean> {
  * after a full GC (/tmp/bench-notes.md has the contract).
  */
 export class TunstackSystem implements System {
-  readonly name = 'tunstack';
-  readonly description = 'kernel TCP client, tunstack serving over a TUN device';
+  readonly name: 'tunstack' | 'tunstack-plain';
+  readonly description: string;
   private readonly res = new Resources();
-  constructor(private readonly opts: SystemOptions) {}
+  /** `offload` false: `up --no-offload`, a plain TUN device (native-notes/offload.md). */
+  constructor(
+    private readonly opts: SystemOptions,
+    private readonly offload = true,
+  ) {
+    this.name = offload ? 'tunstack' : 'tunstack-plain';
+    this.description = offload
+      ? 'kernel TCP client, tunstack serving over a TUN device (offloads: TSO4, checksum)'
+      : 'kernel TCP client, tunstack serving over a plain TUN device (--no-offload)';
+  }
 
   async setup(): Promise<Endpoint> {
     // Absolute paths, so that neither depends on the working directory.
@@ -266,6 +282,7 @@ export class TunstackSystem implements System {
         '--netns',
         client,
         ...upFlags(help.stdout),
+        ...(!this.offload && help.stdout.includes('--no-offload') ? ['--no-offload'] : []),
         ...(hasStats ? ['--stats-file', statsFile] : []),
       ],
       { isReady: () => stackAnswers(client), timeoutMs: 15_000, cwd: REPO },
@@ -346,5 +363,7 @@ export function makeSystem(name: SystemName, opts: SystemOptions): System {
       return new BridgeSystem(opts);
     case 'tunstack':
       return new TunstackSystem(opts);
+    case 'tunstack-plain':
+      return new TunstackSystem(opts, false);
   }
 }
