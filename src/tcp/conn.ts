@@ -26,6 +26,13 @@ import {
   synOptions,
   TIMESTAMP_OPTION_LEN,
 } from './handshake.ts';
+import {
+  appendChange,
+  type PackedHistory,
+  stampPending,
+  type TcpStateChange,
+  unpackHistory,
+} from './history.ts';
 import { resolveOptions, type TcpConnectionOptions } from './options.ts';
 import { Reassembly } from './reassembly.ts';
 import { LossRecovery } from './recovery.ts';
@@ -201,6 +208,10 @@ export class TcpConnection implements FourTuple {
   readonly #replies: TcpRepr[] = [];
   /** The last time (ms) process, dispatch or a constructor saw. */
   #now: number;
+  /** When the connection was created (ms): state history times count from here. */
+  readonly #openedAt: number;
+  /** State changes since creation, packed (src/tcp/history.ts); null until the first. */
+  #history: PackedHistory = null;
   #lastRecvAt: number;
   #keepAliveProbes = 0;
   #lastProbeAt = 0;
@@ -263,6 +274,7 @@ export class TcpConnection implements FourTuple {
       sack: false,
     };
     this.#now = now;
+    this.#openedAt = now;
     this.#lastRecvAt = now;
   }
 
@@ -348,6 +360,16 @@ export class TcpConnection implements FourTuple {
       seg.srcPort === this.remotePort &&
       seg.dstPort === this.localPort
     );
+  }
+
+  /**
+   * The state changes with their times in ms since the connection was created, oldest first,
+   * starting with the state it was created in at 0 (at most MAX_HISTORY entries). A change made
+   * by a user call shows the time of the next dispatch (until then, the latest time seen).
+   */
+  stateHistory(): TcpStateChange[] {
+    const initial = this.#passive ? 'SYN_RECEIVED' : 'SYN_SENT';
+    return unpackHistory(initial, this.#history, this.#now - this.#openedAt);
   }
 
   /** Drain the events produced since the last call. */
@@ -485,11 +507,11 @@ export class TcpConnection implements FourTuple {
         break;
       case 'ESTABLISHED':
         this.#finQueued = true;
-        this.#state = 'FIN_WAIT_1';
+        this.#enter('FIN_WAIT_1', false);
         break;
       case 'CLOSE_WAIT':
         this.#finQueued = true;
-        this.#state = 'LAST_ACK';
+        this.#enter('LAST_ACK', false);
         break;
       default:
         // Already closing, or closed: nothing to do ("error: connection closing").
@@ -504,7 +526,7 @@ export class TcpConnection implements FourTuple {
    */
   close(): void {
     if (this.#state === 'SYN_SENT' || this.#state === 'LISTEN') {
-      this.#enterClosed(null);
+      this.#enterClosed(null, false);
       return;
     }
     this.#userClosed = true;
@@ -526,7 +548,7 @@ export class TcpConnection implements FourTuple {
       s === 'FIN_WAIT_1' ||
       s === 'FIN_WAIT_2' ||
       s === 'CLOSE_WAIT';
-    this.#enterClosed(null);
+    this.#enterClosed(null, false);
     this.#rstPending = sendRst;
   }
 
@@ -536,6 +558,7 @@ export class TcpConnection implements FourTuple {
   /** A segment for this 4-tuple arrived at `now`. Bad segments are dropped and counted. */
   process(now: number, seg: TcpRepr): void {
     this.#now = now;
+    if (this.#history !== null) stampPending(this.#history, now - this.#openedAt);
     this.stats.segsIn++;
     switch (this.#state) {
       case 'CLOSED': {
@@ -593,7 +616,7 @@ export class TcpConnection implements FourTuple {
     } else {
       // Simultaneous open (§3.10.7.3, Figure 8): answer with SYN-ACK from SYN_RECEIVED. Data on
       // the SYN is not kept; the peer retransmits it.
-      this.#state = 'SYN_RECEIVED';
+      this.#enter('SYN_RECEIVED');
       this.#sndNxt = this.iss;
       this.#rttSeq = null;
       this.#timer = IDLE;
@@ -719,7 +742,7 @@ export class TcpConnection implements FourTuple {
     const finAcked = this.#finAcked();
     switch (this.#state) {
       case 'FIN_WAIT_1':
-        if (finAcked) this.#state = 'FIN_WAIT_2';
+        if (finAcked) this.#enter('FIN_WAIT_2');
         break;
       case 'CLOSING':
         if (finAcked) this.#enterTimeWait(now);
@@ -914,11 +937,11 @@ export class TcpConnection implements FourTuple {
     switch (this.#state) {
       case 'SYN_RECEIVED':
       case 'ESTABLISHED':
-        this.#state = 'CLOSE_WAIT';
+        this.#enter('CLOSE_WAIT');
         break;
       case 'FIN_WAIT_1':
         if (this.#finAcked()) this.#enterTimeWait(now);
-        else this.#state = 'CLOSING';
+        else this.#enter('CLOSING');
         break;
       case 'FIN_WAIT_2':
         this.#enterTimeWait(now);
@@ -958,6 +981,7 @@ export class TcpConnection implements FourTuple {
    */
   dispatch(now: number): TcpRepr | null {
     this.#now = Math.max(this.#now, now);
+    if (this.#history !== null) stampPending(this.#history, this.#now - this.#openedAt);
     for (let turn = 0; turn < MAX_DISPATCH_TURNS; turn++) {
       const a = this.#nextAction(now);
       if (a.kind === 'wait') return null;
@@ -1504,8 +1528,22 @@ export class TcpConnection implements FourTuple {
     }
   }
 
+  /**
+   * Every state change after creation comes through here and is recorded. `timeKnown` is false
+   * for a user call (no `now` comes with it): the change is stamped at the next dispatch.
+   */
+  #enter(state: TcpState, timeKnown = true): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#history = appendChange(
+      this.#history,
+      state,
+      timeKnown ? this.#now - this.#openedAt : null,
+    );
+  }
+
   #enterEstablished(): void {
-    this.#state = this.#finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED';
+    this.#enter(this.#finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED');
     this.#retries = 0;
     this.#timer = IDLE;
     const cc = createCongestionControl(this.options.congestion, {
@@ -1523,16 +1561,16 @@ export class TcpConnection implements FourTuple {
   }
 
   #enterTimeWait(now: number): void {
-    this.#state = 'TIME_WAIT';
+    this.#enter('TIME_WAIT');
     this.#timer = { kind: 'timeWait', at: now + this.options.timeWaitMs };
     this.#delayedAckAt = null;
     this.#emitClosed();
   }
 
   /** CLOSED, with an optional error first. Frees the buffers; leaves no deadline behind. */
-  #enterClosed(code: TcpErrorCode | null): void {
+  #enterClosed(code: TcpErrorCode | null, timeKnown = true): void {
     if (code !== null) this.#emit({ type: 'error', code });
-    this.#state = 'CLOSED';
+    this.#enter('CLOSED', timeKnown);
     this.#timer = IDLE;
     this.#delayedAckAt = null;
     this.#ackNow = false;
