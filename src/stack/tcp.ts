@@ -28,6 +28,7 @@
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import { TcpConnection } from '../tcp/conn.ts';
 import type { TcpEvent } from '../tcp/events.ts';
+import type { TcpStateChange } from '../tcp/history.ts';
 import { IsnGenerator } from '../tcp/isn.ts';
 import { TcpListener } from '../tcp/listener.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
@@ -134,6 +135,8 @@ export interface TcpConnectionRow {
   rcvWnd: number;
   /** The congestion controller ('reno', 'cubic'); null for a listener. */
   congestion: CongestionName | null;
+  /** State changes, ms since the connection was created, oldest first (TcpConnection.stateHistory). */
+  history: TcpStateChange[];
 }
 
 /**
@@ -272,6 +275,7 @@ function connectionRow(c: TcpConnection): TcpConnectionRow {
     sndWnd: s.sndWnd,
     rcvWnd: s.rcvWnd,
     congestion: c.options.congestion,
+    history: c.stateHistory(),
   };
 }
 
@@ -696,6 +700,7 @@ export class TcpLayer {
         sndWnd: 0,
         rcvWnd: 0,
         congestion: null,
+        history: [],
       });
     }
     for (const byRemote of this.#table.values()) {
