@@ -396,12 +396,16 @@ export class Socket extends Duplex implements TcpOwner {
     this.connecting = false;
     const pending = this.#pending;
     this.#pending = null;
-    const gone =
-      err ?? nodeError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed');
-    if (pending !== null) pending.cb(gone);
     const fin = this.#finalCb;
     this.#finalCb = null;
-    if (fin !== null) fin(gone);
+    if (pending !== null || fin !== null) {
+      // Built only when someone waits: an Error captures a stack trace (~3 % of a
+      // connect/request/close run when made for every socket).
+      const gone =
+        err ?? nodeError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed');
+      pending?.cb(gone);
+      fin?.(gone);
+    }
     cb(err);
     const hadError = err !== null;
     process.nextTick(() => {
