@@ -236,6 +236,15 @@ bg build_image >"$WORK/build.log" || {
 grep -E '^ *[0-9]+ Step ' "$WORK/build.log" | cut -c1-100
 log "built $IMAGE ($(d image inspect --format '{{.Size}}' "$IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }'))"
 
+# --- the safety rule: --in-container refuses a namespace that has a network of its own ----------
+# `--network host` puts the container in this machine's root namespace, which has real interfaces:
+# up must refuse before it opens anything. Run with no capabilities and no /dev/net/tun, so that
+# even a broken check could not create a device here.
+out="$(d run --rm --network host --cap-drop ALL "$IMAGE" up --in-container 2>&1)" &&
+  fail "up --in-container ran in the root namespace: $out"
+grep -q 'has a network of its own' <<<"$out" || fail "up --in-container failed, but not by refusing: $out"
+log "up --in-container in the root namespace (--network host): refused"
+
 # --- the container: the stack and its host side in the container's own namespace ---------------
 d run -d --name "$NAME" --network none --cap-add NET_ADMIN --device /dev/net/tun \
   --sysctl net.ipv6.conf.default.disable_ipv6=1 "$IMAGE" >/dev/null
