@@ -37,6 +37,8 @@ export interface SsRow {
   retransmits?: number;
   bytesSent?: number;
   bytesReceived?: number;
+  /** State changes, `at` in ms since the connection was created, oldest first. */
+  history?: readonly { state: string; at: number }[];
 }
 
 /** `ss`'s spelling of the RFC 9293 state names (iproute2 misc/ss.c sstate_name). */
@@ -80,6 +82,14 @@ function compareRows(a: SsRow, b: SsRow): number {
   return ra < rb ? -1 : ra > rb ? 1 : rap - rbp;
 }
 
+/**
+ * A state history as `SYN-RECV@0ms>ESTAB@0.412ms>CLOSE-WAIT@5012ms`: ss's state names, each
+ * with the time it was entered since the connection was created (to the µs, trailing zeros cut).
+ */
+export function formatHistory(h: readonly { state: string; at: number }[]): string {
+  return h.map((c) => `${ssState(c.state)}@${Number(c.at.toFixed(3))}ms`).join('>');
+}
+
 /** The `-i` line of one connection, in ss's vocabulary (times in ms, cwnd in bytes). */
 function infoLine(r: SsRow): string {
   const parts: string[] = [];
@@ -89,6 +99,8 @@ function infoLine(r: SsRow): string {
   if (r.bytesSent !== undefined) parts.push(`bytes_sent:${r.bytesSent}`);
   if (r.bytesReceived !== undefined) parts.push(`bytes_received:${r.bytesReceived}`);
   if (r.retransmits !== undefined) parts.push(`retrans:${r.retransmits}`);
+  if (r.history !== undefined && r.history.length > 0)
+    parts.push(`hist:${formatHistory(r.history)}`);
   return `\t ${parts.join(' ')}`;
 }
 
@@ -163,7 +175,10 @@ export const ssCommand: CliCommand = {
       .command('ss')
       .description("print a running stack's TCP connections, like ss -tan")
       .option('--netns <name>', 'the namespace given to `tunstack up`', 'tunstack')
-      .option('-i, --info', 'add rto, rtt (ms), cwnd (bytes), bytes and retransmits per connection')
+      .option(
+        '-i, --info',
+        'add rto, rtt (ms), cwnd (bytes), bytes, retransmits and state history per connection',
+      )
       .option('--json', 'print the rows as JSON')
       .option('--dir <path>', 'where the control sockets are', CONTROL_DIR)
       .action(ssAction);

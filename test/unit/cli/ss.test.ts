@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controlPath, queryControl, serveControl } from '../../../src/cli/control.ts';
-import { formatSs, type SsRow, ssState } from '../../../src/cli/ss.ts';
+import { formatHistory, formatSs, type SsRow, ssState } from '../../../src/cli/ss.ts';
 
 const quiet = pino({ level: 'silent' });
 
@@ -60,6 +60,24 @@ describe('formatSs', () => {
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[3]).toBe('\t rto:200 cwnd:14480 bytes_sent:100 bytes_received:78 retrans:3');
+  });
+
+  it('with info, shows the state history with times since the connection was created', () => {
+    const history = [
+      { state: 'SYN_RECEIVED', at: 0 },
+      { state: 'ESTABLISHED', at: 0.4126 },
+      { state: 'CLOSE_WAIT', at: 5012 },
+    ];
+    const lines = formatSs([row({ history })], { info: true })
+      .trimEnd()
+      .split('\n');
+    expect(lines[2]).toBe(
+      '\t rto:200 rtt:0.250 cwnd:14480 bytes_sent:100 bytes_received:78 retrans:0 ' +
+        'hist:SYN-RECV@0ms>ESTAB@0.413ms>CLOSE-WAIT@5012ms',
+    );
+    expect(formatHistory([])).toBe('');
+    // Listeners have none, and an empty one adds nothing.
+    expect(formatSs([row({ history: [] })], { info: true })).not.toContain('hist:');
   });
 
   it('names every RFC 9293 state as ss does', () => {
