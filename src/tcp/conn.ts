@@ -210,7 +210,7 @@ export class TcpConnection implements FourTuple {
   #now: number;
   /** When the connection was created (ms): state history times count from here. */
   readonly #openedAt: number;
-  /** State changes since creation, packed (src/tcp/history.ts); null until the first. */
+  /** State changes since creation, packed (src/tcp/history.ts): null, one number, or an array. */
   #history: PackedHistory = null;
   #lastRecvAt: number;
   #keepAliveProbes = 0;
@@ -558,7 +558,7 @@ export class TcpConnection implements FourTuple {
   /** A segment for this 4-tuple arrived at `now`. Bad segments are dropped and counted. */
   process(now: number, seg: TcpRepr): void {
     this.#now = now;
-    if (this.#history !== null) stampPending(this.#history, now - this.#openedAt);
+    if (this.#history !== null) this.#history = stampPending(this.#history, now - this.#openedAt);
     this.stats.segsIn++;
     switch (this.#state) {
       case 'CLOSED': {
@@ -981,7 +981,9 @@ export class TcpConnection implements FourTuple {
    */
   dispatch(now: number): TcpRepr | null {
     this.#now = Math.max(this.#now, now);
-    if (this.#history !== null) stampPending(this.#history, this.#now - this.#openedAt);
+    if (this.#history !== null) {
+      this.#history = stampPending(this.#history, this.#now - this.#openedAt);
+    }
     for (let turn = 0; turn < MAX_DISPATCH_TURNS; turn++) {
       const a = this.#nextAction(now);
       if (a.kind === 'wait') return null;

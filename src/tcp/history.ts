@@ -3,8 +3,9 @@
  * -i` and tests, kept as small as it can be because every idle connection carries one.
  *
  * Each change is one number, `round(µs since the connection was created) × 16 + state index`
- * (exact in a double for 17 years of connection life), in a plain array sized exactly to its
- * contents: an ESTABLISHED connection that has been idle since its handshake holds one number.
+ * (exact in a double for 17 years of connection life). The first change is kept as that one
+ * number (16 bytes boxed; an ESTABLISHED connection idle since its handshake holds just this),
+ * later ones in a plain array sized exactly to its contents.
  * The state the connection was created in (SYN_SENT or SYN_RECEIVED, at time 0) is not stored
  * at all: the caller passes it in when the history is read.
  *
@@ -47,8 +48,11 @@ const INDEX: Readonly<Record<TcpState, number>> = Object.fromEntries(
   STATES.map((s, i) => [s, i]),
 ) as Record<TcpState, number>;
 
-/** The packed history, or null while the connection is still in its creation state. */
-export type PackedHistory = number[] | null;
+/** The packed history: null while in the creation state, one number after one change. */
+export type PackedHistory = number | number[] | null;
+
+const pack = (state: TcpState, sinceOpenMs: number): number =>
+  Math.round(Math.max(0, sinceOpenMs) * 1000) * 16 + INDEX[state];
 
 /**
  * `h` with the change to `state` appended. `sinceOpenMs` null means "time not known yet" (a user
@@ -58,24 +62,23 @@ export function appendChange(
   h: PackedHistory,
   state: TcpState,
   sinceOpenMs: number | null,
-): number[] {
-  const e =
-    sinceOpenMs === null
-      ? -(INDEX[state] + 1)
-      : Math.round(Math.max(0, sinceOpenMs) * 1000) * 16 + INDEX[state];
-  if (h === null) return [e];
+): PackedHistory {
+  const e = sinceOpenMs === null ? -(INDEX[state] + 1) : pack(state, sinceOpenMs);
+  if (h === null) return e;
+  if (typeof h === 'number') return [h, e];
   const keep = h.length < MAX_HISTORY - 1 ? h : h.slice(h.length - (MAX_HISTORY - 2));
   return [...keep, e];
 }
 
-/** Give every change whose time was not known the time `sinceOpenMs`; true if one was. */
-export function stampPending(h: number[], sinceOpenMs: number): boolean {
-  let stamped = false;
-  for (let i = h.length - 1; i >= 0 && h[i] < 0; i--) {
-    h[i] = Math.round(Math.max(0, sinceOpenMs) * 1000) * 16 + (-h[i] - 1);
-    stamped = true;
-  }
-  return stamped;
+/**
+ * `h` with every change whose time was not known given the time `sinceOpenMs` (such changes
+ * are always the newest). An array is stamped in place; a lone number is returned anew.
+ */
+export function stampPending(h: PackedHistory, sinceOpenMs: number): PackedHistory {
+  if (h === null) return h;
+  if (typeof h === 'number') return h < 0 ? pack(STATES[-h - 1], sinceOpenMs) : h;
+  for (let i = h.length - 1; i >= 0 && h[i] < 0; i--) h[i] = pack(STATES[-h[i] - 1], sinceOpenMs);
+  return h;
 }
 
 /**
@@ -89,7 +92,7 @@ export function unpackHistory(
 ): TcpStateChange[] {
   const out: TcpStateChange[] = [{ state: initial, at: 0 }];
   if (h === null) return out;
-  for (const e of h) {
+  for (const e of typeof h === 'number' ? [h] : h) {
     if (e < 0) out.push({ state: STATES[-e - 1], at: nowSinceOpenMs });
     else {
       const i = e % 16;

@@ -46,11 +46,13 @@ group('state history: packing', () => {
     }
   });
 
-  it('arrays are exactly as long as their contents, and bounded', () => {
+  it('one change is one number; later ones an array exactly as long as its contents, bounded', () => {
     let h = appendChange(null, 'ESTABLISHED', 1);
-    expect(h).toHaveLength(1);
+    expect(typeof h).toBe('number');
+    h = appendChange(h, 'FIN_WAIT_1', 1.5);
+    expect(h).toHaveLength(2);
     for (let i = 0; i < 20; i++) h = appendChange(h, i % 2 ? 'FIN_WAIT_1' : 'ESTABLISHED', 2 + i);
-    expect(h.length).toBe(MAX_HISTORY - 1);
+    expect(h).toHaveLength(MAX_HISTORY - 1);
     const out = unpackHistory('SYN_SENT', h, 0);
     expect(out).toHaveLength(MAX_HISTORY);
     // The creation state is kept; the newest changes are kept, the oldest dropped.
@@ -60,10 +62,16 @@ group('state history: packing', () => {
   });
 
   it('a change of unknown time shows the latest time until stamped', () => {
-    const h = appendChange(appendChange(null, 'ESTABLISHED', 5), 'FIN_WAIT_1', null);
+    const one = appendChange(null, 'CLOSED', null);
+    expect(unpackHistory('SYN_SENT', one, 3)[1]).toEqual({ state: 'CLOSED', at: 3 });
+    expect(unpackHistory('SYN_SENT', stampPending(one, 4), 9)[1]).toEqual({
+      state: 'CLOSED',
+      at: 4,
+    });
+    let h = appendChange(appendChange(null, 'ESTABLISHED', 5), 'FIN_WAIT_1', null);
     expect(unpackHistory('SYN_SENT', h, 7).at(-1)).toEqual({ state: 'FIN_WAIT_1', at: 7 });
-    expect(stampPending(h, 9)).toBe(true);
-    expect(stampPending(h, 11)).toBe(false);
+    h = stampPending(h, 9);
+    h = stampPending(h, 11); // nothing left to stamp
     expect(unpackHistory('SYN_SENT', h, 20).slice(1)).toEqual([
       { state: 'ESTABLISHED', at: 5 },
       { state: 'FIN_WAIT_1', at: 9 },
