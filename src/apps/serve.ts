@@ -80,18 +80,22 @@ export function serveStreams(
 ): Promise<StreamAppHandle> {
   const stats: StreamAppStats = { connections: 0, open: 0, bytesIn: 0, bytesOut: 0, errors: 0 };
   const sockets = new Set<StreamSocket>();
+  // One pair of listeners for every socket (`this` is the socket), not two closures each: with
+  // 10 000 idle connections that is ~150 B of heap per connection saved.
+  function onError(): void {
+    stats.errors++;
+  }
+  function onClose(this: StreamSocket): void {
+    stats.open--;
+    sockets.delete(this);
+  }
   const server = net.createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
     stats.connections++;
     stats.open++;
     sockets.add(socket);
     // An error (a reset peer) ends this connection only; Duplex destroys itself after 'error'.
-    socket.on('error', () => {
-      stats.errors++;
-    });
-    socket.on('close', () => {
-      stats.open--;
-      sockets.delete(socket);
-    });
+    socket.on('error', onError);
+    socket.on('close', onClose);
     onSocket(socket, stats);
   });
   return new Promise((resolve, reject) => {
