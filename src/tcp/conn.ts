@@ -303,6 +303,7 @@ export class TcpConnection implements FourTuple {
   ): TcpConnection {
     const c = new TcpConnection(tuple, iss, now, options, true);
     c.#state = 'SYN_RECEIVED';
+    c.stats.segsIn++; // the SYN this connection was made from
     c.#takePeerSyn(syn);
     // The window in a SYN is never scaled (RFC 7323 §2.2).
     c.#updateWindow(syn.window, syn.seq, c.iss);

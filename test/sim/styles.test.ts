@@ -376,9 +376,7 @@ describe('styles demo: per-style TCP totals', () => {
     expect(f.app.totals().long.connections).toBe(0);
   });
 
-  // The core's passive open does not count the SYN it was made from (/tmp/tcp-bugs.md, H10):
-  // this goes red when it does; then make it a plain `it`.
-  it.fails('segments in: counts the SYN of a passive open too', async () => {
+  it('segments in: counts the SYN of a passive open too', async () => {
     const f = await demo();
     const { mine, totals } = await onePoll(f);
     expect(totals.segsIn).toBe(mine.segsSent);
