@@ -1,6 +1,6 @@
 /**
  * TunLink: the Link over a Linux TUN device, through the small C addon in src/link/native/tun.c
- * (built by `npm ci` into build/Release/tun.node; native-notes/README.md explains it).
+ * (built by `npm ci` into build/Release/tun.node; native-notes/README.md explains it; offload.md the offloads).
  *
  * Receive: the addon reads up to `batch` packets per wake-up into one ArrayBuffer allocated here
  * once, fills a (offset, length) table, and calls onRead(count) once per batch. We hand each

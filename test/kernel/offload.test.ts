@@ -71,7 +71,8 @@ kernelDescribe('tun offload: TSO4 and checksum offload with the kernel', () => {
           expect(tun.rxPackets).toBeLessThan(SIZE / 1448 / 2);
           console.log(
             `[offload] kernel -> stack: ${tun.rxPackets} packets read, ${tun.rxGso} of them GSO, ` +
-              `${Math.round(tun.rxBytes / tun.rxPackets)} bytes per packet, ${t.ms.toFixed(0)} ms`,
+              `${Math.round(tun.rxBytes / tun.rxPackets)} bytes per packet, ` +
+              `${tun.txPackets} packets written (ACKs), ${t.ms.toFixed(0)} ms`,
           );
           await expectAllClosed(fx.ns, fx.stack);
         },
@@ -113,8 +114,17 @@ kernelDescribe('tun offload: TSO4 and checksum offload with the kernel', () => {
         async (fx) => {
           expect(fx.link.vnetHdr).toBe(false);
           expect(fx.stack.tso).toBeNull();
-          expectIntact(await kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS));
-          expectIntact(await stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS));
+          const up = await kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+          expectIntact(up);
+          const afterUp = fx.link.stats;
+          const down = await stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+          expectIntact(down);
+          const all = fx.link.stats;
+          console.log(
+            `[offload] plain: kernel -> stack ${afterUp.rxPackets} packets read, ` +
+              `${afterUp.txPackets} written (ACKs), ${up.ms.toFixed(0)} ms; stack -> kernel ` +
+              `${all.txPackets - afterUp.txPackets} packets written, ${down.ms.toFixed(0)} ms`,
+          );
           const link = fx.stack.stats.link;
           expect(link.rxLarge).toBe(0);
           expect(link.rxCsumTrusted).toBe(0);
