@@ -87,7 +87,9 @@ function compareRows(a: SsRow, b: SsRow): number {
  * with the time it was entered since the connection was created (to the µs, trailing zeros cut).
  */
 export function formatHistory(h: readonly { state: string; at: number }[]): string {
-  return h.map((c) => `${ssState(c.state)}@${Number(c.at.toFixed(3))}ms`).join('>');
+  // ss calls a closed socket UNCONN; in a history, where a connection ended, CLOSED says it.
+  const name = (s: string) => (s === 'CLOSED' ? 'CLOSED' : ssState(s));
+  return h.map((c) => `${name(c.state)}@${Number(c.at.toFixed(3))}ms`).join('>');
 }
 
 /** The `-i` line of one connection, in ss's vocabulary (times in ms, cwnd in bytes). */

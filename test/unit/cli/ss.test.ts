@@ -76,6 +76,12 @@ describe('formatSs', () => {
         'hist:SYN-RECV@0ms>ESTAB@0.413ms>CLOSE-WAIT@5012ms',
     );
     expect(formatHistory([])).toBe('');
+    expect(
+      formatHistory([
+        { state: 'TIME_WAIT', at: 7 },
+        { state: 'CLOSED', at: 60_007 },
+      ]),
+    ).toBe('TIME-WAIT@7ms>CLOSED@60007ms');
     // Listeners have none, and an empty one adds nothing.
     expect(formatSs([row({ history: [] })], { info: true })).not.toContain('hist:');
   });
