@@ -13,19 +13,8 @@ import {
   oldDuplicateSyn,
   STALE_REQUEST,
 } from '../../src/apps/lessons/handshake.ts';
-import type { CapturedSegment } from '../../src/apps/lessons/sim.ts';
+import { rfcLine as line } from '../../src/apps/lessons/sim.ts';
 import { seqAdd } from '../../src/tcp/seq.ts';
-
-/** A segment as the figure writes it: direction, flags, SEQ, ACK (absolute), payload length. */
-function line(s: CapturedSegment): string {
-  const t = s.tcp;
-  const flags = [t.control === 'none' ? '' : t.control.toUpperCase(), t.ack === null ? '' : 'ACK']
-    .filter((f) => f !== '')
-    .join(',');
-  const ack = t.ack === null ? '' : ` ACK=${t.ack}`;
-  const len = t.payload.length > 0 ? ` len=${t.payload.length}` : '';
-  return `${s.dir === 'in' ? '-->' : '<--'} <SEQ=${t.seq}>${ack}<CTL=${flags}>${len}`;
-}
 
 const states = (h: { state: string }[]) => h.map((c) => c.state);
 
@@ -44,13 +33,13 @@ describe('RFC 9293 Figure 8: recovery from an old duplicate SYN', () => {
       // 3. The old duplicate arrives (with the stale data it carried).
       `--> <SEQ=${old}><CTL=SYN> len=${STALE_REQUEST.length}`,
       // 4. The server cannot tell it is old: it answers. The ACK covers the SYN only.
-      `<-- <SEQ=${server1}> ACK=${seqAdd(old, 1)}<CTL=SYN,ACK>`,
+      `<-- <SEQ=${server1}><ACK=${seqAdd(old, 1)}><CTL=SYN,ACK>`,
       // 5. The client's SYN was ISN c: this acknowledges c-9, not c+1, so it resets: SEQ=SEG.ACK.
       `--> <SEQ=${seqAdd(old, 1)}><CTL=RST>`,
       // 6-8. The real SYN, the server's answer to it, and the third step.
       `--> <SEQ=${c}><CTL=SYN>`,
-      `<-- <SEQ=${server2}> ACK=${seqAdd(c, 1)}<CTL=SYN,ACK>`,
-      `--> <SEQ=${seqAdd(c, 1)}> ACK=${seqAdd(server2, 1)}<CTL=ACK>`,
+      `<-- <SEQ=${server2}><ACK=${seqAdd(c, 1)}><CTL=SYN,ACK>`,
+      `--> <SEQ=${seqAdd(c, 1)}><ACK=${seqAdd(server2, 1)}><CTL=ACK>`,
     ]);
     // A fresh ISN for the second attempt (RFC 6528: the clock moved on).
     expect(server2).not.toBe(server1);
@@ -117,13 +106,13 @@ describe('RFC 9293 Figure 10: the active side discovers a half-open connection',
       // 2. SYN from the rebooted client, same ports, new ISN.
       `--> <SEQ=${run.secondIss}><CTL=SYN>`,
       // 3. The stale ESTABLISHED connection answers with what it expects (RFC 5961 §4).
-      `<-- <SEQ=${serverNxt}> ACK=${expected}<CTL=ACK>`,
+      `<-- <SEQ=${serverNxt}><ACK=${expected}><CTL=ACK>`,
       // 4. That acknowledges nothing the client sent: reset, SEQ=SEG.ACK (§3.10.7.3).
       `--> <SEQ=${expected}><CTL=RST>`,
       // 6-7. After its retransmission timeout the client's SYN opens a new connection.
       `--> <SEQ=${run.secondIss}><CTL=SYN>`,
       expect.stringMatching(
-        new RegExp(`^<-- <SEQ=\\d+> ACK=${seqAdd(run.secondIss, 1)}<CTL=SYN,ACK>$`),
+        new RegExp(`^<-- <SEQ=\\d+><ACK=${seqAdd(run.secondIss, 1)}><CTL=SYN,ACK>$`),
       ),
     ]);
     // The server's application hears of the reset; the old connection goes at that moment.

@@ -153,6 +153,21 @@ export function tcpSegments(packets: readonly RecordedPacket[]): CapturedSegment
   return out;
 }
 
+/**
+ * A segment as RFC 9293's figures write it, with its direction at the server:
+ * `--> <SEQ=100><CTL=SYN>` (to the server), `<-- <SEQ=300><ACK=101><CTL=SYN,ACK>` (from it).
+ * Sequence numbers are absolute; a payload adds ` len=N`.
+ */
+export function rfcLine(s: CapturedSegment): string {
+  const t = s.tcp;
+  const ctl = [t.control === 'none' ? '' : t.control.toUpperCase(), t.ack === null ? '' : 'ACK']
+    .filter((f) => f !== '')
+    .join(',');
+  const ack = t.ack === null ? '' : `<ACK=${t.ack}>`;
+  const len = t.payload.length > 0 ? ` len=${t.payload.length}` : '';
+  return `${s.dir === 'in' ? '-->' : '<--'} <SEQ=${t.seq}>${ack}<CTL=${ctl}>${len}`;
+}
+
 /** An IPv4 packet carrying `seg` from `src` to `dst` (dotted quads), checksums filled in. */
 export function tcpPacket(seg: TcpRepr, src: string, dst: string): Uint8Array {
   const s = parseIpv4(src);
