@@ -57,6 +57,8 @@ fail() {
 # through bg() because bash acts on a trapped signal only once a foreground command has finished.
 (
   sleep "$LIMIT"
+  # Only while the script is still our parent: after a kill -9 its pid may belong to another.
+  [ "$(ps -o ppid= -p "$BASHPID" | tr -d ' ')" = $$ ] || exit 0
   echo "FAIL: the whole run took longer than $LIMIT s" >&2
   kill -TERM $$ 2>/dev/null
 ) &
@@ -64,10 +66,12 @@ WATCHDOG=$!
 
 DAEMON_PID=
 DEBOOTSTRAP_DIR=
+exec 3>&1 4>&2 # the script's own output, for a cleanup that starts inside a redirected step
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   set +e
+  exec 1>&3 2>&4
   kill $(pgrep -P "$WATCHDOG") "$WATCHDOG" 2>/dev/null
   local t0=$SECONDS
   if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
