@@ -4,8 +4,8 @@
  *
  * - `echoDuplex`: a client writes a chunk every few milliseconds while reading the echo service's
  *   answers. Both byte streams flow at the same time on one connection, and each data segment
- *   carries the ACK for the other direction's data (piggybacking, RFC 9293 §3.4: "the
- *   acknowledgment ... can be piggybacked" on data), so few pure ACKs are needed.
+ *   carries the ACK for the other direction's data (piggybacking: every segment after the SYN
+ *   carries the ACK field, RFC 9293 §3.10.7.4), so few pure ACKs are needed.
  * - `httpExchange`: one HTTP/1.1 request and its response on the HTTP app (node:http over the
  *   stack). TCP is just as full-duplex here, but the protocol takes turns: the client talks, then
  *   the server; the data changes direction once.
