@@ -19,7 +19,7 @@
  * the next call that brings `now` (`stampPending`), normally the stack's dispatch a microtask
  * later.
  */
-import type { TcpState } from './state.ts';
+import { TCP_STATES, type TcpState } from './state.ts';
 
 /** One state change: `at` is ms since the connection was created. */
 export interface TcpStateChange {
@@ -30,20 +30,8 @@ export interface TcpStateChange {
 /** The most changes kept; the oldest is dropped first (the creation state is always kept). */
 export const MAX_HISTORY = 8;
 
-/** Index ↔ state, for the packed form. Order is fixed: it is part of the encoding. */
-const STATES: readonly TcpState[] = [
-  'CLOSED',
-  'LISTEN',
-  'SYN_SENT',
-  'SYN_RECEIVED',
-  'ESTABLISHED',
-  'FIN_WAIT_1',
-  'FIN_WAIT_2',
-  'CLOSE_WAIT',
-  'CLOSING',
-  'LAST_ACK',
-  'TIME_WAIT',
-];
+/** Index ↔ state, for the packed form: TCP_STATES's order is part of the encoding. */
+const STATES = TCP_STATES;
 const INDEX: Readonly<Record<TcpState, number>> = Object.fromEntries(
   STATES.map((s, i) => [s, i]),
 ) as Record<TcpState, number>;

@@ -17,6 +17,21 @@ export type TcpState =
   | 'LAST_ACK'
   | 'TIME_WAIT';
 
+/** Every state, in RFC 9293 §3.3.2's order. */
+export const TCP_STATES: readonly TcpState[] = Object.freeze([
+  'CLOSED',
+  'LISTEN',
+  'SYN_SENT',
+  'SYN_RECEIVED',
+  'ESTABLISHED',
+  'FIN_WAIT_1',
+  'FIN_WAIT_2',
+  'CLOSE_WAIT',
+  'CLOSING',
+  'LAST_ACK',
+  'TIME_WAIT',
+]);
+
 /** States in which both sequence spaces are known ("synchronized", RFC 9293 §3.5.2). */
 export function isSynchronized(s: TcpState): boolean {
   return s !== 'CLOSED' && s !== 'LISTEN' && s !== 'SYN_SENT' && s !== 'SYN_RECEIVED';

@@ -13,6 +13,7 @@
  * `duplexStats` counts what to look for in the two captures.
  */
 
+import type { Socket } from '../../api/net.ts';
 import { seqGt } from '../../tcp/seq.ts';
 import { startEcho } from '../echo.ts';
 import { startHttp } from '../http.ts';
@@ -86,6 +87,18 @@ export interface DuplexRun {
   received: number;
 }
 
+/** Count what a client socket reads, and note when it closes. */
+function watch(sock: Socket): { received: number; closed: boolean } {
+  const seen = { received: 0, closed: false };
+  sock.on('data', (d: Buffer) => {
+    seen.received += d.length;
+  });
+  sock.on('close', () => {
+    seen.closed = true;
+  });
+  return seen;
+}
+
 export interface EchoDuplexOptions extends LessonOptions {
   /** Chunks the client writes (default 12), `chunkBytes` each (default 600), every `everyMs` (2). */
   chunks?: number;
@@ -102,14 +115,7 @@ export async function echoDuplex(o: EchoDuplexOptions = {}): Promise<DuplexRun> 
   const echo = await startEcho(lesson.server.net, ECHO_LESSON_PORT);
   const sock = lesson.client.net.connect({ port: ECHO_LESSON_PORT, host: SERVER_ADDR });
   sock.setNoDelay(true); // each write its own segment, as an interactive client's would be
-  let received = 0;
-  let closed = false;
-  sock.on('data', (d: Buffer) => {
-    received += d.length;
-  });
-  sock.on('close', () => {
-    closed = true;
-  });
+  const seen = watch(sock);
   let connected = false;
   sock.on('connect', () => {
     connected = true;
@@ -125,12 +131,12 @@ export async function echoDuplex(o: EchoDuplexOptions = {}): Promise<DuplexRun> 
       if (k === chunks - 1) sock.end();
     });
   }
-  await lesson.until(() => closed, 60_000, 'echo close');
+  await lesson.until(() => seen.closed, 60_000, 'echo close');
   await lesson.advance(2 * (o.delayMs ?? 5));
   const segments = lesson.segments();
   await echo.close();
   await lesson.close();
-  return { segments, stats: duplexStats(segments), sent: written, received };
+  return { segments, stats: duplexStats(segments), sent: written, received: seen.received };
 }
 
 export interface HttpExchangeOptions extends LessonOptions {
@@ -145,19 +151,12 @@ export async function httpExchange(o: HttpExchangeOptions = {}): Promise<DuplexR
   const http = await startHttp(lesson.server, HTTP_LESSON_PORT);
   const sock = lesson.client.net.connect({ port: HTTP_LESSON_PORT, host: SERVER_ADDR });
   const request = `GET /bytes/${body} HTTP/1.1\r\nHost: ${SERVER_ADDR}\r\nConnection: close\r\n\r\n`;
-  let received = 0;
-  let closed = false;
-  sock.on('data', (d: Buffer) => {
-    received += d.length;
-  });
-  sock.on('close', () => {
-    closed = true;
-  });
+  const seen = watch(sock);
   sock.write(request);
-  await lesson.until(() => closed, 60_000, 'http exchange');
+  await lesson.until(() => seen.closed, 60_000, 'http exchange');
   await lesson.advance(2 * (o.delayMs ?? 5));
   const segments = lesson.segments();
   await http.close(0);
   await lesson.close();
-  return { segments, stats: duplexStats(segments), sent: request.length, received };
+  return { segments, stats: duplexStats(segments), sent: request.length, received: seen.received };
 }

@@ -135,20 +135,11 @@ export interface CapturedSegment {
 export function tcpSegments(packets: readonly RecordedPacket[]): CapturedSegment[] {
   const out: CapturedSegment[] = [];
   for (const p of packets) {
-    const ip = Ipv4View.check(p.bytes);
-    if (ip instanceof ParseError || ip.protocol !== IpProtocol.Tcp) continue;
-    const view = TcpView.check(ip.payload, ip.src, ip.dst);
-    if (view instanceof ParseError) continue;
-    const tcp = parseTcp(view);
-    if (tcp instanceof ParseError) continue;
-    // The payload is a view into the recorder's ring; keep a copy.
-    out.push({
-      at: p.at,
-      dir: p.dir,
-      src: ip.src,
-      dst: ip.dst,
-      tcp: { ...tcp, payload: tcp.payload.slice() },
-    });
+    const d = decodeTcp(p.bytes);
+    if (d === null) continue;
+    // The payload is a view into the recorder's copy; keep one of its own.
+    const tcp = { ...d.tcp, payload: d.tcp.payload.slice() };
+    out.push({ at: p.at, dir: p.dir, src: d.src, dst: d.dst, tcp });
   }
   return out;
 }
@@ -189,12 +180,17 @@ export function tcpPacket(seg: TcpRepr, src: string, dst: string): Uint8Array {
   return bytes;
 }
 
-/** The TCP segment in an IPv4 packet, or null. */
-export function tcpOf(packet: Uint8Array): TcpRepr | null {
+/** The TCP segment in an IPv4 packet (a view into it) with its addresses, or null. */
+function decodeTcp(packet: Uint8Array): { src: number; dst: number; tcp: TcpRepr } | null {
   const ip = Ipv4View.check(packet);
   if (ip instanceof ParseError || ip.protocol !== IpProtocol.Tcp) return null;
   const view = TcpView.check(ip.payload, ip.src, ip.dst);
   if (view instanceof ParseError) return null;
   const tcp = parseTcp(view);
-  return tcp instanceof ParseError ? null : tcp;
+  return tcp instanceof ParseError ? null : { src: ip.src, dst: ip.dst, tcp };
+}
+
+/** The TCP segment in an IPv4 packet, or null. */
+export function tcpOf(packet: Uint8Array): TcpRepr | null {
+  return decodeTcp(packet)?.tcp ?? null;
 }

@@ -5,7 +5,7 @@ import {
   stampPending,
   unpackHistory,
 } from '../../../src/tcp/history.ts';
-import type { TcpState } from '../../../src/tcp/state.ts';
+import { TCP_STATES, type TcpState } from '../../../src/tcp/state.ts';
 import {
   closeWait,
   established,
@@ -24,20 +24,7 @@ const states = (h: { state: TcpState }[]) => h.map((c) => c.state);
 
 group('state history: packing', () => {
   it('round-trips every state with µs times, the creation state first at 0', () => {
-    const all: TcpState[] = [
-      'CLOSED',
-      'LISTEN',
-      'SYN_SENT',
-      'SYN_RECEIVED',
-      'ESTABLISHED',
-      'FIN_WAIT_1',
-      'FIN_WAIT_2',
-      'CLOSE_WAIT',
-      'CLOSING',
-      'LAST_ACK',
-      'TIME_WAIT',
-    ];
-    for (const [i, s] of all.entries()) {
+    for (const [i, s] of TCP_STATES.entries()) {
       const at = 1.25 + i * 86_400_000; // days apart: beyond a small integer
       expect(unpackHistory('SYN_SENT', appendChange(null, s, at), 0)).toEqual([
         { state: 'SYN_SENT', at: 0 },
