@@ -86,8 +86,10 @@ kernelDescribe('tunstack ss', () => {
 
       const info = await ss(['--netns', ns, '-i']);
       expect(info.out).toMatch(
-        /^\t rto:\d+ .*cwnd:\d+ bytes_sent:\d+ bytes_received:\d+ retrans:\d+$/m,
+        /^\t rto:\d+ .*cwnd:\d+ bytes_sent:\d+ bytes_received:\d+ retrans:\d+ hist:\S+$/m,
       );
+      // The download's connection: a passive open, established within a second of its SYN.
+      expect(info.out).toMatch(/ hist:SYN-RECV@0ms>ESTAB@\d{1,3}(\.\d+)?ms$/m);
 
       const json = JSON.parse((await ss(['--netns', ns, '--json'])).out) as { state: string }[];
       expect(json.map((r) => r.state)).toContain('ESTABLISHED');
