@@ -136,7 +136,18 @@ export async function oldDuplicateSyn(o: LessonOptions = {}): Promise<OldDuplica
 
   // 2-3. An old duplicate SYN (ISN 90) from an earlier connection between the same ports
   // arrives first. Stale data rides on it, as a two-step open would have to take it.
-  const oldSyn = { ...realSyn, seq: oldIss, payload: new TextEncoder().encode(STALE_REQUEST) };
+  // Its options are the real SYN's, but a timestamp from a minute earlier (RFC 7323 §5: a
+  // listener has no TS.Recent to check it against, so PAWS cannot reject it either).
+  const ts = realSyn.options.timestamp;
+  const oldSyn = {
+    ...realSyn,
+    seq: oldIss,
+    options: {
+      ...realSyn.options,
+      timestamp: ts === null ? null : { tsVal: (ts.tsVal - 60_000) >>> 0, tsEcr: 0 },
+    },
+    payload: new TextEncoder().encode(STALE_REQUEST),
+  };
   lesson.clientLink.inject(tcpPacket(oldSyn, CLIENT_ADDR, SERVER_ADDR));
   await lesson.advance(delay);
   checkpoints.push(app.checkpoint('old SYN arrived; SYN-ACK ack=ISN-9 sent'));
