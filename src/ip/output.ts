@@ -76,19 +76,7 @@ export class IpOutput {
     const id = this.nextId;
     this.nextId = (this.nextId + 1) & 0xffff;
     if (packet.length <= this.mtu) {
-      Ipv4View.emit(packet, {
-        src: this.address,
-        dst,
-        protocol,
-        ttl: this.ttl,
-        id,
-        dontFrag,
-        moreFrags: false,
-        fragOffset: 0,
-        payloadLength,
-      });
-      this.stats.txPackets++;
-      this.sink.send(packet);
+      this.#sendWhole(packet, protocol, dst, id, dontFrag, 0);
       return true;
     }
 
@@ -138,19 +126,32 @@ export class IpOutput {
     this.stats.txDatagrams++;
     const id = this.nextId;
     this.nextId = (this.nextId + segments) & 0xffff;
+    this.#sendWhole(packet, protocol, dst, id, true, segmentSize);
+    return true;
+  }
+
+  /** The header of an unfragmented datagram, written in place; then to the sink. */
+  #sendWhole(
+    packet: Uint8Array,
+    protocol: number,
+    dst: number,
+    id: number,
+    dontFrag: boolean,
+    segmentSize: number,
+  ): void {
     Ipv4View.emit(packet, {
       src: this.address,
       dst,
       protocol,
       ttl: this.ttl,
       id,
-      dontFrag: true,
+      dontFrag,
       moreFrags: false,
       fragOffset: 0,
       payloadLength: packet.length - IP_HEADER_ROOM,
     });
     this.stats.txPackets++;
-    this.sink.send(packet, segmentSize);
-    return true;
+    if (segmentSize > 0) this.sink.send(packet, segmentSize);
+    else this.sink.send(packet);
   }
 }

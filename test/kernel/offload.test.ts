@@ -7,7 +7,14 @@
  */
 import { expect, it } from 'vitest';
 import { TunOffloadFlag } from '../../src/link/tun.ts';
-import { kernelDescribe, ping, STACK_ADDR, waitFor, withStack } from './harness.ts';
+import {
+  kernelDescribe,
+  ping,
+  STACK_ADDR,
+  type StackFixture,
+  waitFor,
+  withStack,
+} from './harness.ts';
 import { expectAllClosed, kernelToStack, stackToKernel, type Transfer } from './tcp-peers.ts';
 
 /** `send-udp HOST PORT TEXT`: one datagram from the kernel. */
@@ -24,6 +31,25 @@ function expectIntact(t: Transfer): void {
   expect(t.result.error, 'the transfer failed').toBeUndefined();
   expect(t.result.reply?.bytes).toBe(SIZE);
   expect(t.intact).toBe(true);
+}
+
+/**
+ * withStack on an offloading device: one 20 MB transfer with `run`, which must arrive intact;
+ * `check` reads the counters; then no connection may be left on either side.
+ */
+async function offloadTransfer(
+  run: typeof kernelToStack,
+  check: (fx: StackFixture, t: Transfer) => void,
+): Promise<void> {
+  await withStack(
+    async (fx) => {
+      const t = await run(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
+      expectIntact(t);
+      check(fx, t);
+      await expectAllClosed(fx.ns, fx.stack);
+    },
+    { offload: true },
+  );
 }
 
 kernelDescribe('tun offload: TSO4 and checksum offload with the kernel', () => {
@@ -57,27 +83,21 @@ kernelDescribe('tun offload: TSO4 and checksum offload with the kernel', () => {
   it(
     'kernel -> stack, 20 MB: the kernel sends segments of up to 64 KiB, partial checksums trusted',
     async () => {
-      await withStack(
-        async (fx) => {
-          const t = await kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
-          expectIntact(t);
-          const tun = fx.link.stats;
-          const link = fx.stack.stats.link;
-          expect(tun.rxGso).toBeGreaterThan(0);
-          expect(link.rxLarge).toBe(tun.rxGso);
-          expect(link.rxCsumTrusted).toBeGreaterThan(0);
-          expect(fx.stack.stats.tcp.drops['bad-checksum']).toBe(0);
-          // Far fewer packets than MTU-sized segments would take (20 MB / 1448 ≈ 13 800).
-          expect(tun.rxPackets).toBeLessThan(SIZE / 1448 / 2);
-          console.log(
-            `[offload] kernel -> stack: ${tun.rxPackets} packets read, ${tun.rxGso} of them GSO, ` +
-              `${Math.round(tun.rxBytes / tun.rxPackets)} bytes per packet, ` +
-              `${tun.txPackets} packets written (ACKs), ${t.ms.toFixed(0)} ms`,
-          );
-          await expectAllClosed(fx.ns, fx.stack);
-        },
-        { offload: true },
-      );
+      await offloadTransfer(kernelToStack, (fx, t) => {
+        const tun = fx.link.stats;
+        const link = fx.stack.stats.link;
+        expect(tun.rxGso).toBeGreaterThan(0);
+        expect(link.rxLarge).toBe(tun.rxGso);
+        expect(link.rxCsumTrusted).toBeGreaterThan(0);
+        expect(fx.stack.stats.tcp.drops['bad-checksum']).toBe(0);
+        // Far fewer packets than MTU-sized segments would take (20 MB / 1448 ≈ 13 800).
+        expect(tun.rxPackets).toBeLessThan(SIZE / 1448 / 2);
+        console.log(
+          `[offload] kernel -> stack: ${tun.rxPackets} packets read, ${tun.rxGso} of them GSO, ` +
+            `${Math.round(tun.rxBytes / tun.rxPackets)} bytes per packet, ` +
+            `${tun.txPackets} packets written (ACKs), ${t.ms.toFixed(0)} ms`,
+        );
+      });
     },
     TIMEOUT_MS + 30_000,
   );
@@ -85,24 +105,18 @@ kernelDescribe('tun offload: TSO4 and checksum offload with the kernel', () => {
   it(
     'stack -> kernel, 20 MB: the stack writes super-segments (one write for many segments)',
     async () => {
-      await withStack(
-        async (fx) => {
-          const t = await stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS);
-          expectIntact(t);
-          const tun = fx.link.stats;
-          const link = fx.stack.stats.link;
-          expect(link.txGsoPackets).toBeGreaterThan(0);
-          expect(tun.txGso).toBe(link.txGsoPackets);
-          expect(tun.txErrors).toBe(0);
-          expect(link.txGsoSegments / link.txGsoPackets).toBeGreaterThan(2);
-          console.log(
-            `[offload] stack -> kernel: ${tun.txPackets} packets written, ${tun.txGso} super-segments ` +
-              `carrying ${link.txGsoSegments} segments, ${t.ms.toFixed(0)} ms`,
-          );
-          await expectAllClosed(fx.ns, fx.stack);
-        },
-        { offload: true },
-      );
+      await offloadTransfer(stackToKernel, (fx, t) => {
+        const tun = fx.link.stats;
+        const link = fx.stack.stats.link;
+        expect(link.txGsoPackets).toBeGreaterThan(0);
+        expect(tun.txGso).toBe(link.txGsoPackets);
+        expect(tun.txErrors).toBe(0);
+        expect(link.txGsoSegments / link.txGsoPackets).toBeGreaterThan(2);
+        console.log(
+          `[offload] stack -> kernel: ${tun.txPackets} packets written, ${tun.txGso} super-segments ` +
+            `carrying ${link.txGsoSegments} segments, ${t.ms.toFixed(0)} ms`,
+        );
+      });
     },
     TIMEOUT_MS + 30_000,
   );
