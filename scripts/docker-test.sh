@@ -105,21 +105,26 @@ bg() {
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# SIGTERM to one dockerd by pid, SIGKILL after 20 s; then the processes it left (its managed
-# containerd and shims, whose command lines name its exec root) by pid too.
+# SIGTERM to one dockerd by pid, SIGKILL after 20 s. (What it may leave behind, its managed
+# containerd and shims, remove_workdir finds by the directory their command lines name.)
 stop_daemon() {
-  local pid=$1 i
+  local pid=$1
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do
+  for _ in $(seq 1 40); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
   done
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-# Processes whose command line names directory $1 (a private dockerd, its containerd, shims).
+# Processes whose command line names directory $1 or a path below it (a private dockerd, its
+# containerd and shims, a debootstrap and its chroots), and no other: an argument that merely
+# begins with the same characters (the directory of a concurrent run) does not count.
 pids_using() {
-  grep -laF -- "$1/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true
+  {
+    grep -laF -- "$1/" /proc/[0-9]*/cmdline
+    grep -lzxF -- "$1" /proc/[0-9]*/cmdline
+  } 2>/dev/null | cut -d/ -f3 | sort -u || true
 }
 
 # Unmount whatever is still mounted below $1 (overlays, netns files), deepest first, then remove.
@@ -189,7 +194,7 @@ log "starting a private dockerd ($("$DOCKERD" --version))"
   --pidfile "$WORK/dockerd.pid" -H "unix://$SOCK" --bridge=none --iptables=false \
   --ip-forward=false --ip-masq=false >"$WORK/dockerd.log" 2>&1 &
 DAEMON_PID=$!
-for i in $(seq 1 60); do
+for _ in $(seq 1 60); do
   d version >/dev/null 2>&1 && break
   if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
     tail -15 "$WORK/dockerd.log"
@@ -286,7 +291,7 @@ log "up --in-container in the root namespace (--network host): refused"
 d run -d --name "$NAME" --network none --cap-add NET_ADMIN --device /dev/net/tun \
   --sysctl net.ipv6.conf.default.disable_ipv6=1 "$IMAGE" >/dev/null
 logs_of() { d logs "$NAME" 2>&1; }
-for i in $(seq 1 120); do
+for _ in $(seq 1 120); do
   [[ "$(logs_of)" == *'"msg":"ready'* ]] && break
   [ "$(d inspect --format '{{.State.Running}}' "$NAME")" = true ] || break
   sleep 0.5
@@ -301,7 +306,7 @@ x() { d exec "$NAME" "$@"; }
 # tcpdump on the kernel's side of the device, in the container, for what follows.
 x sh -c 'echo $$ >/tmp/tcpdump.pid; exec tcpdump -ni tun0 -U -w /tmp/t.pcap 2>/tmp/tcpdump.err' &
 TCPDUMP_JOB=$!
-for i in $(seq 1 40); do
+for _ in $(seq 1 40); do
   x grep -q 'listening on' /tmp/tcpdump.err 2>/dev/null && break
   sleep 0.25
 done
