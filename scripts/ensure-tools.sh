@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs the system tools that the kernel-side tests use, when they are missing and we may.
-# Called by `npm test` (pretest) and by .ci/run. Without root or apt-get it only says what is
-# missing: the kernel tests then skip outside CI and fail loudly in CI.
+# Installs the system tools that tunstack uses, when they are missing and we may.
+#   ensure-tools.sh start   what `npm start` and its ready line need: ip, ping, curl (prestart)
+#   ensure-tools.sh         what the kernel-side tests need too (pretest, .ci/run)
+# Without root or apt-get it only says what is missing: the kernel tests then skip outside CI and
+# fail loudly in CI.
 set -euo pipefail
-declare -A tools=(
-  [ip]=iproute2 [ping]=iputils-ping [tcpdump]=tcpdump [socat]=socat [nft]=nftables
-  [curl]=curl [cc]=gcc [make]=make [python3]=python3 [chromium]=chromium
-)
+declare -A tools=([ip]=iproute2 [ping]=iputils-ping [curl]=curl)
+if [ "${1:-test}" != start ]; then
+  tools+=(
+    [tcpdump]=tcpdump [socat]=socat [nft]=nftables [cc]=gcc [make]=make [python3]=python3
+    [chromium]=chromium
+  )
+fi
 missing=()
 for cmd in "${!tools[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}")
