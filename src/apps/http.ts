@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serveHttp } from '../api/http.ts';
 import type { Stack } from '../stack/stack.ts';
+import { formatStateHistory, type TcpStateChange } from '../tcp/history.ts';
 import { countingChunk, pumpRepeated } from './pump.ts';
 import type { StreamSocket } from './serve.ts';
 
@@ -126,7 +127,10 @@ function indexPage(
   if (row !== undefined) {
     const shown = Object.entries(row)
       .filter(([k, v]) => !ADDRESS_FIELDS.has(k) && v !== undefined && v !== null)
-      .map(([k, v]) => `${k}=${String(v)}`);
+      .map(
+        ([k, v]) =>
+          `${k}=${k === 'history' ? formatStateHistory(v as TcpStateChange[]) : String(v)}`,
+      );
     lines.push(`connection: ${shown.join(' ')}`);
   }
   lines.push('', 'try: /bytes/N (N bytes), POST /upload (length and sha256 of the body)', '');

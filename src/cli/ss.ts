@@ -9,6 +9,7 @@
  *    (unless `up --stats-file` is given: then SIGUSR2 belongs to the benchmark's stats file).
  */
 import type { Command } from 'commander';
+import { formatStateHistory } from '../tcp/history.ts';
 import type { CliCommand } from './commands.ts';
 import {
   CONTROL_DIR,
@@ -88,8 +89,7 @@ function compareRows(a: SsRow, b: SsRow): number {
  */
 export function formatHistory(h: readonly { state: string; at: number }[]): string {
   // ss calls a closed socket UNCONN; in a history, where a connection ended, CLOSED says it.
-  const name = (s: string) => (s === 'CLOSED' ? 'CLOSED' : ssState(s));
-  return h.map((c) => `${name(c.state)}@${Number(c.at.toFixed(3))}ms`).join('>');
+  return formatStateHistory(h, (s) => (s === 'CLOSED' ? 'CLOSED' : ssState(s)));
 }
 
 /** The `-i` line of one connection, in ss's vocabulary (times in ms, cwnd in bytes). */

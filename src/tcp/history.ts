@@ -89,3 +89,15 @@ export function unpackHistory(
   }
   return out;
 }
+
+/**
+ * A history as `SYN_RECEIVED@0ms>ESTABLISHED@0.412ms`: each state with the time it was entered
+ * since the connection was created (to the µs, trailing zeros cut). `name` renames states (ss's
+ * vocabulary, for instance).
+ */
+export function formatStateHistory(
+  h: readonly { state: string; at: number }[],
+  name: (state: string) => string = (s) => s,
+): string {
+  return h.map((c) => `${name(c.state)}@${Number(c.at.toFixed(3))}ms`).join('>');
+}
