@@ -21,6 +21,7 @@ import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { Stack } from '../stack/stack.ts';
 import { UDP_MAX_PAYLOAD, type UdpEndpoint } from '../udp/udp.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
+import { nodeError, sysError } from './errors.ts';
 
 export interface RemoteInfo {
   address: string;
@@ -48,22 +49,6 @@ export interface BindOptions {
 type SendCallback = (err: Error | null, bytes?: number) => void;
 type Msg = Uint8Array | string | ReadonlyArray<Uint8Array | string>;
 
-/** errno values as Linux numbers them, negated as libuv reports them. */
-const ERRNO: Record<string, number> = {
-  EADDRINUSE: -98,
-  EADDRNOTAVAIL: -99,
-  EMSGSIZE: -90,
-  EBADF: -9,
-  EINVAL: -22,
-  EISCONN: -106,
-  ENOTCONN: -107,
-  EAGAIN: -11,
-  ECONNREFUSED: -111,
-  EHOSTUNREACH: -113,
-  ENETUNREACH: -101,
-  ENOPROTOOPT: -92,
-};
-
 /** What Linux makes of a destination unreachable code (net/ipv4/icmp.c, icmp_err_convert). */
 const UNREACH_ERRNO: Record<number, string> = {
   0: 'ENETUNREACH',
@@ -71,27 +56,6 @@ const UNREACH_ERRNO: Record<number, string> = {
   2: 'ENOPROTOOPT',
   3: 'ECONNREFUSED',
 };
-
-/** An error shaped like the ones node:dgram produces for a failed system call. */
-function sysError(
-  code: string,
-  syscall: string,
-  address?: string,
-  port?: number,
-): NodeJS.ErrnoException {
-  const where = address !== undefined ? ` ${address}${port !== undefined ? `:${port}` : ''}` : '';
-  return Object.assign(new Error(`${syscall} ${code}${where}`), {
-    code,
-    errno: ERRNO[code],
-    syscall,
-    ...(address !== undefined ? { address } : {}),
-    ...(port !== undefined ? { port } : {}),
-  });
-}
-
-function nodeError(code: string, message: string, Ctor: ErrorConstructor = Error): Error {
-  return Object.assign(new Ctor(message), { code });
-}
 
 function notRunning(): Error {
   return nodeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');

@@ -1,0 +1,56 @@
+/**
+ * Node-shaped errors for the socket APIs (src/api/net.ts, src/api/dgram.ts): one place for the
+ * errno table and the message format, so TCP and UDP errors read alike.
+ */
+
+/** libuv's errno values: Linux's numbers negated (ENOTFOUND is getaddrinfo's EAI_NONAME). */
+export const ERRNO: Readonly<Record<string, number>> = {
+  EBADF: -9,
+  EAGAIN: -11,
+  EINVAL: -22,
+  EPIPE: -32,
+  EMSGSIZE: -90,
+  ENOPROTOOPT: -92,
+  EADDRINUSE: -98,
+  EADDRNOTAVAIL: -99,
+  ENETUNREACH: -101,
+  ECONNRESET: -104,
+  ENOBUFS: -105,
+  EISCONN: -106,
+  ENOTCONN: -107,
+  ETIMEDOUT: -110,
+  ECONNREFUSED: -111,
+  EHOSTUNREACH: -113,
+  ENOTFOUND: -3008,
+};
+
+/**
+ * A failed system call, `${syscall} ${code} ${address}:${port}` with code, errno, syscall,
+ * address and port, shaped like Node's exceptionWithHostPort (lib/internal/errors.js): the port
+ * is left out of the message when it is 0 or absent.
+ */
+export function sysError(
+  code: string,
+  syscall: string,
+  address?: string,
+  port?: number,
+): NodeJS.ErrnoException & { address?: string; port?: number } {
+  let where = '';
+  if (address !== undefined)
+    where = port !== undefined && port > 0 ? ` ${address}:${port}` : ` ${address}`;
+  // net's listen errors carry libuv's description as well (uvExceptionWithHostPort).
+  const what =
+    code === 'EADDRINUSE' && syscall === 'listen' ? `${code}: address already in use` : code;
+  return Object.assign(new Error(`${syscall} ${what}${where}`), {
+    code,
+    errno: ERRNO[code],
+    syscall,
+    ...(address !== undefined ? { address } : {}),
+    ...(port !== undefined ? { port } : {}),
+  });
+}
+
+/** An argument or state error with Node's `code` (ERR_SOCKET_BAD_PORT, ERR_INVALID_ARG_TYPE, …). */
+export function nodeError(code: string, message: string, Ctor: ErrorConstructor = Error): Error {
+  return Object.assign(new Ctor(message), { code });
+}
