@@ -5,7 +5,12 @@
  * After each test no connection is left half-way on either side (TIME_WAIT allowed).
  */
 import { expect, it } from 'vitest';
-import { KEEP_ALIVE_MAX, type StylesHandle, startStyles } from '../../src/apps/styles/styles.ts';
+import {
+  KEEP_ALIVE_MAX,
+  KEEP_ALIVE_TIMEOUT_MS,
+  type StylesHandle,
+  startStyles,
+} from '../../src/apps/styles/styles.ts';
 import { kernelDescribe, STACK_ADDR, type StackFixture, withStack } from './harness.ts';
 import { expectAllClosed } from './tcp-peers.ts';
 
@@ -94,7 +99,9 @@ kernelDescribe('styles demo: HTTP keep-alive with curl', () => {
       const out = JSON.parse(r.stdout.trim()) as { answered: number; lastHead: string; ms: number };
       expect(out.answered).toBe(KEEP_ALIVE_MAX);
       expect(out.lastHead).toMatch(/\r\nConnection: close(\r\n|$)/);
-      expect(out.ms).toBeLessThan(1_000); // at once, not after the idle timeout
+      // At once, not after the idle timeout: anything well under KEEP_ALIVE_TIMEOUT_MS tells the
+      // two apart, and a loaded 2-core CI machine needs the room.
+      expect(out.ms).toBeLessThan(KEEP_ALIVE_TIMEOUT_MS / 2);
       expect(keepAliveRows(fx).map((c) => c.state)).toEqual(['TIME_WAIT']);
     });
   });
@@ -109,14 +116,14 @@ kernelDescribe('styles demo: HTTP keep-alive with curl', () => {
           s.on('end', () => { console.log(JSON.stringify({ idleMs: Date.now() - t0 })); s.end(); });
           s.on('error', (e) => console.log(JSON.stringify({ error: e.code })));
           s.write('GET /ka HTTP/1.1\\r\\nHost: demo\\r\\n\\r\\n');`;
-      const started = Date.now();
       const r = await fx.node(script, [], { timeoutMs: 15_000 });
       expect(r.code, r.stderr).toBe(0);
       const out = JSON.parse(r.stdout.trim()) as { idleMs?: number; error?: string };
       expect(out.error).toBeUndefined();
-      expect(out.idleMs).toBeGreaterThanOrEqual(4_900);
-      expect(out.idleMs).toBeLessThan(6_500);
-      expect(Date.now() - started).toBeLessThan(9_000);
+      // Not before the idle timeout (the behaviour); the upper bound only tells "closed by the
+      // timer" from "never closed" and leaves room for a loaded machine.
+      expect(out.idleMs).toBeGreaterThanOrEqual(KEEP_ALIVE_TIMEOUT_MS - 100);
+      expect(out.idleMs).toBeLessThan(2 * KEEP_ALIVE_TIMEOUT_MS);
       // We sent the first FIN: our end waits in TIME_WAIT (RFC 9293 §3.6), the kernel's not.
       expect(keepAliveRows(fx).map((c) => c.state)).toEqual(['TIME_WAIT']);
     });
