@@ -7,7 +7,7 @@
  */
 import type { TcpConnection } from '../tcp/conn.ts';
 import type { TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
-import type { OptionSpec, SegmentSpec, TimeSpec, Usecs } from './parse.ts';
+import type { OptionSpec, SegmentSpec, Usecs } from './parse.ts';
 
 /** How sequence numbers are shown: `seq - seqBase`, `ack - ackBase` (both modulo 2³²). */
 export interface SeqView {
@@ -122,21 +122,6 @@ export function formatSpec(spec: SegmentSpec): string {
 /** Seconds with 3 decimals, as packetdrill prints times in its reports (µs → "0.140"). */
 export function formatSeconds(us: Usecs): string {
   return (us / 1e6).toFixed(3);
-}
-
-export function formatTime(t: TimeSpec): string {
-  switch (t.kind) {
-    case 'any':
-      return '*';
-    case 'absolute':
-      return formatSeconds(t.at);
-    case 'relative':
-      return `+${formatSeconds(t.at)}`;
-    case 'absoluteRange':
-      return `${formatSeconds(t.at)}~${formatSeconds(t.end)}`;
-    case 'relativeRange':
-      return `+${formatSeconds(t.at)}~+${formatSeconds(t.end)}`;
-  }
 }
 
 /** One line of connection state for failure reports, sequence numbers relative to ISS and IRS. */

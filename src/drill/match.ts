@@ -12,7 +12,7 @@
  */
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { flagText, formatOption, wireLayout } from './format.ts';
-import type { OptionSpec, SegmentSpec, TcpFlags, Usecs } from './parse.ts';
+import type { OptionSpec, SegmentSpec, TcpFlags } from './parse.ts';
 
 export interface MatchContext {
   /** The stack's ISN: outbound sequence numbers are compared as `seq - seqBase`. */
@@ -116,17 +116,6 @@ function matchOptions(expected: OptionSpec[], seg: TcpRepr, ctx: MatchContext): 
     }
   }
   return [];
-}
-
-/** When an expected event may happen: [from, to] in µs of script time. */
-export interface TimeWindow {
-  from: Usecs;
-  to: Usecs;
-}
-
-/** Is `at` within the window? */
-export function inWindow(w: TimeWindow, at: Usecs): boolean {
-  return at >= w.from && at <= w.to;
 }
 
 /** One line per difference: `ack: expected 1001, got 1`. */

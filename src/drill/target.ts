@@ -39,8 +39,6 @@ export type SyscallRequest =
   | { name: 'fcntl'; fd: number; command: 'F_GETFL' | 'F_SETFL'; flags: number }
   | { name: 'poll'; fds: Array<{ fd: number; events: number }>; timeoutMs: number };
 
-export type SyscallName = SyscallRequest['name'];
-
 /** What a finished call returned: like the C call, `ret` is -1 with an errno name on failure. */
 export interface SyscallResult {
   ret: number;
