@@ -28,6 +28,8 @@ const RECENT = 8;
 
 /** Slab size for CopySlab: one allocation serves about 45 full-sized segments. */
 const SLAB_SIZE = 64 * 1024;
+/** Every CopySlab's slab before its first copy: a Uint8Array(0) each would cost ~180 B of heap. */
+const NO_SLAB = new Uint8Array(0);
 
 /**
  * Copies byte ranges into shared slabs: the copy is a view into the current slab, which is
@@ -37,12 +39,12 @@ const SLAB_SIZE = 64 * 1024;
  */
 export class CopySlab {
   readonly #slabSize: number;
-  #slab: Uint8Array;
+  /** The current slab; a shared empty one until the first copy (an idle connection has none). */
+  #slab: Uint8Array = NO_SLAB;
   #used = 0;
 
   constructor(slabSize = SLAB_SIZE) {
     this.#slabSize = Math.max(1, slabSize);
-    this.#slab = new Uint8Array(0);
   }
 
   /** A private copy of data[start, end). */
