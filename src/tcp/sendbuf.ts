@@ -11,6 +11,12 @@
 
 /** Default block size: large enough that most segments lie within one block. */
 const BLOCK_SIZE = 16 * 1024;
+/**
+ * The smallest first block. A connection that only ever writes a short request or answer gets a
+ * block that fits it rather than BLOCK_SIZE (a 16 KiB allocation per connection was visible in the
+ * connect/request/close profile); the block is replaced by a full one when outgrown.
+ */
+const MIN_FIRST_BLOCK = 1024;
 const NO_BLOCK = new Uint8Array(0);
 
 export class SendBuffer {
@@ -51,8 +57,9 @@ export class SendBuffer {
       const end = this.#head + this.#length;
       const index = this.#first + Math.floor(end / bs);
       const within = end % bs;
-      if (index === this.#blocks.length) this.#blocks.push(this.#newBlock());
+      if (index === this.#blocks.length) this.#blocks.push(this.#newBlock(n - done));
       const take = Math.min(n - done, bs - within);
+      if (within + take > this.#blocks[index].length) this.#grow(index, within);
       this.#blocks[index].set(
         done === 0 && take === data.length ? data : data.subarray(done, done + take),
         within,
@@ -86,6 +93,7 @@ export class SendBuffer {
    */
   view(offset: number, len: number): Uint8Array {
     this.#checkRange(offset, len);
+    if (len === 0) return NO_BLOCK; // an empty buffer may have no block at all
     const bs = this.#blockSize;
     const pos = this.#head + offset;
     const within = pos % bs;
@@ -133,10 +141,29 @@ export class SendBuffer {
     this.#spare = null;
   }
 
-  #newBlock(): Uint8Array {
+  /**
+   * A block for the tail. The first one of a buffer that never had one is only as large as the
+   * bytes at hand (at least MIN_FIRST_BLOCK); every later one is full-sized.
+   */
+  #newBlock(wanted: number): Uint8Array {
     const spare = this.#spare;
     this.#spare = null;
-    return spare ?? new Uint8Array(this.#blockSize);
+    if (spare !== null && spare.length === this.#blockSize) return spare;
+    const bs = this.#blockSize;
+    if (this.#blocks.length === 0 && wanted < bs) {
+      return new Uint8Array(Math.min(bs, Math.max(MIN_FIRST_BLOCK, wanted)));
+    }
+    return new Uint8Array(bs);
+  }
+
+  /**
+   * Replace the short first block at `index` by a full-sized one holding its first `used` bytes.
+   * Views handed out earlier keep the old block and its (unchanged) bytes.
+   */
+  #grow(index: number, used: number): void {
+    const full = new Uint8Array(this.#blockSize);
+    full.set(this.#blocks[index].subarray(0, used));
+    this.#blocks[index] = full;
   }
 
   #checkRange(offset: number, len: number): void {
