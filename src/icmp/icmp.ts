@@ -130,7 +130,7 @@ export class IcmpLayer {
     stats.rxMessages++;
     const icmp = IcmpView.check(d.payload);
     if (icmp instanceof ParseError) {
-      stats.drops[icmp.reason as IcmpDropReason]++;
+      stats.drops[icmp.reason]++;
       return;
     }
     switch (icmp.type) {

@@ -79,7 +79,7 @@ export class IpInput {
   receive(bytes: Uint8Array, now: number, csumTrusted = false): IpDatagram | null {
     this.stats.rxPackets++;
     let ip = Ipv4View.check(bytes);
-    if (ip instanceof ParseError) return this.drop(ip.reason as IpDropReason);
+    if (ip instanceof ParseError) return this.drop(ip.reason);
     const dst = ip.dst;
     const broadcast = dst === LIMITED_BROADCAST;
     // A host takes only what is addressed to it (RFC 1122 §3.2.1.3); we have one address and no
@@ -94,7 +94,7 @@ export class IpInput {
       const whole = this.reassembler.add(ip, now);
       if (whole === null) return null;
       const v = Ipv4View.check(whole);
-      if (v instanceof ParseError) return this.drop(v.reason as IpDropReason); // cannot happen
+      if (v instanceof ParseError) return this.drop(v.reason); // cannot happen
       ip = v;
       reassembled = true;
     }

@@ -116,7 +116,7 @@ export class UdpLayer {
     stats.rxDatagrams++;
     const udp = UdpView.check(d.payload, d.src, d.dst, !d.csumTrusted);
     if (udp instanceof ParseError) {
-      stats.drops[udp.reason as UdpDropReason]++;
+      stats.drops[udp.reason]++;
       return 'dropped';
     }
     const ep = this.ports.get(udp.dstPort);

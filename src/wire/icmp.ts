@@ -59,12 +59,15 @@ export type IcmpRepr =
   | { kind: 'time-exceeded'; code: number; data: Uint8Array }
   | { kind: 'other'; type: number; code: number; rest: number; data: Uint8Array };
 
+/** Reasons `IcmpView.check` rejects bytes; each is also an `icmp.drops` stats key. */
+export type IcmpParseReason = 'truncated' | 'bad-checksum';
+
 /** A checked ICMP message: at least 8 bytes with a correct checksum. */
 export class IcmpView {
   private constructor(private readonly buf: Uint8Array) {}
 
   /** Validate an ICMP message (the whole IP payload). Never throws. */
-  static check(buf: Uint8Array): IcmpView | ParseError {
+  static check(buf: Uint8Array): IcmpView | ParseError<IcmpParseReason> {
     if (buf.length < ICMP_HEADER_LEN) return ParseError.of('truncated');
     if (onesSum(buf) !== 0xffff) return ParseError.of('bad-checksum');
     return new IcmpView(buf);

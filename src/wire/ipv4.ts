@@ -80,7 +80,7 @@ export class Ipv4View {
    * ≤ buffer length, and a correct header checksum. Bytes past Total Length (link padding) are
    * ignored. Returns a view or a ParseError; never throws.
    */
-  static check(buf: Uint8Array): Ipv4View | ParseError {
+  static check(buf: Uint8Array): Ipv4View | ParseError<Ipv4ParseReason> {
     if (buf.length < IPV4_MIN_HEADER_LEN) return ParseError.of('truncated');
     const vihl = buf[VER_IHL];
     if (vihl >>> 4 !== 4) return ParseError.of('bad-version');

@@ -15,6 +15,9 @@ import { ParseError } from './parse-error.ts';
 
 export const UDP_HEADER_LEN = 8;
 
+/** Reasons `UdpView.check` rejects bytes; each is also a `udp.drops` stats key. */
+export type UdpParseReason = 'truncated' | 'bad-length' | 'bad-checksum';
+
 const SRC_PORT = 0;
 const DST_PORT = 2;
 const LENGTH = 4;
@@ -40,7 +43,7 @@ export class UdpView {
     src: number,
     dst: number,
     verifyChecksum = true,
-  ): UdpView | ParseError {
+  ): UdpView | ParseError<UdpParseReason> {
     if (buf.length < UDP_HEADER_LEN) return ParseError.of('truncated');
     const len = get16(buf, LENGTH);
     if (len < UDP_HEADER_LEN || len > buf.length) return ParseError.of('bad-length');
