@@ -18,16 +18,17 @@ export function onesAdd(a: number, b: number): number {
   return (s & 0xffff) + (s >>> 16);
 }
 
-/** Fold a wide (up to 2^53) sum of 16-bit words into 16 bits with end-around carry. */
 /** True on little-endian hosts (x86, ARM as Node runs them): 32-bit loads see bytes swapped. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Below this many bytes the plain byte loop wins over making a Uint32Array view. */
 const WORD_PATH_MIN = 128;
 
+/** Fold a wide (up to 2^53) sum of 16-bit words into 16 bits with end-around carry. */
 function fold(sum: number): number {
-  // A double holds the sum exactly; reduce it below 2^32 first, then fold twice.
-  if (sum > 0xffffffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  // A double holds the sum exactly; reduce it below 2^32 first (once below 2^48, twice above:
+  // the 32-bit operators below would drop the high bits), then fold twice.
+  while (sum > 0xffffffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
   sum = (sum & 0xffff) + (sum >>> 16);
   sum = (sum & 0xffff) + (sum >>> 16);
   return sum;

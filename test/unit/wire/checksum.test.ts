@@ -39,6 +39,13 @@ describe('internet checksum (RFC 1071)', () => {
     expect(onesSum(new Uint8Array(0), 0, 0, 0x1234)).toBe(0x1234);
   });
 
+  it('folds a wide initial sum exactly, up to 2^53 (end-around carry: 2^16 ≡ 1 mod 0xffff)', () => {
+    // 2^50 = (2^16)^3 · 4 ≡ 4; 2^53 - 1 ≡ 2^5 - 1 = 31 (2^48 ≡ 1).
+    expect(onesSum(new Uint8Array(0), 0, 0, 2 ** 50)).toBe(4);
+    expect(onesSum(new Uint8Array(0), 0, 0, 2 ** 53 - 1)).toBe(31);
+    expect(onesSum(new Uint8Array(0), 0, 0, 2 ** 40 + 7)).toBe(263); // 2^32 ≡ 1
+  });
+
   it('agrees with the reference at any offset, length and byteOffset', () => {
     fc.assert(
       fc.property(
