@@ -6,7 +6,7 @@
  *
  *   script   := option* event*
  *   option   := --name[=value]                      (e.g. --tolerance_usecs=10000)
- *   event    := time action
+ *   event    := time action | `shell command`      (a command without a time runs at +0)
  *   time     := T | +T | * | T~T | +T~+T            (seconds, integer or decimal: 0, +.1, 1.25)
  *   action   := packet | syscall | `shell command` | %{ python }%
  *   packet   := (<|>) [sport>dport] flags seq [ack N] [win N] [urg N] [<options>]
@@ -365,7 +365,10 @@ class Parser {
 
   event(): DrillEvent {
     const line = this.peek().line;
-    const time = this.time();
+    // A command may stand without a time (Linux's scripts end with one that restores sysctls):
+    // it runs with the previous event, as `+0`.
+    const time: TimeSpec =
+      this.peek().kind === 'backquote' ? { kind: 'relative', at: 0 } : this.time();
     const t = this.peek();
     let ev: DrillEvent;
     if (t.kind === 'punct' && (t.text === '<' || t.text === '>')) {

@@ -39,7 +39,7 @@ import {
   type Usecs,
 } from './parse.ts';
 import { checkResult, decodeSyscall, SyscallDecodeError, showResult } from './syscalls.ts';
-import type { DrillTarget, SyscallRequest } from './target.ts';
+import type { DrillTarget, SyscallRequest, SyscallResult } from './target.ts';
 
 /** packetdrill's default --tolerance_usecs. */
 export const DEFAULT_TOLERANCE_US = 4000;
@@ -163,6 +163,12 @@ class Runner {
   count = 0;
   /** The port of the last successful bind(), for listen(). */
   boundPort: number | null = null;
+  /**
+   * Script fd → the target's fd. As packetdrill (its script_fd/live_fd pairs), the number a
+   * script gives socket() or accept() names the new socket in later calls, whatever number the
+   * target chose; an fd the script never named passes through unchanged.
+   */
+  readonly fds = new Map<number, number>();
 
   constructor(
     readonly script: DrillScript,
@@ -218,7 +224,7 @@ class Runner {
           `timing error: expected ${p.call.name}() to return at ${formatSeconds(p.end)} s but it returned at ${formatSeconds(at)} s (tolerance ${formatSeconds(this.tol)} s)`,
         );
       this.trace(`${formatSeconds(at)} ${p.call.name}() returns ${showResult(c.result)}`);
-      const err = checkResult(p.call, p.req, c.result);
+      const err = checkResult(p.call, p.req, this.scriptFds(p.call, p.req, c.result));
       if (err) this.fail(`${p.call.name}(): ${err}`);
       this.line = saved;
     }
@@ -535,6 +541,7 @@ class Runner {
       if (e instanceof SyscallDecodeError) this.fail(`${call.name}(): ${e.message}`);
       throw e;
     }
+    req = this.liveFds(req);
     const out = this.target.syscall(req, this.now / 1000);
     await this.target.settled?.();
     this.trace(
@@ -563,9 +570,32 @@ class Runner {
           `timing error: expected ${call.name}() to block until ${formatSeconds(end)} s but it returned at ${formatSeconds(this.now)} s: ${showResult(out.result)}`,
         );
     }
-    const err = checkResult(call, req, out.result);
+    const err = checkResult(call, req, this.scriptFds(call, req, out.result));
     if (err) this.fail(`${call.name}(): ${err}`);
     this.collect();
+  }
+
+  /** The request with the script's fds replaced by the target's. */
+  liveFds(req: SyscallRequest): SyscallRequest {
+    const live = (fd: number) => this.fds.get(fd) ?? fd;
+    if (req.name === 'socket') return req;
+    if (req.name === 'poll') return { ...req, fds: req.fds.map((f) => ({ ...f, fd: live(f.fd) })) };
+    return { ...req, fd: live(req.fd) };
+  }
+
+  /**
+   * A finished call's result seen from the script: a new socket's fd becomes the number the
+   * script gave it (remembered for later calls); close() forgets the pair.
+   */
+  scriptFds(call: SyscallSpec, req: SyscallRequest, got: SyscallResult): SyscallResult {
+    if (req.name === 'close' && got.ret === 0) {
+      for (const [script, live] of this.fds) if (live === req.fd) this.fds.delete(script);
+      return got;
+    }
+    if ((req.name !== 'socket' && req.name !== 'accept') || got.ret < 0) return got;
+    if (call.result.kind !== 'int' || call.result.value < 0) return got;
+    this.fds.set(call.result.value, got.ret);
+    return { ...got, ret: call.result.value };
   }
 }
 

@@ -262,11 +262,36 @@ describe('runner: active open, calls, blocking', () => {
       ).failure?.message,
     ).toBe('getsockopt(): expected SO_ERROR = [0] but got 111');
     expect(
-      (await runSource('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n', client())).failure?.message,
-    ).toBe('socket(): expected = 4 but got 3');
+      (await runSource('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = -1\n', client())).failure
+        ?.message,
+    ).toBe('socket(): expected = -1 but got 3');
     expect((await runSource('0 frobnicate(3) = 0\n', client())).failure?.message).toBe(
       'frobnicate(): unsupported system call frobnicate',
     );
+  });
+
+  it("names sockets by the script's numbers, as packetdrill's script and live fds", async () => {
+    // The target gives fds 3 and 4; the script calls them 7 and 9.
+    const t = server();
+    const r = await runSource(
+      HANDSHAKE.replace(/\(3,/g, '(7,')
+        .replace('= 3', '= 7')
+        .replace('= 4', '= 9')
+        .concat('+0 close(9) = 0\n+0 close(7) = 0\n+0 close(9) = 0\n'),
+      t,
+    );
+    expect(r.ok).toBe(true);
+    const fdOf = (c: (typeof t.calls)[number]) => ('fd' in c.req ? c.req.fd : null);
+    expect(t.calls.map((c) => `${c.req.name}:${fdOf(c)}`)).toEqual([
+      'socket:null',
+      'bind:3',
+      'listen:3',
+      'accept:3',
+      'close:4',
+      'close:3',
+      // after close() the script's 9 names nothing: it passes through as 9
+      'close:9',
+    ]);
   });
 
   function blocking(returnAt: number): ScriptedTarget {
@@ -337,6 +362,21 @@ describe('runner: scripts as a whole', () => {
       'line 3: shell command ignored: ../common/defaults.sh',
     ]);
   });
+  it('a command without a time runs with the previous event (+0)', async () => {
+    const t = server();
+    const r = await runSource(
+      '0 `sysctl -q net.ipv4.tcp_timestamps=0`\n+.5 `sysctl -q net.ipv4.tcp_sack=0`\n`sysctl -q net.ipv4.tcp_window_scaling=0`\n',
+      t,
+    );
+    expect(r.ok).toBe(true);
+    expect(r.endTime).toBe(500_000);
+    expect(t.settings.map((s) => s[0])).toEqual([
+      'tcp_timestamps',
+      'tcp_sack',
+      'tcp_window_scaling',
+    ]);
+  });
+
   it('shell settings: quoted values, comments, set_sysctls.py, echo and ip route', async () => {
     const t = server();
     await runSource(
