@@ -99,3 +99,20 @@ export function mssFromMtu(mtu: number): number {
 export function resolveOptions(o: Partial<TcpConnectionOptions> = {}): TcpConnectionOptions {
   return { ...DEFAULT_CONNECTION_OPTIONS, ...o };
 }
+
+const shared = new WeakMap<Partial<TcpConnectionOptions>, Readonly<TcpConnectionOptions>>();
+
+/**
+ * `resolveOptions(o)`, frozen and made once per `o` object: the stack passes the same partial
+ * options to every connection, which then share one resolved object until one of them changes
+ * an option (TcpConnection copies on write). `o` must not be changed after its first use.
+ */
+export function sharedOptions(o?: Partial<TcpConnectionOptions>): Readonly<TcpConnectionOptions> {
+  if (o === undefined) return DEFAULT_CONNECTION_OPTIONS;
+  let r = shared.get(o);
+  if (r === undefined) {
+    r = Object.freeze(resolveOptions(o));
+    shared.set(o, r);
+  }
+  return r;
+}
