@@ -13,9 +13,8 @@ import { VirtualClock } from '../stack/clock.ts';
 import { Stack } from '../stack/stack.ts';
 import type { TcpHandle, TcpOwner } from '../stack/tcp.ts';
 import { resolveOptions, type TcpConnectionOptions } from '../tcp/options.ts';
-import { IpProtocol, Ipv4View } from '../wire/ipv4.ts';
 import { ParseError } from '../wire/parse-error.ts';
-import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
+import { emitTcpPacket, parseTcpPacket } from '../wire/tcp-packet.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { applySetting } from './commands.ts';
 import { DRILL_ADDRESSES, DRILL_ISN_SECRET } from './core-target.ts';
@@ -30,7 +29,6 @@ import {
 } from './sockets.ts';
 import type { DrillAddresses, Ms } from './target.ts';
 
-const IP_HEADER_LEN = 20;
 const MTU = 1500;
 /** Rounds of "retry blocked calls" after one input, call or timer. */
 const MAX_SETTLE_ROUNDS = 64;
@@ -58,19 +56,13 @@ class DrillLink implements Link {
   }
 
   send(packet: Uint8Array): void {
-    const ip = Ipv4View.check(packet);
-    if (ip instanceof ParseError) {
-      this.bad.push(`IPv4: ${ip.reason}`);
+    const p = parseTcpPacket(packet);
+    if (p instanceof ParseError) {
+      // ICMP and UDP are not the script's business; anything else the stack sent is a bug.
+      if (p.reason !== 'not-tcp') this.bad.push(p.reason);
       return;
     }
-    if (ip.protocol !== IpProtocol.Tcp) return; // ICMP and UDP are not the script's business
-    const view = TcpView.check(ip.payload, ip.src, ip.dst);
-    const seg = view instanceof ParseError ? view : parseTcp(view);
-    if (seg instanceof ParseError) {
-      this.bad.push(`TCP: ${seg.reason}`);
-      return;
-    }
-    this.out.push({ at: this.clock.now(), seg: { ...seg, payload: seg.payload.slice() } });
+    this.out.push({ at: this.clock.now(), seg: { ...p.tcp, payload: p.tcp.payload.slice() } });
   }
 
   flush(): void {}
@@ -79,21 +71,7 @@ class DrillLink implements Link {
 
   /** Deliver one segment from `src` to `dst` as an IPv4 packet. */
   receive(seg: TcpRepr, src: number, dst: number): void {
-    const len = tcpSegmentLen(seg);
-    const pkt = new Uint8Array(IP_HEADER_LEN + len);
-    Ipv4View.emit(pkt, {
-      src,
-      dst,
-      protocol: IpProtocol.Tcp,
-      ttl: 64,
-      id: 0,
-      dontFrag: true,
-      moreFrags: false,
-      fragOffset: 0,
-      payloadLength: len,
-    });
-    emitTcp(pkt.subarray(IP_HEADER_LEN), seg, src, dst);
-    this.rx?.packet(pkt);
+    this.rx?.packet(emitTcpPacket(seg, src, dst));
     this.rx?.batchEnd?.();
   }
 }

@@ -28,6 +28,7 @@ export * from './icmp.ts';
 export * from './ipv4.ts';
 export * from './parse-error.ts';
 export * from './tcp.ts';
+export * from './tcp-packet.ts';
 export type * from './tcp-repr.ts';
 export { NO_OPTIONS, segmentLength } from './tcp-repr.ts';
 export * from './udp.ts';

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import type { Link } from '../../src/link/link.ts';
 import { PcapLink } from '../../src/link/pcap.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
-import { IpProtocol, Ipv4View, parseIpv4 } from '../../src/wire/ipv4.ts';
-import { emitTcp, tcpSegmentLen } from '../../src/wire/tcp.ts';
+import { parseIpv4 } from '../../src/wire/ipv4.ts';
+import { emitTcpPacket } from '../../src/wire/tcp-packet.ts';
 import { NO_OPTIONS, type TcpOptions, type TcpRepr } from '../../src/wire/tcp-repr.ts';
 
 export const A = { addr: parseIpv4('10.0.0.1'), port: 40000 };
@@ -61,21 +61,7 @@ export function packet(from: 'a' | 'b', s: SegSpec): Uint8Array {
     options: s.options ?? NO_OPTIONS,
     payload: new TextEncoder().encode(s.data ?? ''),
   };
-  const len = tcpSegmentLen(repr);
-  const buf = new Uint8Array(20 + len);
-  emitTcp(buf.subarray(20), repr, src.addr, dst.addr);
-  Ipv4View.emit(buf, {
-    src: src.addr,
-    dst: dst.addr,
-    protocol: IpProtocol.Tcp,
-    ttl: 64,
-    id: 0,
-    dontFrag: true,
-    moreFrags: false,
-    fragOffset: 0,
-    payloadLength: len,
-  });
-  return buf;
+  return emitTcpPacket(repr, src.addr, dst.addr);
 }
 
 const nullLink: Link = {

@@ -15,9 +15,9 @@ import { type RecordedPacket, RecorderLink } from '../../link/recorder.ts';
 import { SimLink } from '../../link/sim.ts';
 import { VirtualClock } from '../../stack/clock.ts';
 import { Stack, type StackOptions } from '../../stack/stack.ts';
-import { IpProtocol, Ipv4View, parseIpv4 } from '../../wire/ipv4.ts';
+import { parseIpv4 } from '../../wire/ipv4.ts';
 import { ParseError } from '../../wire/parse-error.ts';
-import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../../wire/tcp.ts';
+import { emitTcpPacket, parseTcpPacket, type TcpPacket } from '../../wire/tcp-packet.ts';
 import type { TcpRepr } from '../../wire/tcp-repr.ts';
 
 export const CLIENT_ADDR = '10.0.0.1';
@@ -161,33 +161,13 @@ export function rfcLine(s: CapturedSegment): string {
 
 /** An IPv4 packet carrying `seg` from `src` to `dst` (dotted quads), checksums filled in. */
 export function tcpPacket(seg: TcpRepr, src: string, dst: string): Uint8Array {
-  const s = parseIpv4(src);
-  const d = parseIpv4(dst);
-  const len = tcpSegmentLen(seg);
-  const bytes = new Uint8Array(Ipv4View.headerLen() + len);
-  const hl = Ipv4View.emit(bytes, {
-    src: s,
-    dst: d,
-    protocol: IpProtocol.Tcp,
-    ttl: 64,
-    id: 0,
-    dontFrag: true,
-    moreFrags: false,
-    fragOffset: 0,
-    payloadLength: len,
-  });
-  emitTcp(bytes.subarray(hl), seg, s, d);
-  return bytes;
+  return emitTcpPacket(seg, parseIpv4(src), parseIpv4(dst));
 }
 
 /** The TCP segment in an IPv4 packet (a view into it) with its addresses, or null. */
-function decodeTcp(packet: Uint8Array): { src: number; dst: number; tcp: TcpRepr } | null {
-  const ip = Ipv4View.check(packet);
-  if (ip instanceof ParseError || ip.protocol !== IpProtocol.Tcp) return null;
-  const view = TcpView.check(ip.payload, ip.src, ip.dst);
-  if (view instanceof ParseError) return null;
-  const tcp = parseTcp(view);
-  return tcp instanceof ParseError ? null : { src: ip.src, dst: ip.dst, tcp };
+function decodeTcp(packet: Uint8Array): TcpPacket | null {
+  const d = parseTcpPacket(packet);
+  return d instanceof ParseError ? null : d;
 }
 
 /** The TCP segment in an IPv4 packet, or null. */

@@ -1,0 +1,49 @@
+/**
+ * A TCP segment in a whole IPv4 packet, both ways, for code that builds or reads packets outside
+ * the stack's own paths: the packetdrill link, the lessons' injected segments, tests. (The stack
+ * writes in place through IpOutput and reads through IpInput; it does not use these.)
+ */
+import { IPV4_MIN_HEADER_LEN, IpProtocol, Ipv4View } from './ipv4.ts';
+import { ParseError } from './parse-error.ts';
+import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from './tcp.ts';
+import type { TcpRepr } from './tcp-repr.ts';
+
+/** A TCP segment and the addresses of the IPv4 packet that carried it. */
+export interface TcpPacket {
+  src: number;
+  dst: number;
+  tcp: TcpRepr;
+}
+
+/** A new IPv4 packet (DF set, TTL 64, id 0) carrying `seg` from `src` to `dst`, checksums filled in. */
+export function emitTcpPacket(seg: TcpRepr, src: number, dst: number): Uint8Array {
+  const len = tcpSegmentLen(seg);
+  const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + len);
+  Ipv4View.emit(packet, {
+    src,
+    dst,
+    protocol: IpProtocol.Tcp,
+    ttl: 64,
+    id: 0,
+    dontFrag: true,
+    moreFrags: false,
+    fragOffset: 0,
+    payloadLength: len,
+  });
+  emitTcp(packet.subarray(IPV4_MIN_HEADER_LEN), seg, src, dst);
+  return packet;
+}
+
+/**
+ * The TCP segment in an IPv4 packet, its payload a view into `packet`; or the reason it is not
+ * one: an IPv4 or TCP parse reason, or 'not-tcp' for a valid packet of another protocol.
+ */
+export function parseTcpPacket(packet: Uint8Array): TcpPacket | ParseError {
+  const ip = Ipv4View.check(packet);
+  if (ip instanceof ParseError) return ip;
+  if (ip.protocol !== IpProtocol.Tcp) return ParseError.of('not-tcp');
+  const view = TcpView.check(ip.payload, ip.src, ip.dst);
+  if (view instanceof ParseError) return view;
+  const tcp = parseTcp(view);
+  return tcp instanceof ParseError ? tcp : { src: ip.src, dst: ip.dst, tcp };
+}
