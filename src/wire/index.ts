@@ -21,6 +21,9 @@
  *    Emitters copy a payload only if it is not already in place, so a caller can build the payload
  *    directly in the output buffer.
  * 6. One checksum helper (checksum.ts, RFC 1071/1624) serves all four protocols.
+ *
+ * tcp-packet.ts is the one convenience that allocates: a whole IPv4+TCP packet, built or read in
+ * one call, for tools and tests (packetdrill, the lessons); the stack's own paths never use it.
  */
 export * from './bytes.ts';
 export * from './checksum.ts';
