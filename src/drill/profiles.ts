@@ -45,6 +45,8 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       // gtests/net/common/defaults.sh, which Linux's own scripts assume (wscale 8).
       rcvBuf: 15 * 1024 * 1024,
       congestion: 'cubic',
+      // Linux's quick-ACK and interactive ("pingpong") ACK modes.
+      quickAck: true,
     },
   },
 );

@@ -96,6 +96,8 @@ export interface TcpSnapshot {
 const WORST_CASE_DELAYED_ACK_MS = 200;
 /** Bound on duplicate ACKs owed for out-of-order segments that arrived in one batch. */
 const MAX_DUP_ACKS_OWED = 8;
+/** Linux TCP_MAX_QUICKACKS: the longest run of quick ACKs (options.quickAck). */
+const MAX_QUICK_ACKS = 16;
 /** The most replies (RSTs for bad ACKs) held for dispatch; more are dropped and counted. */
 const MAX_REPLIES = 4;
 /** Bound on `dispatch`'s fire-then-send loop: each turn changes a timer or the state. */
@@ -185,6 +187,11 @@ export class TcpConnection implements FourTuple {
   /** In-order bytes received and not yet acknowledged (RFC 5681 §4.2: ACK every second segment). */
   #unackedBytes = 0;
   #ackNow = false;
+  /** options.quickAck: ACKs still to be sent at once (Linux icsk_ack.quick); see #quickAckOnData. */
+  #quickAcks = 0;
+  /** options.quickAck: when in-order data last arrived (null: never), and interactive mode. */
+  #lastDataAt: number | null = null;
+  #pingpong = false;
   /**
    * Duplicate ACKs still owed: one per out-of-order segment (RFC 5681 §4.2), even when several
    * arrive before the next dispatch, so that the sender's duplicate-ACK count sees them all.
@@ -895,7 +902,9 @@ export class TcpConnection implements FourTuple {
     // RFC 5681 §4.2: ACK at once when a hole is filled; else at least every second full-sized
     // segment, and within delayedAckMs (< 500 ms, RFC 9293 §3.8.6.3).
     this.#unackedBytes += accepted;
-    if (filled.length > 0 || this.#unackedBytes >= 2 * this.#rcvEffMss()) this.#ackNow = true;
+    const quick = this.options.quickAck && this.#quickAckOnData(now);
+    if (quick || filled.length > 0 || this.#unackedBytes >= 2 * this.#rcvEffMss())
+      this.#ackNow = true;
     else if (this.#delayedAckAt === null) this.#delayedAckAt = now + this.options.delayedAckMs;
     // A FIN that arrived beyond the hole may now be in order.
     if (this.#rcvFinSeq !== null && this.#rcvFinSeq === this.#rcvNxt) {
@@ -903,6 +912,21 @@ export class TcpConnection implements FourTuple {
       this.#acceptFin(now, this.#rcvNxt, false);
     }
     return complete;
+  }
+
+  /**
+   * options.quickAck, on in-order data: whether to ACK it at once. The first data starts the
+   * quick-ACK run (Linux tcp_event_data_recv → tcp_incr_quickack: receive window / 2 MSS ACKs,
+   * at least 2, at most 16); interactive mode suspends it (tcp_in_quickack_mode).
+   */
+  #quickAckOnData(now: number): boolean {
+    if (this.#lastDataAt === null) {
+      const wnd = Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt));
+      const n = Math.floor(wnd / (2 * this.#rcvEffMss()));
+      this.#quickAcks = Math.min(Math.max(n, 2), MAX_QUICK_ACKS);
+    }
+    this.#lastDataAt = now;
+    return this.#quickAcks > 0 && !this.#pingpong;
   }
 
   #deliver(data: Uint8Array): void {
@@ -931,7 +955,15 @@ export class TcpConnection implements FourTuple {
     }
     this.#finReceived = true;
     this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
-    this.#ackNow = true;
+    if (this.options.quickAck && this.#lastDataAt !== null) {
+      // Linux tcp_fin: the peer is done, so its FIN is ACKed as interactive traffic, by the
+      // delayed-ACK timer (our own FIN may ride on it). Before any data Linux's delayed-ACK
+      // timeout is still 0: the ACK goes at once, as below.
+      this.#pingpong = true;
+      this.#delayedAckAt ??= now + this.options.delayedAckMs;
+    } else {
+      this.#ackNow = true;
+    }
     // Events follow data order: while held data waits for recv(), so does the 'fin'.
     if (this.#rcvQueued > 0) this.#finEventHeld = true;
     else this.#emit({ type: 'fin' });
@@ -1253,7 +1285,13 @@ export class TcpConnection implements FourTuple {
     const payload = len > 0 ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len) : EMPTY;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
     const retransmission = seqLt(seq, this.#sndMax);
-    if (len > 0 && !retransmission) this.#restartAfterIdle(now);
+    if (len > 0 && !retransmission) {
+      this.#restartAfterIdle(now);
+      // Linux tcp_event_data_sent: data sent soon after data arrived looks like an answer.
+      const sinceData = this.#lastDataAt === null ? null : now - this.#lastDataAt;
+      if (this.options.quickAck && sinceData !== null && sinceData < this.options.delayedAckMs)
+        this.#pingpong = true;
+    }
     if (retransmission) {
       // Karn's algorithm stops timing any segment a retransmission overlaps.
       this.stats.retransmits++;
@@ -1349,6 +1387,8 @@ export class TcpConnection implements FourTuple {
 
   /** Every segment with ACK set acknowledges everything: the delayed ACK is satisfied. */
   #ackSent(): void {
+    // Linux tcp_dec_quickack_mode: an ACK that was due uses up one quick ACK.
+    if (this.#quickAcks > 0 && (this.#ackNow || this.#delayedAckAt !== null)) this.#quickAcks--;
     this.#ackNow = false;
     this.#delayedAckAt = null;
     this.#unackedBytes = 0;
@@ -1407,6 +1447,8 @@ export class TcpConnection implements FourTuple {
       case 'delayedAck':
         this.#delayedAckAt = null;
         this.#ackNow = true;
+        // Linux tcp_delack_timer_handler: a delayed ACK that had to fire leaves interactive mode.
+        this.#pingpong = false;
         return;
       case 'rearm':
         // dispatch calls #updateTimer(now) after every firing.

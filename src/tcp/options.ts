@@ -61,6 +61,17 @@ export interface TcpConnectionOptions {
    * packetdrill `rfc` profile expects it); Linux has it on (tcp_early_retrans).
    */
   tailLossProbe: boolean;
+  /**
+   * Linux's receive-side ACK modes (tcp_incr_quickack, tcp_dec_quickack_mode, pingpong), all
+   * within RFC 9293 §3.8.6.3 (an ACK may always go at once; a delayed one within 0.5 s):
+   * - quick-ACK: the first in-order data starts a run of up to 16 ACKs sent at once
+   *   (receive window / 2 MSS, at least 2), so that the sender's slow start is not held back;
+   * - interactive ("pingpong"): once data goes out within delayedAckMs of data arriving, or a FIN
+   *   arrives after data, ACKs of received data wait for the delayed-ACK timer (to ride on the
+   *   answer); a delayed ACK that fires leaves the mode.
+   * Off: RFC 5681 §4.2 as written (every second full segment, else delayedAckMs).
+   */
+  quickAck: boolean;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object.freeze({
@@ -88,6 +99,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   noDelay: false,
   challengeAcksPerSecond: 100,
   tailLossProbe: false,
+  quickAck: false,
 });
 
 /** IPv4 (20) and TCP (20) headers without options: MSS = MTU − 40 (RFC 9293 §3.7.1). */
