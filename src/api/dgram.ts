@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { Stack } from '../stack/stack.ts';
-import { UDP_MAX_PAYLOAD, type UdpEndpoint } from '../udp/udp.ts';
+import type { UdpEndpoint } from '../udp/udp.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
 import { nodeError, sysError } from './errors.ts';
 
@@ -89,7 +89,7 @@ function toBytes(msg: Msg): Uint8Array {
   );
 }
 
-type State = 'unbound' | 'binding' | 'bound' | 'closed';
+type State = 'unbound' | 'bound' | 'closed';
 
 /** The events, typed as node:dgram types them. */
 export interface SocketEvents {
@@ -132,7 +132,6 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
 
     const addr = address === undefined || address === null ? this.stack.address : String(address);
     if (addr !== '0.0.0.0' && addr !== this.stack.address) {
-      this.state = 'binding';
       this.failBind(sysError('EADDRNOTAVAIL', 'bind', addr, p));
       return this;
     }
@@ -194,10 +193,7 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
       this.report(cb, notRunning());
       return;
     }
-    if (bytes.length > UDP_MAX_PAYLOAD) {
-      this.report(cb, sysError('EMSGSIZE', 'send', addressText, dstPort));
-      return;
-    }
+    // UDP refuses only what one datagram cannot carry (UDP_MAX_PAYLOAD), counted as tx-too-big.
     if (!this.stack.udp.send(this.port, dstAddr, dstPort, bytes)) {
       this.report(cb, sysError('EMSGSIZE', 'send', addressText, dstPort));
       return;
@@ -318,7 +314,6 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
 
   private bindNow(port: number, address: string): void {
     const udp = this.stack.udp;
-    this.state = 'binding';
     let bound: number | null;
     if (port === 0) bound = udp.bindEphemeral(this);
     else bound = udp.bind(port, this) ? port : null;
@@ -333,8 +328,8 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     });
   }
 
+  /** The socket stays unbound; the error comes as an event, as Node's does. */
   private failBind(err: Error): void {
-    this.state = 'unbound';
     process.nextTick(() => this.emit('error', err));
   }
 
