@@ -4,6 +4,7 @@
  */
 import type { IpDatagram } from '../ip/input.ts';
 import { IP_HEADER_ROOM, type IpOutput } from '../ip/output.ts';
+import { zeroCounts } from '../ip/stats.ts';
 import { get16, get32, put16 } from '../wire/bytes.ts';
 import { checksumAdjust } from '../wire/checksum.ts';
 import {
@@ -70,7 +71,7 @@ export function createIcmpStats(): IcmpStats {
     txTimeExceeded: 0,
     txRateLimited: 0,
     txSuppressed: 0,
-    drops: { truncated: 0, 'bad-checksum': 0 },
+    drops: zeroCounts(ICMP_DROP_REASONS),
   };
 }
 

@@ -42,9 +42,14 @@ export interface IpStats {
   drops: Record<IpDropReason, number>;
 }
 
+/** A counter per key, all zero: the `drops` table of a layer's stats, from its list of reasons. */
+export function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
+  const counts = {} as Record<K, number>;
+  for (const k of keys) counts[k] = 0;
+  return counts;
+}
+
 export function createIpStats(): IpStats {
-  const drops = {} as Record<IpDropReason, number>;
-  for (const r of IP_DROP_REASONS) drops[r] = 0;
   return {
     rxPackets: 0,
     rxDelivered: 0,
@@ -54,6 +59,6 @@ export function createIpStats(): IpStats {
     txDatagrams: 0,
     txPackets: 0,
     txFragmented: 0,
-    drops,
+    drops: zeroCounts(IP_DROP_REASONS),
   };
 }

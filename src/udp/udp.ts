@@ -5,6 +5,7 @@
 import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { IpDatagram } from '../ip/input.ts';
 import { IP_HEADER_ROOM, type IpOutput } from '../ip/output.ts';
+import { zeroCounts } from '../ip/stats.ts';
 import { IPV4_MAX_DATAGRAM, IpProtocol } from '../wire/ipv4.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import { emitUdp, UDP_HEADER_LEN, UdpView } from '../wire/udp.ts';
@@ -48,8 +49,6 @@ export interface UdpStats {
 }
 
 export function createUdpStats(): UdpStats {
-  const drops = {} as Record<UdpDropReason, number>;
-  for (const r of UDP_DROP_REASONS) drops[r] = 0;
   return {
     rxDatagrams: 0,
     rxDelivered: 0,
@@ -57,7 +56,7 @@ export function createUdpStats(): UdpStats {
     txDatagrams: 0,
     txBytes: 0,
     listenerErrors: 0,
-    drops,
+    drops: zeroCounts(UDP_DROP_REASONS),
   };
 }
 
