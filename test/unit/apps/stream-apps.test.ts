@@ -40,8 +40,9 @@ function readAll(s: net.Socket): Promise<Buffer> {
   });
 }
 
+/** Poll every 5 ms for up to 10 s: generous, since it only bounds how long a failure takes. */
 const waitUntil = async (pred: () => boolean, what: string): Promise<void> => {
-  for (let i = 0; i < 400 && !pred(); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 2_000 && !pred(); i++) await new Promise((r) => setTimeout(r, 5));
   if (!pred()) throw new Error(`timed out waiting for ${what}`);
 };
 
