@@ -164,6 +164,10 @@ export class CoreTarget extends SocketTarget {
             const c = listener.accept();
             return c === null ? null : { act: c, core: c };
           },
+          setOptions: (o) => {
+            // A new object: connections already made keep theirs.
+            listener.options.conn = { ...listener.options.conn, ...o };
+          },
           close: () => {
             // The connections it aborts stay in #conns until their RST is sent.
             listener.close();

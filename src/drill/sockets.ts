@@ -52,6 +52,12 @@ export interface ListenRef {
   readonly pending: number;
   accept(): ConnRef | null;
   close(): void;
+  /**
+   * Options for the connections it makes from now on: setsockopt() on a listening socket, which
+   * Linux's accepted sockets inherit (TCP_MAXSEG then sets the MSS its SYN-ACKs advertise).
+   * Only engines with perSocketOptions have it.
+   */
+  setOptions?(opts: Partial<TcpConnectionOptions>): void;
 }
 
 export interface SocketEngine {
@@ -424,6 +430,7 @@ export class SocketTable {
         if (c !== null) return err('EINVAL');
         const key = option === 'TCP_MAXSEG' ? 'mss' : option === 'SO_RCVBUF' ? 'rcvBuf' : 'sndBuf';
         sock.opts[key] = value;
+        sock.listener?.setOptions?.({ [key]: value });
         return ok(0);
       }
       default:

@@ -158,3 +158,17 @@ describe('CoreTarget socket facade', () => {
     });
   });
 });
+
+describe('setsockopt on a listening socket', () => {
+  it('TCP_MAXSEG after listen() sets the MSS of later SYN-ACKs, as Linux children inherit it', () => {
+    const t = listening();
+    expect(
+      done(t, { name: 'setsockopt', fd: 3, level: 'SOL_TCP', option: 'TCP_MAXSEG', value: 1100 })
+        .ret,
+    ).toBe(0);
+    t.inject(seg({ srcPort: 40000, dstPort: 8080, seq: 0, control: 'syn', window: 65535 }), 0);
+    const synAck = t.takeOutbound()[0].seg;
+    expect(synAck.control).toBe('syn');
+    expect(synAck.options.mss).toBe(1100);
+  });
+});
