@@ -3,8 +3,9 @@
  * libpcap format: microsecond timestamps, LINKTYPE_RAW = 101, i.e. bare IPv4 packets), readable
  * by `tcpdump -r` and Wireshark.
  *
- * Records are gathered in memory and written with one write per flush/batch end (or every
- * 256 KiB), so capturing does not add a system call per packet. close() writes the rest.
+ * Records are written into one buffer (each packet copied once) and the buffer to the file with
+ * one write per flush/batch end (or when 256 KiB are full), so capturing does not add a system
+ * call per packet. close() writes the rest.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Clock } from '../stack/clock.ts';
@@ -13,6 +14,8 @@ import type { Link, LinkOffload, LinkReceiver } from './link.ts';
 export const LINKTYPE_RAW = 101;
 const PCAP_MAGIC_US = 0xa1b2c3d4;
 const FLUSH_BYTES = 256 * 1024;
+/** ts_sec, ts_usec, incl_len, orig_len. */
+const RECORD_HEADER_LEN = 16;
 
 export interface PcapOptions {
   /** Timestamps from this clock (ms since 1970 as far as pcap cares). Default: wall time. */
@@ -31,7 +34,8 @@ export class PcapLink implements Link {
   /** Packets written so far. */
   packets = 0;
   private fd: number | null;
-  private chunks: Uint8Array[] = [];
+  /** Records not yet written: `buf[0, buffered)`. */
+  private readonly buf: Buffer;
   private buffered = 0;
   private readonly snaplen: number;
   private readonly now: () => number;
@@ -44,6 +48,7 @@ export class PcapLink implements Link {
     this.mtu = inner.mtu;
     this.offload = inner.offload;
     this.snaplen = options.snaplen ?? 65_535;
+    this.buf = Buffer.allocUnsafe(Math.max(FLUSH_BYTES, RECORD_HEADER_LEN + this.snaplen));
     if (options.clock !== undefined) {
       const clock = options.clock;
       this.now = () => clock.now();
@@ -101,22 +106,21 @@ export class PcapLink implements Link {
     const sec = Math.floor(ms / 1000);
     const usec = Math.floor((ms - sec * 1000) * 1000);
     const incl = Math.min(packet.length, this.snaplen);
-    const rec = Buffer.allocUnsafe(16 + incl);
-    rec.writeUInt32LE(sec >>> 0, 0);
-    rec.writeUInt32LE(usec, 4);
-    rec.writeUInt32LE(incl, 8);
-    rec.writeUInt32LE(packet.length, 12);
-    rec.set(packet.subarray(0, incl), 16);
-    this.chunks.push(rec);
-    this.buffered += rec.length;
+    if (this.buffered + RECORD_HEADER_LEN + incl > this.buf.length) this.writeOut();
+    const b = this.buf;
+    const at = this.buffered;
+    b.writeUInt32LE(sec >>> 0, at);
+    b.writeUInt32LE(usec, at + 4);
+    b.writeUInt32LE(incl, at + 8);
+    b.writeUInt32LE(packet.length, at + 12);
+    b.set(packet.subarray(0, incl), at + RECORD_HEADER_LEN);
+    this.buffered = at + RECORD_HEADER_LEN + incl;
     this.packets++;
-    if (this.buffered >= FLUSH_BYTES) this.writeOut();
   }
 
   private writeOut(): void {
-    if (this.fd === null || this.chunks.length === 0) return;
-    writeSync(this.fd, Buffer.concat(this.chunks, this.buffered));
-    this.chunks = [];
+    if (this.fd === null || this.buffered === 0) return;
+    writeSync(this.fd, this.buf, 0, this.buffered);
     this.buffered = 0;
   }
 }

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LINKTYPE_RAW, PcapLink } from '../../../src/link/pcap.ts';
+import { readPcap } from '../../../src/link/pcap-read.ts';
 import { SimLink } from '../../../src/link/sim.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
+import { ParseError } from '../../../src/wire/parse-error.ts';
 import { PING, SYN, UDP } from '../wire/known-packets.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tunstack-pcap-'));
@@ -54,6 +56,25 @@ describe('PcapLink', () => {
       [1_700_000_000, 2500, UDP.length, UDP.length],
     ]);
     expect(b.subarray(24 + 16, 24 + 16 + PING.length).equals(Buffer.from(PING))).toBe(true);
+  });
+
+  it('keeps every record, in order, across writes of its 256 KiB buffer; snaplen cuts', async () => {
+    const clock = new VirtualClock(0);
+    const [a, b] = SimLink.pair(clock, { mtu: 65_535 });
+    b.attach({ packet: () => {} });
+    const file = join(dir, 'many.pcap');
+    const pcap = new PcapLink(a, file, { clock, snaplen: 40_000 });
+    pcap.attach({ packet: () => {} });
+    // 400 packets of up to 60 000 bytes: several buffers' worth, and some past the snaplen.
+    const sizes = Array.from({ length: 400 }, (_, i) => 20 + ((i * 7_919) % 60_000));
+    for (const [i, n] of sizes.entries()) pcap.send(new Uint8Array(n).fill(i & 0xff));
+    await pcap.close();
+    const f = readPcap(readFileSync(file));
+    if (f instanceof ParseError) throw new Error(f.reason);
+    expect(f.truncated).toBe(false);
+    expect(f.records.map((r) => r.origLen)).toEqual(sizes);
+    expect(f.records.map((r) => r.frame.length)).toEqual(sizes.map((n) => Math.min(n, 40_000)));
+    expect(f.records.every((r, i) => r.frame.every((x) => x === (i & 0xff)))).toBe(true);
   });
 
   const tcpdump = spawnSync('tcpdump', ['--version']).status === 0;
