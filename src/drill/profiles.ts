@@ -47,6 +47,8 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       congestion: 'cubic',
       // Linux's quick-ACK and interactive ("pingpong") ACK modes.
       quickAck: true,
+      // Linux's tcp_early_retrans default (3; packetdrill's defaults.sh sets 4): tail loss probes.
+      tailLossProbe: true,
     },
   },
 );
