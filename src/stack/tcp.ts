@@ -274,7 +274,7 @@ function connectionRow(c: TcpConnection): TcpConnectionRow {
     segsReceived: s.segsIn,
     sndWnd: s.sndWnd,
     rcvWnd: s.rcvWnd,
-    congestion: c.options.congestion,
+    congestion: c.congestion,
     history: c.stateHistory(),
   };
 }
