@@ -29,6 +29,7 @@ import { realClock } from '../stack/clock.ts';
 import { Stack } from '../stack/stack.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
+import { tryParseIpv4 } from '../wire/ipv4.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
 import type { CliCommand } from './commands.ts';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts';
@@ -90,8 +91,6 @@ export interface Running {
   close(): Promise<void>;
 }
 
-const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
 function parseIntOption(name: string, min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
@@ -104,19 +103,20 @@ function parseIntOption(name: string, min: number, max: number) {
   };
 }
 
-function checkAddresses(o: UpOptions): void {
-  const [host, len] = o.hostAddr.split('/');
-  const okIp = (s: string | undefined) =>
-    s !== undefined && IPV4_RE.test(s) && s.split('.').every((x) => Number(x) <= 255);
-  if (!okIp(o.addr)) throw new Error(`--addr: not an IPv4 address: ${o.addr}`);
-  if (!okIp(host) || len === undefined || !(Number(len) >= 1 && Number(len) <= 30)) {
+/** Throws unless --addr and --host-addr are IPv4 addresses in one subnet (prefix 1..30). */
+export function checkAddresses(o: Pick<UpOptions, 'addr' | 'hostAddr'>): void {
+  const [hostText, lenText] = o.hostAddr.split('/');
+  const addr = tryParseIpv4(o.addr);
+  const host = tryParseIpv4(hostText);
+  const len = Number(lenText);
+  if (addr === null) throw new Error(`--addr: not an IPv4 address: ${o.addr}`);
+  if (host === null || lenText === undefined || !Number.isInteger(len) || len < 1 || len > 30) {
     throw new Error(`--host-addr: expected ADDRESS/PREFIX, e.g. 10.0.0.1/24, got ${o.hostAddr}`);
   }
-  if (host === o.addr) throw new Error('--addr and --host-addr must differ');
+  if (host === addr) throw new Error('--addr and --host-addr must differ');
   // The kernel routes to the stack through the device's connected route: same subnet.
-  const num = (ip: string) => ip.split('.').reduce((acc, x) => acc * 256 + Number(x), 0);
-  const block = 2 ** (32 - Number(len));
-  if (Math.floor(num(host!) / block) !== Math.floor(num(o.addr) / block)) {
+  const block = 2 ** (32 - len);
+  if (Math.floor(host / block) !== Math.floor(addr / block)) {
     throw new Error(`--addr ${o.addr} is not inside --host-addr ${o.hostAddr}`);
   }
 }
