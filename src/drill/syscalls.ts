@@ -2,6 +2,7 @@
  * From a script's system call to a SyscallRequest, and from a SyscallResult back to a verdict
  * against what the script expects (`= -1 ECONNREFUSED (Connection refused)`, `[0]`, revents).
  */
+import { tryParseIpv4 } from '../wire/ipv4.ts';
 import type { Expr, SyscallSpec } from './parse.ts';
 import { ERRNO, errnoName, pollFlags, SYMBOLS } from './symbols.ts';
 import type { DrillAddresses, SyscallRequest, SyscallResult } from './target.ts';
@@ -51,9 +52,7 @@ function wordOf(e: Expr | undefined, what: string): string {
 }
 
 function ipv4(text: string): number {
-  const p = text.split('.').map(Number);
-  if (p.length !== 4 || p.some((x) => !(x >= 0 && x <= 255))) bad(`bad IPv4 address ${text}`);
-  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+  return tryParseIpv4(text) ?? bad(`bad IPv4 address ${text}`);
 }
 
 /** `{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("10.0.0.1")}` or `...`. */
