@@ -18,7 +18,8 @@ import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as netns from '../src/link/netns.ts';
 import { TunLink } from '../src/link/tun.ts';
-import { internetChecksum, pseudoHeaderSum } from '../src/wire/checksum.ts';
+import { IPV4_MIN_HEADER_LEN, IpProtocol, Ipv4View, parseIpv4 } from '../src/wire/ipv4.ts';
+import { emitUdp, UDP_HEADER_LEN } from '../src/wire/udp.ts';
 
 const { values } = parseArgs({
   options: {
@@ -142,18 +143,27 @@ async function measureRead(batch: number): Promise<ReadResult> {
 
 /** One IPv4/UDP datagram 10.0.0.2:5000 -> 10.0.0.1:9 with correct checksums. */
 function datagram(payload: number): Uint8Array {
-  const p = new Uint8Array(28 + payload).fill(0x78);
-  const total = p.length;
-  p.set([0x45, 0, total >> 8, total & 0xff, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1]);
-  const ipSum = internetChecksum(p, 0, 20);
-  p[10] = ipSum >> 8;
-  p[11] = ipSum & 0xff;
-  const udpLen = 8 + payload;
-  p.set([0x13, 0x88, 0, 9, udpLen >> 8, udpLen & 0xff, 0, 0], 20);
-  const sum =
-    internetChecksum(p, 20, total, pseudoHeaderSum(0x0a000002, 0x0a000001, 17, udpLen)) || 0xffff;
-  p[26] = sum >> 8;
-  p[27] = sum & 0xff;
+  const src = parseIpv4('10.0.0.2');
+  const dst = parseIpv4('10.0.0.1');
+  const p = new Uint8Array(IPV4_MIN_HEADER_LEN + UDP_HEADER_LEN + payload);
+  const data = new Uint8Array(payload).fill(0x78);
+  const udpLen = emitUdp(
+    p.subarray(IPV4_MIN_HEADER_LEN),
+    { srcPort: 5000, dstPort: 9, payload: data },
+    src,
+    dst,
+  );
+  Ipv4View.emit(p, {
+    src,
+    dst,
+    protocol: IpProtocol.Udp,
+    ttl: 64,
+    id: 0,
+    dontFrag: true,
+    moreFrags: false,
+    fragOffset: 0,
+    payloadLength: udpLen,
+  });
   return p;
 }
 
