@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Ipv4View, parseIpv4 } from '../../../src/wire/ipv4.ts';
+import { Ipv4View } from '../../../src/wire/ipv4.ts';
 import { ParseError } from '../../../src/wire/parse-error.ts';
 import { emitTcpPacket, parseTcpPacket } from '../../../src/wire/tcp-packet.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../../src/wire/tcp-repr.ts';
 import { emitUdp } from '../../../src/wire/udp.ts';
+import { PEER, packet, US } from '../ip/helpers.ts';
 
-const SRC = parseIpv4('10.0.0.1');
-const DST = parseIpv4('10.0.0.2');
+const SRC = PEER;
+const DST = US;
 const SEG: TcpRepr = {
   srcPort: 40_000,
   dstPort: 80,
@@ -37,19 +38,9 @@ describe('a TCP segment in an IPv4 packet', () => {
   });
 
   it("says why not: 'not-tcp' for a valid UDP packet, the codec's reason for bad bytes", () => {
-    const udp = new Uint8Array(20 + 8 + 2);
-    Ipv4View.emit(udp, {
-      src: SRC,
-      dst: DST,
-      protocol: 17,
-      ttl: 64,
-      id: 1,
-      dontFrag: false,
-      moreFrags: false,
-      fragOffset: 0,
-      payloadLength: 10,
-    });
-    emitUdp(udp.subarray(20), { srcPort: 1, dstPort: 2, payload: new Uint8Array(2) }, SRC, DST);
+    const dgram = new Uint8Array(8 + 2);
+    emitUdp(dgram, { srcPort: 1, dstPort: 2, payload: new Uint8Array(2) }, PEER, US);
+    const udp = packet(dgram, { src: PEER, dst: US, protocol: 17 });
     expect(parseTcpPacket(udp)).toBe(ParseError.of('not-tcp'));
 
     const corrupt = emitTcpPacket(SEG, SRC, DST);
