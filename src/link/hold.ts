@@ -15,6 +15,8 @@ export class HoldLink implements Link {
   readonly held: Uint8Array[] = [];
   /** Packets dropped because the link was cut. */
   dropped = 0;
+  /** The `segmentSize` each held packet was sent with (a TSO super-segment keeps it). */
+  #heldSegmentSize: (number | undefined)[] = [];
   #holdIf: ((packet: Uint8Array) => boolean) | null = null;
   #cut = false;
 
@@ -31,11 +33,12 @@ export class HoldLink implements Link {
   /** Send the held packets now, in the order they were held. */
   release(): void {
     const all = this.held.splice(0);
+    const sizes = this.#heldSegmentSize.splice(0);
     if (this.#cut) {
       this.dropped += all.length;
       return;
     }
-    for (const p of all) this.inner.send(p);
+    for (const [i, p] of all.entries()) this.inner.send(p, sizes[i]);
     this.inner.flush();
   }
 
@@ -50,6 +53,7 @@ export class HoldLink implements Link {
     this.#cut = true;
     this.dropped += this.held.length;
     this.held.length = 0;
+    this.#heldSegmentSize.length = 0;
   }
 
   attach(rx: LinkReceiver): void {
@@ -69,8 +73,12 @@ export class HoldLink implements Link {
       this.dropped++;
       return;
     }
-    if (this.#holdIf?.(packet)) this.held.push(packet);
-    else this.inner.send(packet, segmentSize);
+    if (this.#holdIf?.(packet)) {
+      this.held.push(packet);
+      this.#heldSegmentSize.push(segmentSize);
+    } else {
+      this.inner.send(packet, segmentSize);
+    }
   }
 
   flush(): void {

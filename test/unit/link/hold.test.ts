@@ -56,4 +56,26 @@ describe('HoldLink', () => {
     expect(atA).toEqual([]);
     expect(hold.dropped).toBe(3);
   });
+
+  it('a held TSO super-segment is released with its segment size', () => {
+    const sent: Array<[number, number | undefined]> = [];
+    const inner = {
+      mtu: 1500,
+      offload: { tso: true, maxSegment: 65_535 },
+      attach() {},
+      send: (p: Uint8Array, segmentSize?: number) => sent.push([p[0], segmentSize]),
+      flush() {},
+      close: async () => {},
+    };
+    const hold = new HoldLink(inner);
+    expect(hold.offload).toBe(inner.offload);
+    hold.holdIf((p) => p[0] === 1);
+    hold.send(Uint8Array.of(1), 1448);
+    hold.send(Uint8Array.of(2));
+    hold.release();
+    expect(sent).toEqual([
+      [2, undefined],
+      [1, 1448],
+    ]);
+  });
 });
