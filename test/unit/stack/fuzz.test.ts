@@ -5,7 +5,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Link, LinkReceiver } from '../../../src/link/link.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
 import { Stack } from '../../../src/stack/stack.ts';
 import { emitIcmp } from '../../../src/wire/icmp.ts';
@@ -15,22 +14,7 @@ import { emitTcp } from '../../../src/wire/tcp.ts';
 import { NO_OPTIONS } from '../../../src/wire/tcp-repr.ts';
 import { emitUdp } from '../../../src/wire/udp.ts';
 import { PEER, packet, pattern, US } from '../ip/helpers.ts';
-
-class SinkLink implements Link {
-  readonly mtu = 1500;
-  rx: LinkReceiver | null = null;
-  sent: Uint8Array[] = [];
-  attach(rx: LinkReceiver): void {
-    this.rx = rx;
-  }
-  send(p: Uint8Array): void {
-    this.sent.push(p);
-  }
-  flush(): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { RecordingLink } from './recording-link.ts';
 
 /** Valid packets of every kind the stack handles, to mutate. */
 function seeds(): Uint8Array[] {
@@ -89,7 +73,7 @@ describe('Stack under hostile input', () => {
         }),
         fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 10 }),
         (cases, randoms) => {
-          const link = new SinkLink();
+          const link = new RecordingLink();
           const clock = new VirtualClock();
           const stack = new Stack({
             link,

@@ -1,44 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Link, LinkReceiver } from '../../../src/link/link.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
 import { Stack } from '../../../src/stack/stack.ts';
 import { Ipv4View } from '../../../src/wire/ipv4.ts';
 import { packet, pattern } from '../ip/helpers.ts';
-
-/** A link that records what the stack does with it, and lets the test deliver packets. */
-class RecordingLink implements Link {
-  readonly mtu: number;
-  rx: LinkReceiver | null = null;
-  sent: Uint8Array[] = [];
-  /** Packets sent before each flush, one entry per flush() call. */
-  flushes: number[] = [];
-  private since = 0;
-  closed = false;
-
-  constructor(mtu = 1500) {
-    this.mtu = mtu;
-  }
-  attach(rx: LinkReceiver): void {
-    this.rx = rx;
-  }
-  send(p: Uint8Array): void {
-    this.sent.push(p);
-    this.since++;
-  }
-  flush(): void {
-    this.flushes.push(this.since);
-    this.since = 0;
-  }
-  close(): Promise<void> {
-    this.closed = true;
-    return Promise.resolve();
-  }
-  /** Deliver packets as one batch. */
-  deliver(...packets: Uint8Array[]): void {
-    for (const p of packets) this.rx!.packet(p);
-    this.rx!.batchEnd?.();
-  }
-}
+import { RecordingLink } from './recording-link.ts';
 
 function setup(mtu?: number) {
   const link = new RecordingLink(mtu);
