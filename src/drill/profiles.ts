@@ -49,6 +49,8 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       quickAck: true,
       // Linux's tcp_early_retrans default (3; packetdrill's defaults.sh sets 4): tail loss probes.
       tailLossProbe: true,
+      // Linux's tcp_dsack default (1): duplicates reported in the first SACK block (RFC 2883).
+      dsack: true,
     },
   },
 );

@@ -16,6 +16,7 @@
  */
 import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
 import { NO_OPTIONS, segmentLength } from '../wire/tcp-repr.ts';
+import type { CongestionName } from './congestion/index.ts';
 import { createCongestionControl } from './congestion/index.ts';
 import type { TcpErrorCode, TcpEvent } from './events.ts';
 import {
@@ -34,7 +35,6 @@ import {
   unpackHistory,
 } from './history.ts';
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
-import type { CongestionName } from './congestion/index.ts';
 import { Reassembly } from './reassembly.ts';
 import { LossRecovery } from './recovery.ts';
 import { isAcceptable, receiveWindow, windowField } from './recv.ts';
@@ -199,6 +199,8 @@ export class TcpConnection implements FourTuple {
   /** options.quickAck: when in-order data last arrived (null: never), and interactive mode. */
   #lastDataAt: number | null = null;
   #pingpong = false;
+  /** options.dsack: the duplicate range the next ACK reports first (RFC 2883 §4), or null. */
+  #dsack: SackBlock | null = null;
   /**
    * Duplicate ACKs still owed: one per out-of-order segment (RFC 5681 §4.2), even when several
    * arrive before the next dispatch, so that the sender's duplicate-ACK count sees them all.
@@ -711,6 +713,9 @@ export class TcpConnection implements FourTuple {
         if (this.#tsRecent === null || seqGeq(ts.tsVal, this.#tsRecent)) this.#tsRecent = ts.tsVal;
       }
       if (seg.control !== 'rst') this.#ackNow = true;
+      // RFC 2883 §4 (1): a segment wholly below RCV.NXT repeats data we have.
+      const end = seqAdd(seg.seq, seg.payload.length);
+      if (seg.payload.length > 0 && seqLeq(end, this.#rcvNxt)) this.#noteDuplicate(seg.seq, end);
       this.#drop('out-of-window');
       return;
     }
@@ -885,6 +890,7 @@ export class TcpConnection implements FourTuple {
   #acceptText(now: number, seq: number, data: Uint8Array): boolean {
     let off = seqDiff(seq, this.#rcvNxt);
     if (off < 0) {
+      this.#noteDuplicate(seq, -off >= data.length ? seqAdd(seq, data.length) : this.#rcvNxt);
       if (-off >= data.length) {
         this.#ackNow = true;
         return true;
@@ -903,6 +909,7 @@ export class TcpConnection implements FourTuple {
       this.#ackNow = true;
       return complete;
     }
+    this.#noteHeldDuplicate(off, data.length);
     if (off > 0) {
       // Out of order: hold it and send a duplicate ACK at once (RFC 5681 §4.2; RFC 2018 SACK).
       if (!this.#reass.insert(off, data)) this.#drop('ooo-full');
@@ -933,6 +940,20 @@ export class TcpConnection implements FourTuple {
       this.#acceptFin(now, this.#rcvNxt, false);
     }
     return complete;
+  }
+
+  /** options.dsack: remember [from, to) as the duplicate to report, unless one is pending. */
+  #noteDuplicate(from: number, to: number): void {
+    if (!this.#opts.dsack || !this.#neg.sack || this.#dsack !== null) return;
+    if (seqLt(from, to)) this.#dsack = { left: from, right: to };
+  }
+
+  /** options.dsack: the part of text at `off` (from RCV.NXT) that repeats data held out of order. */
+  #noteHeldDuplicate(off: number, length: number): void {
+    if (!this.#opts.dsack || this.#dsack !== null) return;
+    const dup = this.#reass.firstQueued(off, length);
+    if (dup !== null)
+      this.#noteDuplicate(seqAdd(this.#rcvNxt, dup[0]), seqAdd(this.#rcvNxt, dup[1]));
   }
 
   /**
@@ -976,6 +997,7 @@ export class TcpConnection implements FourTuple {
     }
     this.#finReceived = true;
     this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
+    this.#dsack = null; // Linux tcp_fin: tcp_sack_reset (options.dsack)
     if (this.#opts.quickAck && this.#lastDataAt !== null) {
       // Linux tcp_fin: the peer is done, so its FIN is ACKed as interactive traffic, by the
       // delayed-ACK timer (our own FIN may ride on it). Before any data Linux's delayed-ACK
@@ -1284,9 +1306,7 @@ export class TcpConnection implements FourTuple {
   #buildSyn(now: number): TcpRepr {
     const ts = { tsVal: this.#tsNow(now), tsEcr: this.#tsRecent ?? 0 };
     const active = this.#state === 'SYN_SENT';
-    const options = active
-      ? synOptions(this.#opts, ts)
-      : synAckOptions(this.#opts, this.#neg, ts);
+    const options = active ? synOptions(this.#opts, ts) : synAckOptions(this.#opts, this.#neg, ts);
     // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
     const window = Math.min(this.#opts.rcvBuf, MAX_WINDOW_FIELD);
     if (this.#sndMax === this.iss) {
@@ -1408,6 +1428,8 @@ export class TcpConnection implements FourTuple {
 
   /** Every segment with ACK set acknowledges everything: the delayed ACK is satisfied. */
   #ackSent(): void {
+    // RFC 2883 §4: each duplicate is reported once. (Every segment carries #sackBlocks.)
+    this.#dsack = null;
     // Linux tcp_dec_quickack_mode: an ACK that was due uses up one quick ACK.
     if (this.#quickAcks > 0 && (this.#ackNow || this.#delayedAckAt !== null)) this.#quickAcks--;
     this.#ackNow = false;
@@ -1455,9 +1477,13 @@ export class TcpConnection implements FourTuple {
   }
 
   #sackBlocks(): SackBlock[] {
-    if (!this.#neg.sack || this.#reass.empty) return [];
+    if (!this.#neg.sack) return [];
     // Room for 4 blocks, or 3 beside a timestamp (RFC 2018 §3).
-    return this.#reass.sackBlocks(this.#rcvNxt, this.#neg.timestamps ? 3 : 4);
+    const room = this.#neg.timestamps ? 3 : 4;
+    const dsack = this.#dsack;
+    if (dsack === null) return this.#reass.empty ? [] : this.#reass.sackBlocks(this.#rcvNxt, room);
+    // RFC 2883 §4: the duplicate first, then the usual blocks.
+    return [dsack, ...this.#reass.sackBlocks(this.#rcvNxt, room - 1)];
   }
 
   // ---------------------------------------------------------------------------------------------

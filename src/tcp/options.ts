@@ -72,6 +72,12 @@ export interface TcpConnectionOptions {
    * Off: RFC 5681 §4.2 as written (every second full segment, else delayedAckMs).
    */
   quickAck: boolean;
+  /**
+   * D-SACK (RFC 2883): when SACK is in use, a segment that repeats data already received is
+   * reported in the first SACK block of the next ACK, so that the sender can tell a spurious
+   * retransmission. As Linux, a FIN taken in order drops a pending report (tcp_fin resets SACK).
+   */
+  dsack: boolean;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object.freeze({
@@ -100,6 +106,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   challengeAcksPerSecond: 100,
   tailLossProbe: false,
   quickAck: false,
+  dsack: false,
 });
 
 /** IPv4 (20) and TCP (20) headers without options: MSS = MTU − 40 (RFC 9293 §3.7.1). */

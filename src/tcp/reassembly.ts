@@ -199,6 +199,24 @@ export class Reassembly {
     return blocks;
   }
 
+  /**
+   * The first run of queued bytes inside [offset, offset + length) (offsets from RCV.NXT), as
+   * [start, end) offsets, or null when none is queued there: the part of a segment at `offset`
+   * that duplicates data already held (RFC 2883 D-SACK). A query; nothing changes.
+   */
+  firstQueued(offset: number, length: number): [number, number] | null {
+    const pieces = this.#pieces;
+    const first = this.#origin + offset;
+    const last = first + length;
+    let i = this.#firstEndingAfter(first);
+    if (i === pieces.length || pieces[i].start >= last) return null;
+    const start = Math.max(pieces[i].start, first);
+    let end = pieces[i].end;
+    while (end < last && i + 1 < pieces.length && pieces[i + 1].start === end)
+      end = pieces[++i].end;
+    return [start - this.#origin, Math.min(end, last) - this.#origin];
+  }
+
   /** Drop everything (connection reset or closed). */
   clear(): void {
     this.#pieces = [];
