@@ -185,6 +185,6 @@ async function runPage(context: Context, app: StylesHandle): Promise<void> {
   await page.waitForFunction(() => demo.ws.closes.length === 1, null, { timeout: 5_000 });
   const closes = await page.evaluate(() => demo.ws.closes);
   expect(closes).toEqual([{ code: 1000, reason: 'bye', clean: true }]);
-  await waitFor(() => app.stats.wsCloseCodes[1000] === 1, 2_000, "the server's ws 'close'");
+  await waitFor(() => app.stats.wsCloseCodes[1000] === 1, 10_000, "the server's ws 'close'");
   expect(app.stats.wsCloseCodes).toEqual({ 1000: 1 });
 }

@@ -98,7 +98,7 @@ kernelDescribe('tunstack ss', () => {
       up.child.kill('SIGUSR2');
       await waitFor(
         () => /ESTAB\s+\d+\s+\d+\s+10\.0\.0\.2:80/.test(up.err()),
-        5_000,
+        10_000,
         'the table on stderr',
       );
       expect(up.err()).toMatch(/^LISTEN\s+0\s+\d+\s+0\.0\.0\.0:7/m);

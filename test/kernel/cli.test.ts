@@ -76,7 +76,7 @@ kernelDescribe('tunstack up (the CLI)', () => {
       expect(parsePing(r.stdout).received, r.stdout).toBe(3);
 
       up.child.kill('SIGUSR1');
-      await waitFor(() => msgs(up).includes('stats'), 5_000, 'the stats line');
+      await waitFor(() => msgs(up).includes('stats'), 10_000, 'the stats line');
       const stats = up.lines.find((l) => l.msg === 'stats') as {
         stats: { stack: { icmp: { rxEchoRequests: number } }; tun: { rxPackets: number } };
       };

@@ -247,10 +247,13 @@ export function parsePing(out: string): Omit<PingResult, 'raw'> {
   };
 }
 
-/** Wait until pred() is true, polling every few ms; reject after timeoutMs. */
+/**
+ * Wait until pred() is true, polling every few ms; reject after timeoutMs. The bound only sets how
+ * long a failure takes, so callers pass a generous one (a loaded 2-core CI machine is slow).
+ */
 export async function waitFor(
   pred: () => boolean,
-  timeoutMs = 5_000,
+  timeoutMs = 10_000,
   what = 'condition',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -72,7 +72,7 @@ kernelDescribe('tun offload: TSO4 and checksum offload with the kernel', () => {
         await new Promise<void>((resolve) => sock.bind(9999, () => resolve()));
         const u = await fx.node(SEND_UDP, [STACK_ADDR, '9999', 'offloaded']);
         expect(u.code, u.stderr).toBe(0);
-        await waitFor(() => got === 'offloaded', 3_000, 'the datagram');
+        await waitFor(() => got === 'offloaded', 10_000, 'the datagram');
         expect(fx.stack.stats.udp.drops['bad-checksum']).toBe(0);
         sock.close();
       },

@@ -55,7 +55,7 @@ kernelDescribe('TUN addon against the kernel', () => {
       const rx = collect(fx);
       const r = await fx.node(SEND_UDP, ['1', '9999', 'hello-tun']);
       expect(r.code, r.stderr).toBe(0);
-      await waitFor(() => rx.ofProtocol(17).length === 1, 5_000, 'the datagram');
+      await waitFor(() => rx.ofProtocol(17).length === 1, 10_000, 'the datagram');
       const p = rx.ofProtocol(17)[0];
       expect(p[0]).toBe(0x45); // IPv4, 20-byte header: IFF_NO_PI means no 4-byte prefix
       expect(u16(p, 2)).toBe(p.length);
@@ -75,7 +75,7 @@ kernelDescribe('TUN addon against the kernel', () => {
       const data = new TextEncoder().encode('ping-from-the-addon');
       fx.link.send(rawEchoRequest(STACK_ADDR, HOST_ADDR, 0x4242, 7, data));
       fx.link.flush();
-      await waitFor(() => rx.ofProtocol(1).length === 1, 5_000, 'the echo reply');
+      await waitFor(() => rx.ofProtocol(1).length === 1, 10_000, 'the echo reply');
       const reply = rx.ofProtocol(1)[0];
       expect(addr(reply, 12)).toBe(HOST_ADDR);
       expect(addr(reply, 16)).toBe(STACK_ADDR);
@@ -128,10 +128,10 @@ kernelDescribe('TUN addon against the kernel', () => {
         await netns.ip(fx.ns, ['link', 'set', 'dev', fx.link.name, 'mtu', '1500']);
         const big = await fx.node(SEND_UDP, ['1', '9999', 'x'.repeat(1000)]);
         expect(big.code, big.stderr).toBe(0);
-        await waitFor(() => fx.link.stats.rxTruncated === 1, 3_000, 'the oversize count');
+        await waitFor(() => fx.link.stats.rxTruncated === 1, 10_000, 'the oversize count');
         const small = await fx.node(SEND_UDP, ['1', '9999', 'small']);
         expect(small.code, small.stderr).toBe(0);
-        await waitFor(() => rx.ofProtocol(17).length === 1, 3_000, 'the small datagram');
+        await waitFor(() => rx.ofProtocol(17).length === 1, 10_000, 'the small datagram');
         expect(rx.ofProtocol(17)[0].length).toBe(33);
         expect(rx.packets.every((p) => p.length <= 576)).toBe(true);
       },
@@ -150,7 +150,7 @@ kernelDescribe('TUN addon against the kernel', () => {
         { timeout: 10_000, encoding: 'utf8' },
       );
       expect(r.status, r.stderr).toBe(0);
-      await waitFor(() => rx.ofProtocol(17).length === 200, 5_000, '200 datagrams');
+      await waitFor(() => rx.ofProtocol(17).length === 200, 10_000, '200 datagrams');
       expect(rx.batches()).toBe(4);
       expect(fx.link.stats.rxBatches).toBe(4);
     });
@@ -248,7 +248,7 @@ kernelDescribe('TUN addon: handle lifetime', () => {
         }
         const r = await fx.node(SEND_UDP.replace(STACK_ADDR, '10.0.2.2'), ['1', '9999', 'x']);
         expect(r.code, r.stderr).toBe(0);
-        await waitFor(() => got === 1, 3_000, 'the datagram on the new device');
+        await waitFor(() => got === 1, 10_000, 'the datagram on the new device');
       } finally {
         await fresh.close();
       }
@@ -280,12 +280,12 @@ kernelDescribe('TUN addon: handle lifetime', () => {
         await netns.ip(fx.ns, ['addr', 'add', '10.0.3.1/24', 'dev', 'tun3']);
         await netns.ip(fx.ns, ['link', 'set', 'dev', 'tun3', 'up']);
         tun.wantWritable(dev.handle, true);
-        await waitFor(() => writable === 1, 3_000, 'the writable wake-up');
+        await waitFor(() => writable === 1, 10_000, 'the writable wake-up');
         await new Promise((r) => setTimeout(r, 50));
         expect(writable).toBe(1); // one-shot: the watch is dropped after the call
         const r = await fx.node(SEND_UDP.replace(STACK_ADDR, '10.0.3.2'), ['1', '9999', 'x']);
         expect(r.code, r.stderr).toBe(0);
-        await waitFor(() => read === 1, 3_000, 'a datagram after the writable wake-up');
+        await waitFor(() => read === 1, 10_000, 'a datagram after the writable wake-up');
       } finally {
         tun.close(dev.handle);
       }
