@@ -81,7 +81,7 @@ kernelDescribe('tcp: bulk transfers with the kernel', () => {
             expect(f.rx.reordered + f.tx.reordered).toBeGreaterThan(0);
             expect(f.rx.duplicated + f.tx.duplicated).toBeGreaterThan(0);
           }
-          await expectAllClosed(fx.ns, fx.stack, 10_000);
+          await expectAllClosed(fx.ns, fx.stack, 20_000);
         });
       },
       TIMEOUT_MS + 20_000,

@@ -342,9 +342,10 @@ const FINAL_STACK = new Set(['LISTEN', 'TIME_WAIT', 'CLOSED']);
 
 /**
  * Wait (up to `timeoutMs`) until neither the kernel in `ns` nor the stack has a connection in a
- * non-final state (TIME-WAIT and listeners allowed); throw listing the ones left otherwise.
+ * non-final state (TIME-WAIT and listeners allowed); throw listing the ones left otherwise. The
+ * default leaves room for a FIN retransmitted after a loss (RTO backoff) on a loaded machine.
  */
-export async function expectAllClosed(ns: string, stack: Stack, timeoutMs = 5_000): Promise<void> {
+export async function expectAllClosed(ns: string, stack: Stack, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const kernel = (await kernelSockets(ns)).filter(([state]) => !FINAL_KERNEL.has(state));
