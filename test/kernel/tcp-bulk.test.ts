@@ -84,7 +84,7 @@ kernelDescribe('tcp: bulk transfers with the kernel', () => {
           await expectAllClosed(fx.ns, fx.stack, 20_000);
         });
       },
-      TIMEOUT_MS + 20_000,
+      TIMEOUT_MS + 30_000, // room for expectAllClosed to report what is left open
     );
   }
 }, ['nft']);
