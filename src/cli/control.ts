@@ -15,6 +15,7 @@
  */
 import { mkdir, unlink } from 'node:fs/promises';
 import * as net from 'node:net';
+import { checkNetnsName } from '../link/netns.ts';
 import type { Logger } from './logger.ts';
 
 export const CONTROL_DIR = '/run/tunstack';
@@ -31,13 +32,9 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-/** The socket path for namespace `netns` (a plain name: no '/', no leading '.'). */
+/** The socket path for namespace `netns` (a plain name, as `ip netns` takes: no '/', no '..'). */
 export function controlPath(netns: string, dir: string = CONTROL_DIR): string {
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/.test(netns)) {
-    throw Object.assign(new TypeError(`invalid namespace name: ${JSON.stringify(netns)}`), {
-      code: 'ERR_INVALID_ARG_VALUE',
-    });
-  }
+  checkNetnsName(netns);
   return `${dir}/${netns}.sock`;
 }
 

@@ -32,11 +32,12 @@ export function uniqueName(prefix: string = NETNS_PREFIX): string {
 
 /** The path of a named namespace, after checking that the name is a plain file name. */
 export function netnsPath(name: string): string {
-  checkName(name);
+  checkNetnsName(name);
   return `${NETNS_DIR}/${name}`;
 }
 
-function checkName(name: string): void {
+/** Throws a TypeError (code ERR_INVALID_ARG_VALUE) unless `name` is a plain file name. */
+export function checkNetnsName(name: string): void {
   if (!NAME_RE.test(name)) {
     throw Object.assign(new TypeError(`invalid network namespace name: ${JSON.stringify(name)}`), {
       code: 'ERR_INVALID_ARG_VALUE',
@@ -129,13 +130,13 @@ export function exec(
   argv: readonly string[],
   opts: ExecOptions = {},
 ): Promise<ExecResult> {
-  checkName(ns);
+  checkNetnsName(ns);
   return run(['ip', 'netns', 'exec', ns, ...argv], opts);
 }
 
 /** Run `ip -n NS args...` (configure links, addresses, routes inside the namespace). */
 export function ip(ns: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
-  checkName(ns);
+  checkNetnsName(ns);
   return runChecked(['ip', '-n', ns, ...args], opts);
 }
 
@@ -150,13 +151,13 @@ export async function list(): Promise<string[]> {
 }
 
 export async function exists(name: string): Promise<boolean> {
-  checkName(name);
+  checkNetnsName(name);
   return (await list()).includes(name);
 }
 
 /** Create namespace `name` and bring its loopback up. */
 export async function create(name: string): Promise<void> {
-  checkName(name);
+  checkNetnsName(name);
   await runChecked(['ip', 'netns', 'add', name]);
   try {
     await ip(name, ['link', 'set', 'dev', 'lo', 'up']);
@@ -168,7 +169,7 @@ export async function create(name: string): Promise<void> {
 
 /** Delete namespace `name`. Deleting one that does not exist is not an error. */
 export async function remove(name: string): Promise<void> {
-  checkName(name);
+  checkNetnsName(name);
   if (!(await exists(name))) return;
   await runChecked(['ip', 'netns', 'delete', name]);
 }

@@ -174,7 +174,7 @@ describe('control socket', () => {
 
   it('rejects namespace names that could escape the directory', () => {
     for (const bad of ['../x', 'a/b', '', '.hidden']) {
-      expect(() => controlPath(bad, dir), bad).toThrow(/invalid namespace name/);
+      expect(() => controlPath(bad, dir), bad).toThrow(/invalid network namespace name/);
     }
   });
 });
