@@ -13,6 +13,7 @@ import { VirtualClock } from '../stack/clock.ts';
 import { Stack } from '../stack/stack.ts';
 import type { TcpHandle, TcpOwner } from '../stack/tcp.ts';
 import { resolveOptions, type TcpConnectionOptions } from '../tcp/options.ts';
+import { formatIpv4 } from '../wire/ipv4.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import { emitTcpPacket, parseTcpPacket } from '../wire/tcp-packet.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
@@ -98,7 +99,7 @@ export class StackTarget extends SocketTarget {
   #ensureStack(): Stack {
     this.#stack ??= new Stack({
       link: this.#link,
-      address: '10.0.0.2',
+      address: formatIpv4(this.addresses.local),
       clock: this.clock,
       mtu: MTU,
       tcp: { conn: this.options, isnSecret: DRILL_ISN_SECRET },
