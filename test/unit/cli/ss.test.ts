@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controlPath, queryControl, serveControl } from '../../../src/cli/control.ts';
 import { formatHistory, formatSs, type SsRow, ssState } from '../../../src/cli/ss.ts';
+import { TCP_STATES } from '../../../src/tcp/state.ts';
 
 const quiet = pino({ level: 'silent' });
 
@@ -87,21 +88,8 @@ describe('formatSs', () => {
   });
 
   it('names every RFC 9293 state as ss does', () => {
-    expect(
-      [
-        'CLOSED',
-        'LISTEN',
-        'SYN_SENT',
-        'SYN_RECEIVED',
-        'ESTABLISHED',
-        'FIN_WAIT_1',
-        'FIN_WAIT_2',
-        'CLOSE_WAIT',
-        'CLOSING',
-        'LAST_ACK',
-        'TIME_WAIT',
-      ].map(ssState),
-    ).toEqual([
+    // TCP_STATES is in RFC 9293 §3.3.2's order: CLOSED, LISTEN, SYN_SENT, … TIME_WAIT.
+    expect(TCP_STATES.map(ssState)).toEqual([
       'UNCONN',
       'LISTEN',
       'SYN-SENT',
