@@ -25,9 +25,10 @@ import { ParseError } from './parse-error.ts';
 import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from './tcp-repr.ts';
 
 export const TCP_MIN_HEADER_LEN = 20;
+/** The data offset is 4 bits of 32-bit words: at most 15 × 4 bytes. */
 export const TCP_MAX_HEADER_LEN = 60;
-/** Room for options: 40 bytes (data offset is at most 15 words). */
-export const TCP_MAX_OPTIONS_LEN = 40;
+/** Room for options: 40 bytes. */
+export const TCP_MAX_OPTIONS_LEN = TCP_MAX_HEADER_LEN - TCP_MIN_HEADER_LEN;
 
 const SRC_PORT = 0;
 const DST_PORT = 2;
