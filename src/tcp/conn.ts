@@ -722,8 +722,12 @@ export class TcpConnection implements FourTuple {
     this.#lastRecvAt = now;
     this.#keepAliveProbes = 0;
 
-    // RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent.
-    if (ts !== null && this.#neg.timestamps && seqLeq(seg.seq, this.#lastAckSent)) {
+    // RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent; not one whose ACK
+    // the fifth step will drop (RFC 9293 §3.10.7.4, RFC 5961 §5.2): a segment that is dropped
+    // must not move TS.Recent, or one forged ACK with a huge TSval would make PAWS (§5) drop
+    // every later segment of the connection.
+    const ackInRange = seg.ack === null || this.#ackInRange(seg.ack);
+    if (ts !== null && this.#neg.timestamps && ackInRange && seqLeq(seg.seq, this.#lastAckSent)) {
       if (this.#tsRecent === null || seqGeq(ts.tsVal, this.#tsRecent)) this.#tsRecent = ts.tsVal;
     }
 
@@ -766,7 +770,7 @@ export class TcpConnection implements FourTuple {
       this.#updateWindow(seg.window * 2 ** this.#neg.sndShift, seg.seq, ack);
     }
     // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
-    if (seqGt(ack, this.#sndMax) || seqLt(ack, seqAdd(this.#sndUna, -this.#maxSndWnd))) {
+    if (!this.#ackInRange(ack)) {
       this.#challengeAck(now);
       this.#drop('ack-out-of-range');
       return;
@@ -868,6 +872,11 @@ export class TcpConnection implements FourTuple {
       this.#wantDrain = false;
       this.#emit({ type: 'drain' });
     }
+  }
+
+  /** RFC 5961 §5.2: SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT (here SND.MAX, the highest sent). */
+  #ackInRange(ack: number): boolean {
+    return seqLeq(ack, this.#sndMax) && seqGeq(ack, seqAdd(this.#sndUna, -this.#maxSndWnd));
   }
 
   /** RFC 6298 (Karn's algorithm) or RFC 7323 §4 (RTTM from the echoed timestamp). */

@@ -1,0 +1,58 @@
+/**
+ * TS.Recent (RFC 7323 §4.3) is not moved by a segment that the ACK check drops (RFC 9293
+ * §3.10.7.4 fifth step, RFC 5961 §5.2): else one forged ACK with a huge TSval would make PAWS
+ * (RFC 7323 §5) drop every later segment of the connection.
+ */
+import { expect, describe as group, it } from 'vitest';
+import { expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
+
+function tsEstablished() {
+  const c = synSent({ timestamps: true });
+  const syn = c.snapshot();
+  expect(syn.state).toBe('SYN_SENT');
+  feed(c, 10, {
+    control: 'syn',
+    seq: REMOTE_ISS,
+    ack: l(1),
+    options: { mss: 1000, timestamp: { tsVal: 100, tsEcr: 0 } },
+  });
+  expectOut(c, 10, [{ ack: r(1) }]);
+  return c;
+}
+
+group('TS.Recent and the ACK check', () => {
+  it('an ACK of unsent data with a huge TSval is dropped without moving TS.Recent', () => {
+    const c = tsEstablished();
+    feed(c, 20, { seq: r(1), ack: l(9999), options: { timestamp: { tsVal: 200_000, tsEcr: 0 } } });
+    // The challenge ACK (RFC 5961 §5.2) still echoes the old TS.Recent.
+    const [challenge] = expectOut(c, 20, [{ ack: r(1) }]);
+    expect(challenge.options.timestamp?.tsEcr).toBe(100);
+    // A good segment with the next TSval is accepted (PAWS would drop it against 200000).
+    feed(c, 21, {
+      seq: r(1),
+      ack: l(1),
+      payload: 'x',
+      options: { timestamp: { tsVal: 101, tsEcr: 0 } },
+    });
+    expect(c.rcvNxt).toBe(r(2));
+    const [ack] = expectOut(c, 61, [{ ack: r(2) }]);
+    expect(ack.options.timestamp?.tsEcr).toBe(101);
+  });
+
+  it('an ACK too old for RFC 5961 §5.2 does not move it either; an acceptable one does', () => {
+    const c = tsEstablished();
+    feed(c, 20, {
+      seq: r(1),
+      ack: l(-200_000),
+      options: { timestamp: { tsVal: 5_000, tsEcr: 0 } },
+    });
+    expect(expectOut(c, 20, [{ ack: r(1) }])[0].options.timestamp?.tsEcr).toBe(100);
+    feed(c, 30, {
+      seq: r(1),
+      ack: l(1),
+      payload: 'x',
+      options: { timestamp: { tsVal: 300, tsEcr: 0 } },
+    });
+    expect(expectOut(c, 70, [{ ack: r(2) }])[0].options.timestamp?.tsEcr).toBe(300);
+  });
+});
