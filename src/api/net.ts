@@ -35,6 +35,7 @@ import type { Timer } from '../stack/timers.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
+import { ERRNO, nodeError, sysError } from './errors.ts';
 
 export interface AddressInfo {
   address: string;
@@ -79,44 +80,6 @@ export interface ListenOptions {
   port?: number | string;
   host?: string;
   backlog?: number;
-}
-
-/** libuv's errno values (negated Linux numbers; ENOTFOUND is getaddrinfo's EAI_NONAME). */
-const ERRNO: Record<string, number> = {
-  EPIPE: -32,
-  EADDRINUSE: -98,
-  EADDRNOTAVAIL: -99,
-  ECONNRESET: -104,
-  ENOBUFS: -105,
-  ETIMEDOUT: -110,
-  ECONNREFUSED: -111,
-  ENOTFOUND: -3008,
-};
-
-/** `${syscall} ${code} ${address}:${port}`, shaped like Node's exceptionWithHostPort. */
-export function sysError(
-  code: string,
-  syscall: string,
-  address?: string,
-  port?: number,
-): NodeJS.ErrnoException & { address?: string; port?: number } {
-  let where = '';
-  if (address !== undefined)
-    where = port !== undefined && port > 0 ? ` ${address}:${port}` : ` ${address}`;
-  // listen errors carry libuv's description as well (uvExceptionWithHostPort).
-  const what =
-    code === 'EADDRINUSE' && syscall === 'listen' ? `${code}: address already in use` : code;
-  return Object.assign(new Error(`${syscall} ${what}${where}`), {
-    code,
-    errno: ERRNO[code],
-    syscall,
-    ...(address !== undefined ? { address } : {}),
-    ...(port !== undefined ? { port } : {}),
-  });
-}
-
-function nodeError(code: string, message: string, Ctor: ErrorConstructor = Error): Error {
-  return Object.assign(new Ctor(message), { code });
 }
 
 function validatePort(port: unknown, allowZero: boolean): number {
