@@ -286,8 +286,12 @@ class Runner {
 
   async run(): Promise<void> {
     if (this.script.initCommand) this.command(this.script.initCommand.command);
+    // packetdrill wants the first event at time 0; `+0` (relative to the start) is 0 too, and
+    // Linux's selftests begin that way.
     const first = this.script.events[0];
-    if (first && !(first.time.kind === 'absolute' && first.time.at === 0)) {
+    const atZero = (t: DrillEvent['time']) =>
+      (t.kind === 'absolute' || t.kind === 'relative') && t.at === 0;
+    if (first && !atZero(first.time)) {
       this.line = first.line;
       this.fail('first event should be at time 0');
     }

@@ -397,10 +397,11 @@ describe('runner: scripts as a whole', () => {
       ['rto_min', '200ms'],
     ]);
   });
-  it('the first event must be at time 0', async () => {
+  it('the first event must be at time 0 (`0` or `+0`)', async () => {
     expect((await runSource('+.1 close(3) = 0\n', server())).failure?.message).toBe(
       'first event should be at time 0',
     );
+    expect((await runSource(`+0${LISTEN.slice(1)}`, server())).ok).toBe(true);
   });
   it('inbound SYN+FIN cannot be played (one control per TcpRepr)', async () => {
     expect(
