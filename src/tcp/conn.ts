@@ -1291,7 +1291,11 @@ export class TcpConnection implements FourTuple {
       case 'rst': {
         this.#rstPending = false;
         // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>, with SND.NXT as the peer knows it (SND.MAX).
-        return this.#repr('rst', this.#sndMax, EMPTY, this.#rcvNxt, 0, NO_OPTIONS);
+        // RFC 7323 §3.2: timestamps SHOULD be sent in a RST too, once negotiated (Linux does).
+        const options = this.#neg.timestamps
+          ? { ...NO_OPTIONS, timestamp: { tsVal: this.#tsNow(now), tsEcr: this.#tsRecent ?? 0 } }
+          : NO_OPTIONS;
+        return this.#repr('rst', this.#sndMax, EMPTY, this.#rcvNxt, 0, options);
       }
       case 'syn':
         return this.#buildSyn(now);

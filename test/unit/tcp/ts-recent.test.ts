@@ -56,3 +56,21 @@ group('TS.Recent and the ACK check', () => {
     expect(expectOut(c, 70, [{ ack: r(2) }])[0].options.timestamp?.tsEcr).toBe(300);
   });
 });
+
+group('timestamps on a RST', () => {
+  it('an abort sends its RST with TSopt once timestamps are in use (RFC 7323 §3.2 SHOULD)', () => {
+    const c = tsEstablished();
+    c.abort();
+    const [rst] = expectOut(c, 30, [{ control: 'rst', seq: l(1), ack: r(1) }]);
+    expect(rst.options.timestamp).toEqual({ tsVal: expect.any(Number), tsEcr: 100 });
+  });
+
+  it('without timestamps the RST carries no options', () => {
+    const c = synSent();
+    feed(c, 10, { control: 'syn', seq: REMOTE_ISS, ack: l(1), options: { mss: 1000 } });
+    expectOut(c, 10, [{ ack: r(1) }]);
+    c.abort();
+    const [rst] = expectOut(c, 30, [{ control: 'rst' }]);
+    expect(rst.options.timestamp).toBeNull();
+  });
+});
