@@ -226,6 +226,8 @@ export class SocketTable {
         return this.#setsockopt(sock, req.option, req.value);
       case 'getsockopt':
         return this.#getsockopt(sock, req.option);
+      case 'ioctl':
+        return this.#ioctl(sock, req.request);
       case 'fcntl':
         if (req.command === 'F_SETFL') {
           sock.nonblock = (req.flags & SYMBOLS.O_NONBLOCK) !== 0;
@@ -456,6 +458,16 @@ export class SocketTable {
       default:
         return err('ENOPROTOOPT');
     }
+  }
+
+  /** Linux tcp_ioctl: EINVAL on a listener; 0 before the connection exists. */
+  #ioctl(sock: Socket, request: 'SIOCINQ' | 'SIOCOUTQ'): SyscallResult {
+    if (sock.listener !== null) return err('EINVAL');
+    const snap = sock.conn?.core.snapshot();
+    if (snap === undefined) return { ret: 0, value: 0 };
+    if (request === 'SIOCOUTQ') return { ret: 0, value: snap.sendQueue };
+    const early = sock.early.reduce((n, b) => n + b.length, 0);
+    return { ret: 0, value: early + snap.recvQueue };
   }
 
   #takeError(sock: Socket): TcpErrorCode | null {

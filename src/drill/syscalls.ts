@@ -167,6 +167,13 @@ export function decodeSyscall(
         level: wordOf(a[1], 'level'),
         option: wordOf(a[2], 'option'),
       };
+    case 'ioctl': {
+      const request = wordOf(a[1], 'request');
+      if (request === 'SIOCINQ' || request === 'FIONREAD')
+        return { name: 'ioctl', fd: fd(), request: 'SIOCINQ' };
+      if (request === 'SIOCOUTQ') return { name: 'ioctl', fd: fd(), request };
+      return bad(`unsupported ioctl ${request}`);
+    }
     case 'fcntl': {
       const command = wordOf(a[1], 'command');
       if (command !== 'F_GETFL' && command !== 'F_SETFL') bad(`unsupported fcntl ${command}`);
@@ -202,6 +209,14 @@ export function checkResult(
     if (!same) return `expected errno ${call.errno} but got ${shown}`;
   } else if (got.ret === -1 && call.result.kind !== 'ellipsis') {
     return `expected no errno but got ${shown}`;
+  }
+  if (req.name === 'ioctl') {
+    const out = call.args[2];
+    if (out && out.kind !== 'ellipsis') {
+      const want = intOf(out, 'ioctl value');
+      if (got.value !== want)
+        return `expected ${req.request} = ${show(out)} but got ${got.value ?? 'nothing'}`;
+    }
   }
   if (req.name === 'getsockopt') {
     const out = call.args[3];

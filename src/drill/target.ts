@@ -37,6 +37,8 @@ export type SyscallRequest =
   | { name: 'setsockopt'; fd: number; level: string; option: string; value: number }
   | { name: 'getsockopt'; fd: number; level: string; option: string }
   | { name: 'fcntl'; fd: number; command: 'F_GETFL' | 'F_SETFL'; flags: number }
+  /** SIOCINQ (FIONREAD): bytes ready to read; SIOCOUTQ: bytes sent or queued, not yet ACKed. */
+  | { name: 'ioctl'; fd: number; request: 'SIOCINQ' | 'SIOCOUTQ' }
   | { name: 'poll'; fds: Array<{ fd: number; events: number }>; timeoutMs: number };
 
 /** What a finished call returned: like the C call, `ret` is -1 with an errno name on failure. */

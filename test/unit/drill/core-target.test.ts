@@ -172,3 +172,40 @@ describe('setsockopt on a listening socket', () => {
     expect(synAck.options.mss).toBe(1100);
   });
 });
+
+describe('ioctl', () => {
+  it('SIOCINQ counts bytes ready to read, SIOCOUTQ bytes not yet acknowledged; EINVAL on a listener', () => {
+    const t = listening();
+    expect(done(t, { name: 'ioctl', fd: 3, request: 'SIOCINQ' })).toEqual({
+      ret: -1,
+      errno: 'EINVAL',
+    });
+    const iss = handshake(t, 100);
+    expect(done(t, { name: 'accept', fd: 3 }, 100).ret).toBe(4);
+    expect(done(t, { name: 'ioctl', fd: 4, request: 'SIOCINQ' }, 100)).toEqual({
+      ret: 0,
+      value: 0,
+    });
+    const ack = (iss + 1) >>> 0;
+    const data = new Uint8Array(700);
+    t.inject(
+      seg({ srcPort: 40000, dstPort: 8080, seq: 1, ack, window: 65535, payload: data }),
+      110,
+    );
+    expect(done(t, { name: 'ioctl', fd: 4, request: 'SIOCINQ' }, 110)).toEqual({
+      ret: 0,
+      value: 700,
+    });
+    expect(done(t, { name: 'read', fd: 4, length: 200, flags: 0 }, 110).ret).toBe(200);
+    expect(done(t, { name: 'ioctl', fd: 4, request: 'SIOCINQ' }, 110)).toEqual({
+      ret: 0,
+      value: 500,
+    });
+    const write = { name: 'write', fd: 4, data: new Uint8Array(300), flags: 0 } as const;
+    expect(done(t, write, 120).ret).toBe(300);
+    expect(done(t, { name: 'ioctl', fd: 4, request: 'SIOCOUTQ' }, 120)).toEqual({
+      ret: 0,
+      value: 300,
+    });
+  });
+});
