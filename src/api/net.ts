@@ -369,12 +369,12 @@ export class Socket extends Duplex implements TcpOwner {
       pending?.cb(gone);
       fin?.(gone);
     }
+    // As net.Socket's _destroy: the server's count drops now, before 'close' is emitted (and a
+    // closing server's own 'close' comes first).
+    this.#acceptedBy?.socketClosed(this);
     cb(err);
     const hadError = err !== null;
-    process.nextTick(() => {
-      this.emit('close', hadError);
-      this.#acceptedBy?.socketClosed(this);
-    });
+    process.nextTick(() => this.emit('close', hadError));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -609,7 +609,7 @@ export class Server extends EventEmitter implements TcpListenOwner {
     return s;
   }
 
-  /** @internal An accepted socket emitted 'close'. */
+  /** @internal An accepted socket was destroyed (its 'close' follows). */
   socketClosed(s: Socket): void {
     if (this.#sockets.delete(s)) this.#maybeClosed();
   }
