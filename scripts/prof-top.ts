@@ -107,4 +107,9 @@ function main(argv: string[]): void {
   }
 }
 
+// `… | head` closes the pipe early: stop quietly instead of throwing EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 main(process.argv.slice(2));
