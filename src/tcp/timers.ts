@@ -54,8 +54,6 @@ export interface TimerFacts {
  * restarts one by setting its timer to IDLE first (§5.3). TIME_WAIT keeps its own deadline.
  */
 export function chooseTimer(current: TcpTimer, now: number, f: TimerFacts): TcpTimer {
-  const keep = (kind: TcpTimerKind, after: number): TcpTimer =>
-    current.kind === kind ? current : ({ kind, at: now + after } as TcpTimer);
   switch (f.state) {
     case 'CLOSED':
     case 'LISTEN':
@@ -64,18 +62,20 @@ export function chooseTimer(current: TcpTimer, now: number, f: TimerFacts): TcpT
       return current;
     case 'SYN_SENT':
     case 'SYN_RECEIVED':
-      return f.synSent ? keep('synRetry', f.rto) : IDLE;
+      return f.synSent ? keepOrStart(current, 'synRetry', now + f.rto) : IDLE;
     default:
       break;
   }
   if (f.inFlight) {
     // RFC 8985 §7.2: the PTO replaces the RTO while a probe is allowed; a running RTO stays.
-    if (f.pto !== null && current.kind !== 'retransmit') return keep('tlp', Math.min(f.pto, f.rto));
-    return keep('retransmit', f.rto);
+    if (f.pto !== null && current.kind !== 'retransmit')
+      return keepOrStart(current, 'tlp', now + Math.min(f.pto, f.rto));
+    return keepOrStart(current, 'retransmit', now + f.rto);
   }
   // Nothing in flight but something to send: the peer's window (or SWS avoidance) holds it.
-  if (f.unsent) return keep('persist', f.persistInterval);
-  if (f.state === 'FIN_WAIT_2' && f.userClosed) return keep('finWait2', f.finWait2Ms);
+  if (f.unsent) return keepOrStart(current, 'persist', now + f.persistInterval);
+  if (f.state === 'FIN_WAIT_2' && f.userClosed)
+    return keepOrStart(current, 'finWait2', now + f.finWait2Ms);
   const keepAliveStates =
     f.state === 'ESTABLISHED' || f.state === 'CLOSE_WAIT' || f.state === 'FIN_WAIT_2';
   if (f.keepaliveAt !== null && keepAliveStates) return { kind: 'keepalive', at: f.keepaliveAt };
@@ -83,6 +83,15 @@ export function chooseTimer(current: TcpTimer, now: number, f: TimerFacts): TcpT
 }
 
 export const IDLE: TcpTimer = Object.freeze({ kind: 'idle' });
+
+/**
+ * The running timer if it is of this kind (RFC 6298 §5.1: a running timer keeps its deadline),
+ * else a new one at `at`. A module function rather than a closure made in each chooseTimer call:
+ * that runs on every ACK, and under tsx each closure made also costs a name-setting call.
+ */
+function keepOrStart(current: TcpTimer, kind: Exclude<TcpTimerKind, 'idle'>, at: number): TcpTimer {
+  return current.kind === kind ? current : ({ kind, at } as TcpTimer);
+}
 
 /** The deadline of a timer, or null when idle. */
 export function timerDeadline(t: TcpTimer): number | null {
