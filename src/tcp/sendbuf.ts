@@ -5,7 +5,10 @@
  *
  * Bytes live in fixed-size blocks held in a queue, so a push copies once into the tail block, a
  * segment is read with one copy (or none: `view`), and `consume` only moves an index; a block
- * emptied by `consume` is kept as a spare for the next push instead of being reallocated.
+ * emptied by `consume` is kept as a spare for the next push instead of being reallocated: one ACK
+ * may free several blocks at once (a receiver that coalesces, GRO), and a bulk sender refills them
+ * at once. Blocks held, spares included, never exceed what a full buffer needs, and the spares go
+ * when the buffer empties (an idle connection keeps none).
  * Pushed bytes are copied: the caller's array may be a view into a reused buffer.
  */
 
@@ -18,6 +21,8 @@ const BLOCK_SIZE = 16 * 1024;
  */
 const MIN_FIRST_BLOCK = 1024;
 const NO_BLOCK = new Uint8Array(0);
+/** Every buffer's spare list until its first spare (an idle connection allocates none). */
+const NO_SPARES: Uint8Array[] = [];
 
 export class SendBuffer {
   readonly #limit: number;
@@ -30,7 +35,7 @@ export class SendBuffer {
   #head = 0;
   #length = 0;
   /** One consumed block kept for reuse. */
-  #spare: Uint8Array | null = null;
+  #spares: Uint8Array[] = NO_SPARES;
 
   /** `limit` bounds length; `blockSize` is for tests that want to exercise block boundaries. */
   constructor(limit: number, blockSize = BLOCK_SIZE) {
@@ -116,14 +121,15 @@ export class SendBuffer {
     this.#length -= n;
     const bs = this.#blockSize;
     while (this.#head >= bs) {
-      this.#spare = this.#blocks[this.#first];
+      this.#keepSpare(this.#blocks[this.#first]);
       this.#blocks[this.#first] = NO_BLOCK;
       this.#first++;
       this.#head -= bs;
     }
     if (this.#length === 0) {
-      // Empty: start again at the front of the current block (if any).
+      // Empty: start again at the front of the current block (if any), and free the spares.
       this.#head = 0;
+      this.#spares = NO_SPARES;
     }
     // Drop the consumed placeholders once they are half the queue: O(1) amortised.
     if (this.#first >= 16 && this.#first * 2 >= this.#blocks.length) {
@@ -138,7 +144,7 @@ export class SendBuffer {
     this.#first = 0;
     this.#head = 0;
     this.#length = 0;
-    this.#spare = null;
+    this.#spares = NO_SPARES;
   }
 
   /**
@@ -146,9 +152,8 @@ export class SendBuffer {
    * bytes at hand (at least MIN_FIRST_BLOCK); every later one is full-sized.
    */
   #newBlock(wanted: number): Uint8Array {
-    const spare = this.#spare;
-    this.#spare = null;
-    if (spare !== null && spare.length === this.#blockSize) return spare;
+    const spare = this.#spares.pop();
+    if (spare !== undefined) return spare;
     const bs = this.#blockSize;
     if (this.#blocks.length === 0 && wanted < bs) {
       return new Uint8Array(Math.min(bs, Math.max(MIN_FIRST_BLOCK, wanted)));
@@ -164,6 +169,15 @@ export class SendBuffer {
     const full = new Uint8Array(this.#blockSize);
     full.set(this.#blocks[index].subarray(0, used));
     this.#blocks[index] = full;
+  }
+
+  /** Keep a consumed block for reuse if it is full-sized and there is room among the spares. */
+  #keepSpare(block: Uint8Array): void {
+    if (block.length !== this.#blockSize) return;
+    const held = this.#blocks.length - this.#first + this.#spares.length;
+    if (held > Math.ceil(this.#limit / this.#blockSize)) return;
+    if (this.#spares === NO_SPARES) this.#spares = [];
+    this.#spares.push(block);
   }
 
   #checkRange(offset: number, len: number): void {
