@@ -5,8 +5,8 @@
  * and timer queue, not only the core. Time is a VirtualClock that the runner moves.
  *
  * Socket calls go through the same SocketTable as core-target.ts, over the TCP layer's
- * listen/connect and TcpHandle. The TCP layer takes connection options per stack, not per socket,
- * so TCP_MAXSEG, SO_RCVBUF and SO_SNDBUF fail here with ENOPROTOOPT.
+ * listen/connect and TcpHandle; per-socket options (TCP_MAXSEG, SO_RCVBUF, SO_SNDBUF) ride on
+ * listen/connect as connection-option overrides, as in core-target.ts.
  */
 import type { Link, LinkReceiver } from '../link/link.ts';
 import { VirtualClock } from '../stack/clock.ts';
@@ -173,7 +173,7 @@ export class StackTarget extends SocketTarget {
     return {
       now: () => this.clock.now(),
       options: this.options,
-      perSocketOptions: false,
+      perSocketOptions: true,
       listen: (port, backlog, opts): ListenRef | null => {
         const queue: TcpHandle[] = [];
         const owner = {
@@ -184,7 +184,7 @@ export class StackTarget extends SocketTarget {
             return this.#owner();
           },
         };
-        if (!this.stack.tcp.listen(port, owner, backlog)) return null;
+        if (!this.stack.tcp.listen(port, owner, backlog, opts)) return null;
         return {
           get pending() {
             return queue.length;
@@ -192,6 +192,9 @@ export class StackTarget extends SocketTarget {
           accept: () => {
             const h = queue.shift();
             return h === undefined ? null : { act: h, core: h.conn };
+          },
+          setOptions: (o) => {
+            this.stack.tcp.setListenerOptions(port, o);
           },
           close: () => {
             this.stack.tcp.unlisten(port);
@@ -209,6 +212,7 @@ export class StackTarget extends SocketTarget {
           remotePort,
           this.#owner(),
           localPort ?? undefined,
+          opts,
         );
         if (typeof h === 'string') return h;
         if (opts.noDelay) h.setNoDelay(true);

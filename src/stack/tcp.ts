@@ -358,6 +358,17 @@ export class TcpLayer {
     return true;
   }
 
+  /**
+   * Options for the connections the listener on `port` makes from now on (setsockopt on a
+   * listening socket: accepted connections inherit it); connections already made keep theirs.
+   */
+  setListenerOptions(port: number, conn: Partial<TcpConnectionOptions>): boolean {
+    const entry = this.#listeners.get(port);
+    if (entry === undefined) return false;
+    entry.listener.options.conn = { ...entry.listener.options.conn, ...conn };
+    return true;
+  }
+
   /** Stop listening; connections not yet accepted are reset. */
   unlisten(port: number): void {
     const entry = this.#listeners.get(port);

@@ -37,9 +37,6 @@ const SUITES: Array<{ profile: ProfileName; dir: string }> = [
   { profile: 'linux', dir: join(DIR, 'linux') },
 ];
 
-/** The Stack's TCP layer takes connection options per stack, not per socket. */
-const NO_PER_SOCKET_OPTIONS = 'TcpLayer has no per-socket MSS or buffer sizes (ENOPROTOOPT)';
-
 const TARGETS: Array<{
   name: string;
   make: (profile: ProfileName) => DrillTarget;
@@ -49,11 +46,7 @@ const TARGETS: Array<{
   {
     name: 'stack',
     make: (profile) => new StackTarget({ profile }),
-    known: {
-      ...KNOWN_FAILURES,
-      'mss-tcp-maxseg.pkt': NO_PER_SOCKET_OPTIONS,
-      'receive-window-zero-and-update.pkt': NO_PER_SOCKET_OPTIONS,
-    },
+    known: KNOWN_FAILURES,
   },
 ];
 

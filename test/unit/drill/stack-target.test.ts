@@ -31,11 +31,14 @@ describe('StackTarget', () => {
     expect(t.setting('tcp_timestamps', '0')).toBe(false);
   });
 
-  it('per-socket options that must precede the SYN are refused, not ignored', async () => {
-    const r = await runSource(
-      '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_MAXSEG, [1000], 4) = 0\n',
-      new StackTarget(),
+  it('per-socket options reach the wire: TCP_MAXSEG on the listener sets the SYN-ACK MSS', async () => {
+    const script = SCRIPT.replace(
+      '+0 bind',
+      '+0 setsockopt(3, SOL_TCP, TCP_MAXSEG, [1100], 4) = 0\n+0 bind',
     );
-    expect(r.failure?.message).toBe('setsockopt(): expected = 0 but got -1 ENOPROTOOPT');
+    const ok = await runSource(script.replace('<mss 1460,', '<mss 1100,'), new StackTarget());
+    expect(ok.failure).toBeNull();
+    const ignored = await runSource(script, new StackTarget());
+    expect(ignored.failure?.message).toMatch(/mss/);
   });
 });
