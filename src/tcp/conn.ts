@@ -181,7 +181,12 @@ export class TcpConnection implements FourTuple {
   #flowing = true;
   readonly #rcvQueue: Uint8Array[] = [];
   #rcvQueued = 0;
-  readonly #reass: Reassembly;
+  /**
+   * Segments held beyond a hole (RFC 9293 §3.10.7.4), or null while there are none: made by the
+   * first out-of-order segment and dropped again once the hole fills (an idle connection, and
+   * most busy ones, never need it; ~200 B of heap each).
+   */
+  #reass: Reassembly | null = null;
   /** Sequence number of a FIN that arrived beyond a hole, or null. */
   #rcvFinSeq: number | null = null;
   #finReceived = false;
@@ -241,7 +246,13 @@ export class TcpConnection implements FourTuple {
   #rttTime = 0;
   /** Consecutive retransmission timeouts (or SYN retransmissions) of the same data. */
   #retries = 0;
-  /** Congestion control and loss recovery, from ESTABLISHED on (they need the SMSS). */
+  /** ESTABLISHED was reached: congestion control applies from here on (it needs the SMSS). */
+  #established = false;
+  /**
+   * Congestion control and loss recovery (~500 B of heap with the scoreboard): made with the
+   * first data or FIN sent after ESTABLISHED (#recovery); a connection that never sends, as
+   * most idle ones, never has one. Until then nothing is in flight, so none of it could act.
+   */
   #loss: LossRecovery | null = null;
 
   #events: TcpEvent[] = [];
@@ -279,7 +290,6 @@ export class TcpConnection implements FourTuple {
     this.#sendBufSeq = seqAdd(this.iss, 1);
     this.#tsOffset = this.iss;
     this.#sendBuf = new SendBuffer(o.sndBuf);
-    this.#reass = new Reassembly(o.maxOoo);
     this.#rtt = new RttEstimator({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto });
     this.#neg = {
       smss: 536,
@@ -411,6 +421,8 @@ export class TcpConnection implements FourTuple {
   }
 
   snapshot(): TcpSnapshot {
+    // Before the first send, the state a fresh controller would start from (not kept).
+    const loss = this.#loss ?? (this.#established ? this.#newLossRecovery() : null);
     return {
       state: this.#state,
       iss: this.iss,
@@ -429,13 +441,13 @@ export class TcpConnection implements FourTuple {
       srtt: this.#rtt.srtt,
       rttvar: this.#rtt.rttvar,
       rto: this.#rtt.rto,
-      cwnd: this.#loss?.cc.cwnd ?? 0,
-      ssthresh: this.#loss?.cc.ssthresh ?? 0,
-      inRecovery: this.#loss?.inRecovery ?? false,
+      cwnd: loss?.cc.cwnd ?? 0,
+      ssthresh: loss?.cc.ssthresh ?? 0,
+      inRecovery: loss?.inRecovery ?? false,
       retransmits: this.stats.retransmits,
       timeouts: this.stats.timeouts,
-      fastRetransmits: this.#loss?.fastRetransmits ?? 0,
-      lostRetransmissions: this.#loss?.lostRetransmissions ?? 0,
+      fastRetransmits: loss?.fastRetransmits ?? 0,
+      lostRetransmissions: loss?.lostRetransmissions ?? 0,
       tailLossProbes: this.stats.tailLossProbes,
       bytesIn: this.stats.bytesIn,
       bytesOut: this.stats.bytesOut,
@@ -443,7 +455,7 @@ export class TcpConnection implements FourTuple {
       segsOut: this.stats.segsOut,
       sendQueue: this.#sendBuf.length,
       recvQueue: this.#rcvQueued,
-      oooBytes: this.#reass.bytes,
+      oooBytes: this.#reass?.bytes ?? 0,
       timer: this.#timer,
       delayedAckAt: this.#delayedAckAt,
       drops: { ...this.stats.drops },
@@ -921,6 +933,7 @@ export class TcpConnection implements FourTuple {
     this.#noteHeldDuplicate(off, data.length);
     if (off > 0) {
       // Out of order: hold it and send a duplicate ACK at once (RFC 5681 §4.2; RFC 2018 SACK).
+      this.#reass ??= new Reassembly(this.#opts.maxOoo);
       if (!this.#reass.insert(off, data)) this.#drop('ooo-full');
       this.#ackNow = true;
       this.#dupAcksOwed = Math.min(this.#dupAcksOwed + 1, MAX_DUP_ACKS_OWED);
@@ -930,7 +943,8 @@ export class TcpConnection implements FourTuple {
     this.#deliver(data.slice());
     this.#rcvNxt = seqAdd(this.#rcvNxt, data.length);
     let accepted = data.length;
-    const filled = this.#reass.advance(data.length);
+    const filled = this.#reass === null ? NO_CHUNKS : this.#reass.advance(data.length);
+    if (this.#reass?.empty) this.#reass = null;
     for (const chunk of filled) {
       this.#deliver(chunk);
       this.#rcvNxt = seqAdd(this.#rcvNxt, chunk.length);
@@ -960,7 +974,7 @@ export class TcpConnection implements FourTuple {
   /** options.dsack: the part of text at `off` (from RCV.NXT) that repeats data held out of order. */
   #noteHeldDuplicate(off: number, length: number): void {
     if (!this.#opts.dsack || this.#dsack !== null) return;
-    const dup = this.#reass.firstQueued(off, length);
+    const dup = this.#reass?.firstQueued(off, length) ?? null;
     if (dup !== null)
       this.#noteDuplicate(seqAdd(this.#rcvNxt, dup[0]), seqAdd(this.#rcvNxt, dup[1]));
   }
@@ -1194,7 +1208,8 @@ export class TcpConnection implements FourTuple {
     // Bytes in the network: sent, not acknowledged, not SACKed.
     const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
     const flight = sacked ? this.#unsackedBetween(this.#sndUna, this.#sndNxt) : inFlight;
-    const cwnd = loss === null ? this.#sndWnd : loss.cc.cwnd + loss.limitedTransmit;
+    const rec = this.#recovery();
+    const cwnd = rec.cc.cwnd + rec.limitedTransmit;
     const windowRoom = this.#sndWnd - seqDiff(nxt, this.#sndUna);
     let usable = Math.min(windowRoom, cwnd - flight);
     if (this.#forceSend) usable = Math.max(usable, Math.min(windowRoom, maxSeg));
@@ -1351,7 +1366,7 @@ export class TcpConnection implements FourTuple {
       this.stats.retransmits++;
       if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
     }
-    this.#loss?.onSent(seq, end, retransmission, this.#sndUna, this.#sndMax);
+    this.#recovery().onSent(seq, end, retransmission, this.#sndUna, this.#sndMax);
     // RFC 8985 §7.2: the probe timeout counts from the latest transmission.
     if (this.#timer.kind === 'tlp') this.#timer = IDLE;
     if (this.#tlpPending) {
@@ -1494,9 +1509,11 @@ export class TcpConnection implements FourTuple {
     // Room for 4 blocks, or 3 beside a timestamp (RFC 2018 §3).
     const room = this.#neg.timestamps ? 3 : 4;
     const dsack = this.#dsack;
-    if (dsack === null) return this.#reass.empty ? [] : this.#reass.sackBlocks(this.#rcvNxt, room);
+    const reass = this.#reass;
+    if (dsack === null) return reass === null ? [] : reass.sackBlocks(this.#rcvNxt, room);
     // RFC 2883 §4: the duplicate first, then the usual blocks.
-    return [dsack, ...this.#reass.sackBlocks(this.#rcvNxt, room - 1)];
+    if (reass === null) return [dsack];
+    return [dsack, ...reass.sackBlocks(this.#rcvNxt, room - 1)];
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1651,18 +1668,29 @@ export class TcpConnection implements FourTuple {
     this.#enter(this.#finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED');
     this.#retries = 0;
     this.#timer = IDLE;
+    this.#established = true;
+    this.#emit({ type: 'connected' });
+  }
+
+  /** The connection's loss recovery, made on first use (only after ESTABLISHED). */
+  #recovery(): LossRecovery {
+    this.#loss ??= this.#newLossRecovery();
+    return this.#loss;
+  }
+
+  /**
+   * Congestion control and loss recovery as they start. Nothing has been sent since the SYN when
+   * #recovery makes it, so SND.MAX is still what it was at ESTABLISHED (no fast retransmit for
+   * anything before it).
+   */
+  #newLossRecovery(): LossRecovery {
     const cc = createCongestionControl(this.#opts.congestion, {
       // SMSS is the largest payload we really send: MSS less the timestamp option (RFC 6691),
       // else a one-segment cwnd (after an RTO) is filled by a full segment and a 12-byte runt.
       mss: this.#sndEffMss(0),
       initialWindow: this.#opts.initialWindow,
     });
-    this.#loss = new LossRecovery(
-      cc,
-      { sack: this.#neg.sack, smss: this.#sndEffMss(0) },
-      this.#sndMax,
-    );
-    this.#emit({ type: 'connected' });
+    return new LossRecovery(cc, { sack: this.#neg.sack, smss: this.#sndEffMss(0) }, this.#sndMax);
   }
 
   #enterTimeWait(now: number): void {
@@ -1682,7 +1710,7 @@ export class TcpConnection implements FourTuple {
     this.#dupAcksOwed = 0;
     this.#probePending = false;
     this.#forceSend = false;
-    this.#reass.clear();
+    this.#reass = null;
     this.#loss?.scoreboard.clear();
     this.#emitClosed();
   }
@@ -1778,3 +1806,5 @@ export class TcpConnection implements FourTuple {
 }
 
 const EMPTY = new Uint8Array(0);
+/** What an absent out-of-order queue releases when RCV.NXT advances: nothing. */
+const NO_CHUNKS: readonly Uint8Array[] = Object.freeze([]);
