@@ -549,7 +549,7 @@ export class TcpLayer {
     this.#settle(h);
   }
 
-  #deliver(h: TcpHandle, events: TcpEvent[]): void {
+  #deliver(h: TcpHandle, events: readonly TcpEvent[]): void {
     if (events.length === 0) return;
     if (h.owner === null && h.listenPort >= 0) {
       for (const e of events) {

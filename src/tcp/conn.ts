@@ -166,8 +166,6 @@ export class TcpConnection implements FourTuple {
   /** TS.Recent and Last.ACK.sent (RFC 7323 §4.3). */
   #tsRecent: number | null = null;
   #lastAckSent = 0;
-  /** Our TSval is now + this offset (ms clock; RFC 7323 §5.4 allows any monotonic clock). */
-  readonly #tsOffset: number;
 
   // Buffers.
   readonly #sendBuf: SendBuffer;
@@ -179,7 +177,8 @@ export class TcpConnection implements FourTuple {
   #userClosed = false;
   #wantDrain = false;
   #flowing = true;
-  readonly #rcvQueue: Uint8Array[] = [];
+  /** Data held for `recv` (paused mode): the shared NONE_HELD while there is none. */
+  #rcvQueue: Uint8Array[] = NONE_HELD;
   #rcvQueued = 0;
   /**
    * Segments held beyond a hole (RFC 9293 §3.10.7.4), or null while there are none: made by the
@@ -217,7 +216,8 @@ export class TcpConnection implements FourTuple {
   #timerStale = false;
   /** When data was last sent, for the restart window after idle (RFC 5681 §4.1). */
   #lastDataSentAt: number | null = null;
-  #challengeWindowStart = Number.NEGATIVE_INFINITY;
+  /** When the current challenge-ACK second began (null: no challenge ACK yet). */
+  #challengeWindowStart: number | null = null;
   #challengeAcks = 0;
   /** A tail loss probe is due (RFC 8985 §7.3). */
   #tlpPending = false;
@@ -226,7 +226,8 @@ export class TcpConnection implements FourTuple {
   #forceSend = false;
   #probePending = false;
   #rstPending = false;
-  readonly #replies: TcpRepr[] = [];
+  /** Replies (RSTs) waiting for dispatch, or null when none (the usual case). */
+  #replies: TcpRepr[] | null = null;
   /** The last time (ms) process, dispatch or a constructor saw. */
   #now: number;
   /** When the connection was created (ms): state history times count from here. */
@@ -255,7 +256,8 @@ export class TcpConnection implements FourTuple {
    */
   #loss: LossRecovery | null = null;
 
-  #events: TcpEvent[] = [];
+  /** Events since the last takeEvents: the shared NO_EVENTS until the first one. */
+  #events: TcpEvent[] = NO_EVENTS;
   #closedEmitted = false;
 
   readonly stats = {
@@ -266,7 +268,8 @@ export class TcpConnection implements FourTuple {
     retransmits: 0,
     timeouts: 0,
     tailLossProbes: 0,
-    drops: {} as Record<string, number>,
+    /** Drops by reason: the shared, empty NO_DROPS until the first one. */
+    drops: NO_DROPS as Record<string, number>,
   };
 
   private constructor(
@@ -288,7 +291,6 @@ export class TcpConnection implements FourTuple {
     this.#sndNxt = this.iss;
     this.#sndMax = this.iss;
     this.#sendBufSeq = seqAdd(this.iss, 1);
-    this.#tsOffset = this.iss;
     this.#sendBuf = new SendBuffer(o.sndBuf);
     this.#rtt = new RttEstimator({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto });
     this.#neg = {
@@ -414,9 +416,9 @@ export class TcpConnection implements FourTuple {
   }
 
   /** Drain the events produced since the last call. */
-  takeEvents(): TcpEvent[] {
+  takeEvents(): readonly TcpEvent[] {
     const e = this.#events;
-    this.#events = [];
+    this.#events = NO_EVENTS;
     return e;
   }
 
@@ -496,7 +498,7 @@ export class TcpConnection implements FourTuple {
     if (!flowing) return;
     for (const data of this.#rcvQueue) this.#emit({ type: 'data', data });
     if (this.#rcvQueued > 0) this.#userRead = true;
-    this.#rcvQueue.length = 0;
+    this.#rcvQueue = NONE_HELD;
     this.#rcvQueued = 0;
     this.#releaseFin();
   }
@@ -508,6 +510,7 @@ export class TcpConnection implements FourTuple {
     this.#userRead = true;
     if (head.length <= max) {
       this.#rcvQueue.shift();
+      if (this.#rcvQueue.length === 0) this.#rcvQueue = NONE_HELD;
       this.#rcvQueued -= head.length;
       if (this.#rcvQueued === 0) this.#releaseFin();
       return head;
@@ -999,7 +1002,8 @@ export class TcpConnection implements FourTuple {
     if (this.#flowing) {
       this.#emit({ type: 'data', data });
     } else {
-      this.#rcvQueue.push(data);
+      if (this.#rcvQueue === NONE_HELD) this.#rcvQueue = [data];
+      else this.#rcvQueue.push(data);
       this.#rcvQueued += data.length;
     }
   }
@@ -1121,7 +1125,7 @@ export class TcpConnection implements FourTuple {
   }
 
   #nextAction(now: number): Action {
-    if (this.#replies.length > 0) return { kind: 'send', plan: { kind: 'reply' } };
+    if (this.#replies !== null) return { kind: 'send', plan: { kind: 'reply' } };
     if (this.#rstPending) return { kind: 'send', plan: { kind: 'rst' } };
     const state = this.#state;
     if (state === 'CLOSED') return { kind: 'wait', at: null };
@@ -1302,7 +1306,7 @@ export class TcpConnection implements FourTuple {
   #build(now: number, plan: Plan): TcpRepr {
     switch (plan.kind) {
       case 'reply':
-        return this.#replies.shift()!;
+        return this.#takeReply();
       case 'rst': {
         this.#rstPending = false;
         // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>, with SND.NXT as the peer knows it (SND.MAX).
@@ -1726,7 +1730,8 @@ export class TcpConnection implements FourTuple {
   }
 
   #emit(e: TcpEvent): void {
-    this.#events.push(e);
+    if (this.#events === NO_EVENTS) this.#events = [e];
+    else this.#events.push(e);
   }
 
   /**
@@ -1734,7 +1739,7 @@ export class TcpConnection implements FourTuple {
    * connection), so that forged segments cannot turn the connection into an ACK amplifier.
    */
   #challengeAck(now: number): void {
-    if (now - this.#challengeWindowStart >= 1000) {
+    if (this.#challengeWindowStart === null || now - this.#challengeWindowStart >= 1000) {
       this.#challengeWindowStart = now;
       this.#challengeAcks = 0;
     }
@@ -1747,11 +1752,21 @@ export class TcpConnection implements FourTuple {
   }
 
   #reply(seg: TcpRepr): void {
-    if (this.#replies.length >= MAX_REPLIES) {
+    if (this.#replies === null) {
+      this.#replies = [seg];
+    } else if (this.#replies.length >= MAX_REPLIES) {
       this.#drop('reply-queue-full');
-      return;
+    } else {
+      this.#replies.push(seg);
     }
-    this.#replies.push(seg);
+  }
+
+  /** The oldest queued reply (nextAction saw the queue non-empty). */
+  #takeReply(): TcpRepr {
+    const replies = this.#replies!;
+    const seg = replies.shift()!;
+    if (replies.length === 0) this.#replies = null;
+    return seg;
   }
 
   /** <SEQ=SEG.ACK><CTL=RST> for an unacceptable ACK (§3.10.7.3, §3.10.7.4). */
@@ -1793,7 +1808,9 @@ export class TcpConnection implements FourTuple {
   }
 
   #tsNow(now: number): number {
-    return (Math.floor(now) + this.#tsOffset) >>> 0;
+    // Our TSval is now + ISS (ms clock; RFC 7323 §5.4 allows any monotonic clock, and an offset
+    // that differs per connection hides the host's uptime).
+    return (Math.floor(now) + this.iss) >>> 0;
   }
 
   #drop(reason: string): void {
@@ -1801,10 +1818,16 @@ export class TcpConnection implements FourTuple {
   }
 
   #count(reason: string): void {
+    if (this.stats.drops === NO_DROPS) this.stats.drops = {};
     this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
   }
 }
 
 const EMPTY = new Uint8Array(0);
+// Shared empty stand-ins for per-connection collections that an idle connection never fills (a
+// JS array or object is 32–56 B of heap even when empty); each is replaced on the first write.
+const NONE_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+const NO_EVENTS: TcpEvent[] = Object.freeze([]) as unknown as TcpEvent[];
+const NO_DROPS: Readonly<Record<string, number>> = Object.freeze({});
 /** What an absent out-of-order queue releases when RCV.NXT advances: nothing. */
 const NO_CHUNKS: readonly Uint8Array[] = Object.freeze([]);
