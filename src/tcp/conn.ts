@@ -168,7 +168,8 @@ export class TcpConnection implements FourTuple {
   #lastAckSent = 0;
 
   // Buffers.
-  readonly #sendBuf: SendBuffer;
+  /** Bytes written and not yet acknowledged; null until the first send (idle: never). */
+  #sendBuf: SendBuffer | null = null;
   /** Sequence number of the first byte in #sendBuf. */
   #sendBufSeq: number;
   /** The user has shut down sending: FIN follows the queued data. */
@@ -291,7 +292,6 @@ export class TcpConnection implements FourTuple {
     this.#sndNxt = this.iss;
     this.#sndMax = this.iss;
     this.#sendBufSeq = seqAdd(this.iss, 1);
-    this.#sendBuf = new SendBuffer(o.sndBuf);
     this.#rtt = new RttEstimator({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto });
     this.#neg = {
       smss: 536,
@@ -455,7 +455,7 @@ export class TcpConnection implements FourTuple {
       bytesOut: this.stats.bytesOut,
       segsIn: this.stats.segsIn,
       segsOut: this.stats.segsOut,
-      sendQueue: this.#sendBuf.length,
+      sendQueue: this.#sendBuf?.length ?? 0,
       recvQueue: this.#rcvQueued,
       oooBytes: this.#reass?.bytes ?? 0,
       timer: this.#timer,
@@ -478,6 +478,7 @@ export class TcpConnection implements FourTuple {
       this.#emit({ type: 'error', code: 'EPIPE' });
       return 0;
     }
+    this.#sendBuf ??= new SendBuffer(this.#opts.sndBuf);
     const n = this.#sendBuf.push(data);
     if (n < data.length) this.#wantDrain = true;
     this.#timerStale = true;
@@ -486,7 +487,7 @@ export class TcpConnection implements FourTuple {
 
   /** Bytes that `send` would accept now. */
   get sendRoom(): number {
-    return canSend(this.#state) && !this.#finQueued ? this.#sendBuf.free : 0;
+    return canSend(this.#state) && !this.#finQueued ? this.#sendFree() : 0;
   }
 
   /**
@@ -869,7 +870,7 @@ export class TcpConnection implements FourTuple {
     // Drop acknowledged bytes from the send buffer (the SYN and FIN take no buffer space).
     const dataEnd = this.#dataEnd();
     const ackedData = seqDiff(seqMin(ack, dataEnd), this.#sendBufSeq);
-    if (ackedData > 0) {
+    if (ackedData > 0 && this.#sendBuf !== null) {
       this.#sendBuf.consume(ackedData);
       this.#sendBufSeq = seqAdd(this.#sendBufSeq, ackedData);
     }
@@ -883,7 +884,7 @@ export class TcpConnection implements FourTuple {
     if (this.#tlpEnd !== null && seqGeq(ack, this.#tlpEnd)) this.#tlpEnd = null;
     this.#loss?.onAckAdvanced(now, ack, acked, ackedData, flight, this.#rtt.srtt);
 
-    if (this.#wantDrain && this.#sendBuf.free >= this.#opts.sndBuf / 2 && canSend(this.#state)) {
+    if (this.#wantDrain && this.#sendFree() >= this.#opts.sndBuf / 2 && canSend(this.#state)) {
       this.#wantDrain = false;
       this.#emit({ type: 'drain' });
     }
@@ -1355,7 +1356,10 @@ export class TcpConnection implements FourTuple {
   }
 
   #buildData(now: number, seq: number, len: number, fin: boolean, sack: SackBlock[]): TcpRepr {
-    const payload = len > 0 ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len) : EMPTY;
+    const payload =
+      len > 0 && this.#sendBuf !== null
+        ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len)
+        : EMPTY;
     const end = seqAdd(seq, len + (fin ? 1 : 0));
     const retransmission = seqLt(seq, this.#sndMax);
     if (len > 0 && !retransmission) {
@@ -1784,7 +1788,12 @@ export class TcpConnection implements FourTuple {
 
   /** Sequence number just past the last queued byte (where our FIN goes). */
   #dataEnd(): number {
-    return seqAdd(this.#sendBufSeq, this.#sendBuf.length);
+    return seqAdd(this.#sendBufSeq, this.#sendBuf?.length ?? 0);
+  }
+
+  /** Room in the send buffer (all of sndBuf before the first send made one). */
+  #sendFree(): number {
+    return this.#sendBuf?.free ?? this.#opts.sndBuf;
   }
 
   #finSent(): boolean {
