@@ -20,6 +20,7 @@ import type { CongestionName } from './congestion/index.ts';
 import { createCongestionControl } from './congestion/index.ts';
 import type { TcpErrorCode, TcpEvent } from './events.ts';
 import {
+  DEFAULT_PEER_MSS,
   MAX_WINDOW_FIELD,
   type Negotiated,
   negotiate,
@@ -162,7 +163,8 @@ export class TcpConnection implements FourTuple {
   #rcvAdvRight = 0;
 
   // Negotiated options.
-  #neg: Negotiated;
+  /** What the SYNs agreed (shared and frozen, see negotiate); BEFORE_SYN until the peer's SYN. */
+  #neg: Readonly<Negotiated> = BEFORE_SYN;
   /** TS.Recent and Last.ACK.sent (RFC 7323 §4.3). */
   #tsRecent: number | null = null;
   #lastAckSent = 0;
@@ -293,14 +295,6 @@ export class TcpConnection implements FourTuple {
     this.#sndMax = this.iss;
     this.#sendBufSeq = seqAdd(this.iss, 1);
     this.#rtt = new RttEstimator({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto });
-    this.#neg = {
-      smss: 536,
-      windowScale: false,
-      sndShift: 0,
-      rcvShift: 0,
-      timestamps: false,
-      sack: false,
-    };
     this.#now = now;
     this.#openedAt = now;
     this.#lastRecvAt = now;
@@ -1833,6 +1827,15 @@ export class TcpConnection implements FourTuple {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Nothing negotiated yet: RFC 9293 §3.7.1's default send MSS, no options. */
+const BEFORE_SYN: Readonly<Negotiated> = Object.freeze({
+  smss: DEFAULT_PEER_MSS,
+  windowScale: false,
+  sndShift: 0,
+  rcvShift: 0,
+  timestamps: false,
+  sack: false,
+});
 // Shared empty stand-ins for per-connection collections that an idle connection never fills (a
 // JS array or object is 32–56 B of heap even when empty); each is replaced on the first write.
 const NONE_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];

@@ -70,15 +70,35 @@ export function synAckOptions(
  * SMSS = min(peer MSS or 536, our MSS) (RFC 9293 §3.7.1; RFC 6691). A shift count above 14 is
  * taken as 14 (RFC 7323 §2.3).
  */
-export function negotiate(o: TcpConnectionOptions, peer: TcpOptions): Negotiated {
+export function negotiate(o: TcpConnectionOptions, peer: TcpOptions): Readonly<Negotiated> {
   const peerMss = peer.mss ?? DEFAULT_PEER_MSS;
   const scaling = o.windowScale && peer.windowScale !== null;
-  return {
+  return shared({
     smss: Math.max(1, Math.min(peerMss, o.mss)),
     windowScale: scaling,
     sndShift: scaling ? Math.min(peer.windowScale ?? 0, MAX_WINDOW_SHIFT) : 0,
     rcvShift: scaling ? windowShiftFor(o.rcvBuf) : 0,
     timestamps: o.timestamps && peer.timestamp !== null,
     sack: o.sack && peer.sackPermitted,
-  };
+  });
+}
+
+/**
+ * Agreements are values, and a stack's connections mostly reach the same few: each distinct one
+ * is kept once, frozen, and shared (~70 B of heap per connection). Bounded: past MAX_SHARED
+ * distinct agreements, a connection keeps its own.
+ */
+const agreements = new Map<number, Readonly<Negotiated>>();
+const MAX_SHARED = 256;
+
+function shared(n: Negotiated): Readonly<Negotiated> {
+  // An integer smss < 2^16, shifts ≤ 14 (4 bits each), three flags: one exact integer key.
+  if (!Number.isInteger(n.smss)) return Object.freeze(n);
+  const flags = (n.windowScale ? 4 : 0) | (n.timestamps ? 2 : 0) | (n.sack ? 1 : 0);
+  const key = ((n.smss * 16 + n.sndShift) * 16 + n.rcvShift) * 8 + flags;
+  const known = agreements.get(key);
+  if (known !== undefined) return known;
+  const frozen = Object.freeze(n);
+  if (agreements.size < MAX_SHARED) agreements.set(key, frozen);
+  return frozen;
 }
