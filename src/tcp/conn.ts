@@ -294,7 +294,7 @@ export class TcpConnection implements FourTuple {
     this.#sndNxt = this.iss;
     this.#sndMax = this.iss;
     this.#sendBufSeq = seqAdd(this.iss, 1);
-    this.#rtt = new RttEstimator({ initialRto: o.initialRto, minRto: o.minRto, maxRto: o.maxRto });
+    this.#rtt = new RttEstimator(o); // frozen (sharedOptions): the estimator keeps it
     this.#now = now;
     this.#openedAt = now;
     this.#lastRecvAt = now;

@@ -26,18 +26,13 @@ export class RttEstimator {
   #srtt: number | null = null;
   #rttvar = 0;
   #rto: number;
-  readonly #initialRto: number;
-  readonly #minRto: number;
-  readonly #maxRto: number;
-  readonly #granularity: number;
+  /** Kept, not copied (one estimator per connection: three fields fewer each). */
+  readonly #o: Readonly<RttOptions>;
 
-  constructor(o: RttOptions) {
-    this.#minRto = o.minRto;
-    this.#maxRto = o.maxRto;
-    this.#granularity = o.granularity ?? 1;
-    // RFC 6298 §2.1: until a round trip has been measured, RTO is the initial value.
-    this.#rto = this.#clamp(o.initialRto);
-    this.#initialRto = this.#rto;
+  /** `o` is kept by reference: it must not change afterwards (the connection's are frozen). */
+  constructor(o: Readonly<RttOptions>) {
+    this.#o = o;
+    this.#rto = this.#initialRto();
   }
 
   /** Smoothed round-trip time in ms, or null before the first sample. */
@@ -75,7 +70,7 @@ export class RttEstimator {
 
   /** RFC 6298 §5.5: the retransmission timer expired; double the RTO, up to maxRto. */
   backoff(): void {
-    this.#rto = Math.min(this.#rto * 2, this.#maxRto);
+    this.#rto = Math.min(this.#rto * 2, this.#o.maxRto);
   }
 
   /**
@@ -84,14 +79,20 @@ export class RttEstimator {
    */
   resetBackoff(): void {
     if (this.#srtt === null) {
-      this.#rto = this.#initialRto;
+      this.#rto = this.#initialRto();
       return;
     }
-    this.#rto = this.#clamp(this.#srtt + Math.max(this.#granularity, K * this.#rttvar));
+    const g = this.#o.granularity ?? 1;
+    this.#rto = this.#clamp(this.#srtt + Math.max(g, K * this.#rttvar));
+  }
+
+  /** RFC 6298 §2.1: until a round trip has been measured, RTO is the initial value. */
+  #initialRto(): number {
+    return this.#clamp(this.#o.initialRto);
   }
 
   /** RFC 6298 §2.4 (round up to the minimum) and §2.5 (an upper bound may be placed). */
   #clamp(rto: number): number {
-    return Math.min(Math.max(rto, this.#minRto), this.#maxRto);
+    return Math.min(Math.max(rto, this.#o.minRto), this.#o.maxRto);
   }
 }
