@@ -109,6 +109,7 @@ export class Socket extends Duplex implements TcpOwner {
 
   readonly #stack: Stack;
   #handle: TcpHandle | null = null;
+  /** The peer as connect() named it; null for an accepted socket, whose handle tells (below). */
   #remote: { address: string; port: number } | null = null;
   #localPort: number | undefined = undefined;
   /** Bytes the core's send buffer took. */
@@ -211,7 +212,6 @@ export class Socket extends Duplex implements TcpOwner {
     const s = new Socket(stack, { allowHalfOpen: options.allowHalfOpen });
     s.#acceptedBy = server;
     s.server = server;
-    s.#remote = { address: formatIpv4(handle.remoteAddr), port: handle.remotePort };
     s.#attach(handle);
     if (options.noDelay) s.setNoDelay(true);
     if (options.keepAlive) s.setKeepAlive(true, options.keepAliveInitialDelay);
@@ -457,10 +457,15 @@ export class Socket extends Duplex implements TcpOwner {
   }
 
   get remoteAddress(): string | undefined {
-    return this.#handle !== null || this.destroyed ? this.#remote?.address : undefined;
+    if (this.#remote !== null)
+      return this.#handle !== null || this.destroyed ? this.#remote.address : undefined;
+    // Accepted: read from the handle rather than kept (~60 B per socket, most never asked).
+    return this.#handle === null ? undefined : formatIpv4(this.#handle.remoteAddr);
   }
   get remotePort(): number | undefined {
-    return this.#handle !== null || this.destroyed ? this.#remote?.port : undefined;
+    if (this.#remote !== null)
+      return this.#handle !== null || this.destroyed ? this.#remote.port : undefined;
+    return this.#handle?.remotePort;
   }
   get remoteFamily(): 'IPv4' | undefined {
     return this.remoteAddress === undefined ? undefined : 'IPv4';
