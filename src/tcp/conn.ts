@@ -1713,7 +1713,7 @@ export class TcpConnection implements FourTuple {
     this.#probePending = false;
     this.#forceSend = false;
     this.#reass = null;
-    this.#loss?.scoreboard.clear();
+    this.#loss?.clearScoreboard();
     this.#emitClosed();
   }
 

@@ -12,6 +12,14 @@ import type { CongestionControl } from './congestion/index.ts';
 import { SackScoreboard } from './scoreboard.ts';
 import { seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax } from './seq.ts';
 
+/**
+ * The scoreboard of a connection with nothing SACKed: read, never written (LossRecovery makes its
+ * own before the first update), so one serves every connection.
+ */
+const NOTHING_SACKED = new SackScoreboard();
+/** Every empty retransmission list, until the first push replaces it. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 /** RFC 5681 §3.2 / RFC 6675 §2: DupThresh. */
 export const DUP_THRESH = 3;
 
@@ -38,7 +46,11 @@ export class LossRecovery {
   readonly cc: CongestionControl;
   readonly #sack: boolean;
   readonly #smss: number;
-  readonly scoreboard = new SackScoreboard();
+  /**
+   * The SACK scoreboard while something is SACKed, else null: made by the first SACK block kept,
+   * dropped when cumulative ACKs empty it (a connection that sees no loss never has one).
+   */
+  #sb: SackScoreboard | null = null;
   /** Duplicate ACKs in a row (RFC 5681 §2). */
   dupAcks = 0;
   inRecovery = false;
@@ -51,10 +63,10 @@ export class LossRecovery {
   fastRetransmits = 0;
   /** Retransmissions found lost again (lost retransmission detection). */
   lostRetransmissions = 0;
-  /** Retransmissions made in this recovery, oldest first, bounded. */
-  #rexmits: Retransmission[] = [];
-  /** Retransmissions found lost, to go again. */
-  #resend: { start: number; end: number }[] = [];
+  /** Retransmissions made in this recovery, oldest first, bounded (the shared NONE when none). */
+  #rexmits: Retransmission[] = NONE;
+  /** Retransmissions found lost, to go again (the shared NONE when none). */
+  #resend: { start: number; end: number }[] = NONE;
 
   /** `sndMax` is where sending stands now: no fast retransmit for data sent before. */
   constructor(cc: CongestionControl, o: { sack: boolean; smss: number }, sndMax: number) {
@@ -62,6 +74,16 @@ export class LossRecovery {
     this.#sack = o.sack;
     this.#smss = o.smss;
     this.recover = sndMax;
+  }
+
+  /** The scoreboard, for reading: an empty one, shared, while nothing is SACKed. */
+  get scoreboard(): SackScoreboard {
+    return this.#sb ?? NOTHING_SACKED;
+  }
+
+  /** Forget every SACKed range (the connection closed, or the receiver may have reneged). */
+  clearScoreboard(): void {
+    this.#sb = null;
   }
 
   /** In SACK recovery, NextSeg() decides what goes out. */
@@ -80,7 +102,9 @@ export class LossRecovery {
   /** RFC 6675 §5 Update(): the SACK blocks of an ACK, kept only within (SND.UNA, SND.MAX]. */
   onSackBlocks(blocks: readonly SackBlock[], sndUna: number, sndMax: number): void {
     if (!this.#sack || blocks.length === 0) return;
-    this.scoreboard.update(blocks, sndUna, sndMax);
+    this.#sb ??= new SackScoreboard();
+    this.#sb.update(blocks, sndUna, sndMax);
+    if (this.#sb.ranges === 0) this.#sb = null;
   }
 
   /**
@@ -95,7 +119,10 @@ export class LossRecovery {
     flight: number,
     srtt: number | null,
   ): void {
-    if (this.#sack) this.scoreboard.ackedUpTo(ack);
+    if (this.#sb !== null) {
+      this.#sb.ackedUpTo(ack);
+      if (this.#sb.ranges === 0) this.#sb = null;
+    }
     const cc = this.cc;
     if (!this.inRecovery) {
       this.dupAcks = 0;
@@ -107,8 +134,8 @@ export class LossRecovery {
       this.inRecovery = false;
       this.dupAcks = 0;
       this.rexmitPending = false;
-      this.#rexmits = [];
-      this.#resend = [];
+      this.#rexmits = NONE;
+      this.#resend = NONE;
       cc.onRecoveryExit(now);
     } else if (!this.#sack) {
       // RFC 6582 §3.2 step 3, partial ACK: retransmit the next unacknowledged segment, deflate
@@ -159,9 +186,9 @@ export class LossRecovery {
     this.rexmitPending = false;
     this.dupAcks = 0;
     this.recover = sndMax;
-    this.#rexmits = [];
-    this.#resend = [];
-    if (consecutive > 1) this.scoreboard.clear();
+    this.#rexmits = NONE;
+    this.#resend = NONE;
+    if (consecutive > 1) this.#sb = null;
   }
 
   /** A segment [seq, end) went out; `retransmission` when it was below SND.MAX. */
@@ -170,8 +197,12 @@ export class LossRecovery {
     if (!retransmission || !this.sackRecovery) return;
     // RFC 6675 §5 (C.2): HighRxt follows retransmissions made during recovery.
     if (seqGt(end, this.highRxt)) this.highRxt = end;
-    this.#resend = this.#resend.filter((r) => !(seqLeq(seq, r.start) && seqLt(r.start, end)));
+    if (this.#resend.length > 0) {
+      const left = this.#resend.filter((r) => !(seqLeq(seq, r.start) && seqLt(r.start, end)));
+      this.#resend = left.length > 0 ? left : NONE;
+    }
     if (seqGt(end, seq)) {
+      if (this.#rexmits === NONE) this.#rexmits = [];
       this.#rexmits.push({ start: seq, end, mark: sndMax });
       if (this.#rexmits.length > MAX_TRACKED_RETRANSMISSIONS) this.#rexmits.shift();
     }
@@ -190,13 +221,14 @@ export class LossRecovery {
     for (const r of this.#rexmits) {
       if (seqLeq(r.end, sndUna) || sb.isSacked(r.start)) continue; // delivered
       if (this.#sackedAbove(r.mark) >= DUP_THRESH * this.#smss) {
+        if (this.#resend === NONE) this.#resend = [];
         this.#resend.push({ start: seqMax(r.start, sndUna), end: r.end });
         this.lostRetransmissions++;
       } else {
         kept.push(r);
       }
     }
-    this.#rexmits = kept;
+    this.#rexmits = kept.length > 0 ? kept : NONE;
   }
 
   /**
