@@ -5,27 +5,36 @@
  *   tunstack ladder capture.pcap --list          # the connections, numbered
  *   tunstack ladder capture.pcap --conn 2        # connection 2 as text
  *   tunstack ladder capture.pcap --svg out.svg   # the first connection, also as SVG
+ *   tunstack ladder --live --netns NS            # the last packets of a running `up --record K`
  *
  * Reads pcap files, our PcapLink's (LINKTYPE_RAW) and `tcpdump -w`'s from an Ethernet device,
  * loopback or `-i any` (ETHERNET, LINUX_SLL, LINUX_SLL2), and Wireshark's pcapng. The diagram is built
- * from IPv4 packets by src/cli/ladder/ (ladderFromPackets), which a live stack's RecorderLink can
- * feed as well.
+ * from IPv4 packets by src/cli/ladder/; with --live the packets come instead from the RecorderLink
+ * of a running stack, asked over its control socket (src/cli/live-packets.ts), and are drawn by
+ * the same code (ladderOutput).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ipv4FromFrame, readPcap } from '../link/pcap-read.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import type { CliCommand } from './commands.ts';
+import { CONTROL_DIR, controlPath, queryControl } from './control.ts';
 import { buildLadder } from './ladder/ladder.ts';
 import { renderSvg } from './ladder/render-svg.ts';
 import { renderList, renderText } from './ladder/render-text.ts';
 import { type CapturedPacket, summarize, type Trace, traceConnections } from './ladder/segments.ts';
+import { packetsFromAnswer } from './live-packets.ts';
 
 export interface LadderCliOptions {
   conn: number;
   svg?: string;
   list: boolean;
   maxRows?: number;
+  /** Ask the running stack of namespace `netns` instead of reading a file. */
+  live?: boolean;
+  netns?: string;
+  /** Where the control sockets are (tests). */
+  dir?: string;
 }
 
 export interface CliOutput {
@@ -62,17 +71,41 @@ export function traceFile(file: string): { trace: Trace; truncated: boolean } | 
   return { trace, truncated: pcap.truncated };
 }
 
-/** Everything `ladder` prints, given its arguments; the action only writes it out. */
+const failure = (message: string): CliOutput => ({
+  stdout: '',
+  stderr: `tunstack ladder: ${message}\n`,
+  exitCode: 1,
+});
+
+/** Everything `ladder FILE` prints, given its arguments; the action only writes it out. */
 export function runLadder(file: string, o: LadderCliOptions): CliOutput {
-  const fail = (message: string): CliOutput => ({
-    stdout: '',
-    stderr: `tunstack ladder: ${message}\n`,
-    exitCode: 1,
-  });
   const traced = traceFile(file);
-  if (typeof traced === 'string') return fail(traced);
-  const { trace } = traced;
-  const summary = summaryLines(file, traced.truncated, trace);
+  if (typeof traced === 'string') return failure(traced);
+  return ladderOutput(file, traced.trace, traced.truncated, o);
+}
+
+/** Everything `ladder --live` prints: the packets come from the stack's control socket. */
+export async function runLadderLive(o: LadderCliOptions): Promise<CliOutput> {
+  const netns = o.netns ?? 'tunstack';
+  let answer: unknown;
+  try {
+    answer = await queryControl(controlPath(netns, o.dir), 'packets');
+  } catch (e) {
+    return failure((e as Error).message);
+  }
+  const packets = packetsFromAnswer(answer);
+  if (typeof packets === 'string') return failure(packets);
+  return ladderOutput(`netns ${netns} (live)`, traceConnections(packets), false, o);
+}
+
+/** The list, or one connection as text (and SVG): the same for a file and a live stack. */
+function ladderOutput(
+  source: string,
+  trace: Trace,
+  truncated: boolean,
+  o: LadderCliOptions,
+): CliOutput {
+  const summary = summaryLines(source, truncated, trace);
   if (o.list) {
     return {
       stdout: renderList(trace.connections.map(summarize)) + summary,
@@ -80,10 +113,12 @@ export function runLadder(file: string, o: LadderCliOptions): CliOutput {
       exitCode: 0,
     };
   }
-  if (trace.connections.length === 0) return fail(`no TCP connections in ${file}`);
+  if (trace.connections.length === 0) return failure(`no TCP connections in ${source}`);
   const conn = trace.connections[o.conn - 1];
   if (conn === undefined) {
-    return fail(`no connection ${o.conn}: ${file} has ${trace.connections.length} (see --list)`);
+    return failure(
+      `no connection ${o.conn}: ${source} has ${trace.connections.length} (see --list)`,
+    );
   }
   const ladder = buildLadder(conn);
   let stdout = renderText(ladder, { maxRows: o.maxRows });
@@ -95,7 +130,7 @@ export function runLadder(file: string, o: LadderCliOptions): CliOutput {
     try {
       writeFileSync(o.svg, renderSvg(ladder, { maxRows: o.maxRows }));
     } catch (e) {
-      return fail(`cannot write ${o.svg}: ${(e as Error).message}`);
+      return failure(`cannot write ${o.svg}: ${(e as Error).message}`);
     }
     stdout += `wrote ${o.svg}\n`;
   }
@@ -130,14 +165,25 @@ export const ladderCommand: CliCommand = {
   register(program: Command): void {
     program
       .command('ladder')
-      .description('draw a TCP connection from a pcap file as a ladder diagram')
-      .argument('<file>', 'a pcap or pcapng file (PcapLink, tcpdump -w, Wireshark)')
+      .description('draw a TCP connection from a pcap file or a running stack as a ladder diagram')
+      .argument('[file]', 'a pcap or pcapng file (PcapLink, tcpdump -w, Wireshark)')
       .option('--conn <n>', 'which connection (see --list)', positiveInt, 1)
       .option('--svg <out>', 'also write the diagram as SVG to this file')
       .option('--list', 'list the connections instead', false)
       .option('--max-rows <n>', 'draw at most this many segments', positiveInt)
-      .action((file: string, o: LadderCliOptions) => {
-        const out = runLadder(file, o);
+      .option('--live', 'ask the running `tunstack up --record K` for its last packets instead')
+      .option('--netns <name>', 'with --live: the namespace given to `tunstack up`', 'tunstack')
+      .option('--dir <path>', 'with --live: where the control sockets are', CONTROL_DIR)
+      .action(async (file: string | undefined, o: LadderCliOptions) => {
+        let out: CliOutput;
+        if (o.live === true) {
+          out =
+            file === undefined
+              ? await runLadderLive(o)
+              : failure('give a FILE or --live, not both');
+        } else {
+          out = file === undefined ? failure('give a pcap FILE, or --live') : runLadder(file, o);
+        }
         process.stdout.write(out.stdout);
         process.stderr.write(out.stderr);
         process.exitCode = out.exitCode;

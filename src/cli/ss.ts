@@ -13,6 +13,7 @@ import { formatStateHistory } from '../tcp/history.ts';
 import type { CliCommand } from './commands.ts';
 import {
   CONTROL_DIR,
+  type ControlHandlers,
   type ControlServer,
   controlPath,
   queryControl,
@@ -132,18 +133,20 @@ export function formatSs(rows: readonly SsRow[], options: FormatOptions = {}): s
 }
 
 /**
- * For `tunstack up`: serve the connection table on the namespace's control socket, and print
- * it to stderr on SIGUSR2 unless `signal` is false. close() undoes both.
+ * For `tunstack up`: serve the connection table (and `more` questions, such as `packets`) on the
+ * namespace's control socket, and print the table to stderr on SIGUSR2 unless `signal` is false.
+ * close() undoes both.
  */
 export async function attachSs(
   netns: string,
   connections: () => readonly SsRow[],
   logger: Logger,
   signal = true,
+  more: ControlHandlers = {},
 ): Promise<{ close(): Promise<void> }> {
   let control: ControlServer | null = null;
   try {
-    control = await serveControl(controlPath(netns), { connections }, logger);
+    control = await serveControl(controlPath(netns), { ...more, connections }, logger);
     if (control) logger.info({ path: control.path }, 'control socket: try `tunstack ss`');
   } catch (err) {
     logger.warn({ err }, 'no control socket: `tunstack ss` will not reach this stack');

@@ -24,6 +24,7 @@ import { FaultLink, parseImpair } from '../link/fault.ts';
 import type { Link } from '../link/link.ts';
 import * as netns from '../link/netns.ts';
 import { PcapLink } from '../link/pcap.ts';
+import { RecorderLink } from '../link/recorder.ts';
 import { TunLink } from '../link/tun.ts';
 import { realClock } from '../stack/clock.ts';
 import { Stack } from '../stack/stack.ts';
@@ -32,6 +33,7 @@ import type { TcpConnectionOptions } from '../tcp/options.ts';
 import { tryParseIpv4 } from '../wire/ipv4.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
 import type { CliCommand } from './commands.ts';
+import { MAX_RECORD, packetsHandler } from './live-packets.ts';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts';
 import { attachSs } from './ss.ts';
 
@@ -44,6 +46,11 @@ export interface UpOptions {
   batch: number;
   pcap?: string;
   impair?: string;
+  /**
+   * Keep the last K packets in and out in memory (RecorderLink), for `tunstack ladder --live`;
+   * 0 or absent: off.
+   */
+  record?: number;
   apps: string[];
   logLevel: LogLevel;
   /** On SIGUSR2, write memory and counters here as one JSON object (atomically). */
@@ -238,10 +245,14 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
       if (tun.offload?.tso) logger.info({ offloads: tun.offloads }, 'offload: checksum, TSO4');
       else logger.info({ vnetHdr: tun.vnetHdr }, 'offload: not granted by the kernel, plain TUN');
     }
-    // The pcap shows what crosses the device: stack -> fault -> pcap -> tun.
+    // The pcap shows what crosses the device: stack -> recorder -> fault -> pcap -> tun.
     let link: Link = tun;
     if (o.pcap !== undefined) link = new PcapLink(link, o.pcap);
     if (impairment !== undefined) link = new FaultLink(link, impairment, realClock);
+    // Outermost, so it records exactly what the stack sends and receives.
+    const recorder =
+      (o.record ?? 0) > 0 ? new RecorderLink(link, o.record ?? 0, { clock: realClock }) : undefined;
+    if (recorder !== undefined) link = recorder;
     const stack = new Stack({
       link,
       address: o.addr,
@@ -262,6 +273,7 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
       () => stack.connections(),
       logger,
       o.statsFile === undefined,
+      { packets: packetsHandler(recorder) },
     );
     undo.push(() => ss.close());
 
@@ -331,6 +343,7 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     batch: raw.batch as number,
     pcap: raw.pcap as string | undefined,
     impair: raw.impair as string | undefined,
+    record: raw.record as number,
     apps: (raw.apps as string[] | undefined) ?? [...DEFAULT_APPS],
     logLevel: raw.logLevel as LogLevel,
     statsFile: raw.statsFile as string | undefined,
@@ -423,6 +436,12 @@ export const upCommand: CliCommand = {
       .option(
         '--impair <spec>',
         'fault injection, e.g. loss=1%,delay=20ms,seed=7 (src/link/fault.ts)',
+      )
+      .option(
+        '--record <k>',
+        'keep the last K packets in memory for `tunstack ladder --live` (0: off)',
+        parseIntOption('record', 0, MAX_RECORD),
+        0,
       )
       .option(
         '--apps <names>',
