@@ -1,7 +1,8 @@
 /**
  * `tunstack ss` against a running `tunstack up` (two processes, as a person uses them): the
  * table through the control socket (plain, -i, --json), the same table on stderr after SIGUSR2,
- * and a clear error once the stack is gone (its socket file removed).
+ * and a clear error once the stack is gone (its socket file removed). Also `tunstack ladder
+ * --live`, which asks the same socket for the packets `up --record K` kept.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -39,11 +40,12 @@ function tunstack(args: readonly string[]): Proc {
   return { child, out: () => out, err: () => err, exited };
 }
 
-/** Run `tunstack ss ...` to completion. */
+/** Run `tunstack ss ...` (or another command: `ladder`) to completion. */
 async function ss(
   args: readonly string[],
+  command = 'ss',
 ): Promise<{ code: number | null; out: string; err: string }> {
-  const p = tunstack(['ss', ...args]);
+  const p = tunstack([command, ...args]);
   const code = await p.exited;
   return { code, out: p.out(), err: p.err() };
 }
@@ -112,6 +114,52 @@ kernelDescribe('tunstack ss', () => {
       expect(gone.err).toMatch(/tunstack ss: no tunstack is running there/);
     } finally {
       download?.kill();
+      up.child.kill('SIGKILL');
+      await netns.remove(ns);
+    }
+  });
+
+  it('ladder --live draws the last packets of a running stack started with --record', async () => {
+    const ns = netns.uniqueName();
+    const up = tunstack(['up', '--netns', ns, '--apps', 'http', '--record', '200']);
+    try {
+      await waitFor(() => up.out().includes('ready:'), 20_000, 'the ready line');
+      const curl = spawnInNs(
+        ns,
+        ['curl', '-sS', '-o', '/dev/null', `http://${STACK_ADDR}/`],
+        20_000,
+      );
+      expect((await curl.exited).code).toBe(0);
+
+      const drawn = await ss(['--live', '--netns', ns], 'ladder');
+      expect(drawn.err).toBe('');
+      expect(drawn.code).toBe(0);
+      // The kernel (a, 10.0.0.1) opens; the stack (b, 10.0.0.2:80) answers.
+      expect(drawn.out).toMatch(/10\.0\.0\.1:\d+ .*10\.0\.0\.2:80/);
+      expect(drawn.out).toMatch(/\|--- SYN seq=0 /);
+      expect(drawn.out).toMatch(/\|<-- SYN\/ACK seq=0 ack=1 /);
+      expect(drawn.out).toMatch(/ESTABLISHED.*\n(.*\n)*.*ESTABLISHED/);
+      expect(drawn.out).toMatch(/^netns \S+ \(live\): \d+ packets, 1 TCP connection/m);
+
+      up.child.kill('SIGTERM');
+      expect(await up.exited).toBe(0);
+    } finally {
+      up.child.kill('SIGKILL');
+      await netns.remove(ns);
+    }
+  });
+
+  it('ladder --live says how to turn recording on when the stack records nothing', async () => {
+    const ns = netns.uniqueName();
+    const up = tunstack(['up', '--netns', ns, '--apps', 'http']);
+    try {
+      await waitFor(() => up.out().includes('ready:'), 20_000, 'the ready line');
+      const off = await ss(['--live', '--netns', ns], 'ladder');
+      expect(off.code).toBe(1);
+      expect(off.err).toMatch(/recording is off: start the stack with `tunstack up --record K`/);
+      up.child.kill('SIGTERM');
+      expect(await up.exited).toBe(0);
+    } finally {
       up.child.kill('SIGKILL');
       await netns.remove(ns);
     }
