@@ -368,6 +368,8 @@ async function holdIdle(ctx: TestContext, whileHeld: () => Promise<void>): Promi
       String(openSeconds),
       '--rr-count',
       String(opts.quick ? 200 : 1000),
+      '--rr-warmup',
+      String(opts.quick ? 300 : 3000),
       '--rr-seconds',
       String(openSeconds),
       '--hold-seconds',
