@@ -9,7 +9,7 @@ declare -A tools=([ip]=iproute2 [ping]=iputils-ping [curl]=curl)
 if [ "${1:-test}" != start ]; then
   tools+=(
     [tcpdump]=tcpdump [socat]=socat [nft]=nftables [cc]=gcc [make]=make [python3]=python3
-    [chromium]=chromium
+    [chromium]=chromium [hping3]=hping3 [nmap]=nmap [wrk]=wrk
   )
 fi
 missing=()
