@@ -38,14 +38,25 @@ export interface IpInputOptions {
   reassembly?: ReassemblyOptions;
 }
 
-/** True for source addresses a datagram may not carry (RFC 1122 §3.2.1.3, RFC 1812 §5.3.7). */
-export function isBadSource(src: number): boolean {
+/** Why a source address is martian, by the IP drop reason it is counted under. */
+export type MartianReason = Extract<IpDropReason, `martian-${string}`>;
+
+/**
+ * The reason a datagram from the link may not carry `src` as its source, or null when it may
+ * (RFC 1122 §3.2.1.3, RFC 1812 §5.3.7, and Linux's input routing, which drops the same as
+ * "martian source"): our own address (a packet from the wire claiming to be from us: the LAND
+ * attack, answered it would make the stack talk to itself), loopback 127/8, "this network" 0/8,
+ * multicast 224/4, class E 240/4 and the limited broadcast address.
+ */
+export function martianSource(src: number, ourAddress: number): MartianReason | null {
+  if (src === ourAddress) return 'martian-own-address';
+  if (src === LIMITED_BROADCAST) return 'martian-broadcast';
   const top = src >>> 24;
-  return (
-    src === LIMITED_BROADCAST ||
-    top === 127 || // loopback arriving on a link
-    (top >= 224 && top <= 239) // multicast
-  );
+  if (top === 127) return 'martian-loopback';
+  if (top === 0) return 'martian-this-network';
+  if (top >= 224 && top <= 239) return 'martian-multicast';
+  if (top >= 240) return 'martian-class-e';
+  return null;
 }
 
 export class IpInput {
@@ -74,9 +85,10 @@ export class IpInput {
   /**
    * One packet from the link. Returns the datagram for a protocol to handle, or null when it was
    * dropped (counted) or is a fragment still waiting for the rest. `csumTrusted`: the link's
-   * RxFlag.CsumTrusted (never kept for a datagram put together from fragments).
+   * RxFlag.CsumTrusted (never kept for a datagram put together from fragments). `looped`: the
+   * datagram is one of ours sent to our own address (Stack's loopback), so its source is ours.
    */
-  receive(bytes: Uint8Array, now: number, csumTrusted = false): IpDatagram | null {
+  receive(bytes: Uint8Array, now: number, csumTrusted = false, looped = false): IpDatagram | null {
     this.stats.rxPackets++;
     let ip = Ipv4View.check(bytes);
     if (ip instanceof ParseError) return this.drop(ip.reason);
@@ -85,7 +97,10 @@ export class IpInput {
     // A host takes only what is addressed to it (RFC 1122 §3.2.1.3); we have one address and no
     // multicast groups. Subnet broadcasts are not recognised: we know no prefix length.
     if (dst !== this.address && !broadcast) return this.drop('not-our-address');
-    if (isBadSource(ip.src)) return this.drop('bad-source');
+    if (!looped) {
+      const martian = martianSource(ip.src, this.address);
+      if (martian !== null) return this.drop(martian);
+    }
     if (ip.headerLen > 20) this.stats.rxOptionsSkipped++;
 
     let reassembled = false;

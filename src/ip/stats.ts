@@ -11,8 +11,13 @@ export const IP_DROP_REASONS = [
   'bad-ihl',
   'bad-length',
   'bad-checksum',
-  // input policy
-  'bad-source',
+  // input policy: martian sources (Linux's ip_route_input_slow drops these as "martian source")
+  'martian-own-address',
+  'martian-loopback',
+  'martian-this-network',
+  'martian-multicast',
+  'martian-class-e',
+  'martian-broadcast',
   'not-our-address',
   // fragments
   'bad-fragment',

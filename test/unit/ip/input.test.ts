@@ -77,7 +77,42 @@ describe('IpInput', () => {
     expect(input.receive(packet(pattern(4), { dst: 0xe0000001 }), 0)).toBe(null);
     expect(input.receive(packet(pattern(4), { src: 0x7f000001 }), 0)).toBe(null);
     expect(input.receive(packet(pattern(4), { src: 0xffffffff }), 0)).toBe(null);
-    expect(drops(stats)).toEqual({ 'not-our-address': 2, 'bad-source': 2 });
+    expect(drops(stats)).toEqual({
+      'not-our-address': 2,
+      'martian-loopback': 1,
+      'martian-broadcast': 1,
+    });
+  });
+
+  it('drops martian sources, each under its own reason, as Linux input routing does', () => {
+    const { stats, input } = setup();
+    const cases: [number, string][] = [
+      [US, 'martian-own-address'], // LAND: a packet from the wire claiming to be from us
+      [0x7f000001, 'martian-loopback'],
+      [0x00000000, 'martian-this-network'],
+      [0x00a0b0c0, 'martian-this-network'],
+      [0xe0000001, 'martian-multicast'],
+      [0xefffffff, 'martian-multicast'],
+      [0xf0000001, 'martian-class-e'],
+      [0xfffffffe, 'martian-class-e'],
+      [0xffffffff, 'martian-broadcast'],
+    ];
+    for (const [src, reason] of cases) {
+      const before = stats.drops[reason as keyof typeof stats.drops];
+      expect(input.receive(packet(pattern(4), { src }), 0)).toBe(null);
+      expect(stats.drops[reason as keyof typeof stats.drops]).toBe(before + 1);
+    }
+    expect(stats.rxDelivered).toBe(0);
+    // The edges of the ranges are ordinary sources.
+    for (const src of [0x01000000, 0x7effffff, 0x80000000, 0xdfffffff]) {
+      expect(input.receive(packet(pattern(4), { src }), 0)).not.toBe(null);
+    }
+  });
+
+  it('takes our own address as the source of a looped-back datagram', () => {
+    const { stats, input } = setup();
+    expect(input.receive(packet(pattern(4), { src: US }), 0, false, true)).not.toBe(null);
+    expect(stats.drops['martian-own-address']).toBe(0);
   });
 
   it('delivers limited broadcast, marked as such', () => {
