@@ -4,7 +4,7 @@
  *
  *   link ──packet()──► IpInput ──► ICMP / UDP / TCP handler / registered protocol
  *   layers ──► IpOutput ──► transmit() ──► link.send()      link.flush() after each batch
- *                                 └──► to our own address: looped back to input (a microtask later)
+ *                                 └──► to our own address: looped back to input (next event-loop turn)
  *
  * Received bytes are valid only while the link's callback runs, so everything below this file
  * either finishes with them before returning or copies them (reassembly, dgram messages).
@@ -101,6 +101,7 @@ export class Stack {
 
   private readonly handlers = new Map<number, ProtocolHandler>();
   private loopback: Uint8Array[] = [];
+  private loopbackImmediate: NodeJS.Immediate | null = null;
   private tcpHandler: TcpSegmentHandler | null = null;
   private readonly reassemblyTimer: Timer;
   private flushQueued = false;
@@ -225,6 +226,9 @@ export class Stack {
       this.net.closeAll();
       this.tcp.close();
       this.timers.close();
+      if (this.loopbackImmediate !== null) clearImmediate(this.loopbackImmediate);
+      this.loopbackImmediate = null;
+      this.loopback = [];
       this.ip.input.reassembler.clear();
       this.flush();
       this.logger.info({ stats: this.stats }, 'stack closed');
@@ -237,15 +241,20 @@ export class Stack {
   private transmit(packet: Uint8Array, segmentSize?: number): void {
     const link = this.stats.link;
     if (get32(packet, 16) === this.addr) {
-      // A datagram to ourselves never reaches the wire (the kernel would not send it back).
-      // It goes in after the current call returns, so that no layer is re-entered.
+      // A datagram to ourselves never reaches the wire (the kernel would not send it back). It
+      // goes in on a later turn of the event loop (setImmediate, not a microtask), so that no
+      // layer is re-entered and, whatever two of our own ends say to each other, timers, I/O
+      // and signals still run between their exchanges: a conversation with ourselves can cost
+      // CPU, never the event loop.
       if (this.loopback.length >= LOOPBACK_QUEUE_LIMIT) {
         link.loopbackDrops++;
         return;
       }
       link.loopbackPackets++;
       this.loopback.push(packet);
-      if (this.loopback.length === 1) queueMicrotask(this.drainLoopback);
+      if (this.loopback.length === 1 && this.loopbackImmediate === null) {
+        this.loopbackImmediate = setImmediate(this.drainLoopback);
+      }
       return;
     }
     link.txPackets++;
@@ -253,10 +262,12 @@ export class Stack {
     this.link.send(packet, segmentSize);
   }
 
+  /** One turn's looped-back datagrams (at most LOOPBACK_QUEUE_LIMIT, the queue's bound). */
   private readonly drainLoopback = (): void => {
+    this.loopbackImmediate = null;
     const batch = this.loopback;
     this.loopback = [];
-    for (const p of batch) this.process(p);
+    for (const p of batch) this.process(p, false, true);
     this.flush();
   };
 
@@ -275,12 +286,12 @@ export class Stack {
   }
 
   /** One packet for IP input, from the link or looped back. Never throws. */
-  private process(bytes: Uint8Array, csumTrusted = false): void {
+  private process(bytes: Uint8Array, csumTrusted = false, looped = false): void {
     if (this.closing !== null) return;
     const stats = this.stats;
     const now = this.clock.now();
     try {
-      const d = this.ip.input.receive(bytes, now, csumTrusted);
+      const d = this.ip.input.receive(bytes, now, csumTrusted, looped);
       if (d !== null) this.deliver(d, now);
       else if (this.ip.input.reassembler.datagramsInProgress > 0) this.armReassemblyTimer();
     } catch (err) {

@@ -222,6 +222,8 @@ export class TcpConnection implements FourTuple {
   /** When the current challenge-ACK second began (null: no challenge ACK yet). */
   #challengeWindowStart: number | null = null;
   #challengeAcks = 0;
+  /** When the last ACK for an unacceptable data-less segment went out (null: never). */
+  #lastInvalidAckAt: number | null = null;
   /** A tail loss probe is due (RFC 8985 §7.3). */
   #tlpPending = false;
   /** TLP.end_seq: SND.MAX when the probe went; no other probe until it is acknowledged. */
@@ -702,7 +704,7 @@ export class TcpConnection implements FourTuple {
       }
       // RFC 7323 §5.3 R1, PAWS: an old timestamp means an old duplicate; ACK and drop.
       if (this.#tsRecent !== null && seqLt(ts.tsVal, this.#tsRecent)) {
-        this.#ackNow = true;
+        this.#invalidAck(now, seg);
         this.#drop('paws');
         return;
       }
@@ -722,7 +724,7 @@ export class TcpConnection implements FourTuple {
       if (ts !== null && this.#neg.timestamps && seqLeq(seg.seq, this.#lastAckSent)) {
         if (this.#tsRecent === null || seqGeq(ts.tsVal, this.#tsRecent)) this.#tsRecent = ts.tsVal;
       }
-      if (seg.control !== 'rst') this.#ackNow = true;
+      if (seg.control !== 'rst') this.#invalidAck(now, seg);
       // RFC 2883 §4 (1): a segment wholly below RCV.NXT repeats data we have.
       const end = seqAdd(seg.seq, seg.payload.length);
       if (seg.payload.length > 0 && seqLeq(end, this.#rcvNxt)) this.#noteDuplicate(seg.seq, end);
@@ -1746,6 +1748,24 @@ export class TcpConnection implements FourTuple {
       return;
     }
     this.#challengeAcks++;
+    this.#ackNow = true;
+  }
+
+  /**
+   * The ACK RFC 9293 §3.10.7.4 owes an unacceptable segment, rate-limited as Linux's
+   * tcp_oow_rate_limited does: a segment with data (and no SYN) is always answered (it is not
+   * part of an ACK loop, and its sender needs the duplicate ACK); one without data at most once
+   * per `invalidAckIntervalMs`, so that two ends can never ACK each other's ACKs for ever.
+   */
+  #invalidAck(now: number, seg: TcpRepr): void {
+    const interval = this.#opts.invalidAckIntervalMs;
+    if (interval > 0 && (seg.payload.length === 0 || seg.control === 'syn')) {
+      if (this.#lastInvalidAckAt !== null && now - this.#lastInvalidAckAt < interval) {
+        this.#count('invalid-ack-limited');
+        return;
+      }
+      this.#lastInvalidAckAt = now;
+    }
     this.#ackNow = true;
   }
 

@@ -56,6 +56,13 @@ export interface TcpConnectionOptions {
   /** RFC 5961 §7: most challenge ACKs sent per second (Linux's global default is 1000). */
   challengeAcksPerSecond: number;
   /**
+   * Least time between two ACKs sent for unacceptable segments that carry no data (out of
+   * window, or old by PAWS), ms; 0 answers every one as RFC 9293 §3.10.7.4 says. Two ends that
+   * each find the other's ACKs unacceptable (a desynchronised pair, or a connection whose peer is
+   * itself) would otherwise ACK each other for ever. Linux's tcp_invalid_ratelimit, 500 ms.
+   */
+  invalidAckIntervalMs: number;
+  /**
    * Tail loss probes (RFC 8985 §7, with SACK only): a probe 2*SRTT after the last transmission
    * instead of waiting for the RTO. Off by default so that plain RFC 6298 timing holds (the
    * packetdrill `rfc` profile expects it); Linux has it on (tcp_early_retrans).
@@ -104,6 +111,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   congestion: 'reno',
   noDelay: false,
   challengeAcksPerSecond: 100,
+  invalidAckIntervalMs: 500,
   tailLossProbe: false,
   quickAck: false,
   dsack: false,

@@ -1,0 +1,39 @@
+/**
+ * ACKs for unacceptable segments (RFC 9293 §3.10.7.4), rate-limited as Linux's
+ * tcp_invalid_ratelimit: no two ends can ACK each other's ACKs for ever.
+ */
+import { describe, expect, it } from 'vitest';
+import { established, expectOut, feed, l, r } from './helpers.ts';
+
+describe('ACKs for unacceptable segments', () => {
+  it('answers the first data-less out-of-window segment, then at most one per 500 ms', () => {
+    const c = established();
+    const oow = { control: 'none' as const, seq: r(1_000_000), ack: l(1) };
+    feed(c, 100, oow);
+    expectOut(c, 100, [{ control: 'none', seq: l(1), ack: r(1) }]);
+    feed(c, 200, oow);
+    feed(c, 599, oow);
+    expectOut(c, 599, []);
+    expect(c.stats.drops['invalid-ack-limited']).toBe(2);
+    feed(c, 600, oow);
+    expectOut(c, 600, [{ control: 'none', seq: l(1), ack: r(1) }]);
+  });
+
+  it('always answers an old segment that carries data: its sender needs the duplicate ACK', () => {
+    const c = established();
+    feed(c, 100, { control: 'none', seq: r(1_000_000), ack: l(1) });
+    expectOut(c, 100, [{ ack: r(1) }]);
+    feed(c, 101, { control: 'none', seq: r(-9), ack: l(1), payload: 'old data!' });
+    expectOut(c, 101, [{ ack: r(1) }]);
+    feed(c, 102, { control: 'none', seq: r(-9), ack: l(1), payload: 'old data!' });
+    expectOut(c, 102, [{ ack: r(1) }]);
+  });
+
+  it('answers every one when the interval is 0 (the RFC as written)', () => {
+    const c = established({ invalidAckIntervalMs: 0 });
+    for (const at of [100, 101, 102]) {
+      feed(c, at, { control: 'none', seq: r(1_000_000), ack: l(1) });
+      expectOut(c, at, [{ ack: r(1) }]);
+    }
+  });
+});
