@@ -25,6 +25,7 @@
  * never touches TcpConnection itself.
  */
 
+import { TokenBucket } from '../icmp/token-bucket.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import { TcpConnection } from '../tcp/conn.ts';
 import type { TcpEvent } from '../tcp/events.ts';
@@ -52,6 +53,13 @@ export interface TcpLayerOptions {
   ephemeralHigh: number;
   /** SYN_RECEIVED connections per listener. */
   synBacklog: number;
+  /**
+   * RSTs sent for segments that reach no connection (closed ports, a listener's bad ACKs): at
+   * most this many per second, with a burst of as many, so that a flood of junk to closed ports
+   * costs one answer per token, not one per packet. Linux answers each one; BSD limits them
+   * (net.inet.icmp.icmplim covers its RSTs too). 0: unlimited.
+   */
+  resetsPerSecond: number;
   /** Options for every connection; `mss` defaults to the stack's MTU − 40. */
   conn: Partial<TcpConnectionOptions>;
   /** RFC 6528 ISN secret; random when omitted (simulations pass one to be reproducible). */
@@ -64,6 +72,7 @@ export const DEFAULT_TCP_LAYER_OPTIONS: Readonly<Omit<TcpLayerOptions, 'isnSecre
     ephemeralLow: 49_152,
     ephemeralHigh: 65_535,
     synBacklog: 128,
+    resetsPerSecond: 2000,
     conn: {},
   });
 
@@ -77,6 +86,8 @@ export interface TcpLayerStats {
   noPort: number;
   /** RSTs sent for segments that reached no connection (closed port, or a listener's bad ACK). */
   resetsSent: number;
+  /** Such RSTs not sent because `resetsPerSecond` was used up. */
+  resetsRateLimited: number;
   /** SYNs dropped because the connection table was full. */
   tableFull: number;
   /** TIME_WAIT connections forgotten early to make room. */
@@ -296,6 +307,8 @@ export class TcpLayer {
   /** Handles poked by user calls in this tick, serviced together in one microtask. */
   #dirty: TcpHandle[] = [];
   #nextEphemeral: number;
+  /** The budget for RSTs to segments that reach no connection (null: unlimited). */
+  readonly #resetBucket: TokenBucket | null;
   #closed = false;
   /** Told each connection's last row as it leaves the table (see onConnectionGone). */
   readonly #goneWatchers = new Set<(row: TcpConnectionRow) => void>();
@@ -313,12 +326,17 @@ export class TcpLayer {
     this.#isn = new IsnGenerator(isnSecret);
     this.#connOptions = { mss: mssFromMtu(stack.mtu), ...o.conn };
     this.#nextEphemeral = o.ephemeralLow;
+    this.#resetBucket =
+      o.resetsPerSecond > 0
+        ? new TokenBucket(o.resetsPerSecond, o.resetsPerSecond, stack.now())
+        : null;
     this.stats = {
       activeOpens: 0,
       passiveOpens: 0,
       accepted: 0,
       noPort: 0,
       resetsSent: 0,
+      resetsRateLimited: 0,
       tableFull: 0,
       timeWaitEvicted: 0,
       listenerDrops: {},
@@ -485,6 +503,10 @@ export class TcpLayer {
   }
 
   #sendReset(rst: TcpRepr, to: number): void {
+    if (this.#resetBucket !== null && !this.#resetBucket.take(this.stack.now())) {
+      this.stats.resetsRateLimited++;
+      return;
+    }
     if (this.stack.sendTcp(rst, to)) this.stats.resetsSent++;
     else this.stats.txRefused++;
   }

@@ -668,6 +668,13 @@ export class TcpConnection implements FourTuple {
 
   /** §3.10.7.4: SYN-RECEIVED and every synchronized state. */
   #processSynchronized(now: number, seg: TcpRepr): void {
+    // Neither SYN, RST nor ACK (a scanner's NULL, FIN or Xmas probe): the fifth step would drop
+    // it, and an ACK owed by the first would only tell a blind sender our RCV.NXT. Dropped at
+    // once, as Linux's tcp_rcv_state_process does.
+    if (seg.ack === null && seg.control !== 'syn' && seg.control !== 'rst') {
+      this.#drop('no-ack');
+      return;
+    }
     const len = segmentLength(seg);
     const ts = seg.options.timestamp;
 

@@ -10,12 +10,13 @@
  *  |           Checksum            |         Urgent Pointer        |
  *  |                           [Options]                           |
  *
- * Flag combinations `parseTcp` refuses as ParseError 'bad-flags' (decided here, once):
- *  - SYN+FIN, SYN+RST, FIN+RST: a TcpRepr has one control, and no correct stack sends these
- *    (they are scanner probes; RFC 9293 gives them no meaning worth keeping).
- *  - none of SYN, RST, ACK: every state of RFC 9293 §3.10.7 drops such a segment ("if the ACK bit
- *    is off drop the segment"; LISTEN and SYN-SENT drop it too), so it never reaches the core.
- *    This covers the all-zero "null scan" and FIN/PSH/URG-only "Xmas" probes.
+ * Flag combinations `parseTcp` refuses as ParseError 'bad-flags' (decided here, once): SYN+FIN,
+ * SYN+RST and FIN+RST. A TcpRepr has one control, and no correct stack sends these (they are
+ * scanner probes; RFC 9293 gives them no meaning worth keeping).
+ * Segments with none of SYN, RST and ACK (nmap's NULL, FIN and Xmas probes) do parse: a closed
+ * port must answer them with a RST (RFC 9293 §3.10.7.1), which is how a scanner tells closed
+ * from open; LISTEN and the synchronized states drop them ("if the ACK bit is off drop the
+ * segment"), which the TCP core and the listener decide.
  * A FIN with ACK, an RST with or without ACK, and a SYN with or without ACK are all accepted.
  */
 import { copyInto, get16, get32, put16, put32 } from './bytes.ts';
@@ -142,7 +143,6 @@ export function parseTcp(view: TcpView): TcpRepr | ParseError {
   const rst = (f & TcpFlag.RST) !== 0;
   const ackSet = (f & TcpFlag.ACK) !== 0;
   if ((syn && fin) || (syn && rst) || (fin && rst)) return ParseError.of('bad-flags');
-  if (!syn && !rst && !ackSet) return ParseError.of('bad-flags');
   const control: TcpControl = syn ? 'syn' : fin ? 'fin' : rst ? 'rst' : 'none';
   const options = parseOptions(view.options);
   if (options === null) return ParseError.of('bad-options');

@@ -6,35 +6,15 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/stack/clock.ts';
 import { Stack } from '../../../src/stack/stack.ts';
-import { emitTcp, tcpSegmentLen } from '../../../src/wire/tcp.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../../src/wire/tcp-repr.ts';
-import { packet, US } from '../ip/helpers.ts';
+import { US } from '../ip/helpers.ts';
 import { RecordingLink } from './recording-link.ts';
+import { tcpPacket, tcpSeg } from './tcp-packets.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
 function syn(srcPort: number, dstPort: number, seq: number): TcpRepr {
-  return {
-    srcPort,
-    dstPort,
-    control: 'syn',
-    psh: false,
-    urg: false,
-    ece: false,
-    cwr: false,
-    seq,
-    ack: null,
-    window: 65535,
-    urgentPointer: 0,
-    options: { ...NO_OPTIONS, mss: 1460 },
-    payload: new Uint8Array(0),
-  };
-}
-
-function tcpPacket(seg: TcpRepr, src: number, dst: number): Uint8Array {
-  const bytes = new Uint8Array(tcpSegmentLen(seg));
-  emitTcp(bytes, seg, src, dst);
-  return packet(bytes, { src, dst, protocol: 6 });
+  return tcpSeg({ srcPort, dstPort, control: 'syn', seq, options: { ...NO_OPTIONS, mss: 1460 } });
 }
 
 function setup() {

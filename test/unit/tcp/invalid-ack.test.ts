@@ -37,3 +37,14 @@ describe('ACKs for unacceptable segments', () => {
     }
   });
 });
+
+describe('segments with neither SYN, RST nor ACK in a synchronized state', () => {
+  it('are dropped at once, unanswered (a scanner learns nothing, as from Linux)', () => {
+    const c = established();
+    feed(c, 100, { control: 'fin', seq: r(1) });
+    feed(c, 101, { control: 'none', seq: r(1_000_000), payload: 'x' });
+    expectOut(c, 101, []);
+    expect(c.stats.drops['no-ack']).toBe(2);
+    expect(c.state).toBe('ESTABLISHED');
+  });
+});
