@@ -133,6 +133,7 @@ export class Stack {
       this.clock,
       () => this.flush(),
       (err) => this.logger.error({ err }, 'timer callback threw'),
+      stats.timers,
     );
     this.reassemblyTimer = this.timers.create((now) => {
       input.reassembler.expire(now, (first) => this.icmp.sendReassemblyTimeout(first, now));

@@ -6,6 +6,7 @@
 import { createIcmpStats, type IcmpStats } from '../icmp/icmp.ts';
 import { createIpStats, type IpStats } from '../ip/stats.ts';
 import { createUdpStats, type UdpStats } from '../udp/udp.ts';
+import type { TimerStats } from './timers.ts';
 
 export interface LinkStats {
   rxPackets: number;
@@ -58,6 +59,8 @@ export interface StackStats {
   tcp: TcpStackStats;
   /** Datagrams for protocols nobody handles (answered with ICMP protocol unreachable). */
   unknownProtocol: number;
+  /** The timer queue's bounds (src/stack/timers.ts). */
+  timers: TimerStats;
 }
 
 export function createStackStats(): StackStats {
@@ -82,5 +85,6 @@ export function createStackStats(): StackStats {
     udp: createUdpStats(),
     tcp: { rxSegments: 0, rxUnhandled: 0, txSegments: 0, drops: tcpDrops },
     unknownProtocol: 0,
+    timers: { runsBounded: 0 },
   };
 }

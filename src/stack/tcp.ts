@@ -98,6 +98,10 @@ export interface TcpLayerStats {
   txRefused: number;
   /** Exceptions thrown by owners' event handlers (rethrown asynchronously, as Node would). */
   ownerErrors: number;
+  /** service() stopped at MAX_SERVICE_TURNS and left the rest to a microtask later. */
+  serviceTurnsBound: number;
+  /** service() stopped at MAX_SEGMENTS_PER_SERVICE segments and left the rest for later. */
+  serviceSegmentsBound: number;
 }
 
 /** The socket layer's side of one connection. */
@@ -256,6 +260,11 @@ interface ListenEntry {
 
 const TWO_16 = 0x1_0000;
 
+/** Bound on service()'s send-then-deliver loop for one handle (owners calling back). */
+const MAX_SERVICE_TURNS = 1000;
+/** Bound on the segments one service() turn sends (a window's burst is far smaller). */
+const MAX_SEGMENTS_PER_SERVICE = 16_384;
+
 /** The key of a remote end within one local port: 48 bits, exact in a double. */
 function remoteKey(addr: number, port: number): number {
   return (addr >>> 0) * TWO_16 + port;
@@ -342,6 +351,8 @@ export class TcpLayer {
       listenerDrops: {},
       txRefused: 0,
       ownerErrors: 0,
+      serviceTurnsBound: 0,
+      serviceSegmentsBound: 0,
     };
     // The counters live in stack.stats.tcp beside the stack's own (rx/tx segments, drops).
     Object.assign(stack.stats.tcp, { layer: this.stats });
@@ -550,20 +561,33 @@ export class TcpLayer {
     }
     h.busy = true;
     try {
-      for (let turn = 0; turn < 1000; turn++) {
+      let turn = 0;
+      for (; turn < MAX_SERVICE_TURNS; turn++) {
         h.again = false;
         const now = this.stack.now();
         const conn = h.conn;
         // With segmentation offload, the burst's full-sized segments go out as super-segments.
         const tso = this.stack.tso;
+        let n = 0;
         for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
           const sent =
             tso !== null ? tso.add(seg, conn.remoteAddr) : this.stack.sendTcp(seg, conn.remoteAddr);
           if (!sent) this.stats.txRefused++;
+          if (++n >= MAX_SEGMENTS_PER_SERVICE) {
+            // The window bounds a burst; this bounds one call. The rest goes a microtask later.
+            this.stats.serviceSegmentsBound++;
+            this.poke(h);
+            break;
+          }
         }
         if (tso !== null && !tso.end()) this.stats.txRefused++;
         this.#deliver(h, conn.takeEvents());
         if (!h.again) break;
+      }
+      // Owners kept calling back into the handle from its own events: the rest waits a microtask.
+      if (turn === MAX_SERVICE_TURNS) {
+        this.stats.serviceTurnsBound++;
+        this.poke(h);
       }
     } finally {
       h.busy = false;

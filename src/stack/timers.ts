@@ -52,6 +52,19 @@ export class Timer {
   }
 }
 
+/**
+ * Bound on the timers one run fires. A timer that re-arms itself at the current time while it
+ * fires would otherwise keep the run going for ever; past the bound the rest wait for the next
+ * run (a clock timer at once, so I/O runs in between) and `runsBounded` counts it.
+ */
+export const MAX_FIRES_PER_RUN = 100_000;
+
+/** What a TimerQueue counts (stack.stats.timers). */
+export interface TimerStats {
+  /** Runs stopped at MAX_FIRES_PER_RUN. */
+  runsBounded: number;
+}
+
 export class TimerQueue {
   private readonly heap = new MinHeap<Entry>((a, b) => a.at < b.at);
   /** Timers with a live heap entry. */
@@ -68,6 +81,7 @@ export class TimerQueue {
   /**
    * @param afterRun called after each batch of fired timers (the stack flushes its link there).
    * @param onError called with whatever a timer callback throws; the other timers still run.
+   * @param stats where the queue counts (the stack passes its stats.timers).
    */
   constructor(
     private readonly clock: Clock,
@@ -75,6 +89,7 @@ export class TimerQueue {
     private readonly onError: (err: unknown) => void = (err) => {
       throw err;
     },
+    readonly stats: TimerStats = { runsBounded: 0 },
   ) {}
 
   /** A new, unscheduled timer that calls `fn(now)` when due. */
@@ -106,7 +121,12 @@ export class TimerQueue {
   /** Fire every timer due at `now`. Called by the clock timer; tests may call it directly. */
   run(now: number): void {
     let fired = false;
+    let fires = 0;
     for (let e = this.heap.peek(); e !== undefined && e.at <= now; e = this.heap.peek()) {
+      if (fires >= MAX_FIRES_PER_RUN) {
+        this.stats.runsBounded++;
+        break;
+      }
       this.heap.pop();
       const t = e.timer;
       if (t.entry !== e) continue; // stale: superseded by an earlier entry
@@ -119,6 +139,7 @@ export class TimerQueue {
       }
       t.at = Number.POSITIVE_INFINITY;
       fired = true;
+      fires++;
       try {
         t.fire(now);
       } catch (err) {

@@ -1104,6 +1104,7 @@ export class TcpConnection implements FourTuple {
       this.#updateTimer(now);
       return seg;
     }
+    this.#count('dispatch-turns-exhausted'); // a bug if ever seen: each turn should settle a timer
     return null;
   }
 
@@ -1126,6 +1127,7 @@ export class TcpConnection implements FourTuple {
       this.#fire(now, a.timer);
       this.#updateTimer(now);
     }
+    this.#count('dispatch-turns-exhausted');
   }
 
   #nextAction(now: number): Action {

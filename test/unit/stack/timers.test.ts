@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Clock, VirtualClock } from '../../../src/stack/clock.ts';
-import { TimerQueue } from '../../../src/stack/timers.ts';
+import { MAX_FIRES_PER_RUN, TimerQueue } from '../../../src/stack/timers.ts';
 
 /** A VirtualClock that counts how often the queue arms it. */
 function countingClock() {
@@ -17,6 +17,23 @@ function countingClock() {
 }
 
 describe('TimerQueue', () => {
+  it('stops a run at MAX_FIRES_PER_RUN when a timer keeps re-arming itself for now, and counts it', () => {
+    const clock = new VirtualClock();
+    const q = new TimerQueue(clock);
+    let fires = 0;
+    const t = q.create((now) => {
+      fires++;
+      t.schedule(now); // a bug in a timer's owner: due again at once
+    });
+    t.schedule(0);
+    q.run(0);
+    expect(fires).toBe(MAX_FIRES_PER_RUN);
+    expect(q.stats.runsBounded).toBe(1);
+    q.run(0); // the next run goes on from there
+    expect(fires).toBe(2 * MAX_FIRES_PER_RUN);
+    t.cancel();
+  });
+
   it('fires timers at their deadlines, in order, then runs afterRun once per batch', () => {
     const clock = new VirtualClock();
     const log: string[] = [];
