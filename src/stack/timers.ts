@@ -8,13 +8,20 @@
  * deadline earlier than every entry of its timer pushes a heap entry, and only one earlier than
  * the armed clock timer re-arms the clock. A TCP connection that pushes its retransmit deadline
  * forward on every ACK thus costs one field write per ACK.
+ *
+ * Cancelling is not lazy about memory: `cancel()` cuts the heap entry's link to its timer at once,
+ * so the queue never keeps a cancelled owner reachable. (It used to keep the entry whole until
+ * it came due: a TCP connection removed from the table in TIME_WAIT — its 4-tuple reused, or
+ * evicted — stayed in memory, with everything it referenced, until its 60 s 2·MSL deadline,
+ * which at thousands of short connections a second was hundreds of MB; issue 9.)
  */
 import type { Clock, TimerHandle } from './clock.ts';
 import { MinHeap } from './heap.ts';
 
 interface Entry {
   at: number;
-  timer: Timer;
+  /** Null once the timer cancelled or superseded this entry: a dead entry holds nothing. */
+  timer: Timer | null;
 }
 
 /**
@@ -43,8 +50,10 @@ export class Timer {
     this.queue.schedule(this, at);
   }
 
+  /** Stop the timer; the queue lets go of it at once (no reference stays in the heap). */
   cancel(): void {
     this.at = Number.POSITIVE_INFINITY;
+    if (this.entry !== null) this.queue.release(this);
   }
 
   get scheduled(): boolean {
@@ -103,9 +112,28 @@ export class TimerQueue {
     if (timer.entry === null || at < timer.entry.at) this.push(timer, at);
   }
 
-  /** Same as `timer.cancel()`: the heap entry stays and is skipped when it comes due. */
+  /** Same as `timer.cancel()`. */
   cancel(timer: Timer): void {
     timer.cancel();
+  }
+
+  /**
+   * @internal A cancelled timer's entry: unlink it (the entry stays in the heap, dead, and is
+   * skipped when it comes due or swept with the others), so the heap does not keep the timer —
+   * and whatever owns it — reachable.
+   */
+  release(timer: Timer): void {
+    const e = timer.entry;
+    if (e === null) return;
+    e.timer = null;
+    timer.entry = null;
+    this.live--;
+    this.sweep();
+  }
+
+  /** Timers with a live heap entry (for tests). */
+  get liveEntries(): number {
+    return this.live;
   }
 
   /** Heap entries, stale ones included (for tests and stats). */
@@ -129,7 +157,7 @@ export class TimerQueue {
       }
       this.heap.pop();
       const t = e.timer;
-      if (t.entry !== e) continue; // stale: superseded by an earlier entry
+      if (t === null || t.entry !== e) continue; // dead (cancelled) or superseded by an earlier entry
       t.entry = null;
       this.live--;
       if (t.at === Number.POSITIVE_INFINITY) continue; // cancelled
@@ -161,14 +189,21 @@ export class TimerQueue {
 
   private push(timer: Timer, at: number): void {
     if (timer.entry === null) this.live++;
+    else timer.entry.timer = null; // superseded: the old entry lets go of the timer too
     const e: Entry = { at, timer };
     timer.entry = e;
     this.heap.push(e);
-    // Stale entries pile up only when deadlines move earlier often; sweep them when they
-    // outnumber the live ones four to one.
-    if (this.heap.size > 64 && this.heap.size > 4 * this.live)
-      this.heap.filter((x) => x.timer.entry === x);
+    this.sweep();
     if (at < this.armedAt) this.arm();
+  }
+
+  /**
+   * Dead entries pile up when deadlines move earlier or timers are cancelled often; sweep them
+   * when they outnumber the live ones three to one (amortised O(1) per push or cancel).
+   */
+  private sweep(): void {
+    if (this.heap.size > 64 && this.heap.size > 4 * this.live)
+      this.heap.filter((x) => x.timer !== null);
   }
 
   private arm(): void {

@@ -102,6 +102,31 @@ describe('TimerQueue', () => {
     expect(q.entries).toBeLessThanOrEqual(64 + 4 * 10);
   });
 
+  it('lets go of a cancelled timer at once: its heap entry no longer refers to it', () => {
+    const clock = new VirtualClock();
+    const q = new TimerQueue(clock);
+    const keep = q.create(() => {});
+    keep.schedule(10);
+    // 10 000 owners with a far deadline (TIME_WAIT's 60 s), cancelled long before it.
+    for (let i = 0; i < 10_000; i++) {
+      const t = q.create(() => {});
+      t.schedule(60_000 + i);
+      t.schedule(30); // moved earlier: a second entry, the first superseded
+      t.cancel();
+    }
+    expect(q.liveEntries).toBe(1);
+    // The dead entries are swept (they hold nothing, but the heap stays small too).
+    expect(q.entries).toBeLessThanOrEqual(64 + 4 * 1);
+    let fired = 0;
+    const t = q.create(() => fired++);
+    t.schedule(20);
+    t.cancel();
+    t.schedule(40); // rescheduled after a cancel: fires once, at the new time
+    clock.advance(100);
+    expect(fired).toBe(1);
+    expect(q.liveEntries).toBe(0);
+  });
+
   it('lets a callback reschedule its own timer', () => {
     const clock = new VirtualClock();
     const q = new TimerQueue(clock);
