@@ -470,7 +470,8 @@ export class TcpLayer {
     const h = this.#lookup(seg.dstPort, src, seg.srcPort);
     if (h !== undefined) {
       h.conn.process(now, seg);
-      this.service(h);
+      if (seg.control === 'fin') this.#serviceAfterTurn(h);
+      else this.service(h);
       return;
     }
     const l = this.#listeners.get(seg.dstPort);
@@ -549,6 +550,28 @@ export class TcpLayer {
     }
     this.stack.requestFlush();
   };
+
+  /**
+   * A FIN arrived: tell the owner now, but cut the segments at the end of the turn (the poke
+   * microtask runs after the process.nextTick chain in which a stream's 'end' makes its owner
+   * end() or close()), so that an owner that closes at once sends one FIN+ACK instead of an ACK
+   * and then a FIN a microtask apart: one packet fewer per short connection each way (3 instead
+   * of 4 from us in the bench's crr test). The ACK is delayed by microseconds of the same turn,
+   * within RFC 9293 §3.8.6.3; a timer-driven or owner-less connection is serviced as before.
+   */
+  #serviceAfterTurn(h: TcpHandle): void {
+    if (h.busy || h.owner === null) {
+      this.service(h);
+      return;
+    }
+    h.busy = true;
+    try {
+      this.#deliver(h, h.conn.takeEvents());
+    } finally {
+      h.busy = false;
+    }
+    this.poke(h);
+  }
 
   /**
    * Send what the connection has to send, deliver its events, re-arm its timer, and forget it
