@@ -6,7 +6,7 @@ import { CHARGEN_PORT, startChargen } from '../apps/chargen.ts';
 import { DISCARD_PORT, startDiscard } from '../apps/discard.ts';
 import { ECHO_PORT, startEcho } from '../apps/echo.ts';
 import { HTTP_PORT, startHttp } from '../apps/http.ts';
-import { STYLES_PORT, startStyles } from '../apps/styles/styles.ts';
+import { STYLES_PORT, startStyles } from '../apps/styles/index.ts';
 import { startUdpEcho } from '../apps/udp-echo.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Logger } from './logger.ts';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { expect, it } from 'vitest';
-import { type StylesHandle, startStyles } from '../../src/apps/styles/styles.ts';
+import { type StylesHandle, startStyles } from '../../src/apps/styles/index.ts';
 import { hasCommand, inCI, kernelDescribe, STACK_ADDR, waitFor, withStack } from './harness.ts';
 import { expectAllClosed } from './tcp-peers.ts';
 

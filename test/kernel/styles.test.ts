@@ -10,7 +10,7 @@ import {
   KEEP_ALIVE_TIMEOUT_MS,
   type StylesHandle,
   startStyles,
-} from '../../src/apps/styles/styles.ts';
+} from '../../src/apps/styles/index.ts';
 import { kernelDescribe, STACK_ADDR, type StackFixture, withStack } from './harness.ts';
 import { expectAllClosed } from './tcp-peers.ts';
 

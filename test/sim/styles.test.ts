@@ -9,11 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket } from '../../src/api/net.ts';
 import { MAX_PUBLISH_BYTES } from '../../src/apps/styles/events.ts';
-import {
-  type StylesHandle,
-  type StylesOptions,
-  startStyles,
-} from '../../src/apps/styles/styles.ts';
+import { type StylesHandle, type StylesOptions, startStyles } from '../../src/apps/styles/index.ts';
 import type { VirtualClock } from '../../src/stack/clock.ts';
 import type { Stack } from '../../src/stack/stack.ts';
 import { advance, netPair, runFor, runUntil, SERVER } from './net-helpers.ts';

@@ -1,7 +1,7 @@
 /**
  * What each connection style costs in TCP, read from the stack's own counters.
  *
- * Each style is served on its own port (src/apps/styles/styles.ts), so a browser keeps a
+ * Each style is served on its own port (src/apps/styles/index.ts), so a browser keeps a
  * separate connection pool per style and a connection belongs to exactly one style: the one
  * whose port is its local port. A style's totals are the rows of `stack.connections()` on its
  * port (live connections, TIME_WAIT included) plus the final rows of those that have left the
