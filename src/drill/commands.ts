@@ -82,6 +82,39 @@ export function durationMs(v: string): number | null {
   return m[2] === 's' ? n * 1000 : n;
 }
 
+/** What a target's listeners take from the script's sysctls, beside connection options. */
+export interface ListenerSettings {
+  /** net.ipv4.tcp_syncookies: 0, 1 (Linux's default) or 2. */
+  synCookies: 0 | 1 | 2;
+  /** net.ipv4.tcp_max_syn_backlog: the SYN queue's bound (tunstack's synBacklog). */
+  synBacklog: number;
+}
+
+export const DEFAULT_LISTENER_SETTINGS: Readonly<ListenerSettings> = Object.freeze({
+  synCookies: 1,
+  synBacklog: 128,
+});
+
+/**
+ * Map a Linux sysctl onto listener settings (`tcp_syncookies`, `tcp_max_syn_backlog`). False
+ * when it is not one of those, or its value is out of range.
+ */
+export function applyListenerSetting(l: ListenerSettings, name: string, value: string): boolean {
+  const n = Number(value.trim());
+  switch (name) {
+    case 'tcp_syncookies':
+      if (n !== 0 && n !== 1 && n !== 2) return false;
+      l.synCookies = n;
+      return true;
+    case 'tcp_max_syn_backlog':
+      if (!(Number.isInteger(n) && n >= 1)) return false;
+      l.synBacklog = n;
+      return true;
+    default:
+      return false;
+  }
+}
+
 /**
  * Map a Linux setting onto connection options: a sysctl by its last name (`tcp_sack`) or a route
  * attribute (`initcwnd`, `rto_min`). False when tunstack has no equivalent.

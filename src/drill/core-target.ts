@@ -11,8 +11,14 @@ import { IsnGenerator } from '../tcp/isn.ts';
 import { TcpListener } from '../tcp/listener.ts';
 import { resolveOptions, type TcpConnectionOptions } from '../tcp/options.ts';
 import { resetFor } from '../tcp/reply.ts';
+import { SynCookies } from '../tcp/syncookie.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
-import { applySetting } from './commands.ts';
+import {
+  applyListenerSetting,
+  applySetting,
+  DEFAULT_LISTENER_SETTINGS,
+  type ListenerSettings,
+} from './commands.ts';
 import { describeConnection } from './format.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
 import {
@@ -45,6 +51,10 @@ export class CoreTarget extends SocketTarget {
   readonly options: TcpConnectionOptions;
   #now: Ms = 0;
   readonly #isn = new IsnGenerator(DRILL_ISN_SECRET);
+  /** SYN cookies with a secret derived from the fixed ISN secret, as the stack derives its own. */
+  readonly #cookies = SynCookies.derivedFrom(DRILL_ISN_SECRET);
+  /** tcp_syncookies and tcp_max_syn_backlog, as the script sets them. */
+  readonly listenerSettings: ListenerSettings = { ...DEFAULT_LISTENER_SETTINGS };
   /** Every live connection, for demultiplexing and driving (accepted or not, closed by the user). */
   #conns: TcpConnection[] = [];
   readonly #listeners: TcpListener[] = [];
@@ -77,7 +87,12 @@ export class CoreTarget extends SocketTarget {
           // Paused from the start, like a kernel socket: data before accept() waits in its buffer.
           v.conn.setFlowing(false);
           this.#conns.push(v.conn);
-        } else if (v.kind === 'reset') this.#send(v.seg);
+        } else if (v.kind === 'cookie') {
+          // Made by a cookie ACK: registered and paused first, then the ACK (and its data) go in.
+          v.conn.setFlowing(false);
+          this.#conns.push(v.conn);
+          v.conn.process(this.#now, v.seg);
+        } else if (v.kind === 'reset' || v.kind === 'synack') this.#send(v.seg);
       } else {
         this.stats.noSocket++;
         const rst = resetFor(seg);
@@ -92,7 +107,10 @@ export class CoreTarget extends SocketTarget {
   }
 
   setting(name: string, value: string): boolean {
-    return applySetting(this.options, name, value);
+    return (
+      applyListenerSetting(this.listenerSettings, name, value) ||
+      applySetting(this.options, name, value)
+    );
   }
 
   describe(): string {
@@ -151,10 +169,18 @@ export class CoreTarget extends SocketTarget {
       perSocketOptions: true,
       listen: (port, backlog, opts): ListenRef | null => {
         if (this.#listeners.some((l) => l.localPort === port)) return null;
-        const listener = new TcpListener(this.addresses.local, port, this.#isn, {
-          backlog,
-          conn: { ...this.options, ...opts },
-        });
+        const listener = new TcpListener(
+          this.addresses.local,
+          port,
+          this.#isn,
+          {
+            backlog,
+            conn: { ...this.options, ...opts },
+            synCookies: this.listenerSettings.synCookies,
+            synBacklog: this.listenerSettings.synBacklog,
+          },
+          this.#cookies,
+        );
         this.#listeners.push(listener);
         return {
           get pending() {

@@ -17,7 +17,12 @@ import { formatIpv4 } from '../wire/ipv4.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import { emitTcpPacket, parseTcpPacket } from '../wire/tcp-packet.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
-import { applySetting } from './commands.ts';
+import {
+  applyListenerSetting,
+  applySetting,
+  DEFAULT_LISTENER_SETTINGS,
+  type ListenerSettings,
+} from './commands.ts';
 import { DRILL_ADDRESSES, DRILL_ISN_SECRET } from './core-target.ts';
 import { describeConnection } from './format.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
@@ -84,6 +89,8 @@ export class StackTarget extends SocketTarget {
   readonly #link = new DrillLink(this.clock);
   #stack: Stack | null = null;
   protected readonly sockets: SocketTable;
+  /** tcp_syncookies and tcp_max_syn_backlog, as the script sets them: TCP layer options. */
+  readonly listenerSettings: ListenerSettings = { ...DEFAULT_LISTENER_SETTINGS };
 
   constructor(o: StackTargetOptions = {}) {
     super();
@@ -102,7 +109,12 @@ export class StackTarget extends SocketTarget {
       address: formatIpv4(this.addresses.local),
       clock: this.clock,
       mtu: MTU,
-      tcp: { conn: this.options, isnSecret: DRILL_ISN_SECRET },
+      tcp: {
+        conn: this.options,
+        isnSecret: DRILL_ISN_SECRET,
+        synCookies: this.listenerSettings.synCookies,
+        synBacklog: this.listenerSettings.synBacklog,
+      },
     });
     return this.#stack;
   }
@@ -127,7 +139,10 @@ export class StackTarget extends SocketTarget {
 
   setting(name: string, value: string): boolean {
     if (this.#stack !== null) return false; // the TCP layer has taken its options already
-    return applySetting(this.options, name, value);
+    return (
+      applyListenerSetting(this.listenerSettings, name, value) ||
+      applySetting(this.options, name, value)
+    );
   }
 
   describe(): string {

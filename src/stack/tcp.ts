@@ -36,6 +36,12 @@ import type { TcpConnectionOptions } from '../tcp/options.ts';
 import { mssFromMtu } from '../tcp/options.ts';
 import { resetFor } from '../tcp/reply.ts';
 import type { TcpState } from '../tcp/state.ts';
+import {
+  newSynCookieStats,
+  type SynCookieMode,
+  type SynCookieStats,
+  SynCookies,
+} from '../tcp/syncookie.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import type { Stack } from './stack.ts';
@@ -53,6 +59,12 @@ export interface TcpLayerOptions {
   ephemeralHigh: number;
   /** SYN_RECEIVED connections per listener. */
   synBacklog: number;
+  /**
+   * SYN cookies (RFC 4987 §3.6; src/tcp/syncookie.ts), as Linux's net.ipv4.tcp_syncookies: 0
+   * never (a SYN that finds the SYN queue full is dropped), 1 when a listener's SYN queue is full,
+   * 2 for every SYN. Counters: SyncookiesSent, SyncookiesRecv, SyncookiesFailed.
+   */
+  synCookies: SynCookieMode;
   /**
    * RSTs sent for segments that reach no connection (closed ports, a listener's bad ACKs): at
    * most this many per second, with a burst of as many, so that a flood of junk to closed ports
@@ -72,12 +84,16 @@ export const DEFAULT_TCP_LAYER_OPTIONS: Readonly<Omit<TcpLayerOptions, 'isnSecre
     ephemeralLow: 49_152,
     ephemeralHigh: 65_535,
     synBacklog: 128,
+    synCookies: 1,
     resetsPerSecond: 2000,
     conn: {},
   });
 
-/** What the TCP layer counts, beside the stack's own rx/tx/drop counters in stack.stats.tcp. */
-export interface TcpLayerStats {
+/**
+ * What the TCP layer counts, beside the stack's own rx/tx/drop counters in stack.stats.tcp. The
+ * SYN cookie counters (SyncookiesSent, SyncookiesRecv, SyncookiesFailed) keep nstat's names.
+ */
+export interface TcpLayerStats extends SynCookieStats {
   activeOpens: number;
   passiveOpens: number;
   /** Connections handed to a listener's owner. */
@@ -256,6 +272,8 @@ export class TcpHandle extends Timer {
 interface ListenEntry {
   listener: TcpListener;
   owner: TcpListenOwner;
+  /** "Sending cookies" was logged for this listener (once, as Linux's synflood_warned). */
+  floodLogged: boolean;
 }
 
 const TWO_16 = 0x1_0000;
@@ -303,6 +321,8 @@ export class TcpLayer {
   readonly options: Readonly<Omit<TcpLayerOptions, 'isnSecret'>>;
   readonly stats: TcpLayerStats;
   readonly #isn: IsnGenerator;
+  /** Makes and checks SYN cookies for every listener; its secret derives from the ISN secret. */
+  readonly #cookies: SynCookies;
   readonly #connOptions: Partial<TcpConnectionOptions>;
   /**
    * The connection table, by local port, then by remote address and port. The stack has one
@@ -333,6 +353,7 @@ export class TcpLayer {
       throw new RangeError(`bad ephemeral port range ${o.ephemeralLow}-${o.ephemeralHigh}`);
     }
     this.#isn = new IsnGenerator(isnSecret);
+    this.#cookies = SynCookies.derivedFrom(isnSecret);
     this.#connOptions = { mss: mssFromMtu(stack.mtu), ...o.conn };
     this.#nextEphemeral = o.ephemeralLow;
     this.#resetBucket =
@@ -353,6 +374,7 @@ export class TcpLayer {
       ownerErrors: 0,
       serviceTurnsBound: 0,
       serviceSegmentsBound: 0,
+      ...newSynCookieStats(),
     };
     // The counters live in stack.stats.tcp beside the stack's own (rx/tx segments, drops).
     Object.assign(stack.stats.tcp, { layer: this.stats });
@@ -378,12 +400,20 @@ export class TcpLayer {
     conn?: Partial<TcpConnectionOptions>,
   ): boolean {
     if (this.#closed || this.#listeners.has(port)) return false;
-    const listener = new TcpListener(0, port, this.#isn, {
-      synBacklog: this.options.synBacklog,
-      backlog: backlog ?? 511,
-      conn: this.#optionsFor(conn),
-    });
-    this.#listeners.set(port, { listener, owner });
+    const listener = new TcpListener(
+      0,
+      port,
+      this.#isn,
+      {
+        synBacklog: this.options.synBacklog,
+        backlog: backlog ?? 511,
+        conn: this.#optionsFor(conn),
+        synCookies: this.options.synCookies,
+      },
+      this.#cookies,
+      this.stats,
+    );
+    this.#listeners.set(port, { listener, owner, floodLogged: false });
     return true;
   }
 
@@ -495,6 +525,30 @@ export class TcpLayer {
       case 'created': {
         const h = this.#insert(v.conn, l.listener.localPort);
         this.stats.passiveOpens++;
+        this.service(h);
+        return;
+      }
+      case 'synack':
+        // A cookie: nothing kept, nothing to service.
+        if (!this.stack.sendTcp(v.seg, src)) this.stats.txRefused++;
+        if (!l.floodLogged && l.listener.options.synCookies === 1) {
+          l.floodLogged = true;
+          this.stack.logger.info(
+            { port: l.listener.localPort },
+            'possible SYN flooding: SYN queue full, sending cookies',
+          );
+        }
+        return;
+      case 'cookie': {
+        // A valid cookie ACK: the connection exists from now on; the ACK makes it ESTABLISHED.
+        if (this.#count >= this.options.maxConnections && !this.#evictTimeWait()) {
+          this.stats.tableFull++;
+          v.conn.abort(); // never registered: the listener forgets it, no RST goes out
+          return;
+        }
+        const h = this.#insert(v.conn, l.listener.localPort);
+        this.stats.passiveOpens++;
+        v.conn.process(now, v.seg);
         this.service(h);
         return;
       }

@@ -335,6 +335,27 @@ export class TcpConnection implements FourTuple {
     return c;
   }
 
+  /**
+   * Passive open from a SYN cookie (src/tcp/syncookie.ts): the listener answered `syn` (rebuilt
+   * from the cookie) with a SYN-ACK of ISS `iss` and kept nothing, and the ACK that completes the
+   * handshake has come. The connection starts in SYN_RECEIVED with that SYN-ACK already sent and
+   * untimed; the caller then processes the ACK on it like any segment, which makes it ESTABLISHED.
+   */
+  static fromCookie(
+    tuple: FourTuple,
+    iss: number,
+    now: number,
+    syn: TcpRepr,
+    options: Partial<TcpConnectionOptions> = {},
+  ): TcpConnection {
+    const c = TcpConnection.accept(tuple, iss, now, syn, options);
+    c.#sndNxt = seqAdd(c.iss, 1);
+    c.#sndMax = c.#sndNxt;
+    c.stats.segsOut++; // the SYN-ACK the listener sent
+    c.#updateTimer(now);
+    return c;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Demux and introspection
 
@@ -1840,9 +1861,7 @@ export class TcpConnection implements FourTuple {
   }
 
   #tsNow(now: number): number {
-    // Our TSval is now + ISS (ms clock; RFC 7323 §5.4 allows any monotonic clock, and an offset
-    // that differs per connection hides the host's uptime).
-    return (Math.floor(now) + this.iss) >>> 0;
+    return tsClock(now, this.iss);
   }
 
   #drop(reason: string): void {
@@ -1853,6 +1872,15 @@ export class TcpConnection implements FourTuple {
     if (this.stats.drops === NO_DROPS) this.stats.drops = {};
     this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
   }
+}
+
+/**
+ * A connection's TSval at `now`: now + ISS (ms clock; RFC 7323 §5.4 allows any monotonic clock,
+ * and an offset that differs per connection hides the host's uptime). Exported for the SYN-ACK
+ * a listener sends with a cookie (src/tcp/listener.ts), which the connection made later follows.
+ */
+export function tsClock(now: number, iss: number): number {
+  return (Math.floor(now) + iss) >>> 0;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -6,11 +6,37 @@
  * full is dropped and counted, so the peer retransmits it later (as Linux does). The listener
  * keeps no timers: its embryonic connections carry their own SYN-ACK retransmission timers, and
  * the stack drives them like any other connection.
+ *
+ * SYN cookies (RFC 4987 §3.6, src/tcp/syncookie.ts), as Linux's tcp_syncookies: with mode 1 a SYN
+ * that finds the SYN queue full, with mode 2 every SYN, is answered by a SYN-ACK whose ISS is a
+ * cookie, and nothing is kept. An ACK that matches no connection and brings back a valid cookie
+ * (SEG.ACK − 1) makes the connection then, already past its SYN-ACK; processing that ACK on it
+ * makes it ESTABLISHED. Cookies are checked only while this listener has sent one within their
+ * lifetime (Linux's tcp_synq_no_recent_overflow), so ACKs to a listener that was never flooded
+ * cost no hashing.
  */
-import type { TcpRepr } from '../wire/tcp-repr.ts';
-import { TcpConnection } from './conn.ts';
-import type { TcpConnectionOptions } from './options.ts';
+import { NO_OPTIONS, type TcpOptions, type TcpRepr, type TcpTimestamp } from '../wire/tcp-repr.ts';
+import { TcpConnection, tsClock } from './conn.ts';
+import {
+  DEFAULT_PEER_MSS,
+  MAX_WINDOW_FIELD,
+  MAX_WINDOW_SHIFT,
+  windowShiftFor,
+} from './handshake.ts';
+import { sharedOptions, type TcpConnectionOptions } from './options.ts';
 import { resetFor } from './reply.ts';
+import { seqAdd } from './seq.ts';
+import {
+  COOKIE_MSS_TABLE,
+  cookieMssIndex,
+  cookieTsOptions,
+  cookieTsVal,
+  MAX_COOKIE_AGE,
+  newSynCookieStats,
+  type SynCookieMode,
+  type SynCookieStats,
+  SynCookies,
+} from './syncookie.ts';
 
 /** Where initial sequence numbers come from (src/tcp/isn.ts, RFC 6528). */
 export interface IsnSource {
@@ -30,18 +56,28 @@ export interface ListenerOptions {
   backlog: number;
   /** Options for every connection this listener creates. */
   conn: Partial<TcpConnectionOptions>;
+  /** SYN cookies: 0 never, 1 when the SYN queue is full, 2 always (Linux tcp_syncookies). */
+  synCookies: SynCookieMode;
 }
 
 export const DEFAULT_LISTENER_OPTIONS: Readonly<ListenerOptions> = Object.freeze({
   synBacklog: 128,
   backlog: 128,
   conn: {},
+  synCookies: 1,
 });
 
 /** What the stack should do with a segment the listener was given. */
 export type ListenerVerdict =
   /** A new connection in SYN_RECEIVED: register it under its 4-tuple and dispatch it. */
   | { kind: 'created'; conn: TcpConnection }
+  /** Send this SYN-ACK, whose ISS is a cookie; nothing was kept. */
+  | { kind: 'synack'; seg: TcpRepr }
+  /**
+   * A valid cookie ACK made this connection (SYN_RECEIVED, its SYN-ACK already sent): register it
+   * under its 4-tuple, then process `seg` (the ACK) on it and dispatch it.
+   */
+  | { kind: 'cookie'; conn: TcpConnection; seg: TcpRepr }
   /** Send this reset (an ACK that matches no connection). */
   | { kind: 'reset'; seg: TcpRepr }
   /** Nothing to do; the reason is counted in `stats`. */
@@ -56,18 +92,30 @@ export class TcpListener {
   #embryonic: TcpConnection[] = [];
   #ready: TcpConnection[] = [];
   readonly stats = { syns: 0, created: 0, accepted: 0, drops: {} as Record<string, number> };
+  /** SyncookiesSent/Recv/Failed, as nstat names them (shared with the stack's TCP layer). */
+  readonly cookieStats: SynCookieStats;
+  #cookies: SynCookies | null;
+  /** When this listener last sent a cookie (ms), or null: cookies are checked only after one. */
+  #lastCookieAt: number | null = null;
 
-  /** `localAddr` 0 listens on every local address. */
+  /**
+   * `localAddr` 0 listens on every local address. `cookies` makes and checks SYN cookies (one with
+   * a random secret is made when the first is needed); `cookieStats` receives their counters.
+   */
   constructor(
     localAddr: number,
     localPort: number,
     isn: IsnSource,
     options: Partial<ListenerOptions> = {},
+    cookies?: SynCookies,
+    cookieStats?: SynCookieStats,
   ) {
     this.localAddr = localAddr >>> 0;
     this.localPort = localPort;
     this.#isn = isn;
     this.options = { ...DEFAULT_LISTENER_OPTIONS, ...options };
+    this.#cookies = cookies ?? null;
+    this.cookieStats = cookieStats ?? newSynCookieStats();
   }
 
   /** The segment is addressed to this listener's address and port. */
@@ -79,8 +127,13 @@ export class TcpListener {
   process(now: number, src: number, dst: number, seg: TcpRepr): ListenerVerdict {
     // First, check for an RST: ignore it.
     if (seg.control === 'rst') return this.#drop('rst');
-    // Second, check for an ACK: no connection has this 4-tuple, so it is bad: reset it.
+    // Second, check for an ACK: no connection has this 4-tuple, so it is bad (reset it), unless
+    // it completes a handshake we answered with a cookie.
     if (seg.ack !== null) {
+      if (seg.control !== 'syn' && this.#cookiesRecent(now)) {
+        const v = this.#fromCookie(now, src, dst, seg);
+        if (v !== null) return v;
+      }
       const rst = resetFor(seg);
       return rst === null ? this.#drop('rst') : { kind: 'reset', seg: rst };
     }
@@ -88,12 +141,14 @@ export class TcpListener {
     if (seg.control !== 'syn') return this.#drop('no-syn');
     this.stats.syns++;
     this.#refresh();
-    if (this.#embryonic.length >= this.options.synBacklog) {
-      return this.#drop('syn-queue-full');
-    }
+    const mode = this.options.synCookies;
+    const synQueueFull = this.#embryonic.length >= this.options.synBacklog;
+    // The accept queue bounds cookie connections too: Linux drops a SYN while it is full.
     if (this.#ready.length >= this.options.backlog) {
       return this.#drop('accept-queue-full');
     }
+    if (mode === 2 || (mode === 1 && synQueueFull)) return this.#cookieSynAck(now, src, dst, seg);
+    if (synQueueFull) return this.#drop('syn-queue-full');
     const tuple = {
       localAddr: dst >>> 0,
       localPort: seg.dstPort,
@@ -145,14 +200,150 @@ export class TcpListener {
     return all;
   }
 
-  /** Move connections that reached ESTABLISHED (or beyond) to the accept queue; forget dead ones. */
+  /**
+   * Move connections that reached ESTABLISHED (or beyond) to the accept queue; forget dead ones.
+   * In place: this runs for every SYN, and a flood keeps the SYN queue full.
+   */
   #refresh(): void {
-    const still: TcpConnection[] = [];
-    for (const c of this.#embryonic) {
-      if (c.state === 'SYN_RECEIVED') still.push(c);
+    const e = this.#embryonic;
+    let keep = 0;
+    for (let i = 0; i < e.length; i++) {
+      const c = e[i];
+      if (c.state === 'SYN_RECEIVED') e[keep++] = c;
       else if (c.state !== 'CLOSED') this.#ready.push(c);
     }
-    this.#embryonic = still;
+    e.length = keep;
+  }
+
+  /** A cookie sent by this listener may still be valid: ACKs are worth checking. */
+  #cookiesRecent(now: number): boolean {
+    const last = this.#lastCookieAt;
+    if (last === null || this.#cookies === null) return false;
+    return now - last < MAX_COOKIE_AGE * this.#cookies.periodMs;
+  }
+
+  /**
+   * The stateless SYN-ACK: ISS a cookie carrying the peer's MSS (rounded down to the table);
+   * with timestamps on both sides, the peer's window scale and SACK-permitted ride in our TSval's
+   * low bits and the SYN-ACK offers them as usual; without, it offers MSS only (as Linux).
+   */
+  #cookieSynAck(now: number, src: number, dst: number, syn: TcpRepr): ListenerVerdict {
+    this.#cookies ??= new SynCookies();
+    const o = sharedOptions(this.options.conn);
+    const peer = syn.options;
+    const mssIndex = cookieMssIndex(peer.mss ?? DEFAULT_PEER_MSS);
+    const iss = this.#cookies.make(dst, syn.dstPort, src, syn.srcPort, syn.seq, mssIndex, now);
+    let options: TcpOptions = { ...NO_OPTIONS, mss: o.mss };
+    if (o.timestamps && peer.timestamp !== null) {
+      const scale =
+        o.windowScale && peer.windowScale !== null
+          ? Math.min(peer.windowScale, MAX_WINDOW_SHIFT)
+          : null;
+      const sack = o.sack && peer.sackPermitted;
+      // No ECN here: tunstack does not negotiate it (the codec can carry the bit).
+      const tsVal = cookieTsVal(tsClock(now, iss), scale, sack, false);
+      options = {
+        mss: o.mss,
+        windowScale: scale === null ? null : windowShiftFor(o.rcvBuf),
+        sackPermitted: sack,
+        sackBlocks: NO_OPTIONS.sackBlocks,
+        timestamp: { tsVal, tsEcr: peer.timestamp.tsVal },
+      };
+    }
+    this.#lastCookieAt = now;
+    this.cookieStats.SyncookiesSent++;
+    return {
+      kind: 'synack',
+      seg: {
+        srcPort: syn.dstPort,
+        dstPort: syn.srcPort,
+        control: 'syn',
+        psh: false,
+        urg: false,
+        ece: false,
+        cwr: false,
+        seq: iss,
+        ack: seqAdd(syn.seq, 1),
+        // The window in a SYN-ACK is never scaled (RFC 7323 §2.2), as TcpConnection sends it.
+        window: Math.min(o.rcvBuf, MAX_WINDOW_FIELD),
+        urgentPointer: 0,
+        options,
+        payload: EMPTY,
+      },
+    };
+  }
+
+  /**
+   * An ACK that matched no connection: if SEG.ACK − 1 is a cookie of ours for this 4-tuple and
+   * SEG.SEQ − 1, the connection it stands for (null otherwise: the caller resets, as for any bad
+   * ACK). The SYN is rebuilt from the cookie: MSS from the table and, if the ACK carries
+   * timestamps, window scale and SACK-permitted from its TSecr (our TSval echoed).
+   */
+  #fromCookie(now: number, src: number, dst: number, seg: TcpRepr): ListenerVerdict | null {
+    const cookies = this.#cookies as SynCookies;
+    const iss = ((seg.ack as number) - 1) >>> 0;
+    const peerIsn = (seg.seq - 1) >>> 0;
+    const mssIndex = cookies.check(dst, seg.dstPort, src, seg.srcPort, peerIsn, iss, now);
+    if (mssIndex < 0) {
+      this.cookieStats.SyncookiesFailed++;
+      return null;
+    }
+    const o = sharedOptions(this.options.conn);
+    const ts = seg.options.timestamp;
+    let windowScale: number | null = null;
+    let sackPermitted = false;
+    let timestamp: TcpTimestamp | null = null;
+    if (ts !== null && o.timestamps) {
+      const carried = cookieTsOptions(ts.tsEcr);
+      // Options we would not have offered: not a SYN-ACK of ours (Linux refuses these too).
+      if (
+        (carried.windowScale !== null && !o.windowScale) ||
+        (carried.sackPermitted && !o.sack) ||
+        carried.ecn
+      ) {
+        this.cookieStats.SyncookiesFailed++;
+        return null;
+      }
+      windowScale = carried.windowScale;
+      sackPermitted = carried.sackPermitted;
+      timestamp = { tsVal: ts.tsVal, tsEcr: 0 };
+    }
+    this.cookieStats.SyncookiesRecv++;
+    this.#refresh();
+    if (this.#ready.length >= this.options.backlog) return this.#drop('accept-queue-full');
+    const syn: TcpRepr = {
+      srcPort: seg.srcPort,
+      dstPort: seg.dstPort,
+      control: 'syn',
+      psh: false,
+      urg: false,
+      ece: false,
+      cwr: false,
+      seq: peerIsn,
+      ack: null,
+      window: seg.window,
+      urgentPointer: 0,
+      options: {
+        mss: COOKIE_MSS_TABLE[mssIndex],
+        windowScale,
+        sackPermitted,
+        sackBlocks: [],
+        timestamp,
+      },
+      payload: EMPTY,
+    };
+    const tuple = {
+      localAddr: dst >>> 0,
+      localPort: seg.dstPort,
+      remoteAddr: src >>> 0,
+      remotePort: seg.srcPort,
+    };
+    const conn = TcpConnection.fromCookie(tuple, iss, now, syn, this.options.conn);
+    // Through the SYN queue like any handshake: the ACK makes it ESTABLISHED, and #refresh moves
+    // it to the accept queue.
+    this.#embryonic.push(conn);
+    this.stats.created++;
+    return { kind: 'cookie', conn, seg };
   }
 
   #drop(reason: string): ListenerVerdict {
@@ -160,3 +351,5 @@ export class TcpListener {
     return { kind: 'drop', reason };
   }
 }
+
+const EMPTY = new Uint8Array(0);

@@ -15,7 +15,7 @@ import {
 
 const fixedIsn = { next: () => LOCAL_ISS };
 
-function listener(o: { synBacklog?: number; backlog?: number } = {}) {
+function listener(o: { synBacklog?: number; backlog?: number; synCookies?: 0 | 1 | 2 } = {}) {
   return new TcpListener(LOCAL_ADDR, 49152, fixedIsn, { ...o, conn: PLAIN });
 }
 
@@ -50,8 +50,8 @@ group('TcpListener (RFC 9293 §3.10.7.2)', () => {
     );
   });
 
-  it('bounds the SYN queue and the accept queue', () => {
-    const ln = listener({ synBacklog: 2, backlog: 1 });
+  it('bounds the SYN queue and the accept queue (SYN cookies off)', () => {
+    const ln = listener({ synBacklog: 2, backlog: 1, synCookies: 0 });
     const syn = (port: number) => seg({ control: 'syn', seq: REMOTE_ISS, srcPort: port });
     const a = ln.process(0, REMOTE_ADDR, LOCAL_ADDR, syn(1));
     const b = ln.process(0, REMOTE_ADDR, LOCAL_ADDR, syn(2));
