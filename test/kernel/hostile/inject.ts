@@ -18,6 +18,7 @@ import { startEcho } from '../../../src/apps/echo.ts';
 import { startHttp } from '../../../src/apps/http.ts';
 import { startUdpEcho } from '../../../src/apps/udp-echo.ts';
 import type { Link, LinkReceiver } from '../../../src/link/link.ts';
+import * as netns from '../../../src/link/netns.ts';
 import { Stack, type StackOptions } from '../../../src/stack/stack.ts';
 import {
   HOST_ADDR,
@@ -93,6 +94,29 @@ for line in sys.stdin:
 print(n)
 `;
 
+/**
+ * Write `packets` onto device `dev` inside namespace `ns`, unchanged, through AF_PACKET (with a
+ * 5 ms pause every `pauseEvery` packets); asserts that the kernel took every one.
+ */
+export async function injectRaw(
+  ns: string,
+  dev: string,
+  packets: readonly Uint8Array[],
+  pauseEvery = 200,
+): Promise<void> {
+  const lines: string[] = [];
+  packets.forEach((p, i) => {
+    if (i > 0 && i % pauseEvery === 0) lines.push('pause 5');
+    lines.push(Buffer.from(p).toString('hex'));
+  });
+  const r = await netns.exec(ns, ['python3', '-c', INJECTOR, dev], {
+    input: `${lines.join('\n')}\n`,
+    timeoutMs: 30_000,
+  });
+  expect(r.stderr, 'the injector').toBe('');
+  expect(r.stdout.trim(), 'packets injected').toBe(String(packets.length));
+}
+
 export interface HostileFixture extends NetnsFixture {
   stack: Stack;
   tap: TapLink;
@@ -135,19 +159,7 @@ export function withHostileStack<T>(
         tap.clear();
         const seq = ++barrierSeq & 0xffff;
         const barrier = echoRequest(HOST_ADDR, STACK_ADDR, BARRIER_ID, seq);
-        const every = o.pauseEvery ?? 200;
-        const lines: string[] = [];
-        packets.forEach((p, i) => {
-          if (i > 0 && i % every === 0) lines.push('pause 5');
-          lines.push(Buffer.from(p).toString('hex'));
-        });
-        lines.push(Buffer.from(barrier).toString('hex'));
-        const r = await nfx.exec(['python3', '-c', INJECTOR, nfx.link.name], {
-          input: `${lines.join('\n')}\n`,
-          timeoutMs: 30_000,
-        });
-        expect(r.stderr, 'the injector').toBe('');
-        expect(r.stdout.trim(), 'packets injected').toBe(String(packets.length + 1));
+        await injectRaw(nfx.ns, nfx.link.name, [...packets, barrier], o.pauseEvery);
         const isBarrierReply = (p: Uint8Array): boolean => {
           // The stack sends 20-byte IP headers: the ICMP identifier is at 24, the sequence at 26.
           const rep = parseReply(p);
@@ -198,7 +210,10 @@ export interface ServesResult {
 }
 
 /** Does the stack still serve? Three pings (each answered within `rttLimitMs`) and a curl. */
-export async function stillServes(fx: NetnsFixture, rttLimitMs = 100): Promise<ServesResult> {
+export async function stillServes(
+  fx: Pick<NetnsFixture, 'exec'>,
+  rttLimitMs = 100,
+): Promise<ServesResult> {
   const p = await fx.exec(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', STACK_ADDR], {
     timeoutMs: 10_000,
   });
@@ -218,7 +233,7 @@ export async function stillServes(fx: NetnsFixture, rttLimitMs = 100): Promise<S
 }
 
 /** Assert that the stack still serves: every ping answered within 100 ms and curl gets 200. */
-export async function expectStillServes(fx: NetnsFixture): Promise<void> {
+export async function expectStillServes(fx: Pick<NetnsFixture, 'exec'>): Promise<void> {
   const r = await stillServes(fx);
   expect(r.pingsAnswered, r.detail).toBe(3);
   expect(r.curlOk, r.detail).toBe(true);
