@@ -13,6 +13,7 @@
  */
 import type { Clock, TimerHandle } from '../stack/clock.ts';
 import { MinHeap } from '../stack/heap.ts';
+import { mulberry32 } from '../stack/rng.ts';
 import type { Link, LinkReceiver } from './link.ts';
 
 export interface Impairment {
@@ -44,18 +45,6 @@ export interface FaultStats {
   tx: FaultDirectionStats;
   /** Incoming: what the inner link received for the stack. */
   rx: FaultDirectionStats;
-}
-
-/** mulberry32: a small, fast, seedable PRNG with a 2^32 period; plenty for fault injection. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PROBABILITIES = ['loss', 'reorder', 'dup', 'corrupt'] as const;

@@ -9,6 +9,7 @@ import { FaultLink, type Impairment } from '../../src/link/fault.ts';
 import type { Link } from '../../src/link/link.ts';
 import { SimLink, type SimLinkOptions } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
+import { mulberry32 } from '../../src/stack/rng.ts';
 import { Stack, type StackOptions } from '../../src/stack/stack.ts';
 
 export const CLIENT = '10.0.0.1';
@@ -108,16 +109,10 @@ export function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-/** Deterministic bytes from a seed (mulberry32). */
+/** Deterministic bytes from a seed: the low byte of each 32-bit draw of mulberry32. */
 export function randomBytes(n: number, seed: number): Buffer {
   const out = Buffer.alloc(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (t ^ (t >>> 14)) & 0xff;
-  }
+  const random = mulberry32(seed);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(random() * 4294967296) & 0xff;
   return out;
 }

@@ -5,24 +5,18 @@
  * delay. Nothing here is real: no clock, no sockets, no IP. The stack-level FaultLink works on IP
  * packets; this one works on TcpRepr records, so a failing seed points at the core alone.
  */
+import { mulberry32 } from '../../src/stack/rng.ts';
 import { TcpConnection } from '../../src/tcp/conn.ts';
 import type { TcpEvent } from '../../src/tcp/events.ts';
 import { TcpListener } from '../../src/tcp/listener.ts';
 import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
 import type { TcpRepr } from '../../src/wire/tcp-repr.ts';
 
-/** mulberry32: a small, fast, seedable PRNG. */
+/** Draws from the one seeded PRNG (src/stack/rng.ts): floats in [0, 1) and integers. */
 export class Rng {
-  #s: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  next(): number {
-    this.#s = (this.#s + 0x6d2b79f5) >>> 0;
-    let t = this.#s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.next() * (hi - lo + 1));
