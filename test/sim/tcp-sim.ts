@@ -5,6 +5,7 @@
  * delay. Nothing here is real: no clock, no sockets, no IP. The stack-level FaultLink works on IP
  * packets; this one works on TcpRepr records, so a failing seed points at the core alone.
  */
+import { MinHeap } from '../../src/stack/heap.ts';
 import { mulberry32 } from '../../src/stack/rng.ts';
 import { TcpConnection } from '../../src/tcp/conn.ts';
 import type { TcpEvent } from '../../src/tcp/events.ts';
@@ -45,48 +46,7 @@ interface InFlight {
   seg: TcpRepr;
 }
 
-/** A binary min-heap on (at, order): ties keep sending order. */
-class Heap {
-  readonly #h: InFlight[] = [];
-  get size(): number {
-    return this.#h.length;
-  }
-  peek(): InFlight | undefined {
-    return this.#h[0];
-  }
-  push(x: InFlight): void {
-    const h = this.#h;
-    h.push(x);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
-  }
-  pop(): InFlight | undefined {
-    const h = this.#h;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const a = 2 * i + 1;
-        const b = a + 1;
-        let m = i;
-        if (a < h.length && less(h[a], h[m])) m = a;
-        if (b < h.length && less(h[b], h[m])) m = b;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
+/** Segments in flight ordered by (at, order): ties keep sending order. */
 function less(x: InFlight, y: InFlight): boolean {
   return x.at < y.at || (x.at === y.at && x.order < y.order);
 }
@@ -126,7 +86,7 @@ export class Sim {
   now = 0;
   readonly rng: Rng;
   readonly faults: LinkFaults;
-  readonly link = new Heap();
+  readonly link = new MinHeap<InFlight>(less);
   #order = 0;
   a: TcpConnection;
   b: TcpConnection | null = null;
