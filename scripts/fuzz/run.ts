@@ -1,0 +1,1176 @@
+/**
+ * The fuzzer's world and its invariants.
+ *
+ *   peer Stack 10.0.0.1 ──SimLink──► TapLink ──► target Stack 10.0.0.2
+ *   (real connections, echo,          │ records what passes both ways (the corpus and each
+ *    pings, datagrams)                │ flow's sequence numbers) and injects mutated packets
+ *
+ * Both stacks share one VirtualClock. The peer keeps real connections open to the target (echo,
+ * discard, HTTP, a sink that never reads) and the target opens some of its own, so that the
+ * target's connections pass through every state; the fuzzer then mutates and replays their
+ * segments (sequence and acknowledgment numbers at the window's edges, flags, options, lengths),
+ * builds SYNs, ICMP, UDP and fragments from scratch, and repairs the checksums of most.
+ *
+ * After each packet: no exception reached the link, nothing was logged at error, the table and
+ * reassembly memory are within their bounds, and nothing the target sent was malformed or sent
+ * to itself. After each batch: every connection's queues, every listener's queues, the owners.
+ * At the end: every connection drains out of the table, the wire falls silent, and a fresh
+ * handshake, an echoed exchange, a UDP echo and a ping still complete.
+ *
+ * The run is a pure function of its seed: a failure names the seed and the packet index.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { pino } from 'pino';
+import { serveHttp } from '../../src/api/http.ts';
+import type { Server, Socket } from '../../src/api/net.ts';
+import type { Link, LinkReceiver } from '../../src/link/link.ts';
+import { SimLink } from '../../src/link/sim.ts';
+import { VirtualClock } from '../../src/stack/clock.ts';
+import { Stack } from '../../src/stack/stack.ts';
+import type { TcpHandle, TcpOwner } from '../../src/stack/tcp.ts';
+import type { TcpEvent } from '../../src/tcp/events.ts';
+import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
+import {
+  F_ACK,
+  F_CWR,
+  F_ECE,
+  F_FIN,
+  F_PSH,
+  F_RST,
+  F_SYN,
+  F_URG,
+  fragment,
+  get16,
+  get32,
+  hex,
+  icmpBytes,
+  ipPacket,
+  mutateBytes,
+  PROTO_ICMP,
+  PROTO_TCP,
+  PROTO_UDP,
+  Rng,
+  repairChecksums,
+  tcpBytes,
+  tcpOptions,
+  udpBytes,
+} from './packets.ts';
+
+export interface FuzzOptions {
+  packets: number;
+  seed: number;
+  /** Packets injected between two batch checks and two clock advances. */
+  batch?: number;
+  /** Heap samples (after a forced GC) every this many packets. */
+  heapEvery?: number;
+  /** Largest growth of the GC'd heap over its first sample, MiB. */
+  maxHeapGrowthMb?: number;
+  /** Progress lines (to `log`) every this many packets; 0: none. */
+  progressEvery?: number;
+  log?: (line: string) => void;
+}
+
+export interface FuzzFailure {
+  seed: number;
+  /** Index of the last packet injected when the failure was seen (-1: before or after them). */
+  packetIndex: number;
+  message: string;
+  /** The packet at packetIndex, and the ones of the same batch before it. */
+  packetHex: string | null;
+  recentHex: string[];
+}
+
+export interface FuzzResult {
+  seed: number;
+  packets: number;
+  failure: FuzzFailure | null;
+  /** The whole run, the final drain and exchange included. */
+  seconds: number;
+  /** Packets per second of the injection loop (checks and peer traffic included). */
+  packetsPerSecond: number;
+  heapStartBytes: number;
+  heapEndBytes: number;
+  heapMaxBytes: number;
+  /** Whether the heap figures follow a forced GC. */
+  gc: boolean;
+  virtualMs: number;
+  /** Counters that show which paths the run reached. */
+  reached: Record<string, number>;
+}
+
+const PEER = 0x0a000001;
+const TARGET = 0x0a000002;
+const PEER_S = '10.0.0.1';
+const TARGET_S = '10.0.0.2';
+
+/** The target's bounds: small, so that the fuzzer reaches them. */
+export const LIMITS = {
+  maxConnections: 64,
+  synBacklog: 8,
+  backlog: 4,
+  rcvBuf: 16 * 1024,
+  sndBuf: 16 * 1024,
+  maxOoo: 8 * 1024,
+  reassemblyBytes: 64 * 1024,
+} as const;
+
+const PORT_ECHO = 7;
+const PORT_DISCARD = 9;
+const PORT_HTTP = 80;
+const PORT_SINK = 5001;
+const PORT_CLOSED = 81;
+const TARGET_PORTS = [
+  PORT_ECHO,
+  PORT_ECHO,
+  PORT_DISCARD,
+  PORT_HTTP,
+  PORT_SINK,
+  PORT_SINK,
+  PORT_CLOSED,
+  0,
+];
+
+/** The failure that ends a run. */
+class Failure extends Error {}
+
+/** A flow as seen from the target's output: what it sent last to one remote end. */
+interface Flow {
+  key: string;
+  remote: number;
+  localPort: number;
+  remotePort: number;
+  /** The target's next sequence number (seq + length of its last segment). */
+  sndNxt: number;
+  /** The target's last acknowledgment (its RCV.NXT), or null before it acked anything. */
+  rcvNxt: number | null;
+  win: number;
+  /** Last timestamp values: the target's, and the remote's (from packets towards the target). */
+  tsTarget: number | null;
+  tsRemote: number | null;
+}
+
+const MAX_FLOWS = 256;
+const CORPUS = 512;
+
+/** The TCP timestamp option's TSval in a TCP header at `at`, or null. */
+function findTsval(p: Uint8Array, at: number, end: number): number | null {
+  for (let i = at; i < end; ) {
+    const kind = p[i];
+    if (kind === 0) return null;
+    if (kind === 1) {
+      i++;
+      continue;
+    }
+    const len = p[i + 1];
+    if (len === undefined || len < 2) return null;
+    if (kind === 8 && len === 10 && i + 10 <= end) return get32(p, i + 2);
+    i += len;
+  }
+  return null;
+}
+
+function isMartian(a: number): boolean {
+  const top = a >>> 24;
+  return top === 0 || top === 127 || top >= 224;
+}
+
+/** A link that records what passes and lets the fuzzer inject packets into the target. */
+class TapLink implements Link {
+  readonly mtu: number;
+  #rx: LinkReceiver | null = null;
+  constructor(
+    private readonly inner: Link,
+    private readonly onRx: (p: Uint8Array) => void,
+    private readonly onTx: (p: Uint8Array) => void,
+  ) {
+    this.mtu = inner.mtu;
+  }
+  attach(rx: LinkReceiver): void {
+    this.#rx = rx;
+    this.inner.attach({
+      packet: (p, flags) => {
+        this.onRx(p);
+        rx.packet(p, flags);
+      },
+      batchEnd: () => rx.batchEnd?.(),
+    });
+  }
+  send(packet: Uint8Array): void {
+    this.onTx(packet);
+    this.inner.send(packet);
+  }
+  flush(): void {
+    this.inner.flush();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  inject(p: Uint8Array): void {
+    this.#rx?.packet(p);
+  }
+  injectEnd(): void {
+    this.#rx?.batchEnd?.();
+  }
+}
+
+const FLAG_SETS = [
+  F_ACK,
+  F_ACK,
+  F_ACK,
+  F_ACK | F_PSH,
+  F_ACK | F_PSH,
+  F_RST,
+  F_RST | F_ACK,
+  F_SYN,
+  F_SYN | F_ACK,
+  F_FIN | F_ACK,
+  F_FIN | F_ACK,
+  F_FIN | F_ACK | F_PSH,
+  F_FIN,
+  0,
+  F_FIN | F_PSH | F_URG,
+  F_SYN | F_FIN,
+  F_SYN | F_RST,
+  F_ACK | F_URG,
+  F_ACK | F_ECE | F_CWR,
+];
+
+function gcFunction(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+}
+
+const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
+  const seed = o.seed >>> 0;
+  const total = o.packets;
+  const batchSize = o.batch ?? 32;
+  const heapEvery = o.heapEvery ?? 100_000;
+  const maxHeapGrowth = (o.maxHeapGrowthMb ?? 64) * 1024 * 1024;
+  const log = o.log ?? (() => {});
+  const progressEvery = o.progressEvery ?? 0;
+  const rng = new Rng(seed);
+  const act = new Rng((seed * 2654435761 + 1) >>> 0); // the peer's and owners' actions
+  const gc = gcFunction();
+
+  const heap = (): number => {
+    gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // The world
+
+  const errorLogs: string[] = [];
+  const logger = pino(
+    { level: 'error' },
+    {
+      write: (line: string) => {
+        errorLogs.push(line);
+      },
+    },
+  );
+  const clock = new VirtualClock();
+  const [la, lb] = SimLink.pair(clock, { delayMs: 1 });
+  const txProblems: string[] = [];
+  const corpusIn: Uint8Array[] = []; // peer -> target, as they arrived
+  const corpusOut: Uint8Array[] = []; // target -> anyone
+  let corpusInAt = 0;
+  let corpusOutAt = 0;
+  const flows = new Map<string, Flow>();
+  const flowList: Flow[] = [];
+
+  const flowFor = (remote: number, localPort: number, remotePort: number): Flow => {
+    const key = `${remote}:${localPort}:${remotePort}`;
+    let f = flows.get(key);
+    if (f === undefined) {
+      f = {
+        key,
+        remote,
+        localPort,
+        remotePort,
+        sndNxt: 0,
+        rcvNxt: null,
+        win: 0,
+        tsTarget: null,
+        tsRemote: null,
+      };
+      if (flowList.length < MAX_FLOWS) flowList.push(f);
+      else {
+        const i = rng.int(0, MAX_FLOWS - 1);
+        flows.delete(flowList[i].key);
+        flowList[i] = f;
+      }
+      flows.set(key, f);
+    }
+    return f;
+  };
+
+  const onRx = (p: Uint8Array): void => {
+    if (corpusIn.length < CORPUS) corpusIn.push(p);
+    else corpusIn[corpusInAt++ % CORPUS] = p;
+    if (p[9] === PROTO_TCP && (p[0] & 0x0f) === 5 && p.length >= 40) {
+      const f = flows.get(`${get32(p, 12)}:${get16(p, 22)}:${get16(p, 20)}`);
+      if (f !== undefined) f.tsRemote = findTsval(p, 40, 20 + (p[32] >>> 4) * 4);
+    }
+  };
+
+  const onTx = (p: Uint8Array): void => {
+    if (corpusOut.length < CORPUS) corpusOut.push(p);
+    else corpusOut[corpusOutAt++ % CORPUS] = p;
+    // What the target sends must be well formed, from itself, to someone else.
+    const ihl = (p[0] & 0x0f) * 4;
+    if (p.length < 20 || p[0] >>> 4 !== 4 || ihl < 20 || ihl > p.length)
+      txProblems.push(`target sent a malformed IP header: ${hex(p.subarray(0, 60))}`);
+    else if (get16(p, 2) !== p.length)
+      txProblems.push(`target sent total length ${get16(p, 2)} in ${p.length} bytes`);
+    else if (p.length > la.mtu) txProblems.push(`target sent ${p.length} bytes > MTU`);
+    else if (internetChecksum(p, 0, ihl) !== 0)
+      txProblems.push(`target sent a bad IP header checksum: ${hex(p.subarray(0, ihl))}`);
+    else if (get32(p, 12) !== TARGET)
+      txProblems.push(`target sent from ${get32(p, 12).toString(16)}`);
+    else if (get32(p, 16) === TARGET) txProblems.push('target sent a packet to itself');
+    else if (isMartian(get32(p, 16)))
+      txProblems.push(`target answered a martian: ${hex(p.subarray(0, 40))}`);
+    else if (p[9] === PROTO_TCP && (get16(p, 6) & 0x3fff) === 0) {
+      const len = p.length - ihl;
+      const sum = pseudoHeaderSum(get32(p, 12), get32(p, 16), PROTO_TCP, len);
+      if (len < 20 || internetChecksum(p, ihl, p.length, sum) !== 0)
+        txProblems.push(`target sent a bad TCP checksum: ${hex(p.subarray(0, 60))}`);
+      else {
+        const t = ihl;
+        const f = flowFor(get32(p, 16), get16(p, t), get16(p, t + 2));
+        const flags = p[t + 13];
+        const hl = (p[t + 12] >>> 4) * 4;
+        const dataLen = len - hl;
+        f.sndNxt =
+          (get32(p, t + 4) + dataLen + (flags & F_SYN ? 1 : 0) + (flags & F_FIN ? 1 : 0)) >>> 0;
+        if (flags & F_ACK) f.rcvNxt = get32(p, t + 8);
+        f.win = get16(p, t + 14);
+        const ts = findTsval(p, t + 20, t + hl);
+        if (ts !== null) f.tsTarget = ts;
+      }
+    }
+  };
+
+  const [peerLink, targetInner] = [la, lb];
+  const tap = new TapLink(targetInner, onRx, onTx);
+  const isnSecret = new Uint8Array(16).fill(seed & 0xff);
+  const peer = new Stack({ link: peerLink, address: PEER_S, clock, logger, tcp: { isnSecret } });
+  const target = new Stack({
+    link: tap,
+    address: TARGET_S,
+    clock,
+    logger,
+    reassembly: { maxBytes: LIMITS.reassemblyBytes },
+    tcp: {
+      isnSecret,
+      maxConnections: LIMITS.maxConnections,
+      synBacklog: LIMITS.synBacklog,
+      conn: { rcvBuf: LIMITS.rcvBuf, sndBuf: LIMITS.sndBuf, maxOoo: LIMITS.maxOoo },
+    },
+  });
+
+  // Exceptions that escape to the event loop (an owner's handler rethrown by the stack).
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown): void => {
+    uncaught.push(err);
+  };
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+
+  // Which states the target's connections went through (each connection counted once a state).
+  const statesSeen = new Map<string, number>();
+  target.tcp.onConnectionGone((row) => {
+    for (const st of new Set(row.history.map((x) => x.state)))
+      statesSeen.set(st, (statesSeen.get(st) ?? 0) + 1);
+  });
+
+  // The target's handles, for per-connection checks (the table itself is private).
+  const handles = new Set<TcpHandle>();
+  const serverSockets = new Set<Socket>();
+  const wrapAccept = (server: Server): void => {
+    const accept = server.accept.bind(server);
+    server.accept = (h: TcpHandle): TcpOwner | null => {
+      handles.add(h);
+      return accept(h);
+    };
+  };
+
+  // Target services: echo, discard (node:net-shaped), HTTP (node:http), a sink that never reads.
+  const echo = target.net.createServer({ allowHalfOpen: true }, (s) => {
+    serverSockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => serverSockets.delete(s));
+    s.pipe(s);
+  });
+  wrapAccept(echo);
+  echo.listen({ port: PORT_ECHO, backlog: LIMITS.backlog });
+  const discard = target.net.createServer({}, (s) => {
+    serverSockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => serverSockets.delete(s));
+    s.resume();
+  });
+  wrapAccept(discard);
+  discard.listen({ port: PORT_DISCARD, backlog: LIMITS.backlog });
+  const http = serveHttp(target, PORT_HTTP, (_req, res) => res.end('x'.repeat(2000)), {
+    backlog: LIMITS.backlog,
+  });
+  wrapAccept(http.server);
+  const targetUdp = target.dgram.createSocket('udp4');
+  targetUdp.on('message', (m, r) => targetUdp.send(m, r.port, r.address));
+  targetUdp.on('error', () => {});
+  targetUdp.bind(PORT_ECHO);
+
+  const sink = new Set<TcpHandle>();
+  const sinkOwner: TcpOwner = {
+    tcpEvent(h: TcpHandle, e: TcpEvent) {
+      if (e.type === 'closed') sink.delete(h);
+    },
+  };
+  target.tcp.listen(
+    PORT_SINK,
+    {
+      accept(h) {
+        handles.add(h);
+        sink.add(h);
+        h.setFlowing(false); // held data fills the receive buffer and closes the window
+        return sinkOwner;
+      },
+    },
+    LIMITS.backlog,
+  );
+
+  // Active opens from the target to the peer's echo (and to a closed port).
+  const active = new Set<TcpHandle>();
+  const activeOwner: TcpOwner = {
+    tcpEvent(h: TcpHandle, e: TcpEvent) {
+      if (e.type === 'closed') active.delete(h);
+    },
+  };
+
+  // The peer: echo server for the target's active opens, and clients.
+  const peerEcho = peer.net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  peerEcho.listen(PORT_ECHO);
+  const clients = new Set<Socket>();
+  const peerUdp = peer.dgram.createSocket('udp4');
+  peerUdp.on('error', () => {});
+  peerUdp.on('message', () => {});
+  peerUdp.bind(4000);
+
+  await immediate();
+
+  // -------------------------------------------------------------------------------------------
+  // The peer's and the owners' actions between batches
+
+  const peerActions = (): void => {
+    if (clients.size < 10 && act.chance(0.3)) {
+      const port = act.pick([
+        PORT_ECHO,
+        PORT_ECHO,
+        PORT_DISCARD,
+        PORT_HTTP,
+        PORT_SINK,
+        PORT_CLOSED,
+      ]);
+      const s = peer.net.connect(port, TARGET_S);
+      clients.add(s);
+      s.on('error', () => {});
+      s.on('data', () => {});
+      s.on('close', () => clients.delete(s));
+      s.on('connect', () => {
+        if (port === PORT_HTTP) s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+        else s.write(act.bytes(act.int(0, 3000)));
+      });
+    }
+    for (const s of clients) {
+      if (!act.chance(0.15) || s.connecting) continue;
+      switch (act.int(0, 7)) {
+        case 0:
+        case 1:
+          s.write(act.bytes(act.int(1, 20_000)));
+          break;
+        case 2:
+          s.end();
+          break;
+        case 3:
+          s.destroy();
+          break;
+        case 4:
+          s.pause();
+          break;
+        case 5:
+          s.resume();
+          break;
+        default:
+          s.write(act.bytes(act.int(1, 100)));
+      }
+    }
+    if (active.size < 3 && act.chance(0.05)) {
+      const h = target.tcp.connect(PEER, act.chance(0.8) ? PORT_ECHO : 82, activeOwner);
+      if (typeof h !== 'string') {
+        handles.add(h);
+        active.add(h);
+      }
+    }
+    for (const h of active) {
+      if (!act.chance(0.2)) continue;
+      switch (act.int(0, 6)) {
+        case 0:
+        case 1:
+          h.send(act.bytes(act.int(1, 8000)));
+          break;
+        case 2:
+          h.shutdown();
+          break;
+        case 3:
+          h.close();
+          active.delete(h);
+          break;
+        case 4:
+          h.abort();
+          active.delete(h);
+          break;
+        case 5:
+          h.setFlowing(act.chance(0.5));
+          break;
+        default:
+          h.recv(act.int(1, 5000));
+      }
+    }
+    for (const h of sink) {
+      if (!act.chance(0.05)) continue;
+      switch (act.int(0, 3)) {
+        case 0:
+          h.recv(act.int(1, 4000));
+          break;
+        case 1:
+          h.close();
+          sink.delete(h);
+          break;
+        case 2:
+          h.abort();
+          sink.delete(h);
+          break;
+        default:
+          h.send(act.bytes(act.int(1, 3000)));
+      }
+    }
+    if (act.chance(0.05)) peerUdp.send(act.bytes(act.int(0, 1400)), PORT_ECHO, TARGET_S);
+    if (act.chance(0.03)) peer.sendEchoRequest(TARGET, 1, act.int(0, 65535), act.bytes(56));
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // Packet generators: each returns the packets to inject, in order
+
+  const spoofSrc = (): number => {
+    const r = rng.next();
+    if (r < 0.6) return PEER;
+    if (r < 0.9) return (0x0a000000 | rng.int(3, 254)) >>> 0;
+    if (r < 0.95) return rng.pick([TARGET, 0x7f000001, 0, 0xe0000001, 0xffffffff, 0xf0000001]);
+    return rng.u32();
+  };
+  const targetPort = (): number => (rng.chance(0.9) ? rng.pick(TARGET_PORTS) : rng.int(0, 65535));
+  const payloadLen = (max: number): number => {
+    const r = rng.next();
+    if (r < 0.5) return 0;
+    if (r < 0.7) return Math.min(max, rng.int(1, 10));
+    if (r < 0.9) return Math.min(max, rng.int(11, 1000));
+    return Math.max(0, Math.min(max, rng.int(1001, 1460)));
+  };
+  const flags = (): number => (rng.chance(0.1) ? rng.int(0, 255) : rng.pick(FLAG_SETS));
+  const seqDelta = (w: number): number => {
+    switch (rng.int(0, 11)) {
+      case 0:
+      case 1:
+      case 2:
+        return 0;
+      case 3:
+        return 1;
+      case 4:
+        return -1;
+      case 5:
+        return w;
+      case 6:
+        return w - 1;
+      case 7:
+        return w + 1;
+      case 8:
+        return -w;
+      case 9:
+        return rng.pick([0x7fffffff, 0x80000000, -0x7fffffff]);
+      case 10:
+        return rng.int(-3000, 3000);
+      default:
+        return rng.u32();
+    }
+  };
+  const checksumMaybe = (p: Uint8Array, p0 = 0.9): Uint8Array => {
+    if (rng.chance(p0)) repairChecksums(p);
+    else if (rng.chance(0.5)) repairChecksums(p, false); // IP header only: L4 checksum wrong
+    return p;
+  };
+
+  /** A segment from a flow's remote end, placed against what the target last said. */
+  const genReflect = (): Uint8Array[] => {
+    if (flowList.length === 0) return genSyn();
+    const f = rng.pick(flowList);
+    const w = f.win << rng.pick([0, 0, 7, rng.int(0, 14)]);
+    const base = f.rcvNxt ?? rng.u32();
+    const seq = (base + seqDelta(w)) >>> 0;
+    const ack = (f.sndNxt + rng.pick([0, 0, 0, 0, 1, -1, -w, rng.int(-70_000, 70_000)])) >>> 0;
+    let options: Uint8Array | undefined;
+    const r = rng.next();
+    if (r < 0.45 && f.tsTarget !== null) {
+      const tsv = ((f.tsRemote ?? rng.u32()) + rng.pick([0, 1, 10, 1000, -1, 0x7fffffff])) >>> 0;
+      const ecr = rng.chance(0.9) ? f.tsTarget : rng.u32();
+      options = Uint8Array.of(1, 1, 8, 10, ...be32(tsv), ...be32(ecr));
+    } else if (r < 0.7) options = tcpOptions(rng, seq);
+    const room = 1500 - 20 - 20 - Math.min(40, ((options?.length ?? 0) + 3) & ~3);
+    const payload = rng.bytes(payloadLen(room));
+    const seg = tcpBytes({
+      srcPort: f.remotePort,
+      dstPort: f.localPort,
+      seq,
+      ack,
+      flags: flags(),
+      window: rng.pick([f.win, 0, 1, 65535, rng.int(0, 65535)]),
+      urgent: rng.chance(0.05) ? rng.int(0, 65535) : 0,
+      options,
+      payload,
+    });
+    const p = ipPacket(
+      { src: f.remote, dst: TARGET, protocol: PROTO_TCP, id: rng.int(0, 65535) },
+      seg,
+    );
+    return [checksumMaybe(p, 0.92)];
+  };
+
+  const corpusTcp = (): Uint8Array | null => {
+    for (let i = 0; i < 8 && corpusIn.length > 0; i++) {
+      const p = rng.pick(corpusIn);
+      if (p[9] === PROTO_TCP && (p[0] & 0x0f) === 5 && p.length >= 40) return p;
+    }
+    return null;
+  };
+
+  /** A recorded segment with its header fields changed. */
+  const genMutateTcp = (): Uint8Array[] => {
+    const orig = corpusTcp();
+    if (orig === null) return genReflect();
+    let p: Uint8Array = Uint8Array.from(orig);
+    const ops = rng.int(1, 3);
+    for (let i = 0; i < ops; i++) {
+      switch (rng.int(0, 9)) {
+        case 0:
+          p.set(be32((get32(p, 24) + seqDelta(65535)) >>> 0), 24);
+          break;
+        case 1:
+          p.set(be32((get32(p, 28) + seqDelta(65535)) >>> 0), 28);
+          break;
+        case 2:
+          p[33] = flags();
+          break;
+        case 3:
+          p.set(be16(rng.pick([0, 1, 65535, rng.int(0, 65535)])), 34);
+          break;
+        case 4:
+          p[32] = (rng.int(0, 15) << 4) | (p[32] & 0x0f);
+          break;
+        case 5: {
+          // new options, same payload
+          const hl = Math.max(20, (p[32] >>> 4) * 4);
+          const seg = tcpBytes({
+            srcPort: get16(p, 20),
+            dstPort: get16(p, 22),
+            seq: get32(p, 24),
+            ack: get32(p, 28),
+            flags: p[33],
+            window: get16(p, 34),
+            options: tcpOptions(rng, get32(p, 28)),
+            payload: p.subarray(Math.min(p.length, 20 + hl)).slice(0, 1400),
+          });
+          p = ipPacket(
+            { src: get32(p, 12), dst: TARGET, protocol: PROTO_TCP, id: get16(p, 4) },
+            seg,
+          );
+          break;
+        }
+        case 6: // cut or grow the payload
+          p = rng.chance(0.5)
+            ? p.slice(0, rng.int(40, p.length))
+            : concat(p, rng.bytes(rng.int(1, Math.max(1, 1500 - p.length))));
+          p.set(be16(p.length), 2);
+          break;
+        case 7:
+          p.set(be16(targetPort()), 22);
+          break;
+        case 8:
+          p.set(be32(spoofSrc()), 12);
+          break;
+        default:
+          p.set(be16(rng.int(0, 65535)), 38); // urgent pointer
+          p[33] |= F_URG;
+      }
+    }
+    return [checksumMaybe(p, 0.85)];
+  };
+
+  /** Any recorded packet (either way, addresses turned towards the target), bytes mangled. */
+  const genBytes = (): Uint8Array[] => {
+    const pool = rng.chance(0.7) || corpusOut.length === 0 ? corpusIn : corpusOut;
+    if (pool.length === 0) return genSyn();
+    const p = Uint8Array.from(rng.pick(pool));
+    if (get32(p, 16) !== TARGET) {
+      p.set(p.subarray(16, 20), 12);
+      p.set(be32(TARGET), 16);
+    }
+    const m = mutateBytes(rng, p);
+    if (rng.chance(0.5)) repairChecksums(m);
+    return [m];
+  };
+
+  const genSyn = (): Uint8Array[] => {
+    const f = rng.pick([
+      F_SYN,
+      F_SYN,
+      F_SYN,
+      F_SYN | F_FIN,
+      F_SYN | F_RST,
+      F_SYN | F_ACK,
+      F_SYN | F_PSH,
+    ]);
+    const options = rng.chance(0.7) ? tcpOptions(rng, 0) : undefined;
+    const seg = tcpBytes({
+      srcPort: rng.int(0, 65535),
+      dstPort: targetPort(),
+      seq: rng.u32(),
+      ack: rng.chance(0.8) ? 0 : rng.u32(),
+      flags: rng.chance(0.05) ? rng.int(0, 255) : f,
+      window: rng.int(0, 65535),
+      options,
+      payload: rng.chance(0.1) ? rng.bytes(rng.int(1, 500)) : undefined,
+    });
+    const p = ipPacket(
+      { src: spoofSrc(), dst: TARGET, protocol: PROTO_TCP, id: rng.int(0, 65535) },
+      seg,
+    );
+    return [checksumMaybe(p, 0.95)];
+  };
+
+  const genIcmp = (): Uint8Array[] => {
+    let msg: Uint8Array;
+    let src = spoofSrc();
+    if (rng.chance(0.4) || corpusOut.length === 0) {
+      msg = icmpBytes(
+        rng.chance(0.9) ? 8 : rng.int(0, 255),
+        rng.chance(0.9) ? 0 : rng.int(0, 255),
+        rng.u32(),
+        rng.bytes(rng.int(0, 1400)),
+      );
+    } else {
+      // An error quoting something the target sent (possibly mangled), from its destination.
+      const q = rng.pick(corpusOut);
+      src = rng.chance(0.8) ? get32(q, 16) : src;
+      let quote = q.subarray(0, rng.pick([8, 20, 28, 40, q.length, rng.int(0, q.length)]));
+      if (rng.chance(0.2)) quote = mutateBytes(rng, quote, 3);
+      const type = rng.pick([3, 3, 3, 11, 4, 12, 5, rng.int(0, 255)]);
+      const code = type === 3 ? rng.pick([0, 1, 2, 3, 4, 4, 13, rng.int(0, 255)]) : rng.int(0, 2);
+      const rest =
+        type === 3 && code === 4 ? rng.pick([0, 1, 68, 296, 576, 1280, 1500, 65535]) : rng.u32();
+      msg = icmpBytes(type, code, rest, quote);
+    }
+    const p = ipPacket({ src, dst: TARGET, protocol: PROTO_ICMP, id: rng.int(0, 65535) }, msg);
+    return [checksumMaybe(p, 0.9)];
+  };
+
+  const genUdp = (): Uint8Array[] => {
+    const payload = rng.bytes(rng.int(0, 1400));
+    const u = udpBytes(rng.int(0, 65535), rng.chance(0.6) ? PORT_ECHO : rng.int(0, 65535), payload);
+    if (rng.chance(0.1)) u.set(be16(rng.pick([0, 7, 9, u.length + 1, 65535])), 4);
+    const p = ipPacket(
+      { src: spoofSrc(), dst: TARGET, protocol: PROTO_UDP, id: rng.int(0, 65535) },
+      u,
+    );
+    if (rng.chance(0.9)) repairChecksums(p);
+    if (rng.chance(0.1)) p.set([0, 0], 26); // "no checksum"
+    return [p];
+  };
+
+  const genFrag = (): Uint8Array[] => {
+    let whole: Uint8Array;
+    const kind = rng.int(0, 3);
+    const src = rng.chance(0.7) ? PEER : spoofSrc();
+    const id = rng.chance(0.3) ? 0x1234 : rng.int(0, 65535);
+    if (kind === 0) {
+      const u = udpBytes(4000, PORT_ECHO, rng.bytes(rng.int(1, 4000)));
+      whole = ipPacket({ src, dst: TARGET, protocol: PROTO_UDP, id }, u);
+    } else if (kind === 1) {
+      whole = ipPacket(
+        { src, dst: TARGET, protocol: PROTO_ICMP, id },
+        icmpBytes(8, 0, rng.u32(), rng.bytes(rng.int(1, 5000))),
+      );
+    } else {
+      const [seg] = kind === 2 ? genReflect() : genSyn();
+      whole = Uint8Array.from(seg);
+      whole.set(be16(id), 4);
+    }
+    repairChecksums(whole);
+    const len = whole.length - 20;
+    const min = Math.max(8, Math.ceil(len / 48));
+    const pieces = fragment(rng, whole, {
+      size: rng.int(min, Math.max(min, 1480)),
+      overlap: rng.chance(0.15),
+      duplicate: rng.chance(0.1),
+      dropOne: rng.chance(0.15),
+      shuffle: rng.chance(0.3),
+      oversize: kind === 1 && rng.chance(0.1),
+    });
+    if (pieces.length > 0 && rng.chance(0.1)) {
+      const i = rng.int(0, pieces.length - 1);
+      pieces[i] = mutateBytes(rng, pieces[i], 2);
+      if (rng.chance(0.7)) repairChecksums(pieces[i], false);
+    }
+    return pieces;
+  };
+
+  const genReplay = (): Uint8Array[] => {
+    if (corpusIn.length === 0) return genSyn();
+    return [rng.pick(corpusIn)];
+  };
+
+  const generators: [number, () => Uint8Array[]][] = [
+    [28, genReflect],
+    [18, genMutateTcp],
+    [12, genBytes],
+    [10, genSyn],
+    [7, genIcmp],
+    [6, genUdp],
+    [12, genFrag],
+    [7, genReplay],
+  ];
+  const weightSum = generators.reduce((a, [w]) => a + w, 0);
+  const generate = (): Uint8Array[] => {
+    let r = rng.next() * weightSum;
+    for (const [w, g] of generators) {
+      r -= w;
+      if (r < 0) return g();
+    }
+    return genReplay();
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // Invariants
+
+  const tstats = target.stats;
+  const reass = target.ip.input.reassembler;
+
+  /** After every packet: cheap checks. */
+  const checkPacket = (): void => {
+    if (tstats.link.rxErrors !== 0)
+      throw new Failure('an exception reached the link (target rxErrors)');
+    if (errorLogs.length > 0) throw new Failure(`logged at error: ${errorLogs[0]}`);
+    if (txProblems.length > 0) throw new Failure(txProblems[0]);
+    if (target.tcp.size > LIMITS.maxConnections)
+      throw new Failure(`connections ${target.tcp.size} > maxConnections ${LIMITS.maxConnections}`);
+    if (reass.bytesInUse > LIMITS.reassemblyBytes)
+      throw new Failure(`reassembly memory ${reass.bytesInUse} > ${LIMITS.reassemblyBytes}`);
+    if (tstats.link.loopbackPackets !== 0 || peer.stats.link.loopbackPackets !== 0)
+      throw new Failure('a stack sent a datagram to itself (loopback)');
+  };
+
+  /** After every batch: queues, buffers, owners. */
+  const checkBatch = (): void => {
+    checkPacket();
+    if (uncaught.length > 0) throw new Failure(`uncaught exception: ${String(uncaught[0])}`);
+    if (peer.stats.link.rxErrors !== 0) throw new Failure("an exception reached the peer's link");
+    const layer = target.tcp.stats;
+    if (layer.ownerErrors !== 0) throw new Failure('an owner threw');
+    if (layer.txRefused !== 0) throw new Failure('IP refused a TCP segment (larger than the MTU)');
+    const rows = target.connections();
+    const synRecv = new Map<string, number>();
+    let conns = 0;
+    for (const r of rows) {
+      if (r.state === 'LISTEN') {
+        if (r.recvQ > r.sendQ)
+          throw new Failure(`listener ${r.local}: accept queue ${r.recvQ} > backlog ${r.sendQ}`);
+        continue;
+      }
+      conns++;
+      if (r.state === 'SYN_RECEIVED') {
+        const port = r.local.split(':')[1];
+        synRecv.set(port, (synRecv.get(port) ?? 0) + 1);
+      }
+      if (r.sendQ > LIMITS.sndBuf)
+        throw new Failure(`${r.local}>${r.remote} ${r.state}: sendQ ${r.sendQ} > sndBuf`);
+      if (r.recvQ > LIMITS.rcvBuf)
+        throw new Failure(`${r.local}>${r.remote} ${r.state}: recvQ ${r.recvQ} > rcvBuf`);
+    }
+    if (conns !== target.tcp.size)
+      throw new Failure(`table size ${target.tcp.size} but ${conns} rows`);
+    for (const [port, n] of synRecv) {
+      if (n > LIMITS.synBacklog)
+        throw new Failure(
+          `port ${port}: ${n} connections in SYN_RECEIVED > synBacklog ${LIMITS.synBacklog}`,
+        );
+    }
+    for (const h of handles) {
+      if (!h.inTable) {
+        handles.delete(h);
+        continue;
+      }
+      const s = h.conn.snapshot();
+      if (s.oooBytes > LIMITS.maxOoo)
+        throw new Failure(`${s.state}: out-of-order ${s.oooBytes} > maxOoo`);
+      if (s.sendQueue > LIMITS.sndBuf)
+        throw new Failure(`${s.state}: send queue ${s.sendQueue} > sndBuf`);
+      if (s.recvQueue > LIMITS.rcvBuf)
+        throw new Failure(`${s.state}: receive queue ${s.recvQueue} > rcvBuf`);
+      if (s.rcvWnd > LIMITS.rcvBuf + (1 << s.rcvShift))
+        throw new Failure(`${s.state}: offered window ${s.rcvWnd} > rcvBuf`);
+    }
+  };
+
+  /** Advance virtual time by `ms`, deadline by deadline, letting Node's queues run between. */
+  const advance = async (ms: number): Promise<void> => {
+    const end = clock.now() + ms;
+    for (let i = 0; i < 100_000; i++) {
+      await immediate();
+      const next = clock.nextTimerAt();
+      if (next === null || next > end) break;
+      clock.advance(next - clock.now());
+    }
+    clock.advance(Math.max(0, end - clock.now()));
+    await immediate();
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // The run
+
+  const reached = (): Record<string, number> => {
+    const l = target.tcp.stats;
+    const ip = tstats.ip.drops as Record<string, number>;
+    const out: Record<string, number> = {
+      rxPackets: tstats.link.rxPackets,
+      txPackets: tstats.link.txPackets,
+      tcpRx: tstats.tcp.rxSegments,
+      passiveOpens: l.passiveOpens,
+      activeOpens: l.activeOpens,
+      accepted: l.accepted,
+      resetsSent: l.resetsSent,
+      tableFull: l.tableFull,
+      timeWaitEvicted: l.timeWaitEvicted,
+      reassembled: tstats.ip.reassembled,
+      icmpEchoReplies: tstats.icmp.txEchoReplies,
+      icmpErrorsIn: tstats.icmp.rxErrorsReported,
+      udpIn: tstats.udp.rxDatagrams,
+    };
+    for (const [k, v] of statesSeen) out[`state:${k}`] = v;
+    for (const [k, v] of Object.entries(l.listenerDrops)) out[`listener:${k}`] = v;
+    for (const [k, v] of Object.entries(ip)) if (v > 0) out[`ip:${k}`] = v;
+    for (const [k, v] of Object.entries(tstats.tcp.drops)) if (v > 0) out[`tcp:${k}`] = v;
+    return out;
+  };
+
+  const heapStart = heap();
+  let heapMax = heapStart;
+  let heapEnd = heapStart;
+  let index = -1;
+  let batchPackets: Uint8Array[] = [];
+  let failure: FuzzFailure | null = null;
+  const started = performance.now();
+  let done = 0;
+  let fuzzSeconds = 0;
+
+  const fail = (err: unknown): FuzzFailure => ({
+    seed,
+    packetIndex: index,
+    message:
+      err instanceof Failure
+        ? err.message
+        : `fuzzer threw: ${(err as Error)?.stack ?? String(err)}`,
+    packetHex:
+      index >= 0 && batchPackets.length > 0 ? hex(batchPackets[batchPackets.length - 1]) : null,
+    recentHex: batchPackets.slice(-8, -1).map(hex),
+  });
+
+  try {
+    let queue: Uint8Array[] = [];
+    let nextHeap = heapEvery;
+    let nextProgress = progressEvery;
+    while (done < total) {
+      batchPackets = [];
+      const n = Math.min(batchSize, total - done);
+      for (let k = 0; k < n; k++) {
+        if (queue.length === 0) queue = generate();
+        const p = queue.shift();
+        if (p === undefined) continue;
+        index = done;
+        batchPackets.push(p);
+        tap.inject(p);
+        done++;
+        checkPacket();
+      }
+      tap.injectEnd();
+      peerActions();
+      const r = rng.next();
+      await advance(
+        r < 0.9 ? rng.int(0, 20) : r < 0.99 ? rng.int(100, 3000) : rng.int(5000, 40_000),
+      );
+      checkBatch();
+      if (done >= nextHeap) {
+        nextHeap += heapEvery;
+        const h = heap();
+        if (h > heapMax) heapMax = h;
+        if (h - heapStart > maxHeapGrowth)
+          throw new Failure(
+            `heap grew from ${heapStart} to ${h} bytes (> ${o.maxHeapGrowthMb ?? 64} MiB)`,
+          );
+      }
+      if (progressEvery > 0 && done >= nextProgress) {
+        nextProgress += progressEvery;
+        const s = (performance.now() - started) / 1000;
+        log(
+          `${done} packets, ${Math.round(done / s)}/s, connections ${target.tcp.size}, virtual ${Math.round(clock.now() / 1000)} s`,
+        );
+      }
+    }
+    index = -1;
+    batchPackets = [];
+    fuzzSeconds = (performance.now() - started) / 1000;
+
+    // ---- The end: close everything, let it drain, then a fresh exchange must still work.
+    for (const s of clients) s.destroy();
+    for (const h of active) h.abort();
+    for (const h of sink) h.close();
+    // The servers shut down (no listener is left to take a late or cookie ACK), and their
+    // connections are reset. HTTP connections that never sent a request would otherwise wait for
+    // node:http's request timeout, which runs on the real clock.
+    echo.close();
+    discard.close();
+    target.tcp.unlisten(PORT_SINK);
+    void http.close();
+    for (const s of serverSockets) s.destroy();
+    await advance(10);
+    checkBatch();
+    // Long enough for every retransmission to give up, FIN_WAIT_2 and TIME_WAIT to expire, and
+    // every fragment to time out: timers must fire for the table to empty.
+    for (let t = 0; t < 40 && (target.tcp.size > 0 || reass.datagramsInProgress > 0); t++) {
+      await advance(60_000);
+      checkBatch();
+    }
+    if (target.tcp.size > 0) {
+      const left = target.connections().filter((r) => r.state !== 'LISTEN');
+      throw new Failure(
+        `${left.length} connection(s) never left the table: ${left
+          .slice(0, 5)
+          .map(
+            (r) => `${r.local}>${r.remote} ${r.state} ${r.history.map((x) => x.state).join('>')}`,
+          )
+          .join('; ')}`,
+      );
+    }
+    if (reass.datagramsInProgress > 0 || reass.bytesInUse > 0)
+      throw new Failure(
+        `reassembly still holds ${reass.datagramsInProgress} datagrams after 40 min`,
+      );
+    // The wire falls silent: nobody answers anybody for ever.
+    const before = la.stats.txPackets + lb.stats.txPackets;
+    await advance(120_000);
+    const chatter = la.stats.txPackets + lb.stats.txPackets - before;
+    if (chatter > 0)
+      throw new Failure(`${chatter} packets on an idle wire after every connection closed`);
+
+    // A fresh handshake and an echoed exchange.
+    const data = act.bytes(3000);
+    let echoed = 0;
+    let closed = false;
+    let err: string | null = null;
+    const fresh = target.net.createServer({ allowHalfOpen: true }, (c) => c.pipe(c));
+    fresh.listen(PORT_ECHO);
+    await advance(1);
+    const s = peer.net.connect(PORT_ECHO, TARGET_S);
+    s.on('connect', () => s.end(data));
+    s.on('data', (d: Buffer) => {
+      echoed += d.length;
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      err = e.code ?? e.message;
+    });
+    s.on('close', () => {
+      closed = true;
+    });
+    let udpBack = 0;
+    peerUdp.on('message', () => udpBack++);
+    peerUdp.send(Buffer.from('still there?'), PORT_ECHO, TARGET_S);
+    let pong = 0;
+    peer.icmp.onEchoReply = () => pong++;
+    peer.sendEchoRequest(TARGET, 7, 7, Buffer.from('ping'));
+    for (let i = 0; i < 600 && !(closed && udpBack > 0 && pong > 0); i++) await advance(100);
+    if (err !== null) throw new Failure(`final exchange failed: ${err}`);
+    if (!closed || echoed !== data.length)
+      throw new Failure(
+        `final exchange incomplete: ${echoed} of ${data.length} bytes echoed, closed ${closed}`,
+      );
+    if (udpBack === 0) throw new Failure('final UDP echo not answered');
+    if (pong === 0) throw new Failure('final ping not answered');
+    checkBatch();
+  } catch (e) {
+    failure = fail(e);
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  const result: FuzzResult = {
+    seed,
+    packets: done,
+    failure,
+    seconds,
+    packetsPerSecond: Math.round(done / Math.max(fuzzSeconds || seconds, 1e-9)),
+    heapStartBytes: heapStart,
+    heapEndBytes: 0,
+    heapMaxBytes: 0,
+    gc: gc !== null,
+    virtualMs: clock.now(),
+    reached: reached(),
+  };
+  process.off('uncaughtException', onUncaught);
+  process.off('unhandledRejection', onUncaught);
+  await Promise.allSettled([peer.close(), target.close()]);
+  targetUdp.unref?.();
+  heapEnd = heap();
+  result.heapEndBytes = heapEnd;
+  result.heapMaxBytes = Math.max(heapMax, heapEnd);
+  if (result.failure === null && heapEnd - heapStart > maxHeapGrowth) {
+    result.failure = {
+      seed,
+      packetIndex: -1,
+      message: `heap grew from ${heapStart} to ${heapEnd} bytes`,
+      packetHex: null,
+      recentHex: [],
+    };
+  }
+  return result;
+}
+
+function be16(v: number): number[] {
+  return [(v >>> 8) & 0xff, v & 0xff];
+}
+function be32(v: number): number[] {
+  return [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+}
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(a.length + b.length);
+  c.set(a);
+  c.set(b, a.length);
+  return c;
+}
