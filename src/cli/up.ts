@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { STYLES_PORT } from '../apps/styles/index.ts';
 import { FaultLink, parseImpair } from '../link/fault.ts';
 import type { Link } from '../link/link.ts';
 import * as netns from '../link/netns.ts';
@@ -34,7 +35,15 @@ import { tryParseIpv4 } from '../wire/ipv4.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
 import type { CliCommand } from './commands.ts';
 import { MAX_RECORD, packetsHandler } from './live-packets.ts';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts';
+import {
+  createLogger,
+  defaultLogFormat,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+} from './logger.ts';
 import { attachSs } from './ss.ts';
 
 export interface UpOptions {
@@ -53,6 +62,8 @@ export interface UpOptions {
   record?: number;
   apps: string[];
   logLevel: LogLevel;
+  /** Pretty lines for a person, or JSON (default: pretty when stdout is a terminal). */
+  logFormat?: LogFormat;
   /** On SIGUSR2, write memory and counters here as one JSON object (atomically). */
   statsFile?: string;
   /**
@@ -297,18 +308,49 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
   }
 }
 
+/** What to try once the stack is up: a command and what it shows. */
+export function tryCommands(o: UpOptions): { cmd: string; what: string }[] {
+  const inNs = (cmd: string) => (o.inContainer ? cmd : `ip netns exec ${o.netns} ${cmd}`);
+  const out = [
+    { cmd: inNs(`ping ${o.addr}`), what: 'ICMP echo' },
+    { cmd: inNs(`curl http://${o.addr}/`), what: 'the connection your request came on' },
+  ];
+  if (o.apps.includes('styles')) {
+    out.push({
+      cmd: inNs(`chromium --no-sandbox http://${o.addr}:${STYLES_PORT}/`),
+      what: 'the connection styles page (or any browser in the namespace)',
+    });
+  }
+  out.push({
+    cmd: `tunstack ss -i${o.netns === 'tunstack' ? '' : ` --netns ${o.netns}`}`,
+    what: 'the connection table, live',
+  });
+  return out;
+}
+
 /** The line that tells a person what to do next. */
 export function readyMessage(o: UpOptions, dev: string): string {
-  if (o.inContainer) {
-    return (
-      `ready: stack ${o.addr} on ${dev} in this container's namespace (host side ${o.hostAddr}); ` +
-      `try: ping ${o.addr} | curl http://${o.addr}/`
-    );
-  }
+  const where = o.inContainer ? "this container's namespace" : `netns ${o.netns}`;
   return (
-    `ready: stack ${o.addr} on ${dev} in netns ${o.netns} (host side ${o.hostAddr}); try: ` +
-    `ip netns exec ${o.netns} ping ${o.addr} | ip netns exec ${o.netns} curl http://${o.addr}/`
+    `ready: stack ${o.addr} on ${dev} in ${where} (host side ${o.hostAddr}); try: ` +
+    tryCommands(o)
+      .map((t) => t.cmd)
+      .join(' | ')
   );
+}
+
+/** The ready line and the commands to try, one a line, as plain text for a terminal. */
+export function readyText(o: UpOptions, dev: string): string {
+  const where = o.inContainer ? "this container's namespace" : `netns ${o.netns}`;
+  const cmds = tryCommands(o);
+  const width = Math.max(...cmds.map((t) => t.cmd.length));
+  return [
+    `ready: stack ${o.addr} on ${dev} in ${where} (host side ${o.hostAddr})`,
+    'try, from another terminal:',
+    ...cmds.map((t) => `  ${t.cmd.padEnd(width)}  # ${t.what}`),
+    'Ctrl-C stops the stack and removes what it created.',
+    '',
+  ].join('\n');
 }
 
 /**
@@ -346,33 +388,35 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     record: raw.record as number,
     apps: (raw.apps as string[] | undefined) ?? [...DEFAULT_APPS],
     logLevel: raw.logLevel as LogLevel,
+    logFormat: (raw.logFormat as LogFormat | undefined) ?? defaultLogFormat(),
     statsFile: raw.statsFile as string | undefined,
     inContainer: raw.inContainer === true,
     congestion: raw.congestion as CongestionName,
     tlp: raw.tlp !== false,
     offload: raw.offload !== false,
   };
-  const logger = createLogger(o.logLevel);
+  const logger = createLogger(o.logLevel, o.logFormat);
   if (process.getuid?.() !== 0)
     logger.warn('not root: creating namespaces and TUN devices will fail');
   const running = await startUp(o, logger);
-  logger.info(
-    {
-      address: o.addr,
-      dev: running.tun.name,
-      netns: o.netns,
-      hostAddress: o.hostAddr,
-      mtu: o.mtu,
-      apps: o.apps,
-      pcap: o.pcap,
-      impair: o.impair,
-      inContainer: o.inContainer,
-      try: [`ping ${o.addr}`, `curl http://${o.addr}/`].map((cmd) =>
-        o.inContainer ? cmd : `ip netns exec ${o.netns} ${cmd}`,
-      ),
-    },
-    readyMessage(o, running.tun.name),
-  );
+  // A person at a terminal reads the ready line plain; a pipe gets it as one JSON record.
+  if (o.logFormat === 'pretty') process.stdout.write(readyText(o, running.tun.name));
+  else
+    logger.info(
+      {
+        address: o.addr,
+        dev: running.tun.name,
+        netns: o.netns,
+        hostAddress: o.hostAddr,
+        mtu: o.mtu,
+        apps: o.apps,
+        pcap: o.pcap,
+        impair: o.impair,
+        inContainer: o.inContainer,
+        try: tryCommands(o).map((t) => t.cmd),
+      },
+      readyMessage(o, running.tun.name),
+    );
 
   const onUsr1 = () => logger.info({ stats: running.stats() }, 'stats');
   const onUsr2 = () => {
@@ -472,6 +516,12 @@ export const upCommand: CliCommand = {
       )
       .addOption(
         new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'),
+      )
+      .addOption(
+        new Option(
+          '--log-format <format>',
+          'pretty lines for a person or JSON lines (default: pretty on a terminal, else json)',
+        ).choices(LOG_FORMATS),
       )
       .action(upAction);
   },
