@@ -30,6 +30,7 @@ import { TunLink } from '../link/tun.ts';
 import { realClock } from '../stack/clock.ts';
 import { Stack } from '../stack/stack.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
+import type { SynCookieMode } from '../tcp/syncookie.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
 import { tryParseIpv4 } from '../wire/ipv4.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
@@ -84,6 +85,11 @@ export interface UpOptions {
    * refuses, and is off under --impair (faults are per packet).
    */
   offload?: boolean;
+  /**
+   * SYN cookies (RFC 4987 §3.6) as Linux's net.ipv4.tcp_syncookies: 0 never, 1 (default) when a
+   * listener's SYN queue is full, 2 for every SYN.
+   */
+  synCookies?: SynCookieMode;
 }
 
 /**
@@ -270,7 +276,7 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
       mtu: o.mtu,
       logger,
       clock: realClock,
-      tcp: { conn: realLinkTcp(o) },
+      tcp: { conn: realLinkTcp(o), synCookies: o.synCookies ?? 1 },
     });
     undo.push(() => stack.close()); // closes the whole chain of links
     const apps: AppHandle[] = await startApps(o.apps, stack, logger);
@@ -394,6 +400,7 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     congestion: raw.congestion as CongestionName,
     tlp: raw.tlp !== false,
     offload: raw.offload !== false,
+    synCookies: Number(raw.synCookies ?? 1) as SynCookieMode,
   };
   const logger = createLogger(o.logLevel, o.logFormat);
   if (process.getuid?.() !== 0)
@@ -507,6 +514,14 @@ export const upCommand: CliCommand = {
         'IFF_VNET_HDR + TSO4: 64 KiB TCP segments to and from the kernel (default, when it can)',
       )
       .option('--no-offload', 'plain TUN, one MTU-sized packet per read/write (for comparison)')
+      .addOption(
+        new Option(
+          '--syn-cookies <mode>',
+          "SYN cookies, as Linux's tcp_syncookies: 0 never, 1 when a SYN queue is full, 2 always",
+        )
+          .choices(['0', '1', '2'])
+          .default('1'),
+      )
       .addOption(
         new Option(
           '--in-container',
