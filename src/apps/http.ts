@@ -2,7 +2,8 @@
  * The HTTP app: a node:http request handler, so that the same code runs on Node's own server
  * (unit tests on 127.0.0.1) and on the stack (src/api/http.ts runs node:http over stack sockets).
  *
- *   GET  /            a short text page: the stack, and the connection the request came on
+ *   GET  /            the stack, and the connection the request came on: a short text page,
+ *                     or an HTML one with links for a browser (http-index.ts)
  *   GET  /bytes/N     N bytes (0 <= N <= maxBytes), byte k of the body = k mod 256, streamed
  *                     from one reused chunk with backpressure (never allocated whole)
  *   POST /upload      the body's length and SHA-256, hashed as it streams in (never stored)
@@ -12,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serveHttp } from '../api/http.ts';
 import type { Stack } from '../stack/stack.ts';
-import { formatStateHistory, type TcpStateChange } from '../tcp/history.ts';
+import { htmlIndexPage, prefersHtml, textIndexPage } from './http-index.ts';
 import { countingChunk, pumpRepeated } from './pump.ts';
 import type { StreamSocket } from './serve.ts';
 
@@ -39,9 +40,6 @@ export interface HttpAppOptions {
   describeConnection?: (socket: StreamSocket) => Readonly<Record<string, unknown>> | undefined;
 }
 
-/** Row fields already on the page's "you are ..., this is ..." line. */
-const ADDRESS_FIELDS = new Set(['local', 'remote']);
-
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function createHttpHandler(options: HttpAppOptions = {}): HttpHandler {
@@ -54,7 +52,12 @@ export function createHttpHandler(options: HttpAppOptions = {}): HttpHandler {
     if (path === '/') {
       if (!allow(req, res, 'GET, HEAD')) return;
       const socket = req.socket as StreamSocket;
-      reply(res, 200, indexPage(name, socket, options.describeConnection?.(socket)));
+      const row = options.describeConnection?.(socket);
+      // One URL, two representations: caches must key on Accept (RFC 9110 §12.5.5).
+      res.setHeader('Vary', 'Accept');
+      if (prefersHtml(req.headers.accept))
+        reply(res, 200, htmlIndexPage(name, socket, row), 'text/html');
+      else reply(res, 200, textIndexPage(name, socket, row));
       return;
     }
     if (path.startsWith('/bytes/')) {
@@ -113,28 +116,6 @@ export function parseCount(text: string, max: number): number | null {
   if (!/^\d{1,16}$/.test(text)) return null;
   const n = Number(text);
   return Number.isSafeInteger(n) && n <= max ? n : null;
-}
-
-function indexPage(
-  name: string,
-  socket: StreamSocket,
-  row: Readonly<Record<string, unknown>> | undefined,
-): string {
-  const lines = [
-    `${name}: a userspace TCP/IP stack in TypeScript`,
-    `you are ${socket.remoteAddress}:${socket.remotePort}, this is ${socket.localAddress}:${socket.localPort}`,
-  ];
-  if (row !== undefined) {
-    const shown = Object.entries(row)
-      .filter(([k, v]) => !ADDRESS_FIELDS.has(k) && v !== undefined && v !== null)
-      .map(
-        ([k, v]) =>
-          `${k}=${k === 'history' ? formatStateHistory(v as TcpStateChange[]) : String(v)}`,
-      );
-    lines.push(`connection: ${shown.join(' ')}`);
-  }
-  lines.push('', 'try: /bytes/N (N bytes), POST /upload (length and sha256 of the body)', '');
-  return lines.join('\n');
 }
 
 export interface HttpAppHandle {
