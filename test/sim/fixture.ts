@@ -1,52 +1,111 @@
 /**
- * Fixtures for node:net-shaped TCP in virtual time: two stacks over a SimLink (optionally through
- * a FaultLink on each side), and `run`, which advances the VirtualClock one deadline at a time and
- * lets Node's queues (nextTick, microtasks: stream events, the stack's flush) drain between steps.
- * No real sleeps: a run is a pure function of its seed.
+ * The simulation fixture: two stacks (or a stack and a scripted raw host) on one simulated wire
+ * and one VirtualClock, and the loops that drive virtual time. Every test in test/sim that needs
+ * stacks builds them here.
+ *
+ * Time moves only when a test moves it: `runUntil`, `runFor`, `advance` and `settle` advance the
+ * VirtualClock one deadline at a time and let Node's queues (nextTick, microtasks, immediates:
+ * stream events, the stack's flush, loopback) drain between steps. No real sleeps: a run is a
+ * pure function of its seed.
  */
 import { createHash } from 'node:crypto';
 import { FaultLink, type Impairment } from '../../src/link/fault.ts';
-import type { Link } from '../../src/link/link.ts';
+import type { Link, LinkReceiver } from '../../src/link/link.ts';
 import { SimLink, type SimLinkOptions } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
 import { mulberry32 } from '../../src/stack/rng.ts';
 import { Stack, type StackOptions } from '../../src/stack/stack.ts';
+import type { Ipv4Repr } from '../../src/wire/ipv4.ts';
+import { packet } from '../unit/ip/helpers.ts';
 
+/** The client (or raw host) end. */
 export const CLIENT = '10.0.0.1';
+/** The server end (the stack under test when the other end is a raw host). */
 export const SERVER = '10.0.0.2';
+export const CLIENT_ADDR = 0x0a000001;
+export const SERVER_ADDR = 0x0a000002;
 
-export interface NetPairOptions {
+export interface NetPairOptions<L extends Link = SimLink> {
+  /** The wire; default a SimLink pair with 1 ms of delay each way. */
   sim?: SimLinkOptions;
-  /** Applied on both sides (each direction draws from its own seeded stream). */
+  /** Other links instead of a SimLink pair (the client's end first). */
+  links?: (clock: VirtualClock) => [L, L];
+  /** A seeded fault model (FaultLink) in front of each stack that `impairAt` names. */
   impair?: Impairment;
+  /**
+   * 'both' (default): each side has its own FaultLink, drawing its own seeded stream;
+   * 'server': only the server's, seeded with `impair.seed`, so its stats count every fault.
+   */
+  impairAt?: 'both' | 'server';
+  /** Options for both stacks. */
   stack?: Partial<StackOptions>;
   /** TCP options for the server stack only. */
   serverTcp?: StackOptions['tcp'];
 }
 
-/** Two stacks, client 10.0.0.1 and server 10.0.0.2, on one simulated wire, one virtual clock. */
-export function netPair(opts: NetPairOptions = {}) {
+/**
+ * Two stacks, client 10.0.0.1 and server 10.0.0.2, on one wire and one virtual clock. A fixed ISN
+ * secret, and IP IDs from 100 (client) and 5000 (server), so runs repeat and captures read.
+ */
+export function netPair<L extends Link = SimLink>(opts: NetPairOptions<L> = {}) {
   const clock = new VirtualClock();
-  const [la, lb] = SimLink.pair(clock, { delayMs: 1, ...opts.sim });
-  const seed = opts.impair?.seed ?? 1;
-  const linkA: Link = opts.impair ? new FaultLink(la, { ...opts.impair, seed }, clock) : la;
-  const linkB: Link = opts.impair
-    ? new FaultLink(lb, { ...opts.impair, seed: (seed * 7919 + 13) >>> 0 }, clock)
-    : lb;
+  // Without `links`, L is SimLink (its default): the pair below is what the caller gets.
+  const [la, lb] =
+    opts.links?.(clock) ??
+    (SimLink.pair(clock, { delayMs: 1, ...opts.sim }) as [Link, Link] as [L, L]);
+  let linkA: Link = la;
+  let linkB: Link = lb;
+  if (opts.impair !== undefined) {
+    const seed = opts.impair.seed ?? 1;
+    if (opts.impairAt === 'server') {
+      linkB = new FaultLink(lb, { ...opts.impair, seed }, clock);
+    } else {
+      linkA = new FaultLink(la, { ...opts.impair, seed }, clock);
+      linkB = new FaultLink(lb, { ...opts.impair, seed: (seed * 7919 + 13) >>> 0 }, clock);
+    }
+  }
   const secret = new Uint8Array(16).fill(7);
   const tcp = { isnSecret: secret, ...opts.stack?.tcp };
-  const client = new Stack({ link: linkA, address: CLIENT, clock, ...opts.stack, tcp });
+  const client = new Stack({
+    link: linkA,
+    address: CLIENT,
+    clock,
+    initialIpId: 100,
+    ...opts.stack,
+    tcp,
+  });
   const server = new Stack({
     link: linkB,
     address: SERVER,
     clock,
+    initialIpId: 5000,
     ...opts.stack,
     tcp: { ...tcp, ...opts.serverTcp },
   });
-  return { clock, client, server, la, lb };
+  return { clock, client, server, la, lb, linkA, linkB };
 }
 
-/** Let nextTicks and microtasks run (stream events, the stack's queued flush). */
+/** A stack at 10.0.0.2 and a raw host at 10.0.0.1 that sends bytes the test builds. */
+export function rawHost(opts: { sim?: SimLinkOptions; stack?: Partial<StackOptions> } = {}) {
+  const clock = new VirtualClock();
+  const [host, lb] = SimLink.pair(clock, opts.sim);
+  const stack = new Stack({ link: lb, address: SERVER, clock, ...opts.stack });
+  const received: Uint8Array[] = [];
+  const rx: LinkReceiver = { packet: (p) => received.push(p.slice()) };
+  host.attach(rx);
+  const send = (...packets: Uint8Array[]) => {
+    for (const p of packets) host.send(p);
+    host.flush();
+  };
+  return { clock, stack, host, received, send };
+}
+
+/** An IPv4 packet from the raw host to the stack (UDP, id 42, unless `repr` says otherwise). */
+export function ipPacket(payload: Uint8Array, repr: Partial<Ipv4Repr> = {}): Uint8Array {
+  return packet(payload, { id: 42, ...repr });
+}
+
+/** Let nextTicks, microtasks and immediates run (stream events, the stack's queued flush). */
 export function drainTasks(): Promise<void> {
   return new Promise((r) => setImmediate(r));
 }
@@ -91,18 +150,36 @@ export async function runFor<T>(clock: VirtualClock, p: Promise<T>, limitMs = 12
   return q;
 }
 
-/** Advance `ms` of virtual time, draining queues between deadlines. */
-export async function advance(clock: VirtualClock, ms: number): Promise<void> {
-  const end = clock.now() + ms;
+/**
+ * Run every deadline up to `limitMs` from now, draining queues between them; stop early (the
+ * clock where the last deadline left it) once nothing is left to run. Returns whether it did.
+ */
+async function runDeadlines(clock: VirtualClock, limitMs: number): Promise<boolean> {
+  const end = clock.now() + limitMs;
   for (let step = 0; step < 5_000_000; step++) {
     await drainTasks();
     const next = clock.nextTimerAt();
-    if (next === null || next > end) break;
+    if (next === null) return true;
+    if (next > end) return false;
     clock.advance(next - clock.now());
   }
-  await drainTasks();
+  throw new Error('runDeadlines: still busy after 5 000 000 deadlines');
+}
+
+/** Advance exactly `ms` of virtual time, draining queues between deadlines. */
+export async function advance(clock: VirtualClock, ms: number): Promise<void> {
+  const end = clock.now() + ms;
+  await runDeadlines(clock, ms);
   clock.advance(Math.max(0, end - clock.now()));
   await drainTasks();
+}
+
+/**
+ * Let everything settle: run Node's queues and the clock's deadlines in turns until neither has
+ * work or `limitMs` of virtual time has passed (the clock does not move past the last deadline).
+ */
+export async function settle(clock: VirtualClock, limitMs = 60_000): Promise<void> {
+  await runDeadlines(clock, limitMs);
 }
 
 export function sha256(b: Uint8Array): string {
@@ -115,4 +192,11 @@ export function randomBytes(n: number, seed: number): Buffer {
   const random = mulberry32(seed);
   for (let i = 0; i < n; i++) out[i] = Math.floor(random() * 4294967296) & 0xff;
   return out;
+}
+
+/** Bytes i*7+seed: a pattern whose shifts and truncations are easy to see. */
+export function pattern(n: number, seed = 0): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + seed) & 0xff;
+  return b;
 }

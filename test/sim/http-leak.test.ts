@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { serveHttp } from '../../src/api/http.ts';
 import type { Socket } from '../../src/api/net.ts';
 import type { TcpHandle, TcpOwner } from '../../src/stack/tcp.ts';
-import { advance, netPair, runFor, runUntil, SERVER } from './net-helpers.ts';
+import { advance, netPair, runFor, runUntil, SERVER } from './fixture.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -3,7 +3,7 @@
  * `createServer({ congestion })` override the stack's default (TcpLayerOptions.conn).
  */
 import { describe, expect, it } from 'vitest';
-import { CLIENT, netPair, runUntil, SERVER } from './net-helpers.ts';
+import { CLIENT, netPair, runUntil, SERVER } from './fixture.ts';
 
 describe('per-connection congestion control', () => {
   it('connect and createServer options win over the stack default', async () => {

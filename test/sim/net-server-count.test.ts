@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Socket } from '../../src/api/net.ts';
-import { netPair, runUntil, SERVER } from './net-helpers.ts';
+import { netPair, runUntil, SERVER } from './fixture.ts';
 
 describe('Server connection count', () => {
   it('is down by one inside the accepted socket’s close handler', async () => {

@@ -19,7 +19,7 @@ import {
   runUntil,
   SERVER,
   sha256,
-} from './net-helpers.ts';
+} from './fixture.ts';
 
 /** Everything a socket delivers, its error and how it closed. */
 function record(s: Socket) {

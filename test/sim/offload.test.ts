@@ -11,14 +11,13 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type Link, type LinkReceiver, RxFlag } from '../../src/link/link.ts';
-import { VirtualClock } from '../../src/stack/clock.ts';
-import { Stack } from '../../src/stack/stack.ts';
+import type { VirtualClock } from '../../src/stack/clock.ts';
 import { get16, put16, put32 } from '../../src/wire/bytes.ts';
 import { onesSum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
 import { IpProtocol, Ipv4View } from '../../src/wire/ipv4.ts';
 import { ParseError } from '../../src/wire/parse-error.ts';
 import { TcpFlag } from '../../src/wire/tcp.ts';
-import { runUntil } from './net-helpers.ts';
+import { netPair, runUntil } from './fixture.ts';
 
 type Delivery = 'whole' | 'whole-unflagged' | 'cut';
 
@@ -112,15 +111,15 @@ class TsoEnd implements Link {
 }
 
 function tsoPair(delivery: Delivery) {
-  const clock = new VirtualClock();
-  const la = new TsoEnd(clock, delivery);
-  const lb = new TsoEnd(clock, delivery);
-  la.peer = lb;
-  lb.peer = la;
-  const isnSecret = new Uint8Array(16).fill(3);
-  const client = new Stack({ link: la, address: '10.0.0.1', clock, tcp: { isnSecret } });
-  const server = new Stack({ link: lb, address: '10.0.0.2', clock, tcp: { isnSecret } });
-  return { clock, la, lb, client, server };
+  return netPair({
+    links: (clock) => {
+      const la = new TsoEnd(clock, delivery);
+      const lb = new TsoEnd(clock, delivery);
+      la.peer = lb;
+      lb.peer = la;
+      return [la, lb];
+    },
+  });
 }
 
 function pattern(n: number): Uint8Array {

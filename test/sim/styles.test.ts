@@ -12,7 +12,7 @@ import { MAX_PUBLISH_BYTES } from '../../src/apps/styles/events.ts';
 import { type StylesHandle, type StylesOptions, startStyles } from '../../src/apps/styles/index.ts';
 import type { VirtualClock } from '../../src/stack/clock.ts';
 import type { Stack } from '../../src/stack/stack.ts';
-import { advance, netPair, runFor, runUntil, SERVER } from './net-helpers.ts';
+import { advance, netPair, runFor, runUntil, SERVER } from './fixture.ts';
 
 interface Fixture {
   clock: VirtualClock;

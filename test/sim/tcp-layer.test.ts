@@ -11,7 +11,7 @@ import { ParseError } from '../../src/wire/parse-error.ts';
 import { emitTcp, tcpSegmentLen } from '../../src/wire/tcp.ts';
 import { parseTcpPacket } from '../../src/wire/tcp-packet.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../src/wire/tcp-repr.ts';
-import { HOST_ADDR, ipPacket, rawHost, STACK_ADDR } from './udp-helpers.ts';
+import { CLIENT_ADDR, ipPacket, rawHost, SERVER_ADDR } from './fixture.ts';
 
 function seg(fields: Partial<TcpRepr>): TcpRepr {
   return {
@@ -35,7 +35,7 @@ function seg(fields: Partial<TcpRepr>): TcpRepr {
 /** An IPv4 packet carrying `s` from the raw host to the stack. */
 function tcpPacket(s: TcpRepr): Uint8Array {
   const bytes = new Uint8Array(tcpSegmentLen(s));
-  emitTcp(bytes, s, HOST_ADDR, STACK_ADDR);
+  emitTcp(bytes, s, CLIENT_ADDR, SERVER_ADDR);
   return ipPacket(bytes, { protocol: IpProtocol.Tcp });
 }
 

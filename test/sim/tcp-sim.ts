@@ -1,5 +1,6 @@
 /**
- * A tiny deterministic network for two TCP cores (src/tcp) in virtual time.
+ * A tiny deterministic network for two TCP cores (src/tcp) in virtual time, at the fixture's
+ * client and server addresses (test/sim/fixture.ts builds whole stacks; this drives the cores alone).
  *
  * The link is a priority queue of (time, segment) with seeded loss, duplication, reordering and
  * delay. Nothing here is real: no clock, no sockets, no IP. The stack-level FaultLink works on IP
@@ -12,6 +13,7 @@ import type { TcpEvent } from '../../src/tcp/events.ts';
 import { TcpListener } from '../../src/tcp/listener.ts';
 import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
 import type { TcpRepr } from '../../src/wire/tcp-repr.ts';
+import { CLIENT_ADDR, SERVER_ADDR } from './fixture.ts';
 
 /** Draws from the one seeded PRNG (src/stack/rng.ts): floats in [0, 1) and integers. */
 export class Rng {
@@ -51,8 +53,6 @@ function less(x: InFlight, y: InFlight): boolean {
   return x.at < y.at || (x.at === y.at && x.order < y.order);
 }
 
-const A_ADDR = 0x0a000001;
-const B_ADDR = 0x0a000002;
 const A_PORT = 40000;
 const B_PORT = 80;
 
@@ -104,19 +104,24 @@ export class Sim {
     this.faults = o.faults;
     const issA = o.issA ?? (0xffffffff - this.rng.int(0, 100_000)) >>> 0;
     const issB = o.issB ?? (0xffffffff - this.rng.int(0, 100_000)) >>> 0;
-    const tupleA = { localAddr: A_ADDR, localPort: A_PORT, remoteAddr: B_ADDR, remotePort: B_PORT };
+    const tupleA = {
+      localAddr: CLIENT_ADDR,
+      localPort: A_PORT,
+      remoteAddr: SERVER_ADDR,
+      remotePort: B_PORT,
+    };
     this.a = TcpConnection.connect(tupleA, issA, 0, o.a);
     if (o.simultaneousOpen) {
       const tupleB = {
-        localAddr: B_ADDR,
+        localAddr: SERVER_ADDR,
         localPort: B_PORT,
-        remoteAddr: A_ADDR,
+        remoteAddr: CLIENT_ADDR,
         remotePort: A_PORT,
       };
       this.b = TcpConnection.connect(tupleB, issB, 0, o.b);
       this.listener = null;
     } else {
-      this.listener = new TcpListener(B_ADDR, B_PORT, { next: () => issB }, { conn: o.b });
+      this.listener = new TcpListener(SERVER_ADDR, B_PORT, { next: () => issB }, { conn: o.b });
     }
   }
 
@@ -241,7 +246,7 @@ export class Sim {
     }
     const ln = this.listener;
     if (ln === null) return;
-    const v = ln.process(this.now, A_ADDR, B_ADDR, seg);
+    const v = ln.process(this.now, CLIENT_ADDR, SERVER_ADDR, seg);
     if (v.kind === 'created') this.b = v.conn;
     else if (v.kind === 'reset') this.#transmit('a', v.seg);
   }

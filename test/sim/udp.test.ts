@@ -12,15 +12,15 @@ import { emitTcp } from '../../src/wire/tcp.ts';
 import { NO_OPTIONS } from '../../src/wire/tcp-repr.ts';
 import { emitUdp } from '../../src/wire/udp.ts';
 import {
-  HOST_ADDR,
+  CLIENT_ADDR,
   ipPacket,
+  netPair,
   pattern,
   rawHost,
-  STACK,
-  STACK_ADDR,
+  SERVER,
+  SERVER_ADDR,
   settle,
-  twoStacks,
-} from './udp-helpers.ts';
+} from './fixture.ts';
 
 function echoRequest(ident: number, seqNo: number, data: Uint8Array): Uint8Array {
   const msg = new Uint8Array(icmpLen({ kind: 'echo-request', ident, seqNo, data }));
@@ -48,28 +48,28 @@ function synSegment(): Uint8Array {
       options: NO_OPTIONS,
       payload: new Uint8Array(0),
     },
-    HOST_ADDR,
-    STACK_ADDR,
+    CLIENT_ADDR,
+    SERVER_ADDR,
   );
   return seg;
 }
 
 function udpDatagram(srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
   const u = new Uint8Array(8 + payload.length);
-  emitUdp(u, { srcPort, dstPort, payload }, HOST_ADDR, STACK_ADDR);
+  emitUdp(u, { srcPort, dstPort, payload }, CLIENT_ADDR, SERVER_ADDR);
   return u;
 }
 
 describe('UDP between two stacks over a simulated link', () => {
   it('echoes a datagram through startUdpEcho', async () => {
-    const { clock, a, b } = twoStacks({ sim: { delayMs: 5 } });
+    const { clock, client: a, server: b } = netPair({ sim: { delayMs: 5 } });
     const echo = await startUdpEcho(b);
     const client = a.dgram.createSocket('udp4');
     const got: [string, object][] = [];
     client.on('message', (msg, rinfo) => got.push([msg.toString(), rinfo]));
-    client.send('hello', 7, STACK);
+    client.send('hello', 7, SERVER);
     await settle(clock);
-    expect(got).toEqual([['hello', { address: STACK, family: 'IPv4', port: 7, size: 5 }]]);
+    expect(got).toEqual([['hello', { address: SERVER, family: 'IPv4', port: 7, size: 5 }]]);
     expect(clock.now()).toBe(10); // one round trip of 2 × 5 ms
     expect(echo.echoed).toBe(1);
     expect(a.stats.udp).toMatchObject({ txDatagrams: 1, rxDelivered: 1 });
@@ -80,13 +80,13 @@ describe('UDP between two stacks over a simulated link', () => {
   });
 
   it('carries a 20 000-byte datagram fragmented both ways', async () => {
-    const { clock, a, b } = twoStacks();
+    const { clock, client: a, server: b } = netPair();
     await startUdpEcho(b, 9000);
     const client = a.dgram.createSocket('udp4');
     const big = Buffer.from(pattern(20_000));
     const got: Buffer[] = [];
     client.on('message', (msg) => got.push(msg));
-    client.send(big, 9000, STACK);
+    client.send(big, 9000, SERVER);
     await settle(clock);
     expect(got.length).toBe(1);
     expect(got[0].equals(big)).toBe(true);
@@ -96,16 +96,16 @@ describe('UDP between two stacks over a simulated link', () => {
   });
 
   it('pings from one stack to the other, 8000 bytes fragmented both ways', async () => {
-    const { clock, a, b } = twoStacks();
+    const { clock, client: a, server: b } = netPair();
     const replies: [number, number, number, number][] = [];
     a.icmp.onEchoReply = (src, ident, seqNo, data) =>
       replies.push([src, ident, seqNo, data.length]);
-    a.sendEchoRequest(STACK, 77, 1, pattern(8000));
-    a.sendEchoRequest(STACK, 77, 2, pattern(56));
+    a.sendEchoRequest(SERVER, 77, 1, pattern(8000));
+    a.sendEchoRequest(SERVER, 77, 2, pattern(56));
     await settle(clock);
     expect(replies).toEqual([
-      [STACK_ADDR, 77, 1, 8000],
-      [STACK_ADDR, 77, 2, 56],
+      [SERVER_ADDR, 77, 1, 8000],
+      [SERVER_ADDR, 77, 2, 56],
     ]);
     expect(b.stats.icmp).toMatchObject({ rxEchoRequests: 2, txEchoReplies: 2 });
     expect(b.stats.ip.rxFragments).toBe(6);
@@ -119,7 +119,7 @@ describe('the stack against a scripted host', () => {
     await settle(clock);
     expect(received.length).toBe(1);
     const ip = Ipv4View.check(received[0]) as Ipv4View;
-    expect(ip).toMatchObject({ src: STACK_ADDR, dst: HOST_ADDR, protocol: 1 });
+    expect(ip).toMatchObject({ src: SERVER_ADDR, dst: CLIENT_ADDR, protocol: 1 });
     expect((IcmpView.check(ip.payload) as IcmpView).toRepr()).toEqual({
       kind: 'echo-reply',
       ident: 0x1c46,
@@ -131,20 +131,20 @@ describe('the stack against a scripted host', () => {
     received.length = 0;
     const frags: Uint8Array[] = [];
     const out = new IpOutput(
-      { address: HOST_ADDR, mtu: 1500 },
+      { address: CLIENT_ADDR, mtu: 1500 },
       { send: (p) => frags.push(p) },
       createIpStats(),
     );
     const req = echoRequest(0x1c46, 2, pattern(8000));
     const pkt = out.allocPacket(req.length);
     pkt.set(req, 20);
-    out.send(pkt, 1, STACK_ADDR, false);
+    out.send(pkt, 1, SERVER_ADDR, false);
     expect(frags.length).toBe(6);
     send(...frags.reverse());
     await settle(clock);
     // ... and put the fragmented reply back together.
     expect(received.length).toBe(6);
-    const input = new IpInput({ address: HOST_ADDR }, createIpStats());
+    const input = new IpInput({ address: CLIENT_ADDR }, createIpStats());
     let whole = null;
     for (const p of received) whole = input.receive(p, 0) ?? whole;
     expect((IcmpView.check(whole!.payload) as IcmpView).toRepr()).toEqual({
@@ -200,7 +200,7 @@ describe('the stack against a scripted host', () => {
     bad[17] = sum & 0xff;
     send(ipPacket(bad, { protocol: 6 }));
     await settle(clock);
-    expect(segs).toEqual([['syn', 80, HOST_ADDR, STACK_ADDR]]);
+    expect(segs).toEqual([['syn', 80, CLIENT_ADDR, SERVER_ADDR]]);
     expect(stack.stats.tcp.drops).toMatchObject({ 'bad-checksum': 0, 'bad-flags': 1 });
   });
 
@@ -211,7 +211,7 @@ describe('the stack against a scripted host', () => {
     badSum[8] ^= 1;
     const badUdp = good.slice();
     badUdp[good.length - 1] ^= 1;
-    send(good.subarray(0, 12), badSum, badUdp, ipPacket(pattern(4), { dst: STACK_ADDR + 1 }));
+    send(good.subarray(0, 12), badSum, badUdp, ipPacket(pattern(4), { dst: SERVER_ADDR + 1 }));
     await settle(clock);
     expect(received.length).toBe(0);
     expect(stack.stats.ip.drops).toMatchObject({
@@ -245,7 +245,13 @@ describe('the stack against a scripted host', () => {
 describe('UDP over a faulty link', () => {
   for (const seed of [1, 2, 3]) {
     it(`delivers only intact datagrams, each at most as often as duplicated (seed ${seed})`, async () => {
-      const { clock, a, b, linkB } = twoStacks({
+      const {
+        clock,
+        client: a,
+        server: b,
+        linkB,
+      } = netPair({
+        impairAt: 'server',
         impair: { seed, loss: 0.1, dup: 0.05, reorder: 0.25, corrupt: 0.05, delay: 1 },
       });
       const server = b.dgram.createSocket('udp4');
@@ -257,7 +263,7 @@ describe('UDP over a faulty link', () => {
       for (let i = 0; i < 300; i++) {
         const msg = Buffer.from(pattern(50 + (i % 200), i));
         sent.add(msg.toString('hex'));
-        client.send(msg, 5000, STACK);
+        client.send(msg, 5000, SERVER);
         if (i % 10 === 9) await settle(clock);
       }
       await settle(clock);
@@ -279,7 +285,12 @@ describe('UDP over a faulty link', () => {
   it('reassembles fragmented datagrams through faults: whole and intact, or not at all', async () => {
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: 0xffffffff }), async (seed) => {
-        const { clock, a, b } = twoStacks({
+        const {
+          clock,
+          client: a,
+          server: b,
+        } = netPair({
+          impairAt: 'server',
           impair: { seed, loss: 0.05, dup: 0.05, reorder: 0.3, corrupt: 0.02, delay: 2 },
         });
         const server = b.dgram.createSocket('udp4');
@@ -291,7 +302,7 @@ describe('UDP over a faulty link', () => {
         for (let i = 0; i < 40; i++) {
           const msg = Buffer.from(pattern(1000 + 97 * i, i)); // 1 to 4 fragments
           sent.add(msg.toString('hex'));
-          client.send(msg, 5000, STACK);
+          client.send(msg, 5000, SERVER);
           await settle(clock, 5);
         }
         await settle(clock, 60_000); // past the reassembly timeout
