@@ -10,6 +10,11 @@ import type { TcpConnectionOptions } from './options.ts';
 
 /** RFC 9293 §3.7.1: the send MSS when the peer sent no MSS option. */
 export const DEFAULT_PEER_MSS = 536;
+/**
+ * The smallest SMSS we accept from a peer's MSS option (Linux's tcp_min_snd_mss, 48): a tiny MSS
+ * would make every byte we send cost a segment (CVE-2019-11479's resource exhaustion).
+ */
+export const MIN_SND_MSS = 48;
 /** RFC 7323 §2.3: the largest shift count. */
 export const MAX_WINDOW_SHIFT = 14;
 /** Bytes a timestamp option takes in every segment once negotiated (10, padded to 12). */
@@ -67,14 +72,15 @@ export function synAckOptions(
 /**
  * Combine our options with the peer's SYN (or SYN-ACK) options.
  *
- * SMSS = min(peer MSS or 536, our MSS) (RFC 9293 §3.7.1; RFC 6691). A shift count above 14 is
- * taken as 14 (RFC 7323 §2.3).
+ * SMSS = min(peer MSS or 536, our MSS) (RFC 9293 §3.7.1; RFC 6691), and no less than
+ * MIN_SND_MSS; an MSS option of 0 is ignored, as Linux ignores it. A shift count above 14 is taken
+ * as 14 (RFC 7323 §2.3).
  */
 export function negotiate(o: TcpConnectionOptions, peer: TcpOptions): Readonly<Negotiated> {
-  const peerMss = peer.mss ?? DEFAULT_PEER_MSS;
+  const peerMss = peer.mss === null || peer.mss === 0 ? DEFAULT_PEER_MSS : peer.mss;
   const scaling = o.windowScale && peer.windowScale !== null;
   return shared({
-    smss: Math.max(1, Math.min(peerMss, o.mss)),
+    smss: Math.max(Math.min(MIN_SND_MSS, o.mss), Math.min(peerMss, o.mss)),
     windowScale: scaling,
     sndShift: scaling ? Math.min(peer.windowScale ?? 0, MAX_WINDOW_SHIFT) : 0,
     rcvShift: scaling ? windowShiftFor(o.rcvBuf) : 0,

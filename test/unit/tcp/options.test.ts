@@ -86,6 +86,25 @@ group('window scale (RFC 7323 §2)', () => {
   });
 });
 
+group('MSS (RFC 9293 §3.7.1)', () => {
+  const smssFor = (mss: number | null) => {
+    const c = synSent();
+    feed(c, 10, { control: 'syn', seq: REMOTE_ISS, ack: l(1), options: { mss } });
+    return c.snapshot().smss;
+  };
+  it('takes the smaller of the two, 536 without the option', () => {
+    expect(smssFor(800)).toBe(800);
+    expect(smssFor(9000)).toBe(1000);
+    expect(smssFor(null)).toBe(536);
+  });
+  it('ignores an MSS of 0 and never goes below 48 (Linux tcp_min_snd_mss): one byte per segment is an attack', () => {
+    expect(smssFor(0)).toBe(536);
+    expect(smssFor(1)).toBe(48);
+    expect(smssFor(47)).toBe(48);
+    expect(smssFor(48)).toBe(48);
+  });
+});
+
 group('timestamps (RFC 7323 §3–5)', () => {
   function tsEstablished() {
     const c = synSent({ timestamps: true });
