@@ -11,6 +11,7 @@ export const IP_DROP_REASONS = [
   'bad-ihl',
   'bad-length',
   'bad-checksum',
+  'bad-options',
   // input policy: martian sources (Linux's ip_route_input_slow drops these as "martian source")
   'martian-own-address',
   'martian-loopback',

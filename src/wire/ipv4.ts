@@ -48,7 +48,8 @@ export type Ipv4ParseReason =
   | 'bad-version'
   | 'bad-ihl'
   | 'bad-length'
-  | 'bad-checksum';
+  | 'bad-checksum'
+  | 'bad-options';
 
 /** What an IPv4 header means, for emitting (and for tests). */
 export interface Ipv4Repr {
@@ -68,6 +69,25 @@ export interface Ipv4Repr {
   payloadLength: number;
 }
 
+/** The option list in bytes [20, hlen) is well formed: EOL ends it, NOP is one byte, every
+ * other option has a length byte ≥ 2 that keeps it inside the header. */
+function optionsWellFormed(buf: Uint8Array, hlen: number): boolean {
+  let i = IPV4_MIN_HEADER_LEN;
+  while (i < hlen) {
+    const kind = buf[i];
+    if (kind === 0) return true; // EOL: the rest is padding
+    if (kind === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= hlen) return false;
+    const len = buf[i + 1];
+    if (len < 2 || i + len > hlen) return false;
+    i += len;
+  }
+  return true;
+}
+
 /**
  * A checked IPv4 header. Only `Ipv4View.check` makes one, so every getter reads inside the buffer
  * and within the header length / total length the header claims.
@@ -77,8 +97,11 @@ export class Ipv4View {
 
   /**
    * Validate a received IPv4 packet (RFC 1122 §3.2.1.1-2): version 4, IHL ≥ 5, IHL×4 ≤ total length
-   * ≤ buffer length, and a correct header checksum. Bytes past Total Length (link padding) are
-   * ignored. Returns a view or a ParseError; never throws.
+   * ≤ buffer length, a correct header checksum, and options that are well formed (each option
+   * but EOL and NOP has a length of at least 2 that ends inside the header; RFC 791 §3.1): their
+   * meaning is ignored (RFC 1122 §3.2.1.8), but a malformed list is dropped as Linux's
+   * ip_options_compile drops it. Bytes past Total Length (link padding) are ignored. Returns a
+   * view or a ParseError; never throws.
    */
   static check(buf: Uint8Array): Ipv4View | ParseError<Ipv4ParseReason> {
     if (buf.length < IPV4_MIN_HEADER_LEN) return ParseError.of('truncated');
@@ -90,6 +113,9 @@ export class Ipv4View {
     const total = (buf[TOTAL_LEN] << 8) | buf[TOTAL_LEN + 1];
     if (total < hlen || total > buf.length) return ParseError.of('bad-length');
     if (onesSum(buf, 0, hlen) !== 0xffff) return ParseError.of('bad-checksum');
+    if (hlen > IPV4_MIN_HEADER_LEN && !optionsWellFormed(buf, hlen)) {
+      return ParseError.of('bad-options');
+    }
     return new Ipv4View(total === buf.length ? buf : buf.subarray(0, total));
   }
 

@@ -203,10 +203,10 @@ export const IP_HEADER_CASES: HostileCase[] = [
   },
   {
     name: 'IHL 15 on a 60-byte packet whose header is 20 (options run into the payload)',
-    must: 'take bytes 20..59 as options (skipped); the empty ICMP message: icmp.drops.truncated',
-    // The header checksum is right over the 60 bytes the IHL claims, so IP accepts the packet.
+    must: 'take bytes 20..59 as options: the ICMP header read as one (type 8, length 0) is malformed: ip.drops.bad-options',
+    // The header checksum is right over the 60 bytes the IHL claims; the option list is not.
     packets: [ping({ ihl: 15 })],
-    counts: { 'ip.rxOptionsSkipped': 1, 'icmp.drops.truncated': 1 },
+    counts: { 'ip.drops.bad-options': 1 },
     replies: SILENT,
   },
   {
@@ -303,20 +303,32 @@ export const IP_HEADER_CASES: HostileCase[] = [
   },
 ];
 
-/** IP options: never interpreted (RFC 1122 §3.2.1.8 lets a host ignore them), skipped by IHL. */
-export const IP_OPTION_CASES: HostileCase[] = [
+/**
+ * IP options: never interpreted (RFC 1122 §3.2.1.8 lets a host ignore them), skipped by IHL; but
+ * a malformed list is dropped (ip.drops.bad-options), as Linux's ip_options_compile drops it.
+ */
+const MALFORMED_IP_OPTIONS: [string, number[]][] = [
   ['option length 0', [0x07, 0x00, 0x00, 0x00]],
   ['option length 1', [0x07, 0x01, 0x00, 0x00]],
   ['option length past the end of the header', [0x07, 0x27, 0x04, 0x00]],
   ['option kind with no length byte', [0x01, 0x01, 0x01, 0x44]],
-  ['40 bytes of options (IHL 15)', new Array(40).fill(0x01)],
-].map(([name, options]) => ({
-  name: `ip ${name as string}`,
-  must: 'skip the options by IHL (rxOptionsSkipped) and answer the echo',
-  packets: [ping({ options: options as number[] })],
-  counts: { 'ip.rxOptionsSkipped': 1 },
-  replies: [echoReply(ECHO_ID, 32)],
-}));
+];
+export const IP_OPTION_CASES: HostileCase[] = [
+  ...MALFORMED_IP_OPTIONS.map(([name, options]) => ({
+    name: `ip ${name}`,
+    must: 'drop the malformed option list, count ip.drops.bad-options',
+    packets: [ping({ options })],
+    counts: { 'ip.drops.bad-options': 1 },
+    replies: SILENT,
+  })),
+  {
+    name: 'ip 40 bytes of options (IHL 15)',
+    must: 'skip the options by IHL (rxOptionsSkipped) and answer the echo',
+    packets: [ping({ options: new Array(40).fill(0x01) })],
+    counts: { 'ip.rxOptionsSkipped': 1 },
+    replies: [echoReply(ECHO_ID, 32)],
+  },
+];
 
 export const TRANSPORT_CASES: HostileCase[] = [
   {

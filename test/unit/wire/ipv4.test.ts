@@ -90,6 +90,39 @@ describe('Ipv4View: known bytes', () => {
   });
 });
 
+describe('Ipv4View: option lists', () => {
+  /** PING with `opts` (a multiple of 4 bytes) as its header options. */
+  function withOptions(opts: number[]): Uint8Array {
+    const b = new Uint8Array(PING.length + opts.length);
+    b.set(PING.subarray(0, 20));
+    b.set(opts, 20);
+    b.set(PING.subarray(20), 20 + opts.length);
+    b[0] = 0x45 + opts.length / 4;
+    b[2] = b.length >> 8;
+    b[3] = b.length & 0xff;
+    return refix(b);
+  }
+  const reason = (b: Uint8Array) => (Ipv4View.check(b) as ParseError).reason;
+
+  it('takes well-formed lists: NOPs, EOL then padding, Router Alert, a full 40 bytes', () => {
+    for (const opts of [
+      [1, 1, 1, 1],
+      [0, 9, 9, 9], // after EOL, anything is padding
+      [0x94, 4, 0, 0],
+      [0x44, 40, ...new Array(38).fill(0)], // a timestamp option filling the header
+    ]) {
+      expect(Ipv4View.check(withOptions(opts))).toBeInstanceOf(Ipv4View);
+    }
+  });
+
+  it('refuses lengths 0 and 1, a length past the header, and a kind with no length byte', () => {
+    expect(reason(withOptions([0x44, 0, 0, 0]))).toBe('bad-options');
+    expect(reason(withOptions([0x44, 1, 0, 0]))).toBe('bad-options');
+    expect(reason(withOptions([0x44, 8, 0, 0]))).toBe('bad-options');
+    expect(reason(withOptions([1, 1, 1, 0x44]))).toBe('bad-options');
+  });
+});
+
 describe('Ipv4View: emit', () => {
   const repr: Ipv4Repr = {
     src: A,
