@@ -11,10 +11,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controlPath, queryControl, serveControl } from '../../../src/cli/control.ts';
 import { runLadder, runLadderLive } from '../../../src/cli/ladder.ts';
 import { packetsFromAnswer, packetsHandler } from '../../../src/cli/live-packets.ts';
-import type { Link, LinkReceiver } from '../../../src/link/link.ts';
 import { RecorderLink } from '../../../src/link/recorder.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
-import { FOUR_WAY, packet, pcapOf } from '../ladder-helpers.ts';
+import type { Link, LinkReceiver } from '../../../src/stack/link.ts';
+import { FOUR_WAY, packet, pcapOf } from './ladder-helpers.ts';
 
 const quiet = pino({ level: 'silent' });
 

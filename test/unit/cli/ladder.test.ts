@@ -7,15 +7,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildLadder, type Ladder, ladderFromPackets } from '../../src/cli/ladder/ladder.ts';
-import { renderSvg } from '../../src/cli/ladder/render-svg.ts';
-import { renderText } from '../../src/cli/ladder/render-text.ts';
-import { type CapturedPacket, traceConnections } from '../../src/cli/ladder/segments.ts';
-import { runLadder } from '../../src/cli/ladder.ts';
-import { ipv4FromFrame, readPcap } from '../../src/link/pcap-read.ts';
-import { put16 } from '../../src/wire/bytes.ts';
-import { internetChecksum } from '../../src/wire/checksum.ts';
-import { ParseError } from '../../src/wire/parse-error.ts';
+import { buildLadder, type Ladder, ladderFromPackets } from '../../../src/cli/ladder/ladder.ts';
+import { renderSvg } from '../../../src/cli/ladder/render-svg.ts';
+import { renderText } from '../../../src/cli/ladder/render-text.ts';
+import { type CapturedPacket, traceConnections } from '../../../src/cli/ladder/segments.ts';
+import { runLadder } from '../../../src/cli/ladder.ts';
+import { ipv4FromFrame, readPcap } from '../../../src/link/pcap-read.ts';
+import { put16 } from '../../../src/wire/bytes.ts';
+import { internetChecksum } from '../../../src/wire/checksum.ts';
+import { ParseError } from '../../../src/wire/parse-error.ts';
 import {
   FOUR_WAY,
   HANDSHAKE,

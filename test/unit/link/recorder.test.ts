@@ -3,11 +3,11 @@
  * ladderFromPackets the way a live stack will.
  */
 import { describe, expect, it } from 'vitest';
-import { ladderFromPackets } from '../../src/cli/ladder/ladder.ts';
-import type { Link, LinkReceiver } from '../../src/link/link.ts';
-import { RecorderLink } from '../../src/link/recorder.ts';
-import { VirtualClock } from '../../src/stack/clock.ts';
-import { FOUR_WAY, packet } from './ladder-helpers.ts';
+import { ladderFromPackets } from '../../../src/cli/ladder/ladder.ts';
+import { RecorderLink } from '../../../src/link/recorder.ts';
+import { VirtualClock } from '../../../src/stack/clock.ts';
+import type { Link, LinkReceiver } from '../../../src/stack/link.ts';
+import { FOUR_WAY, packet } from '../cli/ladder-helpers.ts';
 
 /** A link whose receive side the test drives, and which reuses one buffer for every packet. */
 class LoopLink implements Link {

@@ -3,9 +3,9 @@
  * writable retry, the bounded buffer, and the receive table walk.
  */
 import { describe, expect, it } from 'vitest';
-import { RxFlag } from '../../src/link/link.ts';
-import type { TunAddon, TunHandle } from '../../src/link/tun.ts';
-import { TunLink, TunOffloadFlag } from '../../src/link/tun.ts';
+import type { TunAddon, TunHandle } from '../../../src/link/tun.ts';
+import { TunLink, TunOffloadFlag } from '../../../src/link/tun.ts';
+import { RxFlag } from '../../../src/stack/link.ts';
 
 /** An addon whose device takes `room` packets before answering EAGAIN. */
 class FakeAddon implements TunAddon {

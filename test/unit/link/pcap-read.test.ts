@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runLadder, traceFile } from '../../src/cli/ladder.ts';
+import { runLadder, traceFile } from '../../../src/cli/ladder.ts';
 import {
   ipv4FromFrame,
   LINKTYPE_ETHERNET,
@@ -17,9 +17,9 @@ import {
   LINKTYPE_NULL,
   LINKTYPE_RAW,
   readPcap,
-} from '../../src/link/pcap-read.ts';
-import { ParseError } from '../../src/wire/parse-error.ts';
-import { FOUR_WAY, packet, pcapOf } from './ladder-helpers.ts';
+} from '../../../src/link/pcap-read.ts';
+import { ParseError } from '../../../src/wire/parse-error.ts';
+import { FOUR_WAY, packet, pcapOf } from '../cli/ladder-helpers.ts';
 
 interface Rec {
   sec: number;

@@ -6,12 +6,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Link } from '../../src/link/link.ts';
-import { PcapLink } from '../../src/link/pcap.ts';
-import { VirtualClock } from '../../src/stack/clock.ts';
-import { parseIpv4 } from '../../src/wire/ipv4.ts';
-import { emitTcpPacket } from '../../src/wire/tcp-packet.ts';
-import { NO_OPTIONS, type TcpOptions, type TcpRepr } from '../../src/wire/tcp-repr.ts';
+import { PcapLink } from '../../../src/link/pcap.ts';
+import { VirtualClock } from '../../../src/stack/clock.ts';
+import type { Link } from '../../../src/stack/link.ts';
+import { parseIpv4 } from '../../../src/wire/ipv4.ts';
+import { emitTcpPacket } from '../../../src/wire/tcp-packet.ts';
+import { NO_OPTIONS, type TcpOptions, type TcpRepr } from '../../../src/wire/tcp-repr.ts';
 
 export const A = { addr: parseIpv4('10.0.0.1'), port: 40000 };
 export const B = { addr: parseIpv4('10.0.0.2'), port: 80 };

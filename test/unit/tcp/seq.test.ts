@@ -8,7 +8,7 @@ import {
   seqLeq,
   seqLt,
   seqMax,
-} from '../../src/tcp/seq.ts';
+} from '../../../src/tcp/seq.ts';
 
 describe('sequence arithmetic', () => {
   const top = 0xffff_fff0;
