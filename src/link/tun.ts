@@ -26,7 +26,7 @@
 import { createRequire } from 'node:module';
 import { IPV4_MAX_DATAGRAM } from '../wire/ipv4.ts';
 import { emitPlainVirtioNetHdr, emitTcpV4GsoHdr, VnetFlag, vnetFlags } from '../wire/virtio-net.ts';
-import { type Link, type LinkOffload, type LinkReceiver, RxFlag } from './link.ts';
+import { type Link, type LinkOffload, type LinkReceiver, RxFlag } from '../stack/link.ts';
 import * as netns from './netns.ts';
 
 /** The addon's exports (src/link/native/tun.c). */

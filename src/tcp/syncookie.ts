@@ -95,93 +95,91 @@ export function cookieTsOptions(tsEcr: number): CookieTsOptions {
 
 // ------------------------------------------------------------------------------------------------
 // SipHash-2-4 (Aumasson and Bernstein, 2012) on 32-bit halves: JS has no 64-bit integer arithmetic
-// short of BigInt, which allocates. The state is four 64-bit words, each a (lo, hi) pair in `v`.
+// short of BigInt, which allocates. The state is four 64-bit words, each a (low, high) pair of
+// int32 locals of one function, which the optimiser keeps in registers (module-level variables or
+// a Uint32Array box values above 2^30 and ran 4-10x slower).
 
-const v = new Uint32Array(8);
+/** The high 32 bits of the last sipWords result (tests read them through sipHash24). */
+const sipHigh = new Uint32Array(1);
 
-function add(a: number, b: number): void {
-  const lo = v[a] + v[b];
-  v[a + 1] = v[a + 1] + v[b + 1] + (lo > 0xffff_ffff ? 1 : 0);
-  v[a] = lo;
-}
-
-function xor(a: number, b: number): void {
-  v[a] ^= v[b];
-  v[a + 1] ^= v[b + 1];
-}
-
-function rotl(a: number, n: number): void {
-  const lo = v[a];
-  const hi = v[a + 1];
-  if (n === 32) {
-    v[a] = hi;
-    v[a + 1] = lo;
-  } else {
-    v[a] = (lo << n) | (hi >>> (32 - n));
-    v[a + 1] = (hi << n) | (lo >>> (32 - n));
+/**
+ * SipHash-2-4 under the 16-byte key `key[off..off+3]` (little-endian words) of a message given as
+ * `n` 8-byte words, `msg[2i]` the low and `msg[2i+1]` the high 32 bits of word i, the last word
+ * already carrying the length byte. Returns the low 32 bits of the hash.
+ */
+function sipWords(key: Uint32Array, off: number, msg: Int32Array, n: number): number {
+  const k0l = key[off] | 0;
+  const k0h = key[off + 1] | 0;
+  const k1l = key[off + 2] | 0;
+  const k1h = key[off + 3] | 0;
+  let v0l = k0l ^ 0x70736575;
+  let v0h = k0h ^ 0x736f6d65;
+  let v1l = k1l ^ 0x6e646f6d;
+  let v1h = k1h ^ 0x646f7261;
+  let v2l = k0l ^ 0x6e657261;
+  let v2h = k0h ^ 0x6c796765;
+  let v3l = k1l ^ 0x79746573;
+  let v3h = k1h ^ 0x74656462;
+  let l: number;
+  let t: number;
+  // n message words with 2 rounds each (c = 2), then the finish with 4 (d = 4).
+  for (let w = 0; w <= n; w++) {
+    let ml = 0;
+    let mh = 0;
+    let rounds = 4;
+    if (w < n) {
+      ml = msg[2 * w];
+      mh = msg[2 * w + 1];
+      v3l ^= ml;
+      v3h ^= mh;
+      rounds = 2;
+    } else {
+      v2l ^= 0xff;
+    }
+    for (let r = 0; r < rounds; r++) {
+      // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+      l = (v0l + v1l) | 0;
+      v0h = (v0h + v1h + (l >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+      v0l = l;
+      t = (v1l << 13) | (v1h >>> 19);
+      v1h = ((v1h << 13) | (v1l >>> 19)) ^ v0h;
+      v1l = t ^ v0l;
+      t = v0l;
+      v0l = v0h;
+      v0h = t;
+      // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+      l = (v2l + v3l) | 0;
+      v2h = (v2h + v3h + (l >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+      v2l = l;
+      t = (v3l << 16) | (v3h >>> 16);
+      v3h = ((v3h << 16) | (v3l >>> 16)) ^ v2h;
+      v3l = t ^ v2l;
+      // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+      l = (v0l + v3l) | 0;
+      v0h = (v0h + v3h + (l >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+      v0l = l;
+      t = (v3l << 21) | (v3h >>> 11);
+      v3h = ((v3h << 21) | (v3l >>> 11)) ^ v0h;
+      v3l = t ^ v0l;
+      // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+      l = (v2l + v1l) | 0;
+      v2h = (v2h + v1h + (l >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+      v2l = l;
+      t = (v1l << 17) | (v1h >>> 15);
+      v1h = ((v1h << 17) | (v1l >>> 15)) ^ v2h;
+      v1l = t ^ v2l;
+      t = v2l;
+      v2l = v2h;
+      v2h = t;
+    }
+    if (w < n) {
+      v0l ^= ml;
+      v0h ^= mh;
+    }
   }
+  sipHigh[0] = v0h ^ v1h ^ v2h ^ v3h;
+  return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
 }
-
-// Word offsets in v.
-const V0 = 0;
-const V1 = 2;
-const V2 = 4;
-const V3 = 6;
-
-function sipRound(): void {
-  add(V0, V1);
-  rotl(V1, 13);
-  xor(V1, V0);
-  rotl(V0, 32);
-  add(V2, V3);
-  rotl(V3, 16);
-  xor(V3, V2);
-  add(V0, V3);
-  rotl(V3, 21);
-  xor(V3, V0);
-  add(V2, V1);
-  rotl(V1, 17);
-  xor(V1, V2);
-  rotl(V2, 32);
-}
-
-/** `key`: k0 lo, k0 hi, k1 lo, k1 hi (little-endian words of the 16 key bytes). */
-function sipInit(key: Uint32Array, off: number): void {
-  const k0lo = key[off];
-  const k0hi = key[off + 1];
-  const k1lo = key[off + 2];
-  const k1hi = key[off + 3];
-  v[0] = k0lo ^ 0x70736575;
-  v[1] = k0hi ^ 0x736f6d65;
-  v[2] = k1lo ^ 0x6e646f6d;
-  v[3] = k1hi ^ 0x646f7261;
-  v[4] = k0lo ^ 0x6e657261;
-  v[5] = k0hi ^ 0x6c796765;
-  v[6] = k1lo ^ 0x79746573;
-  v[7] = k1hi ^ 0x74656462;
-}
-
-function sipWord(lo: number, hi: number): void {
-  v[6] ^= lo;
-  v[7] ^= hi;
-  sipRound();
-  sipRound();
-  v[0] ^= lo;
-  v[1] ^= hi;
-}
-
-/** Finish; the low 32 bits of the result are returned, the high 32 left in `sipHigh`. */
-function sipFinish(): number {
-  v[4] ^= 0xff;
-  sipRound();
-  sipRound();
-  sipRound();
-  sipRound();
-  sipHigh = (v[1] ^ v[3] ^ v[5] ^ v[7]) >>> 0;
-  return (v[0] ^ v[2] ^ v[4] ^ v[6]) >>> 0;
-}
-
-let sipHigh = 0;
 
 /** Four key words (little-endian) from 16 key bytes at `off`. */
 function keyWords(bytes: Uint8Array, off: number, into: Uint32Array, at: number): void {
@@ -197,21 +195,23 @@ export function sipHash24(key: Uint8Array, msg: Uint8Array): [number, number] {
   if (key.length !== 16) throw new RangeError('SipHash key must be 16 bytes');
   const k = new Uint32Array(4);
   keyWords(key, 0, k, 0);
-  sipInit(k, 0);
-  const full = msg.length - (msg.length % 8);
+  const n = Math.floor(msg.length / 8) + 1;
+  const words = new Int32Array(2 * n);
   const d = new DataView(msg.buffer, msg.byteOffset, msg.length);
-  for (let i = 0; i < full; i += 8) sipWord(d.getUint32(i, true), d.getUint32(i + 4, true));
+  const full = 8 * (n - 1);
+  for (let i = 0; i < full; i += 4) words[i / 4] = d.getInt32(i, true);
   // The last word: the remaining bytes, and the length mod 256 in the top byte.
   let lo = 0;
   let hi = (msg.length & 0xff) << 24;
   for (let i = full; i < msg.length; i++) {
-    const s = 8 * (i - full);
-    if (s < 32) lo |= msg[i] << s;
-    else hi |= msg[i] << (s - 32);
+    const sh = 8 * (i - full);
+    if (sh < 32) lo |= msg[i] << sh;
+    else hi |= msg[i] << (sh - 32);
   }
-  sipWord(lo >>> 0, hi >>> 0);
-  const low = sipFinish();
-  return [low, sipHigh];
+  words[2 * n - 2] = lo;
+  words[2 * n - 1] = hi;
+  const low = sipWords(k, 0, words, n);
+  return [low, sipHigh[0]];
 }
 
 /**
@@ -226,12 +226,16 @@ function sip4u32(
   c: number,
   d: number,
 ): number {
-  sipInit(key, off);
-  sipWord(a >>> 0, b >>> 0);
-  sipWord(c >>> 0, d >>> 0);
-  sipWord(0, 16 << 24);
-  return sipFinish();
+  const m = msg4u32;
+  m[0] = a;
+  m[1] = b;
+  m[2] = c;
+  m[3] = d;
+  return sipWords(key, off, m, 3);
 }
+
+/** sip4u32's message: the four words, then the last word (no bytes left, length 16). */
+const msg4u32 = Int32Array.of(0, 0, 0, 0, 0, 16 << 24);
 
 /** The test hook for sip4u32 (the same value as sipHash24 over the 16 bytes, low half). */
 export function sipHash4u32(key: Uint8Array, a: number, b: number, c: number, d: number): number {
