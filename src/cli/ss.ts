@@ -143,7 +143,7 @@ export async function attachSs(
   logger: Logger,
   signal = true,
   more: ControlHandlers = {},
-): Promise<{ close(): Promise<void> }> {
+): Promise<{ readonly path: string | null; close(): Promise<void> }> {
   let control: ControlServer | null = null;
   try {
     control = await serveControl(controlPath(netns), { ...more, connections }, logger);
@@ -154,6 +154,8 @@ export async function attachSs(
   const onUsr2 = () => process.stderr.write(formatSs(connections(), { info: true }));
   if (signal) process.on('SIGUSR2', onUsr2);
   return {
+    /** The control socket this stack made (its 'exit' hook removes it), or null. */
+    path: control?.path ?? null,
     close: async () => {
       process.off('SIGUSR2', onUsr2);
       await control?.close();

@@ -3,8 +3,10 @@
  *
  * Safety: the device and the host-side address always live inside a namespace (default
  * 'tunstack'); nothing in the root namespace is touched, and there is deliberately no flag to do
- * otherwise. A namespace that `up` created is removed when it exits, also after a crash (an
- * 'exit' hook deletes it synchronously if the orderly shutdown did not get to run).
+ * otherwise. A namespace that `up` created is removed when it exits: on SIGINT, SIGTERM or SIGHUP
+ * (a closed terminal), after a second signal, and after a crash (an 'exit' hook deletes it, the
+ * control socket and the owner file synchronously if the orderly shutdown did not get to run).
+ * After a SIGKILL, the next `up` for the namespace reclaims them (src/cli/owner.ts).
  *
  *   root namespace: this process (the stack, 10.0.0.2)
  *   namespace NS:   tun0 10.0.0.1/24 — try `ip netns exec NS ping 10.0.0.2`
@@ -17,7 +19,7 @@
  * a host's root namespace — which always has a real interface — is still never touched.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { STYLES_PORT } from '../apps/styles/index.ts';
@@ -30,8 +32,8 @@ import { TunLink } from '../link/tun.ts';
 import { realClock } from '../stack/clock.ts';
 import { Stack } from '../stack/stack.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
-import type { SynCookieMode } from '../tcp/syncookie.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
+import type { SynCookieMode } from '../tcp/syncookie.ts';
 import { tryParseIpv4 } from '../wire/ipv4.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
 import type { CliCommand } from './commands.ts';
@@ -45,6 +47,7 @@ import {
   type Logger,
   type LogLevel,
 } from './logger.ts';
+import { claimNetns } from './owner.ts';
 import { attachSs } from './ss.ts';
 
 export interface UpOptions {
@@ -222,17 +225,36 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
   // FaultLink offers no offload: its faults are per packet (src/link/fault.ts).
   const offload = (o.offload ?? true) && impairment === undefined;
   if ((o.offload ?? true) && !offload) logger.info('offload off: --impair works per packet');
-  const createdNetns = !o.inContainer && !(await netns.exists(o.netns));
-  if (createdNetns) {
-    await netns.create(o.netns);
-    logger.info({ netns: o.netns }, 'created network namespace');
-  }
-  // Safety net: if the process dies without an orderly close, still remove what we created.
+  // The owner file beside the control socket (src/cli/owner.ts): refuses a second `up` for a
+  // live one's namespace, and reclaims what a killed run left (its namespace, its socket).
+  const claim = await claimNetns(o.netns, { inContainer: o.inContainer, logger });
+  let createdNetns = false;
+  let controlSocket: string | null = null;
+  // Safety net: if the process dies without an orderly close (a second Ctrl-C, an uncaught
+  // exception), still remove what we created, synchronously.
   let removed = false;
   const onExit = () => {
     if (createdNetns && !removed) spawnSync('ip', ['netns', 'delete', o.netns]);
+    if (controlSocket !== null) {
+      try {
+        unlinkSync(controlSocket);
+      } catch {}
+    }
+    claim.release();
   };
   process.on('exit', onExit);
+  try {
+    createdNetns = !o.inContainer && !(await netns.exists(o.netns));
+    if (createdNetns) {
+      claim.setCreated(true); // before creating: a SIGKILL from here on is reclaimed next time
+      await netns.create(o.netns);
+      logger.info({ netns: o.netns }, 'created network namespace');
+    }
+  } catch (err) {
+    onExit();
+    process.off('exit', onExit);
+    throw err;
+  }
 
   const undo: (() => Promise<void>)[] = [];
   const runUndo = async () => {
@@ -243,6 +265,7 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
       removed = true;
       logger.info({ netns: o.netns }, 'removed network namespace');
     }
+    claim.release();
     process.off('exit', onExit);
   };
 
@@ -292,6 +315,7 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
       o.statsFile === undefined,
       { packets: packetsHandler(recorder) },
     );
+    controlSocket = ss.path;
     undo.push(() => ss.close());
 
     const stats = () => ({ stack: stack.stats, tun: tun.stats });
@@ -434,6 +458,9 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
       logger.error({ err, file: o.statsFile }, 'writing the stats file');
     }
   };
+  // SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal went away) all stop the stack in order:
+  // apps, stack, device, control socket, then the namespace it created. A second one exits at
+  // once; the 'exit' hook of startUp still removes the namespace, the socket and the owner file.
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -455,8 +482,7 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
         logger.info({ stats: final }, 'stopped');
         process.off('SIGUSR1', onUsr1);
         process.off('SIGUSR2', onUsr2);
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        for (const sig of STOP_SIGNALS) process.off(sig, stop);
         logger.flush();
         process.exitCode = 0;
       })
@@ -467,9 +493,11 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
   };
   process.on('SIGUSR1', onUsr1);
   if (o.statsFile !== undefined) process.on('SIGUSR2', onUsr2);
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  for (const sig of STOP_SIGNALS) process.on(sig, stop);
 }
+
+/** The signals `up` shuts down on, in order (the first) or at once (a second one). */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export const upCommand: CliCommand = {
   name: 'up',
