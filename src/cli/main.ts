@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { COMMANDS } from './commands.ts';
+import { addExamples } from './examples.ts';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   for (const cmd of COMMANDS) cmd.register(program);
+  addExamples(program);
   return program;
 }
 
