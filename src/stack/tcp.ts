@@ -335,6 +335,8 @@ export class TcpLayer {
   readonly #listeners = new Map<number, ListenEntry>();
   /** Handles poked by user calls in this tick, serviced together in one microtask. */
   #dirty: TcpHandle[] = [];
+  /** Handles that took a FIN this turn, serviced together in one setImmediate (#serviceAfterTurn). */
+  #late: TcpHandle[] = [];
   #nextEphemeral: number;
   /** The budget for RSTs to segments that reach no connection (null: unlimited). */
   readonly #resetBucket: TokenBucket | null;
@@ -596,22 +598,33 @@ export class TcpLayer {
   readonly #serviceDirty = (): void => {
     const dirty = this.#dirty;
     this.#dirty = [];
-    for (const h of dirty) {
+    this.#serviceEach(dirty);
+  };
+
+  readonly #serviceLate = (): void => {
+    const late = this.#late;
+    this.#late = [];
+    this.#serviceEach(late);
+  };
+
+  #serviceEach(handles: readonly TcpHandle[]): void {
+    for (const h of handles) {
       h.dirty = false;
       if (h.inTable) this.service(h);
       // Gone from the table, but a paused reader still takes held data, then hears the FIN.
       else this.#deliver(h, h.conn.takeEvents());
     }
     this.stack.requestFlush();
-  };
+  }
 
   /**
-   * A FIN arrived: tell the owner now, but cut the segments at the end of the turn (the poke
-   * microtask runs after the process.nextTick chain in which a stream's 'end' makes its owner
-   * end() or close()), so that an owner that closes at once sends one FIN+ACK instead of an ACK
-   * and then a FIN a microtask apart: one packet fewer per short connection each way (3 instead
-   * of 4 from us in the bench's crr test). The ACK is delayed by microseconds of the same turn,
-   * within RFC 9293 §3.8.6.3; a timer-driven or owner-less connection is serviced as before.
+   * A FIN arrived: tell the owner now, but cut the segments at the end of the turn, in a
+   * setImmediate after every process.nextTick and microtask of the turn: a stream's 'end' makes
+   * its owner end() or close() a chain of nextTicks later, so an owner that closes at once sends
+   * one FIN+ACK instead of an ACK and then a FIN (3 segments from us per connect/request/close
+   * instead of 4, and one packet fewer for the peer to take). The ACK waits for the rest of
+   * this event-loop turn only, well within RFC 9293 §3.8.6.3; user calls made meanwhile fold into
+   * the same service (the handle is dirty). Timer-driven and owner-less paths are unchanged.
    */
   #serviceAfterTurn(h: TcpHandle): void {
     if (h.busy || h.owner === null) {
@@ -624,7 +637,10 @@ export class TcpLayer {
     } finally {
       h.busy = false;
     }
-    this.poke(h);
+    if (h.dirty) return; // a user call's service is already due (a microtask): it sends the ACK
+    h.dirty = true;
+    this.#late.push(h);
+    if (this.#late.length === 1) setImmediate(this.#serviceLate);
   }
 
   /**
