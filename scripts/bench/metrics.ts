@@ -11,7 +11,7 @@ import * as netns from '../../src/link/netns.ts';
 import type { Endpoint, MemorySample } from './systems.ts';
 import { runTool, type ToolOutput, type Tools } from './tools.ts';
 
-export type Unit = 'bit/s' | 'us' | 'ms' | 'conn/s' | 'B/conn' | '%' | 'conns';
+export type Unit = 'bit/s' | 'us' | 'ms' | 'conn/s' | 'B/conn' | 'B/100k' | '%' | 'conns';
 
 export interface MetricDef {
   id: string;
@@ -32,6 +32,12 @@ export const METRICS = [
   { id: 'rr-p99', label: '1-byte request/response p99', unit: 'us', better: 'lower' },
   { id: 'rr-p999', label: '1-byte request/response p99.9', unit: 'us', better: 'lower' },
   { id: 'crr', label: 'connect/request/close rate', unit: 'conn/s', better: 'higher' },
+  {
+    id: 'crr-heap',
+    label: 'JS heap growth per 100 000 closed conns',
+    unit: 'B/100k',
+    better: 'lower',
+  },
   { id: 'idle-opened', label: 'idle connections held', unit: 'conns', better: 'none' },
   { id: 'idle-rss', label: 'server RSS per idle connection', unit: 'B/conn', better: 'lower' },
   { id: 'idle-heap', label: 'JS heap per idle connection', unit: 'B/conn', better: 'lower' },
@@ -277,22 +283,45 @@ const rrTest: Test = {
 
 const crrTest: Test = {
   name: 'crr',
-  metrics: ['crr'],
+  metrics: ['crr', 'crr-heap'],
   ports: () => [7],
   async run(ctx) {
     const { opts } = ctx;
     const seconds = opts.boundSeconds;
+    // The server's heap after a full GC before and after: what closed connections leave behind
+    // (issue 9: a leak showed as kilobytes per connection). Only tunstack reports a heap.
+    const before = await ctx.ep.sampleMemory();
     const out = await client(ctx, 'tcpcrr', 7, seconds, [
       '--count',
       String(opts.crrCount),
       '--parallel',
       String(opts.crrParallel),
     ]);
-    if (!out.ok) return { crr: na(out.why) };
+    if (!out.ok) return { crr: na(out.why), 'crr-heap': na(out.why) };
     const j = out.json;
-    if (!(num(j, 'transactions') > 0))
-      return { crr: na(`no transaction completed (${j.firstError})`) };
-    return { crr: { value: num(j, 'perSecond'), detail: j } };
+    const n = num(j, 'transactions');
+    if (!(n > 0)) {
+      const why = na(`no transaction completed (${j.firstError})`);
+      return { crr: why, 'crr-heap': why };
+    }
+    const after = await ctx.ep.sampleMemory();
+    const h0 = before?.heapUsedBytes ?? null;
+    const h1 = after?.heapUsedBytes ?? null;
+    return {
+      crr: { value: num(j, 'perSecond'), detail: j },
+      'crr-heap':
+        h0 === null || h1 === null
+          ? na('the server reports no JS heap')
+          : {
+              value: ((h1 - h0) / n) * 100_000,
+              detail: {
+                heapBefore: h0,
+                heapAfter: h1,
+                closed: n,
+                tcpConnectionsAfter: after?.tcpConnections ?? null,
+              },
+            },
+    };
   },
 };
 

@@ -92,6 +92,14 @@ export function formatValue(value: number, unit: Unit): string {
       return `${sig(value)} conn/s`;
     case 'B/conn':
       return value >= 10_000 ? `${sig(value / 1024)} KiB/conn` : `${sig(value)} B/conn`;
+    case 'B/100k': {
+      // Growth, so it may be negative (the heap shrank): scale by the magnitude.
+      const a = Math.abs(value);
+      const sign = value < 0 ? '−' : '';
+      if (a >= 2 ** 20) return `${sign}${sig(a / 2 ** 20)} MiB/100k`;
+      if (a >= 10_240) return `${sign}${sig(a / 1024)} KiB/100k`;
+      return `${sign}${a.toFixed(0)} B/100k`;
+    }
     case '%':
       return `${sig(value)} %`;
     case 'conns':

@@ -53,6 +53,9 @@ describe('formatValue', () => {
     expect(formatValue(11421.3, 'conn/s')).toBe('11421 conn/s');
     expect(formatValue(812, 'B/conn')).toBe('812 B/conn');
     expect(formatValue(20480, 'B/conn')).toBe('20.0 KiB/conn');
+    expect(formatValue(512_000_000, 'B/100k')).toBe('488 MiB/100k');
+    expect(formatValue(30_720, 'B/100k')).toBe('30.0 KiB/100k');
+    expect(formatValue(-2_000, 'B/100k')).toBe('−2000 B/100k');
     expect(formatValue(0, '%')).toBe('0.00 %');
     expect(formatValue(10000, 'conns')).toBe('10000');
   });
