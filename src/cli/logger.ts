@@ -47,6 +47,8 @@ export function createLogger(
     colorize: options.colorize ?? isTerminal(out ?? process.stdout),
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname',
+    // The fields after the message on the same line: the start-up lines stay few and short.
+    singleLine: true,
     // Written in this thread as it is logged: the lines before an exit are not lost.
     sync: true,
     ...(out === undefined ? {} : { destination: out }),

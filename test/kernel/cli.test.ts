@@ -14,6 +14,8 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 interface Up {
   child: ChildProcess;
   lines: Record<string, unknown>[];
+  /** The same lines as printed. */
+  raw: string[];
   exited: Promise<number | null>;
 }
 
@@ -22,12 +24,14 @@ function startUp(args: string[]): Up {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
+      raw.push(line);
       try {
         lines.push(JSON.parse(line) as Record<string, unknown>);
       } catch {
@@ -45,7 +49,7 @@ function startUp(args: string[]): Up {
       resolve(code);
     }),
   );
-  return { child, lines, exited };
+  return { child, lines, raw, exited };
 }
 
 const msgs = (up: Up): string[] => up.lines.map((l) => String(l.msg));
@@ -117,3 +121,80 @@ kernelDescribe('tunstack up (the CLI)', () => {
     expect(await netns.exists(ns)).toBe(false);
   });
 }, ['ping']);
+
+kernelDescribe('tunstack up for a person: log formats and the / page', () => {
+  /** Not JSON: a pretty line, or the plain ready text. */
+  const isJson = (line: string): boolean => {
+    try {
+      JSON.parse(line);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('--log-format pretty: human log lines, the ready text plain; / is HTML for a browser only', async () => {
+    const ns = netns.uniqueName();
+    const up = startUp(['--netns', ns, '--apps', 'http,styles', '--log-format', 'pretty']);
+    try {
+      await waitFor(() => up.raw.some((l) => l.startsWith('ready:')), 20_000, 'the ready line');
+      const at = up.raw.findIndex((l) => l.startsWith('ready:'));
+      expect(up.raw[at]).toBe(
+        `ready: stack 10.0.0.2 on tun0 in netns ${ns} (host side 10.0.0.1/24)`,
+      );
+      const block = up.raw.slice(at, at + 7).join('\n');
+      expect(block).toContain(`ip netns exec ${ns} ping 10.0.0.2`);
+      expect(block).toContain(`ip netns exec ${ns} curl http://10.0.0.2/`);
+      expect(block).toContain('http://10.0.0.2:8080/');
+      expect(block).toContain(`tunstack ss -i --netns ${ns}`);
+      // Before it, the log as a person reads it: "[time] LEVEL: message {fields}", a line each.
+      const before = up.raw.slice(0, at);
+      expect(before.some((l) => / INFO: created network namespace \{"netns":/.test(l))).toBe(true);
+      for (const l of before) expect(l).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] [A-Z]+: \S/);
+      expect(up.raw.filter(isJson)).toEqual([]);
+
+      // The HTTP app's / as a browser asks for it, and as curl does.
+      const html = await netns.exec(ns, [
+        'curl',
+        '-s',
+        '-m',
+        '5',
+        '-H',
+        'Accept: text/html,*/*;q=0.8',
+        'http://10.0.0.2/',
+      ]);
+      expect(html.stdout.startsWith('<!doctype html>')).toBe(true);
+      expect(html.stdout).toContain('<a href="http://10.0.0.2:8080/">');
+      const text = await netns.exec(ns, ['curl', '-s', '-m', '5', 'http://10.0.0.2/']);
+      expect(text.stdout).toMatch(/^tunstack: a userspace TCP\/IP stack in TypeScript\n/);
+
+      up.child.kill('SIGTERM');
+      expect(await up.exited).toBe(0);
+      expect(up.raw.some((l) => / INFO: stopped( \{|$)/.test(l))).toBe(true);
+      expect(up.raw.filter(isJson)).toEqual([]);
+    } finally {
+      up.child.kill('SIGKILL');
+      await netns.remove(ns);
+    }
+  });
+
+  it('--log-format json: every line one JSON object, the ready record among them', async () => {
+    const ns = netns.uniqueName();
+    const up = startUp(['--netns', ns, '--apps', '', '--log-format', 'json']);
+    try {
+      await waitFor(() => msgs(up).some((m) => m.startsWith('ready:')), 20_000, 'the ready line');
+      up.child.kill('SIGTERM');
+      expect(await up.exited).toBe(0);
+      expect(up.raw.length).toBeGreaterThan(2);
+      for (const l of up.raw) expect(isJson(l), l).toBe(true);
+      expect(up.lines.find((l) => String(l.msg).startsWith('ready:'))).toMatchObject({
+        level: 30,
+        netns: ns,
+        try: expect.arrayContaining([`ip netns exec ${ns} ping 10.0.0.2`]),
+      });
+    } finally {
+      up.child.kill('SIGKILL');
+      await netns.remove(ns);
+    }
+  });
+}, ['curl']);
