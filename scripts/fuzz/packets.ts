@@ -245,6 +245,28 @@ export function tcpOptions(rng: Rng, seqHint: number): Uint8Array {
   return Uint8Array.from(out.slice(0, 40));
 }
 
+/** Well-formed TCP options only (values may still be odd: MSS 0, SACK blocks anywhere). */
+export function tcpValidOptions(rng: Rng, seqHint: number): Uint8Array {
+  const out: number[] = [];
+  if (rng.chance(0.2)) {
+    const mss = rng.pick([0, 536, 1460, 65535]);
+    out.push(2, 4, mss >>> 8, mss & 0xff);
+  }
+  if (rng.chance(0.2)) out.push(1, 3, 3, rng.int(0, 14));
+  if (rng.chance(0.2)) out.push(1, 1, 4, 2);
+  if (rng.chance(0.6)) {
+    const k = rng.int(1, 3);
+    out.push(1, 1, 5, 2 + 8 * k);
+    for (let j = 0; j < k; j++) {
+      const l = (seqHint + rng.int(-20_000, 70_000)) >>> 0;
+      const r = (l + rng.int(1, 20_000)) >>> 0;
+      out.push(l >>> 24, (l >>> 16) & 255, (l >>> 8) & 255, l & 255);
+      out.push(r >>> 24, (r >>> 16) & 255, (r >>> 8) & 255, r & 255);
+    }
+  }
+  return Uint8Array.from(out.slice(0, 40));
+}
+
 export interface Fragmenting {
   /** Fragment payload size (rounded down to 8; at least 8). */
   size: number;

@@ -23,11 +23,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { serveHttp } from '../../src/api/http.ts';
+import { createStack } from '../../src/api/index.ts';
 import type { Server, Socket } from '../../src/api/net.ts';
-import type { Link, LinkReceiver } from '../../src/link/link.ts';
 import { SimLink } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
-import { Stack } from '../../src/stack/stack.ts';
 import type { TcpHandle, TcpOwner } from '../../src/stack/tcp.ts';
 import type { TcpEvent } from '../../src/tcp/events.ts';
 import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
@@ -54,6 +53,7 @@ import {
   repairChecksums,
   tcpBytes,
   tcpOptions,
+  tcpValidOptions,
   udpBytes,
 } from './packets.ts';
 
@@ -115,6 +115,12 @@ export const LIMITS = {
   reassemblyBytes: 64 * 1024,
 } as const;
 
+/**
+ * Servers drop a connection idle this long (virtual ms), as real ones do, so that connections
+ * from spoofed sources, which never speak again, do not keep the table full for the whole run.
+ */
+const IDLE_MS = 30_000;
+
 const PORT_ECHO = 7;
 const PORT_DISCARD = 9;
 const PORT_HTTP = 80;
@@ -153,6 +159,26 @@ interface Flow {
 const MAX_FLOWS = 256;
 const CORPUS = 512;
 
+/** One packet in must not make the target send more than this many at once (a burst of a window at most). */
+const MAX_TX_PER_PACKET = 64;
+
+/** Where option `kind` starts in a TCP header's options [at, end), or null. */
+function findOption(p: Uint8Array, at: number, end: number, kind: number): number | null {
+  for (let i = at; i < end; ) {
+    const k = p[i];
+    if (k === 0) return null;
+    if (k === 1) {
+      i++;
+      continue;
+    }
+    const len = p[i + 1];
+    if (len === undefined || len < 2 || i + len > end) return null;
+    if (k === kind) return i;
+    i += len;
+  }
+  return null;
+}
+
 /** The TCP timestamp option's TSval in a TCP header at `at`, or null. */
 function findTsval(p: Uint8Array, at: number, end: number): number | null {
   for (let i = at; i < end; ) {
@@ -175,12 +201,27 @@ function isMartian(a: number): boolean {
   return top === 0 || top === 127 || top >= 224;
 }
 
+/** The Link interface's receiving side (declared here: the fuzzer needs only its shape). */
+interface LinkReceiver {
+  packet(packet: Uint8Array, flags?: number): void;
+  batchEnd?(): void;
+}
+
+/** The part of a Link the tap wraps (SimLink has it). */
+interface InnerLink {
+  readonly mtu: number;
+  attach(rx: LinkReceiver): void;
+  send(packet: Uint8Array): void;
+  flush(): void;
+  close(): Promise<void>;
+}
+
 /** A link that records what passes and lets the fuzzer inject packets into the target. */
-class TapLink implements Link {
+class TapLink {
   readonly mtu: number;
   #rx: LinkReceiver | null = null;
   constructor(
-    private readonly inner: Link,
+    private readonly inner: InnerLink,
     private readonly onRx: (p: Uint8Array) => void,
     private readonly onTx: (p: Uint8Array) => void,
   ) {
@@ -321,7 +362,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     }
   };
 
+  /** While a TCP RST is being injected: its "source:sport:dport", else null. */
+  let injectingRst: string | null = null;
+  /** Packets the target sent while one packet was being injected. */
+  let txDuringInject = 0;
   const onTx = (p: Uint8Array): void => {
+    txDuringInject++;
     if (corpusOut.length < CORPUS) corpusOut.push(p);
     else corpusOut[corpusOutAt++ % CORPUS] = p;
     // What the target sends must be well formed, from itself, to someone else.
@@ -349,6 +395,26 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         const flags = p[t + 13];
         const hl = (p[t + 12] >>> 4) * 4;
         const dataLen = len - hl;
+        if (hl < 20 || hl > len) txProblems.push(`target sent TCP data offset ${hl}`);
+        if (flags & F_RST && dataLen > 0) txProblems.push('target sent a RST with data');
+        if (
+          (flags & (F_SYN | F_FIN)) === (F_SYN | F_FIN) ||
+          (flags & (F_SYN | F_RST)) === (F_SYN | F_RST)
+        )
+          txProblems.push(`target sent flags ${flags.toString(16)}`);
+        const ws = findOption(p, t + 20, t + hl, 3);
+        if (ws !== null && (!(flags & F_SYN) || p[ws + 2] > 14))
+          txProblems.push(`target sent window scale ${p[ws + 2]} (flags ${flags.toString(16)})`);
+        const mss = findOption(p, t + 20, t + hl, 2);
+        if (mss !== null && (!(flags & F_SYN) || get16(p, mss + 2) < 64))
+          txProblems.push(`target sent MSS ${get16(p, mss + 2)} (flags ${flags.toString(16)})`);
+        // Never a RST for a RST (RFC 9293 §3.10.7.1): the packet being injected was one.
+        if (
+          flags & F_RST &&
+          injectingRst !== null &&
+          injectingRst === `${get32(p, 16)}:${get16(p, t + 2)}:${get16(p, t)}`
+        )
+          txProblems.push('target answered a RST with a RST');
         f.sndNxt =
           (get32(p, t + 4) + dataLen + (flags & F_SYN ? 1 : 0) + (flags & F_FIN ? 1 : 0)) >>> 0;
         if (flags & F_ACK) f.rcvNxt = get32(p, t + 8);
@@ -362,8 +428,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const [peerLink, targetInner] = [la, lb];
   const tap = new TapLink(targetInner, onRx, onTx);
   const isnSecret = new Uint8Array(16).fill(seed & 0xff);
-  const peer = new Stack({ link: peerLink, address: PEER_S, clock, logger, tcp: { isnSecret } });
-  const target = new Stack({
+  const peer = createStack({ link: peerLink, address: PEER_S, clock, logger, tcp: { isnSecret } });
+  const target = createStack({
     link: tap,
     address: TARGET_S,
     clock,
@@ -382,8 +448,6 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const onUncaught = (err: unknown): void => {
     uncaught.push(err);
   };
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUncaught);
 
   // Which states the target's connections went through (each connection counted once a state).
   const statesSeen = new Map<string, number>();
@@ -408,6 +472,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     serverSockets.add(s);
     s.on('error', () => {});
     s.on('close', () => serverSockets.delete(s));
+    s.setTimeout(IDLE_MS, () => s.destroy()); // a server's idle timeout (the stack's clock)
     s.pipe(s);
   });
   wrapAccept(echo);
@@ -416,6 +481,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     serverSockets.add(s);
     s.on('error', () => {});
     s.on('close', () => serverSockets.delete(s));
+    s.setTimeout(IDLE_MS, () => s.destroy()); // a server's idle timeout (the stack's clock)
     s.resume();
   });
   wrapAccept(discard);
@@ -424,6 +490,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     backlog: LIMITS.backlog,
   });
   wrapAccept(http.server);
+  http.http.timeout = IDLE_MS; // node:http sets it on each socket: the stack's clock
   const targetUdp = target.dgram.createSocket('udp4');
   targetUdp.on('message', (m, r) => targetUdp.send(m, r.port, r.address));
   targetUdp.on('error', () => {});
@@ -588,7 +655,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     if (r < 0.9) return Math.min(max, rng.int(11, 1000));
     return Math.max(0, Math.min(max, rng.int(1001, 1460)));
   };
-  const flags = (): number => (rng.chance(0.1) ? rng.int(0, 255) : rng.pick(FLAG_SETS));
+  const flags = (): number => (rng.chance(0.04) ? rng.int(0, 255) : rng.pick(FLAG_SETS));
   const seqDelta = (w: number): number => {
     switch (rng.int(0, 11)) {
       case 0:
@@ -635,7 +702,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       const tsv = ((f.tsRemote ?? rng.u32()) + rng.pick([0, 1, 10, 1000, -1, 0x7fffffff])) >>> 0;
       const ecr = rng.chance(0.9) ? f.tsTarget : rng.u32();
       options = Uint8Array.of(1, 1, 8, 10, ...be32(tsv), ...be32(ecr));
-    } else if (r < 0.7) options = tcpOptions(rng, seq);
+    } else if (r < 0.62) options = tcpValidOptions(rng, f.sndNxt);
+    else if (r < 0.7) options = tcpOptions(rng, seq);
     const room = 1500 - 20 - 20 - Math.min(40, ((options?.length ?? 0) + 3) & ~3);
     const payload = rng.bytes(payloadLen(room));
     const seg = tcpBytes({
@@ -975,6 +1043,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       icmpErrorsIn: tstats.icmp.rxErrorsReported,
       udpIn: tstats.udp.rxDatagrams,
     };
+    out.batchesTableFullPercent = Math.round((100 * batchesTableFull) / Math.max(1, batches));
     for (const [k, v] of statesSeen) out[`state:${k}`] = v;
     for (const [k, v] of Object.entries(l.listenerDrops)) out[`listener:${k}`] = v;
     for (const [k, v] of Object.entries(ip)) if (v > 0) out[`ip:${k}`] = v;
@@ -991,6 +1060,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const started = performance.now();
   let done = 0;
   let fuzzSeconds = 0;
+  let batches = 0;
+  let batchesTableFull = 0;
 
   const fail = (err: unknown): FuzzFailure => ({
     seed,
@@ -1004,6 +1075,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     recentHex: batchPackets.slice(-8, -1).map(hex),
   });
 
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
   try {
     let queue: Uint8Array[] = [];
     let nextHeap = heapEvery;
@@ -1017,7 +1090,15 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         if (p === undefined) continue;
         index = done;
         batchPackets.push(p);
+        injectingRst =
+          p.length >= 40 && p[9] === PROTO_TCP && (p[0] & 0x0f) === 5 && p[33] & F_RST
+            ? `${get32(p, 12)}:${get16(p, 20)}:${get16(p, 22)}`
+            : null;
+        txDuringInject = 0;
         tap.inject(p);
+        injectingRst = null;
+        if (txDuringInject > MAX_TX_PER_PACKET)
+          throw new Failure(`one packet made the target send ${txDuringInject} packets`);
         done++;
         checkPacket();
       }
@@ -1028,6 +1109,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         r < 0.9 ? rng.int(0, 20) : r < 0.99 ? rng.int(100, 3000) : rng.int(5000, 40_000),
       );
       checkBatch();
+      if (target.tcp.size >= LIMITS.maxConnections) batchesTableFull++;
+      batches++;
       if (done >= nextHeap) {
         nextHeap += heapEvery;
         const h = heap();
