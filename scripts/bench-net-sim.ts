@@ -5,15 +5,16 @@
  *
  *   npx tsx scripts/bench-net-sim.ts [MB=50]
  */
+
+import { createStack } from '../src/api/index.ts';
 import { SimLink } from '../src/link/sim.ts';
 import { VirtualClock } from '../src/stack/clock.ts';
-import { Stack } from '../src/stack/stack.ts';
 
 const MB = Number(process.argv[2] ?? 50);
 const clock = new VirtualClock();
 const [la, lb] = SimLink.pair(clock, { delayMs: 1, bandwidthBps: 10e9 });
-const client = new Stack({ link: la, address: '10.0.0.1', clock });
-const server = new Stack({ link: lb, address: '10.0.0.2', clock });
+const client = createStack({ link: la, address: '10.0.0.1', clock });
+const server = createStack({ link: lb, address: '10.0.0.2', clock });
 
 let received = 0;
 let ended = false;

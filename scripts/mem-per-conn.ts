@@ -11,10 +11,11 @@
  * "app − raw/2" is then what one server-side connection costs with its socket, which is what the
  * bench measures (its client is the kernel).
  */
+
+import { createStack } from '../src/api/index.ts';
 import { startDiscard } from '../src/apps/discard.ts';
 import { SimLink } from '../src/link/sim.ts';
 import { VirtualClock } from '../src/stack/clock.ts';
-import { Stack } from '../src/stack/stack.ts';
 import type { TcpHandle, TcpOwner } from '../src/stack/tcp.ts';
 import { parseIpv4 } from '../src/wire/ipv4.ts';
 
@@ -51,8 +52,8 @@ async function measure(mode: 'raw' | 'app'): Promise<number> {
   const [la, lb] = SimLink.pair(clock, { delayMs: 1 });
   const secret = new Uint8Array(16).fill(7);
   const tcp = { isnSecret: secret, maxConnections: 4 * COUNT, synBacklog: COUNT };
-  const client = new Stack({ link: la, address: '10.0.0.1', clock, tcp });
-  const server = new Stack({ link: lb, address: '10.0.0.2', clock, tcp });
+  const client = createStack({ link: la, address: '10.0.0.1', clock, tcp });
+  const server = createStack({ link: lb, address: '10.0.0.2', clock, tcp });
   let app: { close(): Promise<void> } | null = null;
   if (mode === 'app') app = await startDiscard(server.net, PORT);
   else server.tcp.listen(PORT, { accept: () => quiet }, COUNT);

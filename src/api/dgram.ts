@@ -12,9 +12,8 @@
  * 'localhost', 127.0.0.0/8 and an omitted address (Node: 127.0.0.1) mean the stack's own
  * address, which the stack loops back.
  *
- * Layering: this module sits above src/stack (it is given the Stack); src/stack/stack.ts makes
- * one DgramApi so that `stack.dgram` exists as the brief asks. The import of Stack here is a
- * type only, so there is no runtime cycle.
+ * Layering: this module sits above src/stack (it is given the Stack); createStack (src/api/index.ts)
+ * makes one DgramApi per stack, as `stack.dgram`.
  */
 import { EventEmitter } from 'node:events';
 import type { IcmpErrorReport } from '../icmp/icmp.ts';
@@ -105,7 +104,10 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
   private port = 0;
   private remote: { addr: number; port: number } | null = null;
 
-  constructor(private readonly stack: Stack) {
+  constructor(
+    private readonly stack: Stack,
+    private readonly api: DgramApi,
+  ) {
     super();
   }
 
@@ -254,7 +256,7 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     if (this.state === 'bound') this.stack.udp.unbind(this.port, this);
     this.state = 'closed';
     this.remote = null;
-    this.stack.dgram.forget(this);
+    this.api.forget(this);
     process.nextTick(() => this.emit('close'));
   }
 
@@ -359,7 +361,7 @@ export class DgramApi {
       );
     }
     if (this.stack.closed) throw notRunning();
-    const s = new Socket(this.stack);
+    const s = new Socket(this.stack, this);
     if (listener !== undefined) s.on('message', listener);
     this.open.add(s);
     return s;

@@ -12,7 +12,7 @@
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Stack } from '../stack/stack.ts';
+import type { NetStack } from './index.ts';
 import type { AddressInfo, Server, Socket } from './net.ts';
 
 export interface ServeHttpOptions extends http.ServerOptions {
@@ -37,7 +37,7 @@ export interface HttpService {
 
 /** Serve `handler` on `port` (0: an ephemeral port) of the stack with Node's http.Server. */
 export function serveHttp(
-  stack: Stack,
+  stack: NetStack,
   port: number,
   handler: http.RequestListener,
   options: ServeHttpOptions = {},
@@ -90,9 +90,9 @@ export function serveHttp(
  * Hosts must be dotted quads (the stack does no DNS).
  */
 export class StackAgent extends http.Agent {
-  readonly #stack: Stack;
+  readonly #stack: NetStack;
 
-  constructor(stack: Stack, options?: http.AgentOptions) {
+  constructor(stack: NetStack, options?: http.AgentOptions) {
     super(options);
     this.#stack = stack;
   }

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serveHttp } from '../api/http.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { NetStack } from '../api/index.ts';
 import { htmlIndexPage, prefersHtml, textIndexPage } from './http-index.ts';
 import { countingChunk, pumpRepeated } from './pump.ts';
 import type { StreamSocket } from './serve.ts';
@@ -131,7 +131,7 @@ export interface HttpAppHandle {
 
 /** Serve the HTTP app on the stack's `port` (node:http over stack.net, src/api/http.ts). */
 export async function startHttp(
-  stack: Stack,
+  stack: NetStack,
   port: number = HTTP_PORT,
   options: HttpAppOptions = {},
 ): Promise<HttpAppHandle> {
@@ -173,7 +173,7 @@ export async function startHttp(
 
 /** The row of stack.connections() for this socket's 4-tuple, if any. */
 function connectionRow(
-  stack: Stack,
+  stack: NetStack,
   socket: StreamSocket,
 ): Readonly<Record<string, unknown>> | undefined {
   const local = `${socket.localAddress}:${socket.localPort}`;

@@ -2,7 +2,7 @@
  * UDP echo (RFC 862): every datagram to the port goes back to its sender, unchanged.
  */
 import type { Socket } from '../api/dgram.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { NetStack } from '../api/index.ts';
 
 export interface UdpEchoHandle {
   readonly socket: Socket;
@@ -12,7 +12,7 @@ export interface UdpEchoHandle {
 }
 
 /** Start echoing on `port` (default 7). Resolves once bound; rejects with the bind error. */
-export function startUdpEcho(stack: Stack, port = 7): Promise<UdpEchoHandle> {
+export function startUdpEcho(stack: NetStack, port = 7): Promise<UdpEchoHandle> {
   const socket = stack.dgram.createSocket('udp4');
   let echoed = 0;
   socket.on('message', (msg, rinfo) => {

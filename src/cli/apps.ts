@@ -2,13 +2,14 @@
  * Apps that `tunstack up --apps a,b` can start on the stack. Each entry starts one app and
  * returns something to close; adding an app (http, discard, ...) is one import and one entry.
  */
+
+import type { NetStack } from '../api/index.ts';
 import { CHARGEN_PORT, startChargen } from '../apps/chargen.ts';
 import { DISCARD_PORT, startDiscard } from '../apps/discard.ts';
 import { ECHO_PORT, startEcho } from '../apps/echo.ts';
 import { HTTP_PORT, startHttp } from '../apps/http.ts';
 import { STYLES_PORT, startStyles } from '../apps/styles/index.ts';
 import { startUdpEcho } from '../apps/udp-echo.ts';
-import type { Stack } from '../stack/stack.ts';
 import type { Logger } from './logger.ts';
 
 export interface AppHandle {
@@ -20,7 +21,7 @@ export interface AppEntry {
   readonly description: string;
   /** Started when --apps is not given. */
   readonly byDefault: boolean;
-  start(stack: Stack, logger: Logger): Promise<AppHandle>;
+  start(stack: NetStack, logger: Logger): Promise<AppHandle>;
 }
 
 export const APPS: Readonly<Record<string, AppEntry>> = {
@@ -61,7 +62,7 @@ export const DEFAULT_APPS: readonly string[] = Object.keys(APPS).filter((n) => A
 /** Start the named apps in order; if one fails, close those already started and rethrow. */
 export async function startApps(
   names: readonly string[],
-  stack: Stack,
+  stack: NetStack,
   logger: Logger,
 ): Promise<AppHandle[]> {
   const unknown = names.filter((n) => !Object.hasOwn(APPS, n));

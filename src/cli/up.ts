@@ -22,15 +22,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { createStack } from '../api/index.ts';
 import { STYLES_PORT } from '../apps/styles/index.ts';
 import { FaultLink, parseImpair } from '../link/fault.ts';
-import type { Link } from '../link/link.ts';
 import * as netns from '../link/netns.ts';
 import { PcapLink } from '../link/pcap.ts';
 import { RecorderLink } from '../link/recorder.ts';
 import { TunLink } from '../link/tun.ts';
 import { realClock } from '../stack/clock.ts';
-import { Stack } from '../stack/stack.ts';
+import type { Link } from '../stack/link.ts';
+import type { Stack } from '../stack/stack.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
 import type { SynCookieMode } from '../tcp/syncookie.ts';
@@ -293,7 +294,7 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
     const recorder =
       (o.record ?? 0) > 0 ? new RecorderLink(link, o.record ?? 0, { clock: realClock }) : undefined;
     if (recorder !== undefined) link = recorder;
-    const stack = new Stack({
+    const stack = createStack({
       link,
       address: o.addr,
       mtu: o.mtu,

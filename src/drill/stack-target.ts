@@ -8,8 +8,9 @@
  * listen/connect and TcpHandle; per-socket options (TCP_MAXSEG, SO_RCVBUF, SO_SNDBUF) ride on
  * listen/connect as connection-option overrides, as in core-target.ts.
  */
-import type { Link, LinkReceiver } from '../link/link.ts';
+
 import { VirtualClock } from '../stack/clock.ts';
+import type { Link, LinkReceiver } from '../stack/link.ts';
 import { Stack } from '../stack/stack.ts';
 import type { TcpHandle, TcpOwner } from '../stack/tcp.ts';
 import { resolveOptions, type TcpConnectionOptions } from '../tcp/options.ts';

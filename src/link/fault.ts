@@ -13,8 +13,8 @@
  */
 import type { Clock, TimerHandle } from '../stack/clock.ts';
 import { MinHeap } from '../stack/heap.ts';
+import type { Link, LinkReceiver } from '../stack/link.ts';
 import { mulberry32 } from '../stack/rng.ts';
-import type { Link, LinkReceiver } from './link.ts';
 
 export interface Impairment {
   /** Probabilities in [0, 1]. */

@@ -6,7 +6,7 @@
  *
  * It changes nothing else: what is not held goes to the inner link at once, in order.
  */
-import type { Link, LinkOffload, LinkReceiver } from './link.ts';
+import type { Link, LinkOffload, LinkReceiver } from '../stack/link.ts';
 
 export class HoldLink implements Link {
   readonly mtu: number;

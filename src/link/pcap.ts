@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Clock } from '../stack/clock.ts';
-import type { Link, LinkOffload, LinkReceiver } from './link.ts';
+import type { Link, LinkOffload, LinkReceiver } from '../stack/link.ts';
 
 export const LINKTYPE_RAW = 101;
 const PCAP_MAGIC_US = 0xa1b2c3d4;

@@ -9,7 +9,7 @@
  * receive call (link.ts), hence the copy.
  */
 import type { Clock } from '../stack/clock.ts';
-import type { Link, LinkOffload, LinkReceiver } from './link.ts';
+import type { Link, LinkOffload, LinkReceiver } from '../stack/link.ts';
 
 export type Direction = 'in' | 'out';
 

@@ -8,7 +8,7 @@
  * stack that forgets to flush sends nothing, and the simulation shows it.
  */
 import type { Clock, TimerHandle } from '../stack/clock.ts';
-import type { Link, LinkReceiver } from './link.ts';
+import type { Link, LinkReceiver } from '../stack/link.ts';
 
 export interface SimLinkOptions {
   /** One-way propagation delay, ms (default 0: delivered at the next clock advance). */

@@ -24,9 +24,9 @@
  * from C: it runs once per open, is easy to read and debug, and keeps the addon small.
  */
 import { createRequire } from 'node:module';
+import { type Link, type LinkOffload, type LinkReceiver, RxFlag } from '../stack/link.ts';
 import { IPV4_MAX_DATAGRAM } from '../wire/ipv4.ts';
 import { emitPlainVirtioNetHdr, emitTcpV4GsoHdr, VnetFlag, vnetFlags } from '../wire/virtio-net.ts';
-import { type Link, type LinkOffload, type LinkReceiver, RxFlag } from '../stack/link.ts';
 import * as netns from './netns.ts';
 
 /** The addon's exports (src/link/native/tun.c). */

@@ -12,13 +12,10 @@
  * work (one microtask per burst of sends, see requestFlush).
  */
 import { type Logger, pino } from 'pino';
-import { DgramApi } from '../api/dgram.ts';
-import { NetApi } from '../api/net.ts';
 import { IcmpLayer, type IcmpOptions } from '../icmp/icmp.ts';
 import { type IpDatagram, IpInput } from '../ip/input.ts';
 import { IP_HEADER_ROOM, IpOutput, type PacketSink } from '../ip/output.ts';
 import type { ReassemblyOptions } from '../ip/reassembly.ts';
-import type { Link, RxFlag } from '../link/link.ts';
 import { UdpLayer, type UdpOptions } from '../udp/udp.ts';
 import { get32 } from '../wire/bytes.ts';
 import { UnreachCode } from '../wire/icmp.ts';
@@ -28,6 +25,7 @@ import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { type Clock, realClock } from './clock.ts';
 import { TsoCoalescer } from './gso.ts';
+import { type Link, RxFlag } from './link.ts';
 import { createStackStats, type StackStats, type TcpDropReason } from './stats.ts';
 import { type TcpConnectionRow, TcpLayer, type TcpLayerOptions } from './tcp.ts';
 import { type Timer, TimerQueue } from './timers.ts';
@@ -64,12 +62,6 @@ export interface TcpSegmentHandler {
   segment(seg: TcpRepr, src: number, dst: number, now: number): void;
 }
 
-/**
- * RxFlag.CsumTrusted. The stack sits below src/link and takes only types from it: the type
- * check keeps this literal equal to the link's value.
- */
-const CSUM_TRUSTED: (typeof RxFlag)['CsumTrusted'] = 1;
-
 /** Datagrams to our own address waiting to be looped back; more are dropped and counted. */
 const LOOPBACK_QUEUE_LIMIT = 1024;
 
@@ -87,8 +79,6 @@ export class Stack {
   readonly ip: { input: IpInput; output: IpOutput };
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
-  /** node:dgram-shaped sockets: `stack.dgram.createSocket('udp4')`. */
-  readonly dgram: DgramApi;
   /**
    * TCP output for a link with segmentation offload (src/stack/gso.ts): the TCP layer passes a
    * connection's burst of segments through it, then calls `end()`. Null: use `sendTcp`.
@@ -96,14 +86,13 @@ export class Stack {
   readonly tso: TsoCoalescer | null;
   /** The TCP layer (src/stack/tcp.ts): connection table, listeners, output. */
   readonly tcp: TcpLayer;
-  /** node:net-shaped TCP: `stack.net.createServer()`, `stack.net.connect(port, host)`. */
-  readonly net: NetApi;
 
   private readonly handlers = new Map<number, ProtocolHandler>();
   private loopback: Uint8Array[] = [];
   private loopbackImmediate: NodeJS.Immediate | null = null;
   private tcpHandler: TcpSegmentHandler | null = null;
   private readonly reassemblyTimer: Timer;
+  private readonly closeHooks: (() => void)[] = [];
   private flushQueued = false;
   private closing: Promise<void> | null = null;
 
@@ -146,9 +135,7 @@ export class Stack {
             this.sendTcp(seg, dst),
           )
         : null;
-    this.dgram = new DgramApi(this);
     this.tcp = new TcpLayer(this, options.tcp);
-    this.net = new NetApi(this);
 
     this.link.attach({
       packet: (bytes, flags) => this.input(bytes, flags),
@@ -220,11 +207,18 @@ export class Stack {
     return this.closing !== null;
   }
 
+  /**
+   * Call `fn` first thing when the stack closes: the socket layers above (src/api) close their
+   * sockets there, while the tables below are still whole.
+   */
+  onClose(fn: () => void): void {
+    this.closeHooks.push(fn);
+  }
+
   /** Close every socket, cancel every timer, and close the link. */
   close(): Promise<void> {
     if (this.closing === null) {
-      this.dgram.closeAll();
-      this.net.closeAll();
+      for (const fn of this.closeHooks) fn();
       this.tcp.close();
       this.timers.close();
       if (this.loopbackImmediate !== null) clearImmediate(this.loopbackImmediate);
@@ -279,7 +273,7 @@ export class Stack {
     link.rxPackets++;
     link.rxBytes += bytes.length;
     // Checksum offload: the TCP/UDP checksum is partial (or was verified): TCP and UDP skip it.
-    const trusted = (flags & CSUM_TRUSTED) !== 0;
+    const trusted = (flags & RxFlag.CsumTrusted) !== 0;
     if (trusted) link.rxCsumTrusted++;
     // Segmentation offload: one TCP segment larger than the MTU, taken whole (TCP does not care).
     if (bytes.length > this.mtu) link.rxLarge++;

@@ -17,11 +17,12 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
+import type { NetStack } from '../../src/api/index.ts';
+import { createStack } from '../../src/api/index.ts';
 import type { ExecOptions, ExecResult } from '../../src/link/netns.ts';
 import * as netns from '../../src/link/netns.ts';
 import { PcapLink } from '../../src/link/pcap.ts';
 import { loadAddon, TunLink, type TunOpenOptions } from '../../src/link/tun.ts';
-import { Stack } from '../../src/stack/stack.ts';
 import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
 
 export const HOST_ADDR = '10.0.0.1';
@@ -160,7 +161,7 @@ export async function withNetns<T>(
 
 export interface StackFixture extends NetnsFixture {
   /** The stack at 10.0.0.2 in this process, on the TUN (through a PcapLink if asked). */
-  stack: Stack;
+  stack: NetStack;
 }
 
 export interface WithStackOptions extends WithNetnsOptions {
@@ -178,7 +179,7 @@ export function withStack<T>(
 ): Promise<T> {
   return withNetns(async (fx) => {
     const link = opts.pcap === undefined ? fx.link : new PcapLink(fx.link, opts.pcap);
-    const stack = new Stack({ link, address: STACK_ADDR });
+    const stack = createStack({ link, address: STACK_ADDR });
     try {
       return await fn({ ...fx, stack });
     } finally {

@@ -9,11 +9,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
+import type { NetStack } from '../../src/api/index.ts';
+import { createStack } from '../../src/api/index.ts';
 import type { Socket } from '../../src/api/net.ts';
 import { FaultLink, type Impairment } from '../../src/link/fault.ts';
 import * as netns from '../../src/link/netns.ts';
 import { realClock } from '../../src/stack/clock.ts';
-import { Stack } from '../../src/stack/stack.ts';
 import { HOST_ADDR, STACK_ADDR, type StackFixture, withNetns } from './harness.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ export async function kernelSource(
  * (an error code if it failed).
  */
 export async function stackSink(
-  stack: Stack,
+  stack: NetStack,
   port: number,
 ): Promise<{ results: (SinkReply | { error: string })[]; close(): void }> {
   const results: (SinkReply | { error: string })[] = [];
@@ -253,7 +254,7 @@ export async function stackSink(
  * `onProgress` sees the running total of bytes written.
  */
 export function stackSource(
-  stack: Stack,
+  stack: NetStack,
   host: string,
   port: number,
   bytes: number,
@@ -345,7 +346,11 @@ const FINAL_STACK = new Set(['LISTEN', 'TIME_WAIT', 'CLOSED']);
  * non-final state (TIME-WAIT and listeners allowed); throw listing the ones left otherwise. The
  * default leaves room for a FIN retransmitted after a loss (RTO backoff) on a loaded machine.
  */
-export async function expectAllClosed(ns: string, stack: Stack, timeoutMs = 15_000): Promise<void> {
+export async function expectAllClosed(
+  ns: string,
+  stack: NetStack,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const kernel = (await kernelSockets(ns)).filter(([state]) => !FINAL_KERNEL.has(state));
@@ -390,7 +395,7 @@ function transfer(result: SourceResult, bytes: number): Transfer {
 /** A kernel client in `ns` sends `bytes` to a sink on the stack (port 5001). */
 export async function kernelToStack(
   ns: string,
-  stack: Stack,
+  stack: NetStack,
   bytes: number,
   timeoutMs = 120_000,
 ): Promise<Transfer> {
@@ -405,7 +410,7 @@ export async function kernelToStack(
 /** The stack sends `bytes` to a kernel sink in `ns` (at 10.0.0.1). */
 export async function stackToKernel(
   ns: string,
-  stack: Stack,
+  stack: NetStack,
   bytes: number,
   timeoutMs = 120_000,
 ): Promise<Transfer> {
@@ -456,7 +461,7 @@ export function withImpairedStack<T>(
 ): Promise<T> {
   return withNetns(async (fx) => {
     const fault = impairment === null ? null : new FaultLink(fx.link, impairment, realClock);
-    const stack = new Stack({ link: fault ?? fx.link, address: STACK_ADDR, clock: realClock });
+    const stack = createStack({ link: fault ?? fx.link, address: STACK_ADDR, clock: realClock });
     try {
       return await fn({ ...fx, stack }, fault);
     } finally {

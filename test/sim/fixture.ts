@@ -9,12 +9,13 @@
  * pure function of its seed.
  */
 import { createHash } from 'node:crypto';
+import { createStack } from '../../src/api/index.ts';
 import { FaultLink, type Impairment } from '../../src/link/fault.ts';
-import type { Link, LinkReceiver } from '../../src/link/link.ts';
 import { SimLink, type SimLinkOptions } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
+import type { Link, LinkReceiver } from '../../src/stack/link.ts';
 import { mulberry32 } from '../../src/stack/rng.ts';
-import { Stack, type StackOptions } from '../../src/stack/stack.ts';
+import type { StackOptions } from '../../src/stack/stack.ts';
 import type { Ipv4Repr } from '../../src/wire/ipv4.ts';
 import { packet } from '../unit/ip/helpers.ts';
 
@@ -66,7 +67,7 @@ export function netPair<L extends Link = SimLink>(opts: NetPairOptions<L> = {}) 
   }
   const secret = new Uint8Array(16).fill(7);
   const tcp = { isnSecret: secret, ...opts.stack?.tcp };
-  const client = new Stack({
+  const client = createStack({
     link: linkA,
     address: CLIENT,
     clock,
@@ -74,7 +75,7 @@ export function netPair<L extends Link = SimLink>(opts: NetPairOptions<L> = {}) 
     ...opts.stack,
     tcp,
   });
-  const server = new Stack({
+  const server = createStack({
     link: linkB,
     address: SERVER,
     clock,
@@ -89,7 +90,7 @@ export function netPair<L extends Link = SimLink>(opts: NetPairOptions<L> = {}) 
 export function rawHost(opts: { sim?: SimLinkOptions; stack?: Partial<StackOptions> } = {}) {
   const clock = new VirtualClock();
   const [host, lb] = SimLink.pair(clock, opts.sim);
-  const stack = new Stack({ link: lb, address: SERVER, clock, ...opts.stack });
+  const stack = createStack({ link: lb, address: SERVER, clock, ...opts.stack });
   const received: Uint8Array[] = [];
   const rx: LinkReceiver = { packet: (p) => received.push(p.slice()) };
   host.attach(rx);

@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { StackAgent, serveHttp } from '../../src/api/http.ts';
+import type { NetStack } from '../../src/api/index.ts';
 import type { Socket } from '../../src/api/net.ts';
-import type { Stack } from '../../src/stack/stack.ts';
 import {
   advance,
   CLIENT,
@@ -48,7 +48,7 @@ function record(s: Socket) {
 }
 
 /** An echo server on `port`. */
-function echoServer(stack: Stack, port = 7) {
+function echoServer(stack: NetStack, port = 7) {
   const accepted: Socket[] = [];
   const server = stack.net.createServer((s) => {
     accepted.push(s);
@@ -60,7 +60,7 @@ function echoServer(stack: Stack, port = 7) {
 }
 
 /** Only LISTEN and TIME_WAIT rows left. */
-function onlyListenOrTimeWait(stack: Stack): boolean {
+function onlyListenOrTimeWait(stack: NetStack): boolean {
   return stack.connections().every((r) => r.state === 'LISTEN' || r.state === 'TIME_WAIT');
 }
 
@@ -925,7 +925,7 @@ describe("Node's http and ws on the stack", () => {
 });
 
 /** A one-shot callback after `ms` on the stack's clock. */
-function setTimeoutOnStack(stack: Stack, ms: number, fn: () => void): void {
+function setTimeoutOnStack(stack: NetStack, ms: number, fn: () => void): void {
   const t = stack.timers.create(() => fn());
   t.schedule(stack.now() + ms);
 }

@@ -10,8 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type Link, type LinkReceiver, RxFlag } from '../../src/link/link.ts';
 import type { VirtualClock } from '../../src/stack/clock.ts';
+import { type Link, type LinkReceiver, RxFlag } from '../../src/stack/link.ts';
 import { get16, put16, put32 } from '../../src/wire/bytes.ts';
 import { onesSum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
 import { IpProtocol, Ipv4View } from '../../src/wire/ipv4.ts';

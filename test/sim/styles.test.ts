@@ -7,17 +7,17 @@
  * the client's own counts of the same connection.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { NetStack } from '../../src/api/index.ts';
 import type { Socket } from '../../src/api/net.ts';
 import { MAX_PUBLISH_BYTES } from '../../src/apps/styles/events.ts';
 import { type StylesHandle, type StylesOptions, startStyles } from '../../src/apps/styles/index.ts';
 import type { VirtualClock } from '../../src/stack/clock.ts';
-import type { Stack } from '../../src/stack/stack.ts';
 import { advance, netPair, runFor, runUntil, SERVER } from './fixture.ts';
 
 interface Fixture {
   clock: VirtualClock;
-  client: Stack;
-  server: Stack;
+  client: NetStack;
+  server: NetStack;
   app: StylesHandle;
 }
 

@@ -6,9 +6,9 @@
  * Without cookies (mode 0) the same client cannot get in until the half-open entries time out.
  */
 import { describe, expect, it } from 'vitest';
+import type { NetStack } from '../../src/api/index.ts';
 import type { Socket } from '../../src/api/net.ts';
 import { mulberry32 } from '../../src/stack/rng.ts';
-import type { Stack } from '../../src/stack/stack.ts';
 import type { SynCookieMode } from '../../src/tcp/syncookie.ts';
 import { parseIpv4 } from '../../src/wire/ipv4.ts';
 import { emitTcpPacket } from '../../src/wire/tcp-packet.ts';
@@ -44,7 +44,7 @@ function spoofedSyn(random: () => number, dst: number): Uint8Array {
 }
 
 /** A server that answers each connection with the sha256 of everything it received. */
-function hashServer(stack: Stack) {
+function hashServer(stack: NetStack) {
   const accepted: Socket[] = [];
   stack.net
     .createServer((s) => {

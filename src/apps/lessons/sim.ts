@@ -8,13 +8,16 @@
  * Nothing here sleeps: `advance` moves the VirtualClock deadline by deadline, letting Node's
  * queues (stream events, the stack's flush) drain between steps, so a run is exact.
  */
+
+import type { NetStack } from '../../api/index.ts';
+import { createStack } from '../../api/index.ts';
 import { HoldLink } from '../../link/hold.ts';
-import type { Link } from '../../link/link.ts';
 import { PcapLink } from '../../link/pcap.ts';
 import { type RecordedPacket, RecorderLink } from '../../link/recorder.ts';
 import { SimLink } from '../../link/sim.ts';
 import { VirtualClock } from '../../stack/clock.ts';
-import { Stack, type StackOptions } from '../../stack/stack.ts';
+import type { Link } from '../../stack/link.ts';
+import type { StackOptions } from '../../stack/stack.ts';
 import { parseIpv4 } from '../../wire/ipv4.ts';
 import { ParseError } from '../../wire/parse-error.ts';
 import { emitTcpPacket, parseTcpPacket, type TcpPacket } from '../../wire/tcp-packet.ts';
@@ -44,8 +47,8 @@ export class Lesson {
   readonly wireServer: SimLink;
   /** The client's end of the wire: hold its packets, inject others, cut it. */
   clientLink: HoldLink;
-  client: Stack;
-  readonly server: Stack;
+  client: NetStack;
+  readonly server: NetStack;
   readonly recorder: RecorderLink;
   readonly #pcap: PcapLink | null;
   readonly #stackOptions: LessonOptions['stack'];
@@ -67,9 +70,9 @@ export class Lesson {
     this.client = this.#stack(this.clientLink, CLIENT_ADDR, 1);
   }
 
-  #stack(link: Link, address: string, secretByte: number): Stack {
+  #stack(link: Link, address: string, secretByte: number): NetStack {
     const tcp = { isnSecret: new Uint8Array(16).fill(secretByte), ...this.#stackOptions?.tcp };
-    return new Stack({ ...this.#stackOptions, link, address, clock: this.clock, tcp });
+    return createStack({ ...this.#stackOptions, link, address, clock: this.clock, tcp });
   }
 
   /**
@@ -77,7 +80,7 @@ export class Lesson {
    * its old stack is cut off the wire (its timers fire into nothing) and a new one with a new
    * ISN secret takes the same address.
    */
-  rebootClient(): Stack {
+  rebootClient(): NetStack {
     this.clientLink.cut();
     this.clientLink = new HoldLink(this.wireClient);
     this.client = this.#stack(this.clientLink, CLIENT_ADDR, 3);

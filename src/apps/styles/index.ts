@@ -29,8 +29,8 @@
  */
 import type { Duplex } from 'node:stream';
 import { type HttpService, serveHttp } from '../../api/http.ts';
+import type { NetStack } from '../../api/index.ts';
 import type { Socket } from '../../api/net.ts';
-import type { Stack } from '../../stack/stack.ts';
 import type { Timer } from '../../stack/timers.ts';
 import {
   CORS,
@@ -78,7 +78,7 @@ export interface StylesHandle {
 
 /** Start the demo's six servers on the stack. */
 export async function startStyles(
-  stack: Stack,
+  stack: NetStack,
   options: StylesOptions = {},
 ): Promise<StylesHandle> {
   const base = options.basePort ?? STYLES_PORT;

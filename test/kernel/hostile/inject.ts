@@ -17,9 +17,9 @@ import { expect } from 'vitest';
 import { startEcho } from '../../../src/apps/echo.ts';
 import { startHttp } from '../../../src/apps/http.ts';
 import { startUdpEcho } from '../../../src/apps/udp-echo.ts';
-import type { Link, LinkReceiver } from '../../../src/link/link.ts';
 import * as netns from '../../../src/link/netns.ts';
-import { Stack, type StackOptions } from '../../../src/stack/stack.ts';
+import type { Link, LinkReceiver } from '../../../src/stack/link.ts';
+import type { StackOptions } from '../../../src/stack/stack.ts';
 import {
   HOST_ADDR,
   type NetnsFixture,
@@ -94,6 +94,9 @@ for line in sys.stdin:
 print(n)
 `;
 
+import type { NetStack } from '../../../src/api/index.ts';
+import { createStack } from '../../../src/api/index.ts';
+
 /**
  * Write `packets` onto device `dev` inside namespace `ns`, unchanged, through AF_PACKET (with a
  * 5 ms pause every `pauseEvery` packets); asserts that the kernel took every one.
@@ -118,7 +121,7 @@ export async function injectRaw(
 }
 
 export interface HostileFixture extends NetnsFixture {
-  stack: Stack;
+  stack: NetStack;
   tap: TapLink;
   /**
    * Write `packets` onto the kernel's side of tun0 unchanged, then wait until the stack has
@@ -144,7 +147,7 @@ export function withHostileStack<T>(
 ): Promise<T> {
   return withNetns(async (nfx) => {
     const tap = new TapLink(nfx.link);
-    const stack = new Stack({ ...opts.stack, link: tap, address: STACK_ADDR });
+    const stack = createStack({ ...opts.stack, link: tap, address: STACK_ADDR });
     const apps = [
       await startHttp(stack, 80),
       await startEcho(stack.net, 7),

@@ -4,10 +4,10 @@
  * stack.net in virtual time: a client stack speaks raw HTTP/1.1 to startHttp on a server stack.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { NetStack } from '../../../src/api/index.ts';
 import { type HttpAppHandle, type HttpAppOptions, startHttp } from '../../../src/apps/http.ts';
 import { prefersHtml } from '../../../src/apps/http-index.ts';
 import type { VirtualClock } from '../../../src/stack/clock.ts';
-import type { Stack } from '../../../src/stack/stack.ts';
 import { netPair, runFor, runUntil, SERVER } from '../../sim/fixture.ts';
 
 const FIREFOX = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
@@ -37,8 +37,8 @@ describe('prefersHtml', () => {
 
 interface Fixture {
   clock: VirtualClock;
-  client: Stack;
-  server: Stack;
+  client: NetStack;
+  server: NetStack;
   app: HttpAppHandle;
 }
 

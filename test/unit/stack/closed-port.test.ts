@@ -4,8 +4,8 @@
  * closed port from an open one — and those RSTs are rate-limited.
  */
 import { describe, expect, it } from 'vitest';
+import { createStack } from '../../../src/api/index.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
-import { Stack } from '../../../src/stack/stack.ts';
 import type { TcpRepr } from '../../../src/wire/tcp-repr.ts';
 import { PEER, US } from '../ip/helpers.ts';
 import { RecordingLink } from './recording-link.ts';
@@ -14,7 +14,7 @@ import { sentSegment, tcpPacket, tcpSeg } from './tcp-packets.ts';
 function setup(resetsPerSecond?: number) {
   const link = new RecordingLink();
   const clock = new VirtualClock();
-  const stack = new Stack({ link, address: '10.0.0.2', clock, tcp: { resetsPerSecond } });
+  const stack = createStack({ link, address: '10.0.0.2', clock, tcp: { resetsPerSecond } });
   stack.net.createServer(() => {}).listen(80);
   const send = (s: Partial<TcpRepr>) => link.deliver(tcpPacket(tcpSeg(s), PEER, US));
   return { link, clock, stack, send };

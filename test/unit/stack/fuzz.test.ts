@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createStack } from '../../../src/api/index.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
-import { Stack } from '../../../src/stack/stack.ts';
 import { emitIcmp } from '../../../src/wire/icmp.ts';
 import { Ipv4View } from '../../../src/wire/ipv4.ts';
 import { ParseError } from '../../../src/wire/parse-error.ts';
@@ -75,7 +75,7 @@ describe('Stack under hostile input', () => {
         (cases, randoms) => {
           const link = new RecordingLink();
           const clock = new VirtualClock();
-          const stack = new Stack({
+          const stack = createStack({
             link,
             address: '10.0.0.2',
             clock,

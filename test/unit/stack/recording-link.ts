@@ -1,4 +1,4 @@
-import type { Link, LinkReceiver } from '../../../src/link/link.ts';
+import type { Link, LinkReceiver } from '../../../src/stack/link.ts';
 
 /** A link that records what the stack does with it, and lets the test deliver packets. */
 export class RecordingLink implements Link {

@@ -4,8 +4,8 @@
  * loop: timers must still fire while it goes on, and it must end by itself.
  */
 import { describe, expect, it } from 'vitest';
+import { createStack } from '../../../src/api/index.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
-import { Stack } from '../../../src/stack/stack.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../../src/wire/tcp-repr.ts';
 import { US } from '../ip/helpers.ts';
 import { RecordingLink } from './recording-link.ts';
@@ -20,7 +20,7 @@ function syn(srcPort: number, dstPort: number, seq: number): TcpRepr {
 function setup() {
   const link = new RecordingLink();
   const clock = new VirtualClock();
-  const stack = new Stack({ link, address: '10.0.0.2', clock });
+  const stack = createStack({ link, address: '10.0.0.2', clock });
   const server = stack.net.createServer(() => {});
   server.listen(80);
   return { link, clock, stack };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { createStack } from '../../../src/api/index.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
-import { Stack } from '../../../src/stack/stack.ts';
 import { Ipv4View } from '../../../src/wire/ipv4.ts';
 import { packet, pattern } from '../ip/helpers.ts';
 import { RecordingLink } from './recording-link.ts';
@@ -8,7 +8,7 @@ import { RecordingLink } from './recording-link.ts';
 function setup(mtu?: number) {
   const link = new RecordingLink(mtu);
   const clock = new VirtualClock();
-  const stack = new Stack({ link, address: '10.0.0.2', clock, mtu: 9000 });
+  const stack = createStack({ link, address: '10.0.0.2', clock, mtu: 9000 });
   return { link, clock, stack };
 }
 
@@ -20,7 +20,7 @@ describe('Stack', () => {
     expect(stack.address).toBe('10.0.0.2');
     expect(stack.addr).toBe(0x0a000002);
     expect(stack.mtu).toBe(1280);
-    expect(() => new Stack({ link: new RecordingLink(), address: '10.0.0' })).toThrow(TypeError);
+    expect(() => createStack({ link: new RecordingLink(), address: '10.0.0' })).toThrow(TypeError);
   });
 
   it('flushes once at the end of a received batch', () => {
