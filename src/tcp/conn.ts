@@ -250,6 +250,11 @@ export class TcpConnection implements FourTuple {
   /** Karn's algorithm: the segment being timed ends at #rttSeq, sent at #rttTime. */
   #rttSeq: number | null = null;
   #rttTime = 0;
+  /**
+   * When the current flight began (the first byte sent while nothing was outstanding): every
+   * segment an ACK can acknowledge was sent since, so no true RTT sample is longer than this.
+   */
+  #flightStart = 0;
   /** Consecutive retransmission timeouts (or SYN retransmissions) of the same data. */
   #retries = 0;
   /** ESTABLISHED was reached: congestion control applies from here on (it needs the SMSS). */
@@ -924,7 +929,10 @@ export class TcpConnection implements FourTuple {
     const ts = seg.options.timestamp;
     if (this.#neg.timestamps && ts !== null && ts.tsEcr !== 0) {
       const rtt = seqDiff(this.#tsNow(now), ts.tsEcr);
-      if (rtt >= 0) this.#rtt.sample(rtt);
+      // A TSecr older than the flight it acknowledges echoes nothing we sent in it (forged, or a
+      // broken peer): no sample, or one segment could set SRTT to days. RFC 7323 §4.3 trusts the
+      // echo; Linux uses it only when it has no send time of its own (tcp_ack_update_rtt).
+      if (rtt >= 0 && rtt <= Math.floor(now) - Math.floor(this.#flightStart)) this.#rtt.sample(rtt);
       this.#rttSeq = null;
       return;
     }
@@ -1372,6 +1380,7 @@ export class TcpConnection implements FourTuple {
       // First transmission: time it (Karn: a retransmitted SYN is never timed).
       this.#rttSeq = seqAdd(this.iss, 1);
       this.#rttTime = now;
+      this.#flightStart = now;
     } else {
       this.stats.retransmits++;
     }
@@ -1409,6 +1418,7 @@ export class TcpConnection implements FourTuple {
       this.stats.tailLossProbes++;
     }
     if (seqGt(end, this.#sndMax)) {
+      if (this.#sndMax === this.#sndUna) this.#flightStart = now;
       this.stats.bytesOut += Math.max(
         0,
         seqDiff(seqMin(end, this.#dataEnd()), seqMax(seq, this.#sndMax)),

@@ -4,7 +4,7 @@
  * (RFC 7323 §5) drop every later segment of the connection.
  */
 import { expect, describe as group, it } from 'vitest';
-import { expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
+import { expectOut, feed, l, REMOTE_ISS, r, synSent, text } from './helpers.ts';
 
 function tsEstablished() {
   const c = synSent({ timestamps: true });
@@ -72,5 +72,32 @@ group('timestamps on a RST', () => {
     c.abort();
     const [rst] = expectOut(c, 30, [{ control: 'rst' }]);
     expect(rst.options.timestamp).toBeNull();
+  });
+});
+
+group('the echoed timestamp as an RTT sample (found by npm run fuzz, seed 1)', () => {
+  it('a TSecr older than the flight it acknowledges gives no sample; our own echo does', () => {
+    const c = tsEstablished();
+    const before = c.snapshot().srtt;
+    c.send(text('hello'));
+    const [data] = expectOut(c, 1000, [{ seq: l(1) }]);
+    const ours = data.options.timestamp?.tsVal ?? 0;
+    // Acknowledges the data, but echoes a TSval from 900 ms before it was sent (forged).
+    feed(c, 1040, {
+      seq: r(1),
+      ack: l(6),
+      options: { timestamp: { tsVal: 101, tsEcr: (ours - 900) >>> 0 } },
+    });
+    expect(c.snapshot().srtt).toBe(before);
+    c.send(text('again'));
+    const [next] = expectOut(c, 2000, [{ seq: l(6) }]);
+    feed(c, 2040, {
+      seq: r(1),
+      ack: l(11),
+      options: { timestamp: { tsVal: 102, tsEcr: next.options.timestamp?.tsVal ?? 0 } },
+    });
+    const after = c.snapshot().srtt ?? 0;
+    expect(after).toBeGreaterThan(before ?? 0);
+    expect(after).toBeLessThan(100);
   });
 });
