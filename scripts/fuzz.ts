@@ -1,5 +1,6 @@
 /**
  * npm run fuzz -- [--packets N] [--seed S] [--batch B] [--heap-every N] [--max-heap-growth-mb M]
+ *                  [--strict] [--quiet]
  *
  * Drives a Stack in memory (no TUN, virtual clock) with mutated packets and checks its
  * invariants (scripts/fuzz/run.ts, docs/fuzz.md). Prints packets per second and the heap before
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     'heap-every': { type: 'string', default: '100000' },
     'max-heap-growth-mb': { type: 'string', default: '64' },
     quiet: { type: 'boolean', default: false },
+    strict: { type: 'boolean', default: false },
   },
 });
 
@@ -40,6 +42,7 @@ const r = await runFuzz({
   batch: Math.max(1, int('batch', values.batch)),
   heapEvery: Math.max(1, int('heap-every', values['heap-every'])),
   maxHeapGrowthMb: int('max-heap-growth-mb', values['max-heap-growth-mb']),
+  strict: values.strict,
   progressEvery: values.quiet ? 0 : 100_000,
   log: (line) => console.log(`fuzz: ${line}`),
 });
@@ -60,7 +63,8 @@ if (r.failure !== null) {
   for (const [i, h] of f.recentHex.entries())
     console.error(`fuzz: earlier in its batch (${i - f.recentHex.length}): ${h}`);
   console.error(
-    `fuzz: reproduce with: npm run fuzz -- --seed ${f.seed} --packets ${f.packetIndex + 1 || packets}`,
+    `fuzz: reproduce with: npm run fuzz -- --seed ${f.seed} --packets ${f.packetIndex + 1 || packets}` +
+      (values.strict ? '' : ' (add --strict to check every packet and name the very one)'),
   );
   process.exitCode = 1;
 } else {

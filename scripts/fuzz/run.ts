@@ -28,7 +28,9 @@ import type { Server, Socket } from '../../src/api/net.ts';
 import { SimLink } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
 import type { TcpHandle, TcpOwner } from '../../src/stack/tcp.ts';
+import type { TcpSnapshot } from '../../src/tcp/conn.ts';
 import type { TcpEvent } from '../../src/tcp/events.ts';
+import { seqDiff, seqLeq } from '../../src/tcp/seq.ts';
 import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
 import {
   F_ACK,
@@ -66,6 +68,11 @@ export interface FuzzOptions {
   heapEvery?: number;
   /** Largest growth of the GC'd heap over its first sample, MiB. */
   maxHeapGrowthMb?: number;
+  /**
+   * Run the batch checks (queues, buffers, every connection's numbers) after every packet, not
+   * every batch: slower, but a failure then names the very packet. Same packets, same run.
+   */
+  strict?: boolean;
   /** Progress lines (to `log`) every this many packets; 0: none. */
   progressEvery?: number;
   log?: (line: string) => void;
@@ -292,6 +299,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const seed = o.seed >>> 0;
   const total = o.packets;
   const batchSize = o.batch ?? 32;
+  const strict = o.strict ?? false;
   const heapEvery = o.heapEvery ?? 100_000;
   const maxHeapGrowth = (o.maxHeapGrowthMb ?? 64) * 1024 * 1024;
   const log = o.log ?? (() => {});
@@ -998,6 +1006,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         continue;
       }
       const s = h.conn.snapshot();
+      checkSnapshot(s);
       if (s.oooBytes > LIMITS.maxOoo)
         throw new Failure(`${s.state}: out-of-order ${s.oooBytes} > maxOoo`);
       if (s.sendQueue > LIMITS.sndBuf)
@@ -1007,6 +1016,30 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       if (s.rcvWnd > LIMITS.rcvBuf + (1 << s.rcvShift))
         throw new Failure(`${s.state}: offered window ${s.rcvWnd} > rcvBuf`);
     }
+  };
+
+  /** A connection's numbers make sense: finite, ordered, within their bounds. */
+  const checkSnapshot = (s: TcpSnapshot): void => {
+    const where = `${s.state} conn`;
+    for (const [k, v] of Object.entries(s)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new Failure(`${where}: ${k} is ${v}`);
+    }
+    if (s.state === 'SYN_SENT' || s.state === 'CLOSED') return;
+    if (!seqLeq(s.sndUna, s.sndNxt) || !seqLeq(s.sndNxt, s.sndMax))
+      throw new Failure(
+        `${where}: SND.UNA ${s.sndUna} <= SND.NXT ${s.sndNxt} <= SND.MAX ${s.sndMax} broken`,
+      );
+    if (seqDiff(s.sndMax, s.sndUna) > LIMITS.sndBuf + 2)
+      throw new Failure(`${where}: ${seqDiff(s.sndMax, s.sndUna)} bytes in flight > sndBuf`);
+    if (s.rto < 200 || s.rto > 120_000)
+      throw new Failure(`${where}: RTO ${s.rto} outside [200, 120000]`);
+    if (s.srtt !== null && (s.srtt < 0 || s.srtt > 3_600_000))
+      throw new Failure(`${where}: SRTT ${s.srtt}`);
+    if (s.sndWnd < 0 || s.sndWnd > 0x3fffffff) throw new Failure(`${where}: SND.WND ${s.sndWnd}`);
+    if (s.smss < 1 || s.smss > 1460) throw new Failure(`${where}: SMSS ${s.smss}`);
+    if (s.cwnd < 0) throw new Failure(`${where}: cwnd ${s.cwnd}`);
+    if (s.sndShift > 14 || s.rcvShift > 14)
+      throw new Failure(`${where}: window scale ${s.sndShift}/${s.rcvShift}`);
   };
 
   /** Advance virtual time by `ms`, deadline by deadline, letting Node's queues run between. */
@@ -1100,7 +1133,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         if (txDuringInject > MAX_TX_PER_PACKET)
           throw new Failure(`one packet made the target send ${txDuringInject} packets`);
         done++;
-        checkPacket();
+        if (strict) checkBatch();
+        else checkPacket();
       }
       tap.injectEnd();
       peerActions();
