@@ -16,7 +16,7 @@ import { CoreTarget } from '../drill/core-target.ts';
 import { PROFILE_NAMES, type ProfileName } from '../drill/profiles.ts';
 import { type DrillResult, formatFailure, runSource } from '../drill/run.ts';
 import { StackTarget } from '../drill/stack-target.ts';
-import type { CliCommand } from './commands.ts';
+import type { CliCommand } from './command.ts';
 
 export interface DrillCliOptions {
   profile: ProfileName;

@@ -17,7 +17,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { ipv4FromFrame, readPcap } from '../link/pcap-read.ts';
 import { ParseError } from '../wire/parse-error.ts';
-import type { CliCommand } from './commands.ts';
+import type { CliCommand } from './command.ts';
 import { CONTROL_DIR, controlPath, queryControl } from './control.ts';
 import { buildLadder } from './ladder/ladder.ts';
 import { renderSvg } from './ladder/render-svg.ts';

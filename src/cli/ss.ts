@@ -10,7 +10,7 @@
  */
 import type { Command } from 'commander';
 import { formatStateHistory } from '../tcp/history.ts';
-import type { CliCommand } from './commands.ts';
+import type { CliCommand } from './command.ts';
 import {
   CONTROL_DIR,
   type ControlHandlers,

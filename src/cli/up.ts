@@ -37,7 +37,7 @@ import type { TcpConnectionOptions } from '../tcp/options.ts';
 import type { SynCookieMode } from '../tcp/syncookie.ts';
 import { tryParseIpv4 } from '../wire/ipv4.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
-import type { CliCommand } from './commands.ts';
+import type { CliCommand } from './command.ts';
 import { MAX_RECORD, packetsHandler } from './live-packets.ts';
 import {
   createLogger,
