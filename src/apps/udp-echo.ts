@@ -16,6 +16,9 @@ export function startUdpEcho(stack: NetStack, port = 7): Promise<UdpEchoHandle> 
   const socket = stack.dgram.createSocket('udp4');
   let echoed = 0;
   socket.on('message', (msg, rinfo) => {
+    // Source port 0 (RFC 768: "no port"): there is nobody to answer, and send() throws for port
+    // 0 as node:dgram does, which from a 'message' listener would end the process.
+    if (rinfo.port === 0) return;
     echoed++;
     socket.send(msg, rinfo.port, rinfo.address);
   });

@@ -79,6 +79,27 @@ describe('UDP between two stacks over a simulated link', () => {
     await b.close();
   });
 
+  it('startUdpEcho ignores a datagram from source port 0 (found by npm run fuzz, seed 120)', async () => {
+    const { clock, stack, received, send } = rawHost();
+    const echo = await startUdpEcho(stack);
+    const thrown: unknown[] = [];
+    const onUncaught = (err: unknown) => thrown.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      send(ipPacket(udpDatagram(0, 7, pattern(10))));
+      await settle(clock);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(thrown).toEqual([]);
+    expect(stack.stats.udp.listenerErrors).toBe(0);
+    expect(received.length).toBe(0);
+    expect(echo.echoed).toBe(0);
+    send(ipPacket(udpDatagram(40_000, 7, pattern(10))));
+    await settle(clock);
+    expect(echo.echoed).toBe(1);
+  });
+
   it('carries a 20 000-byte datagram fragmented both ways', async () => {
     const { clock, client: a, server: b } = netPair();
     await startUdpEcho(b, 9000);
