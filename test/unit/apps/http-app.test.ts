@@ -1,30 +1,59 @@
 /**
- * The HTTP app's handler on Node's own http server over 127.0.0.1, and the byte pump it streams
- * with.
+ * The HTTP app's handler on Node's own http server over `stack.net` (serveHttp), with Node's http
+ * client on another stack (StackAgent), over the simulated link in virtual time; and the byte pump
+ * it streams with, on a sink whose writes complete only when the test says so. Every wait is for
+ * an event; "nothing more happened" is an exact check after the clock (or the sink) moved on.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type HttpService, StackAgent, serveHttp } from '../../../src/api/http.ts';
 import { createHttpHandler, type HttpAppOptions, parseCount } from '../../../src/apps/http.ts';
 import { countingChunk, pumpRepeated } from '../../../src/apps/pump.ts';
+import type { VirtualClock } from '../../../src/stack/clock.ts';
+import type { Stack } from '../../../src/stack/stack.ts';
+import {
+  advance,
+  CLIENT,
+  drainTasks,
+  netPair,
+  randomBytes,
+  runFor,
+  runUntil,
+  SERVER,
+} from '../../sim/fixture.ts';
 
-const servers: http.Server[] = [];
+interface Fixture {
+  clock: VirtualClock;
+  client: Stack;
+  server: Stack;
+  svc: HttpService;
+  port: number;
+  /** Node's http client, its connections made on the client stack (no keep-alive). */
+  agent: StackAgent;
+}
+
+let current: Fixture | null = null;
+
+async function serve(options: HttpAppOptions = {}): Promise<Fixture> {
+  const { clock, client, server } = netPair();
+  const svc = serveHttp(server, 0, createHttpHandler(options));
+  await runFor(clock, svc.ready);
+  const port = svc.address()?.port ?? 0;
+  current = { clock, client, server, svc, port, agent: new StackAgent(client) };
+  return current;
+}
 
 afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
+  const f = current;
+  current = null;
+  if (f === null) return;
+  f.agent.destroy();
+  await runFor(f.clock, f.svc.close());
+  await f.client.close();
+  await f.server.close();
 });
-
-async function serve(options: HttpAppOptions = {}): Promise<number> {
-  const server = http.createServer(createHttpHandler(options));
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as AddressInfo).port;
-}
 
 interface Reply {
   status: number;
@@ -32,24 +61,33 @@ interface Reply {
   body: Buffer;
 }
 
-function request(port: number, method: string, path: string, body?: Uint8Array[]): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }),
-      );
-    });
+/** One request through the client stack; resolves with the whole response. */
+function request(f: Fixture, method: string, path: string, body?: Uint8Array[]): Promise<Reply> {
+  const done = new Promise<Reply>((resolve, reject) => {
+    const req = http.request(
+      { host: SERVER, port: f.port, method, path, agent: f.agent },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(parts),
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     for (const b of body ?? []) req.write(b);
     req.end();
   });
+  return runFor(f.clock, done, 60_000);
 }
 
 describe('http app', () => {
   it('GET / names the stack and the connection, with its counters when known', async () => {
-    const port = await serve({
+    const f = await serve({
       name: 'teststack',
       describeConnection: (s) => ({
         state: 'ESTABLISHED',
@@ -58,28 +96,27 @@ describe('http app', () => {
         srtt: null,
       }),
     });
-    const r = await request(port, 'GET', '/');
+    const r = await request(f, 'GET', '/');
     expect(r.status).toBe(200);
     const text = r.body.toString();
     expect(text).toMatch(/^teststack: /);
-    expect(text).toMatch(
-      new RegExp(`you are 127\\.0\\.0\\.1:\\d+, this is 127\\.0\\.0\\.1:${port}`),
-    );
+    expect(text).toMatch(new RegExp(`you are ${CLIENT}:\\d+, this is ${SERVER}:${f.port}\n`));
     expect(text).toContain('connection: state=ESTABLISHED cwnd=14480\n');
     expect(r.headers['content-length']).toBe(String(r.body.length));
   });
 
   it('GET / without connection details leaves that line out', async () => {
-    const port = await serve();
-    const r = await request(port, 'GET', '/?x=1');
+    const f = await serve();
+    const r = await request(f, 'GET', '/?x=1');
     expect(r.status).toBe(200);
+    expect(r.body.toString()).toMatch(/^tunstack: /);
     expect(r.body.toString()).not.toContain('connection:');
   });
 
   it('GET /bytes/N streams N bytes, byte k = k mod 256, across chunk boundaries', async () => {
-    const port = await serve({ chunkSize: 1024 });
+    const f = await serve({ chunkSize: 1024 });
     for (const n of [0, 1, 255, 1024, 1025, 3 * 1024 * 1024 + 7]) {
-      const r = await request(port, 'GET', `/bytes/${n}`);
+      const r = await request(f, 'GET', `/bytes/${n}`);
       expect(r.status).toBe(200);
       expect(r.headers['content-length']).toBe(String(n));
       expect(r.body.length).toBe(n);
@@ -90,15 +127,15 @@ describe('http app', () => {
   });
 
   it('HEAD /bytes/N: the length, no body', async () => {
-    const port = await serve();
-    const r = await request(port, 'HEAD', '/bytes/1000000');
+    const f = await serve();
+    const r = await request(f, 'HEAD', '/bytes/1000000');
     expect(r.status).toBe(200);
     expect(r.headers['content-length']).toBe('1000000');
     expect(r.body.length).toBe(0);
   });
 
   it('bad N: 400', async () => {
-    const port = await serve({ maxBytes: 1 << 30 });
+    const f = await serve({ maxBytes: 1 << 30 });
     for (const bad of [
       '',
       '-1',
@@ -110,10 +147,10 @@ describe('http app', () => {
       String(2 ** 30 + 1),
       '9'.repeat(17),
     ]) {
-      const r = await request(port, 'GET', `/bytes/${encodeURIComponent(bad)}`);
+      const r = await request(f, 'GET', `/bytes/${encodeURIComponent(bad)}`);
       expect(r.status, bad).toBe(400);
     }
-    const max = await request(port, 'HEAD', `/bytes/${2 ** 30}`); // the bound itself is fine
+    const max = await request(f, 'HEAD', `/bytes/${2 ** 30}`); // the bound itself is fine
     expect(max.status).toBe(200);
     expect(max.headers['content-length']).toBe(String(2 ** 30));
   });
@@ -130,32 +167,47 @@ describe('http app', () => {
   });
 
   it('a client that hangs up mid-body stops the stream', async () => {
-    const port = await serve();
-    const got = await new Promise<number>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port, path: `/bytes/${2 ** 40}`, agent: false });
-      req.on('response', (res) => {
-        let n = 0;
-        res.on('data', (d: Buffer) => {
-          n += d.length;
-          if (n >= 4 * 1024 * 1024) {
-            req.destroy();
-            resolve(n);
-          }
-        });
-      });
-      req.on('error', (e) => {
-        if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
+    const f = await serve();
+    let got = 0;
+    let hungUp = false;
+    const req = http.get({ host: SERVER, port: f.port, path: `/bytes/${2 ** 40}`, agent: f.agent });
+    req.on('response', (res) => {
+      res.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got >= 4 * 1024 * 1024 && !hungUp) {
+          hungUp = true;
+          req.destroy();
+        }
       });
     });
+    const errors: string[] = [];
+    req.on('error', (e: NodeJS.ErrnoException) => errors.push(e.code ?? e.message));
+    await runUntil(f.clock, () => hungUp, 60_000, '4 MiB of the body');
     expect(got).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    // The server side lets go of the connection ...
+    const connections = () =>
+      new Promise<number>((r) => f.svc.server.getConnections((_e, n) => r(n)));
+    await runUntil(
+      f.clock,
+      () => f.server.connections().length === 1,
+      10_000,
+      'the server to let go',
+    );
+    expect(f.server.connections().map((c) => c.state)).toEqual(['LISTEN']);
+    expect(await connections()).toBe(0);
+    // ... and sends nothing more, however long we wait.
+    const sent = f.server.stats.link.txPackets;
+    await advance(f.clock, 60_000);
+    expect(f.server.stats.link.txPackets).toBe(sent);
+    expect(errors.every((e) => e === 'ECONNRESET')).toBe(true);
     // The server is still fine afterwards.
-    expect((await request(port, 'GET', '/bytes/10')).body.length).toBe(10);
+    expect((await request(f, 'GET', '/bytes/10')).body.length).toBe(10);
   });
 
   it('POST /upload: length and SHA-256 of the body, streamed', async () => {
-    const port = await serve();
-    const parts = Array.from({ length: 40 }, (_, i) => randomBytes(64 * 1024 + i));
-    const r = await request(port, 'POST', '/upload', parts);
+    const f = await serve();
+    const parts = Array.from({ length: 40 }, (_, i) => randomBytes(64 * 1024 + i, i));
+    const r = await request(f, 'POST', '/upload', parts);
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/^application\/json/);
     const want = createHash('sha256');
@@ -164,7 +216,7 @@ describe('http app', () => {
       length: parts.reduce((a, p) => a + p.length, 0),
       sha256: want.digest('hex'),
     });
-    const empty = await request(port, 'POST', '/upload');
+    const empty = await request(f, 'POST', '/upload');
     expect(JSON.parse(empty.body.toString())).toEqual({
       length: 0,
       sha256: createHash('sha256').digest('hex'),
@@ -172,40 +224,62 @@ describe('http app', () => {
   });
 
   it('404 for unknown paths, 405 with Allow for a known path and wrong method', async () => {
-    const port = await serve();
-    expect((await request(port, 'GET', '/nope')).status).toBe(404);
-    expect((await request(port, 'GET', '/bytes')).status).toBe(404);
-    const r = await request(port, 'GET', '/upload');
+    const f = await serve();
+    expect((await request(f, 'GET', '/nope')).status).toBe(404);
+    expect((await request(f, 'GET', '/bytes')).status).toBe(404);
+    const r = await request(f, 'GET', '/upload');
     expect(r.status).toBe(405);
     expect(r.headers.allow).toBe('POST, PUT');
-    expect((await request(port, 'DELETE', '/')).headers.allow).toBe('GET, HEAD');
+    expect((await request(f, 'DELETE', '/')).headers.allow).toBe('GET, HEAD');
   });
 });
 
-/** A Writable that accepts `capacity` bytes per "tick" and records what it got. */
-class SlowSink extends Writable {
+/**
+ * A Writable whose writes complete only when the test calls release(): what the pump does while
+ * it waits, and after, is then exact rather than a matter of how long a test sleeps.
+ */
+class HeldSink extends Writable {
   readonly writes: number[] = [];
+  readonly #held: ((err?: Error) => void)[] = [];
   constructor() {
     super({ highWaterMark: 4096 });
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error) => void): void {
     this.writes.push(chunk.length);
-    setImmediate(cb);
+    this.#held.push(cb);
+  }
+  /** Complete the writes held so far, and let the stream's events ('drain') run. */
+  async release(): Promise<void> {
+    for (const cb of this.#held.splice(0)) cb();
+    await drainTasks();
   }
 }
 
 describe('pumpRepeated', () => {
   it('writes exactly total bytes from the reused chunk, waiting for drain', async () => {
-    const sink = new SlowSink();
-    const chunk = countingChunk(1024);
-    await new Promise<void>((done) => pumpRepeated(sink, chunk, 10 * 1024 + 5, done));
-    await new Promise((r) => sink.end(r));
+    const sink = new HeldSink();
+    let done = false;
+    pumpRepeated(sink, countingChunk(1024), 10 * 1024 + 5, () => {
+      done = true;
+    });
+    // Up to the high-water mark (4 KiB), then it waits for 'drain', however long that takes.
+    await drainTasks();
+    expect(sink.writableLength).toBe(4096);
+    expect(sink.listenerCount('drain')).toBe(1);
+    expect(done).toBe(false);
+    for (let i = 0; i < 100 && !done; i++) await sink.release();
+    expect(done).toBe(true);
+    const finished = new Promise((r) => sink.once('finish', r));
+    sink.end();
+    for (let i = 0; i < 100 && sink.writableLength > 0; i++) await sink.release();
+    await finished;
     expect(sink.writes.reduce((a, b) => a + b, 0)).toBe(10 * 1024 + 5);
     expect(sink.writes.at(-1)).toBe(5);
+    expect(sink.listenerCount('drain')).toBe(0);
   });
 
   it('stops when the stream is destroyed, and calls nothing after', async () => {
-    const sink = new SlowSink();
+    const sink = new HeldSink();
     let done = false;
     let written = 0;
     pumpRepeated(
@@ -219,12 +293,43 @@ describe('pumpRepeated', () => {
         written += n;
       },
     );
-    await new Promise((r) => setTimeout(r, 10));
-    sink.destroy();
+    expect(written).toBe(4096);
+    // Writes complete one by one; once all four have, 'drain' comes and the pump tops up.
+    for (let i = 0; i < 4; i++) await sink.release();
     const at = written;
-    await new Promise((r) => setTimeout(r, 20));
+    expect(at).toBe(8192);
+    sink.destroy();
+    await sink.release(); // a write the sink still held completes after the destroy
+    await drainTasks();
     expect(written).toBe(at);
     expect(done).toBe(false);
     expect(sink.listenerCount('drain')).toBe(0);
+  });
+
+  it('writes nothing to a stream already ended or destroyed, and never says done', async () => {
+    for (const stop of ['end', 'destroy'] as const) {
+      const sink = new HeldSink();
+      sink[stop]();
+      let done = false;
+      let written = 0;
+      pumpRepeated(
+        sink,
+        countingChunk(256),
+        1024,
+        () => {
+          done = true;
+        },
+        (n) => {
+          written += n;
+        },
+      );
+      await drainTasks();
+      expect({ stop, written, done, writes: sink.writes }).toEqual({
+        stop,
+        written: 0,
+        done: false,
+        writes: [],
+      });
+    }
   });
 });
