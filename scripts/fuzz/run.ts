@@ -25,6 +25,7 @@ import { pino } from 'pino';
 import { serveHttp } from '../../src/api/http.ts';
 import { createStack } from '../../src/api/index.ts';
 import type { Server, Socket } from '../../src/api/net.ts';
+import { startUdpEcho } from '../../src/apps/udp-echo.ts';
 import { SimLink } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
 import type { TcpHandle, TcpOwner } from '../../src/stack/tcp.ts';
@@ -370,7 +371,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     }
   };
 
-  /** While a TCP RST is being injected: its "source:sport:dport", else null. */
+  /**
+   * While a TCP RST is being injected: "source:sport:dport:seq:ack" of the RST that RFC 9293
+   * §3.10.7.1's reset rule would make from it (`<SEQ=SEG.ACK>` or `<SEQ=0><ACK=SEG.SEQ+LEN>`),
+   * else null. A connection's own abort RST that happens to leave in the same turn differs.
+   */
   let injectingRst: string | null = null;
   /** Packets the target sent while one packet was being injected. */
   let txDuringInject = 0;
@@ -420,9 +425,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         if (
           flags & F_RST &&
           injectingRst !== null &&
-          injectingRst === `${get32(p, 16)}:${get16(p, t + 2)}:${get16(p, t)}`
+          injectingRst ===
+            `${get32(p, 16)}:${get16(p, t + 2)}:${get16(p, t)}:${get32(p, t + 4)}:${flags & F_ACK ? get32(p, t + 8) : 0}`
         )
-          txProblems.push('target answered a RST with a RST');
+          txProblems.push(`target answered a RST with a RST: ${hex(p.subarray(0, 60))}`);
         f.sndNxt =
           (get32(p, t + 4) + dataLen + (flags & F_SYN ? 1 : 0) + (flags & F_FIN ? 1 : 0)) >>> 0;
         if (flags & F_ACK) f.rcvNxt = get32(p, t + 8);
@@ -499,10 +505,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   });
   wrapAccept(http.server);
   http.http.timeout = IDLE_MS; // node:http sets it on each socket: the stack's clock
-  const targetUdp = target.dgram.createSocket('udp4');
-  targetUdp.on('message', (m, r) => targetUdp.send(m, r.port, r.address));
-  targetUdp.on('error', () => {});
-  targetUdp.bind(PORT_ECHO);
+  await startUdpEcho(target, PORT_ECHO); // the app itself: its bugs are the stack's
 
   const sink = new Set<TcpHandle>();
   const sinkOwner: TcpOwner = {
@@ -1125,7 +1128,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         batchPackets.push(p);
         injectingRst =
           p.length >= 40 && p[9] === PROTO_TCP && (p[0] & 0x0f) === 5 && p[33] & F_RST
-            ? `${get32(p, 12)}:${get16(p, 20)}:${get16(p, 22)}`
+            ? p[33] & F_ACK
+              ? `${get32(p, 12)}:${get16(p, 20)}:${get16(p, 22)}:${get32(p, 28)}:0`
+              : `${get32(p, 12)}:${get16(p, 20)}:${get16(p, 22)}:0:${(get32(p, 24) + Math.max(0, p.length - 20 - (p[32] >>> 4) * 4)) >>> 0}`
             : null;
         txDuringInject = 0;
         tap.inject(p);
@@ -1263,7 +1268,6 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   process.off('uncaughtException', onUncaught);
   process.off('unhandledRejection', onUncaught);
   await Promise.allSettled([peer.close(), target.close()]);
-  targetUdp.unref?.();
   heapEnd = heap();
   result.heapEndBytes = heapEnd;
   result.heapMaxBytes = Math.max(heapMax, heapEnd);
