@@ -4,21 +4,15 @@
  *
  * Everything draws from one seeded Rng, so a run is a pure function of its seed.
  */
+import { mulberry32 } from '../../src/stack/rng.ts';
 import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
 
-/** mulberry32: small, fast, seedable. */
+/** The fuzzer's draws, all from the one seeded PRNG (mulberry32, src/stack/rng.ts). */
 export class Rng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
   /** [0, 1). */
-  next(): number {
-    this.#s = (this.#s + 0x6d2b79f5) >>> 0;
-    let t = this.#s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
   }
   /** An integer in [lo, hi]. */
   int(lo: number, hi: number): number {
