@@ -209,6 +209,32 @@ function isMartian(a: number): boolean {
   return top === 0 || top === 127 || top >= 224;
 }
 
+/**
+ * The protected flow: the peer's connections to this port of the target echo a known byte
+ * stream, and the fuzzer never sends, mutates or quotes their packets; the tap only drops,
+ * duplicates and reorders some. Whatever the fuzzer does to everything else, every byte must
+ * come back, in order, and the connection must not fail.
+ */
+const PORT_SAFE = 7007;
+/** Bytes each protected connection carries before it closes and the next one opens. */
+const SAFE_BYTES = 64 * 1024;
+
+type Fault = 'pass' | 'drop' | 'dup' | 'hold';
+
+/** A TCP packet of the protected flow (or an ICMP error quoting one). */
+function isProtected(p: Uint8Array): boolean {
+  if (p.length < 24 || (p[0] & 0x0f) !== 5) return false;
+  if (p[9] === PROTO_TCP) return get16(p, 20) === PORT_SAFE || get16(p, 22) === PORT_SAFE;
+  if (p[9] === PROTO_ICMP && p.length >= 52 && (p[28] & 0x0f) === 5)
+    return get16(p, 48) === PORT_SAFE || get16(p, 50) === PORT_SAFE;
+  return false;
+}
+
+/** The protected stream's byte at `i`. */
+function safeByte(i: number): number {
+  return (i * 31 + (i >>> 8) * 7 + 1) & 0xff;
+}
+
 /** The Link interface's receiving side (declared here: the fuzzer needs only its shape). */
 interface LinkReceiver {
   packet(packet: Uint8Array, flags?: number): void;
@@ -228,10 +254,14 @@ interface InnerLink {
 class TapLink {
   readonly mtu: number;
   #rx: LinkReceiver | null = null;
+  /** Packets of the protected flow held back, delivered at the batch's end (reordered). */
+  #held: Uint8Array[] = [];
   constructor(
     private readonly inner: InnerLink,
     private readonly onRx: (p: Uint8Array) => void,
     private readonly onTx: (p: Uint8Array) => void,
+    /** For the protected flow's packets only: what the wire does to them. */
+    private readonly fault: (p: Uint8Array) => Fault,
   ) {
     this.mtu = inner.mtu;
   }
@@ -239,14 +269,35 @@ class TapLink {
     this.#rx = rx;
     this.inner.attach({
       packet: (p, flags) => {
+        if (isProtected(p)) {
+          const f = this.fault(p);
+          if (f === 'drop') return;
+          if (f === 'hold') {
+            this.#held.push(p);
+            return;
+          }
+          rx.packet(p, flags);
+          if (f === 'dup') rx.packet(p, flags);
+          return;
+        }
         this.onRx(p);
         rx.packet(p, flags);
       },
-      batchEnd: () => rx.batchEnd?.(),
+      batchEnd: () => {
+        const held = this.#held;
+        this.#held = [];
+        for (const p of held) rx.packet(p);
+        rx.batchEnd?.();
+      },
     });
   }
   send(packet: Uint8Array): void {
     this.onTx(packet);
+    if (isProtected(packet)) {
+      const f = this.fault(packet);
+      if (f === 'drop') return;
+      if (f === 'dup') this.inner.send(packet);
+    }
     this.inner.send(packet);
   }
   flush(): void {
@@ -336,6 +387,17 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const flows = new Map<string, Flow>();
   const flowList: Flow[] = [];
 
+  const scratchFlow: Flow = {
+    key: '',
+    remote: 0,
+    localPort: 0,
+    remotePort: 0,
+    sndNxt: 0,
+    rcvNxt: null,
+    win: 0,
+    tsTarget: null,
+    tsRemote: null,
+  };
   const flowFor = (remote: number, localPort: number, remotePort: number): Flow => {
     const key = `${remote}:${localPort}:${remotePort}`;
     let f = flows.get(key);
@@ -381,7 +443,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   let txDuringInject = 0;
   const onTx = (p: Uint8Array): void => {
     txDuringInject++;
-    if (corpusOut.length < CORPUS) corpusOut.push(p);
+    const prot = isProtected(p);
+    if (prot) {
+      // counted apart: the protected flow's own burst is not the fuzzer's doing
+      txDuringInject--;
+    } else if (corpusOut.length < CORPUS) corpusOut.push(p);
     else corpusOut[corpusOutAt++ % CORPUS] = p;
     // What the target sends must be well formed, from itself, to someone else.
     const ihl = (p[0] & 0x0f) * 4;
@@ -404,7 +470,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         txProblems.push(`target sent a bad TCP checksum: ${hex(p.subarray(0, 60))}`);
       else {
         const t = ihl;
-        const f = flowFor(get32(p, 16), get16(p, t), get16(p, t + 2));
+        const f = prot ? scratchFlow : flowFor(get32(p, 16), get16(p, t), get16(p, t + 2));
         const flags = p[t + 13];
         const hl = (p[t + 12] >>> 4) * 4;
         const dataLen = len - hl;
@@ -440,7 +506,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   };
 
   const [peerLink, targetInner] = [la, lb];
-  const tap = new TapLink(targetInner, onRx, onTx);
+  const faults = new Rng((seed * 40503 + 7) >>> 0);
+  const tap = new TapLink(targetInner, onRx, onTx, () => {
+    const r = faults.next();
+    return r < 0.03 ? 'drop' : r < 0.05 ? 'dup' : r < 0.1 ? 'hold' : 'pass';
+  });
   const isnSecret = new Uint8Array(16).fill(seed & 0xff);
   const peer = createStack({ link: peerLink, address: PEER_S, clock, logger, tcp: { isnSecret } });
   const target = createStack({
@@ -491,6 +561,14 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   });
   wrapAccept(echo);
   echo.listen({ port: PORT_ECHO, backlog: LIMITS.backlog });
+  const safeEcho = target.net.createServer({ allowHalfOpen: true }, (s) => {
+    serverSockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => serverSockets.delete(s));
+    s.pipe(s);
+  });
+  wrapAccept(safeEcho);
+  safeEcho.listen({ port: PORT_SAFE, backlog: LIMITS.backlog });
   const discard = target.net.createServer({}, (s) => {
     serverSockets.add(s);
     s.on('error', () => {});
@@ -551,7 +629,66 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   // -------------------------------------------------------------------------------------------
   // The peer's and the owners' actions between batches
 
+  const integrity: string[] = [];
+  let safeVerified = 0;
+  let safeConnections = 0;
+  let safe: { s: Socket; sent: number; got: number; connected: boolean; done: boolean } | null =
+    null;
+  const safeStep = (): void => {
+    if (safe === null) {
+      const st = {
+        s: peer.net.connect(PORT_SAFE, TARGET_S),
+        sent: 0,
+        got: 0,
+        connected: false,
+        done: false,
+      };
+      safe = st;
+      st.s.on('connect', () => {
+        st.connected = true;
+        safeConnections++;
+      });
+      st.s.on('data', (d: Buffer) => {
+        for (let i = 0; i < d.length; i++) {
+          if (d[i] !== safeByte(st.got + i)) {
+            integrity.push(
+              `protected stream: byte ${st.got + i} is ${d[i]}, not ${safeByte(st.got + i)}`,
+            );
+            break;
+          }
+        }
+        st.got += d.length;
+        safeVerified += d.length;
+        if (st.got > st.sent)
+          integrity.push(`protected stream: ${st.got} bytes back of ${st.sent} sent`);
+        if (st.got === SAFE_BYTES && !st.done) {
+          st.done = true;
+          st.s.end();
+        }
+      });
+      st.s.on('error', (e: NodeJS.ErrnoException) => {
+        // Before the handshake the table may be full (the fuzzer's doing): only later is it a failure.
+        if (st.connected && !st.done)
+          integrity.push(`protected connection failed: ${e.code ?? e.message}`);
+      });
+      st.s.on('close', () => {
+        if (st.connected && !st.done && integrity.length === 0)
+          integrity.push(`protected connection closed after ${st.got} of ${st.sent} bytes`);
+        if (safe === st) safe = null;
+      });
+      return;
+    }
+    const st = safe;
+    if (!st.connected || st.sent >= SAFE_BYTES || !act.chance(0.5)) return;
+    const n = Math.min(SAFE_BYTES - st.sent, act.int(1, 4000));
+    const chunk = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) chunk[i] = safeByte(st.sent + i);
+    st.sent += n;
+    st.s.write(chunk);
+  };
+
   const peerActions = (): void => {
+    safeStep();
     if (clients.size < 10 && act.chance(0.3)) {
       const port = act.pick([
         PORT_ECHO,
@@ -972,6 +1109,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const checkBatch = (): void => {
     checkPacket();
     if (uncaught.length > 0) throw new Failure(`uncaught exception: ${String(uncaught[0])}`);
+    if (integrity.length > 0) throw new Failure(integrity[0]);
     if (peer.stats.link.rxErrors !== 0) throw new Failure("an exception reached the peer's link");
     const layer = target.tcp.stats;
     if (layer.ownerErrors !== 0) throw new Failure('an owner threw');
@@ -1079,6 +1217,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       icmpErrorsIn: tstats.icmp.rxErrorsReported,
       udpIn: tstats.udp.rxDatagrams,
     };
+    out.protectedBytesVerified = safeVerified;
+    out.protectedConnections = safeConnections;
     out.batchesTableFullPercent = Math.round((100 * batchesTableFull) / Math.max(1, batches));
     for (const [k, v] of statesSeen) out[`state:${k}`] = v;
     for (const [k, v] of Object.entries(l.listenerDrops)) out[`listener:${k}`] = v;
@@ -1123,7 +1263,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       for (let k = 0; k < n; k++) {
         if (queue.length === 0) queue = generate();
         const p = queue.shift();
-        if (p === undefined) continue;
+        if (p === undefined || isProtected(p)) continue; // the protected flow is off limits
         index = done;
         batchPackets.push(p);
         injectingRst =
@@ -1172,6 +1312,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     fuzzSeconds = (performance.now() - started) / 1000;
 
     // ---- The end: close everything, let it drain, then a fresh exchange must still work.
+    if (safe !== null) {
+      const st: { s: Socket; done: boolean } = safe;
+      st.done = true;
+      st.s.destroy();
+    }
     for (const s of clients) s.destroy();
     for (const h of active) h.abort();
     for (const h of sink) h.close();
@@ -1180,6 +1325,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     // node:http's request timeout, which runs on the real clock.
     echo.close();
     discard.close();
+    safeEcho.close();
     target.tcp.unlisten(PORT_SINK);
     void http.close();
     for (const s of serverSockets) s.destroy();
