@@ -3,7 +3,9 @@
  * listener's use of it (src/tcp/listener.ts): a cookie SYN-ACK keeps no state, and a cookie ACK
  * makes an ESTABLISHED connection with the options the cookie carried.
  */
+
 import { expect, describe as group, it } from 'vitest';
+import { mulberry32 } from '../../../src/stack/rng.ts';
 import { TcpListener } from '../../../src/tcp/listener.ts';
 import type { TcpConnectionOptions } from '../../../src/tcp/options.ts';
 import { seqDiff } from '../../../src/tcp/seq.ts';
@@ -23,17 +25,10 @@ import { drain, LOCAL_ADDR, LOCAL_PORT, PLAIN, REMOTE_ADDR, REMOTE_PORT, seg } f
 const SECRET = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const OTHER_SECRET = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 2);
 
-/** A small seeded PRNG (xorshift32) for forged values; the same every run. */
+/** Seeded 32-bit words for forged values, the same every run (src/stack/rng.ts's mulberry32). */
 function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
+  const random = mulberry32(seed);
+  return () => Math.floor(random() * 2 ** 32);
 }
 
 const hex64 = ([lo, hi]: [number, number]) =>
