@@ -1,6 +1,6 @@
 /**
  * The HTTP app: a node:http request handler, so that the same code runs on Node's own server
- * (unit tests on 127.0.0.1) and on the stack (src/api/http.ts runs node:http over stack sockets).
+ * and on the stack (src/api/http.ts runs node:http over stack sockets; so do the unit tests).
  *
  *   GET  /            the stack, and the connection the request came on: a short text page,
  *                     or an HTML one with links for a browser (http-index.ts)
@@ -35,7 +35,7 @@ export interface HttpAppOptions {
   chunkSize?: number;
   /**
    * The connection's state and counters for the `/` page (e.g. its row of stack.connections()),
-   * or undefined when unknown (Node's own sockets in unit tests).
+   * or undefined when unknown (on Node's own sockets).
    */
   describeConnection?: (socket: StreamSocket) => Readonly<Record<string, unknown>> | undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * The shape the TCP apps are written against: just enough of node:net that both Node's own `net`
- * (unit tests on 127.0.0.1) and `stack.net` (the stack) satisfy it, plus `serveStreams`, which
- * every stream app uses to listen, count and close.
+ * and `stack.net` (the stack; the unit tests run the apps on it in virtual time) satisfy it, plus
+ * `serveStreams`, which every stream app uses to listen, count and close.
  *
  * Closing an app closes its server AND destroys the connections it still has, so that close()
  * resolves promptly (a net.Server's close callback otherwise waits for every client to leave).
