@@ -18,11 +18,15 @@ import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from '../wire/tcp-rep
 import { NO_OPTIONS, segmentLength } from '../wire/tcp-repr.ts';
 import type { CongestionName } from './congestion/index.ts';
 import { createCongestionControl } from './congestion/index.ts';
+import {
+  ConnContext,
+  type TcpConnStats,
+  type TcpCounterName,
+  type TcpDropReason,
+} from './context.ts';
 import type { TcpErrorCode, TcpEvent } from './events.ts';
 import {
-  DEFAULT_PEER_MSS,
   MAX_WINDOW_FIELD,
-  type Negotiated,
   negotiate,
   synAckOptions,
   synOptions,
@@ -36,9 +40,9 @@ import {
   unpackHistory,
 } from './history.ts';
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
-import { Reassembly } from './reassembly.ts';
+import { Receiver, type TextOutcome } from './receiver.ts';
 import { LossRecovery } from './recovery.ts';
-import { isAcceptable, receiveWindow, windowField } from './recv.ts';
+import { isAcceptable } from './recv.ts';
 import { resetFor } from './reply.ts';
 import { RttEstimator } from './rtt.ts';
 import { bytesToSend } from './send.ts';
@@ -91,15 +95,13 @@ export interface TcpSnapshot {
   oooBytes: number;
   timer: TcpTimer;
   delayedAckAt: number | null;
-  drops: Readonly<Record<string, number>>;
+  drops: Readonly<Partial<Record<TcpDropReason, number>>>;
+  /** Events that are not drops (a trimmed segment, a rate-limited ACK …), by name. */
+  counters: Readonly<Partial<Record<TcpCounterName, number>>>;
 }
 
 /** RFC 8985 §7.2 WCDelAckT: a receiver may delay the ACK of a lone segment this long. */
 const WORST_CASE_DELAYED_ACK_MS = 200;
-/** Bound on duplicate ACKs owed for out-of-order segments that arrived in one batch. */
-const MAX_DUP_ACKS_OWED = 8;
-/** Linux TCP_MAX_QUICKACKS: the longest run of quick ACKs (options.quickAck). */
-const MAX_QUICK_ACKS = 16;
 /** The most replies (RSTs for bad ACKs) held for dispatch; more are dropped and counted. */
 const MAX_REPLIES = 4;
 /** Bound on `dispatch`'s fire-then-send loop: each turn changes a timer or the state. */
@@ -122,9 +124,9 @@ type Plan =
   | { kind: 'reply' }
   | { kind: 'rst' }
   | { kind: 'syn' }
-  | { kind: 'data'; seq: number; len: number; fin: boolean; sack: SackBlock[] }
+  | { kind: 'data'; seq: number; len: number; fin: boolean; sack: readonly SackBlock[] }
   | { kind: 'probe' }
-  | { kind: 'ack'; sack: SackBlock[] };
+  | { kind: 'ack'; sack: readonly SackBlock[] };
 
 export class TcpConnection implements FourTuple {
   readonly localAddr: number;
@@ -136,8 +138,11 @@ export class TcpConnection implements FourTuple {
    * partial options (sharedOptions: ~240 B of heap per connection saved); the first write
    * (setNoDelay, setKeepAlive, or anyone through `options`) gives this connection its own copy.
    */
-  #opts: TcpConnectionOptions;
   #ownOpts = false;
+  /** Options, negotiation, events and counters: what the parts of this connection share. */
+  readonly #ctx: ConnContext;
+  /** The receiving half: why we ACK (src/tcp/receiver.ts). */
+  readonly #rcv: Receiver;
 
   #state: TcpState = 'CLOSED';
   /** Created by a listener from a SYN (RFC 9293: "passive OPEN"). */
@@ -157,17 +162,8 @@ export class TcpConnection implements FourTuple {
   #maxSndWnd = 0;
 
   // Receive sequence space.
-  #irs = 0;
-  #rcvNxt = 0;
-  /** RCV.NXT + RCV.WND as last advertised: never moves left (RFC 9293 §3.8.6.2.2). */
-  #rcvAdvRight = 0;
 
   // Negotiated options.
-  /** What the SYNs agreed (shared and frozen, see negotiate); BEFORE_SYN until the peer's SYN. */
-  #neg: Readonly<Negotiated> = BEFORE_SYN;
-  /** TS.Recent and Last.ACK.sent (RFC 7323 §4.3). */
-  #tsRecent: number | null = null;
-  #lastAckSent = 0;
 
   // Buffers.
   /** Bytes written and not yet acknowledged; null until the first send (idle: never). */
@@ -179,51 +175,13 @@ export class TcpConnection implements FourTuple {
   /** The user called close(): no more reading either (RFC 1122 §4.2.2.13, FIN_WAIT_2 timeout). */
   #userClosed = false;
   #wantDrain = false;
-  #flowing = true;
-  /** Data held for `recv` (paused mode): the shared NONE_HELD while there is none. */
-  #rcvQueue: Uint8Array[] = NONE_HELD;
-  #rcvQueued = 0;
-  /**
-   * Segments held beyond a hole (RFC 9293 §3.10.7.4), or null while there are none: made by the
-   * first out-of-order segment and dropped again once the hole fills (an idle connection, and
-   * most busy ones, never need it; ~200 B of heap each).
-   */
-  #reass: Reassembly | null = null;
-  /** Sequence number of a FIN that arrived beyond a hole, or null. */
-  #rcvFinSeq: number | null = null;
-  #finReceived = false;
-  /** The peer's FIN arrived while data was held (paused): its event waits for that data. */
-  #finEventHeld = false;
 
   // Timers.
   #timer: TcpTimer = IDLE;
-  #delayedAckAt: number | null = null;
-  /** In-order bytes received and not yet acknowledged (RFC 5681 §4.2: ACK every second segment). */
-  #unackedBytes = 0;
-  #ackNow = false;
-  /** options.quickAck: ACKs still to be sent at once (Linux icsk_ack.quick); see #quickAckOnData. */
-  #quickAcks = 0;
-  /** options.quickAck: when in-order data last arrived (null: never), and interactive mode. */
-  #lastDataAt: number | null = null;
-  #pingpong = false;
-  /** options.dsack: the duplicate range the next ACK reports first (RFC 2883 §4), or null. */
-  #dsack: SackBlock | null = null;
-  /**
-   * Duplicate ACKs still owed: one per out-of-order segment (RFC 5681 §4.2), even when several
-   * arrive before the next dispatch, so that the sender's duplicate-ACK count sees them all.
-   */
-  #dupAcksOwed = 0;
-  /** The user took held data since the last ACK: a window update may be worth sending. */
-  #userRead = false;
   /** A user call changed what should be running: choose the timer at the next dispatch. */
   #timerStale = false;
   /** When data was last sent, for the restart window after idle (RFC 5681 §4.1). */
   #lastDataSentAt: number | null = null;
-  /** When the current challenge-ACK second began (null: no challenge ACK yet). */
-  #challengeWindowStart: number | null = null;
-  #challengeAcks = 0;
-  /** When the last ACK for an unacceptable data-less segment went out (null: never). */
-  #lastInvalidAckAt: number | null = null;
   /** A tail loss probe is due (RFC 8985 §7.3). */
   #tlpPending = false;
   /** TLP.end_seq: SND.MAX when the probe went; no other probe until it is acknowledged. */
@@ -266,21 +224,12 @@ export class TcpConnection implements FourTuple {
    */
   #loss: LossRecovery | null = null;
 
-  /** Events since the last takeEvents: the shared NO_EVENTS until the first one. */
-  #events: TcpEvent[] = NO_EVENTS;
   #closedEmitted = false;
 
-  readonly stats = {
-    segsIn: 0,
-    segsOut: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    retransmits: 0,
-    timeouts: 0,
-    tailLossProbes: 0,
-    /** Drops by reason: the shared, empty NO_DROPS until the first one. */
-    drops: NO_DROPS as Record<string, number>,
-  };
+  /** The connection's counters (segments, bytes, retransmissions, drops by reason, other events). */
+  get stats(): TcpConnStats {
+    return this.#ctx.stats;
+  }
 
   private constructor(
     tuple: FourTuple,
@@ -293,8 +242,9 @@ export class TcpConnection implements FourTuple {
     this.localPort = tuple.localPort;
     this.remoteAddr = tuple.remoteAddr >>> 0;
     this.remotePort = tuple.remotePort;
-    this.#opts = sharedOptions(options);
-    const o = this.#opts;
+    const o = sharedOptions(options);
+    this.#ctx = new ConnContext(o);
+    this.#rcv = new Receiver(this.#ctx);
     this.#passive = passive;
     this.iss = iss >>> 0;
     this.#sndUna = this.iss;
@@ -371,15 +321,15 @@ export class TcpConnection implements FourTuple {
   /** This connection's options, writable: the first access gives it its own copy. */
   get options(): TcpConnectionOptions {
     if (!this.#ownOpts) {
-      this.#opts = { ...this.#opts };
+      this.#ctx.opts = { ...this.#ctx.opts };
       this.#ownOpts = true;
     }
-    return this.#opts;
+    return this.#ctx.opts;
   }
 
   /** The congestion controller's name (without copying the options). */
   get congestion(): CongestionName {
-    return this.#opts.congestion;
+    return this.#ctx.opts.congestion;
   }
 
   /** SND.UNA: oldest unacknowledged sequence number. */
@@ -404,12 +354,12 @@ export class TcpConnection implements FourTuple {
 
   /** IRS: the peer's initial sequence number (0 until its SYN arrives). */
   get irs(): number {
-    return this.#irs;
+    return this.#rcv.irs;
   }
 
   /** RCV.NXT: next sequence number expected from the peer. */
   get rcvNxt(): number {
-    return this.#rcvNxt;
+    return this.#rcv.rcvNxt;
   }
 
   /** CLOSED: the stack may forget this connection. */
@@ -439,9 +389,7 @@ export class TcpConnection implements FourTuple {
 
   /** Drain the events produced since the last call. */
   takeEvents(): readonly TcpEvent[] {
-    const e = this.#events;
-    this.#events = NO_EVENTS;
-    return e;
+    return this.#ctx.takeEvents();
   }
 
   snapshot(): TcpSnapshot {
@@ -450,18 +398,18 @@ export class TcpConnection implements FourTuple {
     return {
       state: this.#state,
       iss: this.iss,
-      irs: this.#irs,
+      irs: this.#rcv.irs,
       sndUna: this.#sndUna,
       sndNxt: this.#sndNxt,
       sndMax: this.#sndMax,
       sndWnd: this.#sndWnd,
-      rcvNxt: this.#rcvNxt,
-      rcvWnd: Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt)),
+      rcvNxt: this.#rcv.rcvNxt,
+      rcvWnd: this.#rcv.rcvWnd,
       smss: this.#sndEffMss(0),
-      sndShift: this.#neg.sndShift,
-      rcvShift: this.#neg.rcvShift,
-      timestamps: this.#neg.timestamps,
-      sack: this.#neg.sack,
+      sndShift: this.#ctx.negotiated.sndShift,
+      rcvShift: this.#ctx.negotiated.rcvShift,
+      timestamps: this.#ctx.negotiated.timestamps,
+      sack: this.#ctx.negotiated.sack,
       srtt: this.#rtt.srtt,
       rttvar: this.#rtt.rttvar,
       rto: this.#rtt.rto,
@@ -478,11 +426,12 @@ export class TcpConnection implements FourTuple {
       segsIn: this.stats.segsIn,
       segsOut: this.stats.segsOut,
       sendQueue: this.#sendBuf?.length ?? 0,
-      recvQueue: this.#rcvQueued,
-      oooBytes: this.#reass?.bytes ?? 0,
+      recvQueue: this.#rcv.heldBytes,
+      oooBytes: this.#rcv.outOfOrderBytes,
       timer: this.#timer,
-      delayedAckAt: this.#delayedAckAt,
+      delayedAckAt: this.#rcv.delayedAckAt,
       drops: { ...this.stats.drops },
+      counters: { ...this.stats.counters },
     };
   }
 
@@ -497,10 +446,10 @@ export class TcpConnection implements FourTuple {
    */
   send(data: Uint8Array): number {
     if (!canSend(this.#state) || this.#finQueued) {
-      this.#emit({ type: 'error', code: 'EPIPE' });
+      this.#ctx.emit({ type: 'error', code: 'EPIPE' });
       return 0;
     }
-    this.#sendBuf ??= new SendBuffer(this.#opts.sndBuf);
+    this.#sendBuf ??= new SendBuffer(this.#ctx.opts.sndBuf);
     const n = this.#sendBuf.push(data);
     if (n < data.length) this.#wantDrain = true;
     this.#timerStale = true;
@@ -517,42 +466,17 @@ export class TcpConnection implements FourTuple {
    * stays open. Paused: data is held (up to rcvBuf, which closes the window) until `recv`.
    */
   setFlowing(flowing: boolean): void {
-    this.#flowing = flowing;
-    if (!flowing) return;
-    for (const data of this.#rcvQueue) this.#emit({ type: 'data', data });
-    if (this.#rcvQueued > 0) this.#userRead = true;
-    this.#rcvQueue = NONE_HELD;
-    this.#rcvQueued = 0;
-    this.#releaseFin();
+    this.#rcv.setFlowing(flowing);
   }
 
   /** Take up to `max` held bytes (paused mode), or null when none are held. */
   recv(max = Number.POSITIVE_INFINITY): Uint8Array | null {
-    const head = this.#rcvQueue[0];
-    if (head === undefined) return null;
-    this.#userRead = true;
-    if (head.length <= max) {
-      this.#rcvQueue.shift();
-      if (this.#rcvQueue.length === 0) this.#rcvQueue = NONE_HELD;
-      this.#rcvQueued -= head.length;
-      if (this.#rcvQueued === 0) this.#releaseFin();
-      return head;
-    }
-    this.#rcvQueue[0] = head.subarray(max);
-    this.#rcvQueued -= max;
-    return head.subarray(0, max);
+    return this.#rcv.recv(max);
   }
 
   /** Bytes held for `recv` (paused mode). */
   get heldBytes(): number {
-    return this.#rcvQueued;
-  }
-
-  /** The 'fin' that waited for held data, once the data is taken. */
-  #releaseFin(): void {
-    if (!this.#finEventHeld) return;
-    this.#finEventHeld = false;
-    this.#emit({ type: 'fin' });
+    return this.#rcv.heldBytes;
   }
 
   setNoDelay(noDelay: boolean): void {
@@ -594,12 +518,12 @@ export class TcpConnection implements FourTuple {
    * connection (RFC 1122 §4.2.2.13). In SYN_SENT the connection simply goes away (§3.10.4).
    */
   close(): void {
-    if (this.#state === 'SYN_SENT' || this.#state === 'LISTEN') {
+    if (this.#state === 'SYN_SENT') {
       this.#enterClosed(null, false);
       return;
     }
     this.#userClosed = true;
-    if (this.#rcvQueued > 0 && isSynchronized(this.#state)) {
+    if (this.#rcv.heldBytes > 0 && isSynchronized(this.#state)) {
       this.abort();
       return;
     }
@@ -634,12 +558,9 @@ export class TcpConnection implements FourTuple {
         // §3.10.7.1: a segment for a closed connection gets a RST (never answer a RST).
         const rst = resetFor(seg);
         if (rst !== null) this.#reply(rst);
-        this.#drop('closed');
+        this.#ctx.drop('closed');
         return;
       }
-      case 'LISTEN':
-        this.#drop('listen');
-        return;
       case 'SYN_SENT':
         this.#processSynSent(now, seg);
         break;
@@ -657,7 +578,7 @@ export class TcpConnection implements FourTuple {
     if (seg.ack !== null) {
       if (seqLeq(seg.ack, this.iss) || seqGt(seg.ack, this.#sndMax)) {
         if (seg.control !== 'rst') this.#reply(this.#bareRst(seg.ack));
-        this.#drop('bad-ack');
+        this.#ctx.drop('bad-ack');
         return;
       }
       ackOk = true;
@@ -665,12 +586,12 @@ export class TcpConnection implements FourTuple {
     // Second, check the RST bit: acceptable only if it acknowledges our SYN (RFC 5961 §3.2).
     if (seg.control === 'rst') {
       if (ackOk) this.#fail('ECONNREFUSED');
-      else this.#drop('rst-no-ack');
+      else this.#ctx.drop('rst-no-ack');
       return;
     }
     // Fourth, check the SYN bit.
     if (seg.control !== 'syn') {
-      this.#drop('no-syn');
+      this.#ctx.drop('no-syn');
       return;
     }
     this.#takePeerSyn(seg);
@@ -679,9 +600,9 @@ export class TcpConnection implements FourTuple {
     if (ackOk && seg.ack !== null) {
       this.#ackAdvanced(now, seg, seg.ack);
       this.#enterEstablished();
-      this.#ackNow = true;
+      this.#rcv.ackNow = true;
       // Data on a SYN-ACK is processed as text (§3.10.7.3: "continue processing at the sixth step").
-      if (seg.payload.length > 0) this.#acceptText(now, seqAdd(seg.seq, 1), seg.payload);
+      if (seg.payload.length > 0) this.#rcv.acceptText(now, seqAdd(seg.seq, 1), seg.payload);
     } else {
       // Simultaneous open (§3.10.7.3, Figure 8): answer with SYN-ACK from SYN_RECEIVED. Data on
       // the SYN is not kept; the peer retransmits it.
@@ -698,7 +619,7 @@ export class TcpConnection implements FourTuple {
     // it, and an ACK owed by the first would only tell a blind sender our RCV.NXT. Dropped at
     // once, as Linux's tcp_rcv_state_process does.
     if (seg.ack === null && seg.control !== 'syn' && seg.control !== 'rst') {
-      this.#drop('no-ack');
+      this.#ctx.drop('no-ack');
       return;
     }
     const len = segmentLength(seg);
@@ -710,7 +631,7 @@ export class TcpConnection implements FourTuple {
       this.#state === 'SYN_RECEIVED' &&
       seg.control === 'syn' &&
       seg.ack === null &&
-      seg.seq === this.#irs
+      seg.seq === this.#rcv.irs
     ) {
       this.#sndNxt = this.iss;
       this.#rttSeq = null;
@@ -722,46 +643,52 @@ export class TcpConnection implements FourTuple {
     if (
       this.#state === 'TIME_WAIT' &&
       seg.control === 'fin' &&
-      seqAdd(seg.seq, len) === this.#rcvNxt
+      seqAdd(seg.seq, len) === this.#rcv.rcvNxt
     ) {
-      this.#ackNow = true;
-      this.#timer = { kind: 'timeWait', at: now + this.#opts.timeWaitMs };
+      this.#rcv.ackNow = true;
+      this.#timer = { kind: 'timeWait', at: now + this.#ctx.opts.timeWaitMs };
       return;
     }
 
-    if (this.#neg.timestamps && seg.control !== 'rst') {
+    if (this.#ctx.negotiated.timestamps && seg.control !== 'rst') {
       // RFC 7323 §3.2: once negotiated, a segment without timestamps is dropped.
       if (ts === null) {
-        this.#drop('no-timestamp');
+        this.#ctx.drop('no-timestamp');
         return;
       }
       // RFC 7323 §5.3 R1, PAWS: an old timestamp means an old duplicate; ACK and drop.
-      if (this.#tsRecent !== null && seqLt(ts.tsVal, this.#tsRecent)) {
-        this.#invalidAck(now, seg);
-        this.#drop('paws');
+      if (this.#rcv.tsRecent !== null && seqLt(ts.tsVal, this.#rcv.tsRecent)) {
+        this.#rcv.invalidAck(now, seg);
+        this.#ctx.drop('paws');
         return;
       }
     }
 
     // First, check the sequence number.
-    const rcvWnd = Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt));
+    const rcvWnd = this.#rcv.rcvWnd;
     // §3.10.7.4: with a zero window no segment is acceptable, "but special allowance should be
     // made to accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT passes, and its text is
     // trimmed away below.
-    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === this.#rcvNxt;
-    if (!zeroWindowAllowance && !isAcceptable(seg.seq, len, this.#rcvNxt, rcvWnd)) {
+    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === this.#rcv.rcvNxt;
+    if (!zeroWindowAllowance && !isAcceptable(seg.seq, len, this.#rcv.rcvNxt, rcvWnd)) {
       // A retransmission of data we already have (our ACK was lost): it satisfies RFC 7323 §4.3
       // (SEG.SEQ ≤ Last.ACK.sent), so take its TSval before answering. Otherwise the ACK would
       // echo a timestamp from before the loss, and the sender would measure its whole backoff as
       // one round trip.
-      if (ts !== null && this.#neg.timestamps && seqLeq(seg.seq, this.#lastAckSent)) {
-        if (this.#tsRecent === null || seqGeq(ts.tsVal, this.#tsRecent)) this.#tsRecent = ts.tsVal;
+      if (
+        ts !== null &&
+        this.#ctx.negotiated.timestamps &&
+        seqLeq(seg.seq, this.#rcv.lastAckSent)
+      ) {
+        if (this.#rcv.tsRecent === null || seqGeq(ts.tsVal, this.#rcv.tsRecent))
+          this.#rcv.tsRecent = ts.tsVal;
       }
-      if (seg.control !== 'rst') this.#invalidAck(now, seg);
+      if (seg.control !== 'rst') this.#rcv.invalidAck(now, seg);
       // RFC 2883 §4 (1): a segment wholly below RCV.NXT repeats data we have.
       const end = seqAdd(seg.seq, seg.payload.length);
-      if (seg.payload.length > 0 && seqLeq(end, this.#rcvNxt)) this.#noteDuplicate(seg.seq, end);
-      this.#drop('out-of-window');
+      if (seg.payload.length > 0 && seqLeq(end, this.#rcv.rcvNxt))
+        this.#rcv.noteDuplicate(seg.seq, end);
+      this.#ctx.drop('out-of-window');
       return;
     }
     this.#lastRecvAt = now;
@@ -772,15 +699,21 @@ export class TcpConnection implements FourTuple {
     // must not move TS.Recent, or one forged ACK with a huge TSval would make PAWS (§5) drop
     // every later segment of the connection.
     const ackInRange = seg.ack === null || this.#ackInRange(seg.ack);
-    if (ts !== null && this.#neg.timestamps && ackInRange && seqLeq(seg.seq, this.#lastAckSent)) {
-      if (this.#tsRecent === null || seqGeq(ts.tsVal, this.#tsRecent)) this.#tsRecent = ts.tsVal;
+    if (
+      ts !== null &&
+      this.#ctx.negotiated.timestamps &&
+      ackInRange &&
+      seqLeq(seg.seq, this.#rcv.lastAckSent)
+    ) {
+      if (this.#rcv.tsRecent === null || seqGeq(ts.tsVal, this.#rcv.tsRecent))
+        this.#rcv.tsRecent = ts.tsVal;
     }
 
     // Second, check the RST bit: RFC 5961 §3.2, reset only on an exact match, else challenge.
     if (seg.control === 'rst') {
-      if (seg.seq !== this.#rcvNxt) {
-        this.#challengeAck(now);
-        this.#drop('rst-challenge');
+      if (seg.seq !== this.#rcv.rcvNxt) {
+        this.#rcv.challengeAck(now);
+        this.#ctx.drop('rst-challenge');
         return;
       }
       this.#onReset();
@@ -794,30 +727,30 @@ export class TcpConnection implements FourTuple {
         this.#enterClosed(null);
         return;
       }
-      this.#challengeAck(now);
-      this.#drop('syn-challenge');
+      this.#rcv.challengeAck(now);
+      this.#ctx.drop('syn-challenge');
       return;
     }
 
     // Fifth, check the ACK field.
     if (seg.ack === null) {
-      this.#drop('no-ack');
+      this.#ctx.drop('no-ack');
       return;
     }
     const ack = seg.ack;
     if (this.#state === 'SYN_RECEIVED') {
       if (!(seqGt(ack, this.#sndUna) && seqLeq(ack, this.#sndMax))) {
         this.#reply(this.#bareRst(ack));
-        this.#drop('bad-ack');
+        this.#ctx.drop('bad-ack');
         return;
       }
       this.#enterEstablished();
-      this.#updateWindow(seg.window * 2 ** this.#neg.sndShift, seg.seq, ack);
+      this.#updateWindow(seg.window * 2 ** this.#ctx.negotiated.sndShift, seg.seq, ack);
     }
     // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
     if (!this.#ackInRange(ack)) {
-      this.#challengeAck(now);
-      this.#drop('ack-out-of-range');
+      this.#rcv.challengeAck(now);
+      this.#ctx.drop('ack-out-of-range');
       return;
     }
     this.#processAck(now, seg, ack);
@@ -839,30 +772,34 @@ export class TcpConnection implements FourTuple {
     if (this.#state === 'CLOSED') return;
 
     // Sixth, the URG bit: ignored (RFC 9293 §3.9 keeps urgent data only for old applications).
-    if (seg.urg) this.#count('urg-ignored');
+    if (seg.urg) this.#ctx.count('urg-ignored');
 
     // Seventh, process the segment text.
-    let textComplete = true;
+    let text: TextOutcome = 'complete';
     if (seg.payload.length > 0) {
       if (this.#userClosed && canReceive(this.#state)) {
         // RFC 1122 §4.2.2.13: data after CLOSE is lost to the user: tell the peer with a RST.
-        this.#drop('data-after-close');
+        this.#ctx.drop('data-after-close');
         this.abort();
         return;
       }
-      if (canReceive(this.#state)) textComplete = this.#acceptText(now, seg.seq, seg.payload);
-      else this.#drop('text-after-fin');
+      if (canReceive(this.#state)) text = this.#rcv.acceptText(now, seg.seq, seg.payload);
+      else this.#ctx.drop('text-after-fin');
+      if (text === 'fin') this.#peerFinTaken(now);
     }
 
     // Eighth, check the FIN bit.
-    if (seg.control === 'fin' && textComplete) {
-      this.#acceptFin(now, seqAdd(seg.seq, seg.payload.length), seg.payload.length === 0);
+    if (seg.control === 'fin' && text !== 'partial') {
+      const bare = seg.payload.length === 0;
+      if (this.#rcv.acceptFin(now, seqAdd(seg.seq, seg.payload.length), bare)) {
+        this.#peerFinTaken(now);
+      }
     }
   }
 
   /** RFC 5681 §2 "duplicate acknowledgment", then SND.UNA advance, window, RTT and recovery. */
   #processAck(now: number, seg: TcpRepr, ack: number): void {
-    const wnd = seg.window * 2 ** this.#neg.sndShift;
+    const wnd = seg.window * 2 ** this.#ctx.negotiated.sndShift;
     this.#loss?.onSackBlocks(seg.options.sackBlocks, this.#sndUna, this.#sndMax);
     const isDup =
       ack === this.#sndUna &&
@@ -913,9 +850,9 @@ export class TcpConnection implements FourTuple {
     if (this.#tlpEnd !== null && seqGeq(ack, this.#tlpEnd)) this.#tlpEnd = null;
     this.#loss?.onAckAdvanced(now, ack, acked, ackedData, flight, this.#rtt.srtt);
 
-    if (this.#wantDrain && this.#sendFree() >= this.#opts.sndBuf / 2 && canSend(this.#state)) {
+    if (this.#wantDrain && this.#sendFree() >= this.#ctx.opts.sndBuf / 2 && canSend(this.#state)) {
       this.#wantDrain = false;
-      this.#emit({ type: 'drain' });
+      this.#ctx.emit({ type: 'drain' });
     }
   }
 
@@ -927,7 +864,7 @@ export class TcpConnection implements FourTuple {
   /** RFC 6298 (Karn's algorithm) or RFC 7323 §4 (RTTM from the echoed timestamp). */
   #sampleRtt(now: number, seg: TcpRepr, ack: number): void {
     const ts = seg.options.timestamp;
-    if (this.#neg.timestamps && ts !== null && ts.tsEcr !== 0) {
+    if (this.#ctx.negotiated.timestamps && ts !== null && ts.tsEcr !== 0) {
       const rtt = seqDiff(this.#tsNow(now), ts.tsEcr);
       // A TSecr older than the flight it acknowledges echoes nothing we sent in it (forged, or a
       // broken peer): no sample, or one segment could set SRTT to days. RFC 7323 §4.3 trusts the
@@ -942,134 +879,8 @@ export class TcpConnection implements FourTuple {
     }
   }
 
-  /** Accept `data` starting at `seq` (already checked acceptable). Returns true if all of it was
-   *  within the window (so a FIN right after it may be processed). */
-  #acceptText(now: number, seq: number, data: Uint8Array): boolean {
-    let off = seqDiff(seq, this.#rcvNxt);
-    if (off < 0) {
-      this.#noteDuplicate(seq, -off >= data.length ? seqAdd(seq, data.length) : this.#rcvNxt);
-      if (-off >= data.length) {
-        this.#ackNow = true;
-        return true;
-      }
-      data = data.subarray(-off);
-      off = 0;
-    }
-    const room = Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt)) - off;
-    let complete = true;
-    if (data.length > room) {
-      data = data.subarray(0, Math.max(room, 0));
-      complete = false;
-      this.#count('beyond-window');
-    }
-    if (data.length === 0) {
-      this.#ackNow = true;
-      return complete;
-    }
-    this.#noteHeldDuplicate(off, data.length);
-    if (off > 0) {
-      // Out of order: hold it and send a duplicate ACK at once (RFC 5681 §4.2; RFC 2018 SACK).
-      this.#reass ??= new Reassembly(this.#opts.maxOoo);
-      if (!this.#reass.insert(off, data)) this.#drop('ooo-full');
-      this.#ackNow = true;
-      this.#dupAcksOwed = Math.min(this.#dupAcksOwed + 1, MAX_DUP_ACKS_OWED);
-      return complete;
-    }
-    // In order. The payload is a view into a reused packet buffer: copy before keeping it.
-    this.#deliver(data.slice());
-    this.#rcvNxt = seqAdd(this.#rcvNxt, data.length);
-    let accepted = data.length;
-    const filled = this.#reass === null ? NO_CHUNKS : this.#reass.advance(data.length);
-    if (this.#reass?.empty) this.#reass = null;
-    for (const chunk of filled) {
-      this.#deliver(chunk);
-      this.#rcvNxt = seqAdd(this.#rcvNxt, chunk.length);
-      accepted += chunk.length;
-    }
-    // RFC 5681 §4.2: ACK at once when a hole is filled; else at least every second full-sized
-    // segment, and within delayedAckMs (< 500 ms, RFC 9293 §3.8.6.3).
-    this.#unackedBytes += accepted;
-    const quick = this.#opts.quickAck && this.#quickAckOnData(now);
-    if (quick || filled.length > 0 || this.#unackedBytes >= 2 * this.#rcvEffMss())
-      this.#ackNow = true;
-    else if (this.#delayedAckAt === null) this.#delayedAckAt = now + this.#opts.delayedAckMs;
-    // A FIN that arrived beyond the hole may now be in order.
-    if (this.#rcvFinSeq !== null && this.#rcvFinSeq === this.#rcvNxt) {
-      this.#rcvFinSeq = null;
-      this.#acceptFin(now, this.#rcvNxt, false);
-    }
-    return complete;
-  }
-
-  /** options.dsack: remember [from, to) as the duplicate to report, unless one is pending. */
-  #noteDuplicate(from: number, to: number): void {
-    if (!this.#opts.dsack || !this.#neg.sack || this.#dsack !== null) return;
-    if (seqLt(from, to)) this.#dsack = { left: from, right: to };
-  }
-
-  /** options.dsack: the part of text at `off` (from RCV.NXT) that repeats data held out of order. */
-  #noteHeldDuplicate(off: number, length: number): void {
-    if (!this.#opts.dsack || this.#dsack !== null) return;
-    const dup = this.#reass?.firstQueued(off, length) ?? null;
-    if (dup !== null)
-      this.#noteDuplicate(seqAdd(this.#rcvNxt, dup[0]), seqAdd(this.#rcvNxt, dup[1]));
-  }
-
-  /**
-   * options.quickAck, on in-order data: whether to ACK it at once. The first data starts the
-   * quick-ACK run (Linux tcp_event_data_recv → tcp_incr_quickack: receive window / 2 MSS ACKs,
-   * at least 2, at most 16); interactive mode suspends it (tcp_in_quickack_mode).
-   */
-  #quickAckOnData(now: number): boolean {
-    if (this.#lastDataAt === null) {
-      const wnd = Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt));
-      const n = Math.floor(wnd / (2 * this.#rcvEffMss()));
-      this.#quickAcks = Math.min(Math.max(n, 2), MAX_QUICK_ACKS);
-    }
-    this.#lastDataAt = now;
-    return this.#quickAcks > 0 && !this.#pingpong;
-  }
-
-  #deliver(data: Uint8Array): void {
-    this.stats.bytesIn += data.length;
-    if (this.#flowing) {
-      this.#emit({ type: 'data', data });
-    } else {
-      if (this.#rcvQueue === NONE_HELD) this.#rcvQueue = [data];
-      else this.#rcvQueue.push(data);
-      this.#rcvQueued += data.length;
-    }
-  }
-
-  /** §3.10.7.4 eighth step: the FIN at sequence number `finSeq`. */
-  #acceptFin(now: number, finSeq: number, bare: boolean): void {
-    if (seqGt(finSeq, this.#rcvNxt)) {
-      // Beyond a hole: process it once the data before it arrives. A bare FIN is an out-of-order
-      // segment of its own and gets its duplicate ACK (RFC 5681 §4.2); one with data already has.
-      this.#rcvFinSeq = finSeq;
-      this.#ackNow = true;
-      if (bare) this.#dupAcksOwed = Math.min(this.#dupAcksOwed + 1, MAX_DUP_ACKS_OWED);
-      return;
-    }
-    if (finSeq !== this.#rcvNxt || this.#finReceived) {
-      this.#ackNow = true;
-      return;
-    }
-    this.#finReceived = true;
-    this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
-    this.#dsack = null; // Linux tcp_fin: tcp_sack_reset (options.dsack)
-    if (this.#opts.quickAck && this.#lastDataAt !== null) {
-      // Linux tcp_fin: the peer is done, so its FIN is ACKed as interactive traffic, by the
-      // delayed-ACK timer (our own FIN may ride on it). Before any data Linux's delayed-ACK
-      // timeout is still 0: the ACK goes at once, as below.
-      this.#pingpong = true;
-      this.#delayedAckAt ??= now + this.#opts.delayedAckMs;
-    } else {
-      this.#ackNow = true;
-    }
-    // Events follow data order: while held data waits for recv(), so does the 'fin'.
-    if (this.#rcvQueued > 0) this.#finEventHeld = true;
-    else this.#emit({ type: 'fin' });
+  /** §3.10.7.4 eighth step: the peer's FIN was taken (the receiver moved RCV.NXT past it). */
+  #peerFinTaken(now: number): void {
     switch (this.#state) {
       case 'SYN_RECEIVED':
       case 'ESTABLISHED':
@@ -1133,7 +944,7 @@ export class TcpConnection implements FourTuple {
       this.#updateTimer(now);
       return seg;
     }
-    this.#count('dispatch-turns-exhausted'); // a bug if ever seen: each turn should settle a timer
+    this.#ctx.count('dispatch-turns-exhausted'); // a bug if ever seen: each turn should settle a timer
     return null;
   }
 
@@ -1156,7 +967,7 @@ export class TcpConnection implements FourTuple {
       this.#fire(now, a.timer);
       this.#updateTimer(now);
     }
-    this.#count('dispatch-turns-exhausted');
+    this.#ctx.count('dispatch-turns-exhausted');
   }
 
   #nextAction(now: number): Action {
@@ -1166,7 +977,7 @@ export class TcpConnection implements FourTuple {
     if (state === 'CLOSED') return { kind: 'wait', at: null };
     if (this.#timerStale) return { kind: 'fire', timer: 'rearm' };
 
-    if (this.#delayedAckAt !== null && this.#delayedAckAt <= now) {
+    if (this.#rcv.delayedAckAt !== null && this.#rcv.delayedAckAt <= now) {
       return { kind: 'fire', timer: 'delayedAck' };
     }
     const t = this.#timer;
@@ -1179,20 +990,17 @@ export class TcpConnection implements FourTuple {
       if (data !== null) return { kind: 'send', plan: data };
       if (this.#probePending) return { kind: 'send', plan: { kind: 'probe' } };
     }
-    if (
-      state !== 'SYN_SENT' &&
-      (this.#ackNow || this.#dupAcksOwed > 0 || this.#windowUpdateDue())
-    ) {
-      return { kind: 'send', plan: { kind: 'ack', sack: this.#sackBlocks() } };
+    if (state !== 'SYN_SENT' && this.#rcv.ackDue(state)) {
+      return { kind: 'send', plan: { kind: 'ack', sack: this.#rcv.sackBlocks() } };
     }
-    return { kind: 'wait', at: earliest(timerDeadline(this.#timer), this.#delayedAckAt) };
+    return { kind: 'wait', at: earliest(timerDeadline(this.#timer), this.#rcv.delayedAckAt) };
   }
 
   /** The next data (or FIN) segment, if one may go now. */
   #planData(): Plan | null {
     const fin = this.#finQueued;
     const dataEnd = this.#dataEnd();
-    const sack = this.#sackBlocks();
+    const sack = this.#rcv.sackBlocks();
     const maxSeg = this.#sndEffMss(sack.length);
 
     const loss = this.#loss;
@@ -1229,7 +1037,12 @@ export class TcpConnection implements FourTuple {
   }
 
   /** New data (or the FIN) at SND.NXT, within the windows, Nagle and sender SWS permitting. */
-  #planNewData(fin: boolean, dataEnd: number, maxSeg: number, sack: SackBlock[]): Plan | null {
+  #planNewData(
+    fin: boolean,
+    dataEnd: number,
+    maxSeg: number,
+    sack: readonly SackBlock[],
+  ): Plan | null {
     const loss = this.#loss;
     const sacked = loss !== null && loss.scoreboard.highestSacked !== null;
     // Go-back-N after a timeout skips what the receiver has SACKed (RFC 6675 §5.1: keep using
@@ -1273,7 +1086,7 @@ export class TcpConnection implements FourTuple {
         mss: maxSeg,
         maxSndWnd: this.#maxSndWnd,
         idle: inFlight === 0,
-        noDelay: this.#opts.noDelay,
+        noDelay: this.#ctx.opts.noDelay,
         closing: fin && queued <= maxSeg,
         force: this.#forceSend,
       });
@@ -1288,7 +1101,7 @@ export class TcpConnection implements FourTuple {
    * RFC 8985 §7.3: the tail loss probe is one segment of new data if the peer's window allows,
    * else the last segment sent again, so that the receiver's answer (SACK) reveals a tail loss.
    */
-  #planProbe(fin: boolean, dataEnd: number, maxSeg: number, sack: SackBlock[]): Plan {
+  #planProbe(fin: boolean, dataEnd: number, maxSeg: number, sack: readonly SackBlock[]): Plan {
     const newData = Math.min(
       seqDiff(dataEnd, this.#sndMax),
       this.#sndWnd - seqDiff(this.#sndMax, this.#sndUna),
@@ -1312,7 +1125,7 @@ export class TcpConnection implements FourTuple {
   #probeTimeout(): number | null {
     const srtt = this.#rtt.srtt;
     const loss = this.#loss;
-    if (!this.#opts.tailLossProbe || !this.#neg.sack) return null;
+    if (!this.#ctx.opts.tailLossProbe || !this.#ctx.negotiated.sack) return null;
     if (srtt === null || loss === null || loss.inRecovery) return null;
     if (this.#tlpEnd !== null || this.#retries > 0) return null;
     const s = this.#state;
@@ -1346,10 +1159,13 @@ export class TcpConnection implements FourTuple {
         this.#rstPending = false;
         // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>, with SND.NXT as the peer knows it (SND.MAX).
         // RFC 7323 §3.2: timestamps SHOULD be sent in a RST too, once negotiated (Linux does).
-        const options = this.#neg.timestamps
-          ? { ...NO_OPTIONS, timestamp: { tsVal: this.#tsNow(now), tsEcr: this.#tsRecent ?? 0 } }
+        const options = this.#ctx.negotiated.timestamps
+          ? {
+              ...NO_OPTIONS,
+              timestamp: { tsVal: this.#tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 },
+            }
           : NO_OPTIONS;
-        return this.#repr('rst', this.#sndMax, EMPTY, this.#rcvNxt, 0, options);
+        return this.#repr('rst', this.#sndMax, EMPTY, this.#rcv.rcvNxt, 0, options);
       }
       case 'syn':
         return this.#buildSyn(now);
@@ -1360,7 +1176,7 @@ export class TcpConnection implements FourTuple {
         return this.#segment(now, 'none', seqAdd(this.#sndUna, -1), EMPTY, []);
       }
       case 'ack':
-        if (this.#dupAcksOwed > 0) this.#dupAcksOwed--;
+        this.#rcv.pureAckSent();
         // SND.MAX, not SND.NXT: during go-back-N SND.NXT is rolled back below what the peer has
         // received, and a pure ACK with an old sequence number is unacceptable to it (§3.10.7.4),
         // so its ACK field would never be read (BSD tcp_output does the same).
@@ -1371,11 +1187,13 @@ export class TcpConnection implements FourTuple {
   }
 
   #buildSyn(now: number): TcpRepr {
-    const ts = { tsVal: this.#tsNow(now), tsEcr: this.#tsRecent ?? 0 };
+    const ts = { tsVal: this.#tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 };
     const active = this.#state === 'SYN_SENT';
-    const options = active ? synOptions(this.#opts, ts) : synAckOptions(this.#opts, this.#neg, ts);
+    const options = active
+      ? synOptions(this.#ctx.opts, ts)
+      : synAckOptions(this.#ctx.opts, this.#ctx.negotiated, ts);
     // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
-    const window = Math.min(this.#opts.rcvBuf, MAX_WINDOW_FIELD);
+    const window = Math.min(this.#ctx.opts.rcvBuf, MAX_WINDOW_FIELD);
     if (this.#sndMax === this.iss) {
       // First transmission: time it (Karn: a retransmitted SYN is never timed).
       this.#rttSeq = seqAdd(this.iss, 1);
@@ -1386,11 +1204,17 @@ export class TcpConnection implements FourTuple {
     }
     this.#sndNxt = seqAdd(this.iss, 1);
     this.#sndMax = this.#sndNxt;
-    this.#ackSent();
-    return this.#repr('syn', this.iss, EMPTY, active ? null : this.#rcvNxt, window, options);
+    this.#rcv.ackSent();
+    return this.#repr('syn', this.iss, EMPTY, active ? null : this.#rcv.rcvNxt, window, options);
   }
 
-  #buildData(now: number, seq: number, len: number, fin: boolean, sack: SackBlock[]): TcpRepr {
+  #buildData(
+    now: number,
+    seq: number,
+    len: number,
+    fin: boolean,
+    sack: readonly SackBlock[],
+  ): TcpRepr {
     const payload =
       len > 0 && this.#sendBuf !== null
         ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len)
@@ -1399,10 +1223,7 @@ export class TcpConnection implements FourTuple {
     const retransmission = seqLt(seq, this.#sndMax);
     if (len > 0 && !retransmission) {
       this.#restartAfterIdle(now);
-      // Linux tcp_event_data_sent: data sent soon after data arrived looks like an answer.
-      const sinceData = this.#lastDataAt === null ? null : now - this.#lastDataAt;
-      if (this.#opts.quickAck && sinceData !== null && sinceData < this.#opts.delayedAckMs)
-        this.#pingpong = true;
+      this.#rcv.dataSent(now);
     }
     if (retransmission) {
       // Karn's algorithm stops timing any segment a retransmission overlaps.
@@ -1423,7 +1244,7 @@ export class TcpConnection implements FourTuple {
         0,
         seqDiff(seqMin(end, this.#dataEnd()), seqMax(seq, this.#sndMax)),
       );
-      if (this.#rttSeq === null && !this.#neg.timestamps) {
+      if (this.#rttSeq === null && !this.#ctx.negotiated.timestamps) {
         this.#rttSeq = end;
         this.#rttTime = now;
       }
@@ -1447,7 +1268,7 @@ export class TcpConnection implements FourTuple {
     const cc = this.#loss?.cc;
     if (cc === undefined || last === null || this.#sndMax !== this.#sndUna) return;
     if (now - last > this.#rtt.rto) {
-      cc.cwnd = Math.min(cc.cwnd, this.#opts.initialWindow * this.#sndEffMss(0));
+      cc.cwnd = Math.min(cc.cwnd, this.#ctx.opts.initialWindow * this.#sndEffMss(0));
     }
   }
 
@@ -1457,20 +1278,20 @@ export class TcpConnection implements FourTuple {
     control: TcpControl,
     seq: number,
     payload: Uint8Array,
-    sack: SackBlock[],
+    sack: readonly SackBlock[],
   ): TcpRepr {
     const options: TcpOptions = {
       mss: null,
       windowScale: null,
       sackPermitted: false,
       sackBlocks: sack,
-      timestamp: this.#neg.timestamps
-        ? { tsVal: this.#tsNow(now), tsEcr: this.#tsRecent ?? 0 }
+      timestamp: this.#ctx.negotiated.timestamps
+        ? { tsVal: this.#tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 }
         : null,
     };
-    const window = this.#advertise();
-    this.#ackSent();
-    return this.#repr(control, seq, payload, this.#rcvNxt, window, options);
+    const window = this.#rcv.advertise();
+    this.#rcv.ackSent();
+    return this.#repr(control, seq, payload, this.#rcv.rcvNxt, window, options);
   }
 
   #repr(
@@ -1498,78 +1319,13 @@ export class TcpConnection implements FourTuple {
     };
   }
 
-  /** Every segment with ACK set acknowledges everything: the delayed ACK is satisfied. */
-  #ackSent(): void {
-    // RFC 2883 §4: each duplicate is reported once. (Every segment carries #sackBlocks.)
-    this.#dsack = null;
-    // Linux tcp_dec_quickack_mode: an ACK that was due uses up one quick ACK.
-    if (this.#quickAcks > 0 && (this.#ackNow || this.#delayedAckAt !== null)) this.#quickAcks--;
-    this.#ackNow = false;
-    this.#delayedAckAt = null;
-    this.#unackedBytes = 0;
-    this.#lastAckSent = this.#rcvNxt;
-    this.#userRead = false;
-  }
-
-  /** The window field to send now; moves the advertised right edge (never left). */
-  #advertise(): number {
-    const shift = this.#neg.rcvShift;
-    const wnd = this.#receiveWindow();
-    const field = windowField(this.#rcvNxt, wnd, shift, this.#rcvAdvRight);
-    this.#rcvAdvRight = seqAdd(this.#rcvNxt, field * 2 ** shift);
-    return field;
-  }
-
-  #receiveWindow(): number {
-    // Never more than the window field can say under our shift (65535 without scaling).
-    const max = MAX_WINDOW_FIELD * 2 ** this.#neg.rcvShift;
-    const free = Math.min(max, Math.max(0, this.#opts.rcvBuf - this.#rcvQueued));
-    return receiveWindow(
-      this.#rcvNxt,
-      this.#rcvAdvRight,
-      free,
-      this.#opts.rcvBuf,
-      this.#rcvEffMss(),
-    );
-  }
-
-  /**
-   * A window update is worth an ACK of its own only when the user's read reopens a window that
-   * had (nearly) closed: less than two full segments left, so the peer may be stalled. It must
-   * move the edge by the SWS threshold (RFC 9293 §3.8.6.2.2). Any other growth rides on the next
-   * ordinary ACK (as Linux's tcp_cleanup_rbuf, which acts only after a read).
-   */
-  #windowUpdateDue(): boolean {
-    if (!this.#userRead || !isSynchronized(this.#state) || this.#finReceived) return false;
-    const current = Math.max(0, seqDiff(this.#rcvAdvRight, this.#rcvNxt));
-    const mss = this.#rcvEffMss();
-    const threshold = Math.min(Math.floor(this.#opts.rcvBuf / 2), mss);
-    if (current >= Math.min(2 * mss, Math.floor(this.#opts.rcvBuf / 2))) return false;
-    return this.#receiveWindow() - current >= threshold;
-  }
-
-  #sackBlocks(): SackBlock[] {
-    if (!this.#neg.sack) return [];
-    // Room for 4 blocks, or 3 beside a timestamp (RFC 2018 §3).
-    const room = this.#neg.timestamps ? 3 : 4;
-    const dsack = this.#dsack;
-    const reass = this.#reass;
-    if (dsack === null) return reass === null ? [] : reass.sackBlocks(this.#rcvNxt, room);
-    // RFC 2883 §4: the duplicate first, then the usual blocks.
-    if (reass === null) return [dsack];
-    return [dsack, ...reass.sackBlocks(this.#rcvNxt, room - 1)];
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Timers
 
   #fire(now: number, kind: Firing): void {
     switch (kind) {
       case 'delayedAck':
-        this.#delayedAckAt = null;
-        this.#ackNow = true;
-        // Linux tcp_delack_timer_handler: a delayed ACK that had to fire leaves interactive mode.
-        this.#pingpong = false;
+        this.#rcv.delayedAckFired();
         return;
       case 'rearm':
         // dispatch calls #updateTimer(now) after every firing.
@@ -1577,7 +1333,7 @@ export class TcpConnection implements FourTuple {
         return;
       case 'synRetry':
         this.#timer = IDLE;
-        if (++this.#retries > this.#opts.synRetries) {
+        if (++this.#retries > this.#ctx.opts.synRetries) {
           if (this.#passive) this.#enterClosed(null);
           else this.#fail('ETIMEDOUT');
           return;
@@ -1601,7 +1357,7 @@ export class TcpConnection implements FourTuple {
         const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
         if (this.#sndWnd - inFlight <= 0) {
           // Zero window: probe; give up after maxRetries probes that got no answer at all.
-          if (++this.#unansweredProbes > this.#opts.maxRetries) {
+          if (++this.#unansweredProbes > this.#ctx.opts.maxRetries) {
             this.#fail('ETIMEDOUT');
             return;
           }
@@ -1615,7 +1371,7 @@ export class TcpConnection implements FourTuple {
       }
       case 'keepalive':
         this.#timer = IDLE;
-        if (this.#keepAliveProbes >= this.#opts.keepAliveCount) {
+        if (this.#keepAliveProbes >= this.#ctx.opts.keepAliveCount) {
           this.#fail('ETIMEDOUT');
           return;
         }
@@ -1638,7 +1394,7 @@ export class TcpConnection implements FourTuple {
 
   /** RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND.UNA with a backed-off RTO. */
   #onRetransmitTimeout(now: number): void {
-    if (++this.#retries > this.#opts.maxRetries) {
+    if (++this.#retries > this.#ctx.opts.maxRetries) {
       this.#fail('ETIMEDOUT');
       return;
     }
@@ -1655,7 +1411,7 @@ export class TcpConnection implements FourTuple {
   /** Choose the one running timer from the state (keeping a running deadline of the same kind). */
   #updateTimer(now: number): void {
     this.#timerStale = false;
-    const o = this.#opts;
+    const o = this.#ctx.opts;
     const unsent =
       seqDiff(this.#dataEnd(), this.#sndNxt) > 0 || (this.#finQueued && !this.#finSent());
     if (!unsent) this.#persistBackoff = 0;
@@ -1675,7 +1431,7 @@ export class TcpConnection implements FourTuple {
           ? this.#lastRecvAt + o.keepAliveIdleMs
           : this.#lastProbeAt + o.keepAliveIntervalMs,
     });
-    if (this.#state === 'CLOSED') this.#delayedAckAt = null;
+    if (this.#state === 'CLOSED') this.#rcv.delayedAckAt = null;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1683,15 +1439,8 @@ export class TcpConnection implements FourTuple {
 
   /** Record the peer's SYN: IRS, RCV.NXT and the negotiated options. */
   #takePeerSyn(syn: TcpRepr): void {
-    this.#irs = syn.seq;
-    this.#rcvNxt = seqAdd(syn.seq, 1);
-    // Our SYN (or SYN-ACK) offers an unscaled window of min(rcvBuf, 65535) (RFC 7323 §2.2).
-    this.#rcvAdvRight = seqAdd(this.#rcvNxt, Math.min(this.#opts.rcvBuf, MAX_WINDOW_FIELD));
-    this.#lastAckSent = this.#rcvNxt;
-    this.#neg = negotiate(this.#opts, syn.options);
-    if (this.#neg.timestamps && syn.options.timestamp !== null) {
-      this.#tsRecent = syn.options.timestamp.tsVal;
-    }
+    this.#ctx.negotiated = negotiate(this.#ctx.opts, syn.options);
+    this.#rcv.takeSyn(syn);
   }
 
   /**
@@ -1713,7 +1462,7 @@ export class TcpConnection implements FourTuple {
     this.#retries = 0;
     this.#timer = IDLE;
     this.#established = true;
-    this.#emit({ type: 'connected' });
+    this.#ctx.emit({ type: 'connected' });
   }
 
   /** The connection's loss recovery, made on first use (only after ESTABLISHED). */
@@ -1728,33 +1477,34 @@ export class TcpConnection implements FourTuple {
    * anything before it).
    */
   #newLossRecovery(): LossRecovery {
-    const cc = createCongestionControl(this.#opts.congestion, {
+    const cc = createCongestionControl(this.#ctx.opts.congestion, {
       // SMSS is the largest payload we really send: MSS less the timestamp option (RFC 6691),
       // else a one-segment cwnd (after an RTO) is filled by a full segment and a 12-byte runt.
       mss: this.#sndEffMss(0),
-      initialWindow: this.#opts.initialWindow,
+      initialWindow: this.#ctx.opts.initialWindow,
     });
-    return new LossRecovery(cc, { sack: this.#neg.sack, smss: this.#sndEffMss(0) }, this.#sndMax);
+    return new LossRecovery(
+      cc,
+      { sack: this.#ctx.negotiated.sack, smss: this.#sndEffMss(0) },
+      this.#sndMax,
+    );
   }
 
   #enterTimeWait(now: number): void {
     this.#enter('TIME_WAIT');
-    this.#timer = { kind: 'timeWait', at: now + this.#opts.timeWaitMs };
-    this.#delayedAckAt = null;
+    this.#timer = { kind: 'timeWait', at: now + this.#ctx.opts.timeWaitMs };
+    this.#rcv.delayedAckAt = null;
     this.#emitClosed();
   }
 
   /** CLOSED, with an optional error first. Frees the buffers; leaves no deadline behind. */
   #enterClosed(code: TcpErrorCode | null, timeKnown = true): void {
-    if (code !== null) this.#emit({ type: 'error', code });
+    if (code !== null) this.#ctx.emit({ type: 'error', code });
     this.#enter('CLOSED', timeKnown);
     this.#timer = IDLE;
-    this.#delayedAckAt = null;
-    this.#ackNow = false;
-    this.#dupAcksOwed = 0;
+    this.#rcv.close();
     this.#probePending = false;
     this.#forceSend = false;
-    this.#reass = null;
     this.#loss?.clearScoreboard();
     this.#emitClosed();
   }
@@ -1766,54 +1516,14 @@ export class TcpConnection implements FourTuple {
   #emitClosed(): void {
     if (this.#closedEmitted) return;
     this.#closedEmitted = true;
-    this.#emit({ type: 'closed' });
-  }
-
-  #emit(e: TcpEvent): void {
-    if (this.#events === NO_EVENTS) this.#events = [e];
-    else this.#events.push(e);
-  }
-
-  /**
-   * RFC 5961 §7: challenge ACKs are rate-limited (at most `challengeAcksPerSecond` per second per
-   * connection), so that forged segments cannot turn the connection into an ACK amplifier.
-   */
-  #challengeAck(now: number): void {
-    if (this.#challengeWindowStart === null || now - this.#challengeWindowStart >= 1000) {
-      this.#challengeWindowStart = now;
-      this.#challengeAcks = 0;
-    }
-    if (this.#challengeAcks >= this.#opts.challengeAcksPerSecond) {
-      this.#count('challenge-ack-limited');
-      return;
-    }
-    this.#challengeAcks++;
-    this.#ackNow = true;
-  }
-
-  /**
-   * The ACK RFC 9293 §3.10.7.4 owes an unacceptable segment, rate-limited as Linux's
-   * tcp_oow_rate_limited does: a segment with data (and no SYN) is always answered (it is not
-   * part of an ACK loop, and its sender needs the duplicate ACK); one without data at most once
-   * per `invalidAckIntervalMs`, so that two ends can never ACK each other's ACKs for ever.
-   */
-  #invalidAck(now: number, seg: TcpRepr): void {
-    const interval = this.#opts.invalidAckIntervalMs;
-    if (interval > 0 && (seg.payload.length === 0 || seg.control === 'syn')) {
-      if (this.#lastInvalidAckAt !== null && now - this.#lastInvalidAckAt < interval) {
-        this.#count('invalid-ack-limited');
-        return;
-      }
-      this.#lastInvalidAckAt = now;
-    }
-    this.#ackNow = true;
+    this.#ctx.emit({ type: 'closed' });
   }
 
   #reply(seg: TcpRepr): void {
     if (this.#replies === null) {
       this.#replies = [seg];
     } else if (this.#replies.length >= MAX_REPLIES) {
-      this.#drop('reply-queue-full');
+      this.#ctx.drop('reply-queue-full');
     } else {
       this.#replies.push(seg);
     }
@@ -1847,7 +1557,7 @@ export class TcpConnection implements FourTuple {
 
   /** Room in the send buffer (all of sndBuf before the first send made one). */
   #sendFree(): number {
-    return this.#sendBuf?.free ?? this.#opts.sndBuf;
+    return this.#sendBuf?.free ?? this.#ctx.opts.sndBuf;
   }
 
   #finSent(): boolean {
@@ -1860,27 +1570,13 @@ export class TcpConnection implements FourTuple {
 
   /** Eff.snd.MSS (RFC 9293 §3.7.1): SMSS less the options this segment carries. */
   #sndEffMss(sackBlocks: number): number {
-    let opt = this.#neg.timestamps ? TIMESTAMP_OPTION_LEN : 0;
+    let opt = this.#ctx.negotiated.timestamps ? TIMESTAMP_OPTION_LEN : 0;
     if (sackBlocks > 0) opt += 4 + 8 * sackBlocks; // kind, length, blocks, two NOPs of padding
-    return Math.max(1, this.#neg.smss - opt);
-  }
-
-  /** The payload of a full-sized segment from the peer (our MSS less its timestamp option). */
-  #rcvEffMss(): number {
-    return Math.max(1, this.#opts.mss - (this.#neg.timestamps ? TIMESTAMP_OPTION_LEN : 0));
+    return Math.max(1, this.#ctx.negotiated.smss - opt);
   }
 
   #tsNow(now: number): number {
     return tsClock(now, this.iss);
-  }
-
-  #drop(reason: string): void {
-    this.#count(reason);
-  }
-
-  #count(reason: string): void {
-    if (this.stats.drops === NO_DROPS) this.stats.drops = {};
-    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
   }
 }
 
@@ -1894,19 +1590,3 @@ export function tsClock(now: number, iss: number): number {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Nothing negotiated yet: RFC 9293 §3.7.1's default send MSS, no options. */
-const BEFORE_SYN: Readonly<Negotiated> = Object.freeze({
-  smss: DEFAULT_PEER_MSS,
-  windowScale: false,
-  sndShift: 0,
-  rcvShift: 0,
-  timestamps: false,
-  sack: false,
-});
-// Shared empty stand-ins for per-connection collections that an idle connection never fills (a
-// JS array or object is 32–56 B of heap even when empty); each is replaced on the first write.
-const NONE_HELD: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
-const NO_EVENTS: TcpEvent[] = Object.freeze([]) as unknown as TcpEvent[];
-const NO_DROPS: Readonly<Record<string, number>> = Object.freeze({});
-/** What an absent out-of-order queue releases when RCV.NXT advances: nothing. */
-const NO_CHUNKS: readonly Uint8Array[] = Object.freeze([]);

@@ -28,7 +28,7 @@ export interface TcpOptions {
   /** SACK-permitted (SYN only, RFC 2018). */
   sackPermitted: boolean;
   /** SACK blocks (RFC 2018 §3), empty when absent. */
-  sackBlocks: SackBlock[];
+  sackBlocks: readonly SackBlock[];
   /** Timestamps (RFC 7323 §3), or null when absent. */
   timestamp: TcpTimestamp | null;
 }

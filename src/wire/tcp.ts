@@ -168,7 +168,7 @@ function parseOptions(b: Uint8Array): TcpOptions | null {
   let mss: number | null = null;
   let windowScale: number | null = null;
   let sackPermitted = false;
-  let sackBlocks: SackBlock[] = EMPTY_SACK;
+  let sackBlocks: readonly SackBlock[] = EMPTY_SACK;
   let timestamp: TcpOptions['timestamp'] = null;
   let i = 0;
   while (i < b.length) {
@@ -197,10 +197,11 @@ function parseOptions(b: Uint8Array): TcpOptions | null {
       case OPT_SACK: {
         // RFC 2018 §3: 8 bytes per block, 1 to 4 blocks.
         if ((len - 2) % 8 !== 0 || len < 10 || len > 34) return null;
-        sackBlocks = [];
+        const blocks: SackBlock[] = [];
         for (let j = i + 2; j < i + len; j += 8) {
-          sackBlocks.push({ left: get32(b, j), right: get32(b, j + 4) });
+          blocks.push({ left: get32(b, j), right: get32(b, j + 4) });
         }
+        sackBlocks = blocks;
         break;
       }
       case OPT_TIMESTAMP:
@@ -224,7 +225,7 @@ function parseOptions(b: Uint8Array): TcpOptions | null {
   return { mss, windowScale, sackPermitted, sackBlocks, timestamp };
 }
 
-const EMPTY_SACK: SackBlock[] = Object.freeze([]) as unknown as SackBlock[];
+const EMPTY_SACK: readonly SackBlock[] = Object.freeze([]);
 const NO_OPTIONS_SHARED: TcpOptions = Object.freeze({
   mss: null,
   windowScale: null,
@@ -238,9 +239,20 @@ const NO_OPTIONS_SHARED: TcpOptions = Object.freeze({
  * without). `emitTcp` sends only the first ones when given more.
  */
 export function sackBlocksThatFit(opts: TcpOptions): number {
-  const used = optionsLenWithoutSack(opts);
-  const room = Math.floor((TCP_MAX_OPTIONS_LEN - used - 4) / 8);
-  return Math.max(0, Math.min(opts.sackBlocks.length, room, 4));
+  return Math.min(opts.sackBlocks.length, sackRoom(optionsLenWithoutSack(opts)));
+}
+
+/**
+ * How many SACK blocks fit in the option space beside `used` bytes of other options: a SACK
+ * option is kind, length and 8 bytes a block, padded to 32 bits (at most 4 blocks, RFC 2018 §3).
+ */
+export function sackRoom(used: number): number {
+  return Math.max(0, Math.min(Math.floor((TCP_MAX_OPTIONS_LEN - used - 4) / 8), 4));
+}
+
+/** Bytes a SACK option of `blocks` blocks takes, padding included (0 for none). */
+export function sackOptionLen(blocks: number): number {
+  return blocks > 0 ? 4 + 8 * blocks : 0;
 }
 
 function optionsLenWithoutSack(o: TcpOptions): number {
@@ -254,8 +266,7 @@ function optionsLenWithoutSack(o: TcpOptions): number {
 }
 
 function optionsLen(o: TcpOptions): number {
-  const blocks = sackBlocksThatFit(o);
-  return optionsLenWithoutSack(o) + (blocks > 0 ? 4 + 8 * blocks : 0);
+  return optionsLenWithoutSack(o) + sackOptionLen(sackBlocksThatFit(o));
 }
 
 /** Header length (options included, a multiple of 4) that `emitTcp` writes for `repr`. */

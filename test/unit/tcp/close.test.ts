@@ -234,7 +234,7 @@ group('RFC 5961 §7: challenge ACK rate limit', () => {
       feed(c, 100, { control: 'rst', seq: r(10) });
       drain(c, 100);
     }
-    expect(c.snapshot().drops['challenge-ack-limited']).toBe(3);
+    expect(c.snapshot().counters['challenge-ack-limited']).toBe(3);
     feed(c, 1100, { control: 'rst', seq: r(10) });
     expectOut(c, 1100, [{ ack: r(1) }]);
   });

@@ -14,7 +14,7 @@ describe('ACKs for unacceptable segments', () => {
     feed(c, 200, oow);
     feed(c, 599, oow);
     expectOut(c, 599, []);
-    expect(c.stats.drops['invalid-ack-limited']).toBe(2);
+    expect(c.stats.counters['invalid-ack-limited']).toBe(2);
     feed(c, 600, oow);
     expectOut(c, 600, [{ control: 'none', seq: l(1), ack: r(1) }]);
   });
