@@ -37,6 +37,7 @@ describe('fuzz', () => {
     expect(c.tableFull + c.timeWaitEvicted).toBeGreaterThan(0); // the table bound bit
     expect(c['tcp:bad-checksum']).toBeGreaterThan(0); // some checksums left unrepaired
     expect(c.icmpEchoReplies).toBeGreaterThan(0);
+    expect(c.protectedBytesVerified).toBeGreaterThan(100_000); // the protected echo flowed
     expect(r.virtualMs).toBeGreaterThan(60_000);
   });
 
