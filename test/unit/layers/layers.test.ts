@@ -34,7 +34,10 @@ function tree(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'tunstack-layers-'));
   scratch.push(dir);
   cpSync(join(ROOT, '.dependency-cruiser.cjs'), join(dir, '.dependency-cruiser.cjs'));
-  writeFileSync(join(dir, 'tsconfig.json'), '{"compilerOptions":{"allowImportingTsExtensions":true}}');
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    '{"compilerOptions":{"allowImportingTsExtensions":true}}',
+  );
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), text);
