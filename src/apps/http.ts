@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serveHttp } from '../api/http.ts';
 import type { NetStack } from '../api/index.ts';
+import type { TimerHandle } from '../stack/clock.ts';
 import { htmlIndexPage, prefersHtml, textIndexPage } from './http-index.ts';
 import { countingChunk, pumpRepeated } from './pump.ts';
 import type { StreamSocket } from './serve.ts';
@@ -157,15 +158,16 @@ export async function startHttp(
     },
     close: async (graceMs = 1_000) => {
       const closed = service.close();
-      let timer: NodeJS.Timeout | undefined;
+      // On the stack's clock, as every other timer of the stack and its apps.
+      let timer: TimerHandle | undefined;
       const late = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
+        timer = stack.clock.setTimer(stack.clock.now() + graceMs, () => {
           for (const s of sockets) s.destroy();
           resolve();
-        }, graceMs);
+        });
       });
       await Promise.race([closed, late]);
-      clearTimeout(timer);
+      timer?.cancel();
       await closed;
     },
   };

@@ -9,7 +9,12 @@ import http from 'node:http';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HttpService, StackAgent, serveHttp } from '../../../src/api/http.ts';
-import { createHttpHandler, type HttpAppOptions, parseCount } from '../../../src/apps/http.ts';
+import {
+  createHttpHandler,
+  type HttpAppOptions,
+  parseCount,
+  startHttp,
+} from '../../../src/apps/http.ts';
 import { countingChunk, pumpRepeated } from '../../../src/apps/pump.ts';
 import type { VirtualClock } from '../../../src/stack/clock.ts';
 import type { Stack } from '../../../src/stack/stack.ts';
@@ -231,6 +236,54 @@ describe('http app', () => {
     expect(r.status).toBe(405);
     expect(r.headers.allow).toBe('POST, PUT');
     expect((await request(f, 'DELETE', '/')).headers.allow).toBe('GET, HEAD');
+  });
+});
+
+describe('startHttp', () => {
+  it('close() ends idle connections and gives a busy one graceMs on the stack clock, then destroys it', async () => {
+    const { clock, client, server } = netPair();
+    const app = await runFor(clock, startHttp(server, 0));
+    // Two agents, so that the two requests take two connections.
+    const agents = [new StackAgent(client, { keepAlive: true }), new StackAgent(client)];
+    const get = (agent: StackAgent, path: string) =>
+      new Promise<http.IncomingMessage>((resolve, reject) =>
+        http.get({ host: SERVER, port: app.port, path, agent }, resolve).on('error', reject),
+      );
+    // An idle keep-alive connection, and a busy one streaming a terabyte.
+    const idle = await runFor(clock, get(agents[0], '/bytes/10'));
+    idle.resume();
+    await runFor(clock, new Promise((r) => idle.once('end', r)));
+    const busy = await runFor(clock, get(agents[1], `/bytes/${2 ** 40}`));
+    let got = 0;
+    let aborted = false;
+    busy.on('data', (d: Buffer) => {
+      got += d.length;
+    });
+    busy.on('aborted', () => {
+      aborted = true;
+    });
+    busy.on('error', () => {});
+    await runUntil(clock, () => got >= 1024 * 1024, 60_000, 'a megabyte');
+    expect(server.connections().filter((c) => c.state === 'ESTABLISHED')).toHaveLength(2);
+    const t0 = clock.now();
+    let closedAt = -1;
+    const closing = app.close(200).then(() => {
+      closedAt = clock.now();
+    });
+    // The idle one goes at once; the busy one keeps streaming until the grace time is up.
+    await advance(clock, 199);
+    expect(closedAt).toBe(-1);
+    expect(server.connections().filter((c) => c.state === 'ESTABLISHED')).toHaveLength(1);
+    const before = got;
+    await runFor(clock, closing);
+    expect(closedAt).toBe(t0 + 200);
+    expect(got).toBeGreaterThan(before);
+    await runUntil(clock, () => aborted, 10_000, 'the client to see the abort');
+    // No listener, the busy connection reset; the idle one, which the server ended, in TIME_WAIT.
+    expect(server.connections().map((c) => c.state)).toEqual(['TIME_WAIT']);
+    for (const a of agents) a.destroy();
+    await client.close();
+    await server.close();
   });
 });
 
