@@ -17,7 +17,6 @@
 import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
 import { NO_OPTIONS, segmentLength } from '../wire/tcp-repr.ts';
 import type { CongestionName } from './congestion/index.ts';
-import { createCongestionControl } from './congestion/index.ts';
 import {
   ConnContext,
   type TcpConnStats,
@@ -25,13 +24,7 @@ import {
   type TcpDropReason,
 } from './context.ts';
 import type { TcpErrorCode, TcpEvent } from './events.ts';
-import {
-  MAX_WINDOW_FIELD,
-  negotiate,
-  synAckOptions,
-  synOptions,
-  TIMESTAMP_OPTION_LEN,
-} from './handshake.ts';
+import { MAX_WINDOW_FIELD, negotiate, synAckOptions, synOptions } from './handshake.ts';
 import {
   appendChange,
   type PackedHistory,
@@ -41,13 +34,10 @@ import {
 } from './history.ts';
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
 import { Receiver, type TextOutcome } from './receiver.ts';
-import { LossRecovery } from './recovery.ts';
 import { isAcceptable } from './recv.ts';
 import { resetFor } from './reply.ts';
-import { RttEstimator } from './rtt.ts';
-import { bytesToSend } from './send.ts';
-import { SendBuffer } from './sendbuf.ts';
-import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
+import { type DataPlan, Sender } from './sender.ts';
+import { seqAdd, seqGeq, seqGt, seqLeq, seqLt } from './seq.ts';
 import { canReceive, canSend, isSynchronized, type TcpState } from './state.ts';
 import { chooseTimer, earliest, IDLE, type TcpTimer, timerDeadline } from './timers.ts';
 
@@ -101,7 +91,7 @@ export interface TcpSnapshot {
 }
 
 /** RFC 8985 §7.2 WCDelAckT: a receiver may delay the ACK of a lone segment this long. */
-const WORST_CASE_DELAYED_ACK_MS = 200;
+const _WORST_CASE_DELAYED_ACK_MS = 200;
 /** The most replies (RSTs for bad ACKs) held for dispatch; more are dropped and counted. */
 const MAX_REPLIES = 4;
 /** Bound on `dispatch`'s fire-then-send loop: each turn changes a timer or the state. */
@@ -117,14 +107,14 @@ type Action =
  * What dispatch fires: a timer, the delayed ACK, or 'rearm' (a user call changed what the timer
  * should be; it is chosen at dispatch time, with the caller's `now`, not the last one seen).
  */
-type Firing = 'delayedAck' | 'rearm' | TcpTimer['kind'];
+type Firing = 'delayedAck' | 'rearm' | Exclude<TcpTimer['kind'], 'idle'>;
 
 /** A segment to build. */
 type Plan =
   | { kind: 'reply' }
   | { kind: 'rst' }
   | { kind: 'syn' }
-  | { kind: 'data'; seq: number; len: number; fin: boolean; sack: readonly SackBlock[] }
+  | DataPlan
   | { kind: 'probe' }
   | { kind: 'ack'; sack: readonly SackBlock[] };
 
@@ -143,6 +133,8 @@ export class TcpConnection implements FourTuple {
   readonly #ctx: ConnContext;
   /** The receiving half: why we ACK (src/tcp/receiver.ts). */
   readonly #rcv: Receiver;
+  /** The sending half: why we send (src/tcp/sender.ts). */
+  readonly #snd: Sender;
 
   #state: TcpState = 'CLOSED';
   /** Created by a listener from a SYN (RFC 9293: "passive OPEN"). */
@@ -150,44 +142,19 @@ export class TcpConnection implements FourTuple {
 
   // Send sequence space (RFC 9293 §3.3.1).
   readonly iss: number;
-  #sndUna: number;
-  #sndNxt: number;
-  /** Highest sequence number sent plus one: SND.NXT before a go-back-N retransmission. */
-  #sndMax: number;
-  /** Peer's window in bytes (scaled). */
-  #sndWnd = 0;
-  #sndWl1 = 0;
-  #sndWl2 = 0;
-  /** Max(SND.WND) (RFC 9293 §3.8.6.2.1). */
-  #maxSndWnd = 0;
 
   // Receive sequence space.
 
   // Negotiated options.
 
   // Buffers.
-  /** Bytes written and not yet acknowledged; null until the first send (idle: never). */
-  #sendBuf: SendBuffer | null = null;
-  /** Sequence number of the first byte in #sendBuf. */
-  #sendBufSeq: number;
-  /** The user has shut down sending: FIN follows the queued data. */
-  #finQueued = false;
   /** The user called close(): no more reading either (RFC 1122 §4.2.2.13, FIN_WAIT_2 timeout). */
   #userClosed = false;
-  #wantDrain = false;
 
   // Timers.
   #timer: TcpTimer = IDLE;
   /** A user call changed what should be running: choose the timer at the next dispatch. */
   #timerStale = false;
-  /** When data was last sent, for the restart window after idle (RFC 5681 §4.1). */
-  #lastDataSentAt: number | null = null;
-  /** A tail loss probe is due (RFC 8985 §7.3). */
-  #tlpPending = false;
-  /** TLP.end_seq: SND.MAX when the probe went; no other probe until it is acknowledged. */
-  #tlpEnd: number | null = null;
-  #forceSend = false;
-  #probePending = false;
   #rstPending = false;
   /** Replies (RSTs) waiting for dispatch, or null when none (the usual case). */
   #replies: TcpRepr[] | null = null;
@@ -200,29 +167,8 @@ export class TcpConnection implements FourTuple {
   #lastRecvAt: number;
   #keepAliveProbes = 0;
   #lastProbeAt = 0;
-  #persistBackoff = 0;
-  #unansweredProbes = 0;
 
   // Retransmission (RFC 6298) and congestion control.
-  readonly #rtt: RttEstimator;
-  /** Karn's algorithm: the segment being timed ends at #rttSeq, sent at #rttTime. */
-  #rttSeq: number | null = null;
-  #rttTime = 0;
-  /**
-   * When the current flight began (the first byte sent while nothing was outstanding): every
-   * segment an ACK can acknowledge was sent since, so no true RTT sample is longer than this.
-   */
-  #flightStart = 0;
-  /** Consecutive retransmission timeouts (or SYN retransmissions) of the same data. */
-  #retries = 0;
-  /** ESTABLISHED was reached: congestion control applies from here on (it needs the SMSS). */
-  #established = false;
-  /**
-   * Congestion control and loss recovery (~500 B of heap with the scoreboard): made with the
-   * first data or FIN sent after ESTABLISHED (#recovery); a connection that never sends, as
-   * most idle ones, never has one. Until then nothing is in flight, so none of it could act.
-   */
-  #loss: LossRecovery | null = null;
 
   #closedEmitted = false;
 
@@ -242,16 +188,11 @@ export class TcpConnection implements FourTuple {
     this.localPort = tuple.localPort;
     this.remoteAddr = tuple.remoteAddr >>> 0;
     this.remotePort = tuple.remotePort;
-    const o = sharedOptions(options);
-    this.#ctx = new ConnContext(o);
-    this.#rcv = new Receiver(this.#ctx);
-    this.#passive = passive;
     this.iss = iss >>> 0;
-    this.#sndUna = this.iss;
-    this.#sndNxt = this.iss;
-    this.#sndMax = this.iss;
-    this.#sendBufSeq = seqAdd(this.iss, 1);
-    this.#rtt = new RttEstimator(o); // frozen (sharedOptions): the estimator keeps it
+    this.#ctx = new ConnContext(sharedOptions(options));
+    this.#rcv = new Receiver(this.#ctx);
+    this.#snd = new Sender(this.#ctx, this.iss);
+    this.#passive = passive;
     this.#now = now;
     this.#openedAt = now;
     this.#lastRecvAt = now;
@@ -285,7 +226,7 @@ export class TcpConnection implements FourTuple {
     c.stats.segsIn++; // the SYN this connection was made from
     c.#takePeerSyn(syn);
     // The window in a SYN is never scaled (RFC 7323 §2.2).
-    c.#updateWindow(syn.window, syn.seq, c.iss);
+    c.#snd.updateWindow(syn.window, syn.seq, c.iss);
     c.#updateTimer(now);
     return c;
   }
@@ -304,8 +245,8 @@ export class TcpConnection implements FourTuple {
     options: Partial<TcpConnectionOptions> = {},
   ): TcpConnection {
     const c = TcpConnection.accept(tuple, iss, now, syn, options);
-    c.#sndNxt = seqAdd(c.iss, 1);
-    c.#sndMax = c.#sndNxt;
+    c.#snd.sndNxt = seqAdd(c.iss, 1);
+    c.#snd.sndMax = c.#snd.sndNxt;
     c.stats.segsOut++; // the SYN-ACK the listener sent
     c.#updateTimer(now);
     return c;
@@ -334,22 +275,22 @@ export class TcpConnection implements FourTuple {
 
   /** SND.UNA: oldest unacknowledged sequence number. */
   get sndUna(): number {
-    return this.#sndUna;
+    return this.#snd.sndUna;
   }
 
   /** SND.NXT: next sequence number to send (rolled back to SND.UNA by a retransmission timeout). */
   get sndNxt(): number {
-    return this.#sndNxt;
+    return this.#snd.sndNxt;
   }
 
   /** SND.MAX: one past the highest sequence number ever sent. */
   get sndMax(): number {
-    return this.#sndMax;
+    return this.#snd.sndMax;
   }
 
   /** SND.WND: the peer's window in bytes, scaled. */
   get sndWnd(): number {
-    return this.#sndWnd;
+    return this.#snd.sndWnd;
   }
 
   /** IRS: the peer's initial sequence number (0 until its SYN arrives). */
@@ -394,25 +335,25 @@ export class TcpConnection implements FourTuple {
 
   snapshot(): TcpSnapshot {
     // Before the first send, the state a fresh controller would start from (not kept).
-    const loss = this.#loss ?? (this.#established ? this.#newLossRecovery() : null);
+    const loss = this.#snd.lossForSnapshot();
     return {
       state: this.#state,
       iss: this.iss,
       irs: this.#rcv.irs,
-      sndUna: this.#sndUna,
-      sndNxt: this.#sndNxt,
-      sndMax: this.#sndMax,
-      sndWnd: this.#sndWnd,
+      sndUna: this.#snd.sndUna,
+      sndNxt: this.#snd.sndNxt,
+      sndMax: this.#snd.sndMax,
+      sndWnd: this.#snd.sndWnd,
       rcvNxt: this.#rcv.rcvNxt,
       rcvWnd: this.#rcv.rcvWnd,
-      smss: this.#sndEffMss(0),
+      smss: this.#snd.effMss(0),
       sndShift: this.#ctx.negotiated.sndShift,
       rcvShift: this.#ctx.negotiated.rcvShift,
       timestamps: this.#ctx.negotiated.timestamps,
       sack: this.#ctx.negotiated.sack,
-      srtt: this.#rtt.srtt,
-      rttvar: this.#rtt.rttvar,
-      rto: this.#rtt.rto,
+      srtt: this.#snd.rtt.srtt,
+      rttvar: this.#snd.rtt.rttvar,
+      rto: this.#snd.rtt.rto,
       cwnd: loss?.cc.cwnd ?? 0,
       ssthresh: loss?.cc.ssthresh ?? 0,
       inRecovery: loss?.inRecovery ?? false,
@@ -425,7 +366,7 @@ export class TcpConnection implements FourTuple {
       bytesOut: this.stats.bytesOut,
       segsIn: this.stats.segsIn,
       segsOut: this.stats.segsOut,
-      sendQueue: this.#sendBuf?.length ?? 0,
+      sendQueue: this.#snd.queued,
       recvQueue: this.#rcv.heldBytes,
       oooBytes: this.#rcv.outOfOrderBytes,
       timer: this.#timer,
@@ -445,20 +386,18 @@ export class TcpConnection implements FourTuple {
    * connection nothing is accepted and an EPIPE error event is queued.
    */
   send(data: Uint8Array): number {
-    if (!canSend(this.#state) || this.#finQueued) {
+    if (!canSend(this.#state) || this.#snd.finQueued) {
       this.#ctx.emit({ type: 'error', code: 'EPIPE' });
       return 0;
     }
-    this.#sendBuf ??= new SendBuffer(this.#ctx.opts.sndBuf);
-    const n = this.#sendBuf.push(data);
-    if (n < data.length) this.#wantDrain = true;
+    const n = this.#snd.push(data);
     this.#timerStale = true;
     return n;
   }
 
   /** Bytes that `send` would accept now. */
   get sendRoom(): number {
-    return canSend(this.#state) && !this.#finQueued ? this.#sendFree() : 0;
+    return canSend(this.#state) && !this.#snd.finQueued ? this.#snd.free : 0;
   }
 
   /**
@@ -496,14 +435,14 @@ export class TcpConnection implements FourTuple {
       case 'SYN_SENT':
       case 'SYN_RECEIVED':
         // Queued until ESTABLISHED, then FIN_WAIT_1.
-        this.#finQueued = true;
+        this.#snd.finQueued = true;
         break;
       case 'ESTABLISHED':
-        this.#finQueued = true;
+        this.#snd.finQueued = true;
         this.#enter('FIN_WAIT_1', false);
         break;
       case 'CLOSE_WAIT':
-        this.#finQueued = true;
+        this.#snd.finQueued = true;
         this.#enter('LAST_ACK', false);
         break;
       default:
@@ -576,7 +515,7 @@ export class TcpConnection implements FourTuple {
     // First, check the ACK bit.
     let ackOk = false;
     if (seg.ack !== null) {
-      if (seqLeq(seg.ack, this.iss) || seqGt(seg.ack, this.#sndMax)) {
+      if (seqLeq(seg.ack, this.iss) || seqGt(seg.ack, this.#snd.sndMax)) {
         if (seg.control !== 'rst') this.#reply(this.#bareRst(seg.ack));
         this.#ctx.drop('bad-ack');
         return;
@@ -596,9 +535,10 @@ export class TcpConnection implements FourTuple {
     }
     this.#takePeerSyn(seg);
     this.#lastRecvAt = now;
-    this.#updateWindow(seg.window, seg.seq, seg.ack ?? this.iss);
+    this.#snd.updateWindow(seg.window, seg.seq, seg.ack ?? this.iss);
     if (ackOk && seg.ack !== null) {
-      this.#ackAdvanced(now, seg, seg.ack);
+      this.#snd.ackAdvanced(now, seg, seg.ack, this.#state);
+      this.#stopSendTimer();
       this.#enterEstablished();
       this.#rcv.ackNow = true;
       // Data on a SYN-ACK is processed as text (§3.10.7.3: "continue processing at the sixth step").
@@ -607,8 +547,7 @@ export class TcpConnection implements FourTuple {
       // Simultaneous open (§3.10.7.3, Figure 8): answer with SYN-ACK from SYN_RECEIVED. Data on
       // the SYN is not kept; the peer retransmits it.
       this.#enter('SYN_RECEIVED');
-      this.#sndNxt = this.iss;
-      this.#rttSeq = null;
+      this.#snd.rewindSyn();
       this.#timer = IDLE;
     }
   }
@@ -633,8 +572,7 @@ export class TcpConnection implements FourTuple {
       seg.ack === null &&
       seg.seq === this.#rcv.irs
     ) {
-      this.#sndNxt = this.iss;
-      this.#rttSeq = null;
+      this.#snd.rewindSyn();
       return;
     }
 
@@ -698,7 +636,7 @@ export class TcpConnection implements FourTuple {
     // the fifth step will drop (RFC 9293 §3.10.7.4, RFC 5961 §5.2): a segment that is dropped
     // must not move TS.Recent, or one forged ACK with a huge TSval would make PAWS (§5) drop
     // every later segment of the connection.
-    const ackInRange = seg.ack === null || this.#ackInRange(seg.ack);
+    const ackInRange = seg.ack === null || this.#snd.ackInRange(seg.ack);
     if (
       ts !== null &&
       this.#ctx.negotiated.timestamps &&
@@ -739,23 +677,23 @@ export class TcpConnection implements FourTuple {
     }
     const ack = seg.ack;
     if (this.#state === 'SYN_RECEIVED') {
-      if (!(seqGt(ack, this.#sndUna) && seqLeq(ack, this.#sndMax))) {
+      if (!(seqGt(ack, this.#snd.sndUna) && seqLeq(ack, this.#snd.sndMax))) {
         this.#reply(this.#bareRst(ack));
         this.#ctx.drop('bad-ack');
         return;
       }
       this.#enterEstablished();
-      this.#updateWindow(seg.window * 2 ** this.#ctx.negotiated.sndShift, seg.seq, ack);
+      this.#snd.updateWindow(seg.window * 2 ** this.#ctx.negotiated.sndShift, seg.seq, ack);
     }
     // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
-    if (!this.#ackInRange(ack)) {
+    if (!this.#snd.ackInRange(ack)) {
       this.#rcv.challengeAck(now);
       this.#ctx.drop('ack-out-of-range');
       return;
     }
-    this.#processAck(now, seg, ack);
+    if (this.#snd.processAck(now, seg, ack, this.#state)) this.#stopSendTimer();
 
-    const finAcked = this.#finAcked();
+    const finAcked = this.#snd.finAcked();
     switch (this.#state) {
       case 'FIN_WAIT_1':
         if (finAcked) this.#enter('FIN_WAIT_2');
@@ -797,88 +735,6 @@ export class TcpConnection implements FourTuple {
     }
   }
 
-  /** RFC 5681 §2 "duplicate acknowledgment", then SND.UNA advance, window, RTT and recovery. */
-  #processAck(now: number, seg: TcpRepr, ack: number): void {
-    const wnd = seg.window * 2 ** this.#ctx.negotiated.sndShift;
-    this.#loss?.onSackBlocks(seg.options.sackBlocks, this.#sndUna, this.#sndMax);
-    const isDup =
-      ack === this.#sndUna &&
-      this.#sndMax !== this.#sndUna &&
-      seg.payload.length === 0 &&
-      seg.control === 'none' &&
-      wnd === this.#sndWnd;
-
-    if (seqGt(ack, this.#sndUna)) {
-      this.#ackAdvanced(now, seg, ack);
-    } else if (isDup) {
-      // Karn: a fast retransmission ends RTT timing of what it overlaps.
-      const canSendNew =
-        seqGt(this.#dataEnd(), this.#sndMax) && this.#sndWnd > seqDiff(this.#sndMax, this.#sndUna);
-      if (this.#loss?.onDupAck(now, this.#sndUna, this.#sndMax, canSendNew)) this.#rttSeq = null;
-    } else if (this.#loss?.onOtherAck(now, this.#sndUna, this.#sndMax)) {
-      this.#rttSeq = null;
-    }
-
-    this.#loss?.detectLostRetransmissions(this.#sndUna);
-
-    // §3.10.7.4 fifth step: update the send window from the newest segment.
-    if (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLeq(this.#sndWl2, ack))) {
-      this.#updateWindow(wnd, seg.seq, ack);
-    }
-  }
-
-  /** SND.UNA < SEG.ACK ≤ SND.MAX: new data (or our SYN, or our FIN) acknowledged. */
-  #ackAdvanced(now: number, seg: TcpRepr, ack: number): void {
-    const acked = seqDiff(ack, this.#sndUna);
-    const flight = seqDiff(this.#sndMax, this.#sndUna);
-    this.#sampleRtt(now, seg, ack);
-
-    // Drop acknowledged bytes from the send buffer (the SYN and FIN take no buffer space).
-    const dataEnd = this.#dataEnd();
-    const ackedData = seqDiff(seqMin(ack, dataEnd), this.#sendBufSeq);
-    if (ackedData > 0 && this.#sendBuf !== null) {
-      this.#sendBuf.consume(ackedData);
-      this.#sendBufSeq = seqAdd(this.#sendBufSeq, ackedData);
-    }
-    this.#sndUna = ack;
-    if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack;
-    this.#retries = 0;
-    this.#unansweredProbes = 0;
-    // RFC 6298 §5.2–5.3: stop the timer when all is acknowledged, else restart it.
-    const k = this.#timer.kind;
-    if (k === 'retransmit' || k === 'persist' || k === 'tlp') this.#timer = IDLE;
-    if (this.#tlpEnd !== null && seqGeq(ack, this.#tlpEnd)) this.#tlpEnd = null;
-    this.#loss?.onAckAdvanced(now, ack, acked, ackedData, flight, this.#rtt.srtt);
-
-    if (this.#wantDrain && this.#sendFree() >= this.#ctx.opts.sndBuf / 2 && canSend(this.#state)) {
-      this.#wantDrain = false;
-      this.#ctx.emit({ type: 'drain' });
-    }
-  }
-
-  /** RFC 5961 §5.2: SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT (here SND.MAX, the highest sent). */
-  #ackInRange(ack: number): boolean {
-    return seqLeq(ack, this.#sndMax) && seqGeq(ack, seqAdd(this.#sndUna, -this.#maxSndWnd));
-  }
-
-  /** RFC 6298 (Karn's algorithm) or RFC 7323 §4 (RTTM from the echoed timestamp). */
-  #sampleRtt(now: number, seg: TcpRepr, ack: number): void {
-    const ts = seg.options.timestamp;
-    if (this.#ctx.negotiated.timestamps && ts !== null && ts.tsEcr !== 0) {
-      const rtt = seqDiff(this.#tsNow(now), ts.tsEcr);
-      // A TSecr older than the flight it acknowledges echoes nothing we sent in it (forged, or a
-      // broken peer): no sample, or one segment could set SRTT to days. RFC 7323 §4.3 trusts the
-      // echo; Linux uses it only when it has no send time of its own (tcp_ack_update_rtt).
-      if (rtt >= 0 && rtt <= Math.floor(now) - Math.floor(this.#flightStart)) this.#rtt.sample(rtt);
-      this.#rttSeq = null;
-      return;
-    }
-    if (this.#rttSeq !== null && seqGeq(ack, this.#rttSeq)) {
-      this.#rtt.sample(now - this.#rttTime);
-      this.#rttSeq = null;
-    }
-  }
-
   /** §3.10.7.4 eighth step: the peer's FIN was taken (the receiver moved RCV.NXT past it). */
   #peerFinTaken(now: number): void {
     switch (this.#state) {
@@ -887,7 +743,7 @@ export class TcpConnection implements FourTuple {
         this.#enter('CLOSE_WAIT');
         break;
       case 'FIN_WAIT_1':
-        if (this.#finAcked()) this.#enterTimeWait(now);
+        if (this.#snd.finAcked()) this.#enterTimeWait(now);
         else this.#enter('CLOSING');
         break;
       case 'FIN_WAIT_2':
@@ -984,171 +840,16 @@ export class TcpConnection implements FourTuple {
     if (t.kind !== 'idle' && t.at <= now) return { kind: 'fire', timer: t.kind };
 
     if (state === 'SYN_SENT' || state === 'SYN_RECEIVED') {
-      if (this.#sndNxt === this.iss) return { kind: 'send', plan: { kind: 'syn' } };
+      if (this.#snd.sndNxt === this.iss) return { kind: 'send', plan: { kind: 'syn' } };
     } else if (state !== 'TIME_WAIT') {
-      const data = this.#planData();
+      const data = this.#snd.planData(this.#rcv.sackBlocks());
       if (data !== null) return { kind: 'send', plan: data };
-      if (this.#probePending) return { kind: 'send', plan: { kind: 'probe' } };
+      if (this.#snd.probePending) return { kind: 'send', plan: { kind: 'probe' } };
     }
     if (state !== 'SYN_SENT' && this.#rcv.ackDue(state)) {
       return { kind: 'send', plan: { kind: 'ack', sack: this.#rcv.sackBlocks() } };
     }
     return { kind: 'wait', at: earliest(timerDeadline(this.#timer), this.#rcv.delayedAckAt) };
-  }
-
-  /** The next data (or FIN) segment, if one may go now. */
-  #planData(): Plan | null {
-    const fin = this.#finQueued;
-    const dataEnd = this.#dataEnd();
-    const sack = this.#rcv.sackBlocks();
-    const maxSeg = this.#sndEffMss(sack.length);
-
-    const loss = this.#loss;
-
-    if (this.#tlpPending) return this.#planProbe(fin, dataEnd, maxSeg, sack);
-
-    // A retransmission of the segment at SND.UNA (fast retransmit, NewReno partial ACK).
-    if (loss?.rexmitPending) {
-      const len = Math.max(0, Math.min(maxSeg, seqDiff(dataEnd, this.#sndUna)));
-      const withFin = fin && seqAdd(this.#sndUna, len) === dataEnd;
-      if (len > 0 || withFin) return { kind: 'data', seq: this.#sndUna, len, fin: withFin, sack };
-    }
-
-    // RFC 6675 §5 step (C): during SACK recovery, NextSeg() chooses.
-    if (loss?.sackRecovery) {
-      const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
-      const newData = Math.max(
-        0,
-        Math.min(seqDiff(dataEnd, this.#sndNxt), this.#sndWnd - inFlight),
-      );
-      const next = loss.nextSack(this.#sndUna, this.#sndNxt, this.#sndMax, maxSeg, newData);
-      if (next.kind === 'blocked') return null;
-      if (next.kind === 'send') {
-        const withFin = fin && seqAdd(next.seq, next.len) === dataEnd;
-        return { kind: 'data', seq: next.seq, len: next.len, fin: withFin, sack };
-      }
-      // Nothing for NextSeg: only a FIN may still be due.
-      if (fin && this.#sndNxt === dataEnd) {
-        return { kind: 'data', seq: this.#sndNxt, len: 0, fin: true, sack };
-      }
-      return null;
-    }
-    return this.#planNewData(fin, dataEnd, maxSeg, sack);
-  }
-
-  /** New data (or the FIN) at SND.NXT, within the windows, Nagle and sender SWS permitting. */
-  #planNewData(
-    fin: boolean,
-    dataEnd: number,
-    maxSeg: number,
-    sack: readonly SackBlock[],
-  ): Plan | null {
-    const loss = this.#loss;
-    const sacked = loss !== null && loss.scoreboard.highestSacked !== null;
-    // Go-back-N after a timeout skips what the receiver has SACKed (RFC 6675 §5.1: keep using
-    // the scoreboard after an RTO), so it resends holes only.
-    let nxt = this.#sndNxt;
-    let resendEnd = seqMin(this.#sndMax, dataEnd);
-    if (sacked && seqLt(nxt, resendEnd)) {
-      const hole = loss.scoreboard.nextUnsackedHole(nxt, resendEnd);
-      nxt = hole === null ? this.#sndMax : hole.start;
-      if (hole !== null) resendEnd = hole.end;
-    }
-    const finPending = fin && seqLeq(nxt, dataEnd);
-    const queued = Math.max(0, seqDiff(dataEnd, nxt));
-    if (queued === 0 && !finPending) return null;
-    // Bytes in the network: sent, not acknowledged, not SACKed.
-    const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
-    const flight = sacked ? this.#unsackedBetween(this.#sndUna, this.#sndNxt) : inFlight;
-    const rec = this.#recovery();
-    const cwnd = rec.cc.cwnd + rec.limitedTransmit;
-    const windowRoom = this.#sndWnd - seqDiff(nxt, this.#sndUna);
-    let usable = Math.min(windowRoom, cwnd - flight);
-    if (this.#forceSend) usable = Math.max(usable, Math.min(windowRoom, maxSeg));
-
-    // Go-back-N after a timeout: data below SND.MAX was sent once within an offered window, so
-    // Nagle and SWS avoidance do not apply, and the first segment goes even into a window that
-    // has since closed (RFC 9293 §3.8.6.1: keep retransmitting into a zero window).
-    const resend = Math.max(0, seqDiff(resendEnd, nxt));
-    if (resend > 0) {
-      const cap = flight === 0 ? maxSeg : Math.max(0, usable);
-      const n = Math.min(resend, maxSeg, cap);
-      if (n === 0) return null;
-      const end = seqAdd(nxt, n);
-      return { kind: 'data', seq: nxt, len: n, fin: fin && end === dataEnd, sack };
-    }
-
-    let len = 0;
-    if (queued > 0) {
-      len = bytesToSend({
-        queued,
-        usable,
-        mss: maxSeg,
-        maxSndWnd: this.#maxSndWnd,
-        idle: inFlight === 0,
-        noDelay: this.#ctx.opts.noDelay,
-        closing: fin && queued <= maxSeg,
-        force: this.#forceSend,
-      });
-      if (len === 0) return null;
-    }
-    const withFin = finPending && seqAdd(nxt, len) === dataEnd;
-    if (len === 0 && !withFin) return null;
-    return { kind: 'data', seq: nxt, len, fin: withFin, sack };
-  }
-
-  /**
-   * RFC 8985 §7.3: the tail loss probe is one segment of new data if the peer's window allows,
-   * else the last segment sent again, so that the receiver's answer (SACK) reveals a tail loss.
-   */
-  #planProbe(fin: boolean, dataEnd: number, maxSeg: number, sack: readonly SackBlock[]): Plan {
-    const newData = Math.min(
-      seqDiff(dataEnd, this.#sndMax),
-      this.#sndWnd - seqDiff(this.#sndMax, this.#sndUna),
-      maxSeg,
-    );
-    if (newData > 0 && seqGeq(this.#sndNxt, this.#sndMax)) {
-      const end = seqAdd(this.#sndMax, newData);
-      return { kind: 'data', seq: this.#sndMax, len: newData, fin: fin && end === dataEnd, sack };
-    }
-    const dataTop = seqMin(this.#sndMax, dataEnd);
-    const seq = seqMax(this.#sndUna, seqAdd(dataTop, -maxSeg));
-    const len = Math.max(0, seqDiff(dataTop, seq));
-    return { kind: 'data', seq, len, fin: this.#finSent(), sack };
-  }
-
-  /**
-   * The probe timeout when a tail loss probe may be armed (RFC 8985 §7.2): SACK in use, an RTT
-   * measured, no recovery and no probe already out. PTO = 2*SRTT, plus a worst-case delayed ACK
-   * when only one segment is in flight.
-   */
-  #probeTimeout(): number | null {
-    const srtt = this.#rtt.srtt;
-    const loss = this.#loss;
-    if (!this.#ctx.opts.tailLossProbe || !this.#ctx.negotiated.sack) return null;
-    if (srtt === null || loss === null || loss.inRecovery) return null;
-    if (this.#tlpEnd !== null || this.#retries > 0) return null;
-    const s = this.#state;
-    if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'LAST_ACK') {
-      return null;
-    }
-    const oneSegment = seqDiff(this.#sndMax, this.#sndUna) <= this.#sndEffMss(0);
-    return Math.max(2 * srtt, 1) + (oneSegment ? WORST_CASE_DELAYED_ACK_MS : 0);
-  }
-
-  /** Un-SACKed bytes in [from, to). */
-  #unsackedBetween(from: number, to: number): number {
-    const sb = this.#loss?.scoreboard;
-    if (sb === undefined || sb.highestSacked === null) return Math.max(0, seqDiff(to, from));
-    let n = 0;
-    let cursor = from;
-    for (let i = 0; i < 1024 && seqLt(cursor, to); i++) {
-      const hole = sb.nextUnsackedHole(cursor, to);
-      if (hole === null) break;
-      n += seqDiff(hole.end, hole.start);
-      cursor = hole.end;
-    }
-    return n;
   }
 
   #build(now: number, plan: Plan): TcpRepr {
@@ -1162,48 +863,39 @@ export class TcpConnection implements FourTuple {
         const options = this.#ctx.negotiated.timestamps
           ? {
               ...NO_OPTIONS,
-              timestamp: { tsVal: this.#tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 },
+              timestamp: { tsVal: this.#snd.tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 },
             }
           : NO_OPTIONS;
-        return this.#repr('rst', this.#sndMax, EMPTY, this.#rcv.rcvNxt, 0, options);
+        return this.#repr('rst', this.#snd.sndMax, EMPTY, this.#rcv.rcvNxt, 0, options);
       }
       case 'syn':
         return this.#buildSyn(now);
       case 'probe': {
         // A zero-window or keep-alive probe: SEG.SEQ = SND.UNA − 1, no data (RFC 1122 §4.2.3.6),
         // which the peer must answer with an ACK carrying its current window.
-        this.#probePending = false;
-        return this.#segment(now, 'none', seqAdd(this.#sndUna, -1), EMPTY, []);
+        this.#snd.probePending = false;
+        return this.#segment(now, 'none', seqAdd(this.#snd.sndUna, -1), EMPTY, []);
       }
       case 'ack':
         this.#rcv.pureAckSent();
         // SND.MAX, not SND.NXT: during go-back-N SND.NXT is rolled back below what the peer has
         // received, and a pure ACK with an old sequence number is unacceptable to it (§3.10.7.4),
         // so its ACK field would never be read (BSD tcp_output does the same).
-        return this.#segment(now, 'none', this.#sndMax, EMPTY, plan.sack);
+        return this.#segment(now, 'none', this.#snd.sndMax, EMPTY, plan.sack);
       case 'data':
         return this.#buildData(now, plan.seq, plan.len, plan.fin, plan.sack);
     }
   }
 
   #buildSyn(now: number): TcpRepr {
-    const ts = { tsVal: this.#tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 };
+    const ts = { tsVal: this.#snd.tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 };
     const active = this.#state === 'SYN_SENT';
     const options = active
       ? synOptions(this.#ctx.opts, ts)
       : synAckOptions(this.#ctx.opts, this.#ctx.negotiated, ts);
     // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
     const window = Math.min(this.#ctx.opts.rcvBuf, MAX_WINDOW_FIELD);
-    if (this.#sndMax === this.iss) {
-      // First transmission: time it (Karn: a retransmitted SYN is never timed).
-      this.#rttSeq = seqAdd(this.iss, 1);
-      this.#rttTime = now;
-      this.#flightStart = now;
-    } else {
-      this.stats.retransmits++;
-    }
-    this.#sndNxt = seqAdd(this.iss, 1);
-    this.#sndMax = this.#sndNxt;
+    this.#snd.synSent(now);
     this.#rcv.ackSent();
     return this.#repr('syn', this.iss, EMPTY, active ? null : this.#rcv.rcvNxt, window, options);
   }
@@ -1215,61 +907,15 @@ export class TcpConnection implements FourTuple {
     fin: boolean,
     sack: readonly SackBlock[],
   ): TcpRepr {
-    const payload =
-      len > 0 && this.#sendBuf !== null
-        ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len)
-        : EMPTY;
-    const end = seqAdd(seq, len + (fin ? 1 : 0));
-    const retransmission = seqLt(seq, this.#sndMax);
-    if (len > 0 && !retransmission) {
-      this.#restartAfterIdle(now);
-      this.#rcv.dataSent(now);
-    }
-    if (retransmission) {
-      // Karn's algorithm stops timing any segment a retransmission overlaps.
-      this.stats.retransmits++;
-      if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
-    }
-    this.#recovery().onSent(seq, end, retransmission, this.#sndUna, this.#sndMax);
+    const newData = len > 0 && !seqLt(seq, this.#snd.sndMax);
+    const payload = this.#snd.dataSent(now, seq, len, fin);
+    if (newData) this.#rcv.dataSent(now);
     // RFC 8985 §7.2: the probe timeout counts from the latest transmission.
     if (this.#timer.kind === 'tlp') this.#timer = IDLE;
-    if (this.#tlpPending) {
-      this.#tlpPending = false;
-      this.#tlpEnd = seqMax(end, this.#sndMax);
-      this.stats.tailLossProbes++;
-    }
-    if (seqGt(end, this.#sndMax)) {
-      if (this.#sndMax === this.#sndUna) this.#flightStart = now;
-      this.stats.bytesOut += Math.max(
-        0,
-        seqDiff(seqMin(end, this.#dataEnd()), seqMax(seq, this.#sndMax)),
-      );
-      if (this.#rttSeq === null && !this.#ctx.negotiated.timestamps) {
-        this.#rttSeq = end;
-        this.#rttTime = now;
-      }
-      this.#sndMax = end;
-    }
-    this.#sndNxt = seqMax(this.#sndNxt, end);
-    this.#forceSend = false;
     const seg = this.#segment(now, fin ? 'fin' : 'none', seq, payload, sack);
     // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
-    seg.psh = len > 0 && seqAdd(seq, len) === this.#dataEnd();
+    seg.psh = len > 0 && seqAdd(seq, len) === this.#snd.dataEnd();
     return seg;
-  }
-
-  /**
-   * RFC 5681 §4.1: after no data was sent for longer than the RTO, cwnd restarts from no more
-   * than RW = min(IW, cwnd) for new data sent with nothing in flight.
-   */
-  #restartAfterIdle(now: number): void {
-    const last = this.#lastDataSentAt;
-    this.#lastDataSentAt = now;
-    const cc = this.#loss?.cc;
-    if (cc === undefined || last === null || this.#sndMax !== this.#sndUna) return;
-    if (now - last > this.#rtt.rto) {
-      cc.cwnd = Math.min(cc.cwnd, this.#ctx.opts.initialWindow * this.#sndEffMss(0));
-    }
   }
 
   /** A non-SYN segment carrying ACK, our window and our options. */
@@ -1286,7 +932,7 @@ export class TcpConnection implements FourTuple {
       sackPermitted: false,
       sackBlocks: sack,
       timestamp: this.#ctx.negotiated.timestamps
-        ? { tsVal: this.#tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 }
+        ? { tsVal: this.#snd.tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 }
         : null,
     };
     const window = this.#rcv.advertise();
@@ -1333,42 +979,25 @@ export class TcpConnection implements FourTuple {
         return;
       case 'synRetry':
         this.#timer = IDLE;
-        if (++this.#retries > this.#ctx.opts.synRetries) {
-          if (this.#passive) this.#enterClosed(null);
-          else this.#fail('ETIMEDOUT');
-          return;
-        }
-        this.stats.timeouts++;
-        this.#rtt.backoff();
-        this.#sndNxt = this.iss;
-        this.#rttSeq = null;
+        if (this.#snd.synTimeout()) return;
+        if (this.#passive) this.#enterClosed(null);
+        else this.#fail('ETIMEDOUT');
         return;
       case 'retransmit':
         this.#timer = IDLE;
-        this.#onRetransmitTimeout(now);
+        if (!this.#snd.retransmitTimeout(now)) this.#fail('ETIMEDOUT');
         return;
       case 'tlp':
         // RFC 8985 §7.3: send one probe, then the RTO runs (chosen after the probe is sent).
         this.#timer = IDLE;
-        this.#tlpPending = true;
+        this.#snd.tlpTimeout();
         return;
-      case 'persist': {
+      case 'persist':
+        // A zero-window probe, or the sender SWS override; ETIMEDOUT after maxRetries probes
+        // that got no answer at all.
         this.#timer = IDLE;
-        const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
-        if (this.#sndWnd - inFlight <= 0) {
-          // Zero window: probe; give up after maxRetries probes that got no answer at all.
-          if (++this.#unansweredProbes > this.#ctx.opts.maxRetries) {
-            this.#fail('ETIMEDOUT');
-            return;
-          }
-          this.#probePending = true;
-          this.#persistBackoff++;
-        } else {
-          // The window is open but too small for SWS avoidance: send what fits (override).
-          this.#forceSend = true;
-        }
+        if (!this.#snd.persistTimeout()) this.#fail('ETIMEDOUT');
         return;
-      }
       case 'keepalive':
         this.#timer = IDLE;
         if (this.#keepAliveProbes >= this.#ctx.opts.keepAliveCount) {
@@ -1377,7 +1006,7 @@ export class TcpConnection implements FourTuple {
         }
         this.#keepAliveProbes++;
         this.#lastProbeAt = now;
-        this.#probePending = true;
+        this.#snd.probePending = true;
         return;
       case 'finWait2':
         this.#timer = IDLE;
@@ -1387,43 +1016,24 @@ export class TcpConnection implements FourTuple {
         this.#timer = IDLE;
         this.#enterClosed(null);
         return;
-      case 'idle':
-        return;
     }
-  }
-
-  /** RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND.UNA with a backed-off RTO. */
-  #onRetransmitTimeout(now: number): void {
-    if (++this.#retries > this.#ctx.opts.maxRetries) {
-      this.#fail('ETIMEDOUT');
-      return;
-    }
-    this.stats.timeouts++;
-    this.#rtt.backoff();
-    this.#loss?.onTimeout(now, this.#sndUna, this.#sndMax, this.#retries);
-    this.#tlpEnd = null;
-    this.#tlpPending = false;
-    // Go back N: resend everything from SND.UNA.
-    this.#sndNxt = this.#sndUna;
-    this.#rttSeq = null;
   }
 
   /** Choose the one running timer from the state (keeping a running deadline of the same kind). */
   #updateTimer(now: number): void {
     this.#timerStale = false;
     const o = this.#ctx.opts;
-    const unsent =
-      seqDiff(this.#dataEnd(), this.#sndNxt) > 0 || (this.#finQueued && !this.#finSent());
-    if (!unsent) this.#persistBackoff = 0;
+    const unsent = this.#snd.unsent();
+    if (!unsent) this.#snd.persistBackoff = 0;
     this.#timer = chooseTimer(this.#timer, now, {
       state: this.#state,
-      synSent: this.#sndMax !== this.iss,
-      inFlight: this.#sndMax !== this.#sndUna,
+      synSent: this.#snd.sndMax !== this.iss,
+      inFlight: this.#snd.sndMax !== this.#snd.sndUna,
       unsent,
       userClosed: this.#userClosed,
-      rto: this.#rtt.rto,
-      pto: this.#probeTimeout(),
-      persistInterval: Math.min(this.#rtt.rto * 2 ** this.#persistBackoff, o.maxRto),
+      rto: this.#snd.rtt.rto,
+      pto: this.#snd.probeTimeout(this.#state),
+      persistInterval: Math.min(this.#snd.rtt.rto * 2 ** this.#snd.persistBackoff, o.maxRto),
       finWait2Ms: o.finWait2Ms,
       keepaliveAt: !o.keepAlive
         ? null
@@ -1458,36 +1068,16 @@ export class TcpConnection implements FourTuple {
   }
 
   #enterEstablished(): void {
-    this.#enter(this.#finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED');
-    this.#retries = 0;
+    this.#enter(this.#snd.finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED');
+    this.#snd.established();
     this.#timer = IDLE;
-    this.#established = true;
     this.#ctx.emit({ type: 'connected' });
   }
 
-  /** The connection's loss recovery, made on first use (only after ESTABLISHED). */
-  #recovery(): LossRecovery {
-    this.#loss ??= this.#newLossRecovery();
-    return this.#loss;
-  }
-
-  /**
-   * Congestion control and loss recovery as they start. Nothing has been sent since the SYN when
-   * #recovery makes it, so SND.MAX is still what it was at ESTABLISHED (no fast retransmit for
-   * anything before it).
-   */
-  #newLossRecovery(): LossRecovery {
-    const cc = createCongestionControl(this.#ctx.opts.congestion, {
-      // SMSS is the largest payload we really send: MSS less the timestamp option (RFC 6691),
-      // else a one-segment cwnd (after an RTO) is filled by a full segment and a 12-byte runt.
-      mss: this.#sndEffMss(0),
-      initialWindow: this.#ctx.opts.initialWindow,
-    });
-    return new LossRecovery(
-      cc,
-      { sack: this.#ctx.negotiated.sack, smss: this.#sndEffMss(0) },
-      this.#sndMax,
-    );
+  /** RFC 6298 §5.2–5.3: new data acknowledged stops the timer (chosen again after this input). */
+  #stopSendTimer(): void {
+    const k = this.#timer.kind;
+    if (k === 'retransmit' || k === 'persist' || k === 'tlp') this.#timer = IDLE;
   }
 
   #enterTimeWait(now: number): void {
@@ -1503,9 +1093,7 @@ export class TcpConnection implements FourTuple {
     this.#enter('CLOSED', timeKnown);
     this.#timer = IDLE;
     this.#rcv.close();
-    this.#probePending = false;
-    this.#forceSend = false;
-    this.#loss?.clearScoreboard();
+    this.#snd.close();
     this.#emitClosed();
   }
 
@@ -1541,52 +1129,8 @@ export class TcpConnection implements FourTuple {
   #bareRst(seq: number): TcpRepr {
     return this.#repr('rst', seq, EMPTY, null, 0, NO_OPTIONS);
   }
-
-  #updateWindow(wnd: number, seq: number, ack: number): void {
-    if (this.#sndWnd === 0 && wnd > 0) this.#persistBackoff = 0;
-    this.#sndWnd = wnd;
-    this.#sndWl1 = seq;
-    this.#sndWl2 = ack;
-    if (wnd > this.#maxSndWnd) this.#maxSndWnd = wnd;
-  }
-
-  /** Sequence number just past the last queued byte (where our FIN goes). */
-  #dataEnd(): number {
-    return seqAdd(this.#sendBufSeq, this.#sendBuf?.length ?? 0);
-  }
-
-  /** Room in the send buffer (all of sndBuf before the first send made one). */
-  #sendFree(): number {
-    return this.#sendBuf?.free ?? this.#ctx.opts.sndBuf;
-  }
-
-  #finSent(): boolean {
-    return this.#finQueued && seqGt(this.#sndMax, this.#dataEnd());
-  }
-
-  #finAcked(): boolean {
-    return this.#finQueued && seqGt(this.#sndUna, this.#dataEnd());
-  }
-
-  /** Eff.snd.MSS (RFC 9293 §3.7.1): SMSS less the options this segment carries. */
-  #sndEffMss(sackBlocks: number): number {
-    let opt = this.#ctx.negotiated.timestamps ? TIMESTAMP_OPTION_LEN : 0;
-    if (sackBlocks > 0) opt += 4 + 8 * sackBlocks; // kind, length, blocks, two NOPs of padding
-    return Math.max(1, this.#ctx.negotiated.smss - opt);
-  }
-
-  #tsNow(now: number): number {
-    return tsClock(now, this.iss);
-  }
-}
-
-/**
- * A connection's TSval at `now`: now + ISS (ms clock; RFC 7323 §5.4 allows any monotonic clock,
- * and an offset that differs per connection hides the host's uptime). Exported for the SYN-ACK
- * a listener sends with a cookie (src/tcp/listener.ts), which the connection made later follows.
- */
-export function tsClock(now: number, iss: number): number {
-  return (Math.floor(now) + iss) >>> 0;
 }
 
 const EMPTY = new Uint8Array(0);
+
+export { tsClock } from './sender.ts';

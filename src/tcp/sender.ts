@@ -1,0 +1,591 @@
+/**
+ * The sending half of a connection, after gVisor's snd.go: it answers "why did we send?".
+ *
+ * It owns the send sequence space (SND.UNA, SND.NXT, SND.MAX, SND.WND and its WL1/WL2), the send
+ * buffer and our queued FIN, RTT measurement (Karn, RFC 6298; timestamps, RFC 7323 §4), loss
+ * recovery and congestion control (made on first use), the tail loss probe (RFC 8985 §7), and the
+ * persist and keep-alive probe flags. The connection gives it each acceptable ACK
+ * (processAck), asks it what to send next (planData), and tells it what went out (dataSent,
+ * synSent). Timers and state changes stay with the connection; the methods that would change
+ * them return what happened instead.
+ */
+
+import { sackOptionLen } from '../wire/tcp.ts';
+import type { SackBlock, TcpRepr } from '../wire/tcp-repr.ts';
+import { createCongestionControl } from './congestion/index.ts';
+import type { ConnContext } from './context.ts';
+import { TIMESTAMP_OPTION_LEN } from './handshake.ts';
+import { LossRecovery } from './recovery.ts';
+import { RttEstimator } from './rtt.ts';
+import { bytesToSend } from './send.ts';
+import { SendBuffer } from './sendbuf.ts';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
+import { canSend, type TcpState } from './state.ts';
+
+/** RFC 8985 §7.2 WCDelAckT: a receiver may delay the ACK of a lone segment this long. */
+const WORST_CASE_DELAYED_ACK_MS = 200;
+
+/** A data (or FIN) segment to send: `len` bytes from `seq`, the FIN after them if `fin`. */
+export interface DataPlan {
+  kind: 'data';
+  seq: number;
+  len: number;
+  fin: boolean;
+  sack: readonly SackBlock[];
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class Sender {
+  readonly #ctx: ConnContext;
+  readonly iss: number;
+
+  // Send sequence space (RFC 9293 §3.3.1).
+  sndUna: number;
+  sndNxt: number;
+  /** Highest sequence number sent plus one: SND.NXT before a go-back-N retransmission. */
+  sndMax: number;
+  /** Peer's window in bytes (scaled). */
+  sndWnd = 0;
+  #sndWl1 = 0;
+  #sndWl2 = 0;
+  /** Max(SND.WND) (RFC 9293 §3.8.6.2.1). */
+  #maxSndWnd = 0;
+
+  /** Bytes written and not yet acknowledged; null until the first send (idle: never). */
+  #sendBuf: SendBuffer | null = null;
+  /** Sequence number of the first byte in #sendBuf. */
+  #sendBufSeq: number;
+  /** The user has shut down sending: FIN follows the queued data. */
+  finQueued = false;
+  /** `send` accepted less than it was given: a 'drain' event is owed once there is room. */
+  #drainOwed = false;
+
+  // Retransmission (RFC 6298) and congestion control.
+  readonly rtt: RttEstimator;
+  /** Karn's algorithm: the segment being timed ends at #rttSeq, sent at #rttTime. */
+  #rttSeq: number | null = null;
+  #rttTime = 0;
+  /**
+   * When the current flight began (the first byte sent while nothing was outstanding): every
+   * segment an ACK can acknowledge was sent since, so no true RTT sample is longer than this.
+   */
+  #flightStart = 0;
+  /** Consecutive retransmission timeouts (or SYN retransmissions) of the same data. */
+  retries = 0;
+  /**
+   * ESTABLISHED was reached (whatever the state is now): congestion control applies from here on
+   * (it needs the SMSS).
+   */
+  #wasEstablished = false;
+  /**
+   * Congestion control and loss recovery (~500 B of heap with the scoreboard): made with the
+   * first data or FIN sent after ESTABLISHED (#recovery); a connection that never sends, as
+   * most idle ones, never has one. Until then nothing is in flight, so none of it could act.
+   */
+  #loss: LossRecovery | null = null;
+  /** When data was last sent, for the restart window after idle (RFC 5681 §4.1). */
+  #lastDataSentAt: number | null = null;
+
+  /** A tail loss probe is due (RFC 8985 §7.3). */
+  #tlpPending = false;
+  /** TLP.end_seq: SND.MAX when the probe went; no other probe until it is acknowledged. */
+  #tlpEnd: number | null = null;
+  /** The persist timer found a window too small for SWS avoidance: send what fits. */
+  #forceSend = false;
+  /** A zero-window or keep-alive probe is due. */
+  probePending = false;
+  /** Persist timer backoff exponent, and zero-window probes that got no answer at all. */
+  persistBackoff = 0;
+  #unansweredProbes = 0;
+
+  constructor(ctx: ConnContext, iss: number) {
+    this.#ctx = ctx;
+    this.iss = iss;
+    this.sndUna = iss;
+    this.sndNxt = iss;
+    this.sndMax = iss;
+    this.#sendBufSeq = seqAdd(iss, 1);
+    this.rtt = new RttEstimator(ctx.opts); // frozen (sharedOptions): the estimator keeps it
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The user's data
+
+  /** Queue bytes; returns how many fit (see TcpConnection.send). */
+  push(data: Uint8Array): number {
+    this.#sendBuf ??= new SendBuffer(this.#ctx.opts.sndBuf);
+    const n = this.#sendBuf.push(data);
+    if (n < data.length) this.#drainOwed = true;
+    return n;
+  }
+
+  /** Room in the send buffer (all of sndBuf before the first send made one). */
+  get free(): number {
+    return this.#sendBuf?.free ?? this.#ctx.opts.sndBuf;
+  }
+
+  /** Bytes queued and not yet acknowledged. */
+  get queued(): number {
+    return this.#sendBuf?.length ?? 0;
+  }
+
+  /** Sequence number just past the last queued byte (where our FIN goes). */
+  dataEnd(): number {
+    return seqAdd(this.#sendBufSeq, this.#sendBuf?.length ?? 0);
+  }
+
+  finSent(): boolean {
+    return this.finQueued && seqGt(this.sndMax, this.dataEnd());
+  }
+
+  finAcked(): boolean {
+    return this.finQueued && seqGt(this.sndUna, this.dataEnd());
+  }
+
+  /** Data or a FIN is queued and not yet sent (the persist timer's condition). */
+  unsent(): boolean {
+    return seqDiff(this.dataEnd(), this.sndNxt) > 0 || (this.finQueued && !this.finSent());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ACKs (RFC 9293 §3.10.7.4 fifth step)
+
+  /** RFC 5961 §5.2: SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT (here SND.MAX, the highest sent). */
+  ackInRange(ack: number): boolean {
+    return seqLeq(ack, this.sndMax) && seqGeq(ack, seqAdd(this.sndUna, -this.#maxSndWnd));
+  }
+
+  /**
+   * RFC 5681 §2 "duplicate acknowledgment", then SND.UNA advance, window, RTT and recovery.
+   * Returns true when SND.UNA advanced (the connection restarts its retransmission timer).
+   */
+  processAck(now: number, seg: TcpRepr, ack: number, state: TcpState): boolean {
+    const wnd = seg.window * 2 ** this.#ctx.negotiated.sndShift;
+    this.#loss?.onSackBlocks(seg.options.sackBlocks, this.sndUna, this.sndMax);
+    const isDup =
+      ack === this.sndUna &&
+      this.sndMax !== this.sndUna &&
+      seg.payload.length === 0 &&
+      seg.control === 'none' &&
+      wnd === this.sndWnd;
+
+    const advanced = seqGt(ack, this.sndUna);
+    if (advanced) {
+      this.ackAdvanced(now, seg, ack, state);
+    } else if (isDup) {
+      // Karn: a fast retransmission ends RTT timing of what it overlaps.
+      const canSendNew =
+        seqGt(this.dataEnd(), this.sndMax) && this.sndWnd > seqDiff(this.sndMax, this.sndUna);
+      if (this.#loss?.onDupAck(now, this.sndUna, this.sndMax, canSendNew)) this.#rttSeq = null;
+    } else if (this.#loss?.onOtherAck(now, this.sndUna, this.sndMax)) {
+      this.#rttSeq = null;
+    }
+
+    this.#loss?.detectLostRetransmissions(this.sndUna);
+
+    // §3.10.7.4 fifth step: update the send window from the newest segment.
+    if (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLeq(this.#sndWl2, ack))) {
+      this.updateWindow(wnd, seg.seq, ack);
+    }
+    return advanced;
+  }
+
+  /**
+   * SND.UNA < SEG.ACK ≤ SND.MAX: new data (or our SYN, or our FIN) acknowledged. The connection
+   * stops its retransmission, persist or probe timer (RFC 6298 §5.2–5.3).
+   */
+  ackAdvanced(now: number, seg: TcpRepr, ack: number, state: TcpState): void {
+    const acked = seqDiff(ack, this.sndUna);
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    this.#sampleRtt(now, seg, ack);
+
+    // Drop acknowledged bytes from the send buffer (the SYN and FIN take no buffer space).
+    const ackedData = seqDiff(seqMin(ack, this.dataEnd()), this.#sendBufSeq);
+    if (ackedData > 0 && this.#sendBuf !== null) {
+      this.#sendBuf.consume(ackedData);
+      this.#sendBufSeq = seqAdd(this.#sendBufSeq, ackedData);
+    }
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    this.retries = 0;
+    this.#unansweredProbes = 0;
+    if (this.#tlpEnd !== null && seqGeq(ack, this.#tlpEnd)) this.#tlpEnd = null;
+    this.#loss?.onAckAdvanced(now, ack, acked, ackedData, flight, this.rtt.srtt);
+
+    if (this.#drainOwed && this.free >= this.#ctx.opts.sndBuf / 2 && canSend(state)) {
+      this.#drainOwed = false;
+      this.#ctx.emit({ type: 'drain' });
+    }
+  }
+
+  /** RFC 6298 (Karn's algorithm) or RFC 7323 §4 (RTTM from the echoed timestamp). */
+  #sampleRtt(now: number, seg: TcpRepr, ack: number): void {
+    const ts = seg.options.timestamp;
+    if (this.#ctx.negotiated.timestamps && ts !== null && ts.tsEcr !== 0) {
+      const rtt = seqDiff(this.tsNow(now), ts.tsEcr);
+      // A TSecr older than the flight it acknowledges echoes nothing we sent in it (forged, or a
+      // broken peer): no sample, or one segment could set SRTT to days. RFC 7323 §4.3 trusts the
+      // echo; Linux uses it only when it has no send time of its own (tcp_ack_update_rtt).
+      if (rtt >= 0 && rtt <= Math.floor(now) - Math.floor(this.#flightStart)) this.rtt.sample(rtt);
+      this.#rttSeq = null;
+      return;
+    }
+    if (this.#rttSeq !== null && seqGeq(ack, this.#rttSeq)) {
+      this.rtt.sample(now - this.#rttTime);
+      this.#rttSeq = null;
+    }
+  }
+
+  /** SND.WND, SND.WL1, SND.WL2 from a segment (the caller checked it is the newest). */
+  updateWindow(wnd: number, seq: number, ack: number): void {
+    if (this.sndWnd === 0 && wnd > 0) this.persistBackoff = 0;
+    this.sndWnd = wnd;
+    this.#sndWl1 = seq;
+    this.#sndWl2 = ack;
+    if (wnd > this.#maxSndWnd) this.#maxSndWnd = wnd;
+  }
+
+  /** ESTABLISHED: congestion control applies from now on. */
+  established(): void {
+    this.retries = 0;
+    this.#wasEstablished = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // What to send
+
+  /** The next data (or FIN) segment, if one may go now. */
+  planData(sack: readonly SackBlock[]): DataPlan | null {
+    const fin = this.finQueued;
+    const dataEnd = this.dataEnd();
+    const maxSeg = this.effMss(sack.length);
+
+    const loss = this.#loss;
+
+    if (this.#tlpPending) return this.#planProbe(fin, dataEnd, maxSeg, sack);
+
+    // A retransmission of the segment at SND.UNA (fast retransmit, NewReno partial ACK).
+    if (loss?.rexmitPending) {
+      const len = Math.max(0, Math.min(maxSeg, seqDiff(dataEnd, this.sndUna)));
+      const withFin = fin && seqAdd(this.sndUna, len) === dataEnd;
+      if (len > 0 || withFin) return { kind: 'data', seq: this.sndUna, len, fin: withFin, sack };
+    }
+
+    // RFC 6675 §5 step (C): during SACK recovery, NextSeg() chooses.
+    if (loss?.sackRecovery) {
+      const inFlight = seqDiff(this.sndNxt, this.sndUna);
+      const newData = Math.max(0, Math.min(seqDiff(dataEnd, this.sndNxt), this.sndWnd - inFlight));
+      const next = loss.nextSack(this.sndUna, this.sndNxt, this.sndMax, maxSeg, newData);
+      if (next.kind === 'blocked') return null;
+      if (next.kind === 'send') {
+        const withFin = fin && seqAdd(next.seq, next.len) === dataEnd;
+        return { kind: 'data', seq: next.seq, len: next.len, fin: withFin, sack };
+      }
+      // Nothing for NextSeg: only a FIN may still be due.
+      if (fin && this.sndNxt === dataEnd) {
+        return { kind: 'data', seq: this.sndNxt, len: 0, fin: true, sack };
+      }
+      return null;
+    }
+    return this.#planNewData(fin, dataEnd, maxSeg, sack);
+  }
+
+  /** New data (or the FIN) at SND.NXT, within the windows, Nagle and sender SWS permitting. */
+  #planNewData(
+    fin: boolean,
+    dataEnd: number,
+    maxSeg: number,
+    sack: readonly SackBlock[],
+  ): DataPlan | null {
+    const loss = this.#loss;
+    const sacked = loss !== null && loss.scoreboard.highestSacked !== null;
+    // Go-back-N after a timeout skips what the receiver has SACKed (RFC 6675 §5.1: keep using
+    // the scoreboard after an RTO), so it resends holes only.
+    let nxt = this.sndNxt;
+    let resendEnd = seqMin(this.sndMax, dataEnd);
+    if (sacked && seqLt(nxt, resendEnd)) {
+      const hole = loss.scoreboard.nextUnsackedHole(nxt, resendEnd);
+      nxt = hole === null ? this.sndMax : hole.start;
+      if (hole !== null) resendEnd = hole.end;
+    }
+    const finPending = fin && seqLeq(nxt, dataEnd);
+    const queued = Math.max(0, seqDiff(dataEnd, nxt));
+    if (queued === 0 && !finPending) return null;
+    // Bytes in the network: sent, not acknowledged, not SACKed.
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    const flight = sacked ? this.#unsackedBetween(this.sndUna, this.sndNxt) : inFlight;
+    const rec = this.#recovery();
+    const cwnd = rec.cc.cwnd + rec.limitedTransmit;
+    const windowRoom = this.sndWnd - seqDiff(nxt, this.sndUna);
+    let usable = Math.min(windowRoom, cwnd - flight);
+    if (this.#forceSend) usable = Math.max(usable, Math.min(windowRoom, maxSeg));
+
+    // Go-back-N after a timeout: data below SND.MAX was sent once within an offered window, so
+    // Nagle and SWS avoidance do not apply, and the first segment goes even into a window that
+    // has since closed (RFC 9293 §3.8.6.1: keep retransmitting into a zero window).
+    const resend = Math.max(0, seqDiff(resendEnd, nxt));
+    if (resend > 0) {
+      const cap = flight === 0 ? maxSeg : Math.max(0, usable);
+      const n = Math.min(resend, maxSeg, cap);
+      if (n === 0) return null;
+      const end = seqAdd(nxt, n);
+      return { kind: 'data', seq: nxt, len: n, fin: fin && end === dataEnd, sack };
+    }
+
+    let len = 0;
+    if (queued > 0) {
+      len = bytesToSend({
+        queued,
+        usable,
+        mss: maxSeg,
+        maxSndWnd: this.#maxSndWnd,
+        idle: inFlight === 0,
+        noDelay: this.#ctx.opts.noDelay,
+        closing: fin && queued <= maxSeg,
+        force: this.#forceSend,
+      });
+      if (len === 0) return null;
+    }
+    const withFin = finPending && seqAdd(nxt, len) === dataEnd;
+    if (len === 0 && !withFin) return null;
+    return { kind: 'data', seq: nxt, len, fin: withFin, sack };
+  }
+
+  /**
+   * RFC 8985 §7.3: the tail loss probe is one segment of new data if the peer's window allows,
+   * else the last segment sent again, so that the receiver's answer (SACK) reveals a tail loss.
+   */
+  #planProbe(fin: boolean, dataEnd: number, maxSeg: number, sack: readonly SackBlock[]): DataPlan {
+    const newData = Math.min(
+      seqDiff(dataEnd, this.sndMax),
+      this.sndWnd - seqDiff(this.sndMax, this.sndUna),
+      maxSeg,
+    );
+    if (newData > 0 && seqGeq(this.sndNxt, this.sndMax)) {
+      const end = seqAdd(this.sndMax, newData);
+      return { kind: 'data', seq: this.sndMax, len: newData, fin: fin && end === dataEnd, sack };
+    }
+    const dataTop = seqMin(this.sndMax, dataEnd);
+    const seq = seqMax(this.sndUna, seqAdd(dataTop, -maxSeg));
+    const len = Math.max(0, seqDiff(dataTop, seq));
+    return { kind: 'data', seq, len, fin: this.finSent(), sack };
+  }
+
+  /** Un-SACKed bytes in [from, to). */
+  #unsackedBetween(from: number, to: number): number {
+    const board = this.#loss?.scoreboard;
+    if (board === undefined || board.highestSacked === null) return Math.max(0, seqDiff(to, from));
+    let n = 0;
+    let cursor = from;
+    for (let i = 0; i < 1024 && seqLt(cursor, to); i++) {
+      const hole = board.nextUnsackedHole(cursor, to);
+      if (hole === null) break;
+      n += seqDiff(hole.end, hole.start);
+      cursor = hole.end;
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // What went out
+
+  /** Our SYN (or SYN-ACK) goes out: time its first transmission (Karn: never a retransmission). */
+  synSent(now: number): void {
+    if (this.sndMax === this.iss) {
+      this.#rttSeq = seqAdd(this.iss, 1);
+      this.#rttTime = now;
+      this.#flightStart = now;
+    } else {
+      this.#ctx.stats.retransmits++;
+    }
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+  }
+
+  /** The SYN (or SYN-ACK) is to be sent again, untimed: SND.NXT back to ISS. */
+  rewindSyn(): void {
+    this.sndNxt = this.iss;
+    this.#rttSeq = null;
+  }
+
+  /**
+   * The planned data segment goes out: returns its payload (a view into the send buffer) after
+   * the bookkeeping: the restart window, Karn, loss recovery, the probe, SND.MAX and SND.NXT.
+   * `newData` is true when it carries bytes never sent before.
+   */
+  dataSent(now: number, seq: number, len: number, fin: boolean): Uint8Array {
+    const payload =
+      len > 0 && this.#sendBuf !== null
+        ? this.#sendBuf.view(seqDiff(seq, this.#sendBufSeq), len)
+        : EMPTY;
+    const stats = this.#ctx.stats;
+    const end = seqAdd(seq, len + (fin ? 1 : 0));
+    const retransmission = seqLt(seq, this.sndMax);
+    if (len > 0 && !retransmission) this.#restartAfterIdle(now);
+    if (retransmission) {
+      // Karn's algorithm stops timing any segment a retransmission overlaps.
+      stats.retransmits++;
+      if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
+    }
+    this.#recovery().onSent(seq, end, retransmission, this.sndUna, this.sndMax);
+    if (this.#tlpPending) {
+      this.#tlpPending = false;
+      this.#tlpEnd = seqMax(end, this.sndMax);
+      stats.tailLossProbes++;
+    }
+    if (seqGt(end, this.sndMax)) {
+      if (this.sndMax === this.sndUna) this.#flightStart = now;
+      stats.bytesOut += Math.max(0, seqDiff(seqMin(end, this.dataEnd()), seqMax(seq, this.sndMax)));
+      if (this.#rttSeq === null && !this.#ctx.negotiated.timestamps) {
+        this.#rttSeq = end;
+        this.#rttTime = now;
+      }
+      this.sndMax = end;
+    }
+    this.sndNxt = seqMax(this.sndNxt, end);
+    this.#forceSend = false;
+    return payload;
+  }
+
+  /**
+   * RFC 5681 §4.1: after no data was sent for longer than the RTO, cwnd restarts from no more
+   * than RW = min(IW, cwnd) for new data sent with nothing in flight.
+   */
+  #restartAfterIdle(now: number): void {
+    const last = this.#lastDataSentAt;
+    this.#lastDataSentAt = now;
+    const cc = this.#loss?.cc;
+    if (cc === undefined || last === null || this.sndMax !== this.sndUna) return;
+    if (now - last > this.rtt.rto) {
+      cc.cwnd = Math.min(cc.cwnd, this.#ctx.opts.initialWindow * this.effMss(0));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timeouts and probes
+
+  /**
+   * RFC 6298 §5.4–5.7 and RFC 5681 §3.1: retransmit from SND.UNA with a backed-off RTO. Returns
+   * false when the retries are used up (the connection fails with ETIMEDOUT).
+   */
+  retransmitTimeout(now: number): boolean {
+    if (++this.retries > this.#ctx.opts.maxRetries) return false;
+    this.#ctx.stats.timeouts++;
+    this.rtt.backoff();
+    this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.retries);
+    this.#tlpEnd = null;
+    this.#tlpPending = false;
+    // Go back N: resend everything from SND.UNA.
+    this.sndNxt = this.sndUna;
+    this.#rttSeq = null;
+    return true;
+  }
+
+  /** The SYN retransmission timer fired. Returns false when the SYN retries are used up. */
+  synTimeout(): boolean {
+    if (++this.retries > this.#ctx.opts.synRetries) return false;
+    this.#ctx.stats.timeouts++;
+    this.rtt.backoff();
+    this.rewindSyn();
+    return true;
+  }
+
+  /**
+   * The persist timer fired: probe a zero window, or send what fits into one too small for SWS
+   * avoidance. Returns false when maxRetries probes got no answer at all (ETIMEDOUT).
+   */
+  persistTimeout(): boolean {
+    const inFlight = seqDiff(this.sndNxt, this.sndUna);
+    if (this.sndWnd - inFlight > 0) {
+      this.#forceSend = true;
+      return true;
+    }
+    if (++this.#unansweredProbes > this.#ctx.opts.maxRetries) return false;
+    this.probePending = true;
+    this.persistBackoff++;
+    return true;
+  }
+
+  /** The probe timer fired: one tail loss probe is due (RFC 8985 §7.3). */
+  tlpTimeout(): void {
+    this.#tlpPending = true;
+  }
+
+  /**
+   * The probe timeout when a tail loss probe may be armed (RFC 8985 §7.2): SACK in use, an RTT
+   * measured, no recovery and no probe already out. PTO = 2*SRTT, plus a worst-case delayed ACK
+   * when only one segment is in flight.
+   */
+  probeTimeout(state: TcpState): number | null {
+    const srtt = this.rtt.srtt;
+    const loss = this.#loss;
+    if (!this.#ctx.opts.tailLossProbe || !this.#ctx.negotiated.sack) return null;
+    if (srtt === null || loss === null || loss.inRecovery) return null;
+    if (this.#tlpEnd !== null || this.retries > 0) return null;
+    const s = state;
+    if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'LAST_ACK') {
+      return null;
+    }
+    const oneSegment = seqDiff(this.sndMax, this.sndUna) <= this.effMss(0);
+    return Math.max(2 * srtt, 1) + (oneSegment ? WORST_CASE_DELAYED_ACK_MS : 0);
+  }
+
+  /** CLOSED: no probe or override is due, and nothing is SACKed any more. */
+  close(): void {
+    this.probePending = false;
+    this.#forceSend = false;
+    this.#loss?.clearScoreboard();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+
+  /** The loss recovery in force, or the one a fresh controller would start from (for snapshot). */
+  lossForSnapshot(): LossRecovery | null {
+    return this.#loss ?? (this.#wasEstablished ? this.#newLossRecovery() : null);
+  }
+
+  /** The connection's loss recovery, made on first use (only after ESTABLISHED). */
+  #recovery(): LossRecovery {
+    this.#loss ??= this.#newLossRecovery();
+    return this.#loss;
+  }
+
+  /**
+   * Congestion control and loss recovery as they start. Nothing has been sent since the SYN when
+   * #recovery makes it, so SND.MAX is still what it was at ESTABLISHED (no fast retransmit for
+   * anything before it).
+   */
+  #newLossRecovery(): LossRecovery {
+    const cc = createCongestionControl(this.#ctx.opts.congestion, {
+      // SMSS is the largest payload we really send: MSS less the timestamp option (RFC 6691),
+      // else a one-segment cwnd (after an RTO) is filled by a full segment and a 12-byte runt.
+      mss: this.effMss(0),
+      initialWindow: this.#ctx.opts.initialWindow,
+    });
+    const sack = this.#ctx.negotiated.sack;
+    return new LossRecovery(cc, { sack, smss: this.effMss(0) }, this.sndMax);
+  }
+
+  /** Eff.snd.MSS (RFC 9293 §3.7.1): SMSS less the options this segment carries. */
+  effMss(sackBlocks: number): number {
+    const neg = this.#ctx.negotiated;
+    const opt = (neg.timestamps ? TIMESTAMP_OPTION_LEN : 0) + sackOptionLen(sackBlocks);
+    return Math.max(1, neg.smss - opt);
+  }
+
+  /** Our TSval at `now`. */
+  tsNow(now: number): number {
+    return tsClock(now, this.iss);
+  }
+}
+
+/**
+ * A connection's TSval at `now`: now + ISS (ms clock; RFC 7323 §5.4 allows any monotonic clock,
+ * and an offset that differs per connection hides the host's uptime). Also used for the SYN-ACK
+ * a listener sends with a cookie (src/tcp/listener.ts), which the connection made later follows.
+ */
+export function tsClock(now: number, iss: number): number {
+  return (Math.floor(now) + iss) >>> 0;
+}
