@@ -37,7 +37,7 @@ import { Receiver, type TextOutcome } from './receiver.ts';
 import { isAcceptable } from './recv.ts';
 import { resetFor } from './reply.ts';
 import { type DataPlan, Sender } from './sender.ts';
-import { seqAdd, seqGeq, seqGt, seqLeq, seqLt } from './seq.ts';
+import { seqAdd, seqGt, seqLeq, seqLt } from './seq.ts';
 import { canReceive, canSend, isSynchronized, type TcpState } from './state.ts';
 import { chooseTimer, earliest, IDLE, type TcpTimer, timerDeadline } from './timers.ts';
 
@@ -552,179 +552,45 @@ export class TcpConnection implements FourTuple {
     }
   }
 
-  /** §3.10.7.4: SYN-RECEIVED and every synchronized state. */
+  /**
+   * §3.10.7.4: SYN-RECEIVED and every synchronized state, in the RFC's numbered steps. The special
+   * cases that come first (a scan without ACK, a repeated SYN in SYN-RECEIVED, the peer's FIN
+   * again in TIME-WAIT, the timestamp checks) are named functions that say whether they took the
+   * segment.
+   */
   #processSynchronized(now: number, seg: TcpRepr): void {
-    // Neither SYN, RST nor ACK (a scanner's NULL, FIN or Xmas probe): the fifth step would drop
-    // it, and an ACK owed by the first would only tell a blind sender our RCV.NXT. Dropped at
-    // once, as Linux's tcp_rcv_state_process does.
-    if (seg.ack === null && seg.control !== 'syn' && seg.control !== 'rst') {
-      this.#ctx.drop('no-ack');
-      return;
-    }
-    const len = segmentLength(seg);
-    const ts = seg.options.timestamp;
-
-    // The peer retransmitted its SYN because our SYN-ACK was lost: send the SYN-ACK again (what
-    // Linux and BSD do; the RFC's acceptability test would only send an ACK).
-    if (
-      this.#state === 'SYN_RECEIVED' &&
-      seg.control === 'syn' &&
-      seg.ack === null &&
-      seg.seq === this.#rcv.irs
-    ) {
-      this.#snd.rewindSyn();
-      return;
-    }
-
-    // The only thing that can arrive in TIME_WAIT is a retransmission of the remote FIN:
-    // acknowledge it and restart the 2 MSL timeout (§3.10.7.4, eighth step).
-    if (
-      this.#state === 'TIME_WAIT' &&
-      seg.control === 'fin' &&
-      seqAdd(seg.seq, len) === this.#rcv.rcvNxt
-    ) {
-      this.#rcv.ackNow = true;
-      this.#timer = { kind: 'timeWait', at: now + this.#ctx.opts.timeWaitMs };
-      return;
-    }
-
-    if (this.#ctx.negotiated.timestamps && seg.control !== 'rst') {
-      // RFC 7323 §3.2: once negotiated, a segment without timestamps is dropped.
-      if (ts === null) {
-        this.#ctx.drop('no-timestamp');
-        return;
-      }
-      // RFC 7323 §5.3 R1, PAWS: an old timestamp means an old duplicate; ACK and drop.
-      if (this.#rcv.tsRecent !== null && seqLt(ts.tsVal, this.#rcv.tsRecent)) {
-        this.#rcv.invalidAck(now, seg);
-        this.#ctx.drop('paws');
-        return;
-      }
-    }
+    if (this.#isScanWithoutAck(seg)) return;
+    if (this.#isRepeatedSyn(seg)) return;
+    if (this.#isFinAgainInTimeWait(now, seg)) return;
+    if (this.#failsTimestampChecks(now, seg)) return;
 
     // First, check the sequence number.
-    const rcvWnd = this.#rcv.rcvWnd;
-    // §3.10.7.4: with a zero window no segment is acceptable, "but special allowance should be
-    // made to accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT passes, and its text is
-    // trimmed away below.
-    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === this.#rcv.rcvNxt;
-    if (!zeroWindowAllowance && !isAcceptable(seg.seq, len, this.#rcv.rcvNxt, rcvWnd)) {
-      // A retransmission of data we already have (our ACK was lost): it satisfies RFC 7323 §4.3
-      // (SEG.SEQ ≤ Last.ACK.sent), so take its TSval before answering. Otherwise the ACK would
-      // echo a timestamp from before the loss, and the sender would measure its whole backoff as
-      // one round trip.
-      if (
-        ts !== null &&
-        this.#ctx.negotiated.timestamps &&
-        seqLeq(seg.seq, this.#rcv.lastAckSent)
-      ) {
-        if (this.#rcv.tsRecent === null || seqGeq(ts.tsVal, this.#rcv.tsRecent))
-          this.#rcv.tsRecent = ts.tsVal;
-      }
-      if (seg.control !== 'rst') this.#rcv.invalidAck(now, seg);
-      // RFC 2883 §4 (1): a segment wholly below RCV.NXT repeats data we have.
-      const end = seqAdd(seg.seq, seg.payload.length);
-      if (seg.payload.length > 0 && seqLeq(end, this.#rcv.rcvNxt))
-        this.#rcv.noteDuplicate(seg.seq, end);
-      this.#ctx.drop('out-of-window');
-      return;
-    }
+    if (!this.#checkSequence(now, seg)) return;
     this.#lastRecvAt = now;
     this.#keepAliveProbes = 0;
+    this.#updateTsRecent(seg);
 
-    // RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent; not one whose ACK
-    // the fifth step will drop (RFC 9293 §3.10.7.4, RFC 5961 §5.2): a segment that is dropped
-    // must not move TS.Recent, or one forged ACK with a huge TSval would make PAWS (§5) drop
-    // every later segment of the connection.
-    const ackInRange = seg.ack === null || this.#snd.ackInRange(seg.ack);
-    if (
-      ts !== null &&
-      this.#ctx.negotiated.timestamps &&
-      ackInRange &&
-      seqLeq(seg.seq, this.#rcv.lastAckSent)
-    ) {
-      if (this.#rcv.tsRecent === null || seqGeq(ts.tsVal, this.#rcv.tsRecent))
-        this.#rcv.tsRecent = ts.tsVal;
-    }
-
-    // Second, check the RST bit: RFC 5961 §3.2, reset only on an exact match, else challenge.
+    // Second, check the RST bit (the third, security, does not apply).
     if (seg.control === 'rst') {
-      if (seg.seq !== this.#rcv.rcvNxt) {
-        this.#rcv.challengeAck(now);
-        this.#ctx.drop('rst-challenge');
-        return;
-      }
-      this.#onReset();
+      this.#checkRst(now, seg);
       return;
     }
 
-    // Fourth, check the SYN bit: RFC 5961 §4, a SYN in a synchronized state gets a challenge ACK.
+    // Fourth, check the SYN bit.
     if (seg.control === 'syn') {
-      if (this.#state === 'SYN_RECEIVED' && this.#passive) {
-        // §3.10.7.4: a passive open returns to LISTEN: this connection goes away quietly.
-        this.#enterClosed(null);
-        return;
-      }
-      this.#rcv.challengeAck(now);
-      this.#ctx.drop('syn-challenge');
+      this.#checkSyn(now);
       return;
     }
 
     // Fifth, check the ACK field.
-    if (seg.ack === null) {
-      this.#ctx.drop('no-ack');
-      return;
-    }
-    const ack = seg.ack;
-    if (this.#state === 'SYN_RECEIVED') {
-      if (!(seqGt(ack, this.#snd.sndUna) && seqLeq(ack, this.#snd.sndMax))) {
-        this.#reply(this.#bareRst(ack));
-        this.#ctx.drop('bad-ack');
-        return;
-      }
-      this.#enterEstablished();
-      this.#snd.updateWindow(seg.window * 2 ** this.#ctx.negotiated.sndShift, seg.seq, ack);
-    }
-    // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
-    if (!this.#snd.ackInRange(ack)) {
-      this.#rcv.challengeAck(now);
-      this.#ctx.drop('ack-out-of-range');
-      return;
-    }
-    if (this.#snd.processAck(now, seg, ack, this.#state)) this.#stopSendTimer();
-
-    const finAcked = this.#snd.finAcked();
-    switch (this.#state) {
-      case 'FIN_WAIT_1':
-        if (finAcked) this.#enter('FIN_WAIT_2');
-        break;
-      case 'CLOSING':
-        if (finAcked) this.#enterTimeWait(now);
-        return;
-      case 'LAST_ACK':
-        if (finAcked) this.#enterClosed(null);
-        return;
-      default:
-        break;
-    }
-    if (this.#state === 'CLOSED') return;
+    if (!this.#checkAck(now, seg)) return;
 
     // Sixth, the URG bit: ignored (RFC 9293 §3.9 keeps urgent data only for old applications).
     if (seg.urg) this.#ctx.count('urg-ignored');
 
     // Seventh, process the segment text.
-    let text: TextOutcome = 'complete';
-    if (seg.payload.length > 0) {
-      if (this.#userClosed && canReceive(this.#state)) {
-        // RFC 1122 §4.2.2.13: data after CLOSE is lost to the user: tell the peer with a RST.
-        this.#ctx.drop('data-after-close');
-        this.abort();
-        return;
-      }
-      if (canReceive(this.#state)) text = this.#rcv.acceptText(now, seg.seq, seg.payload);
-      else this.#ctx.drop('text-after-fin');
-      if (text === 'fin') this.#peerFinTaken(now);
-    }
+    const text = this.#processText(now, seg);
+    if (text === null) return;
 
     // Eighth, check the FIN bit.
     if (seg.control === 'fin' && text !== 'partial') {
@@ -733,6 +599,183 @@ export class TcpConnection implements FourTuple {
         this.#peerFinTaken(now);
       }
     }
+  }
+
+  /**
+   * Neither SYN, RST nor ACK (a scanner's NULL, FIN or Xmas probe): the fifth step would drop it,
+   * and an ACK owed by the first would only tell a blind sender our RCV.NXT. Dropped at once, as
+   * Linux's tcp_rcv_state_process does.
+   */
+  #isScanWithoutAck(seg: TcpRepr): boolean {
+    if (seg.ack !== null || seg.control === 'syn' || seg.control === 'rst') return false;
+    this.#ctx.drop('no-ack');
+    return true;
+  }
+
+  /**
+   * SYN-RECEIVED: the peer retransmitted its SYN because our SYN-ACK was lost: send the SYN-ACK
+   * again (what Linux and BSD do; the RFC's acceptability test would only send an ACK).
+   */
+  #isRepeatedSyn(seg: TcpRepr): boolean {
+    if (this.#state !== 'SYN_RECEIVED' || seg.control !== 'syn') return false;
+    if (seg.ack !== null || seg.seq !== this.#rcv.irs) return false;
+    this.#snd.rewindSyn();
+    return true;
+  }
+
+  /**
+   * The only thing that can arrive in TIME_WAIT is a retransmission of the remote FIN:
+   * acknowledge it and restart the 2 MSL timeout (§3.10.7.4, eighth step).
+   */
+  #isFinAgainInTimeWait(now: number, seg: TcpRepr): boolean {
+    if (this.#state !== 'TIME_WAIT' || seg.control !== 'fin') return false;
+    if (seqAdd(seg.seq, segmentLength(seg)) !== this.#rcv.rcvNxt) return false;
+    this.#rcv.ackNow = true;
+    this.#timer = { kind: 'timeWait', at: now + this.#ctx.opts.timeWaitMs };
+    return true;
+  }
+
+  /**
+   * Once timestamps are negotiated (RFC 7323 §3.2) a segment without them is dropped, and PAWS
+   * (§5.3 R1) drops one with a TSval older than TS.Recent, an old duplicate, after an ACK.
+   * A RST is exempt from both.
+   */
+  #failsTimestampChecks(now: number, seg: TcpRepr): boolean {
+    if (!this.#ctx.negotiated.timestamps || seg.control === 'rst') return false;
+    const ts = seg.options.timestamp;
+    if (ts === null) {
+      this.#ctx.drop('no-timestamp');
+      return true;
+    }
+    const recent = this.#rcv.tsRecent;
+    if (recent === null || !seqLt(ts.tsVal, recent)) return false;
+    this.#rcv.invalidAck(now, seg);
+    this.#ctx.drop('paws');
+    return true;
+  }
+
+  /** First step: whether the segment is acceptable; if not, ACK it (rate-limited) and drop it. */
+  #checkSequence(now: number, seg: TcpRepr): boolean {
+    const rcv = this.#rcv;
+    const rcvWnd = rcv.rcvWnd;
+    // §3.10.7.4: with a zero window no segment is acceptable, "but special allowance should be
+    // made to accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT passes, and its text is
+    // trimmed away below.
+    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === rcv.rcvNxt;
+    if (zeroWindowAllowance || isAcceptable(seg.seq, segmentLength(seg), rcv.rcvNxt, rcvWnd)) {
+      return true;
+    }
+    // A retransmission of data we already have (our ACK was lost): it satisfies RFC 7323 §4.3
+    // (SEG.SEQ ≤ Last.ACK.sent), so take its TSval before answering. Otherwise the ACK would
+    // echo a timestamp from before the loss, and the sender would measure its whole backoff as
+    // one round trip.
+    const ts = seg.options.timestamp;
+    if (ts !== null && this.#ctx.negotiated.timestamps && seqLeq(seg.seq, rcv.lastAckSent)) {
+      rcv.takeTsVal(ts.tsVal);
+    }
+    if (seg.control !== 'rst') rcv.invalidAck(now, seg);
+    // RFC 2883 §4 (1): a segment wholly below RCV.NXT repeats data we have.
+    const end = seqAdd(seg.seq, seg.payload.length);
+    if (seg.payload.length > 0 && seqLeq(end, rcv.rcvNxt)) rcv.noteDuplicate(seg.seq, end);
+    this.#ctx.drop('out-of-window');
+    return false;
+  }
+
+  /**
+   * RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent; not one whose ACK the
+   * fifth step will drop (RFC 9293 §3.10.7.4, RFC 5961 §5.2): a segment that is dropped must not
+   * move TS.Recent, or one forged ACK with a huge TSval would make PAWS (§5) drop every later
+   * segment of the connection.
+   */
+  #updateTsRecent(seg: TcpRepr): void {
+    const ts = seg.options.timestamp;
+    if (ts === null || !this.#ctx.negotiated.timestamps) return;
+    if (seg.ack !== null && !this.#snd.ackInRange(seg.ack)) return;
+    if (seqLeq(seg.seq, this.#rcv.lastAckSent)) this.#rcv.takeTsVal(ts.tsVal);
+  }
+
+  /** Second step: RFC 5961 §3.2, reset only on an exact match, else a challenge ACK. */
+  #checkRst(now: number, seg: TcpRepr): void {
+    if (seg.seq !== this.#rcv.rcvNxt) {
+      this.#rcv.challengeAck(now);
+      this.#ctx.drop('rst-challenge');
+      return;
+    }
+    this.#onReset();
+  }
+
+  /** Fourth step: RFC 5961 §4, a SYN in a synchronized state gets a challenge ACK. */
+  #checkSyn(now: number): void {
+    if (this.#state === 'SYN_RECEIVED' && this.#passive) {
+      // §3.10.7.4: a passive open returns to LISTEN: this connection goes away quietly.
+      this.#enterClosed(null);
+      return;
+    }
+    this.#rcv.challengeAck(now);
+    this.#ctx.drop('syn-challenge');
+  }
+
+  /**
+   * Fifth step: the ACK completes the handshake in SYN-RECEIVED, is checked against what we sent
+   * (RFC 5961 §5.2), goes to the sender, and moves the closing states whose FIN it acknowledges.
+   * Returns false when processing ends here.
+   */
+  #checkAck(now: number, seg: TcpRepr): boolean {
+    if (seg.ack === null) {
+      this.#ctx.drop('no-ack');
+      return false;
+    }
+    const ack = seg.ack;
+    const snd = this.#snd;
+    if (this.#state === 'SYN_RECEIVED') {
+      if (!(seqGt(ack, snd.sndUna) && seqLeq(ack, snd.sndMax))) {
+        this.#reply(this.#bareRst(ack));
+        this.#ctx.drop('bad-ack');
+        return false;
+      }
+      this.#enterEstablished();
+      snd.updateWindow(seg.window * 2 ** this.#ctx.negotiated.sndShift, seg.seq, ack);
+    }
+    // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
+    if (!snd.ackInRange(ack)) {
+      this.#rcv.challengeAck(now);
+      this.#ctx.drop('ack-out-of-range');
+      return false;
+    }
+    if (snd.processAck(now, seg, ack, this.#state)) this.#stopSendTimer();
+
+    const finAcked = snd.finAcked();
+    switch (this.#state) {
+      case 'FIN_WAIT_1':
+        if (finAcked) this.#enter('FIN_WAIT_2');
+        return true;
+      case 'CLOSING':
+        if (finAcked) this.#enterTimeWait(now);
+        return false;
+      case 'LAST_ACK':
+        if (finAcked) this.#enterClosed(null);
+        return false;
+      default:
+        return this.#state !== 'CLOSED';
+    }
+  }
+
+  /** Seventh step: the text, or null when processing ends here (data after close resets). */
+  #processText(now: number, seg: TcpRepr): TextOutcome | null {
+    if (seg.payload.length === 0) return 'complete';
+    if (!canReceive(this.#state)) {
+      this.#ctx.drop('text-after-fin');
+      return 'complete';
+    }
+    if (this.#userClosed) {
+      // RFC 1122 §4.2.2.13: data after CLOSE is lost to the user: tell the peer with a RST.
+      this.#ctx.drop('data-after-close');
+      this.abort();
+      return null;
+    }
+    const text = this.#rcv.acceptText(now, seg.seq, seg.payload);
+    if (text === 'fin') this.#peerFinTaken(now);
+    return text;
   }
 
   /** §3.10.7.4 eighth step: the peer's FIN was taken (the receiver moved RCV.NXT past it). */
