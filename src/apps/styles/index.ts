@@ -31,6 +31,7 @@ import type { Duplex } from 'node:stream';
 import { type HttpService, serveHttp } from '../../api/http.ts';
 import type { NetStack } from '../../api/index.ts';
 import type { Socket } from '../../api/net.ts';
+import type { TimerHandle } from '../../stack/clock.ts';
 import type { Timer } from '../../stack/timers.ts';
 import {
   CORS,
@@ -192,17 +193,18 @@ export async function startStyles(
     sse.close();
     ws.close();
     const closed = Promise.all(services.map((s) => s.close()));
-    // Streams and sockets that do not finish within a second are destroyed.
-    let timer: NodeJS.Timeout | undefined;
+    // Streams and sockets that do not finish within a second (of the stack's clock, as every
+    // other timer of the stack and its apps) are destroyed.
+    let timer: TimerHandle | undefined;
     const late = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
+      timer = stack.clock.setTimer(stack.clock.now() + 1_000, () => {
         for (const set of Object.values(sockets)) for (const s of set) s.destroy();
         ws.terminate();
         resolve();
-      }, 1_000);
+      });
     });
     await Promise.race([closed, late]);
-    clearTimeout(timer);
+    timer?.cancel();
     await closed;
     ws.dispose();
     meter.close();
