@@ -112,11 +112,6 @@ export class TimerQueue {
     if (timer.entry === null || at < timer.entry.at) this.push(timer, at);
   }
 
-  /** Same as `timer.cancel()`. */
-  cancel(timer: Timer): void {
-    timer.cancel();
-  }
-
   /**
    * @internal A cancelled timer's entry: unlink it (the entry stays in the heap, dead, and is
    * skipped when it comes due or swept with the others), so the heap does not keep the timer —

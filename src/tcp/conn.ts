@@ -14,17 +14,12 @@
  * receive window in recv.ts, Nagle and sender SWS in send.ts; the SYN/ACK/text/FIN processing
  * order of RFC 9293 §3.10.7 is in `process` below, step by step.
  */
-import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
-import { NO_OPTIONS, segmentLength } from '../wire/tcp-repr.ts';
+import type { SackBlock, TcpControl, TcpRepr } from '../wire/tcp-repr.ts';
+import { segmentLength } from '../wire/tcp-repr.ts';
 import type { CongestionName } from './congestion/index.ts';
-import {
-  ConnContext,
-  type TcpConnStats,
-  type TcpCounterName,
-  type TcpDropReason,
-} from './context.ts';
+import { ConnContext, type TcpConnStats } from './context.ts';
 import type { TcpErrorCode, TcpEvent } from './events.ts';
-import { MAX_WINDOW_FIELD, negotiate, synAckOptions, synOptions } from './handshake.ts';
+import { negotiate } from './handshake.ts';
 import {
   appendChange,
   type PackedHistory,
@@ -36,59 +31,15 @@ import { sharedOptions, type TcpConnectionOptions } from './options.ts';
 import { Receiver, type TextOutcome } from './receiver.ts';
 import { isAcceptable } from './recv.ts';
 import { resetFor } from './reply.ts';
+import { abortRst, ackSegment, bareRst, synSegment } from './segments.ts';
 import { type DataPlan, Sender } from './sender.ts';
 import { seqAdd, seqGt, seqLeq, seqLt } from './seq.ts';
 import { canReceive, canSend, isSynchronized, type TcpState } from './state.ts';
 import { chooseTimer, earliest, IDLE, type TcpTimer, timerDeadline } from './timers.ts';
 
-/** The connection's addresses: IPv4 addresses as unsigned 32-bit numbers. */
-export interface FourTuple {
-  localAddr: number;
-  localPort: number;
-  remoteAddr: number;
-  remotePort: number;
-}
+export type { FourTuple, TcpSnapshot } from './snapshot.ts';
 
-/** RFC-named state for tests and `tunstack ss`. */
-export interface TcpSnapshot {
-  state: TcpState;
-  iss: number;
-  irs: number;
-  sndUna: number;
-  sndNxt: number;
-  sndMax: number;
-  sndWnd: number;
-  rcvNxt: number;
-  rcvWnd: number;
-  smss: number;
-  sndShift: number;
-  rcvShift: number;
-  timestamps: boolean;
-  sack: boolean;
-  srtt: number | null;
-  rttvar: number;
-  rto: number;
-  cwnd: number;
-  ssthresh: number;
-  inRecovery: boolean;
-  retransmits: number;
-  timeouts: number;
-  fastRetransmits: number;
-  lostRetransmissions: number;
-  tailLossProbes: number;
-  bytesIn: number;
-  bytesOut: number;
-  segsIn: number;
-  segsOut: number;
-  sendQueue: number;
-  recvQueue: number;
-  oooBytes: number;
-  timer: TcpTimer;
-  delayedAckAt: number | null;
-  drops: Readonly<Partial<Record<TcpDropReason, number>>>;
-  /** Events that are not drops (a trimmed segment, a rate-limited ACK …), by name. */
-  counters: Readonly<Partial<Record<TcpCounterName, number>>>;
-}
+import type { FourTuple, TcpSnapshot } from './snapshot.ts';
 
 /** RFC 8985 §7.2 WCDelAckT: a receiver may delay the ACK of a lone segment this long. */
 const _WORST_CASE_DELAYED_ACK_MS = 200;
@@ -516,7 +467,7 @@ export class TcpConnection implements FourTuple {
     let ackOk = false;
     if (seg.ack !== null) {
       if (seqLeq(seg.ack, this.iss) || seqGt(seg.ack, this.#snd.sndMax)) {
-        if (seg.control !== 'rst') this.#reply(this.#bareRst(seg.ack));
+        if (seg.control !== 'rst') this.#reply(bareRst(this, seg.ack));
         this.#ctx.drop('bad-ack');
         return;
       }
@@ -729,7 +680,7 @@ export class TcpConnection implements FourTuple {
     const snd = this.#snd;
     if (this.#state === 'SYN_RECEIVED') {
       if (!(seqGt(ack, snd.sndUna) && seqLeq(ack, snd.sndMax))) {
-        this.#reply(this.#bareRst(ack));
+        this.#reply(bareRst(this, ack));
         this.#ctx.drop('bad-ack');
         return false;
       }
@@ -857,18 +808,6 @@ export class TcpConnection implements FourTuple {
     return this.#now;
   }
 
-  /** Alias of dispatch's timer half, for callers that keep them apart: fire due timers. */
-  onDeadline(now: number): void {
-    this.#now = Math.max(this.#now, now);
-    for (let turn = 0; turn < MAX_DISPATCH_TURNS; turn++) {
-      const a = this.#nextAction(now);
-      if (a.kind !== 'fire') return;
-      this.#fire(now, a.timer);
-      this.#updateTimer(now);
-    }
-    this.#ctx.count('dispatch-turns-exhausted');
-  }
-
   #nextAction(now: number): Action {
     if (this.#replies !== null) return { kind: 'send', plan: { kind: 'reply' } };
     if (this.#rstPending) return { kind: 'send', plan: { kind: 'rst' } };
@@ -899,25 +838,16 @@ export class TcpConnection implements FourTuple {
     switch (plan.kind) {
       case 'reply':
         return this.#takeReply();
-      case 'rst': {
+      case 'rst':
         this.#rstPending = false;
-        // RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>, with SND.NXT as the peer knows it (SND.MAX).
-        // RFC 7323 §3.2: timestamps SHOULD be sent in a RST too, once negotiated (Linux does).
-        const options = this.#ctx.negotiated.timestamps
-          ? {
-              ...NO_OPTIONS,
-              timestamp: { tsVal: this.#snd.tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 },
-            }
-          : NO_OPTIONS;
-        return this.#repr('rst', this.#snd.sndMax, EMPTY, this.#rcv.rcvNxt, 0, options);
-      }
+        return abortRst(this, this.#ctx, this.#rcv, this.#snd, now);
       case 'syn':
-        return this.#buildSyn(now);
+        return synSegment(this, this.#ctx, this.#rcv, this.#snd, now, this.#state === 'SYN_SENT');
       case 'probe': {
         // A zero-window or keep-alive probe: SEG.SEQ = SND.UNA − 1, no data (RFC 1122 §4.2.3.6),
         // which the peer must answer with an ACK carrying its current window.
         this.#snd.probePending = false;
-        return this.#segment(now, 'none', seqAdd(this.#snd.sndUna, -1), EMPTY, []);
+        return this.#segment(now, 'none', seqAdd(this.#snd.sndUna, -1), EMPTY, NO_SACK);
       }
       case 'ack':
         this.#rcv.pureAckSent();
@@ -928,19 +858,6 @@ export class TcpConnection implements FourTuple {
       case 'data':
         return this.#buildData(now, plan.seq, plan.len, plan.fin, plan.sack);
     }
-  }
-
-  #buildSyn(now: number): TcpRepr {
-    const ts = { tsVal: this.#snd.tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 };
-    const active = this.#state === 'SYN_SENT';
-    const options = active
-      ? synOptions(this.#ctx.opts, ts)
-      : synAckOptions(this.#ctx.opts, this.#ctx.negotiated, ts);
-    // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
-    const window = Math.min(this.#ctx.opts.rcvBuf, MAX_WINDOW_FIELD);
-    this.#snd.synSent(now);
-    this.#rcv.ackSent();
-    return this.#repr('syn', this.iss, EMPTY, active ? null : this.#rcv.rcvNxt, window, options);
   }
 
   #buildData(
@@ -969,43 +886,7 @@ export class TcpConnection implements FourTuple {
     payload: Uint8Array,
     sack: readonly SackBlock[],
   ): TcpRepr {
-    const options: TcpOptions = {
-      mss: null,
-      windowScale: null,
-      sackPermitted: false,
-      sackBlocks: sack,
-      timestamp: this.#ctx.negotiated.timestamps
-        ? { tsVal: this.#snd.tsNow(now), tsEcr: this.#rcv.tsRecent ?? 0 }
-        : null,
-    };
-    const window = this.#rcv.advertise();
-    this.#rcv.ackSent();
-    return this.#repr(control, seq, payload, this.#rcv.rcvNxt, window, options);
-  }
-
-  #repr(
-    control: TcpControl,
-    seq: number,
-    payload: Uint8Array,
-    ack: number | null,
-    window: number,
-    options: TcpOptions,
-  ): TcpRepr {
-    return {
-      srcPort: this.localPort,
-      dstPort: this.remotePort,
-      control,
-      psh: false,
-      urg: false,
-      ece: false,
-      cwr: false,
-      seq,
-      ack,
-      window,
-      urgentPointer: 0,
-      options,
-      payload,
-    };
+    return ackSegment(this, this.#ctx, this.#rcv, this.#snd, now, control, seq, payload, sack);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1167,13 +1048,9 @@ export class TcpConnection implements FourTuple {
     if (replies.length === 0) this.#replies = null;
     return seg;
   }
-
-  /** <SEQ=SEG.ACK><CTL=RST> for an unacceptable ACK (§3.10.7.3, §3.10.7.4). */
-  #bareRst(seq: number): TcpRepr {
-    return this.#repr('rst', seq, EMPTY, null, 0, NO_OPTIONS);
-  }
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_SACK: readonly SackBlock[] = Object.freeze([]);
 
 export { tsClock } from './sender.ts';

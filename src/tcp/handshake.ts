@@ -5,6 +5,7 @@
  * An option is in force only when both SYNs carried it; the SYN-ACK of a passive open carries only
  * the options the SYN offered (RFC 7323 §2.2, §3.2; RFC 2018 §2).
  */
+import { TCP_MAX_WINDOW_SCALE } from '../wire/tcp.ts';
 import type { TcpOptions, TcpTimestamp } from '../wire/tcp-repr.ts';
 import type { TcpConnectionOptions } from './options.ts';
 
@@ -15,8 +16,6 @@ export const DEFAULT_PEER_MSS = 536;
  * would make every byte we send cost a segment (CVE-2019-11479's resource exhaustion).
  */
 export const MIN_SND_MSS = 48;
-/** RFC 7323 §2.3: the largest shift count. */
-export const MAX_WINDOW_SHIFT = 14;
 /** Bytes a timestamp option takes in every segment once negotiated (10, padded to 12). */
 export const TIMESTAMP_OPTION_LEN = 12;
 /** The largest unscaled window field. */
@@ -39,7 +38,7 @@ export interface Negotiated {
 /** The smallest shift that lets a window of `rcvBuf` bytes fit the 16-bit field (RFC 7323 §2.3). */
 export function windowShiftFor(rcvBuf: number): number {
   let shift = 0;
-  while (shift < MAX_WINDOW_SHIFT && rcvBuf > MAX_WINDOW_FIELD * 2 ** shift) shift++;
+  while (shift < TCP_MAX_WINDOW_SCALE && rcvBuf > MAX_WINDOW_FIELD * 2 ** shift) shift++;
   return shift;
 }
 
@@ -82,7 +81,7 @@ export function negotiate(o: TcpConnectionOptions, peer: TcpOptions): Readonly<N
   return shared({
     smss: Math.max(Math.min(MIN_SND_MSS, o.mss), Math.min(peerMss, o.mss)),
     windowScale: scaling,
-    sndShift: scaling ? Math.min(peer.windowScale ?? 0, MAX_WINDOW_SHIFT) : 0,
+    sndShift: scaling ? Math.min(peer.windowScale ?? 0, TCP_MAX_WINDOW_SCALE) : 0,
     rcvShift: scaling ? windowShiftFor(o.rcvBuf) : 0,
     timestamps: o.timestamps && peer.timestamp !== null,
     sack: o.sack && peer.sackPermitted,

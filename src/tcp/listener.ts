@@ -15,14 +15,10 @@
  * lifetime (Linux's tcp_synq_no_recent_overflow), so ACKs to a listener that was never flooded
  * cost no hashing.
  */
+import { TCP_MAX_WINDOW_SCALE } from '../wire/tcp.ts';
 import { NO_OPTIONS, type TcpOptions, type TcpRepr, type TcpTimestamp } from '../wire/tcp-repr.ts';
 import { TcpConnection, tsClock } from './conn.ts';
-import {
-  DEFAULT_PEER_MSS,
-  MAX_WINDOW_FIELD,
-  MAX_WINDOW_SHIFT,
-  windowShiftFor,
-} from './handshake.ts';
+import { DEFAULT_PEER_MSS, MAX_WINDOW_FIELD, windowShiftFor } from './handshake.ts';
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
 import { resetFor } from './reply.ts';
 import { seqAdd } from './seq.ts';
@@ -252,7 +248,7 @@ export class TcpListener {
     if (o.timestamps && peer.timestamp !== null) {
       const scale =
         o.windowScale && peer.windowScale !== null
-          ? Math.min(peer.windowScale, MAX_WINDOW_SHIFT)
+          ? Math.min(peer.windowScale, TCP_MAX_WINDOW_SCALE)
           : null;
       const sack = o.sack && peer.sackPermitted;
       // No ECN here: tunstack does not negotiate it (the codec can carry the bit).

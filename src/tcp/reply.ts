@@ -15,7 +15,8 @@ const EMPTY = new Uint8Array(0);
  */
 export function resetFor(seg: TcpRepr): TcpRepr | null {
   if (seg.control === 'rst') return null;
-  const withAck = seg.ack === null;
+  // RFC 9293 §3.10.7.1: the reset's form depends on whether the segment carried an ACK.
+  const noAck = seg.ack === null;
   return {
     srcPort: seg.dstPort,
     dstPort: seg.srcPort,
@@ -24,8 +25,8 @@ export function resetFor(seg: TcpRepr): TcpRepr | null {
     urg: false,
     ece: false,
     cwr: false,
-    seq: withAck ? 0 : (seg.ack as number),
-    ack: withAck ? seqAdd(seg.seq, segmentLength(seg)) : null,
+    seq: noAck ? 0 : (seg.ack as number),
+    ack: noAck ? seqAdd(seg.seq, segmentLength(seg)) : null,
     window: 0,
     urgentPointer: 0,
     options: NO_OPTIONS,

@@ -1,0 +1,115 @@
+/**
+ * The segments a connection builds, from its parts: every segment but a bare RST carries the
+ * receiver's ACK, window and TS.Recent beside the sender's sequence number and TSval. Module
+ * functions, not an object per connection; each takes the parts it reads.
+ */
+import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
+import { NO_OPTIONS } from '../wire/tcp-repr.ts';
+import type { ConnContext } from './context.ts';
+import { MAX_WINDOW_FIELD, synAckOptions, synOptions } from './handshake.ts';
+import type { Receiver } from './receiver.ts';
+import type { Sender } from './sender.ts';
+
+/** The ports a segment goes from and to. */
+export interface Ports {
+  readonly localPort: number;
+  readonly remotePort: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A segment with every field given. */
+export function tcpRepr(
+  ports: Ports,
+  control: TcpControl,
+  seq: number,
+  payload: Uint8Array,
+  ack: number | null,
+  window: number,
+  options: TcpOptions,
+): TcpRepr {
+  return {
+    srcPort: ports.localPort,
+    dstPort: ports.remotePort,
+    control,
+    psh: false,
+    urg: false,
+    ece: false,
+    cwr: false,
+    seq,
+    ack,
+    window,
+    urgentPointer: 0,
+    options,
+    payload,
+  };
+}
+
+/**
+ * A non-SYN segment carrying ACK, our window and our options. The receiver advertises the window
+ * (moving its edge) and counts the ACK as sent.
+ */
+export function ackSegment(
+  ports: Ports,
+  ctx: ConnContext,
+  rcv: Receiver,
+  snd: Sender,
+  now: number,
+  control: TcpControl,
+  seq: number,
+  payload: Uint8Array,
+  sack: readonly SackBlock[],
+): TcpRepr {
+  const options: TcpOptions = {
+    mss: null,
+    windowScale: null,
+    sackPermitted: false,
+    sackBlocks: sack,
+    timestamp: ctx.negotiated.timestamps
+      ? { tsVal: snd.tsNow(now), tsEcr: rcv.tsRecent ?? 0 }
+      : null,
+  };
+  const window = rcv.advertise();
+  rcv.ackSent();
+  return tcpRepr(ports, control, seq, payload, rcv.rcvNxt, window, options);
+}
+
+/** Our SYN (`active`) or SYN-ACK, first sent or again. */
+export function synSegment(
+  ports: Ports,
+  ctx: ConnContext,
+  rcv: Receiver,
+  snd: Sender,
+  now: number,
+  active: boolean,
+): TcpRepr {
+  const ts = { tsVal: snd.tsNow(now), tsEcr: rcv.tsRecent ?? 0 };
+  const options = active ? synOptions(ctx.opts, ts) : synAckOptions(ctx.opts, ctx.negotiated, ts);
+  // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
+  const window = Math.min(ctx.opts.rcvBuf, MAX_WINDOW_FIELD);
+  snd.synSent(now);
+  rcv.ackSent();
+  return tcpRepr(ports, 'syn', snd.iss, EMPTY, active ? null : rcv.rcvNxt, window, options);
+}
+
+/**
+ * The RST of ABORT: RFC 9293 §3.10.5 <SEQ=SND.NXT><CTL=RST>, with SND.NXT as the peer knows it
+ * (SND.MAX). RFC 7323 §3.2: timestamps SHOULD be sent in a RST too, once negotiated (Linux does).
+ */
+export function abortRst(
+  ports: Ports,
+  ctx: ConnContext,
+  rcv: Receiver,
+  snd: Sender,
+  now: number,
+): TcpRepr {
+  const options = ctx.negotiated.timestamps
+    ? { ...NO_OPTIONS, timestamp: { tsVal: snd.tsNow(now), tsEcr: rcv.tsRecent ?? 0 } }
+    : NO_OPTIONS;
+  return tcpRepr(ports, 'rst', snd.sndMax, EMPTY, rcv.rcvNxt, 0, options);
+}
+
+/** <SEQ=SEG.ACK><CTL=RST> for an unacceptable ACK (§3.10.7.3, §3.10.7.4). */
+export function bareRst(ports: Ports, seq: number): TcpRepr {
+  return tcpRepr(ports, 'rst', seq, EMPTY, null, 0, NO_OPTIONS);
+}
