@@ -28,6 +28,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { controlPath } from '../src/cli/control.ts';
+import { ownerPath } from '../src/cli/owner.ts';
 import * as netns from '../src/link/netns.ts';
 import { type Daemon, hasCommand, startDaemon } from './bench/tools.ts';
 
@@ -268,6 +270,10 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       }
     }
     await netns.remove(ns).catch(() => {});
+    // A stack that died (out of heap: V8 aborts, no 'exit' hook) leaves its socket and owner
+    // file behind; the namespace name is ours alone, so remove them.
+    await rm(controlPath(ns), { force: true });
+    await rm(ownerPath(ns), { force: true });
     await rm(dir, { recursive: true, force: true });
   }
   return {
