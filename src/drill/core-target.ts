@@ -188,7 +188,7 @@ export class CoreTarget extends SocketTarget {
           },
           accept: () => {
             const c = listener.accept();
-            return c === null ? null : { act: c, core: c };
+            return c === null ? null : { userCalls: c, core: c };
           },
           setOptions: (o) => {
             // A new object: connections already made keep theirs.
@@ -208,7 +208,7 @@ export class CoreTarget extends SocketTarget {
         const iss = this.#isn.next(local, port, remote, remotePort, this.#now);
         const c = TcpConnection.connect(tuple, iss, this.#now, { ...this.options, ...opts });
         this.#conns.push(c);
-        return { act: c, core: c };
+        return { userCalls: c, core: c };
       },
     };
   }

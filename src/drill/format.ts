@@ -138,6 +138,7 @@ export function describeConnection(c: TcpConnection | null): string {
     `timer=${s.timer.kind}${s.timer.kind === 'idle' ? '' : `@${s.timer.at}`}`,
     `sendQ=${s.sendQueue} recvQ=${s.recvQueue}`,
     Object.keys(s.drops).length > 0 ? `drops=${JSON.stringify(s.drops)}` : '',
+    Object.keys(s.counters).length > 0 ? `counters=${JSON.stringify(s.counters)}` : '',
   ]
     .filter(Boolean)
     .join(' ');

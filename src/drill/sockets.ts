@@ -31,7 +31,7 @@ const MAX_FDS = 1024;
 const { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM, POLLWRNORM, POLLRDHUP } = SYMBOLS;
 
 /** The user calls on one connection (TcpConnection itself, or the stack's TcpHandle). */
-export interface ConnActions {
+export interface UserCalls {
   send(data: Uint8Array): number;
   recv(max?: number): Uint8Array | null;
   shutdown(): void;
@@ -41,9 +41,12 @@ export interface ConnActions {
   setKeepAlive(enable: boolean, idleMs?: number): void;
 }
 
-/** A connection: what to call, and the core behind it (for state, snapshot and options). */
+/**
+ * A connection: the user calls a script's syscalls become (on the core, or on the stack's handle
+ * in front of it), and the core behind them (for state, snapshot and options).
+ */
 export interface ConnRef {
-  act: ConnActions;
+  userCalls: UserCalls;
   core: TcpConnection;
 }
 
@@ -276,7 +279,7 @@ export class SocketTable {
     if (c === null) return sock.nonblock ? err('EAGAIN') : null;
     const fd = this.#freeFd();
     if (fd === null) {
-      c.act.abort();
+      c.userCalls.abort();
       return err('EMFILE');
     }
     const s = newSocket(fd);
@@ -333,7 +336,7 @@ export class SocketTable {
       b.rest = data;
       return sock.nonblock ? err('EAGAIN') : null;
     }
-    const n = c.act.send(data);
+    const n = c.userCalls.send(data);
     if (n > 0) this.#moved = true;
     if (n === data.length) return ok(total);
     if (sock.nonblock) return n > 0 ? ok(n) : err('EAGAIN');
@@ -354,7 +357,7 @@ export class SocketTable {
       n += take;
     }
     while (n < max) {
-      const chunk = c.act.recv(max - n);
+      const chunk = c.userCalls.recv(max - n);
       if (chunk === null) break;
       n += chunk.length;
     }
@@ -371,7 +374,7 @@ export class SocketTable {
     if (how !== 'SHUT_WR') sock.shutRd = true;
     if (how !== 'SHUT_RD' && !sock.shutWr) {
       sock.shutWr = true;
-      c.act.shutdown();
+      c.userCalls.shutdown();
     }
     return ok(0);
   }
@@ -383,8 +386,8 @@ export class SocketTable {
     const c = sock.conn;
     if (c !== null) {
       this.#owner.delete(c.core);
-      if (sock.lingerZero) c.act.abort();
-      else c.act.close();
+      if (sock.lingerZero) c.userCalls.abort();
+      else c.userCalls.close();
     }
     // Calls blocked on this descriptor fail.
     for (const b of [...this.#blocked])
@@ -404,18 +407,18 @@ export class SocketTable {
         return ok(0);
       case 'TCP_NODELAY':
         sock.noDelay = value !== 0;
-        c?.act.setNoDelay(sock.noDelay);
+        c?.userCalls.setNoDelay(sock.noDelay);
         return ok(0);
       case 'SO_LINGER':
         sock.lingerZero = value === 0;
         return ok(0);
       case 'SO_KEEPALIVE':
         sock.opts.keepAlive = value !== 0;
-        c?.act.setKeepAlive(value !== 0);
+        c?.userCalls.setKeepAlive(value !== 0);
         return ok(0);
       case 'TCP_KEEPIDLE':
         sock.opts.keepAliveIdleMs = value * 1000;
-        if (c?.core.options.keepAlive) c.act.setKeepAlive(true, value * 1000);
+        if (c?.core.options.keepAlive) c.userCalls.setKeepAlive(true, value * 1000);
         return ok(0);
       case 'TCP_KEEPINTVL':
         sock.opts.keepAliveIntervalMs = value * 1000;

@@ -207,7 +207,7 @@ export class StackTarget extends SocketTarget {
           },
           accept: () => {
             const h = queue.shift();
-            return h === undefined ? null : { act: h, core: h.conn };
+            return h === undefined ? null : { userCalls: h, core: h.conn };
           },
           setOptions: (o) => {
             this.stack.tcp.setListenerOptions(port, o);
@@ -232,7 +232,7 @@ export class StackTarget extends SocketTarget {
         );
         if (typeof h === 'string') return h;
         if (opts.noDelay) h.setNoDelay(true);
-        return { act: h, core: h.conn };
+        return { userCalls: h, core: h.conn };
       },
     };
   }

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { flagText, formatSegment, formatSpec, wireLayout } from '../../../src/drill/format.ts';
+import {
+  describeConnection,
+  flagText,
+  formatSegment,
+  formatSpec,
+  wireLayout,
+} from '../../../src/drill/format.ts';
 import { describeDiffs, type MatchContext, matchSegment } from '../../../src/drill/match.ts';
 import { parseScript, type SegmentSpec } from '../../../src/drill/parse.ts';
+import { TcpConnection } from '../../../src/tcp/conn.ts';
 import { seg } from './scripted-target.ts';
 
 const ISN = 0xfffffff0; // wraps: relative numbers cross 2^32
@@ -80,6 +87,22 @@ describe('printer', () => {
     expect(formatSpec(spec('0 < S 0:0(0) win 100 <mss 1000>'))).toBe(
       '< S 0:0(0) win 100 <mss 1000>',
     );
+  });
+});
+
+describe('connection line', () => {
+  it('prints the drops and, beside them, the counters that are not drops', () => {
+    const tuple = { localAddr: 1, localPort: 40000, remoteAddr: 2, remotePort: 8080 };
+    const c = TcpConnection.connect(tuple, 1000, 0, { timestamps: false, sack: false });
+    c.dispatch(0); // the SYN
+    c.process(1, seg({ seq: 5000, control: 'syn', ack: 1001 }));
+    expect(c.state).toBe('ESTABLISHED');
+    expect(describeConnection(c)).not.toContain('counters=');
+    c.process(2, seg({ seq: 5001, ack: 1001, urg: true })); // URG is ignored and counted
+    c.process(3, seg({ seq: 1, ack: 1001, payload: new Uint8Array(1) })); // far out of window
+    const line = describeConnection(c);
+    expect(line).toContain('drops={"out-of-window":1}');
+    expect(line).toContain('counters={"urg-ignored":1}');
   });
 });
 
