@@ -17,6 +17,7 @@
 import type { SackBlock, TcpControl, TcpRepr } from '../wire/tcp-repr.ts';
 import { segmentLength } from '../wire/tcp-repr.ts';
 import type { CongestionName } from './congestion/index.ts';
+import { ConnTimers, type Firing } from './conn-timers.ts';
 import { ConnContext, type TcpConnStats } from './context.ts';
 import type { TcpErrorCode, TcpEvent } from './events.ts';
 import { negotiate } from './handshake.ts';
@@ -35,7 +36,6 @@ import { abortRst, ackSegment, bareRst, synSegment } from './segments.ts';
 import { type DataPlan, Sender } from './sender.ts';
 import { seqAdd, seqGt, seqLeq, seqLt } from './seq.ts';
 import { canReceive, canSend, isSynchronized, type TcpState } from './state.ts';
-import { chooseTimer, earliest, IDLE, type TcpTimer, timerDeadline } from './timers.ts';
 
 export type { FourTuple, TcpSnapshot } from './snapshot.ts';
 
@@ -53,12 +53,6 @@ type Action =
   | { kind: 'fire'; timer: Firing }
   | { kind: 'send'; plan: Plan }
   | { kind: 'wait'; at: number | null };
-
-/**
- * What dispatch fires: a timer, the delayed ACK, or 'rearm' (a user call changed what the timer
- * should be; it is chosen at dispatch time, with the caller's `now`, not the last one seen).
- */
-type Firing = 'delayedAck' | 'rearm' | Exclude<TcpTimer['kind'], 'idle'>;
 
 /** A segment to build. */
 type Plan =
@@ -87,25 +81,18 @@ export class TcpConnection implements FourTuple {
   /** The sending half: why we send (src/tcp/sender.ts). */
   readonly #snd: Sender;
 
+  /** The timer half: which timer runs, what fires and what a firing does (conn-timers.ts). */
+  readonly #timers: ConnTimers;
+
   #state: TcpState = 'CLOSED';
   /** Created by a listener from a SYN (RFC 9293: "passive OPEN"). */
   readonly #passive: boolean;
 
-  // Send sequence space (RFC 9293 §3.3.1).
+  /** ISS: our initial sequence number (RFC 9293 §3.4). */
   readonly iss: number;
 
-  // Receive sequence space.
-
-  // Negotiated options.
-
-  // Buffers.
   /** The user called close(): no more reading either (RFC 1122 §4.2.2.13, FIN_WAIT_2 timeout). */
   #userClosed = false;
-
-  // Timers.
-  #timer: TcpTimer = IDLE;
-  /** A user call changed what should be running: choose the timer at the next dispatch. */
-  #timerStale = false;
   #rstPending = false;
   /** Replies (RSTs) waiting for dispatch, or null when none (the usual case). */
   #replies: TcpRepr[] | null = null;
@@ -115,12 +102,6 @@ export class TcpConnection implements FourTuple {
   readonly #openedAt: number;
   /** State changes since creation, packed (src/tcp/history.ts): null, one number, or an array. */
   #history: PackedHistory = null;
-  #lastRecvAt: number;
-  #keepAliveProbes = 0;
-  #lastProbeAt = 0;
-
-  // Retransmission (RFC 6298) and congestion control.
-
   #closedEmitted = false;
 
   /** The connection's counters (segments, bytes, retransmissions, drops by reason, other events). */
@@ -143,10 +124,10 @@ export class TcpConnection implements FourTuple {
     this.#ctx = new ConnContext(sharedOptions(options));
     this.#rcv = new Receiver(this.#ctx);
     this.#snd = new Sender(this.#ctx, this.iss);
+    this.#timers = new ConnTimers(now);
     this.#passive = passive;
     this.#now = now;
     this.#openedAt = now;
-    this.#lastRecvAt = now;
   }
 
   /** Active open (RFC 9293 §3.10.1): the first dispatch sends the SYN. */
@@ -320,7 +301,7 @@ export class TcpConnection implements FourTuple {
       sendQueue: this.#snd.queued,
       recvQueue: this.#rcv.heldBytes,
       oooBytes: this.#rcv.outOfOrderBytes,
-      timer: this.#timer,
+      timer: this.#timers.timer,
       delayedAckAt: this.#rcv.delayedAckAt,
       drops: { ...this.stats.drops },
       counters: { ...this.stats.counters },
@@ -342,7 +323,7 @@ export class TcpConnection implements FourTuple {
       return 0;
     }
     const n = this.#snd.push(data);
-    this.#timerStale = true;
+    this.#timers.rechoose();
     return n;
   }
 
@@ -376,8 +357,7 @@ export class TcpConnection implements FourTuple {
   setKeepAlive(enable: boolean, idleMs?: number): void {
     this.options.keepAlive = enable;
     if (idleMs !== undefined && idleMs > 0) this.options.keepAliveIdleMs = idleMs;
-    this.#keepAliveProbes = 0;
-    this.#timerStale = true;
+    this.#timers.keepAliveChanged();
   }
 
   /** Half-close: send a FIN after the queued data; keep receiving (RFC 9293 §3.10.4 CLOSE). */
@@ -400,7 +380,7 @@ export class TcpConnection implements FourTuple {
         // Already closing, or closed: nothing to do ("error: connection closing").
         break;
     }
-    this.#timerStale = true;
+    this.#timers.rechoose();
   }
 
   /**
@@ -418,7 +398,7 @@ export class TcpConnection implements FourTuple {
       return;
     }
     this.shutdown();
-    this.#timerStale = true;
+    this.#timers.rechoose();
   }
 
   /** ABORT (RFC 9293 §3.10.5): send RST in the synchronized states and SYN_RECEIVED, then CLOSED. */
@@ -485,11 +465,11 @@ export class TcpConnection implements FourTuple {
       return;
     }
     this.#takePeerSyn(seg);
-    this.#lastRecvAt = now;
+    this.#timers.heardFrom(now); // (no keep-alive probe can have gone before ESTABLISHED)
     this.#snd.updateWindow(seg.window, seg.seq, seg.ack ?? this.iss);
     if (ackOk && seg.ack !== null) {
       this.#snd.ackAdvanced(now, seg, seg.ack, this.#state);
-      this.#stopSendTimer();
+      this.#timers.stopSendTimer();
       this.#enterEstablished();
       this.#rcv.ackNow = true;
       // Data on a SYN-ACK is processed as text (§3.10.7.3: "continue processing at the sixth step").
@@ -499,7 +479,7 @@ export class TcpConnection implements FourTuple {
       // the SYN is not kept; the peer retransmits it.
       this.#enter('SYN_RECEIVED');
       this.#snd.rewindSyn();
-      this.#timer = IDLE;
+      this.#timers.stop();
     }
   }
 
@@ -517,8 +497,7 @@ export class TcpConnection implements FourTuple {
 
     // First, check the sequence number.
     if (!this.#checkSequence(now, seg)) return;
-    this.#lastRecvAt = now;
-    this.#keepAliveProbes = 0;
+    this.#timers.heardFrom(now);
     this.#updateTsRecent(seg);
 
     // Second, check the RST bit (the third, security, does not apply).
@@ -582,7 +561,7 @@ export class TcpConnection implements FourTuple {
     if (this.#state !== 'TIME_WAIT' || seg.control !== 'fin') return false;
     if (seqAdd(seg.seq, segmentLength(seg)) !== this.#rcv.rcvNxt) return false;
     this.#rcv.ackNow = true;
-    this.#timer = { kind: 'timeWait', at: now + this.#ctx.opts.timeWaitMs };
+    this.#timers.startTimeWait(now, this.#ctx.opts.timeWaitMs);
     return true;
   }
 
@@ -693,7 +672,7 @@ export class TcpConnection implements FourTuple {
       this.#ctx.drop('ack-out-of-range');
       return false;
     }
-    if (snd.processAck(now, seg, ack, this.#state)) this.#stopSendTimer();
+    if (snd.processAck(now, seg, ack, this.#state)) this.#timers.stopSendTimer();
 
     const finAcked = snd.finAcked();
     switch (this.#state) {
@@ -786,7 +765,6 @@ export class TcpConnection implements FourTuple {
       if (a.kind === 'wait') return null;
       if (a.kind === 'fire') {
         this.#fire(now, a.timer);
-        this.#updateTimer(now);
         continue;
       }
       const seg = this.#build(now, a.plan);
@@ -813,13 +791,8 @@ export class TcpConnection implements FourTuple {
     if (this.#rstPending) return { kind: 'send', plan: { kind: 'rst' } };
     const state = this.#state;
     if (state === 'CLOSED') return { kind: 'wait', at: null };
-    if (this.#timerStale) return { kind: 'fire', timer: 'rearm' };
-
-    if (this.#rcv.delayedAckAt !== null && this.#rcv.delayedAckAt <= now) {
-      return { kind: 'fire', timer: 'delayedAck' };
-    }
-    const t = this.#timer;
-    if (t.kind !== 'idle' && t.at <= now) return { kind: 'fire', timer: t.kind };
+    const firing = this.#timers.due(now, this.#rcv.delayedAckAt);
+    if (firing !== null) return { kind: 'fire', timer: firing };
 
     if (state === 'SYN_SENT' || state === 'SYN_RECEIVED') {
       if (this.#snd.sndNxt === this.iss) return { kind: 'send', plan: { kind: 'syn' } };
@@ -831,7 +804,7 @@ export class TcpConnection implements FourTuple {
     if (state !== 'SYN_SENT' && this.#rcv.ackDue(state)) {
       return { kind: 'send', plan: { kind: 'ack', sack: this.#rcv.sackBlocks() } };
     }
-    return { kind: 'wait', at: earliest(timerDeadline(this.#timer), this.#rcv.delayedAckAt) };
+    return { kind: 'wait', at: this.#timers.deadline(this.#rcv.delayedAckAt) };
   }
 
   #build(now: number, plan: Plan): TcpRepr {
@@ -870,8 +843,7 @@ export class TcpConnection implements FourTuple {
     const newData = len > 0 && !seqLt(seq, this.#snd.sndMax);
     const payload = this.#snd.dataSent(now, seq, len, fin);
     if (newData) this.#rcv.dataSent(now);
-    // RFC 8985 §7.2: the probe timeout counts from the latest transmission.
-    if (this.#timer.kind === 'tlp') this.#timer = IDLE;
+    this.#timers.dataSent();
     const seg = this.#segment(now, fin ? 'fin' : 'none', seq, payload, sack);
     // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
     seg.psh = len > 0 && seqAdd(seq, len) === this.#snd.dataEnd();
@@ -890,82 +862,17 @@ export class TcpConnection implements FourTuple {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Timers
+  // Timers (src/tcp/conn-timers.ts): the state changes a firing causes are made here.
 
   #fire(now: number, kind: Firing): void {
-    switch (kind) {
-      case 'delayedAck':
-        this.#rcv.delayedAckFired();
-        return;
-      case 'rearm':
-        // dispatch calls #updateTimer(now) after every firing.
-        this.#timerStale = false;
-        return;
-      case 'synRetry':
-        this.#timer = IDLE;
-        if (this.#snd.synTimeout()) return;
-        if (this.#passive) this.#enterClosed(null);
-        else this.#fail('ETIMEDOUT');
-        return;
-      case 'retransmit':
-        this.#timer = IDLE;
-        if (!this.#snd.retransmitTimeout(now)) this.#fail('ETIMEDOUT');
-        return;
-      case 'tlp':
-        // RFC 8985 §7.3: send one probe, then the RTO runs (chosen after the probe is sent).
-        this.#timer = IDLE;
-        this.#snd.tlpTimeout();
-        return;
-      case 'persist':
-        // A zero-window probe, or the sender SWS override; ETIMEDOUT after maxRetries probes
-        // that got no answer at all.
-        this.#timer = IDLE;
-        if (!this.#snd.persistTimeout()) this.#fail('ETIMEDOUT');
-        return;
-      case 'keepalive':
-        this.#timer = IDLE;
-        if (this.#keepAliveProbes >= this.#ctx.opts.keepAliveCount) {
-          this.#fail('ETIMEDOUT');
-          return;
-        }
-        this.#keepAliveProbes++;
-        this.#lastProbeAt = now;
-        this.#snd.probePending = true;
-        return;
-      case 'finWait2':
-        this.#timer = IDLE;
-        this.#enterClosed(null);
-        return;
-      case 'timeWait':
-        this.#timer = IDLE;
-        this.#enterClosed(null);
-        return;
-    }
+    const outcome = this.#timers.fire(now, kind, this.#passive, this.#ctx, this.#rcv, this.#snd);
+    if (outcome === 'close') this.#enterClosed(null);
+    else if (outcome === 'timedOut') this.#fail('ETIMEDOUT');
+    this.#updateTimer(now);
   }
 
-  /** Choose the one running timer from the state (keeping a running deadline of the same kind). */
   #updateTimer(now: number): void {
-    this.#timerStale = false;
-    const o = this.#ctx.opts;
-    const unsent = this.#snd.unsent();
-    if (!unsent) this.#snd.persistBackoff = 0;
-    this.#timer = chooseTimer(this.#timer, now, {
-      state: this.#state,
-      synSent: this.#snd.sndMax !== this.iss,
-      inFlight: this.#snd.sndMax !== this.#snd.sndUna,
-      unsent,
-      userClosed: this.#userClosed,
-      rto: this.#snd.rtt.rto,
-      pto: this.#snd.probeTimeout(this.#state),
-      persistInterval: Math.min(this.#snd.rtt.rto * 2 ** this.#snd.persistBackoff, o.maxRto),
-      finWait2Ms: o.finWait2Ms,
-      keepaliveAt: !o.keepAlive
-        ? null
-        : this.#keepAliveProbes === 0
-          ? this.#lastRecvAt + o.keepAliveIdleMs
-          : this.#lastProbeAt + o.keepAliveIntervalMs,
-    });
-    if (this.#state === 'CLOSED') this.#rcv.delayedAckAt = null;
+    this.#timers.choose(now, this.#state, this.#userClosed, this.#ctx, this.#rcv, this.#snd);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -994,19 +901,13 @@ export class TcpConnection implements FourTuple {
   #enterEstablished(): void {
     this.#enter(this.#snd.finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED');
     this.#snd.established();
-    this.#timer = IDLE;
+    this.#timers.stop();
     this.#ctx.emit({ type: 'connected' });
-  }
-
-  /** RFC 6298 §5.2–5.3: new data acknowledged stops the timer (chosen again after this input). */
-  #stopSendTimer(): void {
-    const k = this.#timer.kind;
-    if (k === 'retransmit' || k === 'persist' || k === 'tlp') this.#timer = IDLE;
   }
 
   #enterTimeWait(now: number): void {
     this.#enter('TIME_WAIT');
-    this.#timer = { kind: 'timeWait', at: now + this.#ctx.opts.timeWaitMs };
+    this.#timers.startTimeWait(now, this.#ctx.opts.timeWaitMs);
     this.#rcv.delayedAckAt = null;
     this.#emitClosed();
   }
@@ -1015,7 +916,7 @@ export class TcpConnection implements FourTuple {
   #enterClosed(code: TcpErrorCode | null, timeKnown = true): void {
     if (code !== null) this.#ctx.emit({ type: 'error', code });
     this.#enter('CLOSED', timeKnown);
-    this.#timer = IDLE;
+    this.#timers.stop();
     this.#rcv.close();
     this.#snd.close();
     this.#emitClosed();
