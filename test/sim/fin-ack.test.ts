@@ -8,27 +8,12 @@ import { IpProtocol } from '../../src/wire/ipv4.ts';
 import { ParseError } from '../../src/wire/parse-error.ts';
 import { emitTcp, tcpSegmentLen } from '../../src/wire/tcp.ts';
 import { parseTcpPacket } from '../../src/wire/tcp-packet.ts';
-import { NO_OPTIONS, type TcpRepr } from '../../src/wire/tcp-repr.ts';
+import type { TcpRepr } from '../../src/wire/tcp-repr.ts';
+import { tcpSeg } from '../unit/stack/tcp-packets.ts';
 import { CLIENT_ADDR, drainTasks, ipPacket, rawHost, SERVER_ADDR } from './fixture.ts';
 
-function seg(fields: Partial<TcpRepr>): TcpRepr {
-  return {
-    srcPort: 40_000,
-    dstPort: 7,
-    control: 'none',
-    psh: false,
-    urg: false,
-    ece: false,
-    cwr: false,
-    seq: 1000,
-    ack: null,
-    window: 65_535,
-    urgentPointer: 0,
-    options: NO_OPTIONS,
-    payload: new Uint8Array(0),
-    ...fields,
-  };
-}
+/** A segment from the raw host to port 7, plain defaults (tcpSeg) under `fields`. */
+const seg = (fields: Partial<TcpRepr>): TcpRepr => tcpSeg({ dstPort: 7, ...fields });
 
 function tcpPacket(s: TcpRepr): Uint8Array {
   const bytes = new Uint8Array(tcpSegmentLen(s));

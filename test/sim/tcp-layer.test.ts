@@ -11,26 +11,11 @@ import { ParseError } from '../../src/wire/parse-error.ts';
 import { emitTcp, tcpSegmentLen } from '../../src/wire/tcp.ts';
 import { parseTcpPacket } from '../../src/wire/tcp-packet.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../src/wire/tcp-repr.ts';
+import { tcpSeg } from '../unit/stack/tcp-packets.ts';
 import { CLIENT_ADDR, ipPacket, rawHost, SERVER_ADDR } from './fixture.ts';
 
-function seg(fields: Partial<TcpRepr>): TcpRepr {
-  return {
-    srcPort: 40_000,
-    dstPort: 80,
-    control: 'none',
-    psh: false,
-    urg: false,
-    ece: false,
-    cwr: false,
-    seq: 1000,
-    ack: null,
-    window: 65_535,
-    urgentPointer: 0,
-    options: NO_OPTIONS,
-    payload: new Uint8Array(0),
-    ...fields,
-  };
-}
+/** A segment from the raw host to port 80, plain defaults (tcpSeg) under `fields`. */
+const seg = (fields: Partial<TcpRepr>): TcpRepr => tcpSeg({ dstPort: 80, ...fields });
 
 /** An IPv4 packet carrying `s` from the raw host to the stack. */
 function tcpPacket(s: TcpRepr): Uint8Array {

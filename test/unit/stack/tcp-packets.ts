@@ -8,7 +8,7 @@ import { packet } from '../ip/helpers.ts';
 /** A segment with every field given a plain default. */
 export function tcpSeg(s: Partial<TcpRepr>): TcpRepr {
   return {
-    srcPort: 40000,
+    srcPort: 40_000,
     dstPort: 80,
     control: 'none',
     psh: false,
@@ -17,7 +17,7 @@ export function tcpSeg(s: Partial<TcpRepr>): TcpRepr {
     cwr: false,
     seq: 1000,
     ack: null,
-    window: 65535,
+    window: 65_535,
     urgentPointer: 0,
     options: NO_OPTIONS,
     payload: new Uint8Array(0),
