@@ -10,9 +10,12 @@
  * `dispatch` and `pollAt` are both derived from one `nextAction(now)`, so what pollAt promises is
  * exactly what dispatch does. Timers are absolute deadlines (src/tcp/timers.ts) fired by dispatch.
  *
- * The rules are split by concern: option negotiation in handshake.ts, acceptability and the
- * receive window in recv.ts, Nagle and sender SWS in send.ts; the SYN/ACK/text/FIN processing
- * order of RFC 9293 §3.10.7 is in `process` below, step by step.
+ * This file is the coordinator: the state, the user calls, the processing order of RFC 9293
+ * §3.10.7 (`process`, step by step) and what to send next. Its parts: the receiver (receiver.ts:
+ * acceptability, text, FIN, why we ACK), the sender (sender.ts: ACK processing, loss recovery,
+ * why we send), the timer half (conn-timers.ts), segment building (segments.ts) and what they
+ * share (context.ts). Rules with no state are apart: option negotiation in handshake.ts, the
+ * receive window in recv.ts, Nagle and sender SWS in send.ts.
  */
 import type { SackBlock, TcpControl, TcpRepr } from '../wire/tcp-repr.ts';
 import { segmentLength } from '../wire/tcp-repr.ts';
@@ -30,7 +33,6 @@ import {
 } from './history.ts';
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
 import { Receiver, type TextOutcome } from './receiver.ts';
-import { isAcceptable } from './recv.ts';
 import { resetFor } from './reply.ts';
 import { abortRst, ackSegment, bareRst, synSegment } from './segments.ts';
 import { type DataPlan, Sender } from './sender.ts';
@@ -39,7 +41,7 @@ import { canReceive, canSend, isSynchronized, type TcpState } from './state.ts';
 
 export type { FourTuple, TcpSnapshot } from './snapshot.ts';
 
-import type { FourTuple, TcpSnapshot } from './snapshot.ts';
+import { type FourTuple, type TcpSnapshot, takeSnapshot } from './snapshot.ts';
 
 /** RFC 8985 §7.2 WCDelAckT: a receiver may delay the ACK of a lone segment this long. */
 const _WORST_CASE_DELAYED_ACK_MS = 200;
@@ -266,46 +268,7 @@ export class TcpConnection implements FourTuple {
   }
 
   snapshot(): TcpSnapshot {
-    // Before the first send, the state a fresh controller would start from (not kept).
-    const loss = this.#snd.lossForSnapshot();
-    return {
-      state: this.#state,
-      iss: this.iss,
-      irs: this.#rcv.irs,
-      sndUna: this.#snd.sndUna,
-      sndNxt: this.#snd.sndNxt,
-      sndMax: this.#snd.sndMax,
-      sndWnd: this.#snd.sndWnd,
-      rcvNxt: this.#rcv.rcvNxt,
-      rcvWnd: this.#rcv.rcvWnd,
-      smss: this.#snd.effMss(0),
-      sndShift: this.#ctx.negotiated.sndShift,
-      rcvShift: this.#ctx.negotiated.rcvShift,
-      timestamps: this.#ctx.negotiated.timestamps,
-      sack: this.#ctx.negotiated.sack,
-      srtt: this.#snd.rtt.srtt,
-      rttvar: this.#snd.rtt.rttvar,
-      rto: this.#snd.rtt.rto,
-      cwnd: loss?.cc.cwnd ?? 0,
-      ssthresh: loss?.cc.ssthresh ?? 0,
-      inRecovery: loss?.inRecovery ?? false,
-      retransmits: this.stats.retransmits,
-      timeouts: this.stats.timeouts,
-      fastRetransmits: loss?.fastRetransmits ?? 0,
-      lostRetransmissions: loss?.lostRetransmissions ?? 0,
-      tailLossProbes: this.stats.tailLossProbes,
-      bytesIn: this.stats.bytesIn,
-      bytesOut: this.stats.bytesOut,
-      segsIn: this.stats.segsIn,
-      segsOut: this.stats.segsOut,
-      sendQueue: this.#snd.queued,
-      recvQueue: this.#rcv.heldBytes,
-      oooBytes: this.#rcv.outOfOrderBytes,
-      timer: this.#timers.timer,
-      delayedAckAt: this.#rcv.delayedAckAt,
-      drops: { ...this.stats.drops },
-      counters: { ...this.stats.counters },
-    };
+    return takeSnapshot(this.#state, this.iss, this.#timers.timer, this.#ctx, this.#rcv, this.#snd);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -486,19 +449,19 @@ export class TcpConnection implements FourTuple {
   /**
    * §3.10.7.4: SYN-RECEIVED and every synchronized state, in the RFC's numbered steps. The special
    * cases that come first (a scan without ACK, a repeated SYN in SYN-RECEIVED, the peer's FIN
-   * again in TIME-WAIT, the timestamp checks) are named functions that say whether they took the
-   * segment.
+   * again in TIME-WAIT, the timestamp checks in the receiver) are named functions that say
+   * whether they took the segment.
    */
   #processSynchronized(now: number, seg: TcpRepr): void {
     if (this.#isScanWithoutAck(seg)) return;
     if (this.#isRepeatedSyn(seg)) return;
     if (this.#isFinAgainInTimeWait(now, seg)) return;
-    if (this.#failsTimestampChecks(now, seg)) return;
+    if (this.#rcv.failsTimestampChecks(now, seg)) return;
 
     // First, check the sequence number.
-    if (!this.#checkSequence(now, seg)) return;
+    if (!this.#rcv.checkSequence(now, seg)) return;
     this.#timers.heardFrom(now);
-    this.#updateTsRecent(seg);
+    this.#rcv.updateTsRecent(seg, seg.ack === null || this.#snd.ackInRange(seg.ack));
 
     // Second, check the RST bit (the third, security, does not apply).
     if (seg.control === 'rst') {
@@ -563,65 +526,6 @@ export class TcpConnection implements FourTuple {
     this.#rcv.ackNow = true;
     this.#timers.startTimeWait(now, this.#ctx.opts.timeWaitMs);
     return true;
-  }
-
-  /**
-   * Once timestamps are negotiated (RFC 7323 §3.2) a segment without them is dropped, and PAWS
-   * (§5.3 R1) drops one with a TSval older than TS.Recent, an old duplicate, after an ACK.
-   * A RST is exempt from both.
-   */
-  #failsTimestampChecks(now: number, seg: TcpRepr): boolean {
-    if (!this.#ctx.negotiated.timestamps || seg.control === 'rst') return false;
-    const ts = seg.options.timestamp;
-    if (ts === null) {
-      this.#ctx.drop('no-timestamp');
-      return true;
-    }
-    const recent = this.#rcv.tsRecent;
-    if (recent === null || !seqLt(ts.tsVal, recent)) return false;
-    this.#rcv.invalidAck(now, seg);
-    this.#ctx.drop('paws');
-    return true;
-  }
-
-  /** First step: whether the segment is acceptable; if not, ACK it (rate-limited) and drop it. */
-  #checkSequence(now: number, seg: TcpRepr): boolean {
-    const rcv = this.#rcv;
-    const rcvWnd = rcv.rcvWnd;
-    // §3.10.7.4: with a zero window no segment is acceptable, "but special allowance should be
-    // made to accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT passes, and its text is
-    // trimmed away below.
-    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === rcv.rcvNxt;
-    if (zeroWindowAllowance || isAcceptable(seg.seq, segmentLength(seg), rcv.rcvNxt, rcvWnd)) {
-      return true;
-    }
-    // A retransmission of data we already have (our ACK was lost): it satisfies RFC 7323 §4.3
-    // (SEG.SEQ ≤ Last.ACK.sent), so take its TSval before answering. Otherwise the ACK would
-    // echo a timestamp from before the loss, and the sender would measure its whole backoff as
-    // one round trip.
-    const ts = seg.options.timestamp;
-    if (ts !== null && this.#ctx.negotiated.timestamps && seqLeq(seg.seq, rcv.lastAckSent)) {
-      rcv.takeTsVal(ts.tsVal);
-    }
-    if (seg.control !== 'rst') rcv.invalidAck(now, seg);
-    // RFC 2883 §4 (1): a segment wholly below RCV.NXT repeats data we have.
-    const end = seqAdd(seg.seq, seg.payload.length);
-    if (seg.payload.length > 0 && seqLeq(end, rcv.rcvNxt)) rcv.noteDuplicate(seg.seq, end);
-    this.#ctx.drop('out-of-window');
-    return false;
-  }
-
-  /**
-   * RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent; not one whose ACK the
-   * fifth step will drop (RFC 9293 §3.10.7.4, RFC 5961 §5.2): a segment that is dropped must not
-   * move TS.Recent, or one forged ACK with a huge TSval would make PAWS (§5) drop every later
-   * segment of the connection.
-   */
-  #updateTsRecent(seg: TcpRepr): void {
-    const ts = seg.options.timestamp;
-    if (ts === null || !this.#ctx.negotiated.timestamps) return;
-    if (seg.ack !== null && !this.#snd.ackInRange(seg.ack)) return;
-    if (seqLeq(seg.seq, this.#rcv.lastAckSent)) this.#rcv.takeTsVal(ts.tsVal);
   }
 
   /** Second step: RFC 5961 §3.2, reset only on an exact match, else a challenge ACK. */

@@ -14,11 +14,12 @@
 
 import { sackRoom } from '../wire/tcp.ts';
 import type { SackBlock, TcpRepr } from '../wire/tcp-repr.ts';
+import { segmentLength } from '../wire/tcp-repr.ts';
 import type { ConnContext } from './context.ts';
 import { MAX_WINDOW_FIELD, TIMESTAMP_OPTION_LEN } from './handshake.ts';
 import { Reassembly } from './reassembly.ts';
-import { receiveWindow, windowField } from './recv.ts';
-import { seqAdd, seqDiff, seqGeq, seqGt, seqLt } from './seq.ts';
+import { isAcceptable, receiveWindow, windowField } from './recv.ts';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt } from './seq.ts';
 import { isSynchronized, type TcpState } from './state.ts';
 
 /** Bound on duplicate ACKs owed for out-of-order segments that arrived in one batch. */
@@ -143,6 +144,67 @@ export class Receiver {
   /** TS.Recent ← SEG.TSval, unless that would move it back (RFC 7323 §4.3). */
   takeTsVal(tsVal: number): void {
     if (this.tsRecent === null || seqGeq(tsVal, this.tsRecent)) this.tsRecent = tsVal;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Acceptance (RFC 9293 §3.10.7.4 first step; RFC 7323 §3.2, §4.3, §5 for timestamps)
+
+  /**
+   * Once timestamps are negotiated (RFC 7323 §3.2) a segment without them is dropped, and PAWS
+   * (§5.3 R1) drops one with a TSval older than TS.Recent, an old duplicate, after an ACK.
+   * A RST is exempt from both. Returns true when the segment is dropped.
+   */
+  failsTimestampChecks(now: number, seg: TcpRepr): boolean {
+    if (!this.#ctx.negotiated.timestamps || seg.control === 'rst') return false;
+    const ts = seg.options.timestamp;
+    if (ts === null) {
+      this.#ctx.drop('no-timestamp');
+      return true;
+    }
+    const recent = this.tsRecent;
+    if (recent === null || !seqLt(ts.tsVal, recent)) return false;
+    this.invalidAck(now, seg);
+    this.#ctx.drop('paws');
+    return true;
+  }
+
+  /** First step: whether the segment is acceptable; if not, ACK it (rate-limited) and drop it. */
+  checkSequence(now: number, seg: TcpRepr): boolean {
+    const rcvWnd = this.rcvWnd;
+    // §3.10.7.4: with a zero window no segment is acceptable, "but special allowance should be
+    // made to accept valid ACKs, URGs, and RSTs": a segment at RCV.NXT passes, and its text is
+    // trimmed away below.
+    const zeroWindowAllowance = rcvWnd === 0 && seg.seq === this.rcvNxt;
+    if (zeroWindowAllowance || isAcceptable(seg.seq, segmentLength(seg), this.rcvNxt, rcvWnd)) {
+      return true;
+    }
+    // A retransmission of data we already have (our ACK was lost): it satisfies RFC 7323 §4.3
+    // (SEG.SEQ ≤ Last.ACK.sent), so take its TSval before answering. Otherwise the ACK would
+    // echo a timestamp from before the loss, and the sender would measure its whole backoff as
+    // one round trip.
+    const ts = seg.options.timestamp;
+    if (ts !== null && this.#ctx.negotiated.timestamps && seqLeq(seg.seq, this.lastAckSent)) {
+      this.takeTsVal(ts.tsVal);
+    }
+    if (seg.control !== 'rst') this.invalidAck(now, seg);
+    // RFC 2883 §4 (1): a segment wholly below RCV.NXT repeats data we have.
+    const end = seqAdd(seg.seq, seg.payload.length);
+    if (seg.payload.length > 0 && seqLeq(end, this.rcvNxt)) this.noteDuplicate(seg.seq, end);
+    this.#ctx.drop('out-of-window');
+    return false;
+  }
+
+  /**
+   * RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent; not one whose ACK the
+   * fifth step will drop (RFC 9293 §3.10.7.4, RFC 5961 §5.2): a segment that is dropped must not
+   * move TS.Recent, or one forged ACK with a huge TSval would make PAWS (§5) drop every later
+   * segment of the connection. `ackAcceptable`: the segment has no ACK, or the sender takes it.
+   */
+  updateTsRecent(seg: TcpRepr, ackAcceptable: boolean): void {
+    const ts = seg.options.timestamp;
+    if (ts === null || !this.#ctx.negotiated.timestamps) return;
+    if (!ackAcceptable) return;
+    if (seqLeq(seg.seq, this.lastAckSent)) this.takeTsVal(ts.tsVal);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
  * What a connection is, as plain records: its 4-tuple, and the RFC-named snapshot of its state
  * that tests, the drill reports and `tunstack ss` read (TcpConnection.snapshot()).
  */
-import type { TcpCounterName, TcpDropReason } from './context.ts';
+import type { ConnContext, TcpCounterName, TcpDropReason } from './context.ts';
+import type { Receiver } from './receiver.ts';
+import type { Sender } from './sender.ts';
 import type { TcpState } from './state.ts';
 import type { TcpTimer } from './timers.ts';
 
@@ -53,4 +55,55 @@ export interface TcpSnapshot {
   drops: Readonly<Partial<Record<TcpDropReason, number>>>;
   /** Events that are not drops (a trimmed segment, a rate-limited ACK …), by name. */
   counters: Readonly<Partial<Record<TcpCounterName, number>>>;
+}
+
+/** The snapshot of a connection, from its state, its timer and its parts. */
+export function takeSnapshot(
+  state: TcpState,
+  iss: number,
+  timer: TcpTimer,
+  ctx: ConnContext,
+  rcv: Receiver,
+  snd: Sender,
+): TcpSnapshot {
+  // Before the first send, the state a fresh controller would start from (not kept).
+  const loss = snd.lossForSnapshot();
+  return {
+    state,
+    iss,
+    irs: rcv.irs,
+    sndUna: snd.sndUna,
+    sndNxt: snd.sndNxt,
+    sndMax: snd.sndMax,
+    sndWnd: snd.sndWnd,
+    rcvNxt: rcv.rcvNxt,
+    rcvWnd: rcv.rcvWnd,
+    smss: snd.effMss(0),
+    sndShift: ctx.negotiated.sndShift,
+    rcvShift: ctx.negotiated.rcvShift,
+    timestamps: ctx.negotiated.timestamps,
+    sack: ctx.negotiated.sack,
+    srtt: snd.rtt.srtt,
+    rttvar: snd.rtt.rttvar,
+    rto: snd.rtt.rto,
+    cwnd: loss?.cc.cwnd ?? 0,
+    ssthresh: loss?.cc.ssthresh ?? 0,
+    inRecovery: loss?.inRecovery ?? false,
+    retransmits: ctx.stats.retransmits,
+    timeouts: ctx.stats.timeouts,
+    fastRetransmits: loss?.fastRetransmits ?? 0,
+    lostRetransmissions: loss?.lostRetransmissions ?? 0,
+    tailLossProbes: ctx.stats.tailLossProbes,
+    bytesIn: ctx.stats.bytesIn,
+    bytesOut: ctx.stats.bytesOut,
+    segsIn: ctx.stats.segsIn,
+    segsOut: ctx.stats.segsOut,
+    sendQueue: snd.queued,
+    recvQueue: rcv.heldBytes,
+    oooBytes: rcv.outOfOrderBytes,
+    timer,
+    delayedAckAt: rcv.delayedAckAt,
+    drops: { ...ctx.stats.drops },
+    counters: { ...ctx.stats.counters },
+  };
 }
