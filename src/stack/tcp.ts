@@ -31,9 +31,10 @@ import { TcpConnection } from '../tcp/conn.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import type { TcpStateChange } from '../tcp/history.ts';
 import { IsnGenerator } from '../tcp/isn.ts';
+import type { IsnSource } from '../tcp/listener.ts';
 import { TcpListener } from '../tcp/listener.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
-import { mssFromMtu } from '../tcp/options.ts';
+import { mssFromMtu, resolveOptions } from '../tcp/options.ts';
 import { resetFor } from '../tcp/reply.ts';
 import type { TcpState } from '../tcp/state.ts';
 import {
@@ -42,6 +43,7 @@ import {
   type SynCookieStats,
   SynCookies,
 } from '../tcp/syncookie.ts';
+import { reuseIsn, type TimeWaitEntry, timeWaitAck, timeWaitInput } from '../tcp/time-wait.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import type { Stack } from './stack.ts';
@@ -108,6 +110,15 @@ export interface TcpLayerStats extends SynCookieStats {
   tableFull: number;
   /** TIME_WAIT connections forgotten early to make room. */
   timeWaitEvicted: number;
+  /**
+   * TIME_WAIT connections swapped for a compact entry (src/tcp/time-wait.ts) once nothing was
+   * left for their owner: the TcpConnection and its handle are let go.
+   */
+  timeWaitSlim: number;
+  /** SYNs that met a TIME_WAIT entry and opened a new connection (RFC 6191). */
+  timeWaitReused: number;
+  /** Segments a TIME_WAIT entry dropped unanswered, by reason ('paws', 'ack-limited', …). */
+  timeWaitDrops: Record<string, number>;
   /** Segments a listener dropped, by reason ('syn-queue-full', 'no-syn', …). */
   listenerDrops: Record<string, number>;
   /** Segments IP refused to send (larger than the MTU: a bug, since MSS follows the MTU). */
@@ -186,6 +197,12 @@ export class TcpHandle extends Timer {
   inTable = true;
   /** Waiting for the layer's microtask service after user calls (TcpLayer.poke). */
   dirty = false;
+  /**
+   * The TSecr of the last segment sent: TS.Recent as the core last echoed it, which a TIME_WAIT
+   * entry keeps (the core does not expose TS.Recent; a later in-window segment may have moved
+   * it a little further, so the entry's is at most that much older).
+   */
+  tsEcrSent = 0;
 
   constructor(
     private readonly layer: TcpLayer,
@@ -317,6 +334,44 @@ function connectionRow(c: TcpConnection): TcpConnectionRow {
   };
 }
 
+/**
+ * A TIME_WAIT entry as the layer keeps it: the rules' fields, and the connection's final counters
+ * for `ss` (five numbers; its RTT, window and history are not kept).
+ */
+interface SlimTimeWait extends TimeWaitEntry {
+  readonly retransmits: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly segsSent: number;
+  readonly segsReceived: number;
+}
+
+/**
+ * A TIME_WAIT entry's row: the state, the 4-tuple and the connection's final counters (the same
+ * row went to the onConnectionGone watchers when the entry was made).
+ */
+function timeWaitRow(e: SlimTimeWait): TcpConnectionRow {
+  return {
+    state: 'TIME_WAIT',
+    local: `${formatIpv4(e.localAddr)}:${e.localPort}`,
+    remote: `${formatIpv4(e.remoteAddr)}:${e.remotePort}`,
+    sendQ: 0,
+    recvQ: 0,
+    srtt: null,
+    rto: 0,
+    cwnd: 0,
+    retransmits: e.retransmits,
+    bytesSent: e.bytesSent,
+    bytesReceived: e.bytesReceived,
+    segsSent: e.segsSent,
+    segsReceived: e.segsReceived,
+    sndWnd: 0,
+    rcvWnd: e.rcvWnd,
+    congestion: null,
+    history: [],
+  };
+}
+
 export class TcpLayer {
   readonly options: Readonly<Omit<TcpLayerOptions, 'isnSecret'>>;
   readonly stats: TcpLayerStats;
@@ -328,10 +383,23 @@ export class TcpLayer {
    * The connection table, by local port, then by remote address and port. The stack has one
    * address, so these three complete the 4-tuple; two plain number lookups, no key strings.
    */
-  readonly #table = new Map<number, Map<number, TcpHandle>>();
+  readonly #table = new Map<number, Map<number, TcpHandle | SlimTimeWait>>();
   #count = 0;
-  /** Connections in TIME_WAIT, oldest first (insertion order), for early eviction. */
-  readonly #timeWait = new Set<TcpHandle>();
+  #entries = 0;
+  /**
+   * Connections in TIME_WAIT, oldest first (insertion order), for early eviction: whole ones
+   * (their owner still holds data) and compact entries (src/tcp/time-wait.ts). The entries are
+   * also the expiry queue: all wait the same 2·MSL, so the oldest expires first (a FIN again
+   * restarts it and moves the entry to the end); #timeWaitTimer fires at the first one's expiry.
+   */
+  readonly #timeWait = new Set<TcpHandle | SlimTimeWait>();
+  readonly #timeWaitTimer: Timer;
+  /** The TIME_WAIT entry a reused SYN replaces, while the listener picks its ISN (RFC 6191). */
+  #isnAbove: SlimTimeWait | null = null;
+  /** The listeners' ISNs: the generator's, above a replaced TIME_WAIT entry's SND.NXT. */
+  readonly #listenerIsn: IsnSource;
+  /** What TIME_WAIT entries read of the layer's connection options (2·MSL, the ACK limiter). */
+  readonly #timeWaitOptions: { timeWaitMs: number; invalidAckIntervalMs: number };
   readonly #listeners = new Map<number, ListenEntry>();
   /** Handles poked by user calls in this tick, serviced together in one microtask. */
   #dirty: TcpHandle[] = [];
@@ -355,8 +423,23 @@ export class TcpLayer {
       throw new RangeError(`bad ephemeral port range ${o.ephemeralLow}-${o.ephemeralHigh}`);
     }
     this.#isn = new IsnGenerator(isnSecret);
+    const isn = this.#isn;
+    this.#listenerIsn = {
+      next: (localAddr, localPort, remoteAddr, remotePort, nowMs) => {
+        const iss = isn.next(localAddr, localPort, remoteAddr, remotePort, nowMs);
+        const e = this.#isnAbove;
+        if (e === null || e.localPort !== localPort || e.remotePort !== remotePort) return iss;
+        return e.remoteAddr === remoteAddr >>> 0 ? reuseIsn(e, iss) : iss;
+      },
+    };
+    this.#timeWaitTimer = stack.timers.create((now) => this.#expireTimeWait(now));
     this.#cookies = SynCookies.derivedFrom(isnSecret);
     this.#connOptions = { mss: mssFromMtu(stack.mtu), ...o.conn };
+    const resolved = resolveOptions(this.#connOptions);
+    this.#timeWaitOptions = {
+      timeWaitMs: resolved.timeWaitMs,
+      invalidAckIntervalMs: resolved.invalidAckIntervalMs,
+    };
     this.#nextEphemeral = o.ephemeralLow;
     this.#resetBucket =
       o.resetsPerSecond > 0
@@ -371,6 +454,9 @@ export class TcpLayer {
       resetsRateLimited: 0,
       tableFull: 0,
       timeWaitEvicted: 0,
+      timeWaitSlim: 0,
+      timeWaitReused: 0,
+      timeWaitDrops: {},
       listenerDrops: {},
       txRefused: 0,
       ownerErrors: 0,
@@ -386,6 +472,11 @@ export class TcpLayer {
   /** Connections in the table (TIME_WAIT included). */
   get size(): number {
     return this.#count;
+  }
+
+  /** Of those, TIME_WAIT connections kept as compact entries (timeWaitSlim), not whole. */
+  get timeWaitEntries(): number {
+    return this.#entries;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -405,7 +496,7 @@ export class TcpLayer {
     const listener = new TcpListener(
       0,
       port,
-      this.#isn,
+      this.#listenerIsn,
       {
         synBacklog: this.options.synBacklog,
         backlog: backlog ?? 511,
@@ -437,7 +528,7 @@ export class TcpLayer {
     this.#listeners.delete(port);
     for (const conn of entry.listener.close()) {
       const h = this.#lookup(conn.localPort, conn.remoteAddr, conn.remotePort);
-      if (h !== undefined) this.poke(h);
+      if (h instanceof TcpHandle) this.poke(h);
     }
   }
 
@@ -500,20 +591,61 @@ export class TcpLayer {
   input(seg: TcpRepr, src: number, dst: number, now: number): void {
     if (this.#closed) return;
     const h = this.#lookup(seg.dstPort, src, seg.srcPort);
-    if (h !== undefined) {
+    if (h instanceof TcpHandle) {
       h.conn.process(now, seg);
       if (seg.control === 'fin') this.#serviceAfterTurn(h);
       else this.service(h);
       return;
     }
+    if (h !== undefined && !this.#timeWaitInput(h, seg, now)) return;
     const l = this.#listeners.get(seg.dstPort);
     if (l !== undefined) {
-      this.#toListener(l, seg, src, dst, now);
+      if (h === undefined) this.#toListener(l, seg, src, dst, now);
+      else {
+        // RFC 6191: a new incarnation, with an ISN above the old SND.NXT.
+        this.#isnAbove = h;
+        try {
+          this.#toListener(l, seg, src, dst, now);
+        } finally {
+          this.#isnAbove = null;
+        }
+      }
       return;
     }
     // RFC 9293 §3.10.7.1: no connection, no listener: "If the state is CLOSED … a reset is sent".
     this.stats.noPort++;
     this.#reset(seg, src);
+  }
+
+  /**
+   * A segment met a TIME_WAIT entry: answer it as the whole connection would have. Returns true
+   * when the entry was dropped for a new SYN (RFC 6191), which then goes on to the listener.
+   */
+  #timeWaitInput(e: SlimTimeWait, seg: TcpRepr, now: number): boolean {
+    const expiry = e.expiry;
+    const v = timeWaitInput(e, seg, now, this.#timeWaitOptions);
+    switch (v.kind) {
+      case 'ack':
+        if (!this.stack.sendTcp(timeWaitAck(e, now), e.remoteAddr)) this.stats.txRefused++;
+        if (e.expiry !== expiry) {
+          // A FIN again restarted 2·MSL: the entry moves to the end of the queue.
+          this.#timeWait.delete(e);
+          this.#timeWait.add(e);
+        }
+        return false;
+      case 'gone':
+        this.#removeEntry(e);
+        return false;
+      case 'reuse':
+        this.stats.timeWaitReused++;
+        this.#removeEntry(e);
+        return true;
+      case 'drop': {
+        const d = this.stats.timeWaitDrops;
+        d[v.reason] = (d[v.reason] ?? 0) + 1;
+        return false;
+      }
+    }
   }
 
   #toListener(l: ListenEntry, seg: TcpRepr, src: number, dst: number, now: number): void {
@@ -663,6 +795,8 @@ export class TcpLayer {
         const tso = this.stack.tso;
         let n = 0;
         for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
+          const ts = seg.options.timestamp;
+          if (ts !== null) h.tsEcrSent = ts.tsEcr;
           const sent =
             tso !== null ? tso.add(seg, conn.remoteAddr) : this.stack.sendTcp(seg, conn.remoteAddr);
           if (!sent) this.stats.txRefused++;
@@ -717,7 +851,7 @@ export class TcpLayer {
     if (l === undefined) return;
     for (let conn = l.listener.accept(); conn !== null; conn = l.listener.accept()) {
       const h = this.#lookup(conn.localPort, conn.remoteAddr, conn.remotePort);
-      if (h === undefined) continue;
+      if (!(h instanceof TcpHandle)) continue;
       h.listenPort = -1;
       const owner = l.owner.accept(h);
       if (owner === null) {
@@ -740,7 +874,10 @@ export class TcpLayer {
       if (!h.dirty) this.#remove(h);
       return;
     }
-    if (conn.state === 'TIME_WAIT') this.#timeWait.add(h);
+    if (conn.state === 'TIME_WAIT') {
+      if (this.#slim(h)) return;
+      this.#timeWait.add(h);
+    }
     const at = conn.pollAt();
     if (at === null) h.cancel();
     else h.schedule(at);
@@ -749,7 +886,11 @@ export class TcpLayer {
   // ---------------------------------------------------------------------------------------------
   // The table
 
-  #lookup(localPort: number, remoteAddr: number, remotePort: number): TcpHandle | undefined {
+  #lookup(
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+  ): TcpHandle | SlimTimeWait | undefined {
     return this.#table.get(localPort)?.get(remoteKey(remoteAddr, remotePort));
   }
 
@@ -769,7 +910,7 @@ export class TcpLayer {
     return h;
   }
 
-  #remove(h: TcpHandle): void {
+  #remove(h: TcpHandle, to: SlimTimeWait | null = null): void {
     if (!h.inTable) return;
     h.inTable = false;
     h.cancel();
@@ -778,9 +919,13 @@ export class TcpLayer {
     const conn = h.conn;
     const byRemote = this.#table.get(conn.localPort);
     if (byRemote?.get(remoteKey(conn.remoteAddr, conn.remotePort)) === h) {
-      byRemote.delete(remoteKey(conn.remoteAddr, conn.remotePort));
-      if (byRemote.size === 0) this.#table.delete(conn.localPort);
-      this.#count--;
+      if (to !== null) {
+        byRemote.set(remoteKey(conn.remoteAddr, conn.remotePort), to);
+      } else {
+        byRemote.delete(remoteKey(conn.remoteAddr, conn.remotePort));
+        if (byRemote.size === 0) this.#table.delete(conn.localPort);
+        this.#count--;
+      }
     }
     const log = this.stack.logger;
     if (log.isLevelEnabled('debug')) {
@@ -805,10 +950,76 @@ export class TcpLayer {
   #evictTimeWait(): boolean {
     for (const h of this.#timeWait) {
       this.stats.timeWaitEvicted++;
-      this.#remove(h);
+      if (h instanceof TcpHandle) this.#remove(h);
+      else this.#removeEntry(h);
       return true;
     }
     return false;
+  }
+
+  /**
+   * A TIME_WAIT connection with nothing left for its owner (no held data, no event or segment
+   * owed, no user call pending) is swapped for a compact entry (src/tcp/time-wait.ts) and let
+   * go; the owner, if it still holds the handle, finds the connection as it was (TIME_WAIT).
+   * Its final row goes to the onConnectionGone watchers now, the last time its counters move.
+   */
+  #slim(h: TcpHandle): boolean {
+    const conn = h.conn;
+    if (h.dirty || h.busy || conn.heldBytes > 0) return false;
+    const s = conn.snapshot();
+    if (s.timer.kind !== 'timeWait' || s.delayedAckAt !== null) return false;
+    if (conn.pollAt() !== s.timer.at) return false; // a reply or an ACK still owed
+    const field = Math.min(0xffff, Math.floor(s.rcvWnd / 2 ** s.rcvShift));
+    const e: SlimTimeWait = {
+      localAddr: conn.localAddr,
+      localPort: conn.localPort,
+      remoteAddr: conn.remoteAddr,
+      remotePort: conn.remotePort,
+      rcvNxt: s.rcvNxt,
+      sndNxt: s.sndMax,
+      rcvWnd: s.rcvWnd,
+      windowField: field,
+      tsRecent: s.timestamps ? h.tsEcrSent : null,
+      tsOffset: s.iss,
+      expiry: s.timer.at,
+      lastAckAt: Number.NEGATIVE_INFINITY,
+      retransmits: s.retransmits,
+      bytesSent: s.bytesOut,
+      bytesReceived: s.bytesIn,
+      segsSent: s.segsOut,
+      segsReceived: s.segsIn,
+    };
+    this.#remove(h, e);
+    this.#timeWait.add(e);
+    this.#entries++;
+    this.stats.timeWaitSlim++;
+    if (!this.#timeWaitTimer.scheduled) this.#timeWaitTimer.schedule(e.expiry);
+    return true;
+  }
+
+  /** Forget a TIME_WAIT entry (expired, evicted, reset, reused, or the stack closing). */
+  #removeEntry(e: SlimTimeWait): void {
+    if (!this.#timeWait.delete(e)) return;
+    this.#entries--;
+    const byRemote = this.#table.get(e.localPort);
+    const key = remoteKey(e.remoteAddr, e.remotePort);
+    if (byRemote?.get(key) === e) {
+      byRemote.delete(key);
+      if (byRemote.size === 0) this.#table.delete(e.localPort);
+      this.#count--;
+    }
+  }
+
+  /** The expiry queue's deadline: forget the entries whose 2·MSL is over, oldest first. */
+  #expireTimeWait(now: number): void {
+    for (const x of this.#timeWait) {
+      if (x instanceof TcpHandle) continue; // a whole connection keeps its own timer
+      if (x.expiry > now) {
+        this.#timeWaitTimer.schedule(x.expiry);
+        return;
+      }
+      this.#removeEntry(x);
+    }
   }
 
   /**
@@ -854,7 +1065,9 @@ export class TcpLayer {
       });
     }
     for (const byRemote of this.#table.values()) {
-      for (const h of byRemote.values()) rows.push(connectionRow(h.conn));
+      for (const h of byRemote.values()) {
+        rows.push(h instanceof TcpHandle ? connectionRow(h.conn) : timeWaitRow(h));
+      }
     }
     return rows;
   }
@@ -874,7 +1087,15 @@ export class TcpLayer {
     if (this.#closed) return;
     for (const port of [...this.#listeners.keys()]) this.unlisten(port);
     const all: TcpHandle[] = [];
-    for (const byRemote of this.#table.values()) all.push(...byRemote.values());
+    const entries: SlimTimeWait[] = [];
+    for (const byRemote of this.#table.values()) {
+      for (const h of byRemote.values()) {
+        if (h instanceof TcpHandle) all.push(h);
+        else entries.push(h);
+      }
+    }
+    for (const e of entries) this.#removeEntry(e);
+    this.#timeWaitTimer.cancel();
     for (const h of all) {
       // RST where the state calls for one; the owner hears 'closed' (the core emits it on abort).
       h.conn.abort();
