@@ -17,7 +17,7 @@
  * share (context.ts). Rules with no state are apart: option negotiation in handshake.ts, the
  * receive window in recv.ts, Nagle and sender SWS in send.ts.
  */
-import type { SackBlock, TcpControl, TcpRepr } from '../wire/tcp-repr.ts';
+import type { SackBlock, TcpRepr } from '../wire/tcp-repr.ts';
 import { segmentLength } from '../wire/tcp-repr.ts';
 import type { CongestionName } from './congestion/index.ts';
 import { ConnTimers, type Firing } from './conn-timers.ts';
@@ -34,9 +34,9 @@ import {
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
 import { Receiver, type TextOutcome } from './receiver.ts';
 import { resetFor } from './reply.ts';
-import { abortRst, ackSegment, bareRst, synSegment } from './segments.ts';
+import { abortRst, bareRst, dataSegment, probeSegment, pureAck, synSegment } from './segments.ts';
 import { type DataPlan, Sender } from './sender.ts';
-import { seqAdd, seqGt, seqLeq, seqLt } from './seq.ts';
+import { seqAdd, seqGt, seqLeq } from './seq.ts';
 import { canReceive, canSend, isSynchronized, type TcpState } from './state.ts';
 
 export type { FourTuple, TcpSnapshot } from './snapshot.ts';
@@ -104,7 +104,6 @@ export class TcpConnection implements FourTuple {
   readonly #openedAt: number;
   /** State changes since creation, packed (src/tcp/history.ts): null, one number, or an array. */
   #history: PackedHistory = null;
-  #closedEmitted = false;
 
   /** The connection's counters (segments, bytes, retransmissions, drops by reason, other events). */
   get stats(): TcpConnStats {
@@ -720,49 +719,15 @@ export class TcpConnection implements FourTuple {
         return abortRst(this, this.#ctx, this.#rcv, this.#snd, now);
       case 'syn':
         return synSegment(this, this.#ctx, this.#rcv, this.#snd, now, this.#state === 'SYN_SENT');
-      case 'probe': {
-        // A zero-window or keep-alive probe: SEG.SEQ = SND.UNA − 1, no data (RFC 1122 §4.2.3.6),
-        // which the peer must answer with an ACK carrying its current window.
+      case 'probe':
         this.#snd.probePending = false;
-        return this.#segment(now, 'none', seqAdd(this.#snd.sndUna, -1), EMPTY, NO_SACK);
-      }
+        return probeSegment(this, this.#ctx, this.#rcv, this.#snd, now);
       case 'ack':
-        this.#rcv.pureAckSent();
-        // SND.MAX, not SND.NXT: during go-back-N SND.NXT is rolled back below what the peer has
-        // received, and a pure ACK with an old sequence number is unacceptable to it (§3.10.7.4),
-        // so its ACK field would never be read (BSD tcp_output does the same).
-        return this.#segment(now, 'none', this.#snd.sndMax, EMPTY, plan.sack);
+        return pureAck(this, this.#ctx, this.#rcv, this.#snd, now, plan.sack);
       case 'data':
-        return this.#buildData(now, plan.seq, plan.len, plan.fin, plan.sack);
+        this.#timers.dataSent();
+        return dataSegment(this, this.#ctx, this.#rcv, this.#snd, now, plan);
     }
-  }
-
-  #buildData(
-    now: number,
-    seq: number,
-    len: number,
-    fin: boolean,
-    sack: readonly SackBlock[],
-  ): TcpRepr {
-    const newData = len > 0 && !seqLt(seq, this.#snd.sndMax);
-    const payload = this.#snd.dataSent(now, seq, len, fin);
-    if (newData) this.#rcv.dataSent(now);
-    this.#timers.dataSent();
-    const seg = this.#segment(now, fin ? 'fin' : 'none', seq, payload, sack);
-    // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
-    seg.psh = len > 0 && seqAdd(seq, len) === this.#snd.dataEnd();
-    return seg;
-  }
-
-  /** A non-SYN segment carrying ACK, our window and our options. */
-  #segment(
-    now: number,
-    control: TcpControl,
-    seq: number,
-    payload: Uint8Array,
-    sack: readonly SackBlock[],
-  ): TcpRepr {
-    return ackSegment(this, this.#ctx, this.#rcv, this.#snd, now, control, seq, payload, sack);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -810,30 +775,35 @@ export class TcpConnection implements FourTuple {
   }
 
   #enterTimeWait(now: number): void {
+    const announced = this.#closedForUser();
     this.#enter('TIME_WAIT');
     this.#timers.startTimeWait(now, this.#ctx.opts.timeWaitMs);
     this.#rcv.delayedAckAt = null;
-    this.#emitClosed();
+    if (!announced) this.#ctx.emit({ type: 'closed' });
   }
 
   /** CLOSED, with an optional error first. Frees the buffers; leaves no deadline behind. */
   #enterClosed(code: TcpErrorCode | null, timeKnown = true): void {
     if (code !== null) this.#ctx.emit({ type: 'error', code });
+    const announced = this.#closedForUser();
     this.#enter('CLOSED', timeKnown);
     this.#timers.stop();
     this.#rcv.close();
     this.#snd.close();
-    this.#emitClosed();
+    if (!announced) this.#ctx.emit({ type: 'closed' });
   }
 
   #fail(code: TcpErrorCode): void {
     this.#enterClosed(code);
   }
 
-  #emitClosed(): void {
-    if (this.#closedEmitted) return;
-    this.#closedEmitted = true;
-    this.#ctx.emit({ type: 'closed' });
+  /**
+   * TIME_WAIT or CLOSED: the user was told 'closed' when the first of them was entered (was the
+   * #closedEmitted flag). Only the two functions above enter them, CLOSED follows TIME_WAIT and
+   * nothing leaves CLOSED; the constructor's CLOSED is replaced before any call.
+   */
+  #closedForUser(): boolean {
+    return this.#state === 'TIME_WAIT' || this.#state === 'CLOSED';
   }
 
   #reply(seg: TcpRepr): void {
@@ -854,8 +824,5 @@ export class TcpConnection implements FourTuple {
     return seg;
   }
 }
-
-const EMPTY = new Uint8Array(0);
-const NO_SACK: readonly SackBlock[] = Object.freeze([]);
 
 export { tsClock } from './sender.ts';

@@ -8,7 +8,8 @@ import { NO_OPTIONS } from '../wire/tcp-repr.ts';
 import type { ConnContext } from './context.ts';
 import { MAX_WINDOW_FIELD, synAckOptions, synOptions } from './handshake.ts';
 import type { Receiver } from './receiver.ts';
-import type { Sender } from './sender.ts';
+import type { DataPlan, Sender } from './sender.ts';
+import { seqAdd, seqLt } from './seq.ts';
 
 /** The ports a segment goes from and to. */
 export interface Ports {
@@ -17,6 +18,7 @@ export interface Ports {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_SACK: readonly SackBlock[] = Object.freeze([]);
 
 /** A segment with every field given. */
 export function tcpRepr(
@@ -72,6 +74,59 @@ export function ackSegment(
   const window = rcv.advertise();
   rcv.ackSent();
   return tcpRepr(ports, control, seq, payload, rcv.rcvNxt, window, options);
+}
+
+/**
+ * The planned data (or FIN) segment, after the sender's bookkeeping of what went out and the
+ * receiver's note that new data went (its ACK rides on it).
+ */
+export function dataSegment(
+  ports: Ports,
+  ctx: ConnContext,
+  rcv: Receiver,
+  snd: Sender,
+  now: number,
+  plan: DataPlan,
+): TcpRepr {
+  const { seq, len, fin } = plan;
+  const newData = len > 0 && !seqLt(seq, snd.sndMax);
+  const payload = snd.dataSent(now, seq, len, fin);
+  if (newData) rcv.dataSent(now);
+  const seg = ackSegment(ports, ctx, rcv, snd, now, fin ? 'fin' : 'none', seq, payload, plan.sack);
+  // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
+  seg.psh = len > 0 && seqAdd(seq, len) === snd.dataEnd();
+  return seg;
+}
+
+/**
+ * A zero-window or keep-alive probe: SEG.SEQ = SND.UNA − 1, no data (RFC 1122 §4.2.3.6), which
+ * the peer must answer with an ACK carrying its current window.
+ */
+export function probeSegment(
+  ports: Ports,
+  ctx: ConnContext,
+  rcv: Receiver,
+  snd: Sender,
+  now: number,
+): TcpRepr {
+  return ackSegment(ports, ctx, rcv, snd, now, 'none', seqAdd(snd.sndUna, -1), EMPTY, NO_SACK);
+}
+
+/**
+ * An ACK without data at SND.MAX, not SND.NXT: during go-back-N SND.NXT is rolled back below
+ * what the peer has received, and a pure ACK with an old sequence number is unacceptable to it
+ * (§3.10.7.4), so its ACK field would never be read (BSD tcp_output does the same).
+ */
+export function pureAck(
+  ports: Ports,
+  ctx: ConnContext,
+  rcv: Receiver,
+  snd: Sender,
+  now: number,
+  sack: readonly SackBlock[],
+): TcpRepr {
+  rcv.pureAckSent();
+  return ackSegment(ports, ctx, rcv, snd, now, 'none', snd.sndMax, EMPTY, sack);
 }
 
 /** Our SYN (`active`) or SYN-ACK, first sent or again. */
