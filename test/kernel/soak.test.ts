@@ -1,6 +1,6 @@
 /**
  * A short soak (issue 9): 40 000 `Connection: close` HTTP requests (wrk) and 40 000 raw
- * connect/echo/close cycles (tcpcrr) through `tunstack up` over TUN, the stack under a 96 MB heap
+ * connect/echo/close cycles (tcpcrr) through `tunstack up` over TUN, the stack under a 64 MB heap
  * cap, its heap sampled after a full GC every 8 000 connections (scripts/soak.ts; the million-
  * connection run is `node --import tsx scripts/soak.ts`). After warm-up (the first half of each
  * kind: the connection table fills with the HTTP side's TIME_WAIT connections, up to its bound of
@@ -8,20 +8,23 @@
  * still be running at the end and stop cleanly. A leak of the size issue 9 found (~2.7 KB per
  * request) would grow the heap by ~100 MB over the run, past the cap.
  *
- * Why 96 MB, not 64: a full table of TIME_WAIT connections costs ~44 MB (~2.7 KB each) on top of
- * ~10 MB at rest; that is bounded, not a leak, and does not fit under 64 MB with GC headroom.
+ * 64 MB since TIME_WAIT connections became compact entries (src/tcp/time-wait.ts, ~500 B each
+ * where a whole connection was ~2.7 KB): a full table of them is ~8 MB on top of ~10 MB at rest
+ * (it was ~44 MB, and the cap 96 MB).
  */
 import { expect, it } from 'vitest';
 import { formatSoak, runSoak } from '../../scripts/soak.ts';
 import { kernelDescribe } from './harness.ts';
 
+const HEAP_MB = 64;
+
 kernelDescribe('soak: short connections leave the heap flat', () => {
-  it('40 000 HTTP and 40 000 raw connections under a 96 MB heap cap', async () => {
+  it('40 000 HTTP and 40 000 raw connections under a 64 MB heap cap', async () => {
     const lines: string[] = [];
     const r = await runSoak({
       count: 40_000,
       sample: 8_000,
-      heapMb: 96,
+      heapMb: HEAP_MB,
       parallel: 50,
       kinds: ['http', 'raw'],
       seconds: 85,
@@ -39,7 +42,7 @@ kernelDescribe('soak: short connections leave the heap flat', () => {
       expect(k.errors, report).toBeLessThan(k.connections / 100);
       expect(k.flat, report).toBe(true);
       // The table's bound holds the rest: what a connection leaves once gone is nothing.
-      expect(k.heapMax, report).toBeLessThan(96 * 2 ** 20);
+      expect(k.heapMax, report).toBeLessThan(HEAP_MB * 2 ** 20);
     }
   }, 120_000);
 }, ['wrk', 'cc']);
