@@ -61,7 +61,13 @@ export function textIndexPage(name: string, socket: StreamSocket, row: Connectio
     const shown = connectionFields(row).map(([k, v]) => `${k}=${v}`);
     lines.push(`connection: ${shown.join(' ')}`);
   }
-  lines.push('', 'try: /bytes/N (N bytes), POST /upload (length and sha256 of the body)', '');
+  const here = socket.localAddress ?? 'localhost';
+  lines.push(
+    '',
+    'try: /bytes/N (N bytes), POST /upload (length and sha256 of the body)',
+    `and in a browser: http://${here}:${STYLES_PORT}/, keep-alive, polling, SSE and WebSocket side by side`,
+    '',
+  );
   return lines.join('\n');
 }
 

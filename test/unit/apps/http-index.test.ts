@@ -126,6 +126,8 @@ describe('GET / on the stack', () => {
       expect(lines[0]).toBe('tunstack: a userspace TCP/IP stack in TypeScript');
       expect(lines[1]).toBe(`you are ${r.local}, this is ${SERVER}:80`);
       expect(lines[2]).toMatch(/^connection: state=ESTABLISHED /);
+      // The heart of the demo is named to curl users too.
+      expect(r.body).toContain(`http://${SERVER}:8080/`);
       expect(r.body).not.toContain('<');
     }
   });
