@@ -122,7 +122,7 @@ export class ConnTimers {
         if (this.#keepAliveProbes >= ctx.opts.keepAliveCount) return 'timedOut';
         this.#keepAliveProbes++;
         this.#lastProbeAt = now;
-        snd.probePending = true;
+        snd.keepAliveTimeout();
         return 'none';
       case 'finWait2':
       case 'timeWait':

@@ -702,7 +702,7 @@ export class TcpConnection implements FourTuple {
     } else if (state !== 'TIME_WAIT') {
       const data = this.#snd.planData(this.#rcv.sackBlocks());
       if (data !== null) return { kind: 'send', plan: data };
-      if (this.#snd.probePending) return { kind: 'send', plan: { kind: 'probe' } };
+      if (this.#snd.probeDue) return { kind: 'send', plan: { kind: 'probe' } };
     }
     if (state !== 'SYN_SENT' && this.#rcv.ackDue(state)) {
       return { kind: 'send', plan: { kind: 'ack', sack: this.#rcv.sackBlocks() } };
@@ -720,7 +720,7 @@ export class TcpConnection implements FourTuple {
       case 'syn':
         return synSegment(this, this.#ctx, this.#rcv, this.#snd, now, this.#state === 'SYN_SENT');
       case 'probe':
-        this.#snd.probePending = false;
+        this.#snd.probeSent();
         return probeSegment(this, this.#ctx, this.#rcv, this.#snd, now);
       case 'ack':
         return pureAck(this, this.#ctx, this.#rcv, this.#snd, now, plan.sack);

@@ -3,8 +3,8 @@
  *
  * It owns the send sequence space (SND.UNA, SND.NXT, SND.MAX, SND.WND and its WL1/WL2), the send
  * buffer and our queued FIN, RTT measurement (Karn, RFC 6298; timestamps, RFC 7323 §4), loss
- * recovery and congestion control (made on first use), the tail loss probe (RFC 8985 §7), and the
- * persist and keep-alive probe flags. The connection gives it each acceptable ACK
+ * recovery and congestion control (made on first use), the tail loss probe (RFC 8985 §7), and what
+ * a fired timer owes the next send (a tail loss probe, a forced send, a window or keep-alive probe). The connection gives it each acceptable ACK
  * (processAck), asks it what to send next (planData), and tells it what went out (dataSent,
  * synSent). Timers and state changes stay with the connection; the methods that would change
  * them return what happened instead.
@@ -26,6 +26,24 @@ import { canSend, type TcpState } from './state.ts';
 const WORST_CASE_DELAYED_ACK_MS = 200;
 
 /** A data (or FIN) segment to send: `len` bytes from `seq`, the FIN after them if `fin`. */
+/**
+ * What the last timer that fired owes the next send. At most one at a time: each is set by a
+ * firing in dispatch, and the next send turn of that same dispatch call consumes it (the probe
+ * plan or a data plan always follows: a TLP fires only with data in flight and planData answers
+ * it first; the persist and keep-alive timers fire only with nothing in flight, hence outside any
+ * loss recovery, and then a forced send always fits the open window, and a zero window or an
+ * empty queue leaves planData nothing but the probe). Was three booleans: #tlpPending,
+ * #forceSend, probePending.
+ */
+type Owed =
+  | 'none'
+  /** A tail loss probe (RFC 8985 §7.3). */
+  | 'tlp'
+  /** The persist timer found a window too small for SWS avoidance: send what fits. */
+  | 'forcedSend'
+  /** A zero-window or keep-alive probe (RFC 9293 §3.8.6.1, RFC 1122 §4.2.3.6). */
+  | 'probe';
+
 export interface DataPlan {
   kind: 'data';
   seq: number;
@@ -87,14 +105,10 @@ export class Sender {
   /** When data was last sent, for the restart window after idle (RFC 5681 §4.1). */
   #lastDataSentAt: number | null = null;
 
-  /** A tail loss probe is due (RFC 8985 §7.3). */
-  #tlpPending = false;
+  /** What the last timer that fired owes the next send (see Owed). */
+  #owed: Owed = 'none';
   /** TLP.end_seq: SND.MAX when the probe went; no other probe until it is acknowledged. */
   #tlpEnd: number | null = null;
-  /** The persist timer found a window too small for SWS avoidance: send what fits. */
-  #forceSend = false;
-  /** A zero-window or keep-alive probe is due. */
-  probePending = false;
   /** Persist timer backoff exponent, and zero-window probes that got no answer at all. */
   persistBackoff = 0;
   #unansweredProbes = 0;
@@ -263,7 +277,7 @@ export class Sender {
 
     const loss = this.#loss;
 
-    if (this.#tlpPending) return this.#planProbe(fin, dataEnd, maxSeg, sack);
+    if (this.#owed === 'tlp') return this.#planProbe(fin, dataEnd, maxSeg, sack);
 
     // A retransmission of the segment at SND.UNA (fast retransmit, NewReno partial ACK).
     if (loss?.rexmitPending) {
@@ -318,8 +332,9 @@ export class Sender {
     const rec = this.#recovery();
     const cwnd = rec.cc.cwnd + rec.limitedTransmit;
     const windowRoom = this.sndWnd - seqDiff(nxt, this.sndUna);
+    const force = this.#owed === 'forcedSend';
     let usable = Math.min(windowRoom, cwnd - flight);
-    if (this.#forceSend) usable = Math.max(usable, Math.min(windowRoom, maxSeg));
+    if (force) usable = Math.max(usable, Math.min(windowRoom, maxSeg));
 
     // Go-back-N after a timeout: data below SND.MAX was sent once within an offered window, so
     // Nagle and SWS avoidance do not apply, and the first segment goes even into a window that
@@ -343,7 +358,7 @@ export class Sender {
         idle: inFlight === 0,
         noDelay: this.#ctx.opts.noDelay,
         closing: fin && queued <= maxSeg,
-        force: this.#forceSend,
+        force,
       });
       if (len === 0) return null;
     }
@@ -429,8 +444,8 @@ export class Sender {
       if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
     }
     this.#recovery().onSent(seq, end, retransmission, this.sndUna, this.sndMax);
-    if (this.#tlpPending) {
-      this.#tlpPending = false;
+    if (this.#owed === 'tlp') {
+      this.#owed = 'none';
       this.#tlpEnd = seqMax(end, this.sndMax);
       stats.tailLossProbes++;
     }
@@ -444,7 +459,7 @@ export class Sender {
       this.sndMax = end;
     }
     this.sndNxt = seqMax(this.sndNxt, end);
-    this.#forceSend = false;
+    if (this.#owed === 'forcedSend') this.#owed = 'none';
     return payload;
   }
 
@@ -475,7 +490,7 @@ export class Sender {
     this.rtt.backoff();
     this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.retries);
     this.#tlpEnd = null;
-    this.#tlpPending = false;
+    if (this.#owed === 'tlp') this.#owed = 'none';
     // Go back N: resend everything from SND.UNA.
     this.sndNxt = this.sndUna;
     this.#rttSeq = null;
@@ -498,18 +513,33 @@ export class Sender {
   persistTimeout(): boolean {
     const inFlight = seqDiff(this.sndNxt, this.sndUna);
     if (this.sndWnd - inFlight > 0) {
-      this.#forceSend = true;
+      this.#owed = 'forcedSend';
       return true;
     }
     if (++this.#unansweredProbes > this.#ctx.opts.maxRetries) return false;
-    this.probePending = true;
+    this.#owed = 'probe';
     this.persistBackoff++;
     return true;
   }
 
   /** The probe timer fired: one tail loss probe is due (RFC 8985 §7.3). */
   tlpTimeout(): void {
-    this.#tlpPending = true;
+    this.#owed = 'tlp';
+  }
+
+  /** The keep-alive timer fired: a probe is due (RFC 1122 §4.2.3.6). */
+  keepAliveTimeout(): void {
+    this.#owed = 'probe';
+  }
+
+  /** A zero-window or keep-alive probe is due (the coordinator sends it when no data may go). */
+  get probeDue(): boolean {
+    return this.#owed === 'probe';
+  }
+
+  /** The probe went. */
+  probeSent(): void {
+    this.#owed = 'none';
   }
 
   /**
@@ -531,10 +561,9 @@ export class Sender {
     return Math.max(2 * srtt, 1) + (oneSegment ? WORST_CASE_DELAYED_ACK_MS : 0);
   }
 
-  /** CLOSED: no probe or override is due, and nothing is SACKed any more. */
+  /** CLOSED: nothing is owed (nothing is planned in CLOSED), and nothing is SACKed any more. */
   close(): void {
-    this.probePending = false;
-    this.#forceSend = false;
+    this.#owed = 'none';
     this.#loss?.clearScoreboard();
   }
 
