@@ -59,7 +59,7 @@ export interface TcpLayerOptions {
   /** Ephemeral ports for active opens, inclusive (RFC 6335 §6: 49152–65535). */
   ephemeralLow: number;
   ephemeralHigh: number;
-  /** SYN_RECEIVED connections per listener. */
+  /** SYN_RECEIVED connections per listener (see ListenerOptions.synBacklog). */
   synBacklog: number;
   /**
    * SYN cookies (RFC 4987 §3.6; src/tcp/syncookie.ts), as Linux's net.ipv4.tcp_syncookies: 0
@@ -85,7 +85,7 @@ export const DEFAULT_TCP_LAYER_OPTIONS: Readonly<Omit<TcpLayerOptions, 'isnSecre
     maxConnections: 16_384,
     ephemeralLow: 49_152,
     ephemeralHigh: 65_535,
-    synBacklog: 128,
+    synBacklog: 1024,
     synCookies: 1,
     resetsPerSecond: 2000,
     conn: {},

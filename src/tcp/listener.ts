@@ -46,7 +46,12 @@ export interface IsnSource {
 }
 
 export interface ListenerOptions {
-  /** Connections in SYN_RECEIVED at once (Linux tcp_max_syn_backlog is larger; 128 suffices). */
+  /**
+   * Connections in SYN_RECEIVED at once (Linux's tcp_max_syn_backlog: 2 048 on this project's
+   * machines). Past it, SYN cookies (or drops, with cookies off). Not smaller: a cookie connection
+   * whose handshake ACK and first data segment are both lost can only be reset (its ISN is checked
+   * against SEG.SEQ − 1), so a burst of ordinary connections should not need cookies.
+   */
   synBacklog: number;
   /** Established connections waiting for `accept` (the listen(2) backlog). */
   backlog: number;
@@ -57,7 +62,7 @@ export interface ListenerOptions {
 }
 
 export const DEFAULT_LISTENER_OPTIONS: Readonly<ListenerOptions> = Object.freeze({
-  synBacklog: 128,
+  synBacklog: 1024,
   backlog: 128,
   conn: {},
   synCookies: 1,
