@@ -20,7 +20,7 @@ import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { UdpEndpoint } from '../udp/udp.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
-import { nodeError, sysError } from './errors.ts';
+import { nodeError, sysError, validatePort } from './errors.ts';
 
 export interface RemoteInfo {
   address: string;
@@ -58,22 +58,6 @@ const UNREACH_ERRNO: Record<number, string> = {
 
 function notRunning(): Error {
   return nodeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
-}
-
-function validatePort(port: unknown, allowZero: boolean): number {
-  if (
-    typeof port !== 'number' ||
-    !Number.isInteger(port) ||
-    port < (allowZero ? 0 : 1) ||
-    port > 65_535
-  ) {
-    throw nodeError(
-      'ERR_SOCKET_BAD_PORT',
-      `Port should be ${allowZero ? '>= 0' : '> 0'} and < 65536. Received ${String(port)}.`,
-      RangeError,
-    );
-  }
-  return port;
 }
 
 function toBytes(msg: Msg): Uint8Array {

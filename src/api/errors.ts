@@ -54,3 +54,19 @@ export function sysError(
 export function nodeError(code: string, message: string, Ctor: ErrorConstructor = Error): Error {
   return Object.assign(new Ctor(message), { code });
 }
+
+/**
+ * A port as Node's internal validatePort takes it (net and dgram alike): an integer, or a string
+ * of one, from 0 (when `allowZero`) or 1 to 65 535; else ERR_SOCKET_BAD_PORT.
+ */
+export function validatePort(port: unknown, allowZero: boolean): number {
+  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65_535) {
+    throw nodeError(
+      'ERR_SOCKET_BAD_PORT',
+      `Port should be ${allowZero ? '>= 0' : '> 0'} and < 65536. Received ${String(port)}.`,
+      RangeError,
+    );
+  }
+  return n;
+}

@@ -35,7 +35,7 @@ import type { Timer } from '../stack/timers.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
-import { ERRNO, nodeError, sysError } from './errors.ts';
+import { ERRNO, nodeError, sysError, validatePort } from './errors.ts';
 
 export interface AddressInfo {
   address: string;
@@ -80,18 +80,6 @@ export interface ListenOptions {
   port?: number | string;
   host?: string;
   backlog?: number;
-}
-
-function validatePort(port: unknown, allowZero: boolean): number {
-  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65_535) {
-    throw nodeError(
-      'ERR_SOCKET_BAD_PORT',
-      `Port should be ${allowZero ? '>= 0' : '> 0'} and < 65536. Received ${String(port)}.`,
-      RangeError,
-    );
-  }
-  return n;
 }
 
 type Callback = (err?: Error | null) => void;
