@@ -31,7 +31,7 @@ import { TcpConnection } from '../tcp/conn.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import type { TcpStateChange } from '../tcp/history.ts';
 import { IsnGenerator } from '../tcp/isn.ts';
-import type { IsnSource } from '../tcp/listener.ts';
+import type { IsnSource, ListenerDropReason } from '../tcp/listener.ts';
 import { TcpListener } from '../tcp/listener.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
 import { mssFromMtu, resolveOptions } from '../tcp/options.ts';
@@ -43,7 +43,13 @@ import {
   type SynCookieStats,
   SynCookies,
 } from '../tcp/syncookie.ts';
-import { reuseIsn, type TimeWaitEntry, timeWaitAck, timeWaitInput } from '../tcp/time-wait.ts';
+import {
+  reuseIsn,
+  type TimeWaitDropReason,
+  type TimeWaitEntry,
+  timeWaitAck,
+  timeWaitInput,
+} from '../tcp/time-wait.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import type { Stack } from './stack.ts';
@@ -118,9 +124,9 @@ export interface TcpLayerStats extends SynCookieStats {
   /** SYNs that met a TIME_WAIT entry and opened a new connection (RFC 6191). */
   timeWaitReused: number;
   /** Segments a TIME_WAIT entry dropped unanswered, by reason ('paws', 'ack-limited', …). */
-  timeWaitDrops: Record<string, number>;
+  timeWaitDrops: Partial<Record<TimeWaitDropReason, number>>;
   /** Segments a listener dropped, by reason ('syn-queue-full', 'no-syn', …). */
-  listenerDrops: Record<string, number>;
+  listenerDrops: Partial<Record<ListenerDropReason, number>>;
   /** Segments IP refused to send (larger than the MTU: a bug, since MSS follows the MTU). */
   txRefused: number;
   /** Exceptions thrown by owners' event handlers (rethrown asynchronously, as Node would). */

@@ -68,6 +68,9 @@ export const DEFAULT_LISTENER_OPTIONS: Readonly<ListenerOptions> = Object.freeze
   synCookies: 1,
 });
 
+/** Why a listener dropped a segment (counted in stats.drops and the layer's listenerDrops). */
+export type ListenerDropReason = 'rst' | 'no-syn' | 'syn-queue-full' | 'accept-queue-full';
+
 /** What the stack should do with a segment the listener was given. */
 export type ListenerVerdict =
   /** A new connection in SYN_RECEIVED: register it under its 4-tuple and dispatch it. */
@@ -82,7 +85,7 @@ export type ListenerVerdict =
   /** Send this reset (an ACK that matches no connection). */
   | { kind: 'reset'; seg: TcpRepr }
   /** Nothing to do; the reason is counted in `stats`. */
-  | { kind: 'drop'; reason: string };
+  | { kind: 'drop'; reason: ListenerDropReason };
 
 export class TcpListener {
   readonly localAddr: number;
@@ -92,7 +95,12 @@ export class TcpListener {
   /** Connections created from a SYN that have not yet been accepted, oldest first. */
   #embryonic: TcpConnection[] = [];
   #ready: TcpConnection[] = [];
-  readonly stats = { syns: 0, created: 0, accepted: 0, drops: {} as Record<string, number> };
+  readonly stats = {
+    syns: 0,
+    created: 0,
+    accepted: 0,
+    drops: {} as Partial<Record<ListenerDropReason, number>>,
+  };
   /** SyncookiesSent/Recv/Failed, as nstat names them (shared with the stack's TCP layer). */
   readonly cookieStats: SynCookieStats;
   #cookies: SynCookies | null;
@@ -362,7 +370,7 @@ export class TcpListener {
     return { kind: 'cookie', conn, seg };
   }
 
-  #drop(reason: string): ListenerVerdict {
+  #drop(reason: ListenerDropReason): ListenerVerdict {
     this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
     return { kind: 'drop', reason };
   }
