@@ -345,6 +345,11 @@ function connectionRow(c: TcpConnection): TcpConnectionRow {
  * for `ss` (five numbers; its RTT, window and history are not kept).
  */
 interface SlimTimeWait extends TimeWaitEntry {
+  /**
+   * The connection's row when it was made an entry, kept for the onConnectionGone watchers (only
+   * while there are any) until the entry leaves the table.
+   */
+  finalRow: TcpConnectionRow | null;
   readonly retransmits: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;
@@ -353,8 +358,7 @@ interface SlimTimeWait extends TimeWaitEntry {
 }
 
 /**
- * A TIME_WAIT entry's row: the state, the 4-tuple and the connection's final counters (the same
- * row went to the onConnectionGone watchers when the entry was made).
+ * A TIME_WAIT entry's row: the state, the 4-tuple and the connection's final counters.
  */
 function timeWaitRow(e: SlimTimeWait): TcpConnectionRow {
   return {
@@ -937,17 +941,23 @@ export class TcpLayer {
     if (log.isLevelEnabled('debug')) {
       log.debug({ conn: connName(conn), last: connectionRow(conn) }, 'tcp gone');
     }
-    if (this.#goneWatchers.size > 0) {
-      const row = connectionRow(conn);
-      for (const fn of this.#goneWatchers) {
-        try {
-          fn(row);
-        } catch (err) {
-          this.stats.ownerErrors++;
-          process.nextTick(() => {
-            throw err;
-          });
-        }
+    if (this.#goneWatchers.size === 0) return;
+    // A connection made a compact TIME_WAIT entry is still in the table: its watchers hear of it
+    // when the entry leaves (#removeEntry), with the row it had now, its counters' last values.
+    if (to !== null) to.finalRow = connectionRow(conn);
+    else this.#tellGone(connectionRow(conn));
+  }
+
+  /** Tell the onConnectionGone watchers a connection's final row. */
+  #tellGone(row: TcpConnectionRow): void {
+    for (const fn of this.#goneWatchers) {
+      try {
+        fn(row);
+      } catch (err) {
+        this.stats.ownerErrors++;
+        process.nextTick(() => {
+          throw err;
+        });
       }
     }
   }
@@ -967,7 +977,7 @@ export class TcpLayer {
    * A TIME_WAIT connection with nothing left for its owner (no held data, no event or segment
    * owed, no user call pending) is swapped for a compact entry (src/tcp/time-wait.ts) and let
    * go; the owner, if it still holds the handle, finds the connection as it was (TIME_WAIT).
-   * Its final row goes to the onConnectionGone watchers now, the last time its counters move.
+   * Its final row goes to the onConnectionGone watchers when the entry leaves the table.
    */
   #slim(h: TcpHandle): boolean {
     const conn = h.conn;
@@ -994,6 +1004,7 @@ export class TcpLayer {
       bytesReceived: s.bytesIn,
       segsSent: s.segsOut,
       segsReceived: s.segsIn,
+      finalRow: null,
     };
     this.#remove(h, e);
     this.#timeWait.add(e);
@@ -1014,6 +1025,8 @@ export class TcpLayer {
       if (byRemote.size === 0) this.#table.delete(e.localPort);
       this.#count--;
     }
+    if (this.#goneWatchers.size > 0) this.#tellGone(e.finalRow ?? timeWaitRow(e));
+    e.finalRow = null;
   }
 
   /** The expiry queue's deadline: forget the entries whose 2·MSL is over, oldest first. */
