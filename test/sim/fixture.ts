@@ -9,7 +9,8 @@
  * pure function of its seed.
  */
 import { createHash } from 'node:crypto';
-import { createStack } from '../../src/api/index.ts';
+import { afterEach } from 'vitest';
+import { createStack, type NetStack } from '../../src/api/index.ts';
 import { FaultLink, type Impairment } from '../../src/link/fault.ts';
 import { SimLink, type SimLinkOptions } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
@@ -84,6 +85,39 @@ export function netPair<L extends Link = SimLink>(opts: NetPairOptions<L> = {}) 
     tcp: { ...tcp, ...opts.serverTcp },
   });
   return { clock, client, server, la, lb, linkA, linkB };
+}
+
+/** An app on the server stack of a netPair, with the pair. */
+export interface AppFixture<A> {
+  clock: VirtualClock;
+  client: NetStack;
+  server: NetStack;
+  app: A;
+}
+
+/**
+ * For a test file whose tests each run one app on a fresh netPair: returns `serve(start)`, which
+ * makes the pair and starts the app on the server stack, and registers an afterEach that closes
+ * the app (in virtual time) and both stacks.
+ */
+export function servedApps<A extends { close(): Promise<unknown> }>(): (
+  start: (server: NetStack) => Promise<A>,
+) => Promise<AppFixture<A>> {
+  let current: AppFixture<A> | null = null;
+  afterEach(async () => {
+    const f = current;
+    current = null;
+    if (f === null) return;
+    await runFor(f.clock, f.app.close());
+    await f.client.close();
+    await f.server.close();
+  });
+  return async (start) => {
+    const { clock, client, server } = netPair();
+    const app = await runFor(clock, start(server));
+    current = { clock, client, server, app };
+    return current;
+  };
 }
 
 /** A stack at 10.0.0.2 and a raw host at 10.0.0.1 that sends bytes the test builds. */

@@ -6,38 +6,18 @@
  * a reader that stops reading being dropped (bounded), and the per-style TCP totals equal to
  * the client's own counts of the same connection.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { NetStack } from '../../src/api/index.ts';
+import { describe, expect, it } from 'vitest';
 import type { Socket } from '../../src/api/net.ts';
 import { MAX_PUBLISH_BYTES } from '../../src/apps/styles/events.ts';
 import { type StylesHandle, type StylesOptions, startStyles } from '../../src/apps/styles/index.ts';
-import type { VirtualClock } from '../../src/stack/clock.ts';
-import { advance, netPair, runFor, runUntil, SERVER } from './fixture.ts';
+import { type AppFixture, advance, runUntil, SERVER, servedApps } from './fixture.ts';
 
-interface Fixture {
-  clock: VirtualClock;
-  client: NetStack;
-  server: NetStack;
-  app: StylesHandle;
-}
-
-let current: Fixture | null = null;
+type Fixture = AppFixture<StylesHandle>;
+const serveApp = servedApps<StylesHandle>();
 
 async function demo(options: StylesOptions = {}): Promise<Fixture> {
-  const { clock, client, server } = netPair();
-  const app = await runFor(clock, startStyles(server, { tickMs: 0, ...options }));
-  current = { clock, client, server, app };
-  return current;
+  return serveApp((server) => startStyles(server, { tickMs: 0, ...options }));
 }
-
-afterEach(async () => {
-  const f = current;
-  current = null;
-  if (f === null) return;
-  await runFor(f.clock, f.app.close());
-  await f.client.close();
-  await f.server.close();
-});
 
 /** A raw client connection: what arrived, and how it ended. */
 function connect(f: Fixture, port: number) {

@@ -3,12 +3,10 @@
  * page with its links, curl (Accept: *\/*) and a client without Accept get the text page. Over
  * stack.net in virtual time: a client stack speaks raw HTTP/1.1 to startHttp on a server stack.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { NetStack } from '../../../src/api/index.ts';
+import { describe, expect, it } from 'vitest';
 import { type HttpAppHandle, type HttpAppOptions, startHttp } from '../../../src/apps/http.ts';
 import { prefersHtml } from '../../../src/apps/http-index.ts';
-import type { VirtualClock } from '../../../src/stack/clock.ts';
-import { netPair, runFor, runUntil, SERVER } from '../../sim/fixture.ts';
+import { type AppFixture, runUntil, SERVER, servedApps } from '../../sim/fixture.ts';
 
 const FIREFOX = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const CHROMIUM =
@@ -35,30 +33,12 @@ describe('prefersHtml', () => {
   });
 });
 
-interface Fixture {
-  clock: VirtualClock;
-  client: NetStack;
-  server: NetStack;
-  app: HttpAppHandle;
-}
-
-let current: Fixture | null = null;
+type Fixture = AppFixture<HttpAppHandle>;
+const serveApp = servedApps<HttpAppHandle>();
 
 async function serve(options: HttpAppOptions = {}): Promise<Fixture> {
-  const { clock, client, server } = netPair();
-  const app = await runFor(clock, startHttp(server, 80, options));
-  current = { clock, client, server, app };
-  return current;
+  return serveApp((server) => startHttp(server, 80, options));
 }
-
-afterEach(async () => {
-  const f = current;
-  current = null;
-  if (f === null) return;
-  await runFor(f.clock, f.app.close());
-  await f.client.close();
-  await f.server.close();
-});
 
 interface Reply {
   status: number;

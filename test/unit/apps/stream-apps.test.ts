@@ -4,43 +4,32 @@
  * wait is for an event or a state; a "nothing happened" check is an exact check of the state after
  * the virtual clock has moved on, so a slow bug cannot hide behind a short sleep.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NetStack } from '../../../src/api/index.ts';
 import type { Socket } from '../../../src/api/net.ts';
 import { chargenChunk, startChargen } from '../../../src/apps/chargen.ts';
 import { startDiscard } from '../../../src/apps/discard.ts';
 import { startEcho } from '../../../src/apps/echo.ts';
 import type { StreamAppHandle } from '../../../src/apps/serve.ts';
-import type { VirtualClock } from '../../../src/stack/clock.ts';
-import { advance, netPair, randomBytes, runFor, runUntil, SERVER } from '../../sim/fixture.ts';
+import {
+  type AppFixture,
+  advance,
+  randomBytes,
+  runFor,
+  runUntil,
+  SERVER,
+  servedApps,
+} from '../../sim/fixture.ts';
 
-interface Fixture {
-  clock: VirtualClock;
-  client: NetStack;
-  server: NetStack;
-  app: StreamAppHandle;
-}
-
-let current: Fixture | null = null;
+type Fixture = AppFixture<StreamAppHandle>;
+const serveApp = servedApps<StreamAppHandle>();
 
 /** Start an app (echo, discard, chargen) on a server stack, with a client stack beside it. */
 async function start(
   startApp: (net: NetStack['net'], port: number) => Promise<StreamAppHandle>,
 ): Promise<Fixture> {
-  const { clock, client, server } = netPair();
-  const app = await runFor(clock, startApp(server.net, 0));
-  current = { clock, client, server, app };
-  return current;
+  return serveApp((server) => startApp(server.net, 0));
 }
-
-afterEach(async () => {
-  const f = current;
-  current = null;
-  if (f === null) return;
-  await runFor(f.clock, f.app.close());
-  await f.client.close();
-  await f.server.close();
-});
 
 /** A client connection to the app: resolves once connected. */
 function connect(f: Fixture, port = f.app.port): Promise<Socket> {
