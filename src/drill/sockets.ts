@@ -28,6 +28,38 @@ import type {
 /** File descriptors a script may hold at once. */
 const MAX_FDS = 1024;
 
+/** Linux's net.core.wmem_max and rmem_max defaults: SO_SNDBUF/SO_RCVBUF clamp to them. */
+const WMEM_MAX = 212_992;
+const RMEM_MAX = 212_992;
+/** Linux's SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF on x86-64 (2 and 1 minimal skb truesizes). */
+const SOCK_MIN_SNDBUF = 4608;
+const SOCK_MIN_RCVBUF = 2304;
+
+/**
+ * IP-level options accepted and recorded (getsockopt reads them back) that change nothing here:
+ * tunstack sends no TOS or TTL of a socket's choosing, has no error queue, and does no path MTU
+ * discovery. Each one's default as Linux reports it, and its check (null: any value).
+ */
+const IP_OPTIONS: Readonly<
+  Record<string, { initial: number; check: ((v: number) => boolean) | null; bool?: true }>
+> = {
+  // Linux keeps the ECN bits of a TCP socket's TOS its own (do_ip_setsockopt, IP_TOS).
+  IP_TOS: { initial: 0, check: null },
+  // -1 means the route's default (64).
+  IP_TTL: { initial: 64, check: (v) => v === -1 || (v >= 1 && v <= 255) },
+  IP_MTU_DISCOVER: {
+    initial: SYMBOLS.IP_PMTUDISC_WANT,
+    check: (v) => v >= SYMBOLS.IP_PMTUDISC_DONT && v <= SYMBOLS.IP_PMTUDISC_OMIT,
+  },
+  IP_RECVERR: { initial: 0, check: null, bool: true },
+  IP_RECVTTL: { initial: 0, check: null, bool: true },
+  IP_RECVTOS: { initial: 0, check: null, bool: true },
+  IP_PKTINFO: { initial: 0, check: null, bool: true },
+  IP_FREEBIND: { initial: 0, check: null, bool: true },
+  IP_TRANSPARENT: { initial: 0, check: null, bool: true },
+  IP_BIND_ADDRESS_NO_PORT: { initial: 0, check: null, bool: true },
+};
+
 const { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM, POLLWRNORM, POLLRDHUP } = SYMBOLS;
 
 /** The user calls on one connection (TcpConnection itself, or the stack's TcpHandle). */
@@ -93,6 +125,11 @@ interface Socket {
   lingerZero: boolean;
   /** Option overrides set before the connection exists (TCP_MAXSEG, buffers, keep-alive). */
   opts: Partial<TcpConnectionOptions>;
+  /**
+   * Values getsockopt reads back as set: SO_SNDBUF/SO_RCVBUF as Linux reports them (doubled),
+   * and the IP_* options that change nothing here.
+   */
+  recorded: Map<string, number>;
   listener: ListenRef | null;
   conn: ConnRef | null;
   /** Bytes delivered as `data` events (before the connection was paused). */
@@ -287,6 +324,8 @@ export class SocketTable {
     s.connected = true;
     s.port = c.core.localPort;
     s.noDelay = c.core.options.noDelay;
+    // Linux's accepted socket is a clone of the listener's: buffer sizes and IP options carry over.
+    s.recorded = new Map(sock.recorded);
     this.#fds.set(fd, s);
     this.#adopt(s, c);
     // What happened before accept (a FIN) shows in the state.
@@ -428,19 +467,48 @@ export class SocketTable {
         sock.opts.keepAliveCount = value;
         if (c) c.core.options.keepAliveCount = value;
         return ok(0);
-      case 'TCP_MAXSEG':
-      case 'SO_RCVBUF':
-      case 'SO_SNDBUF': {
+      case 'TCP_MAXSEG': {
         if (!this.engine.perSocketOptions) return err('ENOPROTOOPT');
         if (c !== null) return err('EINVAL');
-        const key = option === 'TCP_MAXSEG' ? 'mss' : option === 'SO_RCVBUF' ? 'rcvBuf' : 'sndBuf';
-        sock.opts[key] = value;
-        sock.listener?.setOptions?.({ [key]: value });
+        sock.opts.mss = value;
+        sock.listener?.setOptions?.({ mss: value });
         return ok(0);
       }
-      default:
-        return err('ENOPROTOOPT');
+      case 'SO_RCVBUF':
+      case 'SO_SNDBUF':
+        return this.#setBuffer(sock, option, value);
+      default: {
+        const ip = IP_OPTIONS[option];
+        if (ip === undefined) return err('ENOPROTOOPT');
+        if (ip.check !== null && !ip.check(value)) return err('EINVAL');
+        let v = ip.bool ? (value !== 0 ? 1 : 0) : value;
+        if (option === 'IP_TOS') v &= ~3;
+        if (option === 'IP_TTL' && v === -1) v = ip.initial;
+        sock.recorded.set(option, v);
+        return ok(0);
+      }
     }
+  }
+
+  /**
+   * SO_SNDBUF/SO_RCVBUF as Linux's sock_setsockopt: the value (as unsigned) clamps to
+   * wmem_max/rmem_max and is doubled for bookkeeping, which getsockopt then reports. The byte
+   * bound tunstack applies is the clamped value before doubling (its buffers hold payload only).
+   * On an open connection the receive bound changes at once; the send bound does if nothing has
+   * been written yet (the send buffer keeps the bound it was made with).
+   */
+  #setBuffer(sock: Socket, option: 'SO_SNDBUF' | 'SO_RCVBUF', value: number): SyscallResult {
+    if (!this.engine.perSocketOptions) return err('ENOPROTOOPT');
+    const snd = option === 'SO_SNDBUF';
+    const clamped = Math.min(value >>> 0, snd ? WMEM_MAX : RMEM_MAX);
+    const reported = Math.max(clamped * 2, snd ? SOCK_MIN_SNDBUF : SOCK_MIN_RCVBUF);
+    const bound = reported / 2;
+    const key = snd ? 'sndBuf' : 'rcvBuf';
+    sock.recorded.set(option, reported);
+    sock.opts[key] = bound;
+    sock.listener?.setOptions?.({ [key]: bound });
+    if (sock.conn !== null) sock.conn.core.options[key] = bound;
+    return ok(0);
   }
 
   #getsockopt(sock: Socket, option: string): SyscallResult {
@@ -458,8 +526,18 @@ export class SocketTable {
           ret: 0,
           value: sock.conn?.core.snapshot().smss ?? sock.opts.mss ?? this.engine.options.mss,
         };
-      default:
-        return err('ENOPROTOOPT');
+      case 'SO_SNDBUF':
+      case 'SO_RCVBUF': {
+        // Not set: the bound in force, doubled as Linux reports its buffers.
+        const key = option === 'SO_SNDBUF' ? 'sndBuf' : 'rcvBuf';
+        const bound = sock.conn?.core.options[key] ?? sock.opts[key] ?? this.engine.options[key];
+        return { ret: 0, value: sock.recorded.get(option) ?? bound * 2 };
+      }
+      default: {
+        const ip = IP_OPTIONS[option];
+        if (ip === undefined) return err('ENOPROTOOPT');
+        return { ret: 0, value: sock.recorded.get(option) ?? ip.initial };
+      }
     }
   }
 
@@ -520,6 +598,7 @@ function newSocket(fd: number): Socket {
     noDelay: false,
     lingerZero: false,
     opts: {},
+    recorded: new Map(),
     listener: null,
     conn: null,
     early: [],
