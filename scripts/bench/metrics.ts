@@ -28,6 +28,10 @@ export const METRICS = [
   { id: 'bulk-down-4', label: 'bulk server→kernel, 4 flows', unit: 'bit/s', better: 'higher' },
   { id: 'loss-up-1', label: 'bulk kernel→server, 5% loss', unit: 'bit/s', better: 'higher' },
   { id: 'loss-down-1', label: 'bulk server→kernel, 5% loss', unit: 'bit/s', better: 'higher' },
+  { id: 'loss1-up-1', label: 'bulk kernel→server, 1% loss', unit: 'bit/s', better: 'higher' },
+  { id: 'loss1-down-1', label: 'bulk server→kernel, 1% loss', unit: 'bit/s', better: 'higher' },
+  { id: 'loss10-up-1', label: 'bulk kernel→server, 10% loss', unit: 'bit/s', better: 'higher' },
+  { id: 'loss10-down-1', label: 'bulk server→kernel, 10% loss', unit: 'bit/s', better: 'higher' },
   { id: 'rr-p50', label: '1-byte request/response p50', unit: 'us', better: 'lower' },
   { id: 'rr-p99', label: '1-byte request/response p99', unit: 'us', better: 'lower' },
   { id: 'rr-p999', label: '1-byte request/response p99.9', unit: 'us', better: 'lower' },
@@ -253,6 +257,18 @@ const lossTest = (direction: 'up' | 'down'): Test => ({
   ports: (o) => bulkPorts(direction, o),
   run: async (ctx) => ({
     [`loss-${direction}-1`]: await withLoss(ctx.ep, ctx.opts.lossPercent, () =>
+      bulk(ctx, direction, 1),
+    ),
+  }),
+});
+
+/** The same at a fixed 1 % or 10 % (issue 11: a sender is judged at more than one loss rate). */
+const lossAtTest = (direction: 'up' | 'down', percent: 1 | 10): Test => ({
+  name: `loss${percent}-${direction}-1`,
+  metrics: [`loss${percent}-${direction}-1`],
+  ports: (o) => bulkPorts(direction, o),
+  run: async (ctx) => ({
+    [`loss${percent}-${direction}-1`]: await withLoss(ctx.ep, percent, () =>
       bulk(ctx, direction, 1),
     ),
   }),
@@ -559,6 +575,10 @@ export const TESTS: readonly Test[] = [
   idleTest,
   lossTest('up'),
   lossTest('down'),
+  lossAtTest('up', 1),
+  lossAtTest('down', 1),
+  lossAtTest('up', 10),
+  lossAtTest('down', 10),
 ];
 
 /**

@@ -222,6 +222,10 @@ const PANELS: Panel[] = [
       { id: 'bulk-down-4', label: 'down, 4 flows' },
       { id: 'loss-up-1', label: 'up, 5% loss' },
       { id: 'loss-down-1', label: 'down, 5% loss' },
+      { id: 'loss1-up-1', label: 'up, 1% loss' },
+      { id: 'loss1-down-1', label: 'down, 1% loss' },
+      { id: 'loss10-up-1', label: 'up, 10% loss' },
+      { id: 'loss10-down-1', label: 'down, 10% loss' },
     ],
   },
   {
