@@ -255,9 +255,9 @@ export class SocketTable {
       case 'connect':
         return this.#connect(sock, req.port, retry);
       case 'write':
-        return this.#write(sock, b, req.data.length);
+        return this.#write(sock, b, req.data.length, req.badPointer === true);
       case 'read':
-        return this.#read(sock, req.length);
+        return this.#read(sock, req.length, req.badPointer === true);
       case 'shutdown':
         return this.#shutdown(sock, req.how);
       case 'close':
@@ -364,7 +364,8 @@ export class SocketTable {
     return { ...sock.opts, noDelay: sock.noDelay || this.engine.options.noDelay };
   }
 
-  #write(sock: Socket, b: Blocked, total: number): SyscallResult | null {
+  /** `badPointer`: Linux fails the copy from user memory with EFAULT once the call would queue. */
+  #write(sock: Socket, b: Blocked, total: number, badPointer: boolean): SyscallResult | null {
     const c = sock.conn;
     if (c === null) return err('EPIPE');
     if (sock.error !== null) return err(this.#takeError(sock)!);
@@ -375,6 +376,7 @@ export class SocketTable {
       b.rest = data;
       return sock.nonblock ? err('EAGAIN') : null;
     }
+    if (badPointer && data.length > 0) return err('EFAULT');
     const n = c.userCalls.send(data);
     if (n > 0) this.#moved = true;
     if (n === data.length) return ok(total);
@@ -384,9 +386,17 @@ export class SocketTable {
     return null;
   }
 
-  #read(sock: Socket, max: number): SyscallResult | null {
+  /**
+   * `badPointer`: Linux fails the copy to user memory with EFAULT when there are bytes to copy
+   * (they stay queued); with none the call answers as it would otherwise.
+   */
+  #read(sock: Socket, max: number, badPointer: boolean): SyscallResult | null {
     const c = sock.conn;
     if (c === null) return err('ENOTCONN');
+    if (badPointer && max > 0) {
+      const early = sock.early.reduce((n, x) => n + x.length, 0);
+      if (early + c.core.snapshot().recvQueue > 0) return err('EFAULT');
+    }
     let n = 0;
     while (n < max && sock.early.length > 0) {
       const head = sock.early[0];

@@ -45,6 +45,11 @@ export function intOf(e: Expr | undefined, what: string): number {
   return bad(`expected an integer for ${what}`);
 }
 
+/** A buffer argument that is an invalid pointer: packetdrill scripts write `NULL` (or `0`). */
+function isNull(e: Expr | undefined): boolean {
+  return (e?.kind === 'word' && e.name === 'NULL') || (e?.kind === 'int' && e.value === 0);
+}
+
 function wordOf(e: Expr | undefined, what: string): string {
   if (e?.kind === 'word') return e.name;
   if (e?.kind === 'ellipsis') return '...';
@@ -122,19 +127,23 @@ export function decodeSyscall(
       const s = sockaddrOf(a[1], addrs.remote, ports.connectPort);
       return { name: 'connect', fd: fd(), address: s.address, port: s.port };
     }
+    // sendto/recvfrom on a TCP socket: the address is ignored, as Linux does once connected.
     case 'write':
-    case 'send': {
+    case 'send':
+    case 'sendto': {
       const length = intOf(a[2], 'length');
       if (length < 0 || length > 64 * 1024 * 1024) bad('write length out of range');
-      const flags = call.name === 'send' && a[3] ? intOf(a[3], 'flags') : 0;
-      return { name: 'write', fd: fd(), data: new Uint8Array(length), flags };
+      const flags = call.name !== 'write' && a[3] ? intOf(a[3], 'flags') : 0;
+      const badPointer = isNull(a[1]);
+      return { name: 'write', fd: fd(), data: new Uint8Array(length), flags, badPointer };
     }
     case 'read':
-    case 'recv': {
+    case 'recv':
+    case 'recvfrom': {
       const length = intOf(a[2], 'length');
       if (length < 0 || length > 64 * 1024 * 1024) bad('read length out of range');
-      const flags = call.name === 'recv' && a[3] ? intOf(a[3], 'flags') : 0;
-      return { name: 'read', fd: fd(), length, flags };
+      const flags = call.name !== 'read' && a[3] ? intOf(a[3], 'flags') : 0;
+      return { name: 'read', fd: fd(), length, flags, badPointer: isNull(a[1]) };
     }
     case 'shutdown': {
       const how = wordOf(a[1], 'how');

@@ -30,8 +30,9 @@ export type SyscallRequest =
   | { name: 'listen'; fd: number; backlog: number }
   | { name: 'accept'; fd: number }
   | { name: 'connect'; fd: number; address: number; port: number }
-  | { name: 'write'; fd: number; data: Uint8Array; flags: number }
-  | { name: 'read'; fd: number; length: number; flags: number }
+  /** `badPointer`: the script passed NULL for the buffer (the call fails with EFAULT). */
+  | { name: 'write'; fd: number; data: Uint8Array; flags: number; badPointer?: boolean }
+  | { name: 'read'; fd: number; length: number; flags: number; badPointer?: boolean }
   | { name: 'shutdown'; fd: number; how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR' }
   | { name: 'close'; fd: number }
   | { name: 'setsockopt'; fd: number; level: string; option: string; value: number }
