@@ -104,7 +104,9 @@ export interface UpOptions {
 export function realLinkTcp(
   o: Pick<UpOptions, 'congestion' | 'tlp'>,
 ): Partial<TcpConnectionOptions> {
-  return { congestion: o.congestion ?? 'cubic', tailLossProbe: o.tlp ?? true };
+  // PRR (RFC 6937), as Linux's tcp_cwnd_reduction: recovery paces its sends instead of a pause
+  // then a burst.
+  return { congestion: o.congestion ?? 'cubic', tailLossProbe: o.tlp ?? true, prr: true };
 }
 
 /** A running `up`: what the signal handlers and tests need. */

@@ -51,6 +51,8 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       tailLossProbe: true,
       // Linux's tcp_dsack default (1): duplicates reported in the first SACK block (RFC 2883).
       dsack: true,
+      // Linux's tcp_cwnd_reduction: Proportional Rate Reduction (RFC 6937) during recovery.
+      prr: true,
     },
   },
 );

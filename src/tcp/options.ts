@@ -85,6 +85,17 @@ export interface TcpConnectionOptions {
    * retransmission. As Linux, a FIN taken in order drops a pending report (tcp_fin resets SACK).
    */
   dsack: boolean;
+  /**
+   * Proportional Rate Reduction (RFC 6937) during SACK recovery, for Reno and CUBIC alike: how
+   * much goes out on each ACK is paced so that the flight falls smoothly from RecoverFS to
+   * ssthresh over about one round trip (instead of RFC 6675's "cwnd = ssthresh" at once, which
+   * sends nothing for half a round trip, then a burst), and, when losses took the flight below
+   * ssthresh, grows back no faster than slow start (PRR-SSRB, with the +1 SMSS per ACK that
+   * advances SND.UNA as Linux's tcp_cwnd_reduction). Off by default: RFC 6675's rule as written
+   * (the packetdrill `rfc` profile expects it); Linux always uses PRR. Without SACK, NewReno's
+   * window inflation stays in force either way.
+   */
+  prr: boolean;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object.freeze({
@@ -115,6 +126,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   tailLossProbe: false,
   quickAck: false,
   dsack: false,
+  prr: false,
 });
 
 /** IPv4 (20) and TCP (20) headers without options: MSS = MTU − 40 (RFC 9293 §3.7.1). */

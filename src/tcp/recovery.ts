@@ -1,7 +1,7 @@
 /**
  * Loss recovery on the send side: duplicate-ACK counting and fast retransmit (RFC 5681 §3.2),
  * NewReno partial ACKs and window inflation (RFC 6582), and SACK-based recovery (RFC 6675) over
- * the scoreboard. It owns the congestion controller, which only moves cwnd and ssthresh; the
+ * the scoreboard, with Proportional Rate Reduction (RFC 6937) as an option for how much it sends. It owns the congestion controller, which only moves cwnd and ssthresh; the
  * rules about *when* a loss is declared and *what* to retransmit live here.
  *
  * The connection tells it what happened (ACKs, duplicates, timeouts, segments sent) and asks it
@@ -68,11 +68,29 @@ export class LossRecovery {
   /** Retransmissions found lost, to go again (the shared NONE when none). */
   #resend: { start: number; end: number }[] = NONE;
 
+  // Proportional Rate Reduction (RFC 6937 §3), during SACK recovery when #prr is on.
+  readonly #prr: boolean;
+  /** prr_delivered: bytes delivered to the receiver (ACKed or SACKed) since recovery began. */
+  prrDelivered = 0;
+  /** prr_out: bytes sent (new data and retransmissions) since recovery began. */
+  prrOut = 0;
+  /** RecoverFS: FlightSize (SND.MAX − SND.UNA) when recovery began. */
+  recoverFs = 0;
+  /** SND.UNA, SACKed bytes and lost retransmissions when the ACK being processed arrived. */
+  #ackUna = 0;
+  #ackSacked = 0;
+  #ackLost = 0;
+
   /** `sndMax` is where sending stands now: no fast retransmit for data sent before. */
-  constructor(cc: CongestionControl, o: { sack: boolean; smss: number }, sndMax: number) {
+  constructor(
+    cc: CongestionControl,
+    o: { sack: boolean; smss: number; prr?: boolean },
+    sndMax: number,
+  ) {
     this.cc = cc;
     this.#sack = o.sack;
     this.#smss = o.smss;
+    this.#prr = o.prr ?? false;
     this.recover = sndMax;
   }
 
@@ -194,6 +212,8 @@ export class LossRecovery {
   /** A segment [seq, end) went out; `retransmission` when it was below SND.MAX. */
   onSent(seq: number, end: number, retransmission: boolean, sndUna: number, sndMax: number): void {
     if (this.rexmitPending && seq === sndUna) this.rexmitPending = false;
+    // RFC 6937 §3: prr_out += (data sent), retransmissions and new data alike.
+    if (this.inRecovery) this.prrOut += seqDiff(end, seq);
     if (!retransmission || !this.sackRecovery) return;
     // RFC 6675 §5 (C.2): HighRxt follows retransmissions made during recovery.
     if (seqGt(end, this.highRxt)) this.highRxt = end;
@@ -259,6 +279,48 @@ export class LossRecovery {
     return next === null ? { kind: 'none' } : { kind: 'send', seq: next.seq, len: next.len };
   }
 
+  /** An ACK arrives: remember what DeliveredData will be measured from (see endAck). */
+  beginAck(sndUna: number): void {
+    this.#ackUna = sndUna;
+    this.#ackSacked = this.#sb?.sackedBytes ?? 0;
+    this.#ackLost = this.lostRetransmissions;
+  }
+
+  /**
+   * The ACK begun with beginAck has been applied (SND.UNA, SACK blocks, recovery entry or exit,
+   * lost retransmissions). With PRR on and SACK recovery in force, sets cwnd = pipe + sndcnt
+   * (RFC 6937 §3), so that RFC 6675's "cwnd − pipe ≥ 1 SMSS" lets out exactly sndcnt:
+   * - pipe > ssthresh, the proportional part: sndcnt = ⌈prr_delivered × ssthresh / RecoverFS⌉
+   *   − prr_out, so that the reduction is spread over the ACKs of one round trip;
+   * - pipe ≤ ssthresh, the slow-start reduction bound (PRR-SSRB) as Linux's tcp_cwnd_reduction
+   *   has it: sndcnt = min(ssthresh − pipe, max(prr_delivered − prr_out, DeliveredData) + (1 SMSS
+   *   if SND.UNA advanced and no retransmission was newly found lost)), so pipe climbs back to
+   *   ssthresh no faster than slow start;
+   * - and as Linux, the fast retransmit itself always goes (sndcnt ≥ 1 SMSS while prr_out is 0).
+   * An ACK that delivers nothing leaves cwnd alone (DeliveredData = 0: RFC 6937 sends nothing).
+   * DeliveredData is the change in SND.UNA plus the change in SACKed bytes (RFC 6937 §3).
+   */
+  endAck(sndUna: number, sndMax: number): void {
+    if (!this.#prr || !this.sackRecovery) return;
+    const delivered = seqDiff(sndUna, this.#ackUna) + this.scoreboard.sackedBytes - this.#ackSacked;
+    if (delivered <= 0) return;
+    this.prrDelivered += delivered;
+    const smss = this.#smss;
+    const cc = this.cc;
+    const ssthresh = cc.ssthresh;
+    const pipe = this.scoreboard.pipe(sndUna, sndMax, this.highRxt, smss);
+    let sndcnt: number;
+    if (pipe > ssthresh) {
+      sndcnt = Math.ceil((this.prrDelivered * ssthresh) / this.recoverFs) - this.prrOut;
+    } else {
+      const grow = sndUna !== this.#ackUna && this.lostRetransmissions === this.#ackLost;
+      const limit = Math.max(this.prrDelivered - this.prrOut, delivered) + (grow ? smss : 0);
+      sndcnt = Math.min(ssthresh - pipe, limit);
+    }
+    if (this.prrOut === 0) sndcnt = Math.max(sndcnt, smss);
+    cc.cwnd = pipe + Math.max(sndcnt, 0);
+  }
+
   /** Bytes SACKed at or above `mark`. */
   #sackedAbove(mark: number): number {
     const sb = this.scoreboard;
@@ -291,6 +353,10 @@ export class LossRecovery {
     this.inRecovery = true;
     this.recover = sndMax;
     this.highRxt = sndUna;
+    // RFC 6937 §3, on entering recovery.
+    this.prrDelivered = 0;
+    this.prrOut = 0;
+    this.recoverFs = Math.max(1, seqDiff(sndMax, sndUna));
     cc.onFastRetransmit(seqDiff(sndMax, sndUna), now);
     // RFC 5681 §3.2 step 3 (NewReno): cwnd = ssthresh + 3*SMSS. RFC 6675 §5 step 4.2: no inflation.
     if (!this.#sack) cc.cwnd = cc.ssthresh + DUP_THRESH * this.#smss;

@@ -176,6 +176,7 @@ export class Sender {
    */
   processAck(now: number, seg: TcpRepr, ack: number, state: TcpState): boolean {
     const wnd = seg.window * 2 ** this.#ctx.negotiated.sndShift;
+    this.#loss?.beginAck(this.sndUna);
     this.#loss?.onSackBlocks(seg.options.sackBlocks, this.sndUna, this.sndMax);
     const isDup =
       ack === this.sndUna &&
@@ -197,6 +198,8 @@ export class Sender {
     }
 
     this.#loss?.detectLostRetransmissions(this.sndUna);
+    // PRR (RFC 6937): the send quantity for this ACK, once everything it says is applied.
+    this.#loss?.endAck(this.sndUna, this.sndMax);
 
     // §3.10.7.4 fifth step: update the send window from the newest segment.
     if (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLeq(this.#sndWl2, ack))) {
@@ -594,7 +597,8 @@ export class Sender {
       initialWindow: this.#ctx.opts.initialWindow,
     });
     const sack = this.#ctx.negotiated.sack;
-    return new LossRecovery(cc, { sack, smss: this.effMss(0) }, this.sndMax);
+    const prr = this.#ctx.opts.prr;
+    return new LossRecovery(cc, { sack, smss: this.effMss(0), prr }, this.sndMax);
   }
 
   /** Eff.snd.MSS (RFC 9293 §3.7.1): SMSS less the options this segment carries. */
