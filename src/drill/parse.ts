@@ -597,7 +597,13 @@ class Parser {
         }
         if (this.isPunct('(')) {
           this.next();
-          return { kind: 'call', name: t.text, args: this.exprList(')') };
+          const args = this.exprList(')');
+          // A msghdr's `msg_iov(2)=[...]` and `msg_name(...)=...`: the count only documents.
+          if (this.isPunct('=') && !this.isPunct('=', 1)) {
+            this.next();
+            return { kind: 'assign', name: t.text, value: this.expr() };
+          }
+          return { kind: 'call', name: t.text, args };
         }
         return { kind: 'word', name: t.text };
       }

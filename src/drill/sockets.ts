@@ -255,9 +255,9 @@ export class SocketTable {
       case 'connect':
         return this.#connect(sock, req.port, retry);
       case 'write':
-        return this.#write(sock, b, req.data.length, req.badPointer === true);
+        return this.#write(sock, b, req.data.length, req.badPointer === true, req.flags);
       case 'read':
-        return this.#read(sock, req.length, req.badPointer === true);
+        return this.#read(sock, req.length, req.badPointer === true, req.flags);
       case 'shutdown':
         return this.#shutdown(sock, req.how);
       case 'close':
@@ -365,7 +365,14 @@ export class SocketTable {
   }
 
   /** `badPointer`: Linux fails the copy from user memory with EFAULT once the call would queue. */
-  #write(sock: Socket, b: Blocked, total: number, badPointer: boolean): SyscallResult | null {
+  #write(
+    sock: Socket,
+    b: Blocked,
+    total: number,
+    badPointer: boolean,
+    flags: number,
+  ): SyscallResult | null {
+    const nonblock = sock.nonblock || (flags & SYMBOLS.MSG_DONTWAIT) !== 0;
     const c = sock.conn;
     if (c === null) return err('EPIPE');
     if (sock.error !== null) return err(this.#takeError(sock)!);
@@ -374,13 +381,13 @@ export class SocketTable {
     // Before the handshake completes, a write waits (as Linux's sk_stream_wait_connect).
     if (!sock.connected) {
       b.rest = data;
-      return sock.nonblock ? err('EAGAIN') : null;
+      return nonblock ? err('EAGAIN') : null;
     }
     if (badPointer && data.length > 0) return err('EFAULT');
     const n = c.userCalls.send(data);
     if (n > 0) this.#moved = true;
     if (n === data.length) return ok(total);
-    if (sock.nonblock) return n > 0 ? ok(n) : err('EAGAIN');
+    if (nonblock) return n > 0 ? ok(n) : err('EAGAIN');
     // A blocking write returns when every byte is queued (as Linux's tcp_sendmsg).
     b.rest = data.subarray(n);
     return null;
@@ -390,7 +397,7 @@ export class SocketTable {
    * `badPointer`: Linux fails the copy to user memory with EFAULT when there are bytes to copy
    * (they stay queued); with none the call answers as it would otherwise.
    */
-  #read(sock: Socket, max: number, badPointer: boolean): SyscallResult | null {
+  #read(sock: Socket, max: number, badPointer: boolean, flags: number): SyscallResult | null {
     const c = sock.conn;
     if (c === null) return err('ENOTCONN');
     if (badPointer && max > 0) {
@@ -398,23 +405,29 @@ export class SocketTable {
       if (early + c.core.snapshot().recvQueue > 0) return err('EFAULT');
     }
     let n = 0;
+    const taken: Uint8Array[] = [];
     while (n < max && sock.early.length > 0) {
       const head = sock.early[0];
       const take = Math.min(head.length, max - n);
       if (take === head.length) sock.early.shift();
       else sock.early[0] = head.subarray(take);
+      taken.push(head.subarray(0, take));
       n += take;
     }
     while (n < max) {
       const chunk = c.userCalls.recv(max - n);
       if (chunk === null) break;
+      taken.push(chunk);
       n += chunk.length;
     }
+    // MSG_PEEK: the bytes go back to the front of the queue. Taking them from the connection
+    // reopened its window as a read would (Linux's peek leaves the window as it was).
+    if ((flags & SYMBOLS.MSG_PEEK) !== 0) sock.early.unshift(...taken);
     if (n > 0) return ok(n);
     if (sock.error !== null) return err(this.#takeError(sock)!);
     if (sock.eof || sock.shutRd || sock.over) return ok(0);
     if (!sock.connected && c.core.finished) return err('ENOTCONN');
-    return sock.nonblock ? err('EAGAIN') : null;
+    return sock.nonblock || (flags & SYMBOLS.MSG_DONTWAIT) !== 0 ? err('EAGAIN') : null;
   }
 
   #shutdown(sock: Socket, how: 'SHUT_RD' | 'SHUT_WR' | 'SHUT_RDWR'): SyscallResult {

@@ -104,6 +104,7 @@ export const SYMBOLS: Readonly<Record<string, number>> = Object.freeze({
   MSG_DONTWAIT: 0x40,
   MSG_WAITALL: 0x100,
   MSG_NOSIGNAL: 0x4000,
+  MSG_MORE: 0x8000,
   SHUT_RD: 0,
   SHUT_WR: 1,
   SHUT_RDWR: 2,

@@ -45,6 +45,23 @@ export function intOf(e: Expr | undefined, what: string): number {
   return bad(`expected an integer for ${what}`);
 }
 
+/**
+ * The bytes a msghdr's iovecs hold: `{msg_name(...)=..., msg_iov(2)=[{..., 40}, {..., 20}],
+ * msg_flags=0}`, each iovec `{base, len}` or `{iov_base=..., iov_len=N}`.
+ */
+function iovLength(e: Expr | undefined): number {
+  if (e?.kind !== 'struct') return bad('expected a msghdr {msg_name(...)=..., msg_iov(N)=[...]}');
+  const iov = fields(e).get('msg_iov');
+  if (iov?.kind !== 'list') return bad('expected msg_iov(N)=[{..., LEN}, ...]');
+  let total = 0;
+  for (const v of iov.items) {
+    if (v.kind !== 'struct' || v.items.length !== 2) bad('expected an iovec {..., LEN}');
+    const len = v.items[1];
+    total += intOf(len.kind === 'assign' ? len.value : len, 'iov_len');
+  }
+  return total;
+}
+
 /** A buffer argument that is an invalid pointer: packetdrill scripts write `NULL` (or `0`). */
 function isNull(e: Expr | undefined): boolean {
   return (e?.kind === 'word' && e.name === 'NULL') || (e?.kind === 'int' && e.value === 0);
@@ -144,6 +161,14 @@ export function decodeSyscall(
       if (length < 0 || length > 64 * 1024 * 1024) bad('read length out of range');
       const flags = call.name !== 'read' && a[3] ? intOf(a[3], 'flags') : 0;
       return { name: 'read', fd: fd(), length, flags, badPointer: isNull(a[1]) };
+    }
+    case 'sendmsg':
+    case 'recvmsg': {
+      const length = iovLength(a[1]);
+      if (length < 0 || length > 64 * 1024 * 1024) bad('msghdr length out of range');
+      const flags = a[2] ? intOf(a[2], 'flags') : 0;
+      if (call.name === 'recvmsg') return { name: 'read', fd: fd(), length, flags };
+      return { name: 'write', fd: fd(), data: new Uint8Array(length), flags };
     }
     case 'shutdown': {
       const how = wordOf(a[1], 'how');
