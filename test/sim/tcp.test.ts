@@ -34,6 +34,7 @@ const optionsArb: fc.Arbitrary<Partial<TcpConnectionOptions>> = fc.record({
   noDelay: fc.boolean(),
   timeWaitMs: fc.constant(100),
   tailLossProbe: fc.boolean(),
+  prr: fc.boolean(),
 });
 
 /** Run one case; on failure the message names the seed and the faults. */
