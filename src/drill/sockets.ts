@@ -373,6 +373,8 @@ export class SocketTable {
     flags: number,
   ): SyscallResult | null {
     const nonblock = sock.nonblock || (flags & SYMBOLS.MSG_DONTWAIT) !== 0;
+    // No TCP Fast Open: Linux with net.ipv4.tcp_fastopen's client bit off answers EOPNOTSUPP.
+    if ((flags & SYMBOLS.MSG_FASTOPEN) !== 0) return err('EOPNOTSUPP');
     const c = sock.conn;
     if (c === null) return err('EPIPE');
     if (sock.error !== null) return err(this.#takeError(sock)!);

@@ -107,6 +107,19 @@ describe('packets', () => {
       { kind: 'wscale', value: 7 },
     ]);
   });
+  it('a msghdr: msg_iov(N)=[...] and msg_name(...)=... are assignments', () => {
+    const c = call(
+      '+0 sendmsg(4, {msg_name(...)=..., msg_iov(2)=[{..., 40}, {..., 20}], msg_flags=0}, 0) = 60',
+    );
+    const hdr = c.args[1];
+    expect(hdr.kind).toBe('struct');
+    if (hdr.kind !== 'struct') return;
+    expect(hdr.items.map((i) => (i.kind === 'assign' ? i.name : i.kind))).toEqual([
+      'msg_name',
+      'msg_iov',
+      'msg_flags',
+    ]);
+  });
   it('an outbound SYN-ACK, data, FIN and RST', () => {
     const sa = packet('+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>');
     expect(sa.flags).toMatchObject({ syn: true, ack: true, fin: false });
