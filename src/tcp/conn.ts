@@ -285,7 +285,9 @@ export class TcpConnection implements FourTuple {
       return 0;
     }
     const n = this.#snd.push(data);
-    this.#timers.rechoose();
+    // A send that queued nothing (the buffer is full) changes nothing: no timer to choose again.
+    // (Marking it would make pollAt say "now" after every retried blocked write, for ever.)
+    if (n > 0) this.#timers.rechoose();
     return n;
   }
 

@@ -3,7 +3,7 @@
  * tcp_invalid_ratelimit: no two ends can ACK each other's ACKs for ever.
  */
 import { describe, expect, it } from 'vitest';
-import { established, expectOut, feed, l, r } from './helpers.ts';
+import { drain, established, expectOut, feed, l, r } from './helpers.ts';
 
 describe('ACKs for unacceptable segments', () => {
   it('answers the first data-less out-of-window segment, then at most one per 500 ms', () => {
@@ -46,5 +46,18 @@ describe('segments with neither SYN, RST nor ACK in a synchronized state', () =>
     expectOut(c, 101, []);
     expect(c.stats.drops['no-ack']).toBe(2);
     expect(c.state).toBe('ESTABLISHED');
+  });
+});
+
+describe('a send the full buffer refuses', () => {
+  it('changes nothing: pollAt stays at the timer, so a retried blocked write cannot spin', () => {
+    const c = established({ sndBuf: 4000 });
+    expect(c.send(new Uint8Array(6000))).toBe(4000);
+    drain(c, 20);
+    const at = c.pollAt();
+    expect(at).not.toBeNull();
+    expect(at as number).toBeGreaterThan(20);
+    expect(c.send(new Uint8Array(100))).toBe(0);
+    expect(c.pollAt()).toBe(at);
   });
 });
