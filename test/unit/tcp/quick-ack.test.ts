@@ -3,7 +3,7 @@
  * `linux` profile turns on. RFC 9293 §3.8.6.3 allows both: an ACK may always go at once, and a
  * delayed one must go within 0.5 s.
  */
-import { expect, describe as group, it } from 'vitest';
+import { describe as group, it } from 'vitest';
 import { established, expectOut, feed, l, r, text } from './helpers.ts';
 
 const QUICK = { quickAck: true } as const;
