@@ -168,7 +168,10 @@ export class ChildRunner {
     });
     child.on('message', (a: RunAnswer) => this.#answer(a));
     child.on('exit', (code, signal) => {
-      if (this.#child === child) this.#child = null;
+      // A child killed for overrunning (kill()) is no longer ours: its exit must not answer the
+      // next script's run (it used to, as "child exited (SIGKILL)").
+      if (this.#child !== child) return;
+      this.#child = null;
       this.#answer({ error: `child exited (${signal ?? code})` });
     });
     this.#child = child;
