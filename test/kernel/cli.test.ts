@@ -3,56 +3,10 @@
  * ready line, answers ping, prints stats on SIGUSR1, and on SIGTERM closes and removes the
  * namespace it created (and only that one).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import * as netns from '../../src/link/netns.ts';
 import { kernelDescribe, parsePing, waitFor } from './harness.ts';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-interface Up {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  /** The same lines as printed. */
-  raw: string[];
-  exited: Promise<number | null>;
-}
-
-function startUp(args: string[]): Up {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'up', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, unknown>[] = [];
-  const raw: string[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      raw.push(line);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: line });
-      }
-    }
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      if (code !== 0 && stderr) console.log(`[kernel] tunstack up stderr: ${stderr}`);
-      resolve(code);
-    }),
-  );
-  return { child, lines, raw, exited };
-}
-
-const msgs = (up: Up): string[] => up.lines.map((l) => String(l.msg));
+import { msgs, startUp } from './up-process.ts';
 
 kernelDescribe('tunstack up (the CLI)', () => {
   it('creates its namespace, says ready, answers ping, and removes the namespace on SIGTERM', async () => {
@@ -88,7 +42,7 @@ kernelDescribe('tunstack up (the CLI)', () => {
       expect(stats.stats.tun.rxPackets).toBeGreaterThanOrEqual(3);
 
       up.child.kill('SIGTERM');
-      expect(await up.exited).toBe(0);
+      expect((await up.exited).code).toBe(0);
       expect(msgs(up)).toContain('stopped');
       expect(await netns.exists(ns)).toBe(false);
     } finally {
@@ -104,7 +58,7 @@ kernelDescribe('tunstack up (the CLI)', () => {
       const up = startUp(['--netns', ns, '--apps', '']);
       await waitFor(() => msgs(up).some((m) => m.startsWith('ready:')), 20_000, 'the ready line');
       up.child.kill('SIGINT');
-      expect(await up.exited).toBe(0);
+      expect((await up.exited).code).toBe(0);
       expect(await netns.exists(ns)).toBe(true);
       // The device went away with the process.
       const show = await netns.exec(ns, ['ip', 'link', 'show', 'dev', 'tun0']);
@@ -117,7 +71,7 @@ kernelDescribe('tunstack up (the CLI)', () => {
   it('refuses bad options before creating anything', async () => {
     const ns = netns.uniqueName();
     const up = startUp(['--netns', ns, '--addr', '10.0.0.300']);
-    expect(await up.exited).not.toBe(0);
+    expect((await up.exited).code).not.toBe(0);
     expect(await netns.exists(ns)).toBe(false);
   });
 }, ['ping']);
@@ -169,7 +123,7 @@ kernelDescribe('tunstack up for a person: log formats and the / page', () => {
       expect(text.stdout).toMatch(/^tunstack: a userspace TCP\/IP stack in TypeScript\n/);
 
       up.child.kill('SIGTERM');
-      expect(await up.exited).toBe(0);
+      expect((await up.exited).code).toBe(0);
       expect(up.raw.some((l) => / INFO: stopped( \{|$)/.test(l))).toBe(true);
       expect(up.raw.filter(isJson)).toEqual([]);
     } finally {
@@ -184,7 +138,7 @@ kernelDescribe('tunstack up for a person: log formats and the / page', () => {
     try {
       await waitFor(() => msgs(up).some((m) => m.startsWith('ready:')), 20_000, 'the ready line');
       up.child.kill('SIGTERM');
-      expect(await up.exited).toBe(0);
+      expect((await up.exited).code).toBe(0);
       expect(up.raw.length).toBeGreaterThan(2);
       for (const l of up.raw) expect(isJson(l), l).toBe(true);
       expect(up.lines.find((l) => String(l.msg).startsWith('ready:'))).toMatchObject({

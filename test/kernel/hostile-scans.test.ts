@@ -5,13 +5,12 @@
  * 10.0.0.2:80 to 10.0.0.2:80 used to stop the process for good, signals included). Issue 9,
  * items 1, 4 and 5.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as netns from '../../src/link/netns.ts';
 import { kernelDescribe, STACK_ADDR, waitFor } from './harness.ts';
 import { expectStillServes, hostileGroup, injectRaw, stillServes } from './hostile/inject.ts';
 import { tcp } from './hostile/packets.ts';
+import { startUp } from './up-process.ts';
 
 /** nmap's XML output: port → state, for one protocol. */
 function portStates(xml: string, protocol: 'tcp' | 'udp'): Record<string, string> {
@@ -50,36 +49,6 @@ const SCANS: [string, string[], 'tcp' | 'udp', Record<string, string>][] = [
     { 7: 'unfiltered', 80: 'unfiltered', 81: 'unfiltered' },
   ],
 ];
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-/** `tunstack up` as a person runs it; its JSON log lines collected. */
-function startUp(args: string[]): {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'up', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: line });
-      }
-    }
-  });
-  child.stderr!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, exited };
-}
 
 kernelDescribe('hostile input: nmap scans and LAND', () => {
   describe('nmap against the stack (7 and 80 open, 81 closed, UDP 7 open)', () => {
@@ -165,7 +134,7 @@ kernelDescribe('hostile input: nmap scans and LAND', () => {
       expect(stats.stats.stack.link.loopbackPackets).toBe(0);
 
       up.child.kill('SIGTERM');
-      expect(await up.exited).toBe(0);
+      expect((await up.exited).code).toBe(0);
     } finally {
       up.child.kill('SIGKILL');
       await netns.remove(ns);

@@ -5,57 +5,15 @@
  * namespace reclaims them and, owning the namespace now, removes it when it stops; and a second
  * `up` for a namespace whose owner is alive is refused.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { CONTROL_DIR } from '../../src/cli/control.ts';
 import * as netns from '../../src/link/netns.ts';
 import { kernelDescribe, waitFor } from './harness.ts';
+import { msgs, startUp as startUpArgs, type UpProcess as Up } from './up-process.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const startUp = (ns: string): Up => startUpArgs(['--netns', ns, '--apps', 'echo']);
 
-interface Up {
-  child: ChildProcess;
-  /** Log lines (JSON when piped), and stderr. */
-  lines: Record<string, unknown>[];
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startUp(ns: string): Up {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', MAIN, 'up', '--netns', ns, '--apps', 'echo'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: line });
-      }
-    }
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, lines, stderr: () => stderr, exited };
-}
-
-const msgs = (up: Up): string[] => up.lines.map((l) => String(l.msg));
 const ready = (up: Up) =>
   waitFor(() => msgs(up).some((m) => m.startsWith('ready:')), 20_000, 'the ready line');
 const sock = (ns: string) => `${CONTROL_DIR}/${ns}.sock`;
