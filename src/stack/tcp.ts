@@ -203,12 +203,6 @@ export class TcpHandle extends Timer {
   inTable = true;
   /** Waiting for the layer's microtask service after user calls (TcpLayer.poke). */
   dirty = false;
-  /**
-   * The TSecr of the last segment sent: TS.Recent as the core last echoed it, which a TIME_WAIT
-   * entry keeps (the core does not expose TS.Recent; a later in-window segment may have moved
-   * it a little further, so the entry's is at most that much older).
-   */
-  tsEcrSent = 0;
 
   constructor(
     private readonly layer: TcpLayer,
@@ -805,8 +799,6 @@ export class TcpLayer {
         const tso = this.stack.tso;
         let n = 0;
         for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
-          const ts = seg.options.timestamp;
-          if (ts !== null) h.tsEcrSent = ts.tsEcr;
           const sent =
             tso !== null ? tso.add(seg, conn.remoteAddr) : this.stack.sendTcp(seg, conn.remoteAddr);
           if (!sent) this.stats.txRefused++;
@@ -995,7 +987,7 @@ export class TcpLayer {
       sndNxt: s.sndMax,
       rcvWnd: s.rcvWnd,
       windowField: field,
-      tsRecent: s.timestamps ? h.tsEcrSent : null,
+      tsRecent: s.timestamps ? s.tsRecent : null,
       tsOffset: s.iss,
       expiry: s.timer.at,
       lastAckAt: Number.NEGATIVE_INFINITY,

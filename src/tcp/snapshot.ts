@@ -31,6 +31,8 @@ export interface TcpSnapshot {
   sndShift: number;
   rcvShift: number;
   timestamps: boolean;
+  /** TS.Recent (RFC 7323 §4.3), or null before any timestamp was taken. */
+  tsRecent: number | null;
   sack: boolean;
   srtt: number | null;
   rttvar: number;
@@ -82,6 +84,7 @@ export function takeSnapshot(
     sndShift: ctx.negotiated.sndShift,
     rcvShift: ctx.negotiated.rcvShift,
     timestamps: ctx.negotiated.timestamps,
+    tsRecent: rcv.tsRecent,
     sack: ctx.negotiated.sack,
     srtt: snd.rtt.srtt,
     rttvar: snd.rtt.rttvar,
