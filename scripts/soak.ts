@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { controlPath } from '../src/cli/control.ts';
 import { ownerPath } from '../src/cli/owner.ts';
 import * as netns from '../src/link/netns.ts';
+import { tuneClient } from './bench/systems.ts';
 import { type Daemon, hasCommand, startDaemon } from './bench/tools.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -164,17 +165,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     await netns.create(ns);
     // The raw client closes first, so TIME_WAIT lands on the kernel's side: a wide port range
     // and reuse of TIME_WAIT ports, as the bench's crr test has.
-    await netns.runChecked([
-      'ip',
-      'netns',
-      'exec',
-      ns,
-      'sysctl',
-      '-q',
-      '-w',
-      'net.ipv4.ip_local_port_range=1024 65535',
-      'net.ipv4.tcp_tw_reuse=1',
-    ]);
+    await tuneClient(ns);
     const statsFile = join(dir, 'stats.json');
     stack = await startDaemon(
       [

@@ -87,7 +87,7 @@ class Resources {
  * and reuse of TIME_WAIT ports for new outgoing connections (the client closes first, RFC 9293
  * §3.6, so TIME_WAIT lands here). Both sysctls are per namespace.
  */
-async function tuneClient(ns: string): Promise<void> {
+export async function tuneClient(ns: string): Promise<void> {
   await netns.runChecked([
     'ip',
     'netns',
