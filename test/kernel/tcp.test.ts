@@ -18,7 +18,6 @@ import {
   ECHO_SERVER,
   expectAllClosed,
   SINK_SERVER,
-  stackSource,
   startKernelServer,
 } from './tcp-peers.ts';
 
@@ -155,16 +154,33 @@ kernelDescribe('tcp: the kernel and the stack', () => {
     await withTcpStack(async (fx) => {
       const sink = await startKernelServer(fx.ns, SINK_SERVER, HOST_ADDR, 0);
       try {
+        // Write until the connection fails. A process killed with unread data makes its kernel
+        // send a RST; one killed with its buffer just drained sends a FIN first, and then a RST
+        // for the next segment we send: either way the stack's socket must end in ECONNRESET,
+        // never close as if the transfer had been taken whole.
+        let written = 0;
         let killed = false;
-        const err = await stackSource(fx.stack, HOST_ADDR, sink.port, 1 << 30, (n) => {
-          if (!killed && n >= 4 * 1024 * 1024) {
-            killed = true;
-            sink.kill('SIGKILL');
-          }
-        }).then(
-          () => null,
-          (e: NodeJS.ErrnoException) => e,
-        );
+        const chunk = randomBytes(65_536);
+        const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+          const s = fx.stack.net.connect({ port: sink.port, host: HOST_ADDR, allowHalfOpen: true });
+          const pump = (): void => {
+            while (!s.destroyed && written < 1 << 30) {
+              written += chunk.length;
+              if (!killed && written >= 4 * 1024 * 1024) {
+                killed = true;
+                sink.kill('SIGKILL');
+              }
+              if (!s.write(chunk)) {
+                s.once('drain', pump);
+                return;
+              }
+            }
+          };
+          s.on('connect', pump);
+          s.resume();
+          s.on('error', (e: NodeJS.ErrnoException) => resolve(e));
+          s.on('close', () => resolve(null));
+        });
         expect(killed).toBe(true);
         expect(err).toMatchObject({ code: 'ECONNRESET' });
       } finally {
