@@ -284,6 +284,8 @@ export class TunstackSystem implements System {
         ...upFlags(help.stdout),
         ...(!this.offload && help.stdout.includes('--no-offload') ? ['--no-offload'] : []),
         ...(hasStats ? ['--stats-file', statsFile] : []),
+        // Extra `up` flags for a diagnosis, e.g. `BENCH_STACK_ARGS='--pcap /tmp/stack.pcap'`.
+        ...(process.env.BENCH_STACK_ARGS ?? '').split(/\s+/).filter(Boolean),
       ],
       { isReady: () => stackAnswers(client), timeoutMs: 15_000, cwd: REPO },
     );

@@ -98,6 +98,8 @@ export class Sim {
   cutAt = Number.POSITIVE_INFINITY;
   /** Called after each step with the current time, for scripted actions. */
   onStep: (sim: Sim) => void = () => {};
+  /** Called for every segment put on the wire, `lost` when the link drops it (for tracing). */
+  onTransmit: ((to: Side, seg: TcpRepr, lost: boolean) => void) | null = null;
 
   constructor(readonly o: SimOptions) {
     this.rng = new Rng(o.seed);
@@ -224,7 +226,9 @@ export class Sim {
   #transmit(to: Side, seg: TcpRepr): void {
     this.segments++;
     const f = this.faults;
-    if (this.rng.next() < f.loss || this.now >= this.cutAt) return;
+    const lost = this.rng.next() < f.loss || this.now >= this.cutAt;
+    this.onTransmit?.(to, seg, lost);
+    if (lost) return;
     // The payload may be a view into the sender's buffer, which it reuses: copy, as the wire does.
     const copy = { ...seg, payload: seg.payload.slice(), options: { ...seg.options } };
     const copies = this.rng.next() < f.dup ? 2 : 1;
