@@ -61,6 +61,11 @@ export function martianSource(src: number, ourAddress: number): MartianReason | 
 
 export class IpInput {
   readonly reassembler: Reassembler;
+  /**
+   * Take datagrams to any destination, not only ours: a relay answers for every address behind
+   * its device (Stack.acceptAnyDestination). Off by default, as a host (RFC 1122 §3.2.1.3).
+   */
+  anyDestination = false;
   private readonly address: number;
   private readonly out: IpDatagram = {
     src: 0,
@@ -96,7 +101,9 @@ export class IpInput {
     const broadcast = dst === LIMITED_BROADCAST;
     // A host takes only what is addressed to it (RFC 1122 §3.2.1.3); we have one address and no
     // multicast groups. Subnet broadcasts are not recognised: we know no prefix length.
-    if (dst !== this.address && !broadcast) return this.drop('not-our-address');
+    if (dst !== this.address && !broadcast && !this.anyDestination) {
+      return this.drop('not-our-address');
+    }
     if (!looped) {
       const martian = martianSource(ip.src, this.address);
       if (martian !== null) return this.drop(martian);

@@ -84,8 +84,15 @@ export class IpOutput {
    * Send `packet` (from allocPacket, transport bytes already at offset 20) to `dst`. With
    * `dontFrag` (TCP, RFC 1191 path MTU discovery) a datagram larger than the MTU is dropped and
    * false returned; otherwise it is cut into fragments. The packet is the link's afterwards.
+   * `src` is our address unless a relay answers for another (Stack.acceptAnyDestination).
    */
-  send(packet: Uint8Array, protocol: number, dst: number, dontFrag: boolean): boolean {
+  send(
+    packet: Uint8Array,
+    protocol: number,
+    dst: number,
+    dontFrag: boolean,
+    src: number = this.address,
+  ): boolean {
     const payloadLength = packet.length - IP_HEADER_ROOM;
     if (packet.length > IPV4_MAX_DATAGRAM || (dontFrag && packet.length > this.mtu)) {
       this.stats.drops['tx-too-big']++;
@@ -95,7 +102,7 @@ export class IpOutput {
     const id = this.nextId;
     this.nextId = (this.nextId + 1) & 0xffff;
     if (packet.length <= this.mtu) {
-      this.#sendWhole(packet, protocol, dst, id, dontFrag, 0);
+      this.#sendWhole(packet, protocol, dst, id, dontFrag, 0, src);
       return true;
     }
 
@@ -109,7 +116,7 @@ export class IpOutput {
       const frag = new Uint8Array(IPV4_MIN_HEADER_LEN + len);
       frag.set(payload.subarray(offset, offset + len), IPV4_MIN_HEADER_LEN);
       Ipv4View.emit(frag, {
-        src: this.address,
+        src,
         dst,
         protocol,
         ttl: this.ttl,
@@ -137,6 +144,7 @@ export class IpOutput {
     dst: number,
     segmentSize: number,
     segments: number,
+    src: number = this.address,
   ): boolean {
     if (packet.length > IPV4_MAX_DATAGRAM) {
       this.stats.drops['tx-too-big']++;
@@ -145,7 +153,7 @@ export class IpOutput {
     this.stats.txDatagrams++;
     const id = this.nextId;
     this.nextId = (this.nextId + segments) & 0xffff;
-    this.#sendWhole(packet, protocol, dst, id, true, segmentSize);
+    this.#sendWhole(packet, protocol, dst, id, true, segmentSize, src);
     return true;
   }
 
@@ -157,9 +165,10 @@ export class IpOutput {
     id: number,
     dontFrag: boolean,
     segmentSize: number,
+    src: number,
   ): void {
     Ipv4View.emit(packet, {
-      src: this.address,
+      src,
       dst,
       protocol,
       ttl: this.ttl,

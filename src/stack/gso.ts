@@ -35,6 +35,8 @@ const NO_PAYLOAD = new Uint8Array(0);
 
 /** What a held super-segment needs to decide whether the next segment joins it. */
 interface Held {
+  /** Source address: ours, or the one a relayed connection answers from. */
+  src: number;
   dst: number;
   srcPort: number;
   dstPort: number;
@@ -99,25 +101,26 @@ export class TsoCoalescer {
     private readonly stats: LinkStats,
     private readonly tcpStats: TcpStackStats,
     private readonly maxSegment: number,
-    private readonly sendOne: (seg: TcpRepr, dst: number) => boolean,
+    private readonly sendOne: (seg: TcpRepr, dst: number, src: number) => boolean,
   ) {
     this.#scratch = new Uint8Array(maxSegment);
   }
 
   /**
    * One segment the connection dispatched to `dst`. Joined to the held super-segment, held to
-   * start one, or sent at once (after what was held). False when IP refused to send.
+   * start one, or sent at once (after what was held). False when IP refused to send. `src`: our
+   * address, or the one a relayed connection answers from.
    */
-  add(seg: TcpRepr, dst: number): boolean {
+  add(seg: TcpRepr, dst: number, src: number = this.ip.address): boolean {
     const held = this.#held;
-    if (held !== null && this.#joins(held, seg, dst)) {
+    if (held !== null && this.#joins(held, seg, dst, src)) {
       this.#append(held, seg);
       this.tcpStats.txSegments++;
       return true;
     }
     const ok = this.end();
-    if (dst === this.ip.address || !joinable(seg)) return this.sendOne(seg, dst) && ok;
-    this.#start(seg, dst);
+    if (dst === this.ip.address || !joinable(seg)) return this.sendOne(seg, dst, src) && ok;
+    this.#start(seg, dst, src);
     this.tcpStats.txSegments++;
     return ok;
   }
@@ -133,25 +136,33 @@ export class TsoCoalescer {
     const packet = this.#scratch.slice(0, len);
     const tcp = packet.subarray(IP_HEADER_ROOM);
     tcp[TCP_FLAGS] |= held.lastFlags;
-    const pseudo = pseudoHeaderSum(this.ip.address, held.dst, IpProtocol.Tcp, tcpLen);
+    const pseudo = pseudoHeaderSum(held.src, held.dst, IpProtocol.Tcp, tcpLen);
     if (held.segments === 1) {
       // Nothing joined: an ordinary segment with a full checksum.
       put16(tcp, TCP_CHECKSUM, 0);
       put16(tcp, TCP_CHECKSUM, ~onesSum(tcp, 0, tcpLen, pseudo) & 0xffff);
-      return this.ip.send(packet, IpProtocol.Tcp, held.dst, true);
+      return this.ip.send(packet, IpProtocol.Tcp, held.dst, true, held.src);
     }
     // The partial checksum: the pseudo-header sum, folded, not complemented (Linux's
     // tcp_v4_send_check for CHECKSUM_PARTIAL); the rest is summed per cut segment, or not at all.
     put16(tcp, TCP_CHECKSUM, pseudo);
     this.stats.txGsoPackets++;
     this.stats.txGsoSegments += held.segments;
-    return this.ip.sendSegmented(packet, IpProtocol.Tcp, held.dst, held.segmentSize, held.segments);
+    return this.ip.sendSegmented(
+      packet,
+      IpProtocol.Tcp,
+      held.dst,
+      held.segmentSize,
+      held.segments,
+      held.src,
+    );
   }
 
-  #joins(held: Held, seg: TcpRepr, dst: number): boolean {
+  #joins(held: Held, seg: TcpRepr, dst: number, src: number): boolean {
     return (
       !held.closed &&
       dst === held.dst &&
+      src === held.src &&
       seg.srcPort === held.srcPort &&
       seg.dstPort === held.dstPort &&
       seg.seq === held.nextSeq &&
@@ -164,20 +175,16 @@ export class TsoCoalescer {
     );
   }
 
-  #start(seg: TcpRepr, dst: number): void {
+  #start(seg: TcpRepr, dst: number, src: number): void {
     const scratch = this.#scratch;
     const tcp = scratch.subarray(IP_HEADER_ROOM);
     // The header alone (its checksum is rewritten at the end), then the payload behind it.
     const headerLen = tcpHeaderLen(seg);
-    emitTcp(
-      tcp,
-      { ...seg, control: 'none', psh: false, payload: NO_PAYLOAD },
-      this.ip.address,
-      dst,
-    );
+    emitTcp(tcp, { ...seg, control: 'none', psh: false, payload: NO_PAYLOAD }, src, dst);
     tcp.set(seg.payload, headerLen);
     const len = seg.payload.length;
     this.#held = {
+      src,
       dst,
       srcPort: seg.srcPort,
       dstPort: seg.dstPort,

@@ -62,6 +62,15 @@ export interface TcpSegmentHandler {
   segment(seg: TcpRepr, src: number, dst: number, now: number): void;
 }
 
+/**
+ * Where UDP and ICMP datagrams to addresses other than ours go once the stack accepts any
+ * destination (a relay; TCP goes to the TCP layer's wildcard listener instead).
+ */
+export interface ForeignHandler {
+  /** One whole datagram. It (and its bytes) is valid only during the call. */
+  datagram(d: IpDatagram, now: number): void;
+}
+
 /** Datagrams to our own address waiting to be looped back; more are dropped and counted. */
 const LOOPBACK_QUEUE_LIMIT = 1024;
 
@@ -91,6 +100,7 @@ export class Stack {
   private loopback: Uint8Array[] = [];
   private loopbackImmediate: NodeJS.Immediate | null = null;
   private tcpHandler: TcpSegmentHandler | null = null;
+  private foreign: ForeignHandler | null = null;
   private readonly reassemblyTimer: Timer;
   private readonly closeHooks: (() => void)[] = [];
   private flushQueued = false;
@@ -131,8 +141,8 @@ export class Stack {
     const offload = this.link.offload;
     this.tso =
       offload?.tso === true
-        ? new TsoCoalescer(output, stats.link, stats.tcp, offload.maxSegment, (seg, dst) =>
-            this.sendTcp(seg, dst),
+        ? new TsoCoalescer(output, stats.link, stats.tcp, offload.maxSegment, (seg, dst, src) =>
+            this.sendTcp(seg, dst, src),
           )
         : null;
     this.tcp = new TcpLayer(this, options.tcp);
@@ -161,6 +171,16 @@ export class Stack {
     this.handlers.set(protocol, handler);
   }
 
+  /**
+   * Take datagrams to every destination, not only our address, as a relay's gateway does (the
+   * client namespace routes everything through the device): TCP goes to the TCP layer (its
+   * connections, then `tcp.listenAny`), UDP and ICMP to `handler`. Null: a host again.
+   */
+  acceptAnyDestination(handler: ForeignHandler | null): void {
+    this.foreign = handler;
+    this.ip.input.anyDestination = handler !== null;
+  }
+
   /** Where TCP segments go once checked (TcpView.check) and parsed (parseTcp). */
   setTcpHandler(handler: TcpSegmentHandler | null): void {
     this.tcpHandler = handler;
@@ -169,12 +189,13 @@ export class Stack {
   /**
    * Send one TCP segment from our address to `dst`, DF set (RFC 1191). False when IP refused it
    * (larger than the MTU). Call `requestFlush()` after user-driven sends; timer- and
-   * input-driven sends are flushed by the stack.
+   * input-driven sends are flushed by the stack. `src`: our address, or the one a relayed
+   * connection answers from (acceptAnyDestination).
    */
-  sendTcp(seg: TcpRepr, dst: number): boolean {
+  sendTcp(seg: TcpRepr, dst: number, src: number = this.addr): boolean {
     const pkt = this.ip.output.allocPacket(tcpSegmentLen(seg));
-    emitTcp(pkt.subarray(IP_HEADER_ROOM), seg, this.addr, dst);
-    if (!this.ip.output.send(pkt, IpProtocol.Tcp, dst, true)) return false;
+    emitTcp(pkt.subarray(IP_HEADER_ROOM), seg, src, dst);
+    if (!this.ip.output.send(pkt, IpProtocol.Tcp, dst, true, src)) return false;
     this.stats.tcp.txSegments++;
     return true;
   }
@@ -296,6 +317,11 @@ export class Stack {
   }
 
   private deliver(d: IpDatagram, now: number): void {
+    const foreign = this.foreign;
+    if (foreign !== null && d.dst !== this.addr && !d.broadcast && d.protocol !== IpProtocol.Tcp) {
+      foreign.datagram(d, now);
+      return;
+    }
     switch (d.protocol) {
       case IpProtocol.Icmp:
         this.icmp.input(d);

@@ -52,6 +52,14 @@ import {
 } from '../tcp/time-wait.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
+import {
+  type AnyListenOptions,
+  type AnyListenStats,
+  DEFAULT_ANY_LISTEN_OPTIONS,
+  type HeldSyn,
+  HeldSyns,
+  newAnyListenStats,
+} from './held-syn.ts';
 import type { Stack } from './stack.ts';
 import { Timer } from './timers.ts';
 
@@ -135,6 +143,16 @@ export interface TcpLayerStats extends SynCookieStats {
   serviceTurnsBound: number;
   /** service() stopped at MAX_SEGMENTS_PER_SERVICE segments and left the rest for later. */
   serviceSegmentsBound: number;
+  /** The wildcard listener's counters (listenAny; all zero without one). */
+  any: AnyListenStats;
+}
+
+/**
+ * The owner of the wildcard listener (listenAny): told of each SYN to an address other than the
+ * stack's own that matches no connection, held until it decides (src/stack/held-syn.ts).
+ */
+export interface TcpAnyOwner {
+  syn(syn: HeldSyn<TcpHandle>): void;
 }
 
 /** The socket layer's side of one connection. */
@@ -286,6 +304,13 @@ export class TcpHandle extends Timer {
   }
 }
 
+/** The wildcard listener (TcpLayer.listenAny): its owner, connection options and held SYNs. */
+interface AnyListener {
+  owner: TcpAnyOwner;
+  conn: Partial<TcpConnectionOptions>;
+  held: HeldSyns<TcpHandle>;
+}
+
 interface ListenEntry {
   listener: TcpListener;
   owner: TcpListenOwner;
@@ -384,8 +409,9 @@ export class TcpLayer {
   readonly #cookies: SynCookies;
   readonly #connOptions: Partial<TcpConnectionOptions>;
   /**
-   * The connection table, by local port, then by remote address and port. The stack has one
-   * address, so these three complete the 4-tuple; two plain number lookups, no key strings.
+   * The connection table, by local address and port, then by remote address and port: two plain
+   * number lookups (48-bit keys, exact in a double), no key strings. The local address is the
+   * stack's own except for connections a relay answers for (listenAny).
    */
   readonly #table = new Map<number, Map<number, TcpHandle | SlimTimeWait>>();
   #count = 0;
@@ -415,6 +441,8 @@ export class TcpLayer {
   #closed = false;
   /** Told each connection's last row as it leaves the table (see onConnectionGone). */
   readonly #goneWatchers = new Set<(row: TcpConnectionRow) => void>();
+  /** The wildcard listener (listenAny): its owner, connection options and held SYNs. */
+  #any: AnyListener | null = null;
 
   constructor(
     readonly stack: Stack,
@@ -466,6 +494,7 @@ export class TcpLayer {
       ownerErrors: 0,
       serviceTurnsBound: 0,
       serviceSegmentsBound: 0,
+      any: newAnyListenStats(),
       ...newSynCookieStats(),
     };
     // The counters live in stack.stats.tcp beside the stack's own (rx/tx segments, drops).
@@ -531,7 +560,7 @@ export class TcpLayer {
     if (entry === undefined) return;
     this.#listeners.delete(port);
     for (const conn of entry.listener.close()) {
-      const h = this.#lookup(conn.localPort, conn.remoteAddr, conn.remotePort);
+      const h = this.#lookup(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
       if (h instanceof TcpHandle) this.poke(h);
     }
   }
@@ -543,6 +572,84 @@ export class TcpLayer {
 
   isListening(port: number): boolean {
     return this.#listeners.has(port);
+  }
+
+  /**
+   * Listen on every address and port the stack does not own (with Stack.acceptAnyDestination):
+   * a relay's wildcard listener, keyed by the 4-tuple, answering from the address the client
+   * dialled. Each SYN is held (bounded, src/stack/held-syn.ts) and given to `owner`, which
+   * answers it later: accept (SYN-ACK), refuse (RST), unreachable (ICMP) or drop. Segments to the
+   * stack's own address still go to its listeners. False when one is already set.
+   */
+  listenAny(
+    owner: TcpAnyOwner,
+    options: Partial<AnyListenOptions> = {},
+    conn?: Partial<TcpConnectionOptions>,
+  ): boolean {
+    if (this.#closed || this.#any !== null) return false;
+    const sink = {
+      open: (syn: HeldSyn<TcpHandle>, o: unknown) => this.#openHeld(syn, o as TcpOwner),
+      reset: (syn: HeldSyn<TcpHandle>) => this.#reset(syn.seg, syn.remoteAddr, syn.localAddr),
+      now: () => this.stack.now(),
+      flush: () => this.stack.requestFlush(),
+    };
+    const o = { ...DEFAULT_ANY_LISTEN_OPTIONS, ...options };
+    const held = new HeldSyns(o, this.stats.any, sink, this.stack.timers, this.stack.icmp);
+    this.#any = { owner, conn: this.#optionsFor(conn), held };
+    return true;
+  }
+
+  /** Stop the wildcard listener; held SYNs are forgotten, connections it made go on. */
+  unlistenAny(): void {
+    this.#any?.held.clear();
+    this.#any = null;
+  }
+
+  /** SYNs the wildcard listener holds for its owner's decision. */
+  get heldSyns(): number {
+    return this.#any?.held.size ?? 0;
+  }
+
+  /** A held SYN accepted: the connection, owned from the start, answers with its SYN-ACK. */
+  #openHeld(syn: HeldSyn<TcpHandle>, owner: TcpOwner): TcpHandle | null {
+    const any = this.#any;
+    if (this.#closed || any === null) return null;
+    if (this.#count >= this.options.maxConnections && !this.#evictTimeWait()) {
+      this.stats.tableFull++;
+      return null;
+    }
+    const { localAddr, localPort, remoteAddr, remotePort } = syn;
+    if (this.#lookup(localAddr, localPort, remoteAddr, remotePort) !== undefined) return null;
+    const now = this.stack.now();
+    const tuple = { localAddr, localPort, remoteAddr, remotePort };
+    const iss = this.#isn.next(localAddr, localPort, remoteAddr, remotePort, now);
+    const conn = TcpConnection.accept(tuple, iss, now, syn.seg, any.conn);
+    const h = this.#insert(conn, -1);
+    h.owner = owner;
+    this.stats.passiveOpens++;
+    this.service(h);
+    return h;
+  }
+
+  /** A segment to another address (the wildcard listener's) that matched no connection. */
+  #anyInput(seg: TcpRepr, src: number, dst: number, now: number): void {
+    const any = this.#any as AnyListener;
+    if (seg.control === 'rst') return;
+    if (seg.control !== 'syn' || seg.ack !== null) {
+      this.stats.any.noConnection++;
+      this.#reset(seg, src, dst);
+      return;
+    }
+    const syn = any.held.hold(seg, src, dst, now);
+    if (syn === null) return;
+    try {
+      any.owner.syn(syn);
+    } catch (err) {
+      this.stats.ownerErrors++;
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   /**
@@ -565,7 +672,9 @@ export class TcpLayer {
       if (p === null) return 'EADDRNOTAVAIL';
       port = p;
     } else {
-      if (this.#lookup(localPort, remoteAddr, remotePort) !== undefined) return 'EADDRINUSE';
+      if (this.#lookup(this.stack.addr, localPort, remoteAddr, remotePort) !== undefined) {
+        return 'EADDRINUSE';
+      }
       port = localPort;
     }
     const now = this.stack.now();
@@ -594,7 +703,7 @@ export class TcpLayer {
   /** A checked, parsed segment from `src` to `dst` (one of our addresses). */
   input(seg: TcpRepr, src: number, dst: number, now: number): void {
     if (this.#closed) return;
-    const h = this.#lookup(seg.dstPort, src, seg.srcPort);
+    const h = this.#lookup(dst, seg.dstPort, src, seg.srcPort);
     if (h instanceof TcpHandle) {
       h.conn.process(now, seg);
       if (seg.control === 'fin') this.#serviceAfterTurn(h);
@@ -602,6 +711,10 @@ export class TcpLayer {
       return;
     }
     if (h !== undefined && !this.#timeWaitInput(h, seg, now)) return;
+    if (this.#any !== null && dst !== this.stack.addr) {
+      this.#anyInput(seg, src, dst, now);
+      return;
+    }
     const l = this.#listeners.get(seg.dstPort);
     if (l !== undefined) {
       if (h === undefined) this.#toListener(l, seg, src, dst, now);
@@ -630,7 +743,9 @@ export class TcpLayer {
     const v = timeWaitInput(e, seg, now, this.#timeWaitOptions);
     switch (v.kind) {
       case 'ack':
-        if (!this.stack.sendTcp(timeWaitAck(e, now), e.remoteAddr)) this.stats.txRefused++;
+        if (!this.stack.sendTcp(timeWaitAck(e, now), e.remoteAddr, e.localAddr)) {
+          this.stats.txRefused++;
+        }
         if (e.expiry !== expiry) {
           // A FIN again restarted 2·MSL: the entry moves to the end of the queue.
           this.#timeWait.delete(e);
@@ -701,17 +816,17 @@ export class TcpLayer {
     }
   }
 
-  #reset(seg: TcpRepr, to: number): void {
+  #reset(seg: TcpRepr, to: number, from: number = this.stack.addr): void {
     const rst = resetFor(seg);
-    if (rst !== null) this.#sendReset(rst, to);
+    if (rst !== null) this.#sendReset(rst, to, from);
   }
 
-  #sendReset(rst: TcpRepr, to: number): void {
+  #sendReset(rst: TcpRepr, to: number, from: number = this.stack.addr): void {
     if (this.#resetBucket !== null && !this.#resetBucket.take(this.stack.now())) {
       this.stats.resetsRateLimited++;
       return;
     }
-    if (this.stack.sendTcp(rst, to)) this.stats.resetsSent++;
+    if (this.stack.sendTcp(rst, to, from)) this.stats.resetsSent++;
     else this.stats.txRefused++;
   }
 
@@ -800,7 +915,9 @@ export class TcpLayer {
         let n = 0;
         for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
           const sent =
-            tso !== null ? tso.add(seg, conn.remoteAddr) : this.stack.sendTcp(seg, conn.remoteAddr);
+            tso !== null
+              ? tso.add(seg, conn.remoteAddr, conn.localAddr)
+              : this.stack.sendTcp(seg, conn.remoteAddr, conn.localAddr);
           if (!sent) this.stats.txRefused++;
           if (++n >= MAX_SEGMENTS_PER_SERVICE) {
             // The window bounds a burst; this bounds one call. The rest goes a microtask later.
@@ -852,7 +969,7 @@ export class TcpLayer {
     const l = this.#listeners.get(port);
     if (l === undefined) return;
     for (let conn = l.listener.accept(); conn !== null; conn = l.listener.accept()) {
-      const h = this.#lookup(conn.localPort, conn.remoteAddr, conn.remotePort);
+      const h = this.#lookup(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
       if (!(h instanceof TcpHandle)) continue;
       h.listenPort = -1;
       const owner = l.owner.accept(h);
@@ -889,19 +1006,21 @@ export class TcpLayer {
   // The table
 
   #lookup(
+    localAddr: number,
     localPort: number,
     remoteAddr: number,
     remotePort: number,
   ): TcpHandle | SlimTimeWait | undefined {
-    return this.#table.get(localPort)?.get(remoteKey(remoteAddr, remotePort));
+    return this.#table.get(remoteKey(localAddr, localPort))?.get(remoteKey(remoteAddr, remotePort));
   }
 
   #insert(conn: TcpConnection, listenPort: number): TcpHandle {
     const h = new TcpHandle(this, conn, listenPort);
-    let byRemote = this.#table.get(conn.localPort);
+    const local = remoteKey(conn.localAddr, conn.localPort);
+    let byRemote = this.#table.get(local);
     if (byRemote === undefined) {
       byRemote = new Map();
-      this.#table.set(conn.localPort, byRemote);
+      this.#table.set(local, byRemote);
     }
     byRemote.set(remoteKey(conn.remoteAddr, conn.remotePort), h);
     this.#count++;
@@ -919,13 +1038,14 @@ export class TcpLayer {
     // The owner stays: it may still take held data (and the FIN after it) from the core.
     this.#timeWait.delete(h);
     const conn = h.conn;
-    const byRemote = this.#table.get(conn.localPort);
+    const local = remoteKey(conn.localAddr, conn.localPort);
+    const byRemote = this.#table.get(local);
     if (byRemote?.get(remoteKey(conn.remoteAddr, conn.remotePort)) === h) {
       if (to !== null) {
         byRemote.set(remoteKey(conn.remoteAddr, conn.remotePort), to);
       } else {
         byRemote.delete(remoteKey(conn.remoteAddr, conn.remotePort));
-        if (byRemote.size === 0) this.#table.delete(conn.localPort);
+        if (byRemote.size === 0) this.#table.delete(local);
         this.#count--;
       }
     }
@@ -1010,11 +1130,12 @@ export class TcpLayer {
   #removeEntry(e: SlimTimeWait): void {
     if (!this.#timeWait.delete(e)) return;
     this.#entries--;
-    const byRemote = this.#table.get(e.localPort);
+    const local = remoteKey(e.localAddr, e.localPort);
+    const byRemote = this.#table.get(local);
     const key = remoteKey(e.remoteAddr, e.remotePort);
     if (byRemote?.get(key) === e) {
       byRemote.delete(key);
-      if (byRemote.size === 0) this.#table.delete(e.localPort);
+      if (byRemote.size === 0) this.#table.delete(local);
       this.#count--;
     }
     if (this.#goneWatchers.size > 0) this.#tellGone(e.finalRow ?? timeWaitRow(e));
@@ -1043,7 +1164,7 @@ export class TcpLayer {
     for (let i = 0; i < span; i++) {
       const p = this.#nextEphemeral;
       this.#nextEphemeral = p >= hi ? lo : p + 1;
-      if (!this.#table.has(p) && !this.#listeners.has(p)) return p;
+      if (!this.#table.has(remoteKey(this.stack.addr, p)) && !this.#listeners.has(p)) return p;
     }
     return null;
   }
@@ -1097,6 +1218,7 @@ export class TcpLayer {
   close(): void {
     if (this.#closed) return;
     for (const port of [...this.#listeners.keys()]) this.unlisten(port);
+    this.unlistenAny();
     const all: TcpHandle[] = [];
     const entries: SlimTimeWait[] = [];
     for (const byRemote of this.#table.values()) {
