@@ -105,8 +105,13 @@ export function realLinkTcp(
   o: Pick<UpOptions, 'congestion' | 'tlp'>,
 ): Partial<TcpConnectionOptions> {
   // PRR (RFC 6937), as Linux's tcp_cwnd_reduction: recovery paces its sends instead of a pause
-  // then a burst.
-  return { congestion: o.congestion ?? 'cubic', tailLossProbe: o.tlp ?? true, prr: true };
+  // then a burst. RACK (RFC 8985), as Linux: loss detected by time, lost retransmissions too.
+  return {
+    congestion: o.congestion ?? 'cubic',
+    tailLossProbe: o.tlp ?? true,
+    prr: true,
+    rack: true,
+  };
 }
 
 /** A running `up`: what the signal handlers and tests need. */

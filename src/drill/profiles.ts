@@ -53,6 +53,8 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       dsack: true,
       // Linux's tcp_cwnd_reduction: Proportional Rate Reduction (RFC 6937) during recovery.
       prr: true,
+      // Linux's tcp_recovery default (1): RACK loss detection (RFC 8985).
+      rack: true,
     },
   },
 );

@@ -112,6 +112,10 @@ export class ConnTimers {
         this.timer = IDLE;
         snd.tlpTimeout();
         return 'none';
+      case 'reorder':
+        this.timer = IDLE;
+        snd.reorderTimeout(now);
+        return 'none';
       case 'persist':
         // A zero-window probe, or the sender SWS override; ETIMEDOUT after maxRetries probes
         // that got no answer at all.
@@ -155,6 +159,7 @@ export class ConnTimers {
       userClosed,
       rto: snd.rtt.rto,
       pto: snd.probeTimeout(state),
+      reorderAt: snd.reorderAt,
       persistInterval: Math.min(snd.rtt.rto * 2 ** snd.persistBackoff, o.maxRto),
       finWait2Ms: o.finWait2Ms,
       keepaliveAt: !o.keepAlive
@@ -169,7 +174,7 @@ export class ConnTimers {
   /** RFC 6298 §5.2–5.3: new data acknowledged stops the timer (chosen again after this input). */
   stopSendTimer(): void {
     const k = this.timer.kind;
-    if (k === 'retransmit' || k === 'persist' || k === 'tlp') this.timer = IDLE;
+    if (k === 'retransmit' || k === 'persist' || k === 'tlp' || k === 'reorder') this.timer = IDLE;
   }
 
   /** A data segment went out: RFC 8985 §7.2, the probe timeout counts from the latest one. */

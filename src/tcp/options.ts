@@ -96,6 +96,16 @@ export interface TcpConnectionOptions {
    * window inflation stays in force either way.
    */
   prr: boolean;
+  /**
+   * RACK (RFC 8985) for loss detection when SACK is in use: a segment is lost once one sent after
+   * it has been delivered and a reordering window (a quarter of the minimum RTT, widened by
+   * D-SACKs, zero during recovery until reordering is seen) has passed; lost retransmissions
+   * and losses with too few segments after them are caught the same way, and a timeout marks
+   * lost only what is old enough instead of going back N. Off by default: the RFC-first profile
+   * keeps RFC 6675's duplicate-ACK rules (its packetdrill scripts expect them); `tunstack up`
+   * and the drill `linux` profile turn it on (Linux's default since 4.18).
+   */
+  rack: boolean;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object.freeze({
@@ -127,6 +137,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   quickAck: false,
   dsack: false,
   prr: false,
+  rack: false,
 });
 
 /** IPv4 (20) and TCP (20) headers without options: MSS = MTU − 40 (RFC 9293 §3.7.1). */

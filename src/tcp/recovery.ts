@@ -9,6 +9,7 @@
  */
 import type { SackBlock } from '../wire/tcp-repr.ts';
 import type { CongestionControl } from './congestion/index.ts';
+import { RackLog } from './rack.ts';
 import { SackScoreboard } from './scoreboard.ts';
 import { seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax } from './seq.ts';
 
@@ -81,16 +82,24 @@ export class LossRecovery {
   #ackSacked = 0;
   #ackLost = 0;
 
+  /**
+   * RACK (RFC 8985), when the options ask for it and SACK was negotiated: loss is then detected
+   * by time (rack.ts) instead of by RFC 6675's IsLost and duplicate-ACK counting, and the
+   * sender retransmits what it marks lost.
+   */
+  readonly rack: RackLog | null;
+
   /** `sndMax` is where sending stands now: no fast retransmit for data sent before. */
   constructor(
     cc: CongestionControl,
-    o: { sack: boolean; smss: number; prr?: boolean },
+    o: { sack: boolean; smss: number; prr?: boolean; rack?: boolean },
     sndMax: number,
   ) {
     this.cc = cc;
     this.#sack = o.sack;
     this.#smss = o.smss;
     this.#prr = o.prr ?? false;
+    this.rack = o.rack === true && o.sack ? new RackLog(o.smss) : null;
     this.recover = sndMax;
   }
 
@@ -114,7 +123,9 @@ export class LossRecovery {
    * beyond cwnd (FlightSize ≤ cwnd + 2*SMSS), cwnd itself unchanged. Bytes of extra allowance.
    */
   get limitedTransmit(): number {
-    return this.inRecovery ? 0 : Math.min(this.dupAcks, DUP_THRESH - 1) * this.#smss;
+    // With RACK, pipe leaves SACKed bytes out, which lets new data go as SACKs arrive.
+    if (this.inRecovery || this.rack !== null) return 0;
+    return Math.min(this.dupAcks, DUP_THRESH - 1) * this.#smss;
   }
 
   /** RFC 6675 §5 Update(): the SACK blocks of an ACK, kept only within (SND.UNA, SND.MAX]. */
@@ -154,6 +165,7 @@ export class LossRecovery {
       this.rexmitPending = false;
       this.#rexmits = NONE;
       this.#resend = NONE;
+      this.rack?.recoveryEnded();
       cc.onRecoveryExit(now);
     } else if (!this.#sack) {
       // RFC 6582 §3.2 step 3, partial ACK: retransmit the next unacknowledged segment, deflate
@@ -171,6 +183,7 @@ export class LossRecovery {
    */
   onDupAck(now: number, sndUna: number, sndMax: number, canSendNew: boolean): boolean {
     this.dupAcks++;
+    if (this.rack !== null) return false; // RACK decides (rackAck)
     if (this.inRecovery) {
       // RFC 5681 §3.2 step 4: inflate by one SMSS per duplicate (not with SACK: RFC 6675 §5).
       if (!this.#sack) this.cc.cwnd += this.#smss;
@@ -187,7 +200,7 @@ export class LossRecovery {
 
   /** Any other ACK that did not advance SND.UNA: with SACK, IsLost(SND.UNA) alone starts recovery. */
   onOtherAck(now: number, sndUna: number, sndMax: number): boolean {
-    if (this.inRecovery || !this.#sackLoss(sndUna, sndMax)) return false;
+    if (this.rack !== null || this.inRecovery || !this.#sackLoss(sndUna, sndMax)) return false;
     return this.#enter(now, sndUna, sndMax);
   }
 
@@ -198,8 +211,16 @@ export class LossRecovery {
    * timeout so go-back-N resends only holes (RFC 6675 §5.1); after a second one in a row it is
    * cleared, in case the receiver reneged (RFC 2018 §8).
    */
-  onTimeout(now: number, sndUna: number, sndMax: number, consecutive: number): void {
+  onTimeout(
+    now: number,
+    sndUna: number,
+    sndMax: number,
+    consecutive: number,
+    srtt: number | null = null,
+  ): void {
     this.cc.onTimeout(seqDiff(sndMax, sndUna), now);
+    if (this.rack !== null && this.inRecovery) this.rack.recoveryEnded();
+    this.rack?.onTimeout(now, srtt, consecutive);
     this.inRecovery = false;
     this.rexmitPending = false;
     this.dupAcks = 0;
@@ -209,8 +230,19 @@ export class LossRecovery {
     if (consecutive > 1) this.#sb = null;
   }
 
-  /** A segment [seq, end) went out; `retransmission` when it was below SND.MAX. */
-  onSent(seq: number, end: number, retransmission: boolean, sndUna: number, sndMax: number): void {
+  /**
+   * A segment [seq, end) went out at `now`; `retransmission` when it was below SND.MAX (which
+   * `sndMax` still is: the caller moves it after).
+   */
+  onSent(
+    now: number,
+    seq: number,
+    end: number,
+    retransmission: boolean,
+    sndUna: number,
+    sndMax: number,
+  ): void {
+    this.rack?.sent(seq, end, now, sndMax);
     if (this.rexmitPending && seq === sndUna) this.rexmitPending = false;
     // RFC 6937 §3: prr_out += (data sent), retransmissions and new data alike.
     if (this.inRecovery) this.prrOut += seqDiff(end, seq);
@@ -235,7 +267,7 @@ export class LossRecovery {
    * to go again. Call after the ACK's SACK blocks are recorded.
    */
   detectLostRetransmissions(sndUna: number): void {
-    if (!this.sackRecovery || this.#rexmits.length === 0) return;
+    if (this.rack !== null || !this.sackRecovery || this.#rexmits.length === 0) return;
     const sb = this.scoreboard;
     const kept: Retransmission[] = [];
     for (const r of this.#rexmits) {
@@ -279,6 +311,38 @@ export class LossRecovery {
     return next === null ? { kind: 'none' } : { kind: 'send', seq: next.seq, len: next.len };
   }
 
+  /**
+   * RACK's part of an ACK (RFC 8985 §6.2), after SND.UNA moved to `sndUna`: record what it
+   * delivered, mark lost what went out long enough before it, and start fast recovery (cwnd
+   * reduction, PRR) on the first loss found outside recovery, unless data sent before the last
+   * recovery or timeout is still unacknowledged (RFC 6582's "recover": one reduction per window).
+   * Returns true when recovery began.
+   */
+  rackAck(
+    now: number,
+    ack: number,
+    blocks: readonly SackBlock[],
+    sndUna: number,
+    sndMax: number,
+    srtt: number | null,
+  ): boolean {
+    const rack = this.rack;
+    if (rack === null) return false;
+    rack.onAck(now, ack, blocks, sndMax);
+    return this.rackDetect(now, sndUna, sndMax, srtt);
+  }
+
+  /** RACK's loss detection now (after an ACK, or when its reordering timer fires). */
+  rackDetect(now: number, sndUna: number, sndMax: number, srtt: number | null): boolean {
+    const rack = this.rack;
+    if (rack === null) return false;
+    const lostRexmits = rack.stats.lostRetransmissions;
+    const marked = rack.detectLoss(now, srtt, this.inRecovery);
+    this.lostRetransmissions += rack.stats.lostRetransmissions - lostRexmits;
+    if (marked === 0 || this.inRecovery) return false;
+    return this.#enter(now, sndUna, sndMax);
+  }
+
   /** An ACK arrives: remember what DeliveredData will be measured from (see endAck). */
   beginAck(sndUna: number): void {
     this.#ackUna = sndUna;
@@ -308,12 +372,13 @@ export class LossRecovery {
     const smss = this.#smss;
     const cc = this.cc;
     const ssthresh = cc.ssthresh;
-    const pipe = this.scoreboard.pipe(sndUna, sndMax, this.highRxt, smss);
+    const pipe = this.rack?.pipe ?? this.scoreboard.pipe(sndUna, sndMax, this.highRxt, smss);
     let sndcnt: number;
     if (pipe > ssthresh) {
       sndcnt = Math.ceil((this.prrDelivered * ssthresh) / this.recoverFs) - this.prrOut;
     } else {
       const grow = sndUna !== this.#ackUna && this.lostRetransmissions === this.#ackLost;
+      // (With RACK, lost retransmissions are counted by rackDetect before endAck.)
       const limit = Math.max(this.prrDelivered - this.prrOut, delivered) + (grow ? smss : 0);
       sndcnt = Math.min(ssthresh - pipe, limit);
     }
@@ -360,7 +425,8 @@ export class LossRecovery {
     cc.onFastRetransmit(seqDiff(sndMax, sndUna), now);
     // RFC 5681 §3.2 step 3 (NewReno): cwnd = ssthresh + 3*SMSS. RFC 6675 §5 step 4.2: no inflation.
     if (!this.#sack) cc.cwnd = cc.ssthresh + DUP_THRESH * this.#smss;
-    this.rexmitPending = true;
+    // With RACK the records it marked lost go first (Sender.#planRack), not SND.UNA's segment.
+    this.rexmitPending = this.rack === null;
     this.fastRetransmits++;
     return true;
   }

@@ -15,6 +15,7 @@ import type { SackBlock, TcpRepr } from '../wire/tcp-repr.ts';
 import { createCongestionControl } from './congestion/index.ts';
 import type { ConnContext } from './context.ts';
 import { TIMESTAMP_OPTION_LEN } from './handshake.ts';
+import type { RackLog } from './rack.ts';
 import { LossRecovery } from './recovery.ts';
 import { RttEstimator } from './rtt.ts';
 import { bytesToSend } from './send.ts';
@@ -196,6 +197,11 @@ export class Sender {
     } else if (this.#loss?.onOtherAck(now, this.sndUna, this.sndMax)) {
       this.#rttSeq = null;
     }
+    // RACK (RFC 8985): what this ACK delivered, and what that shows lost.
+    const blocks = seg.options.sackBlocks;
+    if (this.#loss?.rackAck(now, ack, blocks, this.sndUna, this.sndMax, this.rtt.srtt)) {
+      this.#rttSeq = null;
+    }
 
     this.#loss?.detectLostRetransmissions(this.sndUna);
     // PRR (RFC 6937): the send quantity for this ACK, once everything it says is applied.
@@ -282,6 +288,8 @@ export class Sender {
 
     if (this.#owed === 'tlp') return this.#planProbe(fin, dataEnd, maxSeg, sack);
 
+    if (loss?.rack) return this.#planRack(loss, loss.rack, fin, dataEnd, maxSeg, sack);
+
     // A retransmission of the segment at SND.UNA (fast retransmit, NewReno partial ACK).
     if (loss?.rexmitPending) {
       const len = Math.max(0, Math.min(maxSeg, seqDiff(dataEnd, this.sndUna)));
@@ -308,12 +316,41 @@ export class Sender {
     return this.#planNewData(fin, dataEnd, maxSeg, sack);
   }
 
-  /** New data (or the FIN) at SND.NXT, within the windows, Nagle and sender SWS permitting. */
+  /**
+   * With RACK (RFC 8985): what it marked lost goes first, lowest sequence number first, while
+   * cwnd − pipe allows (during recovery PRR sets cwnd so that this lets out its sndcnt); then new
+   * data. Nothing else is ever sent again: no go-back-N after a timeout (RACK marks what the
+   * timeout lost), no RFC 6675 rule 3 or rescue retransmission (the tail loss probe's job).
+   */
+  #planRack(
+    loss: LossRecovery,
+    rack: RackLog,
+    fin: boolean,
+    dataEnd: number,
+    maxSeg: number,
+    sack: readonly SackBlock[],
+  ): DataPlan | null {
+    const lost = rack.firstLost(maxSeg);
+    if (lost === null) return this.#planNewData(fin, dataEnd, maxSeg, sack, rack.pipe);
+    const len = Math.max(0, seqDiff(seqMin(lost.end, dataEnd), lost.seq));
+    const withFin = fin && seqGt(lost.end, dataEnd) && seqAdd(lost.seq, len) === dataEnd;
+    const room = loss.cc.cwnd - rack.pipe;
+    // A lost segment goes when cwnd has room for it; the first of a flight always may (after a
+    // timeout cwnd is one segment and nothing is in flight).
+    if (rack.pipe > 0 && room < Math.max(1, Math.min(len, this.#ctx.negotiated.smss))) return null;
+    return { kind: 'data', seq: lost.seq, len, fin: withFin, sack };
+  }
+
+  /**
+   * New data (or the FIN) at SND.NXT, within the windows, Nagle and sender SWS permitting.
+   * `inFlight`: the bytes in the network when the caller knows better (RACK's pipe).
+   */
   #planNewData(
     fin: boolean,
     dataEnd: number,
     maxSeg: number,
     sack: readonly SackBlock[],
+    inFlight?: number,
   ): DataPlan | null {
     const loss = this.#loss;
     const sacked = loss !== null && loss.scoreboard.highestSacked !== null;
@@ -330,8 +367,9 @@ export class Sender {
     const queued = Math.max(0, seqDiff(dataEnd, nxt));
     if (queued === 0 && !finPending) return null;
     // Bytes in the network: sent, not acknowledged, not SACKed.
-    const inFlight = seqDiff(this.sndNxt, this.sndUna);
-    const flight = sacked ? this.#unsackedBetween(this.sndUna, this.sndNxt) : inFlight;
+    const outstanding = seqDiff(this.sndNxt, this.sndUna);
+    const flight =
+      inFlight ?? (sacked ? this.#unsackedBetween(this.sndUna, this.sndNxt) : outstanding);
     const rec = this.#recovery();
     const cwnd = rec.cc.cwnd + rec.limitedTransmit;
     const windowRoom = this.sndWnd - seqDiff(nxt, this.sndUna);
@@ -358,7 +396,7 @@ export class Sender {
         usable,
         mss: maxSeg,
         maxSndWnd: this.#maxSndWnd,
-        idle: inFlight === 0,
+        idle: outstanding === 0,
         noDelay: this.#ctx.opts.noDelay,
         closing: fin && queued <= maxSeg,
         force,
@@ -446,7 +484,7 @@ export class Sender {
       stats.retransmits++;
       if (this.#rttSeq !== null && seqGt(this.#rttSeq, seq)) this.#rttSeq = null;
     }
-    this.#recovery().onSent(seq, end, retransmission, this.sndUna, this.sndMax);
+    this.#recovery().onSent(now, seq, end, retransmission, this.sndUna, this.sndMax);
     if (this.#owed === 'tlp') {
       this.#owed = 'none';
       this.#tlpEnd = seqMax(end, this.sndMax);
@@ -491,11 +529,11 @@ export class Sender {
     if (++this.retries > this.#ctx.opts.maxRetries) return false;
     this.#ctx.stats.timeouts++;
     this.rtt.backoff();
-    this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.retries);
+    this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.retries, this.rtt.srtt);
     this.#tlpEnd = null;
     if (this.#owed === 'tlp') this.#owed = 'none';
-    // Go back N: resend everything from SND.UNA.
-    this.sndNxt = this.sndUna;
+    // Go back N: resend everything from SND.UNA (with RACK: what the timeout marked lost).
+    if (!this.#loss?.rack) this.sndNxt = this.sndUna;
     this.#rttSeq = null;
     return true;
   }
@@ -523,6 +561,16 @@ export class Sender {
     this.#owed = 'probe';
     this.persistBackoff++;
     return true;
+  }
+
+  /** RACK's reordering timer fired (RFC 8985 §6.2 step 6): detect losses again. */
+  reorderTimeout(now: number): void {
+    if (this.#loss?.rackDetect(now, this.sndUna, this.sndMax, this.rtt.srtt)) this.#rttSeq = null;
+  }
+
+  /** When RACK's reordering timer should fire, or null. */
+  get reorderAt(): number | null {
+    return this.#loss?.rack?.reorderAt ?? null;
   }
 
   /** The probe timer fired: one tail loss probe is due (RFC 8985 §7.3). */
@@ -555,6 +603,8 @@ export class Sender {
     const loss = this.#loss;
     if (!this.#ctx.opts.tailLossProbe || !this.#ctx.negotiated.sack) return null;
     if (srtt === null || loss === null || loss.inRecovery) return null;
+    // RACK has marked data lost (after a timeout, say): that goes before any probe.
+    if (loss.rack !== null && loss.rack.lostBytes > 0) return null;
     if (this.#tlpEnd !== null || this.retries > 0) return null;
     const s = state;
     if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'LAST_ACK') {
@@ -568,6 +618,7 @@ export class Sender {
   close(): void {
     this.#owed = 'none';
     this.#loss?.clearScoreboard();
+    this.#loss?.rack?.clear();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -597,8 +648,8 @@ export class Sender {
       initialWindow: this.#ctx.opts.initialWindow,
     });
     const sack = this.#ctx.negotiated.sack;
-    const prr = this.#ctx.opts.prr;
-    return new LossRecovery(cc, { sack, smss: this.effMss(0), prr }, this.sndMax);
+    const { prr, rack } = this.#ctx.opts;
+    return new LossRecovery(cc, { sack, smss: this.effMss(0), prr, rack }, this.sndMax);
   }
 
   /** Eff.snd.MSS (RFC 9293 §3.7.1): SMSS less the options this segment carries. */

@@ -15,6 +15,8 @@ export type TcpTimer =
   | { kind: 'retransmit'; at: number }
   /** Tail loss probe (RFC 8985 §7): an earlier probe before the RTO, at most one per flight. */
   | { kind: 'tlp'; at: number }
+  /** RACK's reordering timer (RFC 8985 §6.2 step 6): look for losses again when it expires. */
+  | { kind: 'reorder'; at: number }
   /** Zero-window probe, or the sender SWS override (RFC 9293 §3.8.6.1, §3.8.6.2.1). */
   | { kind: 'persist'; at: number }
   /** Keep-alive probe (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6). */
@@ -41,6 +43,8 @@ export interface TimerFacts {
   rto: number;
   /** The probe timeout when a tail loss probe may be armed now (RFC 8985 §7.2), else null. */
   pto: number | null;
+  /** When RACK's reordering timer is due (an absolute time), else null. */
+  reorderAt: number | null;
   /** The current persist interval, backoff included. */
   persistInterval: number;
   finWait2Ms: number;
@@ -67,6 +71,13 @@ export function chooseTimer(current: TcpTimer, now: number, f: TimerFacts): TcpT
       break;
   }
   if (f.inFlight) {
+    // RFC 8985 §6.2: the reordering timer, when RACK wants one, runs instead of the others (it
+    // is shorter than both; the RTO starts again after it).
+    if (f.reorderAt !== null) {
+      return current.kind === 'reorder' && current.at === f.reorderAt
+        ? current
+        : { kind: 'reorder', at: f.reorderAt };
+    }
     // RFC 8985 §7.2: the PTO replaces the RTO while a probe is allowed; a running RTO stays.
     if (f.pto !== null && current.kind !== 'retransmit')
       return keepOrStart(current, 'tlp', now + Math.min(f.pto, f.rto));

@@ -81,6 +81,7 @@ group('chooseTimer', () => {
     userClosed: false,
     rto: 200,
     pto: null,
+    reorderAt: null,
     persistInterval: 400,
     finWait2Ms: 60_000,
     keepaliveAt: null,
