@@ -2,11 +2,24 @@
  * The layer rule of README "Layers" and STYLE.md, checked by `npm run lint`: each folder of src/
  * imports only from folders below it, and no module imports itself round a cycle.
  *
- *   cli > drill > apps > link > api > stack > tcp > udp > icmp > ip > wire
+ *   cli > drill > relay > apps > link > api > stack > tcp > udp > icmp > ip > wire
  *
  * (src/index.ts, the package's public surface, may import any layer.)
  */
-const LAYERS = ['wire', 'ip', 'icmp', 'udp', 'tcp', 'stack', 'api', 'link', 'apps', 'drill', 'cli'];
+const LAYERS = [
+  'wire',
+  'ip',
+  'icmp',
+  'udp',
+  'tcp',
+  'stack',
+  'api',
+  'link',
+  'apps',
+  'relay',
+  'drill',
+  'cli',
+];
 
 /** One rule per layer: nothing in it may import a layer above it. */
 const upward = LAYERS.slice(0, -1).map((layer, i) => ({

@@ -6,8 +6,10 @@
  * ends, packets copied between two TUN devices by a small C process), tunstack (the stack serving
  * over TUN in its own process). Tests (scripts/bench/metrics.ts): bulk throughput with 1 and 4
  * flows both ways, 1-byte request/response latency percentiles, connections per second, memory
- * per idle connection with 10 000 held, ping RTT and flood loss, bulk throughput under 5 % loss
- * each way (nftables `numgen random`, since this kernel has no netem).
+ * per idle connection with 10 000 held, ping RTT and flood loss, bulk throughput under 1, 5 and
+ * 10 % loss each way (nftables `numgen random`, since this kernel has no netem), and bulk
+ * throughput with 20 ms added each way, without loss and with 5 % (a second instance of each
+ * system, whose packets tunbridge or the stack's --impair hold back).
  *
  * Output: a progress line per test on stderr; a table with ratios tunstack/kernel and
  * tunstack/bridge on stdout; bench/results/<timestamp>.json and .svg.
@@ -47,7 +49,8 @@ import { buildTools, hasCommand, type Tools } from './bench/tools.ts';
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 
 const USAGE = `usage: npm run bench -- [options]
-  --quick              a few seconds per system (what CI runs; no 1 % and 10 % loss rows)
+  --quick              a few seconds per system (what CI runs; no 1 % and 10 % loss rows,
+                       no delay rows)
   --duration SECONDS   seconds per bulk-transfer test (default 5; 0.5 with --quick)
   --systems LIST       comma-separated subset of ${SYSTEM_NAMES.join(',')} (default: all)
   --source SOURCE      server→kernel bytes: http (GET /bytes/N on 80, default) or chargen (19)
@@ -56,6 +59,11 @@ const USAGE = `usage: npm run bench -- [options]
   --rounds N           run every test N times per system and report the median
                        (default 3; 1 with --quick)
   --idle COUNT         idle connections to hold (default 10000; 300 with --quick)
+  --kernel-cc NAME     kernel TCP's congestion control on the bench's sockets (default
+                       cubic, as Linux's default and the stack's; 'inherit' keeps the
+                       machine's default, bbr here)
+  --delay MS           the delay-* rows' delay, each way (default 20: 40 ms more round trip;
+                       bridge and tunstack only, this kernel has no netem for the veth)
   --out DIR            where the JSON and SVG go (default bench/results)
   --help`;
 
@@ -76,6 +84,8 @@ function parseCli(argv: string[]): Cli {
       systems: { type: 'string' },
       source: { type: 'string', default: 'http' },
       idle: { type: 'string' },
+      delay: { type: 'string' },
+      'kernel-cc': { type: 'string', default: 'cubic' },
       tests: { type: 'string' },
       rounds: { type: 'string' },
       out: { type: 'string' },
@@ -104,6 +114,8 @@ function parseCli(argv: string[]): Cli {
   for (const t of testNames ?? []) {
     if (!TESTS.some((x) => x.name === t)) throw new Error(`unknown test ${t}\n${USAGE}`);
   }
+  const kernelCc = values['kernel-cc'];
+  if (!/^[a-z0-9_]+$/.test(kernelCc)) throw new Error(`bad --kernel-cc ${kernelCc}\n${USAGE}`);
   if (values.source !== 'http' && values.source !== 'chargen') {
     throw new Error(`--source must be http or chargen\n${USAGE}`);
   }
@@ -111,10 +123,11 @@ function parseCli(argv: string[]): Cli {
     systems: systems as SystemName[],
     rounds: Math.round(positive('rounds', values.rounds, quick ? 1 : 3, 20)),
     // The smoke run (--quick) leaves out the 1 % and 10 % loss rows: the same code as the 5 %
-    // row, and at 10 % a half-second run can lose its SYN and move nothing.
+    // row, and at 10 % a half-second run can lose its SYN and move nothing; and the delay rows,
+    // which set every system up a second time and need seconds to open a window at 40 ms.
     tests: testNames
       ? TESTS.filter((t) => testNames.includes(t.name))
-      : TESTS.filter((t) => !(quick && /^loss\d+-/.test(t.name))),
+      : TESTS.filter((t) => !(quick && (/^loss\d+-/.test(t.name) || t.delayed))),
     outDir: values.out ?? join(REPO, 'bench/results'),
     opts: {
       quick,
@@ -128,6 +141,8 @@ function parseCli(argv: string[]): Cli {
       pingCount: quick ? 10 : 100,
       floodCount: quick ? 200 : 10_000,
       lossPercent: 5,
+      delayMs: positive('delay', values.delay, 20, 1000),
+      kernelCc,
       source: values.source,
     },
   };
@@ -155,14 +170,24 @@ function hostInfo(): Record<string, string | number> {
   };
 }
 
-/** One system under measurement: its results so far and, once set up, where to reach it. */
-interface Subject {
+/** One instance of a system (as it is, or with the delay rows' delay), set up or not. */
+interface Instance {
   system: System;
-  result: SystemResult;
-  /** Null when setup failed. */
+  /** Null when setup failed (or was not asked for). */
   ctx: TestContext | null;
+  /** Why setup failed. */
+  setupError: string | null;
   /** Ports that did not serve when probed, with the reason. */
   failing: Map<number, string>;
+}
+
+/** One system under measurement: its results so far and, once set up, where to reach it. */
+interface Subject {
+  name: SystemName;
+  result: SystemResult;
+  /** The system as it is (tests without `delayed`) and delayed (the delay rows), if needed. */
+  plain: Instance | null;
+  delayed: Instance | null;
   /** Every round's measurement of each metric. */
   samples: Partial<Record<MetricId, Measurement[]>>;
 }
@@ -170,39 +195,24 @@ interface Subject {
 /** Set a system up and probe the ports the tests need; a failed setup is recorded, not thrown. */
 async function prepare(
   system: System,
+  tag: string,
   tools: Tools,
   opts: BenchOptions,
   tests: readonly Test[],
-): Promise<Subject> {
-  const started = Date.now();
-  const subject: Subject = {
-    system,
-    result: {
-      name: system.name,
-      description: system.description,
-      server: null,
-      setupError: null,
-      metrics: {},
-      seconds: 0,
-    },
-    ctx: null,
-    failing: new Map(),
-    samples: {},
-  };
-  progress(`${system.name}: setting up (${system.description})`);
+): Promise<Instance> {
+  const instance: Instance = { system, ctx: null, setupError: null, failing: new Map() };
+  progress(`${tag}: setting up (${system.description})`);
   try {
     const ep = await system.setup();
-    subject.result.server = ep.server;
-    subject.ctx = { ep, tools, opts };
+    instance.ctx = { ep, tools, opts };
     const ports = [...new Set(tests.flatMap((t) => t.ports(opts)))].sort((a, b) => a - b);
-    subject.failing = await probePorts(subject.ctx, ports);
-    for (const why of subject.failing.values()) progress(`${system.name}: ${why}`);
+    instance.failing = await probePorts(instance.ctx, ports);
+    for (const why of instance.failing.values()) progress(`${tag}: ${why}`);
   } catch (err) {
-    subject.result.setupError = (err as Error).message;
-    progress(`${system.name}: setup failed: ${subject.result.setupError}`);
+    instance.setupError = (err as Error).message;
+    progress(`${tag}: setup failed: ${instance.setupError}`);
   }
-  subject.result.seconds += (Date.now() - started) / 1000;
-  return subject;
+  return instance;
 }
 
 /** Run one test against one system; every outcome becomes a measurement or an n/a. */
@@ -210,13 +220,14 @@ async function runTest(subject: Subject, test: Test, tag: string): Promise<void>
   const started = Date.now();
   const naAll = (why: string) => Object.fromEntries(test.metrics.map((id) => [id, { na: why }]));
   let got: Partial<Record<MetricId, Measurement>>;
-  const { ctx } = subject;
+  const instance = test.delayed ? subject.delayed : subject.plain;
+  const ctx = instance?.ctx ?? null;
   const blocked = ctx
     ? test
         .ports(ctx.opts)
-        .map((p) => subject.failing.get(p))
+        .map((p) => instance?.failing.get(p))
         .find((why) => why !== undefined)
-    : 'setup failed';
+    : (instance?.setupError ?? 'setup failed');
   if (!ctx || blocked) {
     got = naAll(blocked ?? 'setup failed');
   } else {
@@ -255,7 +266,7 @@ async function main(): Promise<void> {
   }
   const startedAt = new Date();
   let tools: Tools | undefined;
-  let systems: System[] = [];
+  const systems: System[] = [];
   // Ctrl-C or a kill: tear everything down before going (each teardown is idempotent).
   const abort = (signal: NodeJS.Signals): void => {
     progress(`${signal}: removing namespaces and stopping processes`);
@@ -268,9 +279,11 @@ async function main(): Promise<void> {
   progress('building the kernel-side tools');
   tools = await buildTools();
   const built = tools;
-  systems = cli.systems.map((name) =>
-    makeSystem(name, { tools: built, lifetimeSeconds: cli.opts.quick ? 300 : 3600 }),
-  );
+  const lifetimeSeconds = cli.opts.quick ? 300 : 3600;
+  // Each system as it is for the tests that want it so, and a second instance with every packet
+  // delayed for the delay rows: only the instances the selected tests need are set up.
+  const plainTests = cli.tests.filter((t) => !t.delayed);
+  const delayedTests = cli.tests.filter((t) => t.delayed);
 
   // Every system is set up first and the tests are interleaved (test 1 on each system, then
   // test 2...), so that a change in the machine's load during the run (two cores, shared)
@@ -278,15 +291,44 @@ async function main(): Promise<void> {
   const subjects: Subject[] = [];
   let step = 0;
   const runsOf = (t: Test): number => (t.once ? 1 : cli.rounds);
-  const total = systems.length * cli.tests.reduce((n, t) => n + runsOf(t), 0);
+  const total = cli.systems.length * cli.tests.reduce((n, t) => n + runsOf(t), 0);
   try {
-    for (const system of systems) subjects.push(await prepare(system, built, cli.opts, cli.tests));
+    for (const name of cli.systems) {
+      const started = Date.now();
+      const instance = async (tests: readonly Test[], delayMs: number) => {
+        if (tests.length === 0) return null;
+        const kernelCc = cli.opts.kernelCc === 'inherit' ? undefined : cli.opts.kernelCc;
+        const system = makeSystem(name, { tools: built, lifetimeSeconds, delayMs, kernelCc });
+        systems.push(system);
+        const tag = delayMs > 0 ? `${name} +${delayMs} ms` : name;
+        return prepare(system, tag, built, cli.opts, tests);
+      };
+      const plain = await instance(plainTests, 0);
+      const delayed = await instance(delayedTests, cli.opts.delayMs);
+      const first = plain ?? delayed;
+      subjects.push({
+        name,
+        plain,
+        delayed,
+        samples: {},
+        result: {
+          name,
+          description: first?.system.description ?? name,
+          server: first?.ctx?.ep.server ?? null,
+          // Only the undelayed instance's failure stands for the whole system: the kernel has no
+          // delay, and its delay rows alone say so.
+          setupError: plain?.setupError ?? null,
+          metrics: {},
+          seconds: (Date.now() - started) / 1000,
+        },
+      });
+    }
     for (let round = 1; round <= cli.rounds; round++) {
       for (const test of cli.tests.filter((t) => round <= runsOf(t))) {
         for (const subject of subjects) {
           step += 1;
           const r = cli.rounds > 1 ? ` (round ${round})` : '';
-          await runTest(subject, test, `${step}/${total} ${subject.system.name} ${test.name}${r}`);
+          await runTest(subject, test, `${step}/${total} ${subject.name} ${test.name}${r}`);
         }
       }
     }

@@ -100,6 +100,16 @@ static inline void set_timeouts(int fd, int ms) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
+/*
+ * Kernel TCP's congestion control for this socket (TCP_CONGESTION), when `cc` is given: a
+ * namespace other than the first may only choose, as its default, what
+ * net.ipv4.tcp_allowed_congestion_control lists, but a privileged socket may choose any.
+ */
+static inline void set_cc(int fd, const char *cc) {
+  if (cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) != 0)
+    fail("setsockopt TCP_CONGESTION", errno);
+}
+
 static inline void set_nodelay(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

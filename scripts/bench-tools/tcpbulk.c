@@ -113,6 +113,7 @@ int main(int argc, char **argv) {
   const char *addr = NULL;
   int port = 0, nflows = 1;
   const char *mode = "send";
+  const char *cc = NULL;
   const struct opt opts[] = {
       {"--addr", OPT_STR, &addr},
       {"--port", OPT_INT, &port},
@@ -122,10 +123,11 @@ int main(int argc, char **argv) {
       {"--drain-seconds", OPT_DOUBLE, &drain_seconds},
       {"--bytes", OPT_U64, &byte_cap},
       {"--http", OPT_FLAG, &use_http},
+      {"--cc", OPT_STR, &cc},
   };
   parse_opts(argc, argv, opts, OPTS_LEN(opts),
              "tcpbulk --addr A --port P --mode send|recv [--flows K] [--seconds T] "
-             "[--bytes N] [--http] [--drain-seconds D]");
+             "[--bytes N] [--http] [--drain-seconds D] [--cc NAME]");
   mode_send = !strcmp(mode, "send");
   if (!mode_send && strcmp(mode, "recv")) fail("--mode must be send or recv", EINVAL);
   if (!addr || port <= 0 || nflows < 1 || nflows > MAX_FLOWS || parse_addr(addr, port, &server))
@@ -136,7 +138,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nflows; i++) {
     flows[i].fd = connect_timeout(&server, 3000, 1000);
     if (flows[i].fd < 0) fail("connect", errno);
+    set_cc(flows[i].fd, cc);
   }
+  char cc_used[32] = "";
+  socklen_t cc_len = sizeof cc_used - 1;
+  getsockopt(flows[0].fd, IPPROTO_TCP, TCP_CONGESTION, cc_used, &cc_len);
   pthread_barrier_init(&ready, NULL, (unsigned)nflows + 1);
   pthread_t threads[MAX_FLOWS];
   for (int i = 0; i < nflows; i++) pthread_create(&threads[i], NULL, flow_main, &flows[i]);
@@ -154,9 +160,9 @@ int main(int argc, char **argv) {
   }
   double elapsed = seconds_between(start, end);
   printf("{\"mode\":\"%s\",\"flows\":%d,\"bytes\":%llu,\"seconds\":%.6f,\"bitsPerSecond\":%.0f,"
-         "\"errors\":%d,\"stalled\":%d,\"perFlowBytes\":[",
+         "\"errors\":%d,\"stalled\":%d,\"cc\":\"%s\",\"perFlowBytes\":[",
          mode_send ? "send" : "recv", nflows, (unsigned long long)total, elapsed,
-         elapsed > 0 ? (double)total * 8 / elapsed : 0, errors, stalled);
+         elapsed > 0 ? (double)total * 8 / elapsed : 0, errors, stalled, cc_used);
   for (int i = 0; i < nflows; i++)
     printf("%s%llu", i ? "," : "", (unsigned long long)flows[i].bytes);
   printf("]");

@@ -8,7 +8,8 @@
  *                   the RFC's 72-character lines, only the stream matters here)
  *   http    TCP 80  `GET /bytes/N` -> 200, Content-Length N, N bytes, then close
  *
- * Usage: tcpserve [--addr 0.0.0.0] [--max-seconds 600]
+ * Usage: tcpserve [--addr 0.0.0.0] [--max-seconds 600] [--cc NAME]
+ * --cc sets kernel TCP's congestion control (TCP_CONGESTION) on every socket.
  * Prints "ready" on stdout once all four listen.
  */
 #include "common.h"
@@ -33,6 +34,7 @@ static struct conn *conns[MAX_FDS];
 static char scratch[CHUNK];
 static char pattern[CHUNK];
 static int epfd;
+static const char *cc;
 
 static void watch(int fd, uint32_t events, int op) {
   struct epoll_event ev = {.events = events, .data.fd = fd};
@@ -54,6 +56,7 @@ static int listen_on(const char *addr, int port, enum kind kind) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  set_cc(fd, cc);
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) fail("bind", errno);
   if (listen(fd, 4096) != 0) fail("listen", errno);
   conns[fd] = calloc(1, sizeof(struct conn));
@@ -77,6 +80,7 @@ static void accept_all(int lfd) {
               : kind == LISTEN_CHARGEN ? SOURCE
                                        : HTTP_REQ;
     if (c->kind == ECHO) set_nodelay(fd);
+    set_cc(fd, cc); /* inherited from the listener already; said again to be sure */
     c->remaining = c->kind == SOURCE ? UINT64_MAX : 0;
     conns[fd] = c;
     watch(fd, c->kind == SOURCE ? EPOLLIN | EPOLLOUT : EPOLLIN, EPOLL_CTL_ADD);
@@ -189,8 +193,9 @@ int main(int argc, char **argv) {
   const struct opt opts[] = {
       {"--addr", OPT_STR, &addr},
       {"--max-seconds", OPT_DOUBLE, &max_seconds},
+      {"--cc", OPT_STR, &cc},
   };
-  parse_opts(argc, argv, opts, OPTS_LEN(opts), "tcpserve [--addr A] [--max-seconds S]");
+  parse_opts(argc, argv, opts, OPTS_LEN(opts), "tcpserve [--addr A] [--max-seconds S] [--cc NAME]");
   bound_lifetime(max_seconds);
   raise_nofile(MAX_FDS);
   signal(SIGPIPE, SIG_IGN);

@@ -32,6 +32,20 @@ export const METRICS = [
   { id: 'loss1-down-1', label: 'bulk server→kernel, 1% loss', unit: 'bit/s', better: 'higher' },
   { id: 'loss10-up-1', label: 'bulk kernel→server, 10% loss', unit: 'bit/s', better: 'higher' },
   { id: 'loss10-down-1', label: 'bulk server→kernel, 10% loss', unit: 'bit/s', better: 'higher' },
+  { id: 'delay-up-1', label: 'bulk kernel→server, delay', unit: 'bit/s', better: 'higher' },
+  { id: 'delay-down-1', label: 'bulk server→kernel, delay', unit: 'bit/s', better: 'higher' },
+  {
+    id: 'delay-loss-up-1',
+    label: 'bulk kernel→server, delay, 5% loss',
+    unit: 'bit/s',
+    better: 'higher',
+  },
+  {
+    id: 'delay-loss-down-1',
+    label: 'bulk server→kernel, delay, 5% loss',
+    unit: 'bit/s',
+    better: 'higher',
+  },
   { id: 'rr-p50', label: '1-byte request/response p50', unit: 'us', better: 'lower' },
   { id: 'rr-p99', label: '1-byte request/response p99', unit: 'us', better: 'lower' },
   { id: 'rr-p999', label: '1-byte request/response p99.9', unit: 'us', better: 'lower' },
@@ -78,6 +92,13 @@ export interface BenchOptions {
   floodCount: number;
   /** Percent of TCP packets dropped each way in the loss tests. */
   lossPercent: number;
+  /** The delay tests' delay, ms each way (the round trip grows by twice this). */
+  delayMs: number;
+  /**
+   * Kernel TCP's congestion control on the clients' and tcpserve's sockets (TCP_CONGESTION), or
+   * 'inherit': the namespace's default, the machine's (bbr here).
+   */
+  kernelCc: string;
   /** Where server→kernel bytes come from: HTTP `GET /bytes/N` on 80, or chargen on 19. */
   source: 'http' | 'chargen';
 }
@@ -93,6 +114,11 @@ export interface Test {
   metrics: readonly MetricId[];
   /** TCP ports that must accept connections for this test to mean anything. */
   ports(opts: BenchOptions): readonly number[];
+  /**
+   * Needs the system set up with every packet delayed by `delayMs` each way (a second instance
+   * of it, beside the undelayed one).
+   */
+  delayed?: boolean;
   /**
    * Run in the first round only: memory growth is measured from a fresh process (a second round
    * reuses what the first one freed and shows ~0).
@@ -165,6 +191,7 @@ async function bulk(
       '--mode',
       direction === 'up' ? 'send' : 'recv',
       ...(direction === 'down' && opts.source === 'http' ? ['--http'] : []),
+      ...(opts.kernelCc !== 'inherit' ? ['--cc', opts.kernelCc] : []),
     ],
     drainSeconds,
   );
@@ -273,6 +300,25 @@ const lossAtTest = (direction: 'up' | 'down', percent: 1 | 10): Test => ({
     ),
   }),
 });
+
+/**
+ * Bulk over a path with a round trip of 2 × delayMs more (issue 11: real paths are far longer
+ * than a veth's 15 µs), without loss or with lossPercent each way as the loss rows.
+ */
+const delayTest = (direction: 'up' | 'down', lossy: boolean): Test => {
+  const id = `delay${lossy ? '-loss' : ''}-${direction}-1` as MetricId;
+  return {
+    name: id,
+    metrics: [id],
+    delayed: true,
+    ports: (o) => bulkPorts(direction, o),
+    run: async (ctx) => ({
+      [id]: lossy
+        ? await withLoss(ctx.ep, ctx.opts.lossPercent, () => bulk(ctx, direction, 1))
+        : await bulk(ctx, direction, 1),
+    }),
+  };
+};
 
 // ---------------------------------------------------------------------------------------------
 // Latency and connection rate
@@ -579,6 +625,10 @@ export const TESTS: readonly Test[] = [
   lossAtTest('down', 1),
   lossAtTest('up', 10),
   lossAtTest('down', 10),
+  delayTest('up', false),
+  delayTest('down', false),
+  delayTest('up', true),
+  delayTest('down', true),
 ];
 
 /**

@@ -176,6 +176,14 @@ export function renderTable(result: BenchResult): string {
     }
   }
   out.push('', '↑ higher is better, ↓ lower is better; ratios are plain quotients of the values');
+  const delayMs = result.options.delayMs;
+  if (ran.some((def) => def.id.startsWith('delay-')) && typeof delayMs === 'number') {
+    out.push(
+      `delay rows: every packet held ${delayMs} ms each way (${2 * delayMs} ms more round trip) ` +
+        "by tunbridge or the stack's --impair, which turns offloads off (tunstack runs as " +
+        'tunstack-plain there); the kernel has no netem',
+    );
+  }
   if (reasons.length > 0) out.push('', ...reasons);
   return out.join('\n');
 }
@@ -207,6 +215,8 @@ interface Panel {
   axisUnit: string;
   scale: number;
   metrics: { id: MetricId; label: string; toAxis?: (v: number) => number }[];
+  /** Left out of a run whose tests measured none of its metrics (rather than "no data"). */
+  optional?: boolean;
 }
 
 const PANELS: Panel[] = [
@@ -226,6 +236,19 @@ const PANELS: Panel[] = [
       { id: 'loss1-down-1', label: 'down, 1% loss' },
       { id: 'loss10-up-1', label: 'up, 10% loss' },
       { id: 'loss10-down-1', label: 'down, 10% loss' },
+    ],
+  },
+  {
+    title: 'Bulk throughput with delay each way (higher is better)',
+    height: 300,
+    optional: true,
+    axisUnit: 'Mbit/s',
+    scale: 1e6,
+    metrics: [
+      { id: 'delay-up-1', label: 'up' },
+      { id: 'delay-down-1', label: 'down' },
+      { id: 'delay-loss-up-1', label: 'up, 5% loss' },
+      { id: 'delay-loss-down-1', label: 'down, 5% loss' },
     ],
   },
   {
@@ -261,6 +284,9 @@ export function renderSvg(result: BenchResult): string {
   const parts: string[] = [];
   let y0 = top;
   for (const panel of PANELS) {
+    // The delay rows' panel only when they ran (--quick leaves them out).
+    const ran = panel.metrics.some((m) => systems.some((s) => s.metrics[m.id] !== undefined));
+    if (panel.optional && !ran) continue;
     parts.push(renderPanel(panel, systems, left, y0, width - left - right, panel.height));
     y0 += panel.height + 70;
   }

@@ -9,6 +9,11 @@
  *             (TUN offloads on, as `up` defaults: 64 KiB TCP segments both ways, offload.md)
  *   tunstack-plain  the same with `up --no-offload`: one MTU-sized packet per read()/write()
  *
+ * With `delayMs` (the delay rows), every packet is held that long each way: by tunbridge
+ * (--delay-ms) for the bridge, by the stack's own `up --impair delay=…` for tunstack (which turns
+ * the offloads off: tunstack then runs as tunstack-plain does). The kernel system has none: this
+ * kernel has no netem. Windows are opened for the bandwidth-delay product on both sides.
+ *
  * setup() builds the topology and starts the server; teardown() stops every process it started
  * and deletes every namespace it created, also after a failed setup.
  */
@@ -62,7 +67,50 @@ export interface SystemOptions {
   tools: Tools;
   /** Every process the system starts ends by itself after this long. */
   lifetimeSeconds: number;
+  /** Hold every packet this many ms each way (the bench's delay rows); 0 or absent: none. */
+  delayMs?: number;
+  /**
+   * Kernel TCP's congestion control for tcpserve's sockets (`tcpserve --cc`); absent: the
+   * namespace's default, which a new namespace takes from the machine's (bbr here). Not the
+   * namespace's sysctl: a namespace may only default to what tcp_allowed_congestion_control
+   * lists (here reno and bbr), while a root-owned socket may pick any.
+   */
+  kernelCc?: string;
 }
+
+/** Why the kernel system cannot take part in the delay rows. */
+export const KERNEL_NO_DELAY =
+  'no delay over a veth pair: this kernel has no netem (CONFIG_NET_SCH_NETEM unset) and no fq ' +
+  'qdisc for departure-time delay';
+
+/**
+ * Socket buffers allowed under a delay, bytes: the kernel ends' tcp_rmem/tcp_wmem maximum and
+ * the stack's --snd-buf/--rcv-buf. 32 MiB of kernel buffer offers a window of about half that or
+ * more (tcp_adv_win_scale), and 16 MiB of the stack's is a 16 MiB window: 40 ms of round trip
+ * (20 ms each way) at over 3 Gbit/s, beyond what either system moves, so neither is held back by
+ * its window. (A fresh namespace's tcp_wmem maximum is 4 MiB, 0.8 Gbit/s at 40 ms.)
+ */
+export const DELAY_KERNEL_BUFFER_BYTES = 32 * 1024 * 1024;
+export const DELAY_STACK_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** Open a namespace's TCP autotuning limits to DELAY_KERNEL_BUFFER_BYTES (per namespace). */
+export async function tuneWindows(ns: string): Promise<void> {
+  const max = DELAY_KERNEL_BUFFER_BYTES;
+  await netns.runChecked([
+    'ip',
+    'netns',
+    'exec',
+    ns,
+    'sysctl',
+    '-q',
+    '-w',
+    `net.ipv4.tcp_rmem=4096 131072 ${max}`,
+    `net.ipv4.tcp_wmem=4096 16384 ${max}`,
+  ]);
+}
+
+const withDelay = (description: string, delayMs: number): string =>
+  delayMs > 0 ? `${description}; +${delayMs} ms each way` : description;
 
 /** Namespaces and processes one system owns, released in reverse order. */
 class Resources {
@@ -123,6 +171,7 @@ function startTcpserve(opts: SystemOptions, ns: string): Promise<Daemon> {
       opts.tools.path('tcpserve'),
       '--max-seconds',
       String(opts.lifetimeSeconds),
+      ...(opts.kernelCc !== undefined ? ['--cc', opts.kernelCc] : []),
     ],
     { ready: /^ready$/, timeoutMs: 5_000 },
   );
@@ -161,6 +210,10 @@ abstract class KernelServerSystem implements System {
     const client = await this.res.namespace();
     const server = await this.res.namespace();
     await tuneClient(client);
+    if ((this.opts.delayMs ?? 0) > 0) {
+      await tuneWindows(client);
+      await tuneWindows(server);
+    }
     await this.link(client, server);
     await address(client, 'bench0', CLIENT_ADDR);
     await address(server, 'bench1', SERVER_ADDR);
@@ -177,6 +230,11 @@ abstract class KernelServerSystem implements System {
 export class KernelSystem extends KernelServerSystem {
   readonly name = 'kernel';
   readonly description = 'kernel TCP at both ends over a veth pair between two namespaces';
+
+  override setup(): Promise<Endpoint> {
+    if ((this.opts.delayMs ?? 0) > 0) return Promise.reject(new Error(KERNEL_NO_DELAY));
+    return super.setup();
+  }
 
   protected async link(client: string, server: string): Promise<void> {
     await netns.ip(client, [
@@ -196,8 +254,11 @@ export class KernelSystem extends KernelServerSystem {
 
 export class BridgeSystem extends KernelServerSystem {
   readonly name = 'bridge';
-  readonly description =
-    'kernel TCP at both ends, packets copied TUN→TUN by a C process one read()/write() at a time';
+  readonly description = withDelay(
+    'kernel TCP at both ends, packets copied TUN→TUN by a C process one read()/write() at a time',
+    this.opts.delayMs ?? 0,
+  );
+  private bridge: Daemon | null = null;
 
   /** tunbridge creates each TUN inside its namespace (setns before TUNSETIFF); they go with it. */
   protected async link(client: string, server: string): Promise<void> {
@@ -214,10 +275,20 @@ export class BridgeSystem extends KernelServerSystem {
         'bench1',
         '--max-seconds',
         String(this.opts.lifetimeSeconds),
+        ...((this.opts.delayMs ?? 0) > 0 ? ['--delay-ms', String(this.opts.delayMs)] : []),
       ],
       { ready: /^ready$/, timeoutMs: 5_000 },
     );
     this.res.daemons.push(bridge);
+    this.bridge = bridge;
+  }
+
+  /** After the bridge has stopped: its delay queues' drop counts (printed at exit). */
+  override async teardown(): Promise<void> {
+    await super.teardown();
+    const queues = this.bridge?.output.find((l) => l.startsWith('tunbridge: delay queues'));
+    if (queues) process.stderr.write(`[bench] bridge: ${queues.replace(/^tunbridge: /, '')}\n`);
+    this.bridge = null;
   }
 }
 
@@ -247,9 +318,14 @@ export class TunstackSystem implements System {
     private readonly offload = true,
   ) {
     this.name = offload ? 'tunstack' : 'tunstack-plain';
-    this.description = offload
-      ? 'kernel TCP client, tunstack serving over a TUN device (offloads: TSO4, checksum)'
-      : 'kernel TCP client, tunstack serving over a plain TUN device (--no-offload)';
+    const delayMs = opts.delayMs ?? 0;
+    this.description =
+      delayMs > 0
+        ? // `up --impair` works per packet and turns the offloads off: both run alike here.
+          `kernel TCP client, tunstack serving over a plain TUN device (--impair delay=${delayMs}ms: no offloads)`
+        : offload
+          ? 'kernel TCP client, tunstack serving over a TUN device (offloads: TSO4, checksum)'
+          : 'kernel TCP client, tunstack serving over a plain TUN device (--no-offload)';
   }
 
   async setup(): Promise<Endpoint> {
@@ -275,6 +351,8 @@ export class TunstackSystem implements System {
     const hasStats = help.stdout.includes('--stats-file');
     const client = await this.res.namespace();
     await tuneClient(client);
+    const delayMs = this.opts.delayMs ?? 0;
+    if (delayMs > 0) await tuneWindows(client);
     const statsFile = `${this.opts.tools.dir}/tunstack-stats-${client}.json`;
     const stack = await startDaemon(
       [
@@ -284,6 +362,7 @@ export class TunstackSystem implements System {
         ...upFlags(help.stdout),
         ...(!this.offload && help.stdout.includes('--no-offload') ? ['--no-offload'] : []),
         ...(hasStats ? ['--stats-file', statsFile] : []),
+        ...(delayMs > 0 ? delayFlags(help.stdout, delayMs) : []),
         // Extra `up` flags for a diagnosis, e.g. `BENCH_STACK_ARGS='--pcap /tmp/stack.pcap'`.
         ...(process.env.BENCH_STACK_ARGS ?? '').split(/\s+/).filter(Boolean),
       ],
@@ -329,6 +408,20 @@ export function upFlags(help: string): string[] {
     if (wanted.length > 0) flags.push('--apps', wanted.join(','));
   }
   if (/--log-level\b/.test(help)) flags.push('--log-level', 'warn');
+  return flags;
+}
+
+/**
+ * Flags for the delay rows: `--impair delay=Nms` (each way, as tunbridge's --delay-ms) and, if
+ * `up` has them, buffers for the bandwidth-delay product. Without --impair there is no delay to
+ * add, and the rows could not be compared: refuse.
+ */
+export function delayFlags(help: string, delayMs: number): string[] {
+  if (!/--impair\b/.test(help)) throw new Error('`tunstack up` has no --impair: no delay');
+  const flags = ['--impair', `delay=${delayMs}ms`];
+  const buf = String(DELAY_STACK_BUFFER_BYTES);
+  if (/--snd-buf\b/.test(help)) flags.push('--snd-buf', buf);
+  if (/--rcv-buf\b/.test(help)) flags.push('--rcv-buf', buf);
   return flags;
 }
 

@@ -5,9 +5,16 @@
 import type { CliCommand } from './command.ts';
 import { drillCommand } from './drill.ts';
 import { ladderCommand } from './ladder.ts';
+import { relayCommand } from './relay.ts';
 import { ssCommand } from './ss.ts';
 import { upCommand } from './up.ts';
 
 export type { CliCommand };
 
-export const COMMANDS: readonly CliCommand[] = [upCommand, ssCommand, drillCommand, ladderCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  upCommand,
+  relayCommand,
+  ssCommand,
+  drillCommand,
+  ladderCommand,
+];

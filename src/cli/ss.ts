@@ -20,6 +20,7 @@ import {
   serveControl,
 } from './control.ts';
 import type { Logger } from './logger.ts';
+import { formatRelayFlows, type RelayAnswer } from './relay-ss.ts';
 
 /** What ss reads from each row of stack.connections() (src/stack/tcp.ts TcpConnectionRow). */
 export interface SsRow {
@@ -169,6 +170,11 @@ async function ssAction(raw: { netns: string; info?: boolean; json?: boolean; di
     process.stdout.write(
       raw.json ? `${JSON.stringify(rows, null, 1)}\n` : formatSs(rows, { info: raw.info }),
     );
+    // A `tunstack relay` answers `relay` too: its flows with both sides (a plain stack does not).
+    const relay = (await queryControl(controlPath(raw.netns, raw.dir), 'relay').catch(
+      () => null,
+    )) as RelayAnswer | null;
+    if (relay !== null && !raw.json) process.stdout.write(`\n${formatRelayFlows(relay)}`);
   } catch (err) {
     process.stderr.write(`tunstack ss: ${(err as Error).message}\n`);
     process.exitCode = 1;

@@ -94,6 +94,13 @@ export interface UpOptions {
    * listener's SYN queue is full, 2 for every SYN.
    */
   synCookies?: SynCookieMode;
+  /**
+   * Send and receive buffer of every connection, bytes (default the core's 256 KiB). A path with
+   * a long round trip needs a window of its bandwidth-delay product (the bench's delay rows);
+   * the receive buffer also bounds the out-of-order queue, as Linux counts it against rcvbuf.
+   */
+  sndBuf?: number;
+  rcvBuf?: number;
 }
 
 /**
@@ -102,7 +109,7 @@ export interface UpOptions {
  * drill and the simulator.
  */
 export function realLinkTcp(
-  o: Pick<UpOptions, 'congestion' | 'tlp'>,
+  o: Pick<UpOptions, 'congestion' | 'tlp' | 'sndBuf' | 'rcvBuf'>,
 ): Partial<TcpConnectionOptions> {
   // PRR (RFC 6937), as Linux's tcp_cwnd_reduction: recovery paces its sends instead of a pause
   // then a burst. RACK (RFC 8985), as Linux: loss detected by time, lost retransmissions too.
@@ -111,8 +118,13 @@ export function realLinkTcp(
     tailLossProbe: o.tlp ?? true,
     prr: true,
     rack: true,
+    ...(o.sndBuf !== undefined ? { sndBuf: o.sndBuf } : {}),
+    ...(o.rcvBuf !== undefined ? { rcvBuf: o.rcvBuf, maxOoo: o.rcvBuf } : {}),
   };
 }
+
+/** Largest --snd-buf and --rcv-buf: 256 MiB, well within window scaling's 1 GiB (RFC 7323). */
+export const MAX_CONN_BUFFER = 256 * 1024 * 1024;
 
 /** A running `up`: what the signal handlers and tests need. */
 export interface Running {
@@ -433,6 +445,8 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     tlp: raw.tlp !== false,
     offload: raw.offload !== false,
     synCookies: Number(raw.synCookies ?? 1) as SynCookieMode,
+    sndBuf: raw.sndBuf as number | undefined,
+    rcvBuf: raw.rcvBuf as number | undefined,
   };
   const logger = createLogger(o.logLevel, o.logFormat);
   if (process.getuid?.() !== 0)
@@ -550,6 +564,16 @@ export const upCommand: CliCommand = {
         'IFF_VNET_HDR + TSO4: 64 KiB TCP segments to and from the kernel (default, when it can)',
       )
       .option('--no-offload', 'plain TUN, one MTU-sized packet per read/write (for comparison)')
+      .option(
+        '--snd-buf <bytes>',
+        'send buffer of every TCP connection (default 256 KiB)',
+        parseIntOption('snd-buf', 4096, MAX_CONN_BUFFER),
+      )
+      .option(
+        '--rcv-buf <bytes>',
+        'receive buffer (largest window offered) of every TCP connection (default 256 KiB)',
+        parseIntOption('rcv-buf', 4096, MAX_CONN_BUFFER),
+      )
       .addOption(
         new Option(
           '--syn-cookies <mode>',

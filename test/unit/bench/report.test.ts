@@ -18,7 +18,12 @@ import {
   renderTable,
   type SystemResult,
 } from '../../../scripts/bench/report.ts';
-import { type SystemName, upFlags } from '../../../scripts/bench/systems.ts';
+import {
+  DELAY_STACK_BUFFER_BYTES,
+  delayFlags,
+  type SystemName,
+  upFlags,
+} from '../../../scripts/bench/systems.ts';
 import { parseToolOutput } from '../../../scripts/bench/tools.ts';
 
 function system(
@@ -208,6 +213,39 @@ describe('renderSvg', () => {
     expect(s).toContain('&lt;&amp;&gt;');
     expect(s).toContain('no data');
   });
+
+  it('has a panel for the delay rows only when they ran', () => {
+    const title = 'Bulk throughput with delay each way';
+    expect(svg).not.toContain(title);
+    const delayed = renderSvg(
+      result([system('bridge', { 'delay-down-1': { value: 5e8 } }), system('tunstack', {})]),
+    );
+    expect(delayed).toContain(title);
+    expect(delayed).toContain('<title>bridge down: 500 Mbit/s</title>');
+  });
+});
+
+describe('renderTable: the delay rows', () => {
+  const systems = [
+    system('kernel', { 'delay-down-1': { na: 'no netem' } }),
+    system('bridge', { 'delay-down-1': { value: 4e8 } }),
+    system('tunstack', { 'delay-down-1': { value: 2e8 } }),
+  ];
+  it('says what the delay was, once', () => {
+    const t = renderTable({ ...result(systems), options: { delayMs: 20 } });
+    expect(t).toMatch(/^bulk server→kernel, delay ↑\s+n\/a\s+400 Mbit\/s\s+200 Mbit\/s\s+0\.50×/m);
+    expect(
+      t.match(/delay rows: every packet held 20 ms each way \(40 ms more round trip\)/g),
+    ).toHaveLength(1);
+    expect(t).toContain('kernel: n/a delay-down-1: no netem');
+  });
+  it('says nothing of a delay when no delay row ran', () => {
+    const t = renderTable({
+      ...result([system('bridge', { 'bulk-up-1': { value: 1 } })]),
+      options: { delayMs: 20 },
+    });
+    expect(t).not.toContain('delay rows');
+  });
 });
 
 describe('parseToolOutput', () => {
@@ -252,6 +290,26 @@ describe('upFlags', () => {
   it('passes nothing the CLI does not offer', () => {
     expect(upFlags('Options:\n  --netns <name>\n')).toEqual([]);
     expect(upFlags('  --apps <names>  apps to start (udp-echo)')).toEqual([]);
+  });
+});
+
+describe('delayFlags', () => {
+  it('delays each way with --impair and opens the buffers for the bandwidth-delay product', () => {
+    const help = '  --impair <spec>\n  --snd-buf <bytes>\n  --rcv-buf <bytes>\n';
+    const buf = String(DELAY_STACK_BUFFER_BYTES);
+    expect(delayFlags(help, 20)).toEqual([
+      '--impair',
+      'delay=20ms',
+      '--snd-buf',
+      buf,
+      '--rcv-buf',
+      buf,
+    ]);
+    expect(delayFlags('  --impair <spec>\n', 5)).toEqual(['--impair', 'delay=5ms']);
+  });
+
+  it('refuses a stack that cannot delay (its rows would not compare)', () => {
+    expect(() => delayFlags('  --netns <name>\n', 20)).toThrow(/no --impair/);
   });
 });
 
