@@ -35,6 +35,7 @@ const optionsArb: fc.Arbitrary<Partial<TcpConnectionOptions>> = fc.record({
   timeWaitMs: fc.constant(100),
   tailLossProbe: fc.boolean(),
   prr: fc.boolean(),
+  rack: fc.boolean(),
 });
 
 /** Run one case; on failure the message names the seed and the faults. */
