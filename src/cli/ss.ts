@@ -42,6 +42,8 @@ export interface SsRow {
   bytesReceived?: number;
   /** State changes, `at` in ms since the connection was created, oldest first. */
   history?: readonly { state: string; at: number }[];
+  /** Present when ECN was agreed (RFC 3168), with its counters. */
+  ecn?: { ceReceived: number; eceReceived: number; cwndReduced: number; cwrSent: number };
 }
 
 /** `ss`'s spelling of the RFC 9293 state names (iproute2 misc/ss.c sstate_name). */
@@ -97,6 +99,15 @@ export function formatHistory(h: readonly { state: string; at: number }[]): stri
 /** The `-i` line of one connection, in ss's vocabulary (times in ms, cwnd in bytes). */
 function infoLine(r: SsRow): string {
   const parts: string[] = [];
+  // Linux's ss prints `ecn` among the flags of a connection that negotiated it.
+  if (r.ecn !== undefined) {
+    parts.push('ecn');
+    const e = r.ecn;
+    if (e.ceReceived > 0) parts.push(`ecn_ce:${e.ceReceived}`);
+    if (e.eceReceived > 0) parts.push(`ecn_ece:${e.eceReceived}`);
+    if (e.cwndReduced > 0) parts.push(`ecn_reduced:${e.cwndReduced}`);
+    if (e.cwrSent > 0) parts.push(`ecn_cwr:${e.cwrSent}`);
+  }
   if (r.rto !== undefined) parts.push(`rto:${r.rto}`);
   if (r.srtt !== undefined && r.srtt !== null) parts.push(`rtt:${r.srtt.toFixed(3)}`);
   if (r.cwnd !== undefined) parts.push(`cwnd:${r.cwnd}`);

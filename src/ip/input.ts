@@ -18,6 +18,11 @@ export interface IpDatagram {
   dst: number;
   protocol: number;
   ttl: number;
+  /**
+   * The TOS byte (DSCP and, in its low two bits, the ECN field of RFC 3168 §5); for a reassembled
+   * datagram, the first fragment's.
+   */
+  tos: number;
   /** Sent to the limited broadcast address: never answered with an ICMP error or echo. */
   broadcast: boolean;
   /** Put together from fragments. */
@@ -72,6 +77,7 @@ export class IpInput {
     dst: 0,
     protocol: 0,
     ttl: 0,
+    tos: 0,
     broadcast: false,
     reassembled: false,
     csumTrusted: false,
@@ -127,6 +133,7 @@ export class IpInput {
     d.dst = dst;
     d.protocol = ip.protocol;
     d.ttl = ip.ttl;
+    d.tos = ip.tos;
     d.broadcast = broadcast;
     d.reassembled = reassembled;
     d.csumTrusted = csumTrusted && !reassembled;

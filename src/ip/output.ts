@@ -85,6 +85,7 @@ export class IpOutput {
    * `dontFrag` (TCP, RFC 1191 path MTU discovery) a datagram larger than the MTU is dropped and
    * false returned; otherwise it is cut into fragments. The packet is the link's afterwards.
    * `src` is our address unless a relay answers for another (Stack.acceptAnyDestination).
+   * `tos`: the TOS byte (a TCP data segment's ECT mark, RFC 3168 §5); every fragment copies it.
    */
   send(
     packet: Uint8Array,
@@ -92,6 +93,7 @@ export class IpOutput {
     dst: number,
     dontFrag: boolean,
     src: number = this.address,
+    tos = 0,
   ): boolean {
     const payloadLength = packet.length - IP_HEADER_ROOM;
     if (packet.length > IPV4_MAX_DATAGRAM || (dontFrag && packet.length > this.mtu)) {
@@ -102,7 +104,7 @@ export class IpOutput {
     const id = this.nextId;
     this.nextId = (this.nextId + 1) & 0xffff;
     if (packet.length <= this.mtu) {
-      this.#sendWhole(packet, protocol, dst, id, dontFrag, 0, src);
+      this.#sendWhole(packet, protocol, dst, id, dontFrag, 0, src, tos);
       return true;
     }
 
@@ -124,6 +126,7 @@ export class IpOutput {
         dontFrag: false,
         moreFrags: offset + len < payloadLength,
         fragOffset: offset,
+        tos,
         payloadLength: len,
       });
       this.stats.txPackets++;
@@ -145,6 +148,7 @@ export class IpOutput {
     segmentSize: number,
     segments: number,
     src: number = this.address,
+    tos = 0,
   ): boolean {
     if (packet.length > IPV4_MAX_DATAGRAM) {
       this.stats.drops['tx-too-big']++;
@@ -153,7 +157,7 @@ export class IpOutput {
     this.stats.txDatagrams++;
     const id = this.nextId;
     this.nextId = (this.nextId + segments) & 0xffff;
-    this.#sendWhole(packet, protocol, dst, id, true, segmentSize, src);
+    this.#sendWhole(packet, protocol, dst, id, true, segmentSize, src, tos);
     return true;
   }
 
@@ -166,6 +170,7 @@ export class IpOutput {
     dontFrag: boolean,
     segmentSize: number,
     src: number,
+    tos: number,
   ): void {
     Ipv4View.emit(packet, {
       src,
@@ -176,6 +181,7 @@ export class IpOutput {
       dontFrag,
       moreFrags: false,
       fragOffset: 0,
+      tos,
       payloadLength: packet.length - IP_HEADER_ROOM,
     });
     this.stats.txPackets++;

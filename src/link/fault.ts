@@ -6,6 +6,9 @@
  *
  * Per packet, in this order, each with its own draw from the direction's PRNG:
  *   loss     → dropped;
+ *   ce       → an IPv4 packet whose ECN field says ECT(0) or ECT(1) gets CE instead, as a
+ *              congested ECN router marks rather than drops (RFC 3168 §5); the header checksum
+ *              is adjusted (RFC 1624). Packets that are not ECT are never drawn for;
  *   dup      → sent twice (the copy takes the same path, independently corrupted/reordered);
  *   corrupt  → one random bit of one random byte flipped (header or payload: checksums catch it);
  *   reorder  → held back `reorderDelayMs` longer than the rest, so later packets overtake it;
@@ -15,6 +18,7 @@ import type { Clock, TimerHandle } from '../stack/clock.ts';
 import { MinHeap } from '../stack/heap.ts';
 import type { Link, LinkReceiver } from '../stack/link.ts';
 import { mulberry32 } from '../stack/rng.ts';
+import { checksumAdjust } from '../wire/checksum.ts';
 
 export interface Impairment {
   /** Probabilities in [0, 1]. */
@@ -22,6 +26,8 @@ export interface Impairment {
   reorder?: number;
   dup?: number;
   corrupt?: number;
+  /** Probability an ECT packet is marked CE (RFC 3168 §5). */
+  ce?: number;
   /** Milliseconds. */
   delay?: number;
   jitter?: number;
@@ -38,6 +44,8 @@ export interface FaultDirectionStats {
   corrupted: number;
   reordered: number;
   delayed: number;
+  /** ECT packets marked CE. */
+  ceMarked: number;
 }
 
 export interface FaultStats {
@@ -47,11 +55,11 @@ export interface FaultStats {
   rx: FaultDirectionStats;
 }
 
-const PROBABILITIES = ['loss', 'reorder', 'dup', 'corrupt'] as const;
+const PROBABILITIES = ['loss', 'reorder', 'dup', 'corrupt', 'ce'] as const;
 const DURATIONS = ['delay', 'jitter', 'reorderDelayMs'] as const;
 
 /**
- * Parse `loss=5%,reorder=25%,dup=1%,delay=1ms,corrupt=0.1%,seed=N` (any subset, any order).
+ * Parse `loss=5%,reorder=25%,dup=1%,delay=1ms,corrupt=0.1%,ce=2%,seed=N` (any subset, any order).
  * Probabilities take `%` or a fraction (0.05); durations take ms (default), us or s.
  * Throws a TypeError with code ERR_INVALID_ARG_VALUE on anything else.
  */
@@ -89,7 +97,15 @@ export function parseImpair(text: string): Impairment {
 }
 
 function directionStats(): FaultDirectionStats {
-  return { packets: 0, lost: 0, duplicated: 0, corrupted: 0, reordered: 0, delayed: 0 };
+  return {
+    packets: 0,
+    lost: 0,
+    duplicated: 0,
+    corrupted: 0,
+    reordered: 0,
+    delayed: 0,
+    ceMarked: 0,
+  };
 }
 
 interface Held {
@@ -129,6 +145,12 @@ class Direction {
     if (imp.loss > 0 && this.random() < imp.loss) {
       this.stats.lost++;
       return false;
+    }
+    if (imp.ce > 0 && isEct(packet) && this.random() < imp.ce) {
+      // Incoming bytes are the inner link's: mark a copy.
+      if (this.mustCopy) packet = packet.slice();
+      markCe(packet);
+      this.stats.ceMarked++;
     }
     // The duplicate goes first, as a copy taken before the original may be corrupted in place.
     let passed = false;
@@ -200,6 +222,27 @@ class Direction {
   };
 }
 
+const IP_TOS = 1;
+const IP_CHECKSUM = 10;
+
+/** An IPv4 packet whose ECN field is ECT(0) or ECT(1). */
+function isEct(p: Uint8Array): boolean {
+  if (p.length < 20 || p[0] >> 4 !== 4) return false;
+  const ecn = p[IP_TOS] & 3;
+  return ecn === 1 || ecn === 2;
+}
+
+/** Set the ECN field to CE, adjusting the header checksum for the changed word (RFC 1624). */
+function markCe(p: Uint8Array): void {
+  const oldWord = (p[0] << 8) | p[IP_TOS];
+  p[IP_TOS] |= 3;
+  const newWord = (p[0] << 8) | p[IP_TOS];
+  const sum = (p[IP_CHECKSUM] << 8) | p[IP_CHECKSUM + 1];
+  const adjusted = checksumAdjust(sum, oldWord, newWord);
+  p[IP_CHECKSUM] = adjusted >> 8;
+  p[IP_CHECKSUM + 1] = adjusted & 0xff;
+}
+
 /**
  * Offloads: none. Faults are per packet, so a TSO super-segment (one packet standing for dozens)
  * would be lost or corrupted as a whole; and a corrupted packet whose checksum the inner link
@@ -225,6 +268,7 @@ export class FaultLink implements Link {
       reorder: impairment.reorder ?? 0,
       dup: impairment.dup ?? 0,
       corrupt: impairment.corrupt ?? 0,
+      ce: impairment.ce ?? 0,
       delay,
       jitter: impairment.jitter ?? 0,
       reorderDelayMs: impairment.reorderDelayMs ?? Math.max(delay, 1),

@@ -14,7 +14,8 @@
  *    options: what a GSO cut copies into every segment must be the same in all of them),
  *  - every segment so far carried exactly `segmentSize` bytes (the first one's size; only the
  *    last may be shorter), and the second is no larger,
- *  - none is a SYN or RST, none but the last has a FIN, none has URG, ECE or CWR,
+ *  - none is a SYN or RST, none but the last has a FIN, none has URG, ECE or CWR, and all carry
+ *    the same IP ECN field (ECT(0) on new data of an ECN connection),
  *  - the whole fits in `maxSegment` bytes of IP packet.
  * PSH and FIN of the last go into the super-segment's header: the kernel's GSO clears them on
  * every cut but the last (tcp_gso_segment). Segments to our own address are never joined: they
@@ -45,6 +46,8 @@ interface Held {
   ack: number | null;
   window: number;
   options: TcpOptions;
+  /** The IP header's ECN field (ECT(0) on new data of an ECN connection): the same in all. */
+  ipEcn: number;
   /** Start of the TCP header in the scratch buffer, its length, the payload bytes held. */
   headerLen: number;
   payloadLen: number;
@@ -141,7 +144,7 @@ export class TsoCoalescer {
       // Nothing joined: an ordinary segment with a full checksum.
       put16(tcp, TCP_CHECKSUM, 0);
       put16(tcp, TCP_CHECKSUM, ~onesSum(tcp, 0, tcpLen, pseudo) & 0xffff);
-      return this.ip.send(packet, IpProtocol.Tcp, held.dst, true, held.src);
+      return this.ip.send(packet, IpProtocol.Tcp, held.dst, true, held.src, held.ipEcn);
     }
     // The partial checksum: the pseudo-header sum, folded, not complemented (Linux's
     // tcp_v4_send_check for CHECKSUM_PARTIAL); the rest is summed per cut segment, or not at all.
@@ -155,6 +158,7 @@ export class TsoCoalescer {
       held.segmentSize,
       held.segments,
       held.src,
+      held.ipEcn,
     );
   }
 
@@ -168,6 +172,7 @@ export class TsoCoalescer {
       seg.seq === held.nextSeq &&
       seg.ack === held.ack &&
       seg.window === held.window &&
+      (seg.ipEcn ?? 0) === held.ipEcn &&
       seg.payload.length <= held.segmentSize &&
       IP_HEADER_ROOM + held.headerLen + held.payloadLen + seg.payload.length <= this.maxSegment &&
       joinable(seg) &&
@@ -192,6 +197,7 @@ export class TsoCoalescer {
       ack: seg.ack,
       window: seg.window,
       options: seg.options,
+      ipEcn: seg.ipEcn ?? 0,
       headerLen,
       payloadLen: len,
       segmentSize: len,

@@ -195,7 +195,7 @@ export class Stack {
   sendTcp(seg: TcpRepr, dst: number, src: number = this.addr): boolean {
     const pkt = this.ip.output.allocPacket(tcpSegmentLen(seg));
     emitTcp(pkt.subarray(IP_HEADER_ROOM), seg, src, dst);
-    if (!this.ip.output.send(pkt, IpProtocol.Tcp, dst, true, src)) return false;
+    if (!this.ip.output.send(pkt, IpProtocol.Tcp, dst, true, src, seg.ipEcn ?? 0)) return false;
     this.stats.tcp.txSegments++;
     return true;
   }
@@ -359,6 +359,8 @@ export class Stack {
       tcp.drops[seg.reason as TcpDropReason]++;
       return;
     }
+    // The IP header's ECN field goes with the segment (RFC 3168 §5: a CE mark is TCP's to echo).
+    if ((d.tos & 3) !== 0) seg.ipEcn = d.tos & 3;
     tcp.rxSegments++;
     if (this.tcpHandler === null) {
       tcp.rxUnhandled++; // no TCP yet: answer nothing

@@ -203,6 +203,19 @@ export interface TcpConnectionRow {
   congestion: CongestionName | null;
   /** State changes, ms since the connection was created, oldest first (TcpConnection.stateHistory). */
   history: TcpStateChange[];
+  /**
+   * Present when the SYNs agreed on ECN (RFC 3168; src/tcp/ecn.ts): CE-marked data segments
+   * received, ACKs with ECE received, cwnd reductions for them, CWRs sent.
+   */
+  ecn?: TcpEcnCounts;
+}
+
+/** A connection's ECN counters (TcpConnectionRow.ecn). */
+export interface TcpEcnCounts {
+  ceReceived: number;
+  eceReceived: number;
+  cwndReduced: number;
+  cwrSent: number;
 }
 
 /**
@@ -356,6 +369,16 @@ function connectionRow(c: TcpConnection): TcpConnectionRow {
     rcvWnd: s.rcvWnd,
     congestion: c.congestion,
     history: c.stateHistory(),
+    ...(s.ecn
+      ? {
+          ecn: {
+            ceReceived: s.counters['ecn-ce-received'] ?? 0,
+            eceReceived: s.counters['ecn-ece-received'] ?? 0,
+            cwndReduced: s.counters['ecn-cwnd-reduced'] ?? 0,
+            cwrSent: s.counters['ecn-cwr-sent'] ?? 0,
+          },
+        }
+      : {}),
   };
 }
 

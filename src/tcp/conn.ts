@@ -22,6 +22,7 @@ import { segmentLength } from '../wire/tcp-repr.ts';
 import type { CongestionName } from './congestion/index.ts';
 import { ConnTimers, type Firing } from './conn-timers.ts';
 import { ConnContext, type TcpConnStats } from './context.ts';
+import { EcnState, ecnAgreed } from './ecn.ts';
 import type { TcpErrorCode, TcpEvent } from './events.ts';
 import { negotiate } from './handshake.ts';
 import {
@@ -463,6 +464,8 @@ export class TcpConnection implements FourTuple {
     if (!this.#rcv.checkSequence(now, seg)) return;
     this.#timers.heardFrom(now);
     this.#rcv.updateTsRecent(seg, seg.ack === null || this.#snd.ackInRange(seg.ack));
+    // RFC 3168 §6.1.3: CWR ends our ECE echo; a CE mark on data starts it, ACKed at once.
+    if (this.#ctx.ecn?.onSegment(this.#ctx, seg)) this.#rcv.ackNow = true;
 
     // Second, check the RST bit (the third, security, does not apply).
     if (seg.control === 'rst') {
@@ -577,7 +580,9 @@ export class TcpConnection implements FourTuple {
       this.#ctx.drop('ack-out-of-range');
       return false;
     }
+    const inFlight = snd.sndMax !== snd.sndUna;
     if (snd.processAck(now, seg, ack, this.#state)) this.#timers.stopSendTimer();
+    if (seg.ece && this.#ctx.ecn !== null) this.#ecnEcho(now, inFlight);
 
     const finAcked = snd.finAcked();
     switch (this.#state) {
@@ -593,6 +598,26 @@ export class TcpConnection implements FourTuple {
       default:
         return this.#state !== 'CLOSED';
     }
+  }
+
+  /**
+   * RFC 3168 §6.1.2: the ACK just applied carried ECE. The controller exists once anything past
+   * our SYN was sent (data or FIN); before that nothing of ours can have been marked. With
+   * nothing in flight when it came (a window update, say) it tells of no data of ours: counted,
+   * not acted on (Linux's tcp_ack skips congestion control then).
+   */
+  #ecnEcho(now: number, inFlight: boolean): void {
+    const snd = this.#snd;
+    const sent = inFlight && snd.sndMax !== seqAdd(this.iss, 1);
+    const loss = sent ? snd.lossForSnapshot() : null;
+    this.#ctx.ecn?.onEce(
+      this.#ctx,
+      loss?.cc ?? null,
+      loss?.inRecovery ?? false,
+      snd.sndUna,
+      snd.sndMax,
+      now,
+    );
   }
 
   /** Seventh step: the text, or null when processing ends here (data after close resets). */
@@ -749,9 +774,16 @@ export class TcpConnection implements FourTuple {
   // ---------------------------------------------------------------------------------------------
   // Transitions and small helpers
 
-  /** Record the peer's SYN: IRS, RCV.NXT and the negotiated options. */
+  /**
+   * Record the peer's SYN: IRS, RCV.NXT and the negotiated options. ECN (src/tcp/ecn.ts): on an
+   * active open, only the first SYN asked for it (one sent again falls back).
+   */
   #takePeerSyn(syn: TcpRepr): void {
-    this.#ctx.negotiated = negotiate(this.#ctx.opts, syn.options);
+    const mode = this.#ctx.opts.ecn ?? 2;
+    const asked = !this.#passive && mode === 1 && this.#snd.retries === 0;
+    const ecn = ecnAgreed(mode, syn, asked);
+    this.#ctx.negotiated = negotiate(this.#ctx.opts, syn.options, ecn);
+    this.#ctx.ecn = ecn ? new EcnState() : null;
     this.#rcv.takeSyn(syn);
   }
 

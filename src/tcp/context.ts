@@ -3,6 +3,7 @@
  * events for the user and the counters. The coordinator (conn.ts), the receiver (receiver.ts)
  * and the sender (sender.ts) each keep a reference to the one ConnContext of their connection.
  */
+import type { EcnState } from './ecn.ts';
 import type { TcpEvent } from './events.ts';
 import { DEFAULT_PEER_MSS, type Negotiated } from './handshake.ts';
 import type { TcpConnectionOptions } from './options.ts';
@@ -51,7 +52,15 @@ export type TcpCounterName =
   /** The ACK owed an unacceptable data-less segment was not sent (options.invalidAckIntervalMs). */
   | 'invalid-ack-limited'
   /** dispatch's bounded loop ran out of turns (a bug if ever seen). */
-  | 'dispatch-turns-exhausted';
+  | 'dispatch-turns-exhausted'
+  /** ECN (src/tcp/ecn.ts): a data segment arrived marked CE (RFC 3168 §6.1.3). */
+  | 'ecn-ce-received'
+  /** ECN: an acceptable ACK carried ECE (RFC 3168 §6.1.2). */
+  | 'ecn-ece-received'
+  /** ECN: an ECE reduced cwnd (at most once per window; none during loss recovery). */
+  | 'ecn-cwnd-reduced'
+  /** ECN: a data segment carried CWR after a reduction. */
+  | 'ecn-cwr-sent';
 
 /** The counters of one connection. */
 export interface TcpConnStats {
@@ -76,6 +85,7 @@ export const BEFORE_SYN: Readonly<Negotiated> = Object.freeze({
   rcvShift: 0,
   timestamps: false,
   sack: false,
+  ecn: false,
 });
 
 // Shared empty stand-ins for collections an idle connection never fills (a JS array or object is
@@ -93,6 +103,8 @@ export class ConnContext {
   opts: TcpConnectionOptions;
   /** What the SYNs agreed (shared and frozen, see negotiate); BEFORE_SYN until the peer's SYN. */
   negotiated: Readonly<Negotiated> = BEFORE_SYN;
+  /** ECN's state (src/tcp/ecn.ts) once the SYNs agreed on it (negotiated.ecn), else null. */
+  ecn: EcnState | null = null;
   /** Events since the last takeEvents: the shared NO_EVENTS until the first one. */
   events: readonly TcpEvent[] = NO_EVENTS;
   readonly stats: TcpConnStats = {

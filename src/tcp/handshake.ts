@@ -33,6 +33,8 @@ export interface Negotiated {
   rcvShift: number;
   timestamps: boolean;
   sack: boolean;
+  /** ECN (RFC 3168 §6.1.1): the SYN asked for it and the SYN-ACK agreed (src/tcp/ecn.ts). */
+  ecn: boolean;
 }
 
 /** The smallest shift that lets a window of `rcvBuf` bytes fit the 16-bit field (RFC 7323 §2.3). */
@@ -75,7 +77,11 @@ export function synAckOptions(
  * MIN_SND_MSS; an MSS option of 0 is ignored, as Linux ignores it. A shift count above 14 is taken
  * as 14 (RFC 7323 §2.3).
  */
-export function negotiate(o: TcpConnectionOptions, peer: TcpOptions): Readonly<Negotiated> {
+export function negotiate(
+  o: TcpConnectionOptions,
+  peer: TcpOptions,
+  ecn = false,
+): Readonly<Negotiated> {
   const peerMss = peer.mss === null || peer.mss === 0 ? DEFAULT_PEER_MSS : peer.mss;
   const scaling = o.windowScale && peer.windowScale !== null;
   return shared({
@@ -85,6 +91,7 @@ export function negotiate(o: TcpConnectionOptions, peer: TcpOptions): Readonly<N
     rcvShift: scaling ? windowShiftFor(o.rcvBuf) : 0,
     timestamps: o.timestamps && peer.timestamp !== null,
     sack: o.sack && peer.sackPermitted,
+    ecn,
   });
 }
 
@@ -97,10 +104,11 @@ const agreements = new Map<number, Readonly<Negotiated>>();
 const MAX_SHARED = 256;
 
 function shared(n: Negotiated): Readonly<Negotiated> {
-  // An integer smss < 2^16, shifts ≤ 14 (4 bits each), three flags: one exact integer key.
+  // An integer smss < 2^16, shifts ≤ 14 (4 bits each), four flags: one exact integer key.
   if (!Number.isInteger(n.smss)) return Object.freeze(n);
-  const flags = (n.windowScale ? 4 : 0) | (n.timestamps ? 2 : 0) | (n.sack ? 1 : 0);
-  const key = ((n.smss * 16 + n.sndShift) * 16 + n.rcvShift) * 8 + flags;
+  const flags =
+    (n.ecn ? 8 : 0) | (n.windowScale ? 4 : 0) | (n.timestamps ? 2 : 0) | (n.sack ? 1 : 0);
+  const key = ((n.smss * 16 + n.sndShift) * 16 + n.rcvShift) * 16 + flags;
   const known = agreements.get(key);
   if (known !== undefined) return known;
   const frozen = Object.freeze(n);

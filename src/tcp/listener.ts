@@ -18,6 +18,7 @@
 import { TCP_MAX_WINDOW_SCALE } from '../wire/tcp.ts';
 import { NO_OPTIONS, type TcpOptions, type TcpRepr, type TcpTimestamp } from '../wire/tcp-repr.ts';
 import { TcpConnection, tsClock } from './conn.ts';
+import { acceptsEcn } from './ecn.ts';
 import { DEFAULT_PEER_MSS, MAX_WINDOW_FIELD, windowShiftFor } from './handshake.ts';
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
 import { resetFor } from './reply.ts';
@@ -250,6 +251,8 @@ export class TcpListener {
    * The stateless SYN-ACK: ISS a cookie carrying the peer's MSS (rounded down to the table);
    * with timestamps on both sides, the peer's window scale and SACK-permitted ride in our TSval's
    * low bits and the SYN-ACK offers them as usual; without, it offers MSS only (as Linux).
+   * ECN rides there too (RFC 3168 §6.1.1: the SYN-ACK says ECE when we accept the SYN's ask);
+   * without timestamps the cookie cannot carry it, and the SYN-ACK does not agree to it.
    */
   #cookieSynAck(now: number, src: number, dst: number, syn: TcpRepr): ListenerVerdict {
     this.#cookies ??= new SynCookies();
@@ -258,14 +261,15 @@ export class TcpListener {
     const mssIndex = cookieMssIndex(peer.mss ?? DEFAULT_PEER_MSS);
     const iss = this.#cookies.make(dst, syn.dstPort, src, syn.srcPort, syn.seq, mssIndex, now);
     let options: TcpOptions = { ...NO_OPTIONS, mss: o.mss };
+    let ecn = false;
     if (o.timestamps && peer.timestamp !== null) {
       const scale =
         o.windowScale && peer.windowScale !== null
           ? Math.min(peer.windowScale, TCP_MAX_WINDOW_SCALE)
           : null;
       const sack = o.sack && peer.sackPermitted;
-      // No ECN here: tunstack does not negotiate it (the codec can carry the bit).
-      const tsVal = cookieTsVal(tsClock(now, iss), scale, sack, false);
+      ecn = acceptsEcn(o.ecn ?? 2, syn);
+      const tsVal = cookieTsVal(tsClock(now, iss), scale, sack, ecn);
       options = {
         mss: o.mss,
         windowScale: scale === null ? null : windowShiftFor(o.rcvBuf),
@@ -284,7 +288,7 @@ export class TcpListener {
         control: 'syn',
         psh: false,
         urg: false,
-        ece: false,
+        ece: ecn,
         cwr: false,
         seq: iss,
         ack: seqAdd(syn.seq, 1),
@@ -316,6 +320,7 @@ export class TcpListener {
     const ts = seg.options.timestamp;
     let windowScale: number | null = null;
     let sackPermitted = false;
+    let ecn = false;
     let timestamp: TcpTimestamp | null = null;
     if (ts !== null && o.timestamps) {
       const carried = cookieTsOptions(ts.tsEcr);
@@ -323,13 +328,14 @@ export class TcpListener {
       if (
         (carried.windowScale !== null && !o.windowScale) ||
         (carried.sackPermitted && !o.sack) ||
-        carried.ecn
+        (carried.ecn && (o.ecn ?? 2) === 0)
       ) {
         this.cookieStats.SyncookiesFailed++;
         return null;
       }
       windowScale = carried.windowScale;
       sackPermitted = carried.sackPermitted;
+      ecn = carried.ecn;
       timestamp = { tsVal: ts.tsVal, tsEcr: 0 };
     }
     this.cookieStats.SyncookiesRecv++;
@@ -341,8 +347,9 @@ export class TcpListener {
       control: 'syn',
       psh: false,
       urg: false,
-      ece: false,
-      cwr: false,
+      // The SYN asked for ECN if our cookie says we agreed (a SYN-ACK with ECE).
+      ece: ecn,
+      cwr: ecn,
       seq: peerIsn,
       ack: null,
       window: seg.window,

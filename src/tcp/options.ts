@@ -5,6 +5,9 @@
  */
 import type { CongestionName } from './congestion/index.ts';
 
+/** Linux's net.ipv4.tcp_ecn: 0 never, 1 request and accept, 2 accept only when asked. */
+export type EcnMode = 0 | 1 | 2;
+
 export interface TcpConnectionOptions {
   /** The MSS we announce: the largest segment we can receive (MTU − 40; see `mssFromMtu`). */
   mss: number;
@@ -106,6 +109,14 @@ export interface TcpConnectionOptions {
    * and the drill `linux` profile turn it on (Linux's default since 4.18).
    */
   rack: boolean;
+  /**
+   * Explicit Congestion Notification (RFC 3168; src/tcp/ecn.ts), as Linux's tcp_ecn: 0 never;
+   * 1 ask for it in our SYN (ECE+CWR) and accept it in a peer's; 2 accept it when a peer's SYN
+   * asks (our SYN-ACK says ECE), never ask. Default 2, as Linux. Once agreed, new data goes out
+   * ECT(0), a CE mark on received data is echoed with ECE until the peer's CWR, and an ECE
+   * reduces cwnd once per window, without a retransmission.
+   */
+  ecn: EcnMode;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object.freeze({
@@ -138,6 +149,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   dsack: false,
   prr: false,
   rack: false,
+  ecn: 2,
 });
 
 /** IPv4 (20) and TCP (20) headers without options: MSS = MTU − 40 (RFC 9293 §3.7.1). */

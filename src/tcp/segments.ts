@@ -6,6 +6,7 @@
 import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
 import { NO_OPTIONS } from '../wire/tcp-repr.ts';
 import type { ConnContext } from './context.ts';
+import { markSyn } from './ecn.ts';
 import { MAX_WINDOW_FIELD, synAckOptions, synOptions } from './handshake.ts';
 import type { Receiver } from './receiver.ts';
 import type { DataPlan, Sender } from './sender.ts';
@@ -73,7 +74,9 @@ export function ackSegment(
   };
   const window = rcv.advertise();
   rcv.ackSent();
-  return tcpRepr(ports, control, seq, payload, rcv.rcvNxt, window, options);
+  const seg = tcpRepr(ports, control, seq, payload, rcv.rcvNxt, window, options);
+  ctx.ecn?.markAck(seg); // ECE while we echo a CE mark (RFC 3168 §6.1.3)
+  return seg;
 }
 
 /**
@@ -93,6 +96,7 @@ export function dataSegment(
   const payload = snd.dataSent(now, seq, len, fin);
   if (newData) rcv.dataSent(now);
   const seg = ackSegment(ports, ctx, rcv, snd, now, fin ? 'fin' : 'none', seq, payload, plan.sack);
+  ctx.ecn?.markData(ctx, seg, newData); // ECT(0) on new data, CWR after a reduction (RFC 3168)
   // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
   seg.psh = len > 0 && seqAdd(seq, len) === snd.dataEnd();
   return seg;
@@ -142,9 +146,12 @@ export function synSegment(
   const options = active ? synOptions(ctx.opts, ts) : synAckOptions(ctx.opts, ctx.negotiated, ts);
   // The window in a SYN or SYN-ACK is never scaled (RFC 7323 §2.2).
   const window = Math.min(ctx.opts.rcvBuf, MAX_WINDOW_FIELD);
+  const first = snd.retries === 0;
   snd.synSent(now);
   rcv.ackSent();
-  return tcpRepr(ports, 'syn', snd.iss, EMPTY, active ? null : rcv.rcvNxt, window, options);
+  const seg = tcpRepr(ports, 'syn', snd.iss, EMPTY, active ? null : rcv.rcvNxt, window, options);
+  markSyn(seg, ctx.opts.ecn ?? 2, active, first, ctx.negotiated.ecn); // RFC 3168 §6.1.1
+  return seg;
 }
 
 /**

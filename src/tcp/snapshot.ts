@@ -34,6 +34,8 @@ export interface TcpSnapshot {
   /** TS.Recent (RFC 7323 §4.3), or null before any timestamp was taken. */
   tsRecent: number | null;
   sack: boolean;
+  /** ECN agreed on the SYNs (RFC 3168; counters ecn-* under `counters`). */
+  ecn: boolean;
   srtt: number | null;
   rttvar: number;
   rto: number;
@@ -86,6 +88,7 @@ export function takeSnapshot(
     timestamps: ctx.negotiated.timestamps,
     tsRecent: rcv.tsRecent,
     sack: ctx.negotiated.sack,
+    ecn: ctx.negotiated.ecn,
     srtt: snd.rtt.srtt,
     rttvar: snd.rtt.rttvar,
     rto: snd.rtt.rto,

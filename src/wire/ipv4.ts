@@ -23,6 +23,18 @@ export const IpProtocol = {
   Udp: 17,
 } as const;
 
+/**
+ * The ECN field, the low two bits of the TOS byte (RFC 3168 §5): Not-ECT, ECT(1), ECT(0), and CE,
+ * the mark a congested router sets on an ECT packet instead of dropping it.
+ */
+export const IpEcn = {
+  NotEct: 0,
+  Ect1: 1,
+  Ect0: 2,
+  Ce: 3,
+} as const;
+export type IpEcnValue = (typeof IpEcn)[keyof typeof IpEcn];
+
 export const IPV4_MIN_HEADER_LEN = 20;
 /** The largest IPv4 datagram: the Total Length field is 16 bits. */
 export const IPV4_MAX_DATAGRAM = 65_535;

@@ -42,7 +42,7 @@ export interface TcpRepr {
   psh: boolean;
   /** URG is parsed but never acted on (RFC 9293 §3.10.7 keeps it; we count and ignore it). */
   urg: boolean;
-  /** ECE/CWR are parsed and ignored: no ECN. */
+  /** ECE and CWR (RFC 3168 §6.1; src/tcp/ecn.ts). */
   ece: boolean;
   cwr: boolean;
   seq: number;
@@ -54,6 +54,12 @@ export interface TcpRepr {
   options: TcpOptions;
   /** The payload: a view into the received packet, or the bytes to send. */
   payload: Uint8Array;
+  /**
+   * The ECN field (RFC 3168 §5, IpEcn in wire/ipv4.ts) of the IPv4 header that carried this
+   * segment, or is to carry it; absent means Not-ECT. Not a TCP header field: the stack copies
+   * it from and to the IP header, and the TCP codec neither reads nor writes it.
+   */
+  ipEcn?: number;
 }
 
 export const NO_OPTIONS: Readonly<TcpOptions> = Object.freeze({

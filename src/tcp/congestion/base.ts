@@ -66,6 +66,14 @@ export abstract class LossBasedControl implements CongestionControl {
     this.#inRecovery = false;
   }
 
+  onEcnEcho(flightSize: number, _now: number): void {
+    // RFC 3168 §6.1.2: halve cwnd and reduce ssthresh as for a loss (CUBIC: by β, RFC 9438
+    // §4.6), never raising cwnd; not below one segment. Loss recovery is not entered.
+    this.reduce(flightSize);
+    this.restart(false);
+    this.cwnd = Math.max(Math.min(this.cwnd, this.ssthresh), this.mss);
+  }
+
   /** Congestion avoidance (cwnd ≥ ssthresh) for one ACK of new data. */
   protected abstract avoid(ackedBytes: number, now: number, rtt: number): void;
   /** An ACK arrived while the application, not cwnd, limited the sender; cwnd does not grow. */

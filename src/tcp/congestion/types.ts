@@ -36,6 +36,12 @@ export interface CongestionControl {
   onFastRetransmit(flightSize: number, now: number): void;
   onRecoveryExit(now: number): void;
   onTimeout(flightSize: number, now: number): void;
+  /**
+   * An ECN echo (RFC 3168 §6.1.2): a congestion event without a loss. ssthresh is set as for a
+   * loss and cwnd falls to it at once; nothing is retransmitted, no recovery begins. The
+   * connection calls it at most once per window and never during loss recovery (src/tcp/ecn.ts).
+   */
+  onEcnEcho(flightSize: number, now: number): void;
 }
 
 export interface CongestionOptions {
