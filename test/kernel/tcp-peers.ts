@@ -15,6 +15,7 @@ import type { Socket } from '../../src/api/net.ts';
 import { FaultLink, type Impairment } from '../../src/link/fault.ts';
 import * as netns from '../../src/link/netns.ts';
 import { realClock } from '../../src/stack/clock.ts';
+import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
 import { HOST_ADDR, STACK_ADDR, type StackFixture, withNetns } from './harness.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -458,10 +459,16 @@ export async function kernelToKernel(
 export function withImpairedStack<T>(
   impairment: Impairment | null,
   fn: (fx: StackFixture, fault: FaultLink | null) => Promise<T>,
+  tcp?: Partial<TcpConnectionOptions>,
 ): Promise<T> {
   return withNetns(async (fx) => {
     const fault = impairment === null ? null : new FaultLink(fx.link, impairment, realClock);
-    const stack = createStack({ link: fault ?? fx.link, address: STACK_ADDR, clock: realClock });
+    const stack = createStack({
+      link: fault ?? fx.link,
+      address: STACK_ADDR,
+      clock: realClock,
+      ...(tcp === undefined ? {} : { tcp: { conn: tcp } }),
+    });
     try {
       return await fn({ ...fx, stack }, fault);
     } finally {
