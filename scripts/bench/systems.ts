@@ -109,6 +109,28 @@ export async function tuneWindows(ns: string): Promise<void> {
   ]);
 }
 
+/**
+ * Packets a delayed system's TUN devices queue for their reader (txqueuelen; a TUN device's
+ * default is 500). A reader that falls behind for a moment, the stack in JavaScript or tunbridge
+ * while it writes a backlog of due packets, drops what overflows that queue: at 1 Gbit/s 500
+ * packets are 6 ms, a small part of a 40 ms round trip's window, and a loss-based sender would
+ * halve its window for every overflow in slow start. 10 000 packets (15 MB, about 120 ms at
+ * 1 Gbit/s) are more than a bandwidth-delay product, as a path's bottleneck buffer is meant to be.
+ */
+export const DELAY_TXQUEUELEN = 10_000;
+
+/** Set txqueuelen DELAY_TXQUEUELEN on every device but lo in `namespaces`. */
+async function deepenQueues(namespaces: readonly string[]): Promise<void> {
+  for (const ns of namespaces) {
+    const out = await netns.ip(ns, ['-o', 'link', 'show']);
+    for (const line of out.split('\n')) {
+      const m = /^\d+: ([^:@]+)[@:]/.exec(line);
+      if (!m || m[1] === 'lo') continue;
+      await netns.ip(ns, ['link', 'set', 'dev', m[1], 'txqueuelen', String(DELAY_TXQUEUELEN)]);
+    }
+  }
+}
+
 const withDelay = (description: string, delayMs: number): string =>
   delayMs > 0 ? `${description}; +${delayMs} ms each way` : description;
 
@@ -217,6 +239,7 @@ abstract class KernelServerSystem implements System {
     await this.link(client, server);
     await address(client, 'bench0', CLIENT_ADDR);
     await address(server, 'bench1', SERVER_ADDR);
+    if ((this.opts.delayMs ?? 0) > 0) await deepenQueues([client, server]);
     const d = await startTcpserve(this.opts, server);
     this.res.daemons.push(d);
     return tcpserveEndpoint(client, server, d);
@@ -369,6 +392,7 @@ export class TunstackSystem implements System {
       { isReady: () => stackAnswers(client), timeoutMs: 15_000, cwd: REPO },
     );
     this.res.daemons.push(stack);
+    if (delayMs > 0) await deepenQueues([client]);
     return {
       clientNs: client,
       namespaces: [client],
