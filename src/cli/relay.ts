@@ -73,6 +73,11 @@ export interface RelayOptions {
   logFormat: LogFormat;
   /** Print the flow summary at exit (on stderr). */
   summary: boolean;
+  /**
+   * After the command exits, wait up to this long for its TCP flows to finish (the bytes its
+   * kernel still had to send when it exited) before tearing down.
+   */
+  lingerMs: number;
   /** The command to run in the client namespace; empty: stay up until a signal. */
   command: string[];
 }
@@ -413,6 +418,7 @@ async function relayAction(command: string[], raw: Record<string, unknown>): Pro
     logFormat:
       (raw.logFormat as LogFormat | undefined) ?? (process.stderr.isTTY ? 'pretty' : 'json'),
     summary: raw.summary !== false,
+    lingerMs: Number(raw.linger),
     command,
   };
   for (const [name, v] of Object.entries({
@@ -424,6 +430,7 @@ async function relayAction(command: string[], raw: Record<string, unknown>): Pro
     'udp-idle': o.udpIdleMs,
     'max-udp-flows': o.maxUdpFlows,
     'max-pings': o.maxPings,
+    linger: o.lingerMs,
   })) {
     if (!Number.isInteger(v) || v < 0) {
       throw Object.assign(new Error(`--${name} must be a non-negative integer`), {
@@ -474,7 +481,15 @@ async function relayAction(command: string[], raw: Record<string, unknown>): Pro
     void finish(127);
   });
   child.on('exit', (code, signal) => {
-    void finish(code ?? (signal === null ? 1 : signalStatus(signal)));
+    const status = code ?? (signal === null ? 1 : signalStatus(signal));
+    // What the command's kernel still had to send when it exited is still on its way: let the
+    // open flows finish (bounded by --linger), then tear down.
+    const until = Date.now() + o.lingerMs;
+    const wait = () => {
+      if (running.tcp.size === 0 || Date.now() >= until || stopping) void finish(status);
+      else setTimeout(wait, 20);
+    };
+    wait();
   });
 }
 
@@ -520,6 +535,11 @@ export const relayCommand: CliCommand = {
       .option('--udp-idle <ms>', 'close a UDP flow idle this long', '60000')
       .option('--max-udp-flows <n>', 'UDP flows at once', '1024')
       .option('--max-pings <n>', 'echo requests relayed at once (ping on the egress side)', '64')
+      .option(
+        '--linger <ms>',
+        "after the command exits, wait this long for its flows' last bytes",
+        '5000',
+      )
       .option('--no-summary', 'no flow summary at exit')
       .addOption(
         new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'),
