@@ -55,6 +55,8 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       prr: true,
       // Linux's tcp_recovery default (1): RACK loss detection (RFC 8985).
       rack: true,
+      // Linux's PSH marks: each write's end and each skb it fills.
+      psh: 'linux',
     },
   },
 );

@@ -64,12 +64,15 @@ const { POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM, POLLWRNORM, POL
 
 /** The user calls on one connection (TcpConnection itself, or the stack's TcpHandle). */
 export interface UserCalls {
-  send(data: Uint8Array): number;
+  /** `more`: MSG_MORE (the partial segment waits for more). */
+  send(data: Uint8Array, more?: boolean): number;
   recv(max?: number): Uint8Array | null;
   shutdown(): void;
   close(): void;
   abort(): void;
   setNoDelay(noDelay: boolean): void;
+  /** TCP_CORK. */
+  setCork(on: boolean): void;
   setKeepAlive(enable: boolean, idleMs?: number): void;
 }
 
@@ -121,6 +124,8 @@ interface Socket {
   port: number | null;
   reuseAddr: boolean;
   noDelay: boolean;
+  /** TCP_CORK (an accepted socket inherits it, as Linux's clone of the listener). */
+  cork: boolean;
   /** SO_LINGER with a zero timeout: close() aborts (sends RST). */
   lingerZero: boolean;
   /** Option overrides set before the connection exists (TCP_MAXSEG, buffers, keep-alive). */
@@ -324,6 +329,8 @@ export class SocketTable {
     s.connected = true;
     s.port = c.core.localPort;
     s.noDelay = c.core.options.noDelay;
+    s.cork = sock.cork;
+    if (s.cork) c.userCalls.setCork(true);
     // Linux's accepted socket is a clone of the listener's: buffer sizes and IP options carry over.
     s.recorded = new Map(sock.recorded);
     this.#fds.set(fd, s);
@@ -356,6 +363,7 @@ export class SocketTable {
     if (typeof r === 'string') return err(r);
     sock.conn = r;
     sock.port = r.core.localPort;
+    if (sock.cork) r.userCalls.setCork(true);
     this.#adopt(sock, r);
     return sock.nonblock ? err('EINPROGRESS') : null;
   }
@@ -386,7 +394,7 @@ export class SocketTable {
       return nonblock ? err('EAGAIN') : null;
     }
     if (badPointer && data.length > 0) return err('EFAULT');
-    const n = c.userCalls.send(data);
+    const n = c.userCalls.send(data, (flags & SYMBOLS.MSG_MORE) !== 0);
     if (n > 0) this.#moved = true;
     if (n === data.length) return ok(total);
     if (nonblock) return n > 0 ? ok(n) : err('EAGAIN');
@@ -473,6 +481,10 @@ export class SocketTable {
         sock.noDelay = value !== 0;
         c?.userCalls.setNoDelay(sock.noDelay);
         return ok(0);
+      case 'TCP_CORK':
+        sock.cork = value !== 0;
+        c?.userCalls.setCork(sock.cork);
+        return ok(0);
       case 'SO_LINGER':
         sock.lingerZero = value === 0;
         return ok(0);
@@ -544,6 +556,8 @@ export class SocketTable {
       }
       case 'TCP_NODELAY':
         return { ret: 0, value: sock.noDelay ? 1 : 0 };
+      case 'TCP_CORK':
+        return { ret: 0, value: sock.cork ? 1 : 0 };
       case 'SO_REUSEADDR':
         return { ret: 0, value: sock.reuseAddr ? 1 : 0 };
       case 'TCP_MAXSEG':
@@ -621,6 +635,7 @@ function newSocket(fd: number): Socket {
     port: null,
     reuseAddr: false,
     noDelay: false,
+    cork: false,
     lingerZero: false,
     opts: {},
     recorded: new Map(),

@@ -270,9 +270,12 @@ export class TcpHandle extends Timer {
     return this.conn.sendRoom;
   }
 
-  /** Queue bytes; returns how many the send buffer took (a 'drain' event follows a short count). */
-  send(data: Uint8Array): number {
-    const n = this.conn.send(data);
+  /**
+   * Queue bytes; returns how many the send buffer took (a 'drain' event follows a short count).
+   * `more`: MSG_MORE, the partial segment waits for more (src/tcp/push.ts).
+   */
+  send(data: Uint8Array, more = false): number {
+    const n = this.conn.send(data, more);
     this.layer.poke(this);
     return n;
   }
@@ -309,6 +312,11 @@ export class TcpHandle extends Timer {
   }
   setNoDelay(noDelay: boolean): void {
     this.conn.setNoDelay(noDelay);
+    this.layer.poke(this);
+  }
+  /** TCP_CORK: partial segments wait until uncorked (src/tcp/push.ts). */
+  setCork(on: boolean): void {
+    this.conn.setCork(on);
     this.layer.poke(this);
   }
   setKeepAlive(enable: boolean, idleMs?: number): void {

@@ -33,6 +33,7 @@ import {
   unpackHistory,
 } from './history.ts';
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
+import { Corking } from './push.ts';
 import { Receiver, type TextOutcome } from './receiver.ts';
 import { resetFor } from './reply.ts';
 import { abortRst, bareRst, dataSegment, probeSegment, pureAck, synSegment } from './segments.ts';
@@ -280,12 +281,14 @@ export class TcpConnection implements FourTuple {
    * only a short count promises 'drain' (a caller that trims to `sendRoom` gets none). After shutdown or on a closed
    * connection nothing is accepted and an EPIPE error event is queued.
    */
-  send(data: Uint8Array): number {
+  send(data: Uint8Array, more = false): number {
     if (!canSend(this.#state) || this.#snd.finQueued) {
       this.#ctx.emit({ type: 'error', code: 'EPIPE' });
       return 0;
     }
-    const n = this.#snd.push(data);
+    // MSG_MORE: more is coming, so the partial segment waits (src/tcp/push.ts).
+    if (more) this.#snd.corking ??= new Corking();
+    const n = this.#snd.push(data, more);
     // A send that queued nothing (the buffer is full) changes nothing: no timer to choose again.
     // (Marking it would make pollAt say "now" after every retried blocked write, for ever.)
     if (n > 0) this.#timers.rechoose();
@@ -317,6 +320,21 @@ export class TcpConnection implements FourTuple {
 
   setNoDelay(noDelay: boolean): void {
     this.options.noDelay = noDelay; // the getter copies shared options first
+    const corking = this.#snd.corking;
+    if (corking !== null) {
+      corking.setNoDelay(noDelay); // a held partial segment goes (Linux's TCP_NAGLE_PUSH)
+      this.#timers.rechoose();
+    }
+  }
+
+  /**
+   * TCP_CORK: hold partial segments back until uncorked (src/tcp/push.ts); a persist timer
+   * sends them after an RTO when nothing else is in flight.
+   */
+  setCork(on: boolean): void {
+    this.#snd.corking ??= new Corking();
+    this.#snd.corking.setCork(on, this.options.noDelay);
+    this.#timers.rechoose();
   }
 
   setKeepAlive(enable: boolean, idleMs?: number): void {

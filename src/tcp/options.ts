@@ -56,6 +56,14 @@ export interface TcpConnectionOptions {
   congestion: CongestionName;
   /** Disable Nagle's algorithm (RFC 9293 §3.7.4). */
   noDelay: boolean;
+  /**
+   * Which data segments carry PSH. 'queue': the one that empties the send buffer (RFC 1122
+   * §4.2.2.2, a TCP without a PUSH flag on SEND). 'linux': as Linux marks its skbs (tcp_push,
+   * tcp_sendmsg): the last segment of each write (none after MSG_MORE), the last of each
+   * two-segment piece a write is cut into (its TSO size goal at low rates), and a probe that
+   * sends held data (tcp_write_wakeup); a retransmission carries the flag its first one had.
+   */
+  psh: 'queue' | 'linux';
   /** RFC 5961 §7: most challenge ACKs sent per second (Linux's global default is 1000). */
   challengeAcksPerSecond: number;
   /**
@@ -142,6 +150,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   sack: true,
   congestion: 'reno',
   noDelay: false,
+  psh: 'queue',
   challengeAcksPerSecond: 100,
   invalidAckIntervalMs: 500,
   tailLossProbe: false,

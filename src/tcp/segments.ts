@@ -93,12 +93,15 @@ export function dataSegment(
 ): TcpRepr {
   const { seq, len, fin } = plan;
   const newData = len > 0 && !seqLt(seq, snd.sndMax);
+  // Before dataSent, which ends a forced send that Linux's PSH marking looks at.
+  const psh = snd.psh(now, seq, len);
   const payload = snd.dataSent(now, seq, len, fin);
   if (newData) rcv.dataSent(now);
   const seg = ackSegment(ports, ctx, rcv, snd, now, fin ? 'fin' : 'none', seq, payload, plan.sack);
   ctx.ecn?.markData(ctx, seg, newData); // ECT(0) on new data, CWR after a reduction (RFC 3168)
-  // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send).
-  seg.psh = len > 0 && seqAdd(seq, len) === snd.dataEnd();
+  // PSH on the segment that empties the send buffer (RFC 9293 §3.9.1: we push every send), or
+  // where Linux puts it (TcpConnectionOptions.psh).
+  seg.psh = psh;
   return seg;
 }
 

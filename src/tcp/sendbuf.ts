@@ -10,6 +10,11 @@
  * at once. Blocks held, spares included, never exceed what a full buffer needs, and the spares go
  * when the buffer empties (an idle connection keeps none).
  * Pushed bytes are copied: the caller's array may be a view into a reused buffer.
+ *
+ * Push marks: positions in the byte stream where a segment that ends there carries PSH, kept
+ * until the bytes before them are acknowledged (a retransmission carries the flag its first
+ * transmission had). The connection adds them (`mark`) when it models Linux's PSH marking; a
+ * buffer that is never marked holds none.
  */
 
 /** Default block size: large enough that most segments lie within one block. */
@@ -23,6 +28,8 @@ const MIN_FIRST_BLOCK = 1024;
 const NO_BLOCK = new Uint8Array(0);
 /** Every buffer's spare list until its first spare (an idle connection allocates none). */
 const NO_SPARES: Uint8Array[] = [];
+/** Every buffer's mark list until its first mark. */
+const NO_MARKS: number[] = [];
 
 export class SendBuffer {
   readonly #limit: number;
@@ -36,6 +43,11 @@ export class SendBuffer {
   #length = 0;
   /** One consumed block kept for reuse. */
   #spares: Uint8Array[] = NO_SPARES;
+  /** Bytes consumed since the buffer was made: offset 0's position in the stream. */
+  #consumed = 0;
+  /** Push marks as stream positions, ascending; those before #markHead are spent. */
+  #marks: number[] = NO_MARKS;
+  #markHead = 0;
 
   /** `limit` bounds length; `blockSize` is for tests that want to exercise block boundaries. */
   constructor(limit: number, blockSize = BLOCK_SIZE) {
@@ -73,6 +85,48 @@ export class SendBuffer {
       this.#length += take;
     }
     return n;
+  }
+
+  /**
+   * Mark the point `offset` bytes after SND.UNA (0 < offset ≤ length): a segment ending there
+   * carries PSH. Marks come in stream order; one at or before the last mark is ignored.
+   */
+  mark(offset: number): void {
+    if (!(offset > 0 && offset <= this.#length)) return;
+    const pos = this.#consumed + offset;
+    const marks = this.#marks;
+    if (marks.length > this.#markHead && marks[marks.length - 1] >= pos) return;
+    if (marks === NO_MARKS) this.#marks = [];
+    this.#marks.push(pos);
+  }
+
+  /**
+   * Linux's PSH mark for a write of `n` bytes just pushed at `start` (tcp_push marks the write's
+   * last skb unless MSG_MORE, `more`). A write appends to the skb before it while that holds
+   * unsent bytes (`unsent`: offset of the first byte never sent), and Linux then clears that
+   * skb's mark: so the mark at `start` goes.
+   */
+  markWrite(start: number, n: number, more: boolean, unsent: number): void {
+    if (!(n > 0)) return;
+    const marks = this.#marks;
+    const last = marks.length - 1;
+    if (unsent < start && last >= this.#markHead && marks[last] === this.#consumed + start)
+      marks.pop();
+    if (!more) this.mark(start + n);
+  }
+
+  /** Whether a segment ending `offset` bytes after SND.UNA ends at a mark. */
+  markedAt(offset: number): boolean {
+    const marks = this.#marks;
+    const pos = this.#consumed + offset;
+    let lo = this.#markHead;
+    let hi = marks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (marks[mid] < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < marks.length && marks[lo] === pos;
   }
 
   /** Copy `len` bytes starting `offset` bytes after SND.UNA into `out` at `outOffset`. */
@@ -119,6 +173,8 @@ export class SendBuffer {
     n = Math.min(n, this.#length);
     this.#head += n;
     this.#length -= n;
+    this.#consumed += n;
+    this.#dropMarks();
     const bs = this.#blockSize;
     while (this.#head >= bs) {
       this.#keepSpare(this.#blocks[this.#first]);
@@ -138,8 +194,25 @@ export class SendBuffer {
     }
   }
 
+  /** Marks at or before offset 0 are spent (their bytes are acknowledged). */
+  #dropMarks(): void {
+    const marks = this.#marks;
+    while (this.#markHead < marks.length && marks[this.#markHead] <= this.#consumed)
+      this.#markHead++;
+    if (this.#markHead === marks.length) {
+      this.#marks = NO_MARKS;
+      this.#markHead = 0;
+    } else if (this.#markHead >= 64 && this.#markHead * 2 >= marks.length) {
+      this.#marks = marks.slice(this.#markHead);
+      this.#markHead = 0;
+    }
+  }
+
   /** Drop everything and release the memory (connection closed). */
   clear(): void {
+    this.#marks = NO_MARKS;
+    this.#markHead = 0;
+    this.#consumed += this.#length;
     this.#blocks = [];
     this.#first = 0;
     this.#head = 0;

@@ -15,6 +15,7 @@ import type { SackBlock, TcpRepr } from '../wire/tcp-repr.ts';
 import { createCongestionControl } from './congestion/index.ts';
 import type { ConnContext } from './context.ts';
 import { TIMESTAMP_OPTION_LEN } from './handshake.ts';
+import { type Corking, LinuxPsh } from './push.ts';
 import type { RackLog } from './rack.ts';
 import { LossRecovery } from './recovery.ts';
 import { RttEstimator } from './rtt.ts';
@@ -79,6 +80,10 @@ export class Sender {
   finQueued = false;
   /** `send` accepted less than it was given: a 'drain' event is owed once there is room. */
   #drainOwed = false;
+  /** TCP_CORK and MSG_MORE (src/tcp/push.ts); null until the user first asks for either. */
+  corking: Corking | null = null;
+  /** Linux's PSH flags on new data (option psh 'linux'), made with the first such segment. */
+  #linuxPsh: LinuxPsh | null = null;
 
   // Retransmission (RFC 6298) and congestion control.
   readonly rtt: RttEstimator;
@@ -127,12 +132,42 @@ export class Sender {
   // ---------------------------------------------------------------------------------------------
   // The user's data
 
-  /** Queue bytes; returns how many fit (see TcpConnection.send). */
-  push(data: Uint8Array): number {
+  /**
+   * Queue bytes; returns how many fit (see TcpConnection.send). `more`: MSG_MORE, more is coming
+   * (no PSH mark, and the partial segment waits: src/tcp/push.ts).
+   */
+  push(data: Uint8Array, more = false): number {
     this.#sendBuf ??= new SendBuffer(this.#ctx.opts.sndBuf);
+    const start = this.#sendBuf.length;
     const n = this.#sendBuf.push(data);
     if (n < data.length) this.#drainOwed = true;
+    if (n > 0) {
+      this.corking?.write(more);
+      // Linux's PSH mark; a write the full buffer cut short is pushed (tcp_push before waiting).
+      if (this.#ctx.opts.psh === 'linux') {
+        const unsent = Math.min(start, Math.max(0, seqDiff(this.sndMax, this.#sendBufSeq)));
+        this.#sendBuf.markWrite(start, n, more && n === data.length, unsent);
+      }
+    }
     return n;
+  }
+
+  /**
+   * Whether the data segment [seq, seq + len) going out at `now` carries PSH (option psh): it
+   * empties the send buffer, or where Linux flags it (src/tcp/push.ts). Asked once per segment,
+   * before dataSent.
+   */
+  psh(now: number, seq: number, len: number): boolean {
+    if (len === 0) return false;
+    const end = seqAdd(seq, len);
+    const buf = this.#sendBuf;
+    if (this.#ctx.opts.psh !== 'linux' || buf === null) return end === this.dataEnd();
+    if (this.#owed === 'forcedSend') return true;
+    const markedEnd = buf.markedAt(seqDiff(end, this.#sendBufSeq));
+    if (seqLt(seq, this.sndMax)) return markedEnd;
+    this.#linuxPsh ??= new LinuxPsh();
+    const markedStart = buf.markedAt(seqDiff(seq, this.#sendBufSeq));
+    return this.#linuxPsh.newData(now, seq, end, markedStart, markedEnd);
   }
 
   /** Room in the send buffer (all of sndBuf before the first send made one). */
@@ -177,6 +212,7 @@ export class Sender {
    */
   processAck(now: number, seg: TcpRepr, ack: number, state: TcpState): boolean {
     const wnd = seg.window * 2 ** this.#ctx.negotiated.sndShift;
+    this.corking?.ackArrived();
     this.#loss?.beginAck(this.sndUna);
     this.#loss?.onSackBlocks(seg.options.sackBlocks, this.sndUna, this.sndMax);
     const isDup =
@@ -397,9 +433,10 @@ export class Sender {
         mss: maxSeg,
         maxSndWnd: this.#maxSndWnd,
         idle: outstanding === 0,
-        noDelay: this.#ctx.opts.noDelay,
+        noDelay: this.#ctx.opts.noDelay || this.corking?.pushes === true,
         closing: fin && queued <= maxSeg,
         force,
+        cork: this.corking?.holds === true,
       });
       if (len === 0) return null;
     }
