@@ -21,6 +21,8 @@ export interface Ratios {
   tunstackOverKernel: number | null;
   tunstackOverBridge: number | null;
   bridgeOverKernel: number | null;
+  /** tunstack-plain/bridge: one MTU-sized packet per read()/write() on both sides of the TUN. */
+  plainOverBridge: number | null;
 }
 
 export interface BenchResult {
@@ -57,7 +59,10 @@ export function combineRounds(rounds: readonly Measurement[]): Measurement {
   };
 }
 
-/** tunstack/kernel, tunstack/bridge and bridge/kernel for every metric (plain quotients). */
+/**
+ * tunstack/kernel, tunstack/bridge, bridge/kernel and tunstack-plain/bridge for every metric
+ * (plain quotients).
+ */
 export function computeRatios(systems: readonly SystemResult[]): Partial<Record<MetricId, Ratios>> {
   const get = (name: SystemName, id: MetricId): number | null =>
     measuredValue(systems.find((s) => s.name === name)?.metrics[id]);
@@ -66,10 +71,12 @@ export function computeRatios(systems: readonly SystemResult[]): Partial<Record<
     const k = get('kernel', def.id);
     const b = get('bridge', def.id);
     const t = get('tunstack', def.id);
+    const p = get('tunstack-plain', def.id);
     out[def.id] = {
       tunstackOverKernel: ratio(t, k),
       tunstackOverBridge: ratio(t, b),
       bridgeOverKernel: ratio(b, k),
+      plainOverBridge: ratio(p, b),
     };
   }
   return out;
@@ -121,11 +128,13 @@ const BETTER_MARK: Record<MetricDef['better'], string> = { higher: '↑', lower:
 /** The table printed at the end of a run, then the reasons for every n/a. */
 export function renderTable(result: BenchResult): string {
   const systems = result.systems;
+  const has = (name: SystemName): boolean => systems.some((s) => s.name === name);
   const header = [
     'metric',
     ...systems.map((s) => s.name),
     ...(systems.some((s) => s.name === 'tunstack') ? ['tunstack/kernel', 'tunstack/bridge'] : []),
-    ...(systems.some((s) => s.name === 'bridge') ? ['bridge/kernel'] : []),
+    ...(has('bridge') && has('kernel') ? ['bridge/kernel'] : []),
+    ...(has('bridge') && has('tunstack-plain') ? ['plain/bridge'] : []),
   ];
   const rows: string[][] = [header];
   // Metrics of tests that were not selected (--tests) have no entry anywhere: no row.
@@ -147,6 +156,7 @@ export function renderTable(result: BenchResult): string {
       );
     }
     if (header.includes('bridge/kernel')) row.push(formatRatio(r?.bridgeOverKernel ?? null));
+    if (header.includes('plain/bridge')) row.push(formatRatio(r?.plainOverBridge ?? null));
     rows.push(row);
   }
   const widths = header.map((_, i) => Math.max(...rows.map((row) => row[i].length)));

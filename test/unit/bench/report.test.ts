@@ -103,6 +103,7 @@ describe('computeRatios', () => {
       tunstackOverKernel: 0.1,
       tunstackOverBridge: 0.2,
       bridgeOverKernel: 0.5,
+      plainOverBridge: null,
     });
   });
 
@@ -117,11 +118,13 @@ describe('computeRatios', () => {
       tunstackOverKernel: 0.5,
       tunstackOverBridge: null,
       bridgeOverKernel: null,
+      plainOverBridge: null,
     });
     expect(r['rr-p50']).toEqual({
       tunstackOverKernel: null,
       tunstackOverBridge: null,
       bridgeOverKernel: null,
+      plainOverBridge: null,
     });
   });
 });
@@ -170,6 +173,18 @@ describe('renderTable', () => {
   it('leaves out the tunstack ratios when tunstack was not measured', () => {
     const t = renderTable(result([system('kernel', {}), system('bridge', {})]));
     expect(t.split('\n')[0]).toMatch(/^metric\s+kernel\s+bridge\s+bridge\/kernel$/);
+  });
+
+  it('divides tunstack-plain by the bridge when both ran (the loss and delay rows)', () => {
+    const t = renderTable(
+      result([
+        system('bridge', { 'loss-down-1': { value: 4e8 } }),
+        system('tunstack-plain', { 'loss-down-1': { value: 1e8 } }),
+      ]),
+    );
+    const [head, , row] = t.split('\n');
+    expect(head).toMatch(/^metric\s+bridge\s+tunstack-plain\s+plain\/bridge$/);
+    expect(row).toMatch(/400 Mbit\/s\s+100 Mbit\/s\s+0\.25×$/);
   });
 
   it('reports a failed setup once instead of per metric', () => {
