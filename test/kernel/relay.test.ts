@@ -85,9 +85,14 @@ function startRelay(egress: string, client: string, cmd: readonly string[], args
 }
 
 /** Run a command through the relay and wait for it (bounded: killed after `timeoutMs`). */
-async function relay(egress: string, cmd: readonly string[], timeoutMs = 60_000): Promise<Run> {
+async function relay(
+  egress: string,
+  cmd: readonly string[],
+  timeoutMs = 60_000,
+  args: string[] = [],
+): Promise<Run> {
   const client = netns.uniqueName();
-  const r = startRelay(egress, client, cmd);
+  const r = startRelay(egress, client, cmd, args);
   const timer = setTimeout(() => r.child.kill('SIGKILL'), timeoutMs);
   try {
     const out = await r.done;
@@ -197,6 +202,34 @@ kernelDescribe('tunstack relay: a namespace networked through the stack', () => 
     const r = await relay(egress, ['ping', '-c', '2', '-W', '5', SERVER]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/2 received/);
+  }, 60_000);
+
+  it('keeps a half-close: the answer after the client FIN still arrives, then FIN', async () => {
+    // socat shuts down its sending side at stdin's EOF and reads on (-t: up to 20 s).
+    const r = await relay(egress, [
+      'sh',
+      '-c',
+      `printf hello | socat -t 20 - TCP:${SERVER}:8083; echo " socat=$?"`,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('hello socat=0\n');
+  }, 60_000);
+
+  it('resets both sides of a flow idle past --idle-timeout', async () => {
+    // A connection that says nothing for 30 s; the relay gives up on the idle flow long before.
+    const script = `
+      const s = require('node:net').connect(8083, '${SERVER}');
+      s.on('error', (e) => { console.log('error ' + e.code); process.exit(0); });
+      s.on('close', () => { console.log('closed'); process.exit(0); });
+      setTimeout(() => { console.log('still open'); process.exit(0); }, 30000);
+    `;
+    const r = await relay(egress, [process.execPath, '-e', script], 60_000, [
+      '--idle-timeout',
+      '1000',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('error ECONNRESET\n');
+    expect(r.stderr).toMatch(/8083.*reset/);
   }, 60_000);
 
   it('carries 1 000 concurrent connections', async () => {
