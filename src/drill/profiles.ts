@@ -55,8 +55,12 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       prr: true,
       // Linux's tcp_recovery default (1): RACK loss detection (RFC 8985).
       rack: true,
-      // Linux's PSH marks: each write's end and each skb it fills.
+      // Linux's PSH flags: each write's end and each TSO packet (src/tcp/push.ts).
       psh: 'linux',
+      // Linux's tcp_slow_start: cwnd grows by every segment an ACK covers.
+      slowStartLimit: 0,
+      // Linux's tcp_set_rto: SRTT + max(4*RTTVAR, 200 ms).
+      linuxRto: true,
     },
   },
 );

@@ -21,6 +21,11 @@ export interface TcpConnectionOptions {
   initialRto: number;
   /** Lower bound on the RTO (RFC 6298 §2.4 says 1 s; Linux and most stacks use 200 ms). */
   minRto: number;
+  /**
+   * Linux's RTO formula: SRTT + max(4*RTTVAR, minRto) instead of RFC 6298's
+   * max(SRTT + 4*RTTVAR, minRto) (src/tcp/rtt.ts). Off by default.
+   */
+  linuxRto: boolean;
   /** Upper bound on the RTO and on backed-off probe intervals. */
   maxRto: number;
   /** Retransmissions of the same data (or unanswered probes) before ETIMEDOUT (Linux tcp_retries2). */
@@ -46,6 +51,12 @@ export interface TcpConnectionOptions {
   keepAliveCount: number;
   /** Initial congestion window in segments (RFC 6928). */
   initialWindow: number;
+  /**
+   * Slow start's growth per ACK in segments, at most (RFC 3465's L): 1 as RFC 5681 §3.1; 0 for
+   * all the ACK covers, up to ssthresh (Linux's tcp_slow_start, which a delayed ACK of two
+   * segments grows by two).
+   */
+  slowStartLimit: number;
   /** Offer window scaling (RFC 7323 §2). */
   windowScale: boolean;
   /** Offer timestamps (RFC 7323 §3). */
@@ -134,6 +145,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   maxOoo: 256 * 1024,
   initialRto: 1000,
   minRto: 200,
+  linuxRto: false,
   maxRto: 120_000,
   maxRetries: 15,
   synRetries: 6,
@@ -145,6 +157,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   keepAliveIntervalMs: 75_000,
   keepAliveCount: 9,
   initialWindow: 10,
+  slowStartLimit: 1,
   windowScale: true,
   timestamps: true,
   sack: true,

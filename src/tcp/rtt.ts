@@ -15,6 +15,12 @@ export interface RttOptions {
   maxRto: number;
   /** Clock granularity G, in ms (RFC 6298 §2); 1 by default. */
   granularity?: number;
+  /**
+   * Linux's RTO: SRTT + max(K*RTTVAR, minRto) (tcp_set_rto: the minimum bounds the variance
+   * term, not the sum), where RFC 6298 takes max(SRTT + K*RTTVAR, minRto). With a 10 ms path
+   * and the 200 ms minimum, Linux waits 210 ms.
+   */
+  linuxRto?: boolean;
 }
 
 /** RFC 6298 §2: the gains alpha = 1/8, beta = 1/4 and the variance multiplier K = 4. */
@@ -83,7 +89,8 @@ export class RttEstimator {
       return;
     }
     const g = this.#o.granularity ?? 1;
-    this.#rto = this.#clamp(this.#srtt + Math.max(g, K * this.#rttvar));
+    const floor = this.#o.linuxRto === true ? this.#o.minRto : g;
+    this.#rto = this.#clamp(this.#srtt + Math.max(floor, K * this.#rttvar));
   }
 
   /** RFC 6298 §2.1: until a round trip has been measured, RTO is the initial value. */

@@ -683,6 +683,7 @@ export class Sender {
       // else a one-segment cwnd (after an RTO) is filled by a full segment and a 12-byte runt.
       mss: this.effMss(0),
       initialWindow: this.#ctx.opts.initialWindow,
+      slowStartLimit: this.#ctx.opts.slowStartLimit,
     });
     const sack = this.#ctx.negotiated.sack;
     const { prr, rack } = this.#ctx.opts;

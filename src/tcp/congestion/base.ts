@@ -15,12 +15,16 @@ export abstract class LossBasedControl implements CongestionControl {
   cwnd: number;
   ssthresh = INITIAL_SSTHRESH;
   protected readonly mss: number;
+  /** Slow start's bound per ACK in bytes (CongestionOptions.slowStartLimit; Infinity: none). */
+  readonly #ssLimit: number;
   #inRecovery = false;
   /** A timeout happened and no new data has been acknowledged since. */
   #timedOut = false;
 
   constructor(o: CongestionOptions) {
     this.mss = o.mss;
+    const l = o.slowStartLimit ?? 1;
+    this.#ssLimit = l > 0 ? l * o.mss : Number.POSITIVE_INFINITY;
     // RFC 5681 §3.1, RFC 6928: the initial window in bytes.
     this.cwnd = o.initialWindow * o.mss;
   }
@@ -34,8 +38,10 @@ export abstract class LossBasedControl implements CongestionControl {
       return;
     }
     if (this.cwnd < this.ssthresh) {
-      // RFC 5681 §3.1 eq. 2: slow start, cwnd += min(N, SMSS) (RFC 3465 with L = 1 SMSS).
-      this.cwnd += Math.min(ackedBytes, this.mss);
+      // RFC 5681 §3.1 eq. 2: slow start, cwnd += min(N, SMSS) (RFC 3465 with L = 1 SMSS), or
+      // L·SMSS; unbounded, as Linux, it stops at ssthresh.
+      const grown = this.cwnd + Math.min(ackedBytes, this.#ssLimit);
+      this.cwnd = this.#ssLimit > this.mss ? Math.min(grown, this.ssthresh) : grown;
       return;
     }
     this.avoid(ackedBytes, now, rtt);

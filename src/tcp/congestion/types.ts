@@ -49,6 +49,11 @@ export interface CongestionOptions {
   mss: number;
   /** Initial window in segments (RFC 6928 allows 10; RFC 5681 §3.1 gives 2 to 4). */
   initialWindow: number;
+  /**
+   * Slow start grows cwnd by at most this many SMSS per ACK (RFC 3465's L; default 1, RFC 5681
+   * §3.1); 0: by all the ACK covers, up to ssthresh (Linux's tcp_slow_start).
+   */
+  slowStartLimit?: number;
 }
 
 /**

@@ -1,0 +1,43 @@
+/**
+ * Choices the linux profile makes where Linux and the RFCs part: the RTO formula (linuxRto) and
+ * slow start's growth per ACK (slowStartLimit).
+ */
+import { describe, expect, it } from 'vitest';
+import { Reno } from '../../../src/tcp/congestion/reno.ts';
+import { RttEstimator } from '../../../src/tcp/rtt.ts';
+
+describe('linuxRto', () => {
+  const o = { initialRto: 1000, minRto: 200, maxRto: 120_000 };
+  it('RFC 6298 clamps the sum to the minimum; Linux adds the minimum-bounded variance to SRTT', () => {
+    const rfc = new RttEstimator(o);
+    const linux = new RttEstimator({ ...o, linuxRto: true });
+    rfc.sample(10);
+    linux.sample(10);
+    expect(rfc.rto).toBe(200); // max(10 + 4*5, 200)
+    expect(linux.rto).toBe(210); // 10 + max(4*5, 200)
+    // A long path: the variance term is above the minimum, and both agree.
+    const a = new RttEstimator(o);
+    const b = new RttEstimator({ ...o, linuxRto: true });
+    a.sample(300);
+    b.sample(300);
+    expect(a.rto).toBe(900);
+    expect(b.rto).toBe(900);
+  });
+});
+
+describe('slowStartLimit', () => {
+  it('1 grows cwnd by one SMSS per ACK; 0 by all it covers, up to ssthresh', () => {
+    const rfc = new Reno({ mss: 1000, initialWindow: 10 });
+    const linux = new Reno({ mss: 1000, initialWindow: 10, slowStartLimit: 0 });
+    rfc.onAck(2000, 0, 10_000);
+    linux.onAck(2000, 0, 10_000);
+    expect(rfc.cwnd).toBe(11_000);
+    expect(linux.cwnd).toBe(12_000);
+    linux.ssthresh = 13_000;
+    linux.onAck(3000, 1, 12_000);
+    expect(linux.cwnd).toBe(13_000);
+    const two = new Reno({ mss: 1000, initialWindow: 10, slowStartLimit: 2 });
+    two.onAck(5000, 0, 10_000);
+    expect(two.cwnd).toBe(12_000);
+  });
+});
