@@ -13,6 +13,7 @@ export const PROGRAM_EXAMPLES: readonly Example[] = [
   ['ip netns exec tunstack curl http://10.0.0.2/', 'from another terminal: talk to it'],
   ['tunstack ss -i', 'its TCP connections, with rtt, cwnd and state history'],
   ['tunstack ladder docs/ladder-curl.pcap', 'a capture drawn as a ladder diagram'],
+  ['tunstack relay -- curl -sI http://example.org/', 'a command networked through the stack'],
   ['tunstack drill test/drill', 'packetdrill scripts against the TCP core'],
   ['tunstack help up', "a command's options and examples"],
 ];
@@ -26,8 +27,19 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['tunstack up --record 500', 'keep the last 500 packets for `tunstack ladder --live`'],
     ['tunstack up --impair loss=5%,delay=20ms,seed=7', 'a lossy, slow link, reproducibly'],
     ['tunstack up --congestion reno --no-tlp', "Reno, no tail loss probes (the RFCs' defaults)"],
+    ['tunstack up --ecn', 'ask for ECN on our connects too (it is accepted anyway)'],
     ['ip netns exec tunstack ping -c 3 10.0.0.2', 'then, from another terminal'],
     ['kill -USR1 PID', "print the stack's counters (USR2: the connection table)"],
+  ],
+  relay: [
+    [
+      'tunstack relay -- curl -sO http://10.9.0.1/f',
+      'run curl in a namespace networked by tunstack',
+    ],
+    ['tunstack relay --netns demo', 'stay up; then `ip netns exec demo curl …` from elsewhere'],
+    ['tunstack ss --netns demo', 'its connections, and each relayed flow with both sides'],
+    ['tunstack relay --dns 10.9.0.53 -- getent hosts x.test', 'resolve through a given resolver'],
+    ['tunstack relay --record 2000 -- curl …', 'then `tunstack ladder --live --netns …`'],
   ],
   ss: [
     ['tunstack ss', 'the connection table of the stack in netns tunstack'],

@@ -33,7 +33,7 @@ import { realClock } from '../stack/clock.ts';
 import type { Link } from '../stack/link.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
-import type { TcpConnectionOptions } from '../tcp/options.ts';
+import type { EcnMode, TcpConnectionOptions } from '../tcp/options.ts';
 import type { SynCookieMode } from '../tcp/syncookie.ts';
 import { tryParseIpv4 } from '../wire/ipv4.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
@@ -95,6 +95,12 @@ export interface UpOptions {
    */
   synCookies?: SynCookieMode;
   /**
+   * ECN (RFC 3168) as Linux's net.ipv4.tcp_ecn: unset keeps the core's default, 2 (accept it when
+   * a peer's SYN asks, never ask: Linux's default); `--ecn` gives 1 (ask on our connects too),
+   * `--no-ecn` 0 (never).
+   */
+  ecn?: EcnMode;
+  /**
    * Send and receive buffer of every connection, bytes (default the core's 256 KiB). A path with
    * a long round trip needs a window of its bandwidth-delay product (the bench's delay rows);
    * the receive buffer also bounds the out-of-order queue, as Linux counts it against rcvbuf.
@@ -109,7 +115,7 @@ export interface UpOptions {
  * drill and the simulator.
  */
 export function realLinkTcp(
-  o: Pick<UpOptions, 'congestion' | 'tlp' | 'sndBuf' | 'rcvBuf'>,
+  o: Pick<UpOptions, 'congestion' | 'tlp' | 'sndBuf' | 'rcvBuf' | 'ecn'>,
 ): Partial<TcpConnectionOptions> {
   // PRR (RFC 6937), as Linux's tcp_cwnd_reduction: recovery paces its sends instead of a pause
   // then a burst. RACK (RFC 8985), as Linux: loss detected by time, lost retransmissions too.
@@ -120,6 +126,7 @@ export function realLinkTcp(
     rack: true,
     ...(o.sndBuf !== undefined ? { sndBuf: o.sndBuf } : {}),
     ...(o.rcvBuf !== undefined ? { rcvBuf: o.rcvBuf, maxOoo: o.rcvBuf } : {}),
+    ...(o.ecn !== undefined ? { ecn: o.ecn } : {}),
   };
 }
 
@@ -447,6 +454,7 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     synCookies: Number(raw.synCookies ?? 1) as SynCookieMode,
     sndBuf: raw.sndBuf as number | undefined,
     rcvBuf: raw.rcvBuf as number | undefined,
+    ecn: raw.ecn === true ? 1 : raw.ecn === false ? 0 : undefined,
   };
   const logger = createLogger(o.logLevel, o.logFormat);
   if (process.getuid?.() !== 0)
@@ -564,6 +572,12 @@ export const upCommand: CliCommand = {
         'IFF_VNET_HDR + TSO4: 64 KiB TCP segments to and from the kernel (default, when it can)',
       )
       .option('--no-offload', 'plain TUN, one MTU-sized packet per read/write (for comparison)')
+      .option(
+        '--ecn',
+        "ECN (RFC 3168): ask for it on our connects too (Linux's tcp_ecn=1); by default it is " +
+          'accepted when a peer asks (tcp_ecn=2)',
+      )
+      .option('--no-ecn', 'no ECN at all, not even when a peer asks (tcp_ecn=0)')
       .option(
         '--snd-buf <bytes>',
         'send buffer of every TCP connection (default 256 KiB)',

@@ -18,6 +18,11 @@ describe('up: TCP defaults for a real link', () => {
       rack: true,
     });
   });
+  it('--ecn asks for ECN (1), --no-ecn refuses it (0); unset keeps the core default (2, accept)', () => {
+    expect(realLinkTcp({ ecn: 1 })).toMatchObject({ ecn: 1 });
+    expect(realLinkTcp({ ecn: 0 })).toMatchObject({ ecn: 0 });
+    expect(realLinkTcp({})).not.toHaveProperty('ecn');
+  });
   it('--snd-buf and --rcv-buf size every connection; the receive buffer bounds reassembly too', () => {
     expect(realLinkTcp({ sndBuf: 16 << 20, rcvBuf: 8 << 20 })).toEqual({
       congestion: 'cubic',
