@@ -82,6 +82,8 @@ export function formatOption(o: OptionSpec): string {
       return `sack ${o.blocks.map((b) => `${b.left}:${b.right}`).join(' ')}`;
     case 'ts':
       return `TS val ${num(o.val)} ecr ${num(o.ecr)}`;
+    case 'fastOpen':
+      return `${o.exp ? 'FOEXP' : 'FO'}${o.cookie === '' ? '' : ` ${o.cookie}`}`;
   }
 }
 

@@ -45,7 +45,13 @@ export type OptionSpec =
   | { kind: 'wscale'; value: Maybe }
   | { kind: 'sackOK' }
   | { kind: 'sack'; blocks: Array<{ left: number; right: number }> }
-  | { kind: 'ts'; val: Maybe; ecr: Maybe };
+  | { kind: 'ts'; val: Maybe; ecr: Maybe }
+  /**
+   * TCP Fast Open (RFC 7413): `FO` (kind 34) or `FOEXP` (the experimental kind 254 with magic
+   * 0xF989), with a cookie in hex or none (a cookie request). Parsed only: tunstack has no TFO, so
+   * an inbound one is ignored (as Linux with it off) and an expected outbound one never matches.
+   */
+  | { kind: 'fastOpen'; exp: boolean; cookie: string };
 
 export interface TcpFlags {
   syn: boolean;
@@ -495,6 +501,19 @@ class Parser {
         if (blocks.length === 0) this.fail('expected SACK blocks L:R');
         return { kind: 'sack', blocks };
       }
+      case 'FO':
+      case 'FOEXP': {
+        // The cookie's hex digits may lex as several tokens (`0123abcd`: an int, then a word).
+        let cookie = '';
+        while (
+          (this.peek().kind === 'int' || this.peek().kind === 'word') &&
+          /^[0-9a-fA-F]+$/.test(this.peek().text)
+        )
+          cookie += this.next().text;
+        if (cookie.length % 2 !== 0 || cookie.length > 32)
+          this.fail('a TFO cookie is an even number of hex digits, at most 16 bytes', t);
+        return { kind: 'fastOpen', exp: t.text === 'FOEXP', cookie: cookie.toLowerCase() };
+      }
       case 'TS': {
         this.word('val');
         const val = this.maybeUint('TS val', 0xffffffff, wild);
@@ -663,6 +682,8 @@ export function optionBytes(o: OptionSpec): number {
       return 2 + 8 * o.blocks.length;
     case 'ts':
       return 10;
+    case 'fastOpen':
+      return (o.exp ? 4 : 2) + o.cookie.length / 2;
   }
 }
 

@@ -107,6 +107,17 @@ describe('packets', () => {
       { kind: 'wscale', value: 7 },
     ]);
   });
+  it("TCP Fast Open's option: FO (kind 34) or FOEXP, with a cookie in hex or none", () => {
+    const p = packet('+0 < S 0:10(10) win 32792 <mss 1460,FO 0123abcd,nop,nop,FOEXP>');
+    expect(p.options).toEqual([
+      { kind: 'mss', value: 1460 },
+      { kind: 'fastOpen', exp: false, cookie: '0123abcd' },
+      { kind: 'nop' },
+      { kind: 'nop' },
+      { kind: 'fastOpen', exp: true, cookie: '' },
+    ]);
+    expect(syntaxError('+0 < S 0:0(0) win 1 <FO 123>').detail).toMatch(/even number of hex/);
+  });
   it('a msghdr: msg_iov(N)=[...] and msg_name(...)=... are assignments', () => {
     const c = call(
       '+0 sendmsg(4, {msg_name(...)=..., msg_iov(2)=[{..., 40}, {..., 20}], msg_flags=0}, 0) = 60',
