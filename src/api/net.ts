@@ -34,6 +34,7 @@ import type { TcpHandle, TcpListenOwner, TcpOwner } from '../stack/tcp.ts';
 import type { Timer } from '../stack/timers.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { TcpEvent } from '../tcp/events.ts';
+import type { EcnMode, TcpConnectionOptions } from '../tcp/options.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
 import { ERRNO, nodeError, sysError, validatePort } from './errors.ts';
 
@@ -63,6 +64,8 @@ export interface ConnectOptions extends SocketConstructorOptions {
   timeout?: number;
   /** Congestion control of this connection (as Linux's TCP_CONGESTION); default: the stack's. */
   congestion?: CongestionName;
+  /** ECN (RFC 3168; docs/ecn.md): 0 never, 1 ask for it, 2 accept only; default: the stack's. */
+  ecn?: EcnMode;
 }
 
 export interface ServerOptions {
@@ -74,6 +77,20 @@ export interface ServerOptions {
   keepAliveInitialDelay?: number;
   /** Congestion control of the accepted connections; default: the stack's. */
   congestion?: CongestionName;
+  /** ECN of the accepted connections (docs/ecn.md); default: the stack's. */
+  ecn?: EcnMode;
+}
+
+/** The TCP options a connect or a server overrides, or undefined for the stack's own. */
+function tcpOverrides(o: {
+  congestion?: CongestionName;
+  ecn?: EcnMode;
+}): Partial<TcpConnectionOptions> | undefined {
+  if (o.congestion === undefined && o.ecn === undefined) return undefined;
+  return {
+    ...(o.congestion !== undefined ? { congestion: o.congestion } : {}),
+    ...(o.ecn !== undefined ? { ecn: o.ecn } : {}),
+  };
 }
 
 export interface ListenOptions {
@@ -175,7 +192,7 @@ export class Socket extends Duplex implements TcpOwner {
       process.nextTick(() => this.destroy(err));
       return this;
     }
-    const conn = opts.congestion === undefined ? undefined : { congestion: opts.congestion };
+    const conn = tcpOverrides(opts);
     const r = this.#stack.tcp.connect(addr, port, this, opts.localPort, conn);
     if (typeof r === 'string') {
       process.nextTick(() => this.destroy(sysError(r, 'connect', host, port)));
@@ -559,8 +576,7 @@ export class Server extends EventEmitter implements TcpListenOwner {
     }
     const tcp = this.#stack.tcp;
     const port = requested === 0 ? tcp.allocatePort() : requested;
-    const cc = this.#options.congestion;
-    const conn = cc === undefined ? undefined : { congestion: cc };
+    const conn = tcpOverrides(this.#options);
     if (port === null || !tcp.listen(port, this, opts.backlog, conn)) {
       process.nextTick(() => this.emit('error', sysError('EADDRINUSE', 'listen', host, requested)));
       return this;

@@ -152,3 +152,26 @@ it('CE marks are echoed with ECE until CWR, and the sender backs off without ret
   await client.close();
   await server.close();
 });
+
+it('per connection: connect({ ecn: 1 }) asks; createServer({ ecn: 0 }) refuses, the default accepts', async () => {
+  const { clock, client, server } = netPair();
+  const refusing = server.net.createServer({ ecn: 0 }, () => {});
+  refusing.listen(81);
+  const accepting = server.net.createServer(() => {});
+  accepting.listen(82);
+  const plain = server.net.createServer(() => {});
+  plain.listen(83);
+  const a = client.net.connect({ port: 81, host: SERVER, ecn: 1 });
+  const b = client.net.connect({ port: 82, host: SERVER, ecn: 1 });
+  const c = client.net.connect({ port: 83, host: SERVER }); // the default never asks
+  let up = 0;
+  for (const s of [a, b, c]) s.on('connect', () => up++);
+  await runUntil(clock, () => up === 3, 5_000, 'all connected');
+  const ecnTo = (port: number) =>
+    client.connections().find((r) => r.remote === `${SERVER}:${port}`)?.ecn !== undefined;
+  expect([ecnTo(81), ecnTo(82), ecnTo(83)]).toEqual([false, true, false]);
+  for (const s of [a, b, c]) s.destroy();
+  for (const srv of [refusing, accepting, plain]) srv.close();
+  await client.close();
+  await server.close();
+});
