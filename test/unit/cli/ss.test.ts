@@ -87,6 +87,13 @@ describe('formatSs', () => {
     expect(formatSs([row({ history: [] })], { info: true })).not.toContain('hist:');
   });
 
+  it('-i: `ecn` for a connection that agreed it, and its counters that are not zero', () => {
+    const ecn = { ceReceived: 0, eceReceived: 7, cwndReduced: 2, cwrSent: 2 };
+    const info = formatSs([row({ ecn })], { info: true }).split('\n')[2];
+    expect(info).toMatch(/^\t ecn ecn_ece:7 ecn_reduced:2 ecn_cwr:2 rto:200 /);
+    expect(formatSs([row({})], { info: true })).not.toContain('ecn');
+  });
+
   it('names every RFC 9293 state as ss does', () => {
     // TCP_STATES is in RFC 9293 §3.3.2's order: CLOSED, LISTEN, SYN_SENT, … TIME_WAIT.
     expect(TCP_STATES.map(ssState)).toEqual([

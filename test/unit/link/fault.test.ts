@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { FaultLink, type Impairment, parseImpair } from '../../../src/link/fault.ts';
 import { SimLink } from '../../../src/link/sim.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
+import { internetChecksum } from '../../../src/wire/checksum.ts';
+import { IpEcn, IpProtocol, Ipv4View } from '../../../src/wire/ipv4.ts';
+import { ParseError } from '../../../src/wire/parse-error.ts';
 
 describe('parseImpair', () => {
   it('reads the --impair syntax', () => {
@@ -148,5 +151,67 @@ describe('FaultLink', () => {
     };
     expect(run(11)).toBe(run(11));
     expect(run(11)).not.toBe(run(12));
+  });
+});
+
+describe('FaultLink ce (RFC 3168 §5 marks)', () => {
+  it('parses ce=2%', () => {
+    expect(parseImpair('ce=2%,seed=3')).toEqual({ ce: 0.02, seed: 3 });
+  });
+
+  /** An IPv4 packet (8 payload bytes) with the given ECN field and a valid header checksum. */
+  const packet = (ecn: number, i: number): Uint8Array => {
+    const p = new Uint8Array(28);
+    Ipv4View.emit(p, {
+      src: 0x0a000001,
+      dst: 0x0a000002,
+      protocol: IpProtocol.Udp,
+      ttl: 64,
+      id: i,
+      dontFrag: true,
+      moreFrags: false,
+      fragOffset: 0,
+      tos: 0xb8 | ecn, // a DSCP (EF) that must survive the mark
+      payloadLength: 8,
+    });
+    return p;
+  };
+
+  it('marks only ECT packets CE, both ways, keeps the DSCP and a valid header checksum', () => {
+    const clock = new VirtualClock();
+    const [a, b] = SimLink.pair(clock);
+    const fault = new FaultLink(a, { ce: 0.3, seed: 5 }, clock);
+    const atB: Uint8Array[] = [];
+    const atFault: Uint8Array[] = [];
+    b.attach({ packet: (p) => atB.push(p.slice()) });
+    fault.attach({ packet: (p) => atFault.push(p.slice()) });
+    const kinds = [IpEcn.NotEct, IpEcn.Ect0, IpEcn.Ect1];
+    for (let i = 0; i < 600; i++) fault.send(packet(kinds[i % 3], i));
+    fault.flush();
+    for (let i = 0; i < 600; i++) b.send(packet(kinds[i % 3], i));
+    b.flush();
+    clock.runUntilIdle();
+    for (const [got, marked] of [
+      [atB, fault.stats.tx.ceMarked],
+      [atFault, fault.stats.rx.ceMarked],
+    ] as const) {
+      expect(got).toHaveLength(600);
+      let ce = 0;
+      for (const p of got) {
+        const v = Ipv4View.check(p); // checks the header checksum
+        expect(v).not.toBeInstanceOf(ParseError);
+        expect(internetChecksum(p, 0, 20)).toBe(0);
+        expect(p[1] >> 2).toBe(0xb8 >> 2);
+        const sent = kinds[(p[4] * 256 + p[5]) % 3];
+        const now = p[1] & 3;
+        if (sent === IpEcn.NotEct) expect(now).toBe(IpEcn.NotEct);
+        else if (now === IpEcn.Ce) ce++;
+        else expect(now).toBe(sent);
+      }
+      expect(ce).toBe(marked);
+      // About 30 % of the 400 ECT packets.
+      expect(ce).toBeGreaterThan(80);
+      expect(ce).toBeLessThan(160);
+    }
   });
 });
