@@ -664,10 +664,14 @@ export class TcpConnection implements FourTuple {
         this.#enter('CLOSE_WAIT');
         break;
       case 'FIN_WAIT_1':
+        // Linux tcp_fin: after our own FIN the peer's is ACKed at once, whatever the delayed-ACK
+        // mode (options.quickAck makes the receiver wait only in ESTABLISHED).
+        this.#rcv.ackNow = true;
         if (this.#snd.finAcked()) this.#enterTimeWait(now);
         else this.#enter('CLOSING');
         break;
       case 'FIN_WAIT_2':
+        this.#rcv.ackNow = true;
         this.#enterTimeWait(now);
         break;
       default:

@@ -1,10 +1,11 @@
 /**
  * Choices the linux profile makes where Linux and the RFCs part: the RTO formula (linuxRto) and
- * slow start's growth per ACK (slowStartLimit).
+ * slow start's growth per ACK (slowStartLimit); and the quick-ACK mode's ACK of a FIN after ours.
  */
 import { describe, expect, it } from 'vitest';
 import { Reno } from '../../../src/tcp/congestion/reno.ts';
 import { RttEstimator } from '../../../src/tcp/rtt.ts';
+import { drain, established, feed, l, r } from './helpers.ts';
 
 describe('linuxRto', () => {
   const o = { initialRto: 1000, minRto: 200, maxRto: 120_000 };
@@ -39,5 +40,27 @@ describe('slowStartLimit', () => {
     const two = new Reno({ mss: 1000, initialWindow: 10, slowStartLimit: 2 });
     two.onAck(5000, 0, 10_000);
     expect(two.cwnd).toBe(12_000);
+  });
+});
+
+describe("quickAck: the peer's FIN after ours", () => {
+  it('is ACKed at once in FIN_WAIT_2, even after data (Linux tcp_fin)', () => {
+    const c = established({ quickAck: true });
+    c.shutdown();
+    drain(c, 20);
+    feed(c, 20, { control: 'none', seq: r(1), ack: l(2), window: 64000 });
+    feed(c, 30, {
+      control: 'none',
+      seq: r(1),
+      ack: l(2),
+      window: 64000,
+      payload: new Uint8Array(100),
+    });
+    drain(c, 30);
+    c.close();
+    feed(c, 40, { control: 'fin', seq: r(101), ack: l(2), window: 64000 });
+    expect(c.state).toBe('TIME_WAIT');
+    const out = drain(c, 40);
+    expect(out.map((s) => [s.control, s.ack])).toEqual([['none', r(102)]]);
   });
 });
