@@ -8,8 +8,8 @@
  * flows both ways, 1-byte request/response latency percentiles, connections per second, memory
  * per idle connection with 10 000 held, ping RTT and flood loss, bulk throughput under 1, 5 and
  * 10 % loss each way (nftables `numgen random`, since this kernel has no netem), and bulk
- * throughput with 20 ms added each way, without loss and with 5 % (a second instance of each
- * system, whose packets tunbridge or the stack's --impair hold back).
+ * throughput with 20 ms added each way, without loss and (server→kernel) with 5 % (a second
+ * instance of each system, whose packets tunbridge or the stack's --impair hold back).
  *
  * Output: a progress line per test on stderr; a table with ratios tunstack/kernel and
  * tunstack/bridge on stdout; bench/results/<timestamp>.json and .svg.

@@ -35,12 +35,6 @@ export const METRICS = [
   { id: 'delay-up-1', label: 'bulk kernel→server, delay', unit: 'bit/s', better: 'higher' },
   { id: 'delay-down-1', label: 'bulk server→kernel, delay', unit: 'bit/s', better: 'higher' },
   {
-    id: 'delay-loss-up-1',
-    label: 'bulk kernel→server, delay, 5% loss',
-    unit: 'bit/s',
-    better: 'higher',
-  },
-  {
     id: 'delay-loss-down-1',
     label: 'bulk server→kernel, delay, 5% loss',
     unit: 'bit/s',
@@ -208,6 +202,14 @@ async function bulk(
  * Drop `percent` % of TCP packets each way at the client namespace's input and output hooks
  * (this kernel has no netem), run fn, and remove the rules whatever happens.
  *
+ * Server→kernel this is loss both ways: data dropped on input is lost to the server's sender, and
+ * an ACK dropped on output is never sent. Kernel→server it is not: a segment of the kernel
+ * sender's dropped at its own output hook makes the transmit fail (tcp_transmit_skb returns the
+ * error), the segment stays unsent and goes out again at the next chance, with no
+ * retransmission and no loss response (measured: 0.4 % of segments retransmitted with 5 %
+ * dropped). The kernel→server loss rows measure ACK loss and those retried sends, the same for
+ * every system, not a receiver's loss recovery.
+ *
  * Netfilter sees a kernel TCP sender's GSO batches (up to 64 KiB) before they are cut into
  * segments, and a veth pair passes them across whole, so a rule dropping 5 % of "packets" would
  * drop 5 % of batches of up to 45 segments. For the loss test every device of the topology is
@@ -303,7 +305,10 @@ const lossAtTest = (direction: 'up' | 'down', percent: 1 | 10): Test => ({
 
 /**
  * Bulk over a path with a round trip of 2 × delayMs more (issue 11: real paths are far longer
- * than a veth's 15 µs), without loss or with lossPercent each way as the loss rows.
+ * than a veth's 15 µs), without loss or with lossPercent each way as the loss rows. With loss,
+ * only server→kernel: the kernel sender's own segments are dropped at its namespace's output
+ * hook, which it sees as a failed send and repeats at once (see withLoss), so a kernel→server
+ * row would measure ACK loss only.
  */
 const delayTest = (direction: 'up' | 'down', lossy: boolean): Test => {
   const id = `delay${lossy ? '-loss' : ''}-${direction}-1` as MetricId;
@@ -627,7 +632,6 @@ export const TESTS: readonly Test[] = [
   lossAtTest('down', 10),
   delayTest('up', false),
   delayTest('down', false),
-  delayTest('up', true),
   delayTest('down', true),
 ];
 
