@@ -159,6 +159,11 @@ export function applySetting(o: TcpConnectionOptions, name: string, value: strin
       else o.sndBuf = mid;
       return true;
     }
+    case 'tcp_ecn':
+      // 0 never, 1 ask and accept, 2 accept (src/tcp/ecn.ts); Linux's AccECN modes (3+) are not here.
+      if (n !== 0 && n !== 1 && n !== 2) return false;
+      o.ecn = n;
+      return true;
     case 'tcp_congestion_control':
       if (value !== 'reno' && value !== 'cubic') return false;
       o.congestion = value;

@@ -7,7 +7,7 @@
  */
 import type { TcpConnection } from '../tcp/conn.ts';
 import type { TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
-import type { OptionSpec, SegmentSpec, Usecs } from './parse.ts';
+import { ecnName, type OptionSpec, type SegmentSpec, type Usecs } from './parse.ts';
 
 /** How sequence numbers are shown: `seq - seqBase`, `ack - ackBase` (both modulo 2³²). */
 export interface SeqView {
@@ -103,7 +103,8 @@ export function formatSegment(
 ): string {
   const seq = rel(seg.seq, view.seqBase);
   const len = seg.payload.length;
-  let s = `${direction} ${flagText(seg)} ${seq}:${(seq + len) >>> 0}(${len})`;
+  const ecn = seg.ipEcn ? ` [${ecnName(seg.ipEcn)}]` : '';
+  let s = `${direction}${ecn} ${flagText(seg)} ${seq}:${(seq + len) >>> 0}(${len})`;
   if (seg.ack !== null) s += ` ack ${rel(seg.ack, view.ackBase)}`;
   s += ` win ${seg.window}`;
   if (seg.urg) s += ` urg ${seg.urgentPointer}`;
@@ -114,7 +115,8 @@ export function formatSegment(
 export function formatSpec(spec: SegmentSpec): string {
   const dir = spec.direction === 'in' ? '<' : '>';
   const ports = spec.ports ? ` ${spec.ports.src}>${spec.ports.dst}` : '';
-  let s = `${dir}${ports} ${spec.flagText} ${spec.seq}:${(spec.seq + spec.len) >>> 0}(${spec.len})`;
+  const ecn = spec.ecn === null ? '' : ` [${spec.ecn}]`;
+  let s = `${dir}${ports}${ecn} ${spec.flagText} ${spec.seq}:${(spec.seq + spec.len) >>> 0}(${spec.len})`;
   if (spec.flags.ack || spec.ack !== 0) s += ` ack ${num(spec.ack)}`;
   if (spec.win !== null || spec.direction === 'in') s += ` win ${num(spec.win)}`;
   if (spec.urg !== 0) s += ` urg ${spec.urg}`;

@@ -12,7 +12,7 @@
  */
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { flagText, formatOption, wireLayout } from './format.ts';
-import type { OptionSpec, SegmentSpec, TcpFlags } from './parse.ts';
+import { ecnMatches, ecnName, type OptionSpec, type SegmentSpec, type TcpFlags } from './parse.ts';
 
 export interface MatchContext {
   /** The stack's ISN: outbound sequence numbers are compared as `seq - seqBase`. */
@@ -61,6 +61,10 @@ export function matchSegment(spec: SegmentSpec, seg: TcpRepr, ctx: MatchContext)
   const diffs: FieldDiff[] = [];
   const diff = (field: string, expected: unknown, actual: unknown) =>
     diffs.push({ field, expected: String(expected), actual: String(actual) });
+
+  // The IP header's ECN field, when the script names a codepoint (packetdrill: else unchecked).
+  const field = seg.ipEcn ?? 0;
+  if (spec.ecn !== null && !ecnMatches(spec.ecn, field)) diff('ecn', spec.ecn, ecnName(field));
 
   const got = actualFlags(seg);
   const flagsDiffer = FLAG_NAMES.some(([k]) => got[k] !== spec.flags[k]);

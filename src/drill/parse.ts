@@ -64,8 +64,32 @@ export interface TcpFlags {
   cwr: boolean;
 }
 
+/**
+ * packetdrill's ECN codepoint on a packet (`> [ect0] P. 1:1001(1000)`, RFC 3168 §5): the IP
+ * header's ECN field to send inbound, or to find outbound (`ect01`: ECT(0) or ECT(1)).
+ */
+export type EcnCodepoint = 'noecn' | 'ect0' | 'ect1' | 'ect01' | 'ce';
+const ECN_CODEPOINTS: readonly string[] = ['noecn', 'ect0', 'ect1', 'ect01', 'ce'];
+
+/** The IP ECN field a codepoint stands for (`ect01`, outbound only, as ECT(0)). */
+export function ecnField(c: EcnCodepoint): number {
+  return c === 'noecn' ? 0 : c === 'ect1' ? 1 : c === 'ce' ? 3 : 2;
+}
+
+/** Whether an outbound packet's ECN field `field` is what codepoint `c` asks for. */
+export function ecnMatches(c: EcnCodepoint, field: number): boolean {
+  return c === 'ect01' ? field === 1 || field === 2 : field === ecnField(c);
+}
+
+/** The codepoint of an ECN field, as packetdrill spells it. */
+export function ecnName(field: number): EcnCodepoint {
+  return (['noecn', 'ect1', 'ect0', 'ce'] as const)[field & 3];
+}
+
 export interface SegmentSpec {
   direction: 'in' | 'out';
+  /** The IP ECN field when the script writes one; null: Not-ECT inbound, unchecked outbound. */
+  ecn: EcnCodepoint | null;
   /** Ports when the script names them (`< 40000>8080 S ...`), else null. */
   ports: { src: number; dst: number } | null;
   flags: TcpFlags;
@@ -407,6 +431,17 @@ class Parser {
       const dst = this.uint('destination port', 0xffff);
       ports = { src, dst };
     }
+    let ecn: EcnCodepoint | null = null;
+    if (this.isPunct('[')) {
+      this.next();
+      const t = this.next();
+      if (t.kind !== 'word' || !ECN_CODEPOINTS.includes(t.text))
+        this.fail(`expected an ECN codepoint (${ECN_CODEPOINTS.join(', ')})`, t);
+      ecn = t.text as EcnCodepoint;
+      if (ecn === 'ect01' && direction === 'in')
+        this.fail('[ect01] can only be used with outbound packets', t);
+      this.punct(']');
+    }
     const flagText = this.flags();
     const flags = flagsOf(flagText);
     if (flags === null) this.fail(`invalid TCP flags '${flagText}'`);
@@ -457,7 +492,7 @@ class Parser {
       }
       this.punct('>');
     }
-    return { direction, ports, flags, flagText, seq, len, ack, win, urg, options };
+    return { direction, ecn, ports, flags, flagText, seq, len, ack, win, urg, options };
   }
 
   /** Flags: `S`, `S.`, `.`, `P.`, `F.`, `R`, `-` ... */

@@ -33,6 +33,7 @@ import {
   type DrillEvent,
   type DrillScript,
   DrillSyntaxError,
+  ecnField,
   parseScript,
   type SegmentSpec,
   type SyscallSpec,
@@ -404,6 +405,7 @@ class Runner {
       urgentPointer: spec.urg,
       options,
       payload: new Uint8Array(spec.len),
+      ...(spec.ecn === null ? {} : { ipEcn: ecnField(spec.ecn) }),
     };
     this.trace(
       `${formatSeconds(this.now)} ${formatSegment(seg, '<', { seqBase: 0, ackBase: isn })}`,

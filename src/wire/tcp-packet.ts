@@ -15,7 +15,10 @@ export interface TcpPacket {
   tcp: TcpRepr;
 }
 
-/** A new IPv4 packet (DF set, TTL 64, id 0) carrying `seg` from `src` to `dst`, checksums filled in. */
+/**
+ * A new IPv4 packet (DF set, TTL 64, id 0) carrying `seg` from `src` to `dst`, checksums filled in;
+ * the IP header's ECN field is `seg.ipEcn` (Not-ECT when absent).
+ */
 export function emitTcpPacket(seg: TcpRepr, src: number, dst: number): Uint8Array {
   const len = tcpSegmentLen(seg);
   const packet = new Uint8Array(IPV4_MIN_HEADER_LEN + len);
@@ -28,6 +31,7 @@ export function emitTcpPacket(seg: TcpRepr, src: number, dst: number): Uint8Arra
     dontFrag: true,
     moreFrags: false,
     fragOffset: 0,
+    tos: (seg.ipEcn ?? 0) & 3,
     payloadLength: len,
   });
   emitTcp(packet.subarray(IPV4_MIN_HEADER_LEN), seg, src, dst);
@@ -35,7 +39,8 @@ export function emitTcpPacket(seg: TcpRepr, src: number, dst: number): Uint8Arra
 }
 
 /**
- * The TCP segment in an IPv4 packet, its payload a view into `packet`; or the reason it is not
+ * The TCP segment in an IPv4 packet, its payload a view into `packet` (`ipEcn` from the IP
+ * header when not Not-ECT); or the reason it is not
  * one: an IPv4 or TCP parse reason, or 'not-tcp' for a valid packet of another protocol.
  */
 export function parseTcpPacket(packet: Uint8Array): TcpPacket | ParseError {
@@ -45,5 +50,7 @@ export function parseTcpPacket(packet: Uint8Array): TcpPacket | ParseError {
   const view = TcpView.check(ip.payload, ip.src, ip.dst);
   if (view instanceof ParseError) return view;
   const tcp = parseTcp(view);
-  return tcp instanceof ParseError ? tcp : { src: ip.src, dst: ip.dst, tcp };
+  if (tcp instanceof ParseError) return tcp;
+  if ((ip.tos & 3) !== 0) tcp.ipEcn = ip.tos & 3;
+  return { src: ip.src, dst: ip.dst, tcp };
 }

@@ -49,6 +49,7 @@ const flagText = fc
 
 const segment: fc.Arbitrary<Omit<SegmentSpec, 'flags'>> = fc.record({
   direction: fc.constantFrom<'in' | 'out'>('in', 'out'),
+  ecn: fc.constantFrom(null, 'noecn' as const, 'ect0' as const, 'ect1' as const, 'ce' as const),
   ports: fc.option(fc.record({ src: u16, dst: u16 }), { nil: null }),
   flagText,
   seq: u32,
