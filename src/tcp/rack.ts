@@ -86,6 +86,11 @@ export class RackLog {
   #dsackRound: number | null = null;
   /** When the reordering timer should fire (RFC 8985 §6.2 step 6), or null. */
   reorderAt: number | null = null;
+  /**
+   * Bytes the last ACK delivered: newly SACKed, or newly acknowledged and not SACKed before
+   * (Linux's "delivered", what its congestion control grows by).
+   */
+  delivered = 0;
 
   readonly stats: RackStats = { markedLost: 0, lostRetransmissions: 0, dsacks: 0 };
 
@@ -127,12 +132,15 @@ export class RackLog {
     if (seqGeq(seq, sndMax)) {
       const n = this.#recs.length;
       const last = n > this.#head ? this.#recs[n - 1] : null;
+      // A run grows only while it holds whole segments, so that segment edges inside it stay
+      // at multiples of the SMSS from its start (#markSacked relies on that).
       if (
         last !== null &&
         last.end === seq &&
         last.xmit === now &&
         last.state === IN_FLIGHT &&
-        !last.rexmit
+        !last.rexmit &&
+        seqDiff(last.end, last.start) % this.#smss === 0
       ) {
         last.end = end;
       } else {
@@ -183,6 +191,7 @@ export class RackLog {
    * it carries a D-SACK (RFC 2883); returns true when it does.
    */
   onAck(now: number, ack: number, blocks: readonly SackBlock[], sndMax: number): boolean {
+    this.delivered = 0;
     let dsack = false;
     if (blocks.length > 0) {
       const b0 = blocks[0];
@@ -346,6 +355,7 @@ export class RackLog {
       }
       if (r.state === LOST) this.#lost -= len;
       else this.#inFlight -= len;
+      this.delivered += len;
       this.#delivered(now, r, r.end);
     }
     this.#head = i;
@@ -360,21 +370,45 @@ export class RackLog {
     }
   }
 
-  /** [left, right) was SACKed (the caller clipped it to (SND.UNA, SND.MAX]). */
+  /**
+   * [left, right) was SACKed (the caller clipped it to (SND.UNA, SND.MAX]). Only whole segments
+   * count, as Linux's tcp_sacktag: a segment SACKed in part (its last byte, say) is still in
+   * flight, and its delivery says nothing about when it was sent.
+   */
   #markSacked(now: number, left: number, right: number): void {
-    let i = this.#cut(left);
-    if (i < 0) return;
-    this.#cut(right);
     const recs = this.#recs;
-    for (; i < recs.length && seqLt(recs[i].start, right); i++) {
+    const mss = this.#smss;
+    let spans: number[] | null = null;
+    for (let i = this.#firstEndingAfter(left); i < recs.length; i++) {
       const r = recs[i];
+      if (!seqLt(r.start, right)) break;
       if (r.state === SACKED) continue;
-      const len = seqDiff(r.end, r.start);
-      if (r.state === LOST) this.#lost -= len;
-      else this.#inFlight -= len;
-      r.state = SACKED;
-      this.#sacked += len;
-      this.#delivered(now, r, r.end);
+      let a = r.start;
+      let b = r.end;
+      if (seqGt(left, a)) a = seqAdd(r.start, Math.ceil(seqDiff(left, r.start) / mss) * mss);
+      if (seqLt(right, b)) b = seqAdd(r.start, Math.floor(seqDiff(right, r.start) / mss) * mss);
+      if (seqLt(a, b)) {
+        spans ??= [];
+        spans.push(a, b);
+      }
+    }
+    if (spans === null) return;
+    for (let k = 0; k < spans.length; k += 2) {
+      const a = spans[k];
+      const b = spans[k + 1];
+      let i = this.#cut(a);
+      this.#cut(b);
+      for (; i >= 0 && i < recs.length && seqLt(recs[i].start, b); i++) {
+        const r = recs[i];
+        if (r.state === SACKED) continue;
+        const len = seqDiff(r.end, r.start);
+        if (r.state === LOST) this.#lost -= len;
+        else this.#inFlight -= len;
+        r.state = SACKED;
+        this.#sacked += len;
+        this.delivered += len;
+        this.#delivered(now, r, r.end);
+      }
     }
   }
 
@@ -386,6 +420,19 @@ export class RackLog {
     this.#reoWndPersist = REO_WND_PERSIST;
   }
 
+  /** Index of the first live record whose end is after `seq` (the array's length if none). */
+  #firstEndingAfter(seq: number): number {
+    const recs = this.#recs;
+    let lo = this.#head;
+    let hi = recs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqLeq(recs[mid].end, seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /**
    * Make `seq` a record boundary, splitting the record that contains it. Returns the index of
    * the record starting at `seq`, or -1 when no live record starts there (seq at or past the
@@ -393,14 +440,7 @@ export class RackLog {
    */
   #cut(seq: number): number {
     const recs = this.#recs;
-    let lo = this.#head;
-    let hi = recs.length;
-    // The first record whose end is after seq.
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (seqLeq(recs[mid].end, seq)) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = this.#firstEndingAfter(seq);
     if (lo >= recs.length) return -1;
     const r = recs[lo];
     if (seqLeq(seq, r.start)) return r.start === seq ? lo : -1;

@@ -155,7 +155,10 @@ export class LossRecovery {
     const cc = this.cc;
     if (!this.inRecovery) {
       this.dupAcks = 0;
-      if (ackedData > 0) cc.onAck(ackedData, now, flight, srtt ?? undefined);
+      // With RACK, as Linux, cwnd grows by what this ACK delivered: data SACKed before and
+      // acknowledged now was counted when it was SACKed, so it does not count twice.
+      const grow = this.rack === null ? ackedData : Math.min(ackedData, this.rack.delivered);
+      if (ackedData > 0 && grow > 0) cc.onAck(grow, now, flight, srtt ?? undefined);
       return;
     }
     if (seqGeq(ack, this.recover)) {
@@ -183,7 +186,7 @@ export class LossRecovery {
    */
   onDupAck(now: number, sndUna: number, sndMax: number, canSendNew: boolean): boolean {
     this.dupAcks++;
-    if (this.rack !== null) return false; // RACK decides (rackAck)
+    if (this.rack !== null) return false; // RACK decides (rackDetect)
     if (this.inRecovery) {
       // RFC 5681 §3.2 step 4: inflate by one SMSS per duplicate (not with SACK: RFC 6675 §5).
       if (!this.#sack) this.cc.cwnd += this.#smss;
@@ -312,27 +315,13 @@ export class LossRecovery {
   }
 
   /**
-   * RACK's part of an ACK (RFC 8985 §6.2), after SND.UNA moved to `sndUna`: record what it
-   * delivered, mark lost what went out long enough before it, and start fast recovery (cwnd
+   * RACK's loss detection (RFC 8985 §6.2 steps 4–6), after an ACK (beginAck gave RACK what it
+   * delivered and SND.UNA has moved) or when its reordering timer fires: mark lost what went out
+   * long enough before the most recently sent delivered segment, and start fast recovery (cwnd
    * reduction, PRR) on the first loss found outside recovery, unless data sent before the last
    * recovery or timeout is still unacknowledged (RFC 6582's "recover": one reduction per window).
    * Returns true when recovery began.
    */
-  rackAck(
-    now: number,
-    ack: number,
-    blocks: readonly SackBlock[],
-    sndUna: number,
-    sndMax: number,
-    srtt: number | null,
-  ): boolean {
-    const rack = this.rack;
-    if (rack === null) return false;
-    rack.onAck(now, ack, blocks, sndMax);
-    return this.rackDetect(now, sndUna, sndMax, srtt);
-  }
-
-  /** RACK's loss detection now (after an ACK, or when its reordering timer fires). */
   rackDetect(now: number, sndUna: number, sndMax: number, srtt: number | null): boolean {
     const rack = this.rack;
     if (rack === null) return false;
@@ -343,8 +332,18 @@ export class LossRecovery {
     return this.#enter(now, sndUna, sndMax);
   }
 
-  /** An ACK arrives: remember what DeliveredData will be measured from (see endAck). */
-  beginAck(sndUna: number): void {
+  /**
+   * An ACK arrives: remember what DeliveredData will be measured from (see endAck), and let
+   * RACK record what it delivered (before SND.UNA moves, so that growth can use it).
+   */
+  beginAck(
+    now: number,
+    sndUna: number,
+    ack: number,
+    blocks: readonly SackBlock[],
+    sndMax: number,
+  ): void {
+    this.rack?.onAck(now, ack, blocks, sndMax);
     this.#ackUna = sndUna;
     this.#ackSacked = this.#sb?.sackedBytes ?? 0;
     this.#ackLost = this.lostRetransmissions;

@@ -213,7 +213,7 @@ export class Sender {
   processAck(now: number, seg: TcpRepr, ack: number, state: TcpState): boolean {
     const wnd = seg.window * 2 ** this.#ctx.negotiated.sndShift;
     this.corking?.ackArrived();
-    this.#loss?.beginAck(this.sndUna);
+    this.#loss?.beginAck(now, this.sndUna, ack, seg.options.sackBlocks, this.sndMax);
     this.#loss?.onSackBlocks(seg.options.sackBlocks, this.sndUna, this.sndMax);
     const isDup =
       ack === this.sndUna &&
@@ -233,11 +233,8 @@ export class Sender {
     } else if (this.#loss?.onOtherAck(now, this.sndUna, this.sndMax)) {
       this.#rttSeq = null;
     }
-    // RACK (RFC 8985): what this ACK delivered, and what that shows lost.
-    const blocks = seg.options.sackBlocks;
-    if (this.#loss?.rackAck(now, ack, blocks, this.sndUna, this.sndMax, this.rtt.srtt)) {
-      this.#rttSeq = null;
-    }
+    // RACK (RFC 8985): what this ACK's deliveries show lost.
+    if (this.#loss?.rackDetect(now, this.sndUna, this.sndMax, this.rtt.srtt)) this.#rttSeq = null;
 
     this.#loss?.detectLostRetransmissions(this.sndUna);
     // PRR (RFC 6937): the send quantity for this ACK, once everything it says is applied.

@@ -44,6 +44,22 @@ group('RackLog records', () => {
     expect(log.sackedBytes).toBe(1000);
   });
 
+  it('counts only whole segments as SACKed (a SACK of the last byte delivers nothing)', () => {
+    const log = new RackLog(MSS);
+    log.sent(0, 4000, 0, 0); // four segments in one burst
+    log.onAck(10, 0, [{ left: 3999, right: 4000 }], 4000);
+    expect(log.records()).toEqual([[0, 4000, 'in-flight']]);
+    expect(log.detectLoss(100, 10, false)).toBe(0);
+    // A block over one segment and a half SACKs the whole one only.
+    log.onAck(11, 0, [{ left: 1500, right: 3000 }], 4000);
+    expect(log.records()).toEqual([
+      [0, 2000, 'in-flight'],
+      [2000, 3000, 'sacked'],
+      [3000, 4000, 'in-flight'],
+    ]);
+    expect(log.delivered).toBe(1000);
+  });
+
   it('drops what the cumulative ACK covers, cutting the record it ends in', () => {
     const { log, sndMax } = sentLog(3);
     log.onAck(10, 1500, [], sndMax);
