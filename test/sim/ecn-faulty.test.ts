@@ -1,0 +1,93 @@
+/**
+ * ECN over a seeded faulty link in virtual time (the cores alone, test/sim/tcp-sim.ts): CE marks
+ * on a share of the ECT segments, mixed with loss, duplication and reordering, with every
+ * recovery the options can choose (NewReno, RFC 6675, PRR, RACK, TLP). Whatever happens, every
+ * byte arrives once and in order and both ends close; and the runs did exercise ECN: marks were
+ * echoed and windows cut for them.
+ */
+import fc from 'fast-check';
+import { expect, describe as group, it } from 'vitest';
+import { mulberry32 } from '../../src/stack/rng.ts';
+import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
+import { IpEcn } from '../../src/wire/ipv4.ts';
+import { concat, type LinkFaults, Sim, streamBytes, writer } from './tcp-sim.ts';
+
+const HOUR = 3_600_000;
+const SCALE = Number(process.env.TCP_SIM_SCALE ?? 1);
+const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
+
+const faultsArb: fc.Arbitrary<LinkFaults> = fc.record({
+  loss: fc.double({ min: 0, max: 0.1, noNaN: true }),
+  dup: fc.double({ min: 0, max: 0.05, noNaN: true }),
+  reorder: fc.double({ min: 0, max: 0.2, noNaN: true }),
+  delayMs: fc.integer({ min: 1, max: 60 }),
+});
+
+const optionsArb: fc.Arbitrary<Partial<TcpConnectionOptions>> = fc.record({
+  mss: fc.integer({ min: 200, max: 1460 }),
+  rcvBuf: fc.integer({ min: 16_384, max: 300_000 }),
+  sndBuf: fc.integer({ min: 16_384, max: 300_000 }),
+  windowScale: fc.boolean(),
+  timestamps: fc.boolean(),
+  sack: fc.boolean(),
+  congestion: fc.constantFrom('reno' as const, 'cubic' as const),
+  tailLossProbe: fc.boolean(),
+  prr: fc.boolean(),
+  rack: fc.boolean(),
+  timeWaitMs: fc.constant(100),
+  // The client asks; the server accepts (the default) or, now and then, refuses.
+  ecn: fc.constantFrom(1 as const, 2 as const, 2 as const, 0 as const),
+});
+
+group('ECN over a faulty link (virtual time)', () => {
+  it('CE marks with loss, duplicates and reordering: every byte once, in order; both end CLOSED', () => {
+    let echoed = 0;
+    let cuts = 0;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        faultsArb,
+        fc.double({ min: 0.01, max: 0.2, noNaN: true }),
+        optionsArb,
+        optionsArb,
+        fc.integer({ min: 20_000, max: 200_000 }),
+        (seed, faults, ce, oa, ob, total) => {
+          const sim = new Sim({ seed, faults, a: { ...oa, ecn: 1 }, b: ob });
+          // The marks draw from their own stream, so the link's own faults stay as the seed says.
+          const mark = mulberry32(seed ^ 0x5bd1e995);
+          sim.onTransmit = (_to, seg, lost) => {
+            if (!lost && seg.ipEcn === IpEcn.Ect0 && mark() < ce) seg.ipEcn = IpEcn.Ce;
+          };
+          const write = writer(sim, 'a', 1, total);
+          let bShut = false;
+          sim.onStep = (s) => {
+            write();
+            if (s.appB.fin && !bShut && s.b !== null) {
+              bShut = true;
+              s.b.shutdown();
+            }
+          };
+          const label = `seed=${seed} ce=${ce} faults=${JSON.stringify(faults)}`;
+          const quiet = sim.run(4 * HOUR);
+          expect([...sim.appA.errors, ...sim.appB.errors], label).toEqual([]);
+          const got = concat(sim.appB.received);
+          expect(got.length, label).toBe(total);
+          const want = streamBytes(1, 0, total);
+          let same = true;
+          for (let i = 0; i < total && same; i++) same = got[i] === want[i];
+          expect(same, `${label}: bytes equal`).toBe(true);
+          expect(quiet, label).toBe(true);
+          expect(sim.a.state, label).toBe('CLOSED');
+          expect(sim.b?.state ?? 'CLOSED', label).toBe('CLOSED');
+          const a = sim.a.snapshot().counters;
+          const b = sim.b?.snapshot().counters ?? {};
+          echoed += b['ecn-ce-received'] ?? 0;
+          cuts += a['ecn-cwnd-reduced'] ?? 0;
+        },
+      ),
+      { numRuns: runs(30) },
+    );
+    expect(echoed).toBeGreaterThan(0);
+    expect(cuts).toBeGreaterThan(0);
+  });
+});
