@@ -32,7 +32,7 @@ const NO_SPARES: Uint8Array[] = [];
 const NO_MARKS: number[] = [];
 
 export class SendBuffer {
-  readonly #limit: number;
+  #limit: number;
   readonly #blockSize: number;
   /** Blocks; those before #first have been consumed and are empty placeholders. */
   #blocks: Uint8Array[] = [];
@@ -60,9 +60,22 @@ export class SendBuffer {
     return this.#length;
   }
 
+  /** The bound on length. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /**
+   * A new bound (SO_SNDBUF on an open socket): bytes already held stay, even above it; `push`
+   * takes more once they are below it. The block size stays as it was.
+   */
+  set limit(n: number) {
+    this.#limit = Math.max(0, n);
+  }
+
   /** Bytes that push would accept now. */
   get free(): number {
-    return this.#limit - this.#length;
+    return Math.max(0, this.#limit - this.#length);
   }
 
   /** Append as much of `data` as fits under the limit (copied); returns the number of bytes taken. */

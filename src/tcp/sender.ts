@@ -138,6 +138,7 @@ export class Sender {
    */
   push(data: Uint8Array, more = false): number {
     this.#sendBuf ??= new SendBuffer(this.#ctx.opts.sndBuf);
+    this.#sendBuf.limit = this.#ctx.opts.sndBuf; // SO_SNDBUF may have changed it since
     const start = this.#sendBuf.length;
     const n = this.#sendBuf.push(data);
     if (n < data.length) this.#drainOwed = true;
@@ -172,7 +173,7 @@ export class Sender {
 
   /** Room in the send buffer (all of sndBuf before the first send made one). */
   get free(): number {
-    return this.#sendBuf?.free ?? this.#ctx.opts.sndBuf;
+    return Math.max(0, this.#ctx.opts.sndBuf - (this.#sendBuf?.length ?? 0));
   }
 
   /** Bytes queued and not yet acknowledged. */

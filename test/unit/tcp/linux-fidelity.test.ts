@@ -64,3 +64,16 @@ describe("quickAck: the peer's FIN after ours", () => {
     expect(out.map((s) => [s.control, s.ack])).toEqual([['none', r(102)]]);
   });
 });
+
+describe('a send buffer bound changed on an open connection (SO_SNDBUF)', () => {
+  it('applies at once, after bytes were written too', () => {
+    const c = established({ sndBuf: 3000 });
+    expect(c.send(new Uint8Array(5000))).toBe(3000);
+    c.options.sndBuf = 6000;
+    expect(c.sendRoom).toBe(3000);
+    expect(c.send(new Uint8Array(5000))).toBe(3000);
+    c.options.sndBuf = 1000;
+    expect(c.sendRoom).toBe(0);
+    expect(c.send(new Uint8Array(10))).toBe(0);
+  });
+});
