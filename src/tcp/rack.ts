@@ -202,12 +202,16 @@ export class RackLog {
           seqLeq(b0.right >>> 0, blocks[1].right >>> 0));
       if (dsack) this.stats.dsacks++;
     }
-    this.#ackUpTo(now, ack);
-    for (const b of blocks) {
-      const left = seqMax(b.left >>> 0, ack);
-      const right = seqMin(b.right >>> 0, sndMax);
-      if (seqLt(left, right)) this.#markSacked(now, left, right);
+    // As Linux: the SACK blocks in ascending order first, then the cumulative ACK (the order
+    // decides which delivery's RTT RACK.rtt ends with, see #delivered).
+    const n = blocks.length;
+    if (n === 1) {
+      this.#sackBlock(now, blocks[0], ack, sndMax);
+    } else if (n > 1) {
+      const sorted = blocks.slice().sort((x, y) => seqDiff(x.left >>> 0, y.left >>> 0));
+      for (const b of sorted) this.#sackBlock(now, b, ack, sndMax);
     }
+    this.#ackUpTo(now, ack);
     if (dsack) this.#onDsack(ack, sndMax);
     return dsack;
   }
@@ -323,17 +327,29 @@ export class RackLog {
     return this.#xmit > r.xmit || (this.#xmit === r.xmit && seqGt(this.#endSeq, r.end));
   }
 
-  /** RFC 8985 §6.2 steps 1–3 for one transmission just delivered. */
+  /** One SACK block, clipped to (SEG.ACK, SND.MAX]. */
+  #sackBlock(now: number, b: SackBlock, ack: number, sndMax: number): void {
+    const left = seqMax(b.left >>> 0, ack);
+    const right = seqMin(b.right >>> 0, sndMax);
+    if (seqLt(left, right)) this.#markSacked(now, left, right);
+  }
+
+  /**
+   * RFC 8985 §6.2 steps 1–3 for one transmission just delivered. RACK.rtt takes the RTT of every
+   * unambiguous delivery in turn, as Linux's tcp_rack_advance (the RFC takes the most recently
+   * sent one's): it ends as the last one's in Linux's order, SACK blocks first, then the
+   * cumulative ACK, which its packetdrill scripts rely on.
+   */
   #delivered(now: number, r: Rec, end: number): void {
     const rtt = now - r.xmit;
     // Step 2: an ACK of a retransmitted range may answer its first transmission; RTTs shorter
     // than the minimum say so (RFC 8985 also uses TSecr; our TSval ticks in ms, too coarse here).
     if (!(r.rexmit && rtt < this.#minRtt) && rtt >= 0) {
       if (!r.rexmit && rtt < this.#minRtt) this.#minRtt = rtt;
+      this.#rtt = rtt;
       if (this.#xmit < r.xmit || (this.#xmit === r.xmit && seqGt(end, this.#endSeq))) {
         this.#xmit = r.xmit;
         this.#endSeq = end;
-        this.#rtt = rtt;
       }
     }
     // Step 3: a never-retransmitted range delivered below the highest one delivered: reordering.

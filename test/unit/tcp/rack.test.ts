@@ -135,18 +135,19 @@ group('RACK loss detection (RFC 8985 §6.2)', () => {
     expect(log.reorderingSeen).toBe(false);
     log.onAck(10, 0, [block(2, 3), block(5, 6)], sndMax); // 2, never resent, arrives after 5
     expect(log.reorderingSeen).toBe(true);
-    // Now even in recovery the window is min RTT / 4 = 1.25 ms: segment 4 (sent at 4) is lost
-    // only at 4 + 5 + 1.25; 0, 1 and 3 are older than that already.
-    expect(log.detectLoss(10, 20, true)).toBe(3000);
+    // Now even in recovery the window is min RTT / 4 = 1.25 ms. RACK.rtt is the last delivery's
+    // (segment 2's 8 ms, as Linux), RACK's send time still segment 5's: segment n is lost at
+    // n + 8 + 1.25, so only segment 0 is lost at 10, and the timer waits for segment 4.
+    expect(log.detectLoss(10, 20, true)).toBe(1000);
     expect(log.records().map((r) => r[2])).toEqual([
-      'lost',
-      'lost',
-      'sacked',
       'lost',
       'in-flight',
       'sacked',
+      'in-flight',
+      'in-flight',
+      'sacked',
     ]);
-    expect(log.reorderAt).toBeCloseTo(10.25);
+    expect(log.reorderAt).toBeCloseTo(13.25);
   });
 
   it('widens the reordering window on a D-SACK, once per round trip', () => {
