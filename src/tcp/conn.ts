@@ -35,6 +35,7 @@ import {
 import { sharedOptions, type TcpConnectionOptions } from './options.ts';
 import { Corking } from './push.ts';
 import { Receiver, type TextOutcome } from './receiver.ts';
+import type { LossRecovery } from './recovery.ts';
 import { resetFor } from './reply.ts';
 import { abortRst, bareRst, dataSegment, probeSegment, pureAck, synSegment } from './segments.ts';
 import { type DataPlan, Sender } from './sender.ts';
@@ -598,9 +599,12 @@ export class TcpConnection implements FourTuple {
       this.#ctx.drop('ack-out-of-range');
       return false;
     }
-    const inFlight = snd.sndMax !== snd.sndUna;
+    const ecn = seg.ece ? this.#ctx.ecn : null;
+    // ECN: the controller an ECE speaks to, and its window before the ACK (RFC 3168 §6.1.2).
+    const loss = ecn !== null ? this.#ecnControl() : null;
+    const cwndBefore = loss?.cc.cwnd ?? 0;
     if (snd.processAck(now, seg, ack, this.#state)) this.#timers.stopSendTimer();
-    if (seg.ece && this.#ctx.ecn !== null) this.#ecnEcho(now, inFlight);
+    ecn?.onEce(this.#ctx, loss, snd.sndUna, snd.sndMax, cwndBefore, now);
 
     const finAcked = snd.finAcked();
     switch (this.#state) {
@@ -619,23 +623,16 @@ export class TcpConnection implements FourTuple {
   }
 
   /**
-   * RFC 3168 §6.1.2: the ACK just applied carried ECE. The controller exists once anything past
-   * our SYN was sent (data or FIN); before that nothing of ours can have been marked. With
-   * nothing in flight when it came (a window update, say) it tells of no data of ours: counted,
-   * not acted on (Linux's tcp_ack skips congestion control then).
+   * An ACK with ECE is about to be applied (RFC 3168 §6.1.2): the loss recovery and controller it
+   * speaks to, or null. The controller exists once anything past our SYN was sent (data or FIN);
+   * before that nothing of ours can have been marked. With nothing in flight (a window update,
+   * say) the ECE tells of no data of ours: counted, not acted on (Linux's tcp_ack skips
+   * congestion control then).
    */
-  #ecnEcho(now: number, inFlight: boolean): void {
+  #ecnControl(): LossRecovery | null {
     const snd = this.#snd;
-    const sent = inFlight && snd.sndMax !== seqAdd(this.iss, 1);
-    const loss = sent ? snd.lossForSnapshot() : null;
-    this.#ctx.ecn?.onEce(
-      this.#ctx,
-      loss?.cc ?? null,
-      loss?.inRecovery ?? false,
-      snd.sndUna,
-      snd.sndMax,
-      now,
-    );
+    if (snd.sndMax === snd.sndUna || snd.sndMax === seqAdd(this.iss, 1)) return null;
+    return snd.lossForSnapshot();
   }
 
   /** Seventh step: the text, or null when processing ends here (data after close resets). */

@@ -19,9 +19,9 @@
  */
 import { IpEcn } from '../wire/ipv4.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
-import type { CongestionControl } from './congestion/types.ts';
 import type { ConnContext } from './context.ts';
 import type { EcnMode } from './options.ts';
+import type { LossRecovery } from './recovery.ts';
 import { seqGt } from './seq.ts';
 
 export type { EcnMode } from './options.ts';
@@ -111,24 +111,28 @@ export class EcnState {
 
   /**
    * An acceptable ACK with ECE (§6.1.2): cut cwnd as for a loss, without retransmitting, at most
-   * once per window of data and never while loss recovery already cut it for this window. Runs
-   * after the ACK was applied (SND.UNA is the new one). `cc` is null before the first data
-   * segment made a controller: nothing of ours can have been marked then.
+   * once per window of data and never while loss recovery already cut it for this window; and
+   * the window does not grow on it ("SHOULD NOT increase the congestion window in response to an
+   * ECN-Echo ACK"; Linux holds cwnd in its CWR state): back to `cwndBefore`, its value before the
+   * ACK was applied. Runs after the ACK was applied (SND.UNA is the new one). `loss` is null with
+   * nothing of ours in flight (see TcpConnection's #ecnControl).
    */
   onEce(
     ctx: ConnContext,
-    cc: CongestionControl | null,
-    inRecovery: boolean,
+    loss: Pick<LossRecovery, 'cc' | 'inRecovery'> | null,
     sndUna: number,
     sndMax: number,
+    cwndBefore: number,
     now: number,
   ): void {
     ctx.count('ecn-ece-received');
+    if (loss === null || loss.inRecovery) return;
+    const cc = loss.cc;
+    if (cc.cwnd > cwndBefore) cc.cwnd = cwndBefore;
     if (this.reducedUntil !== null) {
       if (!seqGt(sndUna, this.reducedUntil)) return; // this window was cut already
       this.reducedUntil = null;
     }
-    if (cc === null || inRecovery) return;
     const flight = (sndMax - sndUna) >>> 0;
     cc.onEcnEcho(flight, now);
     ctx.count('ecn-cwnd-reduced');

@@ -207,9 +207,13 @@ group('the sender reacts to ECE once per window, without retransmitting (RFC 316
     // 9000 in flight > cwnd: nothing may go. Acknowledge more (the ECE still echoed): no new cut.
     expect(drain(c, 30)).toEqual([]);
     feed(c, 40, { seq: r(1), ack: l(6001), ece: true });
-    expect(c.snapshot()).toMatchObject({ ssthresh: 4500, retransmits: 0 });
+    // Nor does cwnd grow on an ACK with ECE (§6.1.2); without ECE, 5000 bytes acknowledged
+    // would have added a segment in congestion avoidance.
+    expect(c.snapshot()).toMatchObject({ ssthresh: 4500, cwnd: 4500, retransmits: 0 });
     expect(counters(c)['ecn-cwnd-reduced']).toBe(1);
-    const next = drain(c, 40);
+    expect(drain(c, 40)).toEqual([]); // 4000 in flight: 500 bytes of room, too little to send
+    feed(c, 45, { seq: r(1), ack: l(7001) });
+    const next = drain(c, 45);
     expect(next.length).toBeGreaterThan(0);
     expect(next[0]).toMatchObject({ seq: l(10_001), cwr: true });
     expect(next[0].ipEcn).toBe(IpEcn.Ect0);
