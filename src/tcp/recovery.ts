@@ -88,6 +88,11 @@ export class LossRecovery {
    * sender retransmits what it marks lost.
    */
   readonly rack: RackLog | null;
+  /**
+   * cwnd grows by what each ACK delivered, as Linux (RACK's mode, SACK or not): without SACK,
+   * each duplicate ACK stands for one segment delivered (Linux's tcp_add_reno_sack).
+   */
+  readonly #countDelivered: boolean;
 
   /** `sndMax` is where sending stands now: no fast retransmit for data sent before. */
   constructor(
@@ -100,6 +105,7 @@ export class LossRecovery {
     this.#smss = o.smss;
     this.#prr = o.prr ?? false;
     this.rack = o.rack === true && o.sack ? new RackLog(o.smss) : null;
+    this.#countDelivered = o.rack === true;
     this.recover = sndMax;
   }
 
@@ -154,10 +160,14 @@ export class LossRecovery {
     }
     const cc = this.cc;
     if (!this.inRecovery) {
+      // With RACK, as Linux, cwnd grows by what this ACK delivered: data SACKed before (or, without
+      // SACK, announced by duplicate ACKs) was counted then, and does not count twice now.
+      let grow = ackedData;
+      if (this.rack !== null) grow = Math.min(ackedData, this.rack.delivered);
+      else if (this.#countDelivered && this.dupAcks > 0) {
+        grow = Math.max(ackedData - this.dupAcks * this.#smss, Math.min(ackedData, this.#smss));
+      }
       this.dupAcks = 0;
-      // With RACK, as Linux, cwnd grows by what this ACK delivered: data SACKed before and
-      // acknowledged now was counted when it was SACKed, so it does not count twice.
-      const grow = this.rack === null ? ackedData : Math.min(ackedData, this.rack.delivered);
       if (ackedData > 0 && grow > 0) cc.onAck(grow, now, flight, srtt ?? undefined);
       return;
     }
