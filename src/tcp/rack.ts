@@ -171,6 +171,12 @@ export class RackLog {
     }
   }
 
+  /** Where the last record begins (the last transmission, or the run it ended), or null. */
+  lastStart(): number | null {
+    const n = this.#recs.length;
+    return n > this.#head ? this.#recs[n - 1].start : null;
+  }
+
   /**
    * The lowest range marked lost and not yet sent again, at most `max` bytes, or null.
    */

@@ -458,7 +458,10 @@ export class Sender {
       return { kind: 'data', seq: this.sndMax, len: newData, fin: fin && end === dataEnd, sack };
     }
     const dataTop = seqMin(this.sndMax, dataEnd);
-    const seq = seqMax(this.sndUna, seqAdd(dataTop, -maxSeg));
+    // The last transmission again, at most one segment of it (Linux: the tail of the last skb).
+    // RACK knows where it began: a FIN that went out on its own goes again on its own.
+    const lastSent = this.#loss?.rack?.lastStart() ?? this.sndUna;
+    const seq = seqMax(seqMax(this.sndUna, lastSent), seqAdd(dataTop, -maxSeg));
     const len = Math.max(0, seqDiff(dataTop, seq));
     return { kind: 'data', seq, len, fin: this.finSent(), sack };
   }
