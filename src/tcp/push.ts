@@ -65,20 +65,27 @@ export class Corking {
 }
 
 /**
- * Which new-data segments carry PSH when the connection marks them as Linux does (option psh
+ * Which data segments carry PSH when the connection marks them as Linux does (option psh
  * 'linux'). Linux sets PSH on an skb when a write ends (tcp_push; not with MSG_MORE), and since
- * 5.6 on every TSO packet of two segments or more ("tcp: force a PSH flag on TSO packets", a
- * hint to the receiver's GRO). At the rates of packetdrill's scripts its TSO autosizing makes
- * packets of two segments (net.ipv4.tcp_min_tso_segs): so a burst goes out in pairs, each pair
- * flagged, a lone segment only at a write's end. Here a pair is two contiguous segments of one
- * burst (sent at the same time) with no write's end between them. Retransmissions carry their
- * write's mark only; a probe of held data (tcp_write_wakeup) is always flagged.
+ * 5.6 on every TSO packet of two segments or more as it goes out ("tcp: force a PSH flag on TSO
+ * packets", a hint to the receiver's GRO). At the rates of packetdrill's scripts its TSO
+ * autosizing makes packets of two segments (net.ipv4.tcp_min_tso_segs): so a burst of new data
+ * goes out in pairs, each pair flagged, a lone segment only at a write's end. A pair is two
+ * contiguous segments of one burst (sent at the same time, with no ACK or write between them:
+ * newBurst) with no write's end between them.
+ * A retransmission goes by the skbs of the first transmission: flagged at a write's end, or when
+ * it resends both segments of an original pair together (the send buffer remembers where pairs
+ * ended). Seen on Linux 6.18 with packetdrill. A probe of held data (tcp_write_wakeup) is always
+ * flagged; the caller sees to that.
  */
 export class LinuxPsh {
-  /** The last new-data segment: where it ended, when it went, and whether it opened a pair. */
+  /** The last data segment: where it ended and when it went. */
   #end = 0;
   #at = Number.NaN;
+  /** The last segment was new data that opened a pair. */
   #opened = false;
+  /** The last new-data segment closed a pair (the caller records where it ended). */
+  closedPair = false;
 
   /**
    * The new-data segment [seq, end) goes at `now`; `markedStart`/`markedEnd`: a write ends at
@@ -91,10 +98,48 @@ export class LinuxPsh {
     markedStart: boolean,
     markedEnd: boolean,
   ): boolean {
-    const closesPair = this.#opened && this.#end === seq && this.#at === now && !markedStart;
-    this.#opened = !closesPair && !markedEnd;
+    const closes = this.#opened && this.#follows(now, seq) && !markedStart;
+    this.#opened = !closes && !markedEnd;
+    this.closedPair = closes;
+    this.#went(now, end);
+    return closes || markedEnd;
+  }
+
+  /**
+   * The retransmission [seq, end) goes at `now`; `pairStart`/`pairEnd`: an original pair ended
+   * at its first / last byte's boundary. Returns whether it carries PSH.
+   */
+  retransmission(
+    now: number,
+    seq: number,
+    end: number,
+    markedStart: boolean,
+    markedEnd: boolean,
+    pairStart: boolean,
+    pairEnd: boolean,
+  ): boolean {
+    const closes = pairEnd && !pairStart && !markedStart && this.#follows(now, seq);
+    this.#opened = false;
+    this.closedPair = false;
+    this.#went(now, end);
+    return closes || markedEnd;
+  }
+
+  /**
+   * An ACK arrived or the user wrote: what goes next is a new burst (Linux sends from
+   * tcp_data_snd_check or tcp_push, a new call of tcp_write_xmit), so no pair spans it.
+   */
+  newBurst(): void {
+    this.#opened = false;
+    this.#at = Number.NaN;
+  }
+
+  #follows(now: number, seq: number): boolean {
+    return this.#end === seq && this.#at === now;
+  }
+
+  #went(now: number, end: number): void {
     this.#end = end;
     this.#at = now;
-    return closesPair || markedEnd;
   }
 }

@@ -28,8 +28,52 @@ const MIN_FIRST_BLOCK = 1024;
 const NO_BLOCK = new Uint8Array(0);
 /** Every buffer's spare list until its first spare (an idle connection allocates none). */
 const NO_SPARES: Uint8Array[] = [];
-/** Every buffer's mark list until its first mark. */
-const NO_MARKS: number[] = [];
+
+/**
+ * Stream positions in ascending order, appended at the end, dropped from the front as bytes are
+ * acknowledged: at most one per byte held, so bounded by the buffer.
+ */
+class Positions {
+  #list: number[] = [];
+  #head = 0;
+
+  /** Append `pos` if it is beyond the last one. */
+  add(pos: number): void {
+    const l = this.#list;
+    if (l.length > this.#head && l[l.length - 1] >= pos) return;
+    l.push(pos);
+  }
+
+  /** Remove the last position if it is `pos`. */
+  removeLast(pos: number): void {
+    const l = this.#list;
+    if (l.length > this.#head && l[l.length - 1] === pos) l.pop();
+  }
+
+  has(pos: number): boolean {
+    const l = this.#list;
+    let lo = this.#head;
+    let hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (l[mid] < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < l.length && l[lo] === pos;
+  }
+
+  /** Drop the positions at or before `pos`; true when none are left. */
+  dropTo(pos: number): boolean {
+    const l = this.#list;
+    while (this.#head < l.length && l[this.#head] <= pos) this.#head++;
+    if (this.#head === l.length) return true;
+    if (this.#head >= 64 && this.#head * 2 >= l.length) {
+      this.#list = l.slice(this.#head);
+      this.#head = 0;
+    }
+    return false;
+  }
+}
 
 export class SendBuffer {
   #limit: number;
@@ -45,9 +89,10 @@ export class SendBuffer {
   #spares: Uint8Array[] = NO_SPARES;
   /** Bytes consumed since the buffer was made: offset 0's position in the stream. */
   #consumed = 0;
-  /** Push marks as stream positions, ascending; those before #markHead are spent. */
-  #marks: number[] = NO_MARKS;
-  #markHead = 0;
+  /** Where writes end (PSH marks), as stream positions; null until the first. */
+  #marks: Positions | null = null;
+  /** Where a two-segment packet of new data ended (LinuxPsh); null until the first. */
+  #pairs: Positions | null = null;
 
   /** `limit` bounds length; `blockSize` is for tests that want to exercise block boundaries. */
   constructor(limit: number, blockSize = BLOCK_SIZE) {
@@ -106,11 +151,8 @@ export class SendBuffer {
    */
   mark(offset: number): void {
     if (!(offset > 0 && offset <= this.#length)) return;
-    const pos = this.#consumed + offset;
-    const marks = this.#marks;
-    if (marks.length > this.#markHead && marks[marks.length - 1] >= pos) return;
-    if (marks === NO_MARKS) this.#marks = [];
-    this.#marks.push(pos);
+    this.#marks ??= new Positions();
+    this.#marks.add(this.#consumed + offset);
   }
 
   /**
@@ -121,25 +163,25 @@ export class SendBuffer {
    */
   markWrite(start: number, n: number, more: boolean, unsent: number): void {
     if (!(n > 0)) return;
-    const marks = this.#marks;
-    const last = marks.length - 1;
-    if (unsent < start && last >= this.#markHead && marks[last] === this.#consumed + start)
-      marks.pop();
+    if (unsent < start) this.#marks?.removeLast(this.#consumed + start);
     if (!more) this.mark(start + n);
   }
 
   /** Whether a segment ending `offset` bytes after SND.UNA ends at a mark. */
   markedAt(offset: number): boolean {
-    const marks = this.#marks;
-    const pos = this.#consumed + offset;
-    let lo = this.#markHead;
-    let hi = marks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (marks[mid] < pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < marks.length && marks[lo] === pos;
+    return this.#marks?.has(this.#consumed + offset) === true;
+  }
+
+  /** A two-segment packet of new data ended `offset` bytes after SND.UNA (Linux's TSO pair). */
+  markPair(offset: number): void {
+    if (!(offset > 0 && offset <= this.#length)) return;
+    this.#pairs ??= new Positions();
+    this.#pairs.add(this.#consumed + offset);
+  }
+
+  /** Whether a two-segment packet of new data ended `offset` bytes after SND.UNA. */
+  pairAt(offset: number): boolean {
+    return this.#pairs?.has(this.#consumed + offset) === true;
   }
 
   /** Copy `len` bytes starting `offset` bytes after SND.UNA into `out` at `outOffset`. */
@@ -209,22 +251,14 @@ export class SendBuffer {
 
   /** Marks at or before offset 0 are spent (their bytes are acknowledged). */
   #dropMarks(): void {
-    const marks = this.#marks;
-    while (this.#markHead < marks.length && marks[this.#markHead] <= this.#consumed)
-      this.#markHead++;
-    if (this.#markHead === marks.length) {
-      this.#marks = NO_MARKS;
-      this.#markHead = 0;
-    } else if (this.#markHead >= 64 && this.#markHead * 2 >= marks.length) {
-      this.#marks = marks.slice(this.#markHead);
-      this.#markHead = 0;
-    }
+    if (this.#marks?.dropTo(this.#consumed)) this.#marks = null;
+    if (this.#pairs?.dropTo(this.#consumed)) this.#pairs = null;
   }
 
   /** Drop everything and release the memory (connection closed). */
   clear(): void {
-    this.#marks = NO_MARKS;
-    this.#markHead = 0;
+    this.#marks = null;
+    this.#pairs = null;
     this.#consumed += this.#length;
     this.#blocks = [];
     this.#first = 0;

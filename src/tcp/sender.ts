@@ -144,6 +144,7 @@ export class Sender {
     if (n < data.length) this.#drainOwed = true;
     if (n > 0) {
       this.corking?.write(more);
+      this.#linuxPsh?.newBurst();
       // Linux's PSH mark; a write the full buffer cut short is pushed (tcp_push before waiting).
       if (this.#ctx.opts.psh === 'linux') {
         const unsent = Math.min(start, Math.max(0, seqDiff(this.sndMax, this.#sendBufSeq)));
@@ -164,11 +165,16 @@ export class Sender {
     const buf = this.#sendBuf;
     if (this.#ctx.opts.psh !== 'linux' || buf === null) return end === this.dataEnd();
     if (this.#owed === 'forcedSend') return true;
-    const markedEnd = buf.markedAt(seqDiff(end, this.#sendBufSeq));
-    if (seqLt(seq, this.sndMax)) return markedEnd;
+    const from = seqDiff(seq, this.#sendBufSeq);
+    const to = seqDiff(end, this.#sendBufSeq);
     this.#linuxPsh ??= new LinuxPsh();
-    const markedStart = buf.markedAt(seqDiff(seq, this.#sendBufSeq));
-    return this.#linuxPsh.newData(now, seq, end, markedStart, markedEnd);
+    const p = this.#linuxPsh;
+    const marks = [buf.markedAt(from), buf.markedAt(to)] as const;
+    if (seqLt(seq, this.sndMax))
+      return p.retransmission(now, seq, end, ...marks, buf.pairAt(from), buf.pairAt(to));
+    const psh = p.newData(now, seq, end, ...marks);
+    if (p.closedPair) buf.markPair(to);
+    return psh;
   }
 
   /** Room in the send buffer (all of sndBuf before the first send made one). */
@@ -214,6 +220,7 @@ export class Sender {
   processAck(now: number, seg: TcpRepr, ack: number, state: TcpState): boolean {
     const wnd = seg.window * 2 ** this.#ctx.negotiated.sndShift;
     this.corking?.ackArrived();
+    this.#linuxPsh?.newBurst();
     this.#loss?.beginAck(now, this.sndUna, ack, seg.options.sackBlocks, this.sndMax);
     this.#loss?.onSackBlocks(seg.options.sackBlocks, this.sndUna, this.sndMax);
     const isDup =

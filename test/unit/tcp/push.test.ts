@@ -71,6 +71,22 @@ describe('LinuxPsh', () => {
   });
 });
 
+describe('LinuxPsh retransmissions', () => {
+  it('flags both segments of an original pair resent together, not half of one', () => {
+    const p = new LinuxPsh();
+    // [2000, 4000) was a pair: resent whole it is flagged; resent from its middle it is not.
+    expect(p.retransmission(9, 2000, 3000, false, false, true, false)).toBe(false);
+    expect(p.retransmission(9, 3000, 4000, false, false, false, true)).toBe(true);
+    expect(p.retransmission(10, 3000, 4000, false, false, false, true)).toBe(false);
+    // After an ACK (a new burst), the second half alone is a packet of one.
+    p.retransmission(11, 2000, 3000, false, false, true, false);
+    p.newBurst();
+    expect(p.retransmission(11, 3000, 4000, false, false, false, true)).toBe(false);
+    // A write's end still flags.
+    expect(p.retransmission(12, 4000, 4500, false, true, true, false)).toBe(true);
+  });
+});
+
 describe('bytesToSend with a cork', () => {
   const base = {
     queued: 500,
@@ -178,11 +194,19 @@ describe("psh 'linux' against 'queue'", () => {
     expect(out(y, 20)).toEqual(['1:1000', '1001:1000P', '2001:500P']);
   });
 
-  it("'linux': a retransmission carries its write's mark only", () => {
+  it("'linux': a retransmission of one segment of a pair carries no PSH", () => {
     const c = established({ psh: 'linux' });
-    c.send(bytes(2000));
-    expect(out(c, 20)).toEqual(['1:1000', '1001:1000P']);
+    c.send(bytes(3000));
+    expect(out(c, 20)).toEqual(['1:1000', '1001:1000P', '2001:1000P']);
     const at = c.pollAt()!;
     expect(out(c, at)).toEqual(['1:1000']);
+  });
+
+  it("'linux': each write starts pairs anew, MSG_MORE or not", () => {
+    const c = established({ psh: 'linux', noDelay: true });
+    c.send(bytes(1000));
+    expect(out(c, 20)).toEqual(['1:1000P']);
+    c.send(bytes(4000), true);
+    expect(out(c, 20)).toEqual(['1001:1000', '2001:1000P', '3001:1000', '4001:1000P']);
   });
 });
