@@ -21,7 +21,18 @@
 import { put16 } from '../wire/bytes.ts';
 import { internetChecksum } from '../wire/checksum.ts';
 import { IPV4_MAX_DATAGRAM, type Ipv4View } from '../wire/ipv4.ts';
-import type { IpStats } from './stats.ts';
+import type { IpDropReason, IpStats } from './stats.ts';
+
+/** The drop reasons a Reassembler counts (IPv4's and IPv6's stats both have them). */
+export type ReassemblyDropReason = Extract<
+  IpDropReason,
+  'bad-fragment' | 'frag-overlap' | 'frag-duplicate' | 'frag-memory' | 'frag-timeout'
+>;
+
+/** The counters a Reassembler updates: a slice of IpStats (or of the IPv6 layer's stats). */
+export type ReassemblyStats = Pick<IpStats, 'reassembled'> & {
+  drops: Record<ReassemblyDropReason, number>;
+};
 
 export interface ReassemblyOptions {
   /** Largest reassembled datagram, header included (RFC 791: 65 535). */
@@ -32,6 +43,12 @@ export interface ReassemblyOptions {
   timeoutMs?: number;
   /** Fragments kept per datagram; a datagram cut into more is dropped. */
   maxFragmentsPerDatagram?: number;
+  /**
+   * Only an exact duplicate (same offset and length as a fragment already held) is ignored; any
+   * other fragment that overlaps received bytes drops the datagram, as RFC 5722 requires for IPv6.
+   * Off for IPv4, where a fragment wholly inside received bytes is taken for a duplicate.
+   */
+  strictOverlap?: boolean;
 }
 
 export const REASSEMBLY_DEFAULTS: Required<ReassemblyOptions> = {
@@ -39,6 +56,7 @@ export const REASSEMBLY_DEFAULTS: Required<ReassemblyOptions> = {
   maxBytes: 1 << 20,
   timeoutMs: 30_000,
   maxFragmentsPerDatagram: 256,
+  strictOverlap: false,
 };
 
 /** Memory charged per datagram and per fragment besides the bytes themselves. */
@@ -74,6 +92,35 @@ class Pending {
   constructor(readonly deadline: number) {}
 }
 
+/** One fragment for `Reassembler.addFragment`, whatever the IP version. */
+export interface FragmentIn {
+  src: number;
+  dst: number;
+  protocol: number;
+  /** Offset of `data` in the datagram's payload, bytes. */
+  offset: number;
+  /** The fragment's payload (its fragmentable part): copied when kept. */
+  data: Uint8Array;
+  more: boolean;
+  /** Header bytes that precede the payload (charged against maxDatagramBytes). */
+  headerLen: number;
+  /** The header to keep from the offset-0 fragment (copied; read only when `offset` is 0). */
+  header: Uint8Array;
+}
+
+/** A datagram whose every byte has arrived: the offset-0 fragment's header and the pieces. */
+export interface CompleteDatagram {
+  header: Uint8Array;
+  /** Payload length. */
+  totalLen: number;
+  pieces: readonly Piece[];
+}
+
+/** Copy every piece of `d` into `out` from `at` on (the payload, in place). */
+export function copyPieces(d: CompleteDatagram, out: Uint8Array, at: number): void {
+  for (const piece of d.pieces) out.set(piece.data, at + piece.offset);
+}
+
 /** The first fragment of a datagram that timed out. */
 export interface TimedOutFragment {
   src: number;
@@ -92,7 +139,7 @@ export class Reassembler {
 
   constructor(
     options: ReassemblyOptions,
-    private readonly stats: IpStats,
+    private readonly stats: ReassemblyStats,
   ) {
     this.opts = { ...REASSEMBLY_DEFAULTS, ...options };
   }
@@ -151,10 +198,33 @@ export class Reassembler {
    * when the fragment was dropped (counted in stats.drops).
    */
   add(frag: Ipv4View, now: number): Uint8Array | null {
-    const data = frag.payload;
-    const first = frag.fragOffset;
+    const whole = this.addFragment(
+      `${frag.src}/${frag.dst}/${frag.protocol}/${frag.id}`,
+      {
+        src: frag.src,
+        dst: frag.dst,
+        protocol: frag.protocol,
+        offset: frag.fragOffset,
+        data: frag.payload,
+        more: frag.moreFrags,
+        headerLen: frag.headerLen,
+        header: frag.bytes.subarray(0, frag.headerLen),
+      },
+      now,
+    );
+    return whole === null ? null : assemble(whole);
+  }
+
+  /**
+   * Add one fragment of the datagram named `key` (the fields that identify it: RFC 791 §3.2,
+   * RFC 8200 §4.5). Returns the complete datagram once every byte is in, else null (waiting, or
+   * dropped and counted). The IP version's own code puts the datagram together.
+   */
+  addFragment(key: string, frag: FragmentIn, now: number): CompleteDatagram | null {
+    const data = frag.data;
+    const first = frag.offset;
     const end = first + data.length;
-    const more = frag.moreFrags;
+    const more = frag.more;
     // RFC 791 §3.2: every fragment but the last carries a multiple of 8 bytes; a datagram may not
     // outgrow the Total Length field (the "ping of death" sends one that does).
     if (
@@ -166,7 +236,6 @@ export class Reassembler {
       return null;
     }
 
-    const key = `${frag.src}/${frag.dst}/${frag.protocol}/${frag.id}`;
     let p = this.pending.get(key);
     if (p !== undefined && p.deadline <= now) {
       this.discard(key, p, 'frag-timeout');
@@ -186,7 +255,11 @@ export class Reassembler {
       this.used += DATAGRAM_OVERHEAD;
     }
 
-    const verdict = this.fill(p, first, end, more);
+    let verdict = this.fill(p, first, end, more);
+    if (verdict === 'frag-duplicate' && this.opts.strictOverlap) {
+      const same = p.pieces.some((x) => x.offset === first && x.data.length === data.length);
+      if (!same) verdict = 'frag-overlap';
+    }
     if (verdict !== 'ok') {
       if (verdict === 'frag-duplicate') this.stats.drops['frag-duplicate']++;
       else this.discard(key, p, verdict);
@@ -197,7 +270,7 @@ export class Reassembler {
       return null;
     }
     p.pieces.push({ offset: first, data: data.slice() });
-    if (first === 0) p.header = frag.bytes.slice(0, frag.headerLen);
+    if (first === 0) p.header = frag.header.slice();
     p.charged += cost;
     this.used += cost;
 
@@ -205,7 +278,7 @@ export class Reassembler {
     this.pending.delete(key);
     this.used -= p.charged;
     this.stats.reassembled++;
-    return assemble(p);
+    return { header: p.header!, totalLen: p.totalLen, pieces: p.pieces };
   }
 
   /**
@@ -263,12 +336,12 @@ export class Reassembler {
 }
 
 /** The reassembled datagram: the first fragment's header, fixed up (RFC 791 §3.2), then the payload. */
-function assemble(p: Pending): Uint8Array {
-  const header = p.header!;
+function assemble(p: CompleteDatagram): Uint8Array {
+  const header = p.header;
   const hlen = header.length;
   const out = new Uint8Array(hlen + p.totalLen);
   out.set(header, 0);
-  for (const piece of p.pieces) out.set(piece.data, hlen + piece.offset);
+  copyPieces(p, out, hlen);
   put16(out, 2, hlen + p.totalLen);
   out[6] &= 0x40; // keep DF, clear MF and the offset
   out[7] = 0;

@@ -2,7 +2,8 @@
  * The Internet checksum (RFC 1071) computed over bytes in place, the pseudo-header sum that TCP and
  * UDP add to it (RFC 9293 §3.1, RFC 768), and the incremental update of RFC 1624.
  *
- * This is the one checksum helper: IPv4, ICMP, UDP and TCP all call it.
+ * This is the one checksum helper: IPv4, ICMP, ICMPv6, UDP and TCP all call it, over either
+ * family's pseudo-header (`pseudoHeaderSum`, `pseudoHeaderSum6`).
  *
  * Conventions:
  *  - `onesSum` returns the one's-complement sum folded to 16 bits, NOT complemented: sums of
@@ -121,6 +122,20 @@ export function pseudoHeaderSum(
   length: number,
 ): number {
   return fold((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length);
+}
+
+/**
+ * The one's-complement sum of the IPv6 pseudo-header that TCP, UDP and ICMPv6 cover (RFC 8200
+ * §8.1, RFC 4443 §2.3): source and destination addresses (16 bytes each, views into a packet or
+ * an address), the upper-layer packet length as 32 bits, three zero bytes and the next header.
+ */
+export function pseudoHeaderSum6(
+  src: Uint8Array,
+  dst: Uint8Array,
+  nextHeader: number,
+  length: number,
+): number {
+  return onesSum(dst, 0, 16, onesSum(src, 0, 16, (length >>> 16) + (length & 0xffff) + nextHeader));
 }
 
 /**

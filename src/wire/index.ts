@@ -1,5 +1,5 @@
 /**
- * src/wire: pure codecs for IPv4, ICMP, UDP and TCP. No state, no I/O, no allocation beyond a
+ * src/wire: pure codecs for IPv4, IPv6 (with its extension headers), ICMP, ICMPv6, UDP and TCP. No state, no I/O, no allocation beyond a
  * small view object per checked packet.
  *
  * The guarantees every codec here keeps (smoltcp's wire module is the model):
@@ -28,7 +28,9 @@
 export * from './bytes.ts';
 export * from './checksum.ts';
 export * from './icmp.ts';
+export * from './icmpv6.ts';
 export * from './ipv4.ts';
+export * from './ipv6.ts';
 export * from './parse-error.ts';
 export * from './tcp.ts';
 export * from './tcp-packet.ts';
