@@ -55,6 +55,8 @@ export const PROFILES: Readonly<Record<ProfileName, Partial<TcpConnectionOptions
       prr: true,
       // Linux's tcp_recovery default (1): RACK loss detection (RFC 8985).
       rack: true,
+      // Linux's tcp_ack: an ACK of unsent data is dropped without a reply.
+      unsentAckReply: false,
       // Linux's PSH flags: each write's end and each TSO packet (src/tcp/push.ts).
       psh: 'linux',
       // Linux's tcp_slow_start: cwnd grows by every segment an ACK covers.

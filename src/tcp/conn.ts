@@ -595,7 +595,8 @@ export class TcpConnection implements FourTuple {
     }
     // RFC 5961 §5.2: acceptable iff SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT; else ACK and drop.
     if (!snd.ackInRange(ack)) {
-      this.#rcv.challengeAck(now);
+      // Linux answers only an ACK too old; one for data not yet sent goes unanswered (tcp_ack).
+      if (this.#ctx.opts.unsentAckReply || !seqGt(ack, snd.sndMax)) this.#rcv.challengeAck(now);
       this.#ctx.drop('ack-out-of-range');
       return false;
     }

@@ -129,6 +129,12 @@ export interface TcpConnectionOptions {
    */
   rack: boolean;
   /**
+   * An ACK for data not yet sent (SEG.ACK > SND.NXT) is answered with an ACK before it is
+   * dropped, as RFC 9293 §3.10.7.4 and RFC 5961 §5.2 say (default). Linux drops it unanswered
+   * (it answers only ACKs older than SND.UNA − MAX.SND.WND): false, in the drill `linux` profile.
+   */
+  unsentAckReply: boolean;
+  /**
    * Explicit Congestion Notification (RFC 3168; src/tcp/ecn.ts), as Linux's tcp_ecn: 0 never;
    * 1 ask for it in our SYN (ECE+CWR) and accept it in a peer's; 2 accept it when a peer's SYN
    * asks (our SYN-ACK says ECE), never ask. Default 2, as Linux. Once agreed, new data goes out
@@ -171,6 +177,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   dsack: false,
   prr: false,
   rack: false,
+  unsentAckReply: true,
   ecn: 2,
 });
 
