@@ -12,15 +12,17 @@
  * Each side's own view is checked: the stack's connection counters (sampled while the
  * connection lives) and `nstat` in the namespace (IpExtInECT0Pkts: our data arrived ECT(0);
  * TcpExtTCPDeliveredCE: ACKs with ECE for the kernel's data). The kernel sends with Reno, which
- * answers ECE with a window cut (tcp_enter_cwr). No timing is asserted. (This kernel's nft has
+ * answers ECE with a window cut (tcp_enter_cwr). Each way runs on a plain device and on one with
+ * segmentation offload (TSO4: super-segments both ways). No timing is asserted. (This kernel's nft has
  * `ip ecn set ce`; had it not, the simulation test test/sim/ecn.test.ts would stand alone.)
  */
 import { expect, it } from 'vitest';
-import type { NetStack } from '../../src/api/index.ts';
+import { createStack, type NetStack } from '../../src/api/index.ts';
 import * as netns from '../../src/link/netns.ts';
 import type { TcpConnectionRow } from '../../src/stack/tcp.ts';
-import { HOST_ADDR, kernelDescribe, STACK_ADDR } from './harness.ts';
-import { kernelToStack, stackToKernel, type Transfer, withImpairedStack } from './tcp-peers.ts';
+import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
+import { HOST_ADDR, kernelDescribe, STACK_ADDR, type StackFixture, withNetns } from './harness.ts';
+import { kernelToStack, stackToKernel, type Transfer } from './tcp-peers.ts';
 
 const MB = 1_000_000;
 const SIZE = 20 * MB;
@@ -93,80 +95,110 @@ function expectIntact(t: Transfer): void {
   expect(t.intact, 'bytes and SHA-256 as sent').toBe(true);
 }
 
+/**
+ * withNetns plus a Stack with TCP options `tcp`, on a plain device or one with segmentation
+ * offload (TSO4 both ways: the stack's super-segments carry ECT(0) in their one IP header, and
+ * the kernel's arrive whole, CE on all their segments when marked).
+ */
+function withEcnStack<T>(
+  offload: boolean,
+  fn: (fx: StackFixture) => Promise<T>,
+  tcp: Partial<TcpConnectionOptions> = {},
+): Promise<T> {
+  return withNetns(
+    async (fx) => {
+      const stack = createStack({ link: fx.link, address: STACK_ADDR, tcp: { conn: tcp } });
+      try {
+        return await fn({ ...fx, stack });
+      } finally {
+        await stack.close();
+      }
+    },
+    { offload },
+  );
+}
+
 kernelDescribe('ecn: CE marks from nftables, the kernel as the peer', () => {
-  it(
-    'stack -> kernel: the kernel echoes CE with ECE; the stack cuts cwnd, sends CWR, retransmits nothing',
-    async () => {
-      await withImpairedStack(
-        null,
-        async (fx) => {
+  for (const offload of [false, true]) {
+    const device = offload ? 'offload (TSO4)' : 'plain device';
+    it(
+      `stack -> kernel, ${device}: the kernel echoes CE with ECE; the stack cuts cwnd, sends CWR, retransmits nothing`,
+      async () => {
+        await withEcnStack(
+          offload,
+          async (fx) => {
+            await sh(fx.ns, ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
+            await addCeMarks(fx.ns, 'prerouting');
+            const before = await nstat(fx.ns, ['IpExtInECT0Pkts']);
+            const { t, row } = await watched(fx.stack, () =>
+              stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS),
+            );
+            const marked = await ceMarked(fx.ns);
+            const after = await nstat(fx.ns, ['IpExtInECT0Pkts']);
+            const dev = await fx.devCounters();
+            const e = row?.ecn;
+            console.log(
+              `[ecn] stack -> kernel, ${device}, ${SIZE / MB} MB: ${marked} packets marked CE; ` +
+                `the stack: ${JSON.stringify(e)} retransmits ${row?.retransmits}, ` +
+                `${fx.link.stats.txGso} super-segments; the kernel: ECT(0) packets in ` +
+                `${after.IpExtInECT0Pkts - before.IpExtInECT0Pkts}; device drops rx ${dev.rxDropped} tx ${dev.txDropped}`,
+            );
+            expectIntact(t);
+            expect(marked).toBeGreaterThan(0);
+            if (offload) expect(fx.link.stats.txGso).toBeGreaterThan(0);
+            // Our data reached the kernel ECT(0) (counted before the marking rule).
+            expect(after.IpExtInECT0Pkts - before.IpExtInECT0Pkts).toBeGreaterThan(0);
+            // The stack heard ECE, cut its window, announced it with CWR.
+            expect(e, 'the stack agreed ECN').toBeDefined();
+            expect(e?.eceReceived).toBeGreaterThan(0);
+            expect(e?.cwndReduced).toBeGreaterThan(0);
+            expect(e?.cwrSent).toBeGreaterThan(0);
+            // The kernel took our CWRs: it stopped echoing after each (without them every ACK
+            // after the first mark would carry ECE, nearly all of them).
+            expect(e?.eceReceived).toBeLessThan((row?.segsReceived ?? 0) / 2);
+            // Nothing was lost on the way (the device dropped nothing): nothing to retransmit.
+            if (dev.rxDropped === 0 && dev.txDropped === 0) expect(row?.retransmits).toBe(0);
+          },
+          { ecn: 1 },
+        );
+      },
+      TIMEOUT_MS + 30_000,
+    );
+
+    it(
+      `kernel -> stack, ${device}: the stack echoes CE with ECE; the kernel counts ECE-marked ACKs of its data`,
+      async () => {
+        await withEcnStack(offload, async (fx) => {
           await sh(fx.ns, ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
-          await addCeMarks(fx.ns, 'prerouting');
-          const before = await nstat(fx.ns, ['IpExtInECT0Pkts', 'TcpRetransSegs']);
+          // Reno: the root namespace's default may be BBR, whose own control ignores ECE (and
+          // a child namespace may choose only an allowed one).
+          await sh(fx.ns, ['sysctl', '-qw', 'net.ipv4.tcp_congestion_control=reno']);
+          await addCeMarks(fx.ns, 'postrouting');
+          const names = ['TcpExtTCPDeliveredCE', 'TcpRetransSegs'];
+          const before = await nstat(fx.ns, names);
           const { t, row } = await watched(fx.stack, () =>
-            stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS),
+            kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS),
           );
           const marked = await ceMarked(fx.ns);
-          const after = await nstat(fx.ns, ['IpExtInECT0Pkts', 'TcpRetransSegs']);
-          const dev = await fx.devCounters();
+          const after = await nstat(fx.ns, names);
+          const deliveredCe = after.TcpExtTCPDeliveredCE - before.TcpExtTCPDeliveredCE;
           const e = row?.ecn;
           console.log(
-            `[ecn] stack -> kernel, ${SIZE / MB} MB: ${marked} packets marked CE; the stack: ` +
-              `${JSON.stringify(e)} retransmits ${row?.retransmits}; the kernel: ` +
-              `ECT(0) packets in ${after.IpExtInECT0Pkts - before.IpExtInECT0Pkts}; device drops rx ${dev.rxDropped} tx ${dev.txDropped}`,
+            `[ecn] kernel -> stack, ${device}, ${SIZE / MB} MB: ${marked} packets marked CE; ` +
+              `the stack: ${JSON.stringify(e)}, ${fx.link.stats.rxGso} GSO packets read; ` +
+              `the kernel: TcpExtTCPDeliveredCE ${deliveredCe}, ` +
+              `TcpRetransSegs ${after.TcpRetransSegs - before.TcpRetransSegs}`,
           );
           expectIntact(t);
           expect(marked).toBeGreaterThan(0);
-          // Our data reached the kernel ECT(0) (counted before the marking rule).
-          expect(after.IpExtInECT0Pkts - before.IpExtInECT0Pkts).toBeGreaterThan(0);
-          // The stack heard ECE, cut its window, announced it with CWR.
+          if (offload) expect(fx.link.stats.rxGso).toBeGreaterThan(0);
+          // The stack took the marks and echoed them; the kernel saw the echo on ACKs of its data.
           expect(e, 'the stack agreed ECN').toBeDefined();
-          expect(e?.eceReceived).toBeGreaterThan(0);
-          expect(e?.cwndReduced).toBeGreaterThan(0);
-          expect(e?.cwrSent).toBeGreaterThan(0);
-          // The kernel took our CWRs: it stopped echoing after each (without them every ACK after
-          // the first mark would carry ECE, nearly all of them).
-          expect(e?.eceReceived).toBeLessThan((row?.segsReceived ?? 0) / 2);
-          // Nothing was lost on the way (the device dropped nothing): nothing to retransmit.
-          if (dev.rxDropped === 0 && dev.txDropped === 0) expect(row?.retransmits).toBe(0);
-        },
-        { ecn: 1 },
-      );
-    },
-    TIMEOUT_MS + 30_000,
-  );
-
-  it(
-    'kernel -> stack: the stack echoes CE with ECE; the kernel counts ECE-marked ACKs of its data',
-    async () => {
-      await withImpairedStack(null, async (fx) => {
-        await sh(fx.ns, ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
-        // Reno: the root namespace's default may be BBR, whose own control ignores ECE (and a
-        // child namespace may choose only an allowed one).
-        await sh(fx.ns, ['sysctl', '-qw', 'net.ipv4.tcp_congestion_control=reno']);
-        await addCeMarks(fx.ns, 'postrouting');
-        const names = ['TcpExtTCPDeliveredCE', 'TcpRetransSegs'];
-        const before = await nstat(fx.ns, names);
-        const { t, row } = await watched(fx.stack, () =>
-          kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS),
-        );
-        const marked = await ceMarked(fx.ns);
-        const after = await nstat(fx.ns, names);
-        const deliveredCe = after.TcpExtTCPDeliveredCE - before.TcpExtTCPDeliveredCE;
-        const e = row?.ecn;
-        console.log(
-          `[ecn] kernel -> stack, ${SIZE / MB} MB: ${marked} packets marked CE; the stack: ` +
-            `${JSON.stringify(e)}; the kernel: TcpExtTCPDeliveredCE ${deliveredCe}, ` +
-            `TcpRetransSegs ${after.TcpRetransSegs - before.TcpRetransSegs}`,
-        );
-        expectIntact(t);
-        expect(marked).toBeGreaterThan(0);
-        // The stack took the marks and echoed them; the kernel saw the echo on ACKs of its data.
-        expect(e, 'the stack agreed ECN').toBeDefined();
-        expect(e?.ceReceived).toBeGreaterThan(0);
-        expect(deliveredCe).toBeGreaterThan(0);
-      });
-    },
-    TIMEOUT_MS + 30_000,
-  );
+          expect(e?.ceReceived).toBeGreaterThan(0);
+          expect(deliveredCe).toBeGreaterThan(0);
+        });
+      },
+      TIMEOUT_MS + 30_000,
+    );
+  }
 }, ['nft', 'nstat']);
