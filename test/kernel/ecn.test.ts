@@ -13,8 +13,9 @@
  * connection lives) and `nstat` in the namespace (IpExtInECT0Pkts: our data arrived ECT(0);
  * TcpExtTCPDeliveredCE: ACKs with ECE for the kernel's data). The kernel sends with Reno, which
  * answers ECE with a window cut (tcp_enter_cwr). Each way runs on a plain device and on one with
- * segmentation offload (TSO4: super-segments both ways). No timing is asserted. (This kernel's nft has
- * `ip ecn set ce`; had it not, the simulation test test/sim/ecn.test.ts would stand alone.)
+ * segmentation offload (TSO4: super-segments both ways). No timing is asserted. (This kernel's
+ * nft has `ip ecn set ce`; had it not, the simulation test test/sim/ecn.test.ts would stand
+ * alone.)
  */
 import { expect, it } from 'vitest';
 import { createStack, type NetStack } from '../../src/api/index.ts';
