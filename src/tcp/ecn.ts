@@ -22,7 +22,7 @@ import type { TcpRepr } from '../wire/tcp-repr.ts';
 import type { ConnContext } from './context.ts';
 import type { EcnMode } from './options.ts';
 import type { LossRecovery } from './recovery.ts';
-import { seqGt } from './seq.ts';
+import { seqDiff, seqGt } from './seq.ts';
 
 export type { EcnMode } from './options.ts';
 
@@ -133,8 +133,7 @@ export class EcnState {
       if (!seqGt(sndUna, this.reducedUntil)) return; // this window was cut already
       this.reducedUntil = null;
     }
-    const flight = (sndMax - sndUna) >>> 0;
-    cc.onEcnEcho(flight, now);
+    cc.onEcnEcho(seqDiff(sndMax, sndUna), now);
     ctx.count('ecn-cwnd-reduced');
     this.reducedUntil = sndMax;
     this.cwrDue = true;
@@ -142,7 +141,7 @@ export class EcnState {
 
   /**
    * A data segment goes out. New data gets ECT(0) in its IP header and, when a reduction is
-   * to be announced, CWR (§6.1.2, §6.1.5). Every segment but a SYN carries ECE while we echo.
+   * to be announced, CWR (§6.1.2, §6.1.5); a retransmission gets neither.
    */
   markData(ctx: ConnContext, seg: TcpRepr, newData: boolean): void {
     if (newData) {
