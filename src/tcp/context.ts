@@ -71,6 +71,8 @@ export interface TcpConnStats {
   retransmits: number;
   timeouts: number;
   tailLossProbes: number;
+  /** Losses a resent tail loss probe repaired (RFC 8985 §7.4; Linux's TCPLossProbeRecovery). */
+  lossProbeRecoveries: number;
   /** Drops by reason: the shared, empty NO_DROPS until the first one. */
   drops: Readonly<Partial<Record<TcpDropReason, number>>>;
   /** Events that are not drops: the shared, empty NO_COUNTS until the first one. */
@@ -115,6 +117,7 @@ export class ConnContext {
     retransmits: 0,
     timeouts: 0,
     tailLossProbes: 0,
+    lossProbeRecoveries: 0,
     drops: NO_DROPS,
     counters: NO_COUNTS,
   };

@@ -16,6 +16,7 @@
  * the reordering timer is a deadline the connection arms (`reorderAt`).
  */
 import type { SackBlock } from '../wire/tcp-repr.ts';
+import { carriesDsack } from './scoreboard.ts';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
 
 /** RFC 8985 §6.2 step 4: the reordering window grows to at most this many multiples of minRTT/4. */
@@ -198,16 +199,8 @@ export class RackLog {
    */
   onAck(now: number, ack: number, blocks: readonly SackBlock[], sndMax: number): boolean {
     this.delivered = 0;
-    let dsack = false;
-    if (blocks.length > 0) {
-      const b0 = blocks[0];
-      dsack =
-        seqLeq(b0.right >>> 0, ack) ||
-        (blocks.length > 1 &&
-          seqGeq(b0.left >>> 0, blocks[1].left >>> 0) &&
-          seqLeq(b0.right >>> 0, blocks[1].right >>> 0));
-      if (dsack) this.stats.dsacks++;
-    }
+    const dsack = carriesDsack(blocks, ack);
+    if (dsack) this.stats.dsacks++;
     // As Linux: the SACK blocks in ascending order first, then the cumulative ACK (the order
     // decides which delivery's RTT RACK.rtt ends with, see #delivered).
     const n = blocks.length;

@@ -12,7 +12,7 @@
  */
 
 import type { SackBlock } from '../wire/tcp-repr.ts';
-import { seqDiff, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
+import { seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
 
 /** RFC 6675 §2: DupThresh. */
 export const DUP_THRESH = 3;
@@ -23,6 +23,19 @@ export const DUP_THRESH = 3;
  * (the data is then retransmitted or acknowledged normally).
  */
 export const MAX_SACK_RANGES = 1024;
+
+/**
+ * RFC 2883 §4: the ACK reports a duplicate (D-SACK): its first block lies below the cumulative
+ * ACK, or within its second block.
+ */
+export function carriesDsack(blocks: readonly SackBlock[], ack: number): boolean {
+  if (blocks.length === 0) return false;
+  const b0 = blocks[0];
+  if (seqLeq(b0.right >>> 0, ack)) return true;
+  if (blocks.length === 1) return false;
+  const b1 = blocks[1];
+  return seqGeq(b0.left >>> 0, b1.left >>> 0) && seqLeq(b0.right >>> 0, b1.right >>> 0);
+}
 
 /** The next segment to send in loss recovery (RFC 6675 §4 NextSeg). */
 export interface NextSegment {

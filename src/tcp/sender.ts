@@ -19,6 +19,7 @@ import { type Corking, LinuxPsh } from './push.ts';
 import type { RackLog } from './rack.ts';
 import { LossRecovery } from './recovery.ts';
 import { RttEstimator } from './rtt.ts';
+import { carriesDsack } from './scoreboard.ts';
 import { bytesToSend } from './send.ts';
 import { SendBuffer } from './sendbuf.ts';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqMin } from './seq.ts';
@@ -115,6 +116,8 @@ export class Sender {
   #owed: Owed = 'none';
   /** TLP.end_seq: SND.MAX when the probe went; no other probe until it is acknowledged. */
   #tlpEnd: number | null = null;
+  /** TLP.is_retrans (RFC 8985 §7.4): the probe resent data rather than sending new data. */
+  #tlpRetrans = false;
   /** Persist timer backoff exponent, and zero-window probes that got no answer at all. */
   persistBackoff = 0;
   #unansweredProbes = 0;
@@ -231,6 +234,7 @@ export class Sender {
       wnd === this.sndWnd;
 
     const advanced = seqGt(ack, this.sndUna);
+    const flightBefore = seqDiff(this.sndMax, this.sndUna);
     if (advanced) {
       this.ackAdvanced(now, seg, ack, state);
     } else if (isDup) {
@@ -243,6 +247,7 @@ export class Sender {
     }
     // RACK (RFC 8985): what this ACK's deliveries show lost.
     if (this.#loss?.rackDetect(now, this.sndUna, this.sndMax, this.rtt.srtt)) this.#rttSeq = null;
+    if (this.#tlpEnd !== null) this.#tlpAck(now, seg, ack, advanced, flightBefore);
 
     this.#loss?.detectLostRetransmissions(this.sndUna);
     // PRR (RFC 6937): the send quantity for this ACK, once everything it says is applied.
@@ -253,6 +258,33 @@ export class Sender {
       this.updateWindow(wnd, seg.seq, ack);
     }
     return advanced;
+  }
+
+  /**
+   * RFC 8985 §7.4, as Linux's tcp_process_tlp_ack: what the ACKs after a tail loss probe say
+   * about it. A probe of new data, a D-SACK for a resent probe (the original arrived too), or a
+   * bare duplicate at TLP.end_seq: no loss. An ACK beyond TLP.end_seq after a resent probe with
+   * neither: the probe repaired a loss, so cwnd is reduced as for one (ssthresh, cwnd = ssthresh)
+   * without a recovery episode. Recovery or a timeout supersede the probe.
+   */
+  #tlpAck(now: number, seg: TcpRepr, ack: number, advanced: boolean, flight: number): void {
+    const end = this.#tlpEnd as number;
+    const loss = this.#loss;
+    if (loss === null || loss.inRecovery) {
+      this.#tlpEnd = null;
+      return;
+    }
+    if (seqLt(ack, end)) return;
+    const blocks = seg.options.sackBlocks;
+    if (!this.#tlpRetrans || carriesDsack(blocks, ack)) {
+      this.#tlpEnd = null;
+    } else if (seqGt(ack, end)) {
+      this.#tlpEnd = null;
+      loss.cc.onEcnEcho(flight, now); // the same response: a reduction without a retransmission
+      this.#ctx.stats.lossProbeRecoveries++;
+    } else if (!advanced && seg.payload.length === 0 && blocks.length === 0) {
+      this.#tlpEnd = null;
+    }
   }
 
   /**
@@ -274,7 +306,6 @@ export class Sender {
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     this.retries = 0;
     this.#unansweredProbes = 0;
-    if (this.#tlpEnd !== null && seqGeq(ack, this.#tlpEnd)) this.#tlpEnd = null;
     this.#loss?.onAckAdvanced(now, ack, acked, ackedData, flight, this.rtt.srtt);
 
     if (this.#drainOwed && this.free >= this.#ctx.opts.sndBuf / 2 && canSend(state)) {
@@ -533,6 +564,7 @@ export class Sender {
     if (this.#owed === 'tlp') {
       this.#owed = 'none';
       this.#tlpEnd = seqMax(end, this.sndMax);
+      this.#tlpRetrans = retransmission;
       stats.tailLossProbes++;
     }
     if (seqGt(end, this.sndMax)) {

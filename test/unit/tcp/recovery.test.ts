@@ -169,6 +169,40 @@ group('SACK loss recovery (RFC 6675)', () => {
     expect(c.snapshot().timer.kind).toBe('idle');
   });
 
+  it('a resent probe that repaired a loss reduces cwnd once, without recovery (RFC 8985 §7.4)', () => {
+    const c = est({ sack: true, tlp: true });
+    expectOut(c, 40, [{ seq: l(9001) }]); // the probe resends the last segment
+    // Everything acknowledged, exactly up to TLP.end_seq: a D-SACK could still come, so nothing yet.
+    feed(c, 50, { seq: r(1), ack: l(10_001) });
+    expect(c.snapshot().lossProbeRecoveries).toBe(0);
+    const before = c.snapshot().cwnd;
+    // New data, acknowledged beyond TLP.end_seq with no D-SACK: the original was lost.
+    c.send(new Uint8Array(1000));
+    drain(c, 50);
+    feed(c, 60, { seq: r(1), ack: l(11_001) });
+    const s = c.snapshot();
+    expect(s).toMatchObject({ lossProbeRecoveries: 1, inRecovery: false, fastRetransmits: 0 });
+    expect(s.cwnd).toBe(s.ssthresh);
+    expect(s.cwnd).toBeLessThan(before);
+  });
+
+  it('a D-SACK for the resent probe says nothing was lost: cwnd is kept (RFC 8985 §7.4)', () => {
+    const c = est({ sack: true, tlp: true });
+    expectOut(c, 40, [{ seq: l(9001) }]);
+    feed(c, 50, { seq: r(1), ack: l(10_001) });
+    const before = c.snapshot().cwnd;
+    feed(c, 51, {
+      seq: r(1),
+      ack: l(10_001),
+      options: { sackBlocks: [{ left: l(9001), right: l(10_001) }] },
+    });
+    c.send(new Uint8Array(1000));
+    drain(c, 51);
+    feed(c, 60, { seq: r(1), ack: l(11_001) });
+    expect(c.snapshot().lossProbeRecoveries).toBe(0);
+    expect(c.snapshot().cwnd).toBeGreaterThanOrEqual(before);
+  });
+
   it('no tail loss probe without SACK, or when the option is off', () => {
     expect(est({ sack: true }).snapshot().timer.kind).toBe('retransmit');
     const c = est({ sack: false, tlp: true });
