@@ -13,13 +13,24 @@
  */
 import { type Logger, pino } from 'pino';
 import { IcmpLayer, type IcmpOptions } from '../icmp/icmp.ts';
+import { Icmp6Layer } from '../icmp/icmp6.ts';
 import { type IpDatagram, IpInput } from '../ip/input.ts';
+import { type Ip6Datagram, Ip6Input } from '../ip/ipv6-input.ts';
+import { Ip6Output } from '../ip/ipv6-output.ts';
 import { IP_HEADER_ROOM, IpOutput, type PacketSink } from '../ip/output.ts';
 import type { ReassemblyOptions } from '../ip/reassembly.ts';
 import { UdpLayer, type UdpOptions } from '../udp/udp.ts';
 import { get32 } from '../wire/bytes.ts';
 import { UnreachCode } from '../wire/icmp.ts';
 import { formatIpv4, IpProtocol, parseIpv4 } from '../wire/ipv4.ts';
+import {
+  IPV6_MIN_MTU,
+  Ipv6Next,
+  type Ipv6WalkLimits,
+  ipv6Equal,
+  ParamProblemCode,
+  parseIpv6,
+} from '../wire/ipv6.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
@@ -45,6 +56,20 @@ export interface StackOptions {
   /** First IP identification value (default 0; tests vary it). */
   initialIpId?: number;
   reassembly?: ReassemblyOptions;
+  /**
+   * Our IPv6 address (e.g. 'fd00::2'); absent: IPv4 only, and IPv6 packets are dropped as
+   * 'bad-version'. Needs an MTU of at least 1280 (RFC 8200 §5).
+   */
+  address6?: string;
+  /** IPv6's bounds and knobs (docs/ipv6.md): reassembly (60 s), the header walk, hop limit. */
+  ip6?: {
+    reassembly?: ReassemblyOptions;
+    walk?: Partial<Ipv6WalkLimits>;
+    hopLimit?: number;
+    /** First Fragment Identification (default random, RFC 7739). */
+    initialId?: number;
+  };
+  /** ICMP error rate limits, shared by ICMPv4 and ICMPv6 (each has its own bucket). */
   icmp?: IcmpOptions;
   udp?: UdpOptions;
   tcp?: Partial<TcpLayerOptions>;
@@ -87,6 +112,12 @@ export class Stack {
   readonly timers: TimerQueue;
   readonly ip: { input: IpInput; output: IpOutput };
   readonly icmp: IcmpLayer;
+  /** Our IPv6 address, as given and as 16 bytes; null without IPv6. */
+  readonly address6: string | null;
+  readonly addr6: Uint8Array | null;
+  /** IPv6 input and output, and ICMPv6: null without an IPv6 address. */
+  readonly ip6: { input: Ip6Input; output: Ip6Output } | null;
+  readonly icmp6: Icmp6Layer | null;
   readonly udp: UdpLayer;
   /**
    * TCP output for a link with segmentation offload (src/stack/gso.ts): the TCP layer passes a
@@ -128,6 +159,34 @@ export class Stack {
     this.icmp = new IcmpLayer(output, stats.icmp, options.icmp, this.clock.now());
     this.udp = new UdpLayer(output, stats.udp, options.udp);
     this.icmp.setErrorHandler(IpProtocol.Udp, (report) => this.udp.icmpError(report));
+    this.address6 = options.address6 ?? null;
+    this.addr6 = this.address6 === null ? null : parseIpv6(this.address6);
+    if (this.addr6 !== null) {
+      if (this.mtu < IPV6_MIN_MTU) {
+        throw Object.assign(
+          new RangeError(`IPv6 needs an MTU of at least ${IPV6_MIN_MTU}, the link has ${this.mtu}`),
+          { code: 'ERR_OUT_OF_RANGE' },
+        );
+      }
+      const o6 = options.ip6 ?? {};
+      const output6 = new Ip6Output(
+        { address: this.addr6, mtu: this.mtu, hopLimit: o6.hopLimit, initialId: o6.initialId },
+        sink,
+        stats.ip6,
+      );
+      const input6 = new Ip6Input(
+        { address: this.addr6, reassembly: o6.reassembly, walk: o6.walk },
+        stats.ip6,
+      );
+      const icmp6 = new Icmp6Layer(output6, stats.icmp6, options.icmp, this.clock.now());
+      input6.onProblem = (pkt, code, pointer, multicastToo, now) =>
+        icmp6.sendParameterProblem(pkt, code, pointer, multicastToo, now);
+      this.ip6 = { input: input6, output: output6 };
+      this.icmp6 = icmp6;
+    } else {
+      this.ip6 = null;
+      this.icmp6 = null;
+    }
     this.timers = new TimerQueue(
       this.clock,
       () => this.flush(),
@@ -136,6 +195,13 @@ export class Stack {
     );
     this.reassemblyTimer = this.timers.create((now) => {
       input.reassembler.expire(now, (first) => this.icmp.sendReassemblyTimeout(first, now));
+      // RFC 8200 §4.5: Time Exceeded code 1 about the offset-0 fragment, when it had arrived.
+      this.ip6?.input.reassembler.expire(now, (first) => {
+        const pkt = new Uint8Array(first.header.length + first.payload.length);
+        pkt.set(first.header);
+        pkt.set(first.payload, first.header.length);
+        this.icmp6?.sendReassemblyTimeout(pkt, now);
+      });
       this.armReassemblyTimer();
     });
     const offload = this.link.offload;
@@ -219,6 +285,24 @@ export class Stack {
     return ok;
   }
 
+  /** Send an ICMPv6 echo request (a ping client); replies arrive at `stack.icmp6.onEchoReply`. */
+  sendEchoRequest6(
+    dst: string | Uint8Array,
+    ident: number,
+    seqNo: number,
+    data: Uint8Array,
+  ): boolean {
+    if (this.icmp6 === null) throw new Error('sendEchoRequest6: the stack has no IPv6 address');
+    const ok = this.icmp6.sendEchoRequest(
+      typeof dst === 'string' ? parseIpv6(dst) : dst,
+      ident,
+      seqNo,
+      data,
+    );
+    this.requestFlush();
+    return ok;
+  }
+
   /** Every TCP listener and connection, like `ss -tan`. */
   connections(): TcpConnectionRow[] {
     return this.tcp.connections();
@@ -246,6 +330,7 @@ export class Stack {
       this.loopbackImmediate = null;
       this.loopback = [];
       this.ip.input.reassembler.clear();
+      this.ip6?.input.reassembler.clear();
       this.flush();
       this.logger.info({ stats: this.stats }, 'stack closed');
       this.closing = this.link.close();
@@ -256,7 +341,11 @@ export class Stack {
   /** Where IP output goes: the link, or back to us for our own address. */
   private transmit(packet: Uint8Array, segmentSize?: number): void {
     const link = this.stats.link;
-    if (get32(packet, 16) === this.addr) {
+    const own =
+      packet[0] >>> 4 === 4
+        ? get32(packet, 16) === this.addr
+        : this.addr6 !== null && ipv6Equal(packet, this.addr6, 24);
+    if (own) {
       // A datagram to ourselves never reaches the wire (the kernel would not send it back). It
       // goes in on a later turn of the event loop (setImmediate, not a microtask), so that no
       // layer is re-entered and, whatever two of our own ends say to each other, timers, I/O
@@ -307,6 +396,13 @@ export class Stack {
     const stats = this.stats;
     const now = this.clock.now();
     try {
+      // The version switch: IPv6 goes its own way, IPv4's path is as it was.
+      if (bytes[0] >>> 4 === 6 && this.ip6 !== null) {
+        const d6 = this.ip6.input.receive(bytes, now, csumTrusted, looped);
+        if (d6 !== null) this.deliver6(d6, now);
+        else if (this.ip6.input.reassembler.datagramsInProgress > 0) this.armReassemblyTimer();
+        return;
+      }
       const d = this.ip.input.receive(bytes, now, csumTrusted, looped);
       if (d !== null) this.deliver(d, now);
       else if (this.ip.input.reassembler.datagramsInProgress > 0) this.armReassemblyTimer();
@@ -340,6 +436,43 @@ export class Stack {
     }
     this.stats.unknownProtocol++;
     this.icmp.sendUnreachable(UnreachCode.Protocol, d, now);
+  }
+
+  /**
+   * An IPv6 packet for us (or to multicast: ICMPv6 only). An unknown Next Header is answered with
+   * a Parameter Problem code 1 pointing at the field (RFC 8200 §4, RFC 4443 §3.4). TCP over IPv6
+   * is not there yet (issue 12's next phase): dropped and counted, never answered.
+   */
+  private deliver6(d: Ip6Datagram, now: number): void {
+    const drops = this.stats.ip6.drops;
+    switch (d.protocol) {
+      case Ipv6Next.Icmpv6:
+        this.icmp6!.input(d);
+        return;
+      case Ipv6Next.NoNext:
+        drops['no-next-header']++;
+        return;
+    }
+    if (d.multicast) {
+      drops['multicast-not-joined']++;
+      return;
+    }
+    if (d.protocol === Ipv6Next.Tcp) {
+      drops['tcp-unsupported']++;
+      return;
+    }
+    if (d.protocol === Ipv6Next.Udp) {
+      drops['udp-unsupported']++;
+      return;
+    }
+    drops['unknown-next-header']++;
+    this.icmp6!.sendParameterProblem(
+      d.packet,
+      ParamProblemCode.NextHeader,
+      d.protocolFieldAt,
+      false,
+      now,
+    );
   }
 
   private tcpInput(d: IpDatagram, now: number): void {
@@ -376,7 +509,9 @@ export class Stack {
   }
 
   private armReassemblyTimer(): void {
-    const at = this.ip.input.reassembler.nextDeadline();
+    const at4 = this.ip.input.reassembler.nextDeadline();
+    const at6 = this.ip6?.input.reassembler.nextDeadline() ?? null;
+    const at = at4 === null ? at6 : at6 === null ? at4 : Math.min(at4, at6);
     if (at === null) this.reassemblyTimer.cancel();
     else this.reassemblyTimer.schedule(at);
   }

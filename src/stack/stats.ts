@@ -4,7 +4,9 @@
  * reported ('bad-checksum', 'no-port', …).
  */
 import { createIcmpStats, type IcmpStats } from '../icmp/icmp.ts';
+import { createIcmp6Stats, type Icmp6Stats } from '../icmp/icmp6.ts';
 import { createIpStats, type IpStats } from '../ip/stats.ts';
+import { createIp6Stats, type Ip6Stats } from '../ip/stats6.ts';
 import { createUdpStats, type UdpStats } from '../udp/udp.ts';
 import type { TimerStats } from './timers.ts';
 
@@ -55,6 +57,9 @@ export interface StackStats {
   link: LinkStats;
   ip: IpStats;
   icmp: IcmpStats;
+  /** IPv6 and ICMPv6 (all zero when the stack has no IPv6 address). */
+  ip6: Ip6Stats;
+  icmp6: Icmp6Stats;
   udp: UdpStats;
   tcp: TcpStackStats;
   /** Datagrams for protocols nobody handles (answered with ICMP protocol unreachable). */
@@ -82,6 +87,8 @@ export function createStackStats(): StackStats {
     },
     ip: createIpStats(),
     icmp: createIcmpStats(),
+    ip6: createIp6Stats(),
+    icmp6: createIcmp6Stats(),
     udp: createUdpStats(),
     tcp: { rxSegments: 0, rxUnhandled: 0, txSegments: 0, drops: tcpDrops },
     unknownProtocol: 0,

@@ -1,0 +1,275 @@
+/**
+ * ICMPv6 for the host (RFC 4443): answer echo requests, send the errors IPv6 input asks for
+ * (Parameter Problem, Time Exceeded for reassembly) and those the stack decides (Parameter Problem
+ * for an unknown Next Header), rate-limited as §2.4 (f) asks; count everything received. The
+ * Neighbor Discovery and MLD messages the kernel sends into a point-to-point TUN device are
+ * counted and ignored: on an L3 device there are no link-layer addresses to resolve and no
+ * multicast group of ours to report.
+ */
+import type { Ip6Datagram } from '../ip/ipv6-input.ts';
+import { IP6_HEADER_ROOM, type Ip6Output } from '../ip/ipv6-output.ts';
+import { zeroCounts } from '../ip/stats.ts';
+import { put16 } from '../wire/bytes.ts';
+import { checksumAdjust } from '../wire/checksum.ts';
+import {
+  emitIcmpv6,
+  ICMPV6_HEADER_LEN,
+  Icmpv6Type,
+  Icmpv6View,
+  isIcmpv6Error,
+  isMldType,
+  isNdType,
+} from '../wire/icmpv6.ts';
+import {
+  IPV6_HEADER_LEN,
+  IPV6_MIN_MTU,
+  Ipv6Next,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+} from '../wire/ipv6.ts';
+import { ParseError } from '../wire/parse-error.ts';
+import { ICMP_DEFAULTS, type IcmpOptions } from './icmp.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export const ICMP6_DROP_REASONS = ['truncated', 'bad-checksum'] as const;
+export type Icmp6DropReason = (typeof ICMP6_DROP_REASONS)[number];
+
+export interface Icmp6Stats {
+  rxMessages: number;
+  rxEchoRequests: number;
+  rxEchoReplies: number;
+  /** Echo requests to a multicast address, not answered. */
+  rxEchoMulticastIgnored: number;
+  rxDestUnreachable: number;
+  rxPacketTooBig: number;
+  rxTimeExceeded: number;
+  rxParameterProblem: number;
+  /** Neighbor Discovery (RFC 4861: types 133-137), ignored: a TUN device has no link layer. */
+  rxNdIgnored: number;
+  /** MLD queries, reports and dones (RFC 2710, RFC 3810), ignored: we join no group. */
+  rxMldIgnored: number;
+  /** Any other type: counted, not acted on. */
+  rxOther: number;
+  txMessages: number;
+  txEchoReplies: number;
+  txDestUnreachable: number;
+  txTimeExceeded: number;
+  txParameterProblem: number;
+  /** Errors not sent because the token bucket was empty (RFC 4443 §2.4 (f)). */
+  txRateLimited: number;
+  /** Errors we must not send (RFC 4443 §2.4 (e)): about an ICMPv6 error, to or from multicast, from ::. */
+  txSuppressed: number;
+  drops: Record<Icmp6DropReason, number>;
+}
+
+export function createIcmp6Stats(): Icmp6Stats {
+  return {
+    rxMessages: 0,
+    rxEchoRequests: 0,
+    rxEchoReplies: 0,
+    rxEchoMulticastIgnored: 0,
+    rxDestUnreachable: 0,
+    rxPacketTooBig: 0,
+    rxTimeExceeded: 0,
+    rxParameterProblem: 0,
+    rxNdIgnored: 0,
+    rxMldIgnored: 0,
+    rxOther: 0,
+    txMessages: 0,
+    txEchoReplies: 0,
+    txDestUnreachable: 0,
+    txTimeExceeded: 0,
+    txParameterProblem: 0,
+    txRateLimited: 0,
+    txSuppressed: 0,
+    drops: zeroCounts(ICMP6_DROP_REASONS),
+  };
+}
+
+/** RFC 4443 §2.4 (c): an error carries as much of the invoking packet as fits in 1280 bytes. */
+const MAX_QUOTE = IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN;
+
+/** Called with each echo reply that arrives (a ping client). Views, valid during the call. */
+export type Echo6ReplyListener = (
+  src: Uint8Array,
+  ident: number,
+  seqNo: number,
+  data: Uint8Array,
+) => void;
+
+export class Icmp6Layer {
+  private readonly errors: TokenBucket;
+  /** Set by whoever wants echo replies (a ping client). */
+  onEchoReply: Echo6ReplyListener | null = null;
+
+  constructor(
+    private readonly ip: Ip6Output,
+    private readonly stats: Icmp6Stats,
+    options: IcmpOptions = {},
+    now = 0,
+  ) {
+    const o = { ...ICMP_DEFAULTS, ...options };
+    this.errors = new TokenBucket(o.errorRatePerSec, o.errorBurst, now);
+  }
+
+  /** One ICMPv6 message for us (or to a multicast address). */
+  input(d: Ip6Datagram): void {
+    const stats = this.stats;
+    stats.rxMessages++;
+    const icmp = Icmpv6View.check(d.payload, d.src, d.dst, !d.csumTrusted);
+    if (icmp instanceof ParseError) {
+      stats.drops[icmp.reason]++;
+      return;
+    }
+    const type = icmp.type;
+    switch (type) {
+      case Icmpv6Type.EchoRequest:
+        stats.rxEchoRequests++;
+        if (d.multicast) stats.rxEchoMulticastIgnored++;
+        else this.echoReply(d.src, icmp.bytes);
+        return;
+      case Icmpv6Type.EchoReply:
+        stats.rxEchoReplies++;
+        this.onEchoReply?.(d.src, icmp.ident, icmp.seqNo, icmp.data);
+        return;
+      case Icmpv6Type.DestUnreachable:
+        stats.rxDestUnreachable++;
+        return;
+      case Icmpv6Type.PacketTooBig:
+        stats.rxPacketTooBig++;
+        return;
+      case Icmpv6Type.TimeExceeded:
+        stats.rxTimeExceeded++;
+        return;
+      case Icmpv6Type.ParameterProblem:
+        stats.rxParameterProblem++;
+        return;
+    }
+    if (isNdType(type)) stats.rxNdIgnored++;
+    else if (isMldType(type)) stats.rxMldIgnored++;
+    else stats.rxOther++;
+  }
+
+  /**
+   * RFC 4443 §4.2: the reply carries the request's identifier, sequence number and data, so copy
+   * the message and change the type. The pseudo-header sums the same with the addresses swapped,
+   * so the checksum follows from the one changed word (RFC 1624). Any size: IPv6 output
+   * fragments what exceeds the MTU.
+   */
+  private echoReply(to: Uint8Array, request: Uint8Array): void {
+    const pkt = this.ip.allocPacket(request.length);
+    const msg = pkt.subarray(IP6_HEADER_ROOM);
+    msg.set(request);
+    msg[0] = Icmpv6Type.EchoReply;
+    put16(
+      msg,
+      2,
+      checksumAdjust(
+        (request[2] << 8) | request[3],
+        (Icmpv6Type.EchoRequest << 8) | request[1],
+        (Icmpv6Type.EchoReply << 8) | request[1],
+      ),
+    );
+    if (this.ip.send(pkt, Ipv6Next.Icmpv6, to)) {
+      this.stats.txMessages++;
+      this.stats.txEchoReplies++;
+    }
+  }
+
+  /**
+   * A Parameter Problem (RFC 4443 §3.4) about `packet` (a whole IPv6 packet as received), with
+   * `pointer` the offset of the field at fault. `multicastToo`: due even though the packet went
+   * to a multicast address (an unrecognised option whose action bits say so, §2.4 (e.3)).
+   */
+  sendParameterProblem(
+    packet: Uint8Array,
+    code: number,
+    pointer: number,
+    multicastToo: boolean,
+    now: number,
+  ): boolean {
+    if (!this.sendError(Icmpv6Type.ParameterProblem, code, pointer, packet, multicastToo, now)) {
+      return false;
+    }
+    this.stats.txParameterProblem++;
+    return true;
+  }
+
+  /** A Destination Unreachable (RFC 4443 §3.1) with `code` about received packet `d`. */
+  sendUnreachable(code: number, d: Ip6Datagram, now: number): boolean {
+    if (!this.sendError(Icmpv6Type.DestUnreachable, code, 0, d.packet, false, now, d)) {
+      return false;
+    }
+    this.stats.txDestUnreachable++;
+    return true;
+  }
+
+  /**
+   * Time Exceeded code 1, "fragment reassembly time exceeded" (RFC 8200 §4.5: when the
+   * offset-0 fragment had arrived), about that fragment, `packet`.
+   */
+  sendReassemblyTimeout(packet: Uint8Array, now: number): boolean {
+    if (!this.sendError(Icmpv6Type.TimeExceeded, 1, 0, packet, false, now)) return false;
+    this.stats.txTimeExceeded++;
+    return true;
+  }
+
+  /**
+   * An ICMPv6 error about `packet`, quoting as much of it as fits in 1280 bytes, unless RFC 4443
+   * §2.4 (e) forbids it: about an ICMPv6 error message (`d`, when the caller parsed that far),
+   * to a multicast address (save `multicastToo`), from the unspecified or a multicast address;
+   * or the token bucket is empty (§2.4 (f)).
+   */
+  private sendError(
+    type: number,
+    code: number,
+    rest: number,
+    packet: Uint8Array,
+    multicastToo: boolean,
+    now: number,
+    d?: Ip6Datagram,
+  ): boolean {
+    const aboutError =
+      d !== undefined &&
+      d.protocol === Ipv6Next.Icmpv6 &&
+      (d.payload.length < 1 || isIcmpv6Error(d.payload[0]));
+    if (
+      packet.length < IPV6_HEADER_LEN ||
+      aboutError ||
+      isIpv6Unspecified(packet, 8) ||
+      isIpv6Multicast(packet, 8) ||
+      (isIpv6Multicast(packet, 24) && !multicastToo)
+    ) {
+      this.stats.txSuppressed++;
+      return false;
+    }
+    if (!this.errors.take(now)) {
+      this.stats.txRateLimited++;
+      return false;
+    }
+    const quoteLen = Math.min(packet.length, MAX_QUOTE);
+    const pkt = this.ip.allocPacket(ICMPV6_HEADER_LEN + quoteLen);
+    const msg = pkt.subarray(IP6_HEADER_ROOM);
+    const quote = msg.subarray(ICMPV6_HEADER_LEN);
+    quote.set(packet.subarray(0, quoteLen));
+    const to = packet.slice(8, 24);
+    emitIcmpv6(msg, { kind: 'other', type, code, rest, data: quote }, this.ip.address, to);
+    if (!this.ip.send(pkt, Ipv6Next.Icmpv6, to)) return false;
+    this.stats.txMessages++;
+    return true;
+  }
+
+  /** Send an echo request (a ping client). False when IPv6 output refused it. */
+  sendEchoRequest(to: Uint8Array, ident: number, seqNo: number, data: Uint8Array): boolean {
+    const pkt = this.ip.allocPacket(ICMPV6_HEADER_LEN + data.length);
+    emitIcmpv6(
+      pkt.subarray(IP6_HEADER_ROOM),
+      { kind: 'echo-request', ident, seqNo, data },
+      this.ip.address,
+      to,
+    );
+    if (!this.ip.send(pkt, Ipv6Next.Icmpv6, to)) return false;
+    this.stats.txMessages++;
+    return true;
+  }
+}
