@@ -569,10 +569,13 @@ export class SocketTable {
         };
       case 'SO_SNDBUF':
       case 'SO_RCVBUF': {
-        // Not set: the bound in force, doubled as Linux reports its buffers.
-        const key = option === 'SO_SNDBUF' ? 'sndBuf' : 'rcvBuf';
+        // Not set: the bound in force. Linux's unset send buffer is tcp_wmem[1] as it is
+        // (262144 under defaults.sh, what tunstack's 256 KiB stands for; seen on 6.18); the
+        // receive side stays doubled, as the bound is half of what Linux would report.
+        const snd = option === 'SO_SNDBUF';
+        const key = snd ? 'sndBuf' : 'rcvBuf';
         const bound = sock.conn?.core.options[key] ?? sock.opts[key] ?? this.engine.options[key];
-        return { ret: 0, value: sock.recorded.get(option) ?? bound * 2 };
+        return { ret: 0, value: sock.recorded.get(option) ?? (snd ? bound : bound * 2) };
       }
       default: {
         const ip = IP_OPTIONS[option];
