@@ -7,9 +7,10 @@
  * over TUN in its own process). Tests (scripts/bench/metrics.ts): bulk throughput with 1 and 4
  * flows both ways, 1-byte request/response latency percentiles, connections per second, memory
  * per idle connection with 10 000 held, ping RTT and flood loss, bulk throughput under 1, 5 and
- * 10 % loss each way (nftables `numgen random`, since this kernel has no netem), and bulk
- * throughput with 20 ms added each way, without loss and (server→kernel) with 5 % (a second
- * instance of each system, whose packets tunbridge or the stack's --impair hold back).
+ * 10 % loss each way (BPF on the client device's tcx hooks, scripts/bench-tools/tcploss.c, since
+ * this kernel has no netem), and bulk throughput with 20 ms added each way, without loss and
+ * with 5 % (a second instance of each system, whose packets tunbridge or the stack's --impair
+ * hold back).
  *
  * Output: a progress line per test on stderr; a table with ratios tunstack/kernel and
  * tunstack/bridge on stdout; bench/results/<timestamp>.json and .svg.
@@ -258,11 +259,9 @@ function summarize(got: Partial<Record<MetricId, Measurement>>): string {
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('the bench needs root (network namespaces, TUN)');
-  const missing = ['ip', 'ping', 'nft', process.env.CC ?? 'cc'].filter((c) => !hasCommand(c));
+  const missing = ['ip', 'ping', process.env.CC ?? 'cc'].filter((c) => !hasCommand(c));
   if (missing.length > 0) {
-    throw new Error(
-      `missing ${missing.join(', ')} (apt-get install -y iproute2 iputils-ping nftables gcc)`,
-    );
+    throw new Error(`missing ${missing.join(', ')} (apt-get install -y iproute2 iputils-ping gcc)`);
   }
   const startedAt = new Date();
   let tools: Tools | undefined;

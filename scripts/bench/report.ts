@@ -257,6 +257,7 @@ const PANELS: Panel[] = [
     metrics: [
       { id: 'delay-up-1', label: 'up' },
       { id: 'delay-down-1', label: 'down' },
+      { id: 'delay-loss-up-1', label: 'up, 5% loss' },
       { id: 'delay-loss-down-1', label: 'down, 5% loss' },
     ],
   },

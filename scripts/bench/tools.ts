@@ -21,6 +21,7 @@ export const TOOL_NAMES = [
   'tcpcrr',
   'tcpidle',
   'tunbridge',
+  'tcploss',
 ] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
