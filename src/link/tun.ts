@@ -137,6 +137,12 @@ export interface TunOpenOptions {
   /** Kernel-side address on the device, e.g. '10.0.0.1/24' (needs netns). */
   hostAddress?: string;
   /**
+   * Kernel-side IPv6 address on the device, e.g. 'fd00::1/64' (needs netns): IPv6 is enabled on
+   * the device, without duplicate address detection (nothing on a TUN link could answer it).
+   * Absent: IPv6 is disabled on the device, so the kernel sends an IPv4 stack nothing of it.
+   */
+  hostAddress6?: string;
+  /**
    * The device's transmit queue (txqueuelen): packets the kernel holds for us while we are busy
    * (needs netns). Default TUN_TX_QUEUE_LEN; the kernel's default for a TUN device is 500.
    */
@@ -266,7 +272,10 @@ export class TunLink implements Link {
         { code: 'ERR_TUN_ROOT_NAMESPACE' },
       );
     }
-    if (opts.hostAddress !== undefined && opts.netns === undefined) {
+    if (
+      (opts.hostAddress !== undefined || opts.hostAddress6 !== undefined) &&
+      opts.netns === undefined
+    ) {
       throw Object.assign(new Error('TunLink.open: hostAddress needs netns'), {
         code: 'ERR_TUN_ROOT_NAMESPACE',
       });
@@ -286,7 +295,11 @@ export class TunLink implements Link {
       opened.offloads,
     );
     try {
-      await link.#configure(opts.hostAddress, opts.txQueueLen ?? TUN_TX_QUEUE_LEN);
+      await link.#configure(
+        opts.hostAddress,
+        opts.txQueueLen ?? TUN_TX_QUEUE_LEN,
+        opts.hostAddress6,
+      );
       link.#start();
     } catch (err) {
       await link.close(); // closing the fd also removes the interface
@@ -331,14 +344,29 @@ export class TunLink implements Link {
     );
   }
 
-  async #configure(hostAddress: string | undefined, txQueueLen: number): Promise<void> {
+  async #configure(
+    hostAddress: string | undefined,
+    txQueueLen: number,
+    hostAddress6?: string,
+  ): Promise<void> {
     const dev = this.name;
     if (this.netns === undefined) {
       await netns.runChecked(['ip', 'link', 'set', 'dev', dev, 'mtu', String(this.mtu), 'up']);
       return;
     }
-    // An IPv4 stack: keep the kernel from sending router solicitations and MLD reports to it.
-    await netns.exec(this.netns, ['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+    // An IPv4-only stack: keep the kernel from sending router solicitations and MLD reports to
+    // it. A dual-stack one: IPv6 on, and no duplicate address detection (accept_dad=0 and
+    // nodad), which would hold the address "tentative" for a second for nothing.
+    if (hostAddress6 === undefined) {
+      await netns.exec(this.netns, ['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+    } else {
+      await netns.exec(this.netns, [
+        'sysctl',
+        '-qw',
+        `net.ipv6.conf.${dev}.disable_ipv6=0`,
+        `net.ipv6.conf.${dev}.accept_dad=0`,
+      ]);
+    }
     await netns.ip(this.netns, [
       'link',
       'set',
@@ -351,6 +379,9 @@ export class TunLink implements Link {
     ]);
     if (hostAddress !== undefined) {
       await netns.ip(this.netns, ['addr', 'add', hostAddress, 'dev', dev]);
+    }
+    if (hostAddress6 !== undefined) {
+      await netns.ip(this.netns, ['-6', 'addr', 'add', hostAddress6, 'dev', dev, 'nodad']);
     }
     await netns.ip(this.netns, ['link', 'set', 'dev', dev, 'up']);
   }

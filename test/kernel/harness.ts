@@ -28,6 +28,10 @@ import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
 export const HOST_ADDR = '10.0.0.1';
 export const STACK_ADDR = '10.0.0.2';
 export const PREFIX_LEN = 24;
+/** With `ipv6: true`: the kernel's side fd00::1/64, the stack fd00::2 (as `tunstack up`). */
+export const HOST_ADDR6 = 'fd00::1';
+export const STACK_ADDR6 = 'fd00::2';
+export const PREFIX_LEN6 = 64;
 
 /** Why kernel tests cannot run here, or null if they can. */
 export function kernelUnavailableReason(): string | null {
@@ -110,6 +114,11 @@ export interface NetnsFixture {
 export interface WithNetnsOptions extends Pick<TunOpenOptions, 'mtu' | 'batch' | 'offload'> {
   /** Interface name inside the namespace (default tun0). */
   dev?: string;
+  /**
+   * Dual stack: IPv6 on the device with fd00::1/64 on the kernel's side (and, with withStack,
+   * the stack at fd00::2). Default: IPv4 only, IPv6 disabled on the device.
+   */
+  ipv6?: boolean;
 }
 
 /**
@@ -136,6 +145,7 @@ export async function withNetns<T>(
       mtu: opts.mtu ?? 1500,
       batch: opts.batch ?? 64,
       hostAddress: `${HOST_ADDR}/${PREFIX_LEN}`,
+      hostAddress6: opts.ipv6 ? `${HOST_ADDR6}/${PREFIX_LEN6}` : undefined,
       offload: opts.offload,
     });
     const dev = link.name;
@@ -179,7 +189,11 @@ export function withStack<T>(
 ): Promise<T> {
   return withNetns(async (fx) => {
     const link = opts.pcap === undefined ? fx.link : new PcapLink(fx.link, opts.pcap);
-    const stack = createStack({ link, address: STACK_ADDR });
+    const stack = createStack({
+      link,
+      address: STACK_ADDR,
+      ...(opts.ipv6 ? { address6: STACK_ADDR6 } : {}),
+    });
     try {
       return await fn({ ...fx, stack });
     } finally {
