@@ -384,7 +384,11 @@ export class LossRecovery {
     const pipe = this.rack?.pipe ?? this.scoreboard.pipe(sndUna, sndMax, this.highRxt, smss);
     let sndcnt: number;
     if (pipe > ssthresh) {
-      sndcnt = Math.ceil((this.prrDelivered * ssthresh) / this.recoverFs) - this.prrOut;
+      const share = (this.prrDelivered * ssthresh) / this.recoverFs;
+      // Linux counts in whole segments (tcp_cwnd_reduction): its ceiling lets a segment out as
+      // soon as any part of one is due, where RFC 6937's byte count would wait for a whole one.
+      const due = this.#countDelivered ? Math.ceil(share / smss) * smss : Math.ceil(share);
+      sndcnt = due - this.prrOut;
     } else {
       const grow = sndUna !== this.#ackUna && this.lostRetransmissions === this.#ackLost;
       // (With RACK, lost retransmissions are counted by rackDetect before endAck.)
