@@ -198,6 +198,30 @@ kernelDescribe('tunstack relay: a namespace networked through the stack', () => 
     expect(r.stderr).toMatch(/DNS queries/);
   }, 60_000);
 
+  it('records relayed flows with --pcap, and tunstack ladder draws them', async () => {
+    const pcap = join(dir, 'relay.pcap');
+    const r = await relay(
+      egress,
+      ['curl', '-sS', '-o', '/dev/null', `http://${SERVER}:8080/nope`],
+      60_000,
+      ['--pcap', pcap],
+    );
+    expect(r.code).toBe(0);
+    const list = await netns.run(
+      [process.execPath, '--import', 'tsx', MAIN, 'ladder', pcap, '--list'],
+      { timeoutMs: 20_000 },
+    );
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(
+      new RegExp(`10\\.0\\.2\\.100:\\d+\\s+${SERVER.replace(/\./g, '\\.')}:8080`),
+    );
+    const ladder = await netns.run([process.execPath, '--import', 'tsx', MAIN, 'ladder', pcap], {
+      timeoutMs: 20_000,
+    });
+    expect(ladder.stdout).toMatch(/SYN\/ACK/);
+    expect(ladder.stdout).toMatch(/TIME_WAIT|CLOSED/);
+  }, 60_000);
+
   it('answers ping to a far address through the egress side', async () => {
     const r = await relay(egress, ['ping', '-c', '2', '-W', '5', SERVER]);
     expect(r.code).toBe(0);
