@@ -163,7 +163,12 @@ describe('listenAny: a SYN to any address, answered when the owner decides', () 
   it('leaves the stack its own address: its listeners, and UDP to others goes to the handler', async () => {
     const { syn, held, replies, stack, datagrams, send } = setup();
     const accepted: TcpHandle[] = [];
-    stack.tcp.listen(80, { accept: (h) => (accepted.push(h), recorder()) });
+    stack.tcp.listen(80, {
+      accept: (h) => {
+        accepted.push(h);
+        return recorder();
+      },
+    });
     syn(SERVER_ADDR);
     const [synAck] = (await replies()).map(tcpOf);
     expect(synAck.src).toBe(SERVER_ADDR);
