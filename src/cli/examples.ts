@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 export type Example = readonly [cmd: string, what: string];
 
 export const PROGRAM_EXAMPLES: readonly Example[] = [
-  ['tunstack up', 'the stack at 10.0.0.2, its device in namespace "tunstack"'],
+  ['tunstack up', 'the stack at 10.0.0.2 and fd00::2, its device in namespace "tunstack"'],
   ['ip netns exec tunstack curl http://10.0.0.2/', 'from another terminal: talk to it'],
   ['tunstack ss -i', 'its TCP connections, with rtt, cwnd and state history'],
   ['tunstack ladder docs/ladder-curl.pcap', 'a capture drawn as a ladder diagram'],
@@ -20,7 +20,8 @@ export const PROGRAM_EXAMPLES: readonly Example[] = [
 
 export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   up: [
-    ['tunstack up', 'the default apps at 10.0.0.2, netns tunstack; Ctrl-C removes it all'],
+    ['tunstack up', 'the default apps at 10.0.0.2 (and ping -6 fd00::2); Ctrl-C removes it all'],
+    ['tunstack up --no-ipv6', 'IPv4 only: IPv6 stays disabled on the device'],
     ['tunstack up --apps http,styles', 'only the HTTP app (80) and the styles page (8080-8085)'],
     ['tunstack up --log-format json', 'JSON log lines even at a terminal'],
     ['tunstack up --pcap /tmp/t.pcap', 'record every packet (tcpdump -r /tmp/t.pcap)'],

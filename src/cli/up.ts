@@ -36,6 +36,14 @@ import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { EcnMode, TcpConnectionOptions } from '../tcp/options.ts';
 import type { SynCookieMode } from '../tcp/syncookie.ts';
 import { tryParseIpv4 } from '../wire/ipv4.ts';
+import {
+  IPV6_MIN_MTU,
+  ipv6Equal,
+  isIpv6Loopback,
+  isIpv6Multicast,
+  isIpv6Unspecified,
+  tryParseIpv6,
+} from '../wire/ipv6.ts';
 import { APPS, type AppHandle, DEFAULT_APPS, startApps } from './apps.ts';
 import type { CliCommand } from './command.ts';
 import { MAX_RECORD, packetsHandler } from './live-packets.ts';
@@ -56,6 +64,13 @@ export interface UpOptions {
   dev: string;
   addr: string;
   hostAddr: string;
+  /**
+   * The stack's IPv6 address (default fd00::2 from the command line; absent: IPv4 only, as
+   * `--no-ipv6`). IPv6 needs `hostAddr6` too and an MTU of at least 1280.
+   */
+  addr6?: string;
+  /** Kernel-side IPv6 address of the device, ADDRESS/PREFIX (default fd00::1/64). */
+  hostAddr6?: string;
   mtu: number;
   batch: number;
   pcap?: string;
@@ -175,6 +190,39 @@ export function checkAddresses(o: Pick<UpOptions, 'addr' | 'hostAddr'>): void {
   }
 }
 
+/**
+ * Throws unless --addr6 and --host-addr6 are IPv6 addresses (no multicast, loopback or
+ * unspecified) in one prefix (1..126, so that the kernel's connected route covers the stack).
+ */
+export function checkAddresses6(o: Pick<UpOptions, 'addr6' | 'hostAddr6'>): void {
+  if (o.addr6 === undefined) return;
+  const [hostText, lenText] = (o.hostAddr6 ?? '').split('/');
+  const addr = tryParseIpv6(o.addr6);
+  const host = tryParseIpv6(hostText);
+  const len = Number(lenText);
+  const usable = (a: Uint8Array) =>
+    !isIpv6Multicast(a) && !isIpv6Unspecified(a) && !isIpv6Loopback(a);
+  if (addr === null || !usable(addr))
+    throw new Error(`--addr6: not a unicast IPv6 address: ${o.addr6}`);
+  if (
+    host === null ||
+    !usable(host) ||
+    lenText === undefined ||
+    !Number.isInteger(len) ||
+    len < 1 ||
+    len > 126
+  ) {
+    throw new Error(`--host-addr6: expected ADDRESS/PREFIX, e.g. fd00::1/64, got ${o.hostAddr6}`);
+  }
+  if (ipv6Equal(addr, host)) throw new Error('--addr6 and --host-addr6 must differ');
+  for (let bit = 0; bit < len; bit++) {
+    const mask = 0x80 >>> (bit & 7);
+    if ((addr[bit >>> 3] & mask) !== (host[bit >>> 3] & mask)) {
+      throw new Error(`--addr6 ${o.addr6} is not inside --host-addr6 ${o.hostAddr6}`);
+    }
+  }
+}
+
 /** Files a container runtime leaves in a container's root: Docker's and Podman's. */
 export const CONTAINER_MARKERS = ['/.dockerenv', '/run/.containerenv'] as const;
 /** Set to 1 to say "this is a container" where the runtime leaves no marker file. */
@@ -218,8 +266,14 @@ async function containerFacts(): Promise<ContainerFacts> {
   };
 }
 
-/** --in-container: the TUN device and its host-side address in the current namespace. */
-async function openInThisNamespace(o: UpOptions): Promise<TunLink> {
+/**
+ * --in-container: the TUN device and its host-side address in the current namespace. IPv6 is set
+ * up when `o.hostAddr6` is given and the container lets us (`ipv6` in the answer says whether).
+ */
+async function openInThisNamespace(
+  o: UpOptions,
+  logger: Logger,
+): Promise<{ tun: TunLink; ipv6: boolean }> {
   const refusal = inContainerRefusal(await containerFacts());
   if (refusal !== null) {
     throw Object.assign(new Error(refusal), { code: 'ERR_TUN_ROOT_NAMESPACE' });
@@ -231,23 +285,39 @@ async function openInThisNamespace(o: UpOptions): Promise<TunLink> {
     allowRootNamespace: true,
     offload: o.offload,
   });
+  let ipv6 = false;
   try {
     // As TunLink does in a namespace: no IPv6 towards an IPv4 stack. /proc/sys is read-only in
     // most containers (`docker run --sysctl net.ipv6.conf.default.disable_ipv6=1` does it there).
+    const conf = `/proc/sys/net/ipv6/conf/${tun.name}`;
     try {
-      writeFileSync(`/proc/sys/net/ipv6/conf/${tun.name}/disable_ipv6`, '1');
+      writeFileSync(`${conf}/disable_ipv6`, o.hostAddr6 === undefined ? '1' : '0');
+      if (o.hostAddr6 !== undefined) writeFileSync(`${conf}/accept_dad`, '0');
     } catch {}
     await netns.runChecked(['ip', 'addr', 'add', o.hostAddr, 'dev', tun.name]);
+    if (o.hostAddr6 !== undefined) {
+      try {
+        await netns.runChecked(['ip', '-6', 'addr', 'add', o.hostAddr6, 'dev', tun.name, 'nodad']);
+        ipv6 = true;
+      } catch (err) {
+        logger.warn({ err }, 'IPv6 is not available in this container: IPv4 only');
+      }
+    }
   } catch (err) {
     await tun.close();
     throw err;
   }
-  return tun;
+  return { tun, ipv6 };
 }
 
 /** Bring everything up; on any failure undo what was done and rethrow. */
 export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
   checkAddresses(o);
+  checkAddresses6(o);
+  if (o.addr6 !== undefined && o.mtu < IPV6_MIN_MTU) {
+    logger.info({ mtu: o.mtu }, `IPv6 off: it needs an MTU of at least ${IPV6_MIN_MTU}`);
+    o = { ...o, addr6: undefined, hostAddr6: undefined };
+  }
   const impairment = o.impair === undefined ? undefined : parseImpair(o.impair); // fail early
   // FaultLink offers no offload: its faults are per packet (src/link/fault.ts).
   const offload = (o.offload ?? true) && impairment === undefined;
@@ -297,16 +367,22 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
   };
 
   try {
-    const tun = o.inContainer
-      ? await openInThisNamespace({ ...o, offload })
-      : await TunLink.open({
-          name: o.dev,
-          netns: o.netns,
-          mtu: o.mtu,
-          batch: o.batch,
-          hostAddress: o.hostAddr,
-          offload,
-        });
+    let tun: TunLink;
+    if (o.inContainer) {
+      const opened = await openInThisNamespace({ ...o, offload }, logger);
+      tun = opened.tun;
+      if (!opened.ipv6) o = { ...o, addr6: undefined, hostAddr6: undefined };
+    } else {
+      tun = await TunLink.open({
+        name: o.dev,
+        netns: o.netns,
+        mtu: o.mtu,
+        batch: o.batch,
+        hostAddress: o.hostAddr,
+        hostAddress6: o.addr6 === undefined ? undefined : o.hostAddr6,
+        offload,
+      });
+    }
     undo.push(() => tun.close());
     if (offload) {
       if (tun.offload?.tso) logger.info({ offloads: tun.offloads }, 'offload: checksum, TSO4');
@@ -323,6 +399,7 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
     const stack = createStack({
       link,
       address: o.addr,
+      ...(o.addr6 === undefined ? {} : { address6: o.addr6 }),
       mtu: o.mtu,
       logger,
       clock: realClock,
@@ -370,6 +447,11 @@ export function tryCommands(o: UpOptions): { cmd: string; what: string }[] {
   const inNs = (cmd: string) => (o.inContainer ? cmd : `ip netns exec ${o.netns} ${cmd}`);
   const out = [
     { cmd: inNs(`ping ${o.addr}`), what: 'ICMP echo' },
+    ...(o.addr6 === undefined
+      ? []
+      : [
+          { cmd: inNs(`ping -6 ${o.addr6}`), what: 'ICMPv6 echo (TCP and UDP over IPv6: not yet)' },
+        ]),
     { cmd: inNs(`curl http://${o.addr}/`), what: 'the connection your request came on' },
   ];
   if (o.apps.includes('styles')) {
@@ -385,11 +467,22 @@ export function tryCommands(o: UpOptions): { cmd: string; what: string }[] {
   return out;
 }
 
+/** 'ready: stack 10.0.0.2 and fd00::2 on tun0 in netns tunstack (host side …)'. */
+function readyLine(o: UpOptions, dev: string): string {
+  const where = o.inContainer ? "this container's namespace" : `netns ${o.netns}`;
+  if (o.addr6 === undefined) {
+    return `ready: stack ${o.addr} on ${dev} in ${where} (host side ${o.hostAddr})`;
+  }
+  return (
+    `ready: stack ${o.addr} and ${o.addr6} on ${dev} in ${where} ` +
+    `(host side ${o.hostAddr}, ${o.hostAddr6})`
+  );
+}
+
 /** The line that tells a person what to do next. */
 export function readyMessage(o: UpOptions, dev: string): string {
-  const where = o.inContainer ? "this container's namespace" : `netns ${o.netns}`;
   return (
-    `ready: stack ${o.addr} on ${dev} in ${where} (host side ${o.hostAddr}); try: ` +
+    `${readyLine(o, dev)}; try: ` +
     tryCommands(o)
       .map((t) => t.cmd)
       .join(' | ')
@@ -398,11 +491,10 @@ export function readyMessage(o: UpOptions, dev: string): string {
 
 /** The ready line and the commands to try, one a line, as plain text for a terminal. */
 export function readyText(o: UpOptions, dev: string): string {
-  const where = o.inContainer ? "this container's namespace" : `netns ${o.netns}`;
   const cmds = tryCommands(o);
   const width = Math.max(...cmds.map((t) => t.cmd.length));
   return [
-    `ready: stack ${o.addr} on ${dev} in ${where} (host side ${o.hostAddr})`,
+    readyLine(o, dev),
     'try, from another terminal:',
     ...cmds.map((t) => `  ${t.cmd.padEnd(width)}  # ${t.what}`),
     'Ctrl-C stops the stack and removes what it created.',
@@ -438,6 +530,8 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     dev: raw.dev as string,
     addr: raw.addr as string,
     hostAddr: raw.hostAddr as string,
+    addr6: raw.ipv6 === false ? undefined : (raw.addr6 as string),
+    hostAddr6: raw.ipv6 === false ? undefined : (raw.hostAddr6 as string),
     mtu: raw.mtu as number,
     batch: raw.batch as number,
     pcap: raw.pcap as string | undefined,
@@ -460,23 +554,26 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
   if (process.getuid?.() !== 0)
     logger.warn('not root: creating namespaces and TUN devices will fail');
   const running = await startUp(o, logger);
+  const ro = running.options; // IPv6 may have been turned off (MTU, container)
   // A person at a terminal reads the ready line plain; a pipe gets it as one JSON record.
-  if (o.logFormat === 'pretty') process.stdout.write(readyText(o, running.tun.name));
+  if (o.logFormat === 'pretty') process.stdout.write(readyText(ro, running.tun.name));
   else
     logger.info(
       {
         address: o.addr,
+        address6: ro.addr6,
         dev: running.tun.name,
         netns: o.netns,
         hostAddress: o.hostAddr,
+        hostAddress6: ro.hostAddr6,
         mtu: o.mtu,
         apps: o.apps,
         pcap: o.pcap,
         impair: o.impair,
         inContainer: o.inContainer,
-        try: tryCommands(o).map((t) => t.cmd),
+        try: tryCommands(ro).map((t) => t.cmd),
       },
-      readyMessage(o, running.tun.name),
+      readyMessage(ro, running.tun.name),
     );
 
   const onUsr1 = () => logger.info({ stats: running.stats() }, 'stats');
@@ -539,6 +636,9 @@ export const upCommand: CliCommand = {
       .option('--dev <name>', 'TUN interface name inside the namespace', 'tun0')
       .option('--addr <ip>', "the stack's IPv4 address", '10.0.0.2')
       .option('--host-addr <cidr>', 'kernel-side address of the device', '10.0.0.1/24')
+      .option('--addr6 <ip>', "the stack's IPv6 address (docs/ipv6.md)", 'fd00::2')
+      .option('--host-addr6 <cidr>', 'kernel-side IPv6 address of the device', 'fd00::1/64')
+      .option('--no-ipv6', 'IPv4 only: IPv6 disabled on the device, no IPv6 address for the stack')
       .option('--mtu <bytes>', 'device MTU', parseIntOption('mtu', 576, 65535), 1500)
       .option('--batch <n>', 'packets per read/write batch', parseIntOption('batch', 1, 4096), 64)
       .option('--pcap <file>', 'record every packet crossing the device to a pcap file')

@@ -94,10 +94,11 @@ kernelDescribe('tunstack up for a person: log formats and the / page', () => {
       await waitFor(() => up.raw.some((l) => l.startsWith('ready:')), 20_000, 'the ready line');
       const at = up.raw.findIndex((l) => l.startsWith('ready:'));
       expect(up.raw[at]).toBe(
-        `ready: stack 10.0.0.2 on tun0 in netns ${ns} (host side 10.0.0.1/24)`,
+        `ready: stack 10.0.0.2 and fd00::2 on tun0 in netns ${ns} (host side 10.0.0.1/24, fd00::1/64)`,
       );
       const block = up.raw.slice(at, at + 7).join('\n');
       expect(block).toContain(`ip netns exec ${ns} ping 10.0.0.2`);
+      expect(block).toContain(`ip netns exec ${ns} ping -6 fd00::2`);
       expect(block).toContain(`ip netns exec ${ns} curl http://10.0.0.2/`);
       expect(block).toContain('http://10.0.0.2:8080/');
       expect(block).toContain(`tunstack ss -i --netns ${ns}`);

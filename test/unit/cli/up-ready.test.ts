@@ -4,7 +4,13 @@
  * stack can be reached; and the same commands in the JSON record's message.
  */
 import { describe, expect, it } from 'vitest';
-import { readyMessage, readyText, tryCommands, type UpOptions } from '../../../src/cli/up.ts';
+import {
+  checkAddresses6,
+  readyMessage,
+  readyText,
+  tryCommands,
+  type UpOptions,
+} from '../../../src/cli/up.ts';
 
 const base: UpOptions = {
   netns: 'tunstack',
@@ -56,5 +62,34 @@ describe('readyMessage', () => {
     const msg = readyMessage(base, 'tun0');
     expect(msg.startsWith('ready: stack 10.0.0.2 on tun0')).toBe(true);
     for (const t of tryCommands(base)) expect(msg).toContain(t.cmd);
+  });
+});
+
+describe('dual stack', () => {
+  const dual: UpOptions = { ...base, addr6: 'fd00::2', hostAddr6: 'fd00::1/64' };
+
+  it('names both addresses on the ready line and offers ping -6', () => {
+    const lines = readyText(dual, 'tun0').trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      'ready: stack 10.0.0.2 and fd00::2 on tun0 in netns tunstack (host side 10.0.0.1/24, fd00::1/64)',
+    );
+    const cmds = tryCommands(dual).map((t) => t.cmd);
+    expect(cmds.slice(0, 2)).toEqual([
+      'ip netns exec tunstack ping 10.0.0.2',
+      'ip netns exec tunstack ping -6 fd00::2',
+    ]);
+    expect(readyMessage(dual, 'tun0')).toContain('ip netns exec tunstack ping -6 fd00::2');
+  });
+
+  it('checks --addr6 and --host-addr6', () => {
+    expect(() => checkAddresses6(dual)).not.toThrow();
+    expect(() => checkAddresses6({ addr6: undefined })).not.toThrow(); // --no-ipv6
+    expect(() => checkAddresses6({ ...dual, addr6: 'fd00::2::' })).toThrow(/--addr6/);
+    expect(() => checkAddresses6({ ...dual, addr6: 'ff02::1' })).toThrow(/--addr6/);
+    expect(() => checkAddresses6({ ...dual, hostAddr6: 'fd00::1' })).toThrow(/--host-addr6/);
+    expect(() => checkAddresses6({ ...dual, hostAddr6: 'fd00::1/128' })).toThrow(/--host-addr6/);
+    expect(() => checkAddresses6({ ...dual, hostAddr6: 'fd00::2/64' })).toThrow(/differ/);
+    expect(() => checkAddresses6({ ...dual, hostAddr6: 'fd01::1/64' })).toThrow(/not inside/);
+    expect(() => checkAddresses6({ ...dual, hostAddr6: 'fd01::1/7' })).not.toThrow();
   });
 });
