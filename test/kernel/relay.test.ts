@@ -184,6 +184,39 @@ kernelDescribe('tunstack relay: a namespace networked through the stack', () => 
     expect(relayed.stderr).toMatch(/1 unreachable/);
   }, 90_000);
 
+  it('answers ICMP host unreachable for a host silent past --connect-timeout', async () => {
+    // A silent host inside EGRESS: 10.9.7.0/24 via a neighbour whose MAC nobody has, on a veth
+    // pair whose both ends are in EGRESS (the SYNs die at v1; nothing leaves the namespace).
+    await netns.ip(egress, ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+    await netns.ip(egress, ['addr', 'add', '10.8.0.1/24', 'dev', 'v0']);
+    await netns.ip(egress, ['link', 'set', 'v0', 'up']);
+    await netns.ip(egress, ['link', 'set', 'v1', 'up']);
+    await netns.ip(egress, [
+      'neigh',
+      'add',
+      '10.8.0.2',
+      'lladdr',
+      '02:00:00:00:00:01',
+      'dev',
+      'v0',
+      'nud',
+      'permanent',
+    ]);
+    await netns.ip(egress, ['route', 'add', '10.9.7.0/24', 'via', '10.8.0.2', 'dev', 'v0']);
+    try {
+      const r = await relay(egress, ['curl', '-sS', '-m', '30', 'http://10.9.7.7/'], 60_000, [
+        '--connect-timeout',
+        '1500',
+      ]);
+      // curl hears "no route to host" (the ICMP), long before its own 30 s.
+      expect(r.code).toBe(7);
+      expect(r.stderr).toMatch(/1 unreachable/);
+      expect(r.stderr).toMatch(/10\.9\.7\.7:80.*unreachable/);
+    } finally {
+      await netns.ip(egress, ['link', 'del', 'v0']).catch(() => {});
+    }
+  }, 60_000);
+
   it('resolves a name through the relayed DNS (resolv.conf → 10.0.2.3 → the egress resolver)', async () => {
     const r = await relay(egress, [
       'sh',
