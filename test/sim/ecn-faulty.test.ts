@@ -10,9 +10,8 @@ import { expect, describe as group, it } from 'vitest';
 import { mulberry32 } from '../../src/stack/rng.ts';
 import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
 import { IpEcn } from '../../src/wire/ipv4.ts';
-import { concat, type LinkFaults, Sim, streamBytes, writer } from './tcp-sim.ts';
+import { type LinkFaults, oneWayTransfer, Sim } from './tcp-sim.ts';
 
-const HOUR = 3_600_000;
 const SCALE = Number(process.env.TCP_SIM_SCALE ?? 1);
 const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
 
@@ -58,27 +57,7 @@ group('ECN over a faulty link (virtual time)', () => {
           sim.onTransmit = (_to, seg, lost) => {
             if (!lost && seg.ipEcn === IpEcn.Ect0 && mark() < ce) seg.ipEcn = IpEcn.Ce;
           };
-          const write = writer(sim, 'a', 1, total);
-          let bShut = false;
-          sim.onStep = (s) => {
-            write();
-            if (s.appB.fin && !bShut && s.b !== null) {
-              bShut = true;
-              s.b.shutdown();
-            }
-          };
-          const label = `seed=${seed} ce=${ce} faults=${JSON.stringify(faults)}`;
-          const quiet = sim.run(4 * HOUR);
-          expect([...sim.appA.errors, ...sim.appB.errors], label).toEqual([]);
-          const got = concat(sim.appB.received);
-          expect(got.length, label).toBe(total);
-          const want = streamBytes(1, 0, total);
-          let same = true;
-          for (let i = 0; i < total && same; i++) same = got[i] === want[i];
-          expect(same, `${label}: bytes equal`).toBe(true);
-          expect(quiet, label).toBe(true);
-          expect(sim.a.state, label).toBe('CLOSED');
-          expect(sim.b?.state ?? 'CLOSED', label).toBe('CLOSED');
+          oneWayTransfer(sim, total, `seed=${seed} ce=${ce} faults=${JSON.stringify(faults)}`);
           const a = sim.a.snapshot().counters;
           const b = sim.b?.snapshot().counters ?? {};
           echoed += b['ecn-ce-received'] ?? 0;

@@ -5,9 +5,8 @@
 import fc from 'fast-check';
 import { expect, describe as group, it } from 'vitest';
 import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
-import { concat, type LinkFaults, Sim, streamBytes, writer } from './tcp-sim.ts';
+import { type LinkFaults, oneWayTransfer, Sim } from './tcp-sim.ts';
 
-const HOUR = 3_600_000;
 const SCALE = Number(process.env.TCP_SIM_SCALE ?? 1);
 const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
 
@@ -45,27 +44,7 @@ group('PRR over a lossy link (virtual time)', () => {
         fc.integer({ min: 20_000, max: 200_000 }),
         (seed, faults, oa, ob, total) => {
           const sim = new Sim({ seed, faults, a: oa, b: ob });
-          const write = writer(sim, 'a', 1, total);
-          let bShut = false;
-          sim.onStep = (s) => {
-            write();
-            if (s.appB.fin && !bShut && s.b !== null) {
-              bShut = true;
-              s.b.shutdown();
-            }
-          };
-          const quiet = sim.run(4 * HOUR);
-          const label = `seed=${seed} faults=${JSON.stringify(faults)}`;
-          expect([...sim.appA.errors, ...sim.appB.errors], label).toEqual([]);
-          const got = concat(sim.appB.received);
-          expect(got.length, label).toBe(total);
-          const want = streamBytes(1, 0, total);
-          let same = true;
-          for (let i = 0; i < total && same; i++) same = got[i] === want[i];
-          expect(same, `${label}: bytes equal`).toBe(true);
-          expect(quiet, label).toBe(true);
-          expect(sim.a.state, label).toBe('CLOSED');
-          expect(sim.b?.state ?? 'CLOSED', label).toBe('CLOSED');
+          oneWayTransfer(sim, total, `seed=${seed} faults=${JSON.stringify(faults)}`);
           recoveries += sim.a.snapshot().fastRetransmits;
         },
       ),

@@ -6,13 +6,12 @@
 import fc from 'fast-check';
 import { expect, describe as group, it } from 'vitest';
 import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
-import { concat, type LinkFaults, Sim, streamBytes, writer } from './tcp-sim.ts';
+import { type LinkFaults, oneWayTransfer, Sim } from './tcp-sim.ts';
 
-const HOUR = 3_600_000;
 const SCALE = Number(process.env.TCP_SIM_SCALE ?? 1);
 const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
 
-/** A bulk transfer from a to b; b closes after the FIN. Returns the sim after it went quiet. */
+/** A bulk transfer from a to b over `faults`, checked (oneWayTransfer). */
 function transfer(
   seed: number,
   faults: LinkFaults,
@@ -21,27 +20,7 @@ function transfer(
   total = 300_000,
 ) {
   const sim = new Sim({ seed, faults, a, b });
-  const write = writer(sim, 'a', 1, total);
-  let bShut = false;
-  sim.onStep = (s) => {
-    write();
-    if (s.appB.fin && !bShut && s.b !== null) {
-      bShut = true;
-      s.b.shutdown();
-    }
-  };
-  const quiet = sim.run(4 * HOUR, 2_000_000);
-  const label = `seed=${seed} faults=${JSON.stringify(faults)}`;
-  expect([...sim.appA.errors, ...sim.appB.errors], label).toEqual([]);
-  const got = concat(sim.appB.received);
-  expect(got.length, label).toBe(total);
-  const want = streamBytes(1, 0, total);
-  let same = true;
-  for (let i = 0; i < total && same; i++) same = got[i] === want[i];
-  expect(same, `${label}: bytes equal`).toBe(true);
-  expect(quiet, label).toBe(true);
-  expect(sim.a.state, label).toBe('CLOSED');
-  return sim;
+  return oneWayTransfer(sim, total, `seed=${seed} faults=${JSON.stringify(faults)}`, 2_000_000);
 }
 
 const optionsArb: fc.Arbitrary<Partial<TcpConnectionOptions>> = fc.record({

@@ -6,6 +6,7 @@
  * delay. Nothing here is real: no clock, no sockets, no IP. The stack-level FaultLink works on IP
  * packets; this one works on TcpRepr records, so a failing seed points at the core alone.
  */
+import { expect } from 'vitest';
 import { MinHeap } from '../../src/stack/heap.ts';
 import { mulberry32 } from '../../src/stack/rng.ts';
 import { TcpConnection } from '../../src/tcp/conn.ts';
@@ -310,4 +311,39 @@ export function writer(
 export function describeSeg(s: TcpRepr): string {
   const flags = `${s.control}${s.ack !== null ? '+ack' : ''}`;
   return `${flags} seq=${s.seq} ack=${s.ack} win=${s.window} len=${s.payload.length} sack=${JSON.stringify(s.options.sackBlocks)}`;
+}
+
+/** Virtual time a lossy transfer may take before a run is called stuck. */
+export const HOUR = 3_600_000;
+
+/**
+ * One-way bulk transfer: `total` bytes of stream 1 from a to b (a shuts down once all are
+ * accepted, b once it has the FIN), run until the world is quiet. Then what every such run must
+ * show: no errors, every byte once and in order, quiet, both ends CLOSED. `label` names the run
+ * in a failure (seed and faults). Returns the sim for further checks.
+ */
+export function oneWayTransfer(sim: Sim, total: number, label: string, maxSteps?: number): Sim {
+  const write = writer(sim, 'a', 1, total);
+  let bShut = false;
+  const before = sim.onStep;
+  sim.onStep = (s) => {
+    before(s);
+    write();
+    if (s.appB.fin && !bShut && s.b !== null) {
+      bShut = true;
+      s.b.shutdown();
+    }
+  };
+  const quiet = sim.run(4 * HOUR, maxSteps);
+  expect([...sim.appA.errors, ...sim.appB.errors], label).toEqual([]);
+  const got = concat(sim.appB.received);
+  expect(got.length, label).toBe(total);
+  const want = streamBytes(1, 0, total);
+  let same = true;
+  for (let i = 0; i < total && same; i++) same = got[i] === want[i];
+  expect(same, `${label}: bytes equal`).toBe(true);
+  expect(quiet, label).toBe(true);
+  expect(sim.a.state, label).toBe('CLOSED');
+  expect(sim.b?.state ?? 'CLOSED', label).toBe('CLOSED');
+  return sim;
 }
