@@ -8,33 +8,12 @@
 import fc from 'fast-check';
 import { expect, describe as group, it } from 'vitest';
 import { mulberry32 } from '../../src/stack/rng.ts';
-import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
 import { IpEcn } from '../../src/wire/ipv4.ts';
-import { type LinkFaults, oneWayTransfer, Sim } from './tcp-sim.ts';
+import { faultsArb, oneWayTransfer, optionsArb, runs, Sim } from './tcp-sim.ts';
 
-const SCALE = Number(process.env.TCP_SIM_SCALE ?? 1);
-const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
-
-const faultsArb: fc.Arbitrary<LinkFaults> = fc.record({
-  loss: fc.double({ min: 0, max: 0.1, noNaN: true }),
-  dup: fc.double({ min: 0, max: 0.05, noNaN: true }),
-  reorder: fc.double({ min: 0, max: 0.2, noNaN: true }),
-  delayMs: fc.integer({ min: 1, max: 60 }),
-});
-
-const optionsArb: fc.Arbitrary<Partial<TcpConnectionOptions>> = fc.record({
-  mss: fc.integer({ min: 200, max: 1460 }),
-  rcvBuf: fc.integer({ min: 16_384, max: 300_000 }),
-  sndBuf: fc.integer({ min: 16_384, max: 300_000 }),
-  windowScale: fc.boolean(),
-  timestamps: fc.boolean(),
-  sack: fc.boolean(),
-  congestion: fc.constantFrom('reno' as const, 'cubic' as const),
-  tailLossProbe: fc.boolean(),
-  prr: fc.boolean(),
-  rack: fc.boolean(),
-  timeWaitMs: fc.constant(100),
-  // The client asks; the server accepts (the default) or, now and then, refuses.
+const faults = faultsArb({ loss: 0.1, dup: 0.05, reorder: 0.2, delayMs: 60 });
+// The client asks; the server accepts (the default) or, now and then, refuses.
+const options = optionsArb({
   ecn: fc.constantFrom(1 as const, 2 as const, 2 as const, 0 as const),
 });
 
@@ -45,10 +24,10 @@ group('ECN over a faulty link (virtual time)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 0x7fffffff }),
-        faultsArb,
+        faults,
         fc.double({ min: 0.01, max: 0.2, noNaN: true }),
-        optionsArb,
-        optionsArb,
+        options,
+        options,
         fc.integer({ min: 20_000, max: 200_000 }),
         (seed, faults, ce, oa, ob, total) => {
           const sim = new Sim({ seed, faults, a: { ...oa, ecn: 1 }, b: ob });

@@ -6,10 +6,7 @@
 import fc from 'fast-check';
 import { expect, describe as group, it } from 'vitest';
 import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
-import { type LinkFaults, oneWayTransfer, Sim } from './tcp-sim.ts';
-
-const SCALE = Number(process.env.TCP_SIM_SCALE ?? 1);
-const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
+import { faultsArb, type LinkFaults, oneWayTransfer, optionsArb, runs, Sim } from './tcp-sim.ts';
 
 /** A bulk transfer from a to b over `faults`, checked (oneWayTransfer). */
 function transfer(
@@ -23,21 +20,7 @@ function transfer(
   return oneWayTransfer(sim, total, `seed=${seed} faults=${JSON.stringify(faults)}`, 2_000_000);
 }
 
-const optionsArb: fc.Arbitrary<Partial<TcpConnectionOptions>> = fc.record({
-  mss: fc.integer({ min: 200, max: 1460 }),
-  rcvBuf: fc.integer({ min: 16_384, max: 300_000 }),
-  sndBuf: fc.integer({ min: 16_384, max: 300_000 }),
-  maxOoo: fc.integer({ min: 16_384, max: 100_000 }),
-  windowScale: fc.boolean(),
-  timestamps: fc.boolean(),
-  sack: fc.constant(true),
-  dsack: fc.boolean(),
-  congestion: fc.constantFrom('reno' as const, 'cubic' as const),
-  tailLossProbe: fc.boolean(),
-  prr: fc.boolean(),
-  rack: fc.constant(true),
-  timeWaitMs: fc.constant(100),
-});
+const options = optionsArb({ sack: fc.constant(true), rack: fc.constant(true) });
 
 group('RACK over a faulty link (virtual time)', () => {
   it('loss, reordering and duplicates: every byte once, in order; both end CLOSED', () => {
@@ -45,14 +28,9 @@ group('RACK over a faulty link (virtual time)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 0x7fffffff }),
-        fc.record({
-          loss: fc.double({ min: 0, max: 0.2, noNaN: true }),
-          dup: fc.double({ min: 0, max: 0.05, noNaN: true }),
-          reorder: fc.double({ min: 0, max: 0.3, noNaN: true }),
-          delayMs: fc.integer({ min: 1, max: 60 }),
-        }),
-        optionsArb,
-        optionsArb,
+        faultsArb({ loss: 0.2, dup: 0.05, reorder: 0.3, delayMs: 60 }),
+        options,
+        options,
         fc.integer({ min: 20_000, max: 200_000 }),
         (seed, faults, oa, ob, total) => {
           const sim = transfer(seed, faults, oa, ob, total);

@@ -6,6 +6,7 @@
  * delay. Nothing here is real: no clock, no sockets, no IP. The stack-level FaultLink works on IP
  * packets; this one works on TcpRepr records, so a failing seed points at the core alone.
  */
+import fc from 'fast-check';
 import { expect } from 'vitest';
 import { MinHeap } from '../../src/stack/heap.ts';
 import { mulberry32 } from '../../src/stack/rng.ts';
@@ -346,4 +347,47 @@ export function oneWayTransfer(sim: Sim, total: number, label: string, maxSteps?
   expect(sim.a.state, label).toBe('CLOSED');
   expect(sim.b?.state ?? 'CLOSED', label).toBe('CLOSED');
   return sim;
+}
+
+/** Property runs, scaled by TCP_SIM_SCALE (=20 for a long soak); the default keeps files fast. */
+export function runs(n: number): number {
+  return Math.max(1, Math.round(n * Number(process.env.TCP_SIM_SCALE ?? 1)));
+}
+
+/** Seeded link faults up to the given bounds (loss from `minLoss`). */
+export function faultsArb(
+  max: Omit<LinkFaults, 'delayMs'> & { delayMs: number },
+  minLoss = 0,
+): fc.Arbitrary<LinkFaults> {
+  return fc.record({
+    loss: fc.double({ min: minLoss, max: max.loss, noNaN: true }),
+    dup: fc.double({ min: 0, max: max.dup, noNaN: true }),
+    reorder: fc.double({ min: 0, max: max.reorder, noNaN: true }),
+    delayMs: fc.integer({ min: 1, max: max.delayMs }),
+  });
+}
+
+type OptionArbs = { [K in keyof TcpConnectionOptions]?: fc.Arbitrary<TcpConnectionOptions[K]> };
+
+/**
+ * Connection options for the lossy-link properties: every recovery choice drawn (SACK, D-SACK,
+ * Reno or CUBIC, TLP, PRR, RACK), windows from 16 KiB; `fixed` replaces or adds draws.
+ */
+export function optionsArb(fixed: OptionArbs = {}): fc.Arbitrary<Partial<TcpConnectionOptions>> {
+  const base: OptionArbs = {
+    mss: fc.integer({ min: 200, max: 1460 }),
+    rcvBuf: fc.integer({ min: 16_384, max: 300_000 }),
+    sndBuf: fc.integer({ min: 16_384, max: 300_000 }),
+    maxOoo: fc.integer({ min: 16_384, max: 100_000 }),
+    windowScale: fc.boolean(),
+    timestamps: fc.boolean(),
+    sack: fc.boolean(),
+    dsack: fc.boolean(),
+    congestion: fc.constantFrom('reno' as const, 'cubic' as const),
+    tailLossProbe: fc.boolean(),
+    prr: fc.boolean(),
+    rack: fc.boolean(),
+    timeWaitMs: fc.constant(100),
+  };
+  return fc.record({ ...base, ...fixed }) as fc.Arbitrary<Partial<TcpConnectionOptions>>;
 }

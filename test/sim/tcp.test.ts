@@ -6,12 +6,9 @@
 import fc from 'fast-check';
 import { expect, describe as group, it } from 'vitest';
 import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
-import { concat, type LinkFaults, NO_FAULTS, Sim, streamBytes, writer } from './tcp-sim.ts';
+import { concat, type LinkFaults, NO_FAULTS, runs, Sim, streamBytes, writer } from './tcp-sim.ts';
 
 const HOUR = 3_600_000;
-/** Scale the number of runs (TCP_SIM_SCALE=20 for a long soak); the default keeps the file fast. */
-const SCALE = Number(process.env.TCP_SIM_SCALE ?? 1);
-const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
 
 const faultsArb: fc.Arbitrary<LinkFaults> = fc.record({
   loss: fc.double({ min: 0, max: 0.25, noNaN: true }),
