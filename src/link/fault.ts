@@ -35,7 +35,15 @@ export interface Impairment {
   reorderDelayMs?: number;
   /** PRNG seed (default 1). */
   seed?: number;
+  /**
+   * Most packets held (delayed or reordered) per direction; one more is dropped and counted as
+   * `overflow`, as a full router queue drops (default HELD_LIMIT).
+   */
+  limit?: number;
 }
+
+/** Default bound on the packets a direction holds: 20 ms at ~7 Gbit/s of 1500-byte packets. */
+export const HELD_LIMIT = 10_000;
 
 export interface FaultDirectionStats {
   packets: number;
@@ -46,6 +54,8 @@ export interface FaultDirectionStats {
   delayed: number;
   /** ECT packets marked CE. */
   ceMarked: number;
+  /** Packets dropped because the direction already held `limit` of them. */
+  overflow: number;
 }
 
 export interface FaultStats {
@@ -59,7 +69,8 @@ const PROBABILITIES = ['loss', 'reorder', 'dup', 'corrupt', 'ce'] as const;
 const DURATIONS = ['delay', 'jitter', 'reorderDelayMs'] as const;
 
 /**
- * Parse `loss=5%,reorder=25%,dup=1%,delay=1ms,corrupt=0.1%,ce=2%,seed=N` (any subset, any order).
+ * Parse `loss=5%,reorder=25%,dup=1%,delay=1ms,corrupt=0.1%,ce=2%,seed=N,limit=N` (any subset,
+ * any order).
  * Probabilities take `%` or a fraction (0.05); durations take ms (default), us or s.
  * Throws a TypeError with code ERR_INVALID_ARG_VALUE on anything else.
  */
@@ -86,9 +97,9 @@ export function parseImpair(text: string): Impairment {
       if (dm === null) throw bad(`${key} must be a duration like 1ms, 500us or 0.1s`);
       const scale = dm[2] === 's' ? 1000 : dm[2] === 'us' ? 0.001 : 1;
       out[key as (typeof DURATIONS)[number]] = Number(dm[1]) * scale;
-    } else if (key === 'seed') {
-      if (!/^\d+$/.test(value)) throw bad('seed must be a non-negative integer');
-      out.seed = Number(value);
+    } else if (key === 'seed' || key === 'limit') {
+      if (!/^\d+$/.test(value)) throw bad(`${key} must be a non-negative integer`);
+      out[key] = Number(value);
     } else {
       throw bad(`unknown key ${JSON.stringify(key)}`);
     }
@@ -105,6 +116,7 @@ function directionStats(): FaultDirectionStats {
     reordered: 0,
     delayed: 0,
     ceMarked: 0,
+    overflow: 0,
   };
 }
 
@@ -192,6 +204,10 @@ class Direction {
       this.pass(packet);
       return true;
     }
+    if (this.held.size >= this.imp.limit) {
+      this.stats.overflow++;
+      return false;
+    }
     this.stats.delayed++;
     const at = this.clock.now() + wait;
     this.held.push({ at, seq: this.seq++, packet: mine ? packet : packet.slice() });
@@ -272,6 +288,7 @@ export class FaultLink implements Link {
       delay,
       jitter: impairment.jitter ?? 0,
       reorderDelayMs: impairment.reorderDelayMs ?? Math.max(delay, 1),
+      limit: impairment.limit ?? HELD_LIMIT,
     };
     const seed = impairment.seed ?? 1;
     this.out = new Direction(

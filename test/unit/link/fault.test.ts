@@ -143,6 +143,14 @@ describe('FaultLink', () => {
     expect(fault.stats.tx.delayed).toBe(1);
   });
 
+  it('holds at most `limit` packets a direction, dropping and counting the rest', () => {
+    expect(parseImpair('delay=5ms,limit=3')).toEqual({ delay: 5, limit: 3 });
+    const { atB, fault, sendOut } = setup({ delay: 5, limit: 3 });
+    sendOut(10);
+    expect(atB).toEqual([0, 1, 2]);
+    expect(fault.stats.tx).toMatchObject({ delayed: 3, overflow: 7 });
+  });
+
   it('is the same run for the same seed, and another for another', () => {
     const run = (seed: number) => {
       const { atB, sendOut } = setup({ loss: 0.1, dup: 0.1, reorder: 0.2, delay: 1, seed });
