@@ -7,10 +7,14 @@
  * address(), close([cb]) and 'close', connect/disconnect/remoteAddress (a connected socket gets
  * ICMP destination unreachables as 'error', e.g. recvmsg ECONNREFUSED), errors with Node's codes
  * (EADDRINUSE, EADDRNOTAVAIL, EMSGSIZE, ERR_SOCKET_DGRAM_NOT_RUNNING, ERR_SOCKET_BAD_PORT, …).
- * What does not: only 'udp4'; no multicast, broadcast or socket options (setters are no-ops
- * where harmless, absent otherwise); the address is resolved only as a dotted quad, never by DNS;
- * 'localhost', 127.0.0.0/8 and an omitted address (Node: 127.0.0.1) mean the stack's own
- * address, which the stack loops back.
+ * 'udp6' (on a stack with an IPv6 address, docs/ipv6.md) is dual-stack as Node's is by default:
+ * bound to '::', it gets IPv6 datagrams and IPv4 ones, the latter from '::ffff:a.b.c.d', and
+ * sends to either; 'udp4' gets IPv4 only.
+ * What does not: ipv6Only, multicast, broadcast and socket options (setters are no-ops where
+ * harmless, absent otherwise); ICMPv6 errors are not yet reported to connected udp6 sockets; the
+ * address is resolved only as a literal, never by DNS; 'localhost', 127.0.0.0/8, '::1' and an
+ * omitted address (Node: 127.0.0.1 or ::1) mean the stack's own address, which the stack loops
+ * back.
  *
  * Layering: this module sits above src/stack (it is given the Stack); createStack (src/api/index.ts)
  * makes one DgramApi per stack, as `stack.dgram`.
@@ -20,23 +24,33 @@ import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { UdpEndpoint } from '../udp/udp.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
+import { formatIpv6, get32Mapped, ipv6Equal, isIpv4Mapped, tryParseIpv6 } from '../wire/ipv6.ts';
 import { nodeError, sysError, validatePort } from './errors.ts';
 
 export interface RemoteInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
   size: number;
 }
 
 export interface AddressInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
 }
 
+export type SocketType = 'udp4' | 'udp6';
+
 export interface SocketOptions {
-  type: 'udp4';
+  type: SocketType;
+}
+
+/** A peer: IPv4 (`addr6` null) or IPv6. */
+interface Peer {
+  addr: number;
+  addr6: Uint8Array | null;
+  port: number;
 }
 
 export interface BindOptions {
@@ -84,15 +98,27 @@ export interface SocketEvents {
 }
 
 export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
+  /** UdpEndpoint: present on a 'udp6' socket only, which takes IPv6 datagrams too. */
+  readonly deliver6?: (payload: Uint8Array, srcAddr: Uint8Array, srcPort: number) => void;
   private state: State = 'unbound';
   private port = 0;
-  private remote: { addr: number; port: number } | null = null;
+  private boundAddress = '';
+  private remote: Peer | null = null;
 
   constructor(
     private readonly stack: Stack,
     private readonly api: DgramApi,
+    readonly type: SocketType = 'udp4',
   ) {
     super();
+    if (type === 'udp6') {
+      this.deliver6 = (payload, srcAddr, srcPort) => {
+        const r = this.remote;
+        if (r !== null && (r.addr6 === null || !ipv6Equal(r.addr6, srcAddr) || r.port !== srcPort))
+          return;
+        this.emitMessage(payload, formatIpv6(srcAddr), srcPort);
+      };
+    }
   }
 
   /** bind([port][, address][, callback]) or bind(options[, callback]). */
@@ -116,12 +142,26 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     const p = port === undefined ? 0 : validatePort(port, true);
     if (cb !== undefined) this.once('listening', cb);
 
+    if (this.type === 'udp6') {
+      const addr = address === undefined || address === null ? '::' : String(address);
+      const a6 = tryParseIpv6(addr);
+      const ours = this.stack.addr6;
+      if (
+        a6 === null ||
+        (!ipv6Equal(a6, new Uint8Array(16)) && (ours === null || !ipv6Equal(a6, ours)))
+      ) {
+        this.failBind(sysError('EADDRNOTAVAIL', 'bind', addr, p));
+        return this;
+      }
+      this.bindNow(p, addr, formatIpv6(a6));
+      return this;
+    }
     const addr = address === undefined || address === null ? this.stack.address : String(address);
     if (addr !== '0.0.0.0' && addr !== this.stack.address) {
       this.failBind(sysError('EADDRNOTAVAIL', 'bind', addr, p));
       return this;
     }
-    this.bindNow(p, addr);
+    this.bindNow(p, addr, this.stack.address);
     return this;
   }
 
@@ -156,32 +196,39 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     }
     if (this.state === 'closed') throw notRunning();
 
-    let dstAddr: number;
-    let dstPort: number;
+    let dst: Peer;
     let addressText: string;
     if (this.remote !== null) {
       if (args.length > 0 && args[0] !== undefined) throw sysError('EISCONN', 'send');
-      dstAddr = this.remote.addr;
-      dstPort = this.remote.port;
-      addressText = formatIpv4(dstAddr);
+      dst = this.remote;
+      addressText = this.format(dst);
     } else {
-      dstPort = validatePort(args[0], false);
+      const dstPort = validatePort(args[0], false);
       addressText = this.resolve(args[1]);
-      const parsed = tryParseIpv4(addressText);
+      const parsed = this.parse(addressText, dstPort);
       if (parsed === null) {
         this.report(cb, sysError('EINVAL', 'send', addressText, dstPort));
         return;
       }
-      dstAddr = parsed;
+      dst = parsed;
+    }
+    if (dst.addr6 !== null && this.stack.ip6 === null) {
+      this.report(cb, sysError('ENETUNREACH', 'send', addressText, dst.port));
+      return;
     }
     if (this.state === 'unbound') this.bind();
     if (this.state !== 'bound') {
       this.report(cb, notRunning());
       return;
     }
+    const udp = this.stack.udp;
     // UDP refuses only what one datagram cannot carry (UDP_MAX_PAYLOAD), counted as tx-too-big.
-    if (!this.stack.udp.send(this.port, dstAddr, dstPort, bytes)) {
-      this.report(cb, sysError('EMSGSIZE', 'send', addressText, dstPort));
+    const sent =
+      dst.addr6 === null
+        ? udp.send(this.port, dst.addr, dst.port, bytes)
+        : udp.send6(this.port, dst.addr6, dst.port, bytes);
+    if (!sent) {
+      this.report(cb, sysError('EMSGSIZE', 'send', addressText, dst.port));
       return;
     }
     this.stack.requestFlush();
@@ -198,14 +245,14 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     if (this.remote !== null) throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
     validatePort(port, false);
     const text = this.resolve(address);
-    const addr = tryParseIpv4(text);
+    const peer = this.parse(text, port);
     if (this.state === 'unbound') this.bind();
     if (cb !== undefined) this.once('connect', cb);
-    if (addr === null) {
+    if (peer === null) {
       process.nextTick(() => this.emit('error', sysError('EINVAL', 'connect', text, port)));
       return;
     }
-    this.remote = { addr, port };
+    this.remote = peer;
     process.nextTick(() => this.emit('connect'));
   }
 
@@ -218,13 +265,13 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
   remoteAddress(): AddressInfo {
     if (this.state === 'closed') throw notRunning();
     if (this.remote === null) throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
-    return { address: formatIpv4(this.remote.addr), family: 'IPv4', port: this.remote.port };
+    return { address: this.format(this.remote), family: this.family, port: this.remote.port };
   }
 
   address(): AddressInfo {
     if (this.state === 'closed') throw notRunning();
     if (this.state !== 'bound') throw sysError('EBADF', 'getsockname');
-    return { address: this.stack.address, family: 'IPv4', port: this.port };
+    return { address: this.boundAddress, family: this.family, port: this.port };
   }
 
   close(cb?: () => void): this {
@@ -252,18 +299,23 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     return this;
   }
 
-  /** UdpEndpoint: one datagram for our port. The payload is copied into the message Buffer. */
+  /** UdpEndpoint: one IPv4 datagram for our port (a udp6 socket sees '::ffff:a.b.c.d'). */
   deliver(payload: Uint8Array, srcAddr: number, srcPort: number): void {
     const r = this.remote;
-    if (r !== null && (r.addr !== srcAddr || r.port !== srcPort)) return;
+    if (r !== null && (r.addr6 !== null || r.addr !== srcAddr || r.port !== srcPort)) return;
+    const text = formatIpv4(srcAddr);
+    this.emitMessage(payload, this.type === 'udp6' ? `::ffff:${text}` : text, srcPort);
+  }
+
+  private get family(): 'IPv4' | 'IPv6' {
+    return this.type === 'udp6' ? 'IPv6' : 'IPv4';
+  }
+
+  /** 'message' with a copy of the payload. */
+  private emitMessage(payload: Uint8Array, address: string, port: number): void {
     const msg = Buffer.from(payload);
     try {
-      this.emit('message', msg, {
-        address: formatIpv4(srcAddr),
-        family: 'IPv4',
-        port: srcPort,
-        size: msg.length,
-      });
+      this.emit('message', msg, { address, family: this.family, port, size: msg.length });
     } catch (err) {
       // A 'message' listener threw. Node would surface it as an uncaught exception; so do we,
       // but outside the stack's receive path, which carries on with the next packet.
@@ -282,7 +334,13 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
   icmpError(report: IcmpErrorReport): void {
     const r = this.remote;
     const code = UNREACH_ERRNO[report.code];
-    if (r === null || code === undefined || r.addr !== report.dst || r.port !== report.dstPort)
+    if (
+      r === null ||
+      r.addr6 !== null ||
+      code === undefined ||
+      r.addr !== report.dst ||
+      r.port !== report.dstPort
+    )
       return;
     process.nextTick(() => this.emit('error', sysError(code, 'recvmsg')));
   }
@@ -292,13 +350,39 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
    * stack itself (it has no loopback interface; datagrams to its own address are looped back).
    */
   private resolve(address: unknown): string {
-    if (address === undefined || address === null || address === 'localhost')
-      return this.stack.address;
+    const self =
+      this.type === 'udp6'
+        ? (this.stack.address6 ?? `::ffff:${this.stack.address}`)
+        : this.stack.address;
+    if (address === undefined || address === null || address === 'localhost') return self;
     const text = String(address);
+    if (this.type === 'udp6' && text === '::1') return self;
     return text.startsWith('127.') && tryParseIpv4(text) !== null ? this.stack.address : text;
   }
 
-  private bindNow(port: number, address: string): void {
+  /**
+   * A literal address as a peer: a dotted quad for udp4; for udp6 an IPv6 address, IPv4-mapped
+   * ones ('::ffff:10.0.0.1') meaning IPv4, as on a dual-stack socket. Null when it is neither.
+   */
+  private parse(text: string, port: number): Peer | null {
+    if (this.type === 'udp4') {
+      const addr = tryParseIpv4(text);
+      return addr === null ? null : { addr, addr6: null, port };
+    }
+    const a6 = tryParseIpv6(text);
+    if (a6 === null) return null;
+    if (isIpv4Mapped(a6)) return { addr: get32Mapped(a6), addr6: null, port };
+    return { addr: 0, addr6: a6, port };
+  }
+
+  private format(p: Peer): string {
+    if (p.addr6 !== null) return formatIpv6(p.addr6);
+    const text = formatIpv4(p.addr);
+    return this.type === 'udp6' ? `::ffff:${text}` : text;
+  }
+
+  /** `address` as asked (for an error), `local` what address() will say. */
+  private bindNow(port: number, address: string, local: string): void {
     const udp = this.stack.udp;
     let bound: number | null;
     if (port === 0) bound = udp.bindEphemeral(this);
@@ -308,6 +392,7 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
       return;
     }
     this.port = bound;
+    this.boundAddress = local;
     this.state = 'bound';
     process.nextTick(() => {
       if (this.state === 'bound') this.emit('listening');
@@ -333,19 +418,19 @@ export class DgramApi {
   constructor(private readonly stack: Stack) {}
 
   createSocket(
-    type: 'udp4' | SocketOptions,
+    type: SocketType | SocketOptions,
     listener?: (msg: Buffer, rinfo: RemoteInfo) => void,
   ): Socket {
     const t = typeof type === 'string' ? type : type?.type;
-    if (t !== 'udp4') {
+    if (t !== 'udp4' && t !== 'udp6') {
       throw nodeError(
         'ERR_SOCKET_BAD_TYPE',
-        'Bad socket type specified. Valid types are: udp4',
+        'Bad socket type specified. Valid types are: udp4, udp6',
         TypeError,
       );
     }
     if (this.stack.closed) throw notRunning();
-    const s = new Socket(this.stack, this);
+    const s = new Socket(this.stack, this, t);
     if (listener !== undefined) s.on('message', listener);
     this.open.add(s);
     return s;

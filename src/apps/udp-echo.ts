@@ -1,5 +1,6 @@
 /**
- * UDP echo (RFC 862): every datagram to the port goes back to its sender, unchanged.
+ * UDP echo (RFC 862): every datagram to the port goes back to its sender, unchanged, over IPv4
+ * or IPv6.
  */
 import type { Socket } from '../api/dgram.ts';
 import type { NetStack } from '../api/index.ts';
@@ -13,7 +14,8 @@ export interface UdpEchoHandle {
 
 /** Start echoing on `port` (default 7). Resolves once bound; rejects with the bind error. */
 export function startUdpEcho(stack: NetStack, port = 7): Promise<UdpEchoHandle> {
-  const socket = stack.dgram.createSocket('udp4');
+  // Both families where the stack has IPv6: a udp6 socket on '::' takes IPv4 too (docs/ipv6.md).
+  const socket = stack.dgram.createSocket(stack.address6 === null ? 'udp4' : 'udp6');
   let echoed = 0;
   socket.on('message', (msg, rinfo) => {
     // Source port 0 (RFC 768: "no port"): there is nobody to answer, and send() throws for port

@@ -37,7 +37,6 @@ export const IP6_DROP_REASONS = [
   'no-next-header',
   'multicast-not-joined',
   'tcp-unsupported',
-  'udp-unsupported',
   // output
   'tx-too-big',
 ] as const;

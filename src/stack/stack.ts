@@ -22,6 +22,7 @@ import type { ReassemblyOptions } from '../ip/reassembly.ts';
 import { UdpLayer, type UdpOptions } from '../udp/udp.ts';
 import { get32 } from '../wire/bytes.ts';
 import { UnreachCode } from '../wire/icmp.ts';
+import { Unreach6Code } from '../wire/icmpv6.ts';
 import { formatIpv4, IpProtocol, parseIpv4 } from '../wire/ipv4.ts';
 import {
   IPV6_MIN_MTU,
@@ -183,6 +184,7 @@ export class Stack {
         icmp6.sendParameterProblem(pkt, code, pointer, multicastToo, now);
       this.ip6 = { input: input6, output: output6 };
       this.icmp6 = icmp6;
+      this.udp.ip6 = output6;
     } else {
       this.ip6 = null;
       this.icmp6 = null;
@@ -440,8 +442,9 @@ export class Stack {
 
   /**
    * An IPv6 packet for us (or to multicast: ICMPv6 only). An unknown Next Header is answered with
-   * a Parameter Problem code 1 pointing at the field (RFC 8200 §4, RFC 4443 §3.4). TCP over IPv6
-   * is not there yet (issue 12's next phase): dropped and counted, never answered.
+   * a Parameter Problem code 1 pointing at the field (RFC 8200 §4, RFC 4443 §3.4). UDP shares
+   * IPv4's port table. TCP over IPv6 is not there yet (issue 12's next phase): dropped and
+   * counted, never answered.
    */
   private deliver6(d: Ip6Datagram, now: number): void {
     const drops = this.stats.ip6.drops;
@@ -462,7 +465,8 @@ export class Stack {
       return;
     }
     if (d.protocol === Ipv6Next.Udp) {
-      drops['udp-unsupported']++;
+      // RFC 4443 §3.1: port unreachable, code 4.
+      if (this.udp.input6(d) === 'no-port') this.icmp6!.sendUnreachable(Unreach6Code.Port, d, now);
       return;
     }
     drops['unknown-next-header']++;

@@ -4,15 +4,24 @@
  */
 import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { IpDatagram } from '../ip/input.ts';
+import type { Ip6Datagram } from '../ip/ipv6-input.ts';
+import { IP6_HEADER_ROOM, type Ip6Output } from '../ip/ipv6-output.ts';
 import { IP_HEADER_ROOM, type IpOutput } from '../ip/output.ts';
 import { zeroCounts } from '../ip/stats.ts';
 import { IPV4_MAX_DATAGRAM, IpProtocol } from '../wire/ipv4.ts';
+import { IPV6_MAX_PAYLOAD, Ipv6Next } from '../wire/ipv6.ts';
 import { ParseError } from '../wire/parse-error.ts';
-import { emitUdp, UDP_HEADER_LEN, UdpView } from '../wire/udp.ts';
+import { emitUdp, emitUdp6, UDP_HEADER_LEN, UdpView } from '../wire/udp.ts';
 
 /** Where a bound port's datagrams go. The payload is valid only during the call: copy to keep it. */
 export interface UdpEndpoint {
   deliver(payload: Uint8Array, srcAddr: number, srcPort: number): void;
+  /**
+   * One IPv6 datagram for the port (`srcAddr`: a 16-byte view, valid during the call). An
+   * endpoint without it is IPv4 only: an IPv6 datagram to its port finds nobody (port
+   * unreachable), as a udp4 socket's port on Linux.
+   */
+  deliver6?(payload: Uint8Array, srcAddr: Uint8Array, srcPort: number): void;
   /** A destination unreachable about a datagram this port sent (RFC 1122 §4.1.3.3). */
   icmpError?(report: IcmpErrorReport): void;
 }
@@ -27,6 +36,8 @@ export const UDP_DEFAULTS: Required<UdpOptions> = { ephemeralLow: 49_152, epheme
 
 /** The largest payload one datagram carries: 65 535 - 20 (IP) - 8 (UDP). */
 export const UDP_MAX_PAYLOAD = IPV4_MAX_DATAGRAM - IP_HEADER_ROOM - UDP_HEADER_LEN;
+/** Over IPv6: 65 535 (the Payload Length) - 8 (UDP). */
+export const UDP6_MAX_PAYLOAD = IPV6_MAX_PAYLOAD - UDP_HEADER_LEN;
 
 export const UDP_DROP_REASONS = [
   'truncated',
@@ -63,6 +74,8 @@ export function createUdpStats(): UdpStats {
 export type UdpInputResult = 'delivered' | 'no-port' | 'dropped';
 
 export class UdpLayer {
+  /** IPv6 output, when the stack has an IPv6 address (set by the Stack). */
+  ip6: Ip6Output | null = null;
   private readonly ports = new Map<number, UdpEndpoint>();
   private readonly low: number;
   private readonly high: number;
@@ -129,6 +142,29 @@ export class UdpLayer {
     return 'delivered';
   }
 
+  /**
+   * One UDP datagram over IPv6 for us. One port table for both families (a port is a port, as a
+   * dual-stack socket's on Linux); an endpoint that takes no IPv6 counts as nobody there.
+   */
+  input6(d: Ip6Datagram): UdpInputResult {
+    const stats = this.stats;
+    stats.rxDatagrams++;
+    const udp = UdpView.check6(d.payload, d.src, d.dst, !d.csumTrusted);
+    if (udp instanceof ParseError) {
+      stats.drops[udp.reason]++;
+      return 'dropped';
+    }
+    const ep = this.ports.get(udp.dstPort);
+    if (ep?.deliver6 === undefined) {
+      stats.drops['no-port']++;
+      return 'no-port';
+    }
+    stats.rxDelivered++;
+    stats.rxBytes += udp.payload.length;
+    ep.deliver6(udp.payload, d.src, udp.srcPort);
+    return 'delivered';
+  }
+
   /** A destination unreachable quoting a datagram we sent: tell the port that sent it. */
   icmpError(report: IcmpErrorReport): void {
     this.ports.get(report.srcPort)?.icmpError?.(report);
@@ -143,6 +179,25 @@ export class UdpLayer {
     const pkt = this.ip.allocPacket(UDP_HEADER_LEN + payload.length);
     emitUdp(pkt.subarray(IP_HEADER_ROOM), { srcPort, dstPort, payload }, this.ip.address, dst);
     if (!this.ip.send(pkt, IpProtocol.Udp, dst, false)) return false;
+    this.stats.txDatagrams++;
+    this.stats.txBytes += payload.length;
+    return true;
+  }
+
+  /**
+   * Send `payload` from our `srcPort` to `[dst]:dstPort` over IPv6 (`dst`: 16 bytes). False when
+   * too big for one datagram, or the stack has no IPv6.
+   */
+  send6(srcPort: number, dst: Uint8Array, dstPort: number, payload: Uint8Array): boolean {
+    const ip6 = this.ip6;
+    if (ip6 === null) return false;
+    if (payload.length > UDP6_MAX_PAYLOAD) {
+      this.stats.drops['tx-too-big']++;
+      return false;
+    }
+    const pkt = ip6.allocPacket(UDP_HEADER_LEN + payload.length);
+    emitUdp6(pkt.subarray(IP6_HEADER_ROOM), { srcPort, dstPort, payload }, ip6.address, dst);
+    if (!ip6.send(pkt, Ipv6Next.Udp, dst)) return false;
     this.stats.txDatagrams++;
     this.stats.txBytes += payload.length;
     return true;

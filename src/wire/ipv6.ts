@@ -181,6 +181,11 @@ export function isIpv4Mapped(a: Uint8Array, at = 0): boolean {
   return a[at + 10] === 0xff && a[at + 11] === 0xff;
 }
 
+/** The IPv4 address in the low 32 bits of an IPv4-mapped address, as a number. */
+export function get32Mapped(a: Uint8Array, at = 0): number {
+  return get32(a, at + 12);
+}
+
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 /** Parse the groups of one side of '::' into `out`, or return false. */

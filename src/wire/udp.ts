@@ -9,7 +9,7 @@
  * sent as 0xffff (RFC 768, RFC 1122 §4.1.3.4).
  */
 import { copyInto, get16, put16 } from './bytes.ts';
-import { onesSum, pseudoHeaderSum } from './checksum.ts';
+import { onesSum, pseudoHeaderSum, pseudoHeaderSum6 } from './checksum.ts';
 import { IpProtocol } from './ipv4.ts';
 import { ParseError } from './parse-error.ts';
 
@@ -51,6 +51,29 @@ export class UdpView {
     // verifyChecksum false: the link vouched for the bytes (checksum offload, a partial sum).
     if (verifyChecksum && get16(buf, CHECKSUM) !== 0) {
       const sum = onesSum(view, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Udp, len));
+      if (sum !== 0xffff) return ParseError.of('bad-checksum');
+    }
+    return new UdpView(view);
+  }
+
+  /**
+   * The same over IPv6, from `src` to `dst` (16-byte views): the checksum covers the IPv6
+   * pseudo-header, and a zero checksum is not "none" but a bad one (RFC 8200 §8.1: IPv6 receivers
+   * discard UDP packets with a zero checksum).
+   */
+  static check6(
+    buf: Uint8Array,
+    src: Uint8Array,
+    dst: Uint8Array,
+    verifyChecksum = true,
+  ): UdpView | ParseError<UdpParseReason> {
+    if (buf.length < UDP_HEADER_LEN) return ParseError.of('truncated');
+    const len = get16(buf, LENGTH);
+    if (len < UDP_HEADER_LEN || len > buf.length) return ParseError.of('bad-length');
+    const view = buf.subarray(0, len);
+    if (verifyChecksum) {
+      if (get16(buf, CHECKSUM) === 0) return ParseError.of('bad-checksum');
+      const sum = onesSum(view, 0, len, pseudoHeaderSum6(src, dst, IpProtocol.Udp, len));
       if (sum !== 0xffff) return ParseError.of('bad-checksum');
     }
     return new UdpView(view);
@@ -98,6 +121,19 @@ export function emitUdp(buf: Uint8Array, repr: UdpRepr, src: number, dst: number
   put16(buf, CHECKSUM, 0);
   copyInto(buf, UDP_HEADER_LEN, repr.payload);
   const sum = ~onesSum(buf, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Udp, len)) & 0xffff;
+  put16(buf, CHECKSUM, sum === 0 ? 0xffff : sum);
+  return len;
+}
+
+/** `emitUdp` over IPv6: the checksum covers the IPv6 pseudo-header of `src` → `dst` (16 bytes). */
+export function emitUdp6(buf: Uint8Array, repr: UdpRepr, src: Uint8Array, dst: Uint8Array): number {
+  const len = UDP_HEADER_LEN + repr.payload.length;
+  put16(buf, SRC_PORT, repr.srcPort);
+  put16(buf, DST_PORT, repr.dstPort);
+  put16(buf, LENGTH, len);
+  put16(buf, CHECKSUM, 0);
+  copyInto(buf, UDP_HEADER_LEN, repr.payload);
+  const sum = ~onesSum(buf, 0, len, pseudoHeaderSum6(src, dst, IpProtocol.Udp, len)) & 0xffff;
   put16(buf, CHECKSUM, sum === 0 ? 0xffff : sum);
   return len;
 }

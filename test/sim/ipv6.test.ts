@@ -5,6 +5,7 @@
  * limiting, and IPv4 beside it unchanged.
  */
 import { describe, expect, it } from 'vitest';
+import { startUdpEcho } from '../../src/apps/udp-echo.ts';
 import { Ip6Input } from '../../src/ip/ipv6-input.ts';
 import { IP6_HEADER_ROOM, Ip6Output } from '../../src/ip/ipv6-output.ts';
 import { createIp6Stats } from '../../src/ip/stats6.ts';
@@ -19,6 +20,7 @@ import {
   readFragmentHeader,
 } from '../../src/wire/ipv6.ts';
 import { ParseError } from '../../src/wire/parse-error.ts';
+import { emitUdp, emitUdp6, UdpView } from '../../src/wire/udp.ts';
 import { advance, ipPacket, pattern, rawHost } from './fixture.ts';
 
 const HOST6 = parseIpv6('fd00::1');
@@ -417,6 +419,115 @@ describe('IPv6: reassembly', () => {
     expect(received).toHaveLength(0);
     expect(stack.ip6!.input.reassembler.bytesInUse).toBeLessThanOrEqual(8_000);
     expect(stack.stats.ip6.drops['frag-memory']).toBeGreaterThan(0);
+    await stack.close();
+  });
+});
+
+/** A UDP datagram from HOST6:`srcPort` to US6:`dstPort`, checksum over the IPv6 pseudo-header. */
+function udp6(srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
+  const u = new Uint8Array(8 + payload.length);
+  emitUdp6(u, { srcPort, dstPort, payload }, HOST6, US6);
+  return u;
+}
+
+/** The UDP datagrams the stack sent over IPv6, checked as the host would. */
+function udpReceived(packets: Uint8Array[]) {
+  const input = new Ip6Input({ address: HOST6 }, createIp6Stats());
+  const out: { srcPort: number; dstPort: number; payload: number[] }[] = [];
+  for (const p of packets) {
+    if (p[0] >>> 4 !== 6) continue;
+    const d = input.receive(p, 0);
+    if (d === null || d.protocol !== 17) continue;
+    const u = UdpView.check6(d.payload, d.src, d.dst);
+    if (u instanceof ParseError) throw new Error(`UDP ${u.reason}`);
+    out.push({ srcPort: u.srcPort, dstPort: u.dstPort, payload: [...u.payload] });
+  }
+  return out;
+}
+
+describe('UDP over IPv6', () => {
+  it('the udp-echo app answers both families from one udp6 socket', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const echo = await startUdpEcho(stack);
+    expect(echo.socket.address()).toEqual({ address: '::', family: 'IPv6', port: 7 });
+    const u4 = new Uint8Array(8 + 5);
+    emitUdp(u4, { srcPort: 4000, dstPort: 7, payload: pattern(5) }, 0x0a000001, 0x0a000002);
+    send(pkt6(17, udp6(5000, 7, pattern(20))), ipPacket(u4, { protocol: 17 }));
+    await advance(clock, 10);
+    expect(udpReceived(received)).toEqual([
+      { srcPort: 7, dstPort: 5000, payload: [...pattern(20)] },
+    ]);
+    const v4 = received.find((p) => p[0] === 0x45)!;
+    expect(v4).toBeDefined();
+    expect([...v4.subarray(28)]).toEqual([...pattern(5)]);
+    expect(echo.echoed).toBe(2);
+    await echo.close();
+    await stack.close();
+  });
+
+  it('echoes an 8000-byte datagram: reassembled in, fragmented out', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const echo = await startUdpEcho(stack);
+    send(...fragmenter().fragments(17, udp6(5000, 7, pattern(8000, 1))));
+    await advance(clock, 10);
+    expect(stack.stats.ip6).toMatchObject({ reassembled: 1, txFragmented: 1 });
+    expect(udpReceived(received)).toEqual([
+      { srcPort: 7, dstPort: 5000, payload: [...pattern(8000, 1)] },
+    ]);
+    await echo.close();
+    await stack.close();
+  });
+
+  it('answers a closed port with Destination Unreachable code 4; a udp4 socket’s port too', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const s4 = stack.dgram.createSocket('udp4');
+    s4.bind(9999);
+    await advance(clock, 1);
+    const closed = pkt6(17, udp6(5000, 4242, pattern(4)));
+    const v4only = pkt6(17, udp6(5000, 9999, pattern(4)));
+    send(closed, v4only);
+    await advance(clock, 10);
+    expect(received6(received).map((m) => m.icmp.toRepr())).toEqual([
+      { kind: 'dest-unreachable', code: 4, data: closed },
+      { kind: 'dest-unreachable', code: 4, data: v4only },
+    ]);
+    expect(stack.stats.udp.drops['no-port']).toBe(2);
+    s4.close();
+    await stack.close();
+  });
+
+  it('drops a zero or wrong checksum (RFC 8200 §8.1), answering nothing', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const echo = await startUdpEcho(stack);
+    const zero = udp6(5000, 7, pattern(8));
+    zero[6] = 0;
+    zero[7] = 0;
+    const wrong = udp6(5000, 7, pattern(8));
+    wrong[9] ^= 1;
+    send(pkt6(17, zero), pkt6(17, wrong));
+    await advance(clock, 10);
+    expect(received).toHaveLength(0);
+    expect(stack.stats.udp.drops['bad-checksum']).toBe(2);
+    await echo.close();
+    await stack.close();
+  });
+
+  it('a udp6 socket sends to an IPv6 peer and tells IPv6 senders by address', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const s = stack.dgram.createSocket('udp6');
+    const got: [string, object][] = [];
+    s.on('message', (m, rinfo) => got.push([m.toString(), rinfo]));
+    s.bind(5353);
+    await advance(clock, 1);
+    s.send('hi', 6000, 'fd00::1');
+    await advance(clock, 10);
+    expect(udpReceived(received)).toEqual([
+      { srcPort: 5353, dstPort: 6000, payload: [...Buffer.from('hi')] },
+    ]);
+    send(pkt6(17, udp6(6000, 5353, Buffer.from('yo'))));
+    await advance(clock, 10);
+    expect(got).toEqual([['yo', { address: 'fd00::1', family: 'IPv6', port: 6000, size: 2 }]]);
+    s.close();
     await stack.close();
   });
 });
