@@ -450,7 +450,7 @@ export function tryCommands(o: UpOptions): { cmd: string; what: string }[] {
     ...(o.addr6 === undefined
       ? []
       : [
-          { cmd: inNs(`ping -6 ${o.addr6}`), what: 'ICMPv6 echo (TCP and UDP over IPv6: not yet)' },
+          { cmd: inNs(`ping -6 ${o.addr6}`), what: 'ICMPv6 echo (UDP too; TCP over IPv6: not yet)' },
         ]),
     { cmd: inNs(`curl http://${o.addr}/`), what: 'the connection your request came on' },
   ];
