@@ -4,6 +4,7 @@
  * Problems they earn, reassembly's bounds and timeout, ND/MLD ignored, ICMPv6 error rate
  * limiting, and IPv4 beside it unchanged.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { startUdpEcho } from '../../src/apps/udp-echo.ts';
 import { Ip6Input } from '../../src/ip/ipv6-input.ts';
@@ -100,7 +101,7 @@ function received6(packets: Uint8Array[]) {
   for (const p of packets) {
     if (p[0] >>> 4 !== 6) continue;
     const d = input.receive(p, 0);
-    if (d === null) continue;
+    if (d === null || d.protocol !== 58) continue;
     const ip = Ipv6View.check(d.packet);
     if (ip instanceof ParseError) throw new Error(ip.reason);
     const icmp = Icmpv6View.check(d.payload, d.src, d.dst);
@@ -528,6 +529,42 @@ describe('UDP over IPv6', () => {
     await advance(clock, 10);
     expect(got).toEqual([['yo', { address: 'fd00::1', family: 'IPv6', port: 6000, size: 2 }]]);
     s.close();
+    await stack.close();
+  });
+});
+
+describe('IPv6: hostile bytes', () => {
+  it('never throws, answers at most once per packet, and everything it sends checks', async () => {
+    const { clock, stack, received, send } = v6Host({ icmp: { errorBurst: 1_000_000 } });
+    const echo = await startUdpEcho(stack);
+    const nextHeaders = fc.constantFrom(0, 6, 17, 43, 44, 58, 59, 60, 253);
+    const ext = fc.tuple(nextHeaders, fc.array(fc.nat(255), { minLength: 8, maxLength: 40 }));
+    let sentIn = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(ext, { maxLength: 4 }),
+        nextHeaders,
+        fc.uint8Array({ maxLength: 64 }),
+        fc.boolean(),
+        async (exts, upper, body, multicast) => {
+          const p = pkt6(upper, body, multicast ? { exts, dst: parseIpv6('ff02::1') } : { exts });
+          send(p);
+          sentIn++;
+          await advance(clock, 1);
+        },
+      ),
+      { numRuns: 300, seed: 12 },
+    );
+    await advance(clock, 61_000); // reassembly timeouts too
+    expect(stack.stats.link.rxErrors).toBe(0);
+    expect(received.length).toBeLessThanOrEqual(sentIn);
+    for (const p of received) {
+      const ip = Ipv6View.check(p);
+      expect(ip).toBeInstanceOf(Ipv6View);
+      expect(ipv6Equal((ip as Ipv6View).src, US6)).toBe(true);
+    }
+    expect(received6(received).length).toBeGreaterThan(0); // some were answered (all checked)
+    await echo.close();
     await stack.close();
   });
 });
