@@ -17,7 +17,7 @@
  *
  * The workload (one shell command, the same for all): curl downloads and uploads SIZE MB
  * (bytes/s as curl reports them, the median of RUNS), then a Node client measures 1-byte
- * request/response round trips on one connection (mean µs) and connect/request/close
+ * request/response round trips on one connection (p50 and p99, µs) and connect/request/close
  * (connections per second). All at MTU 1500. Needs root, curl, slirp4netns, passt.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -48,15 +48,20 @@ const [mode, n] = [process.argv[2], Number(process.argv[3])];
 if (mode === 'rr') {
   const s = net.connect(8083, '${SERVER}', () => {
     s.setNoDelay(true);
-    let i = 0;
-    const t0 = process.hrtime.bigint();
+    const rtts = [];
+    let t = process.hrtime.bigint();
     s.on('data', () => {
-      if (++i === n) {
-        const us = Number(process.hrtime.bigint() - t0) / 1000 / n;
-        console.log('rr_us ' + us.toFixed(1));
+      const now = process.hrtime.bigint();
+      rtts.push(Number(now - t) / 1000);
+      if (rtts.length === n) {
+        rtts.sort((a, b) => a - b);
+        const q = (p) => rtts[Math.min(n - 1, Math.floor(p * n))].toFixed(1);
+        console.log('rr_p50_us ' + q(0.5));
+        console.log('rr_p99_us ' + q(0.99));
         s.destroy();
         return;
       }
+      t = process.hrtime.bigint();
       s.write('x');
     });
     s.write('x');
@@ -95,7 +100,9 @@ function workload(file: string, client: string): string {
 interface Result {
   down: number;
   up: number;
+  /** 1-byte round trip, median and 99th percentile, µs. */
   rrUs: number;
+  rr99Us: number;
   crr: number;
 }
 
@@ -113,7 +120,8 @@ function parse(out: string): Result {
   return {
     down: median(vals('down')),
     up: median(vals('up')),
-    rrUs: median(vals('rr_us')),
+    rrUs: median(vals('rr_p50_us')),
+    rr99Us: median(vals('rr_p99_us')),
     crr: median(vals('crr_per_s')),
   };
 }
@@ -249,7 +257,8 @@ async function main(): Promise<void> {
     'system',
     'down Mbit/s',
     'up Mbit/s',
-    'rr µs',
+    'rr p50 µs',
+    'rr p99 µs',
     'crr /s',
     'down/kernel',
     'up/kernel',
@@ -259,6 +268,7 @@ async function main(): Promise<void> {
     mbit(r.down),
     mbit(r.up),
     r.rrUs.toFixed(1),
+    r.rr99Us.toFixed(1),
     r.crr.toFixed(0),
     (r.down / k.down).toFixed(2),
     (r.up / k.up).toFixed(2),
@@ -275,7 +285,7 @@ async function main(): Promise<void> {
   if (t && s && p) {
     console.log(
       `tunstack/slirp4netns: down ${(t.down / s.down).toFixed(2)}, up ${(t.up / s.up).toFixed(2)}; ` +
-        `tunstack rr / pasta rr: ${(t.rrUs / p.rrUs).toFixed(2)} (goal ≤ 2); ` +
+        `tunstack rr p50 / pasta's: ${(t.rrUs / p.rrUs).toFixed(2)} (goal ≤ 2); ` +
         `crr tunstack/pasta ${(t.crr / p.crr).toFixed(2)}`,
     );
   }
