@@ -7,6 +7,7 @@
  */
 import { get32, put16 } from '../wire/bytes.ts';
 import {
+  headerChainIncomplete,
   IPV6_FRAGMENT_HEADER_LEN,
   IPV6_HEADER_LEN,
   IPV6_MAX_PAYLOAD,
@@ -204,6 +205,21 @@ export class Ip6Input {
     if (fragAt - IPV6_HEADER_LEN + f.offset + data.length > IPV6_MAX_PAYLOAD) {
       this.drop('bad-fragment');
       this.problem(pkt, ParamProblemCode.Header, fragAt + 2, multicast, now);
+      return null;
+    }
+    // RFC 7112 §5: the first fragment must hold the whole header chain, upper-layer header
+    // included (Parameter Problem code 3, pointer 0, as Linux sends it).
+    if (
+      f.offset === 0 &&
+      headerChainIncomplete(
+        pkt,
+        fragAt + IPV6_FRAGMENT_HEADER_LEN,
+        f.nextHeader,
+        this.limits.maxExtensionHeaders,
+      )
+    ) {
+      this.drop('frag-incomplete-chain');
+      this.problem(pkt, ParamProblemCode.IncompleteChain, 0, multicast, now);
       return null;
     }
     // RFC 8200 §4.5: a packet is known by source, destination and Identification.

@@ -32,6 +32,7 @@ export const IP6_DROP_REASONS = [
   'frag-duplicate',
   'frag-memory',
   'frag-timeout',
+  'frag-incomplete-chain',
   // delivery: what no upper layer takes
   'unknown-next-header',
   'no-next-header',

@@ -385,7 +385,39 @@ export const ParamProblemCode = {
   NextHeader: 1,
   /** Unrecognized IPv6 option encountered. */
   Option: 2,
+  /** IPv6 first fragment has incomplete IPv6 header chain (RFC 7112 §5). */
+  IncompleteChain: 3,
 } as const;
+
+/**
+ * RFC 7112: does a first fragment lack part of the header chain? From `at` (where the header
+ * `next` begins, after the Fragment header) the extension headers are followed to the upper-layer
+ * header, which must be there too: 20 bytes of TCP, 8 of UDP or ICMPv6, 1 of anything else (the
+ * sizes Linux's ipv6frag_thdr_truncated asks for). At most `maxHeaders` headers are followed.
+ */
+export function headerChainIncomplete(
+  pkt: Uint8Array,
+  at: number,
+  next: number,
+  maxHeaders: number,
+): boolean {
+  for (let n = 0; n < maxHeaders; n++) {
+    if (
+      next !== Ipv6Next.HopByHop &&
+      next !== Ipv6Next.DestOptions &&
+      next !== Ipv6Next.Routing &&
+      next !== Ipv6Next.Fragment
+    ) {
+      const need = next === Ipv6Next.Tcp ? 20 : next === Ipv6Next.Udp || next === 58 ? 8 : 1;
+      return at + need > pkt.length;
+    }
+    if (at + 2 > pkt.length) return true;
+    const len = next === Ipv6Next.Fragment ? IPV6_FRAGMENT_HEADER_LEN : (pkt[at + 1] + 1) * 8;
+    next = pkt[at];
+    at += len;
+  }
+  return false; // the walk after reassembly bounds the rest
+}
 
 /**
  * Walk the extension headers of the checked packet `pkt` (an Ipv6View's bytes) from the fixed

@@ -408,6 +408,27 @@ describe('IPv6: reassembly', () => {
     await stack.close();
   });
 
+  it('refuses a first fragment without the whole header chain: code 3 (RFC 7112)', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const fh = (offset: number, more: boolean) => {
+      const b = new Uint8Array(8);
+      emitFragmentHeader(b, 0, { nextHeader: 0, offset, more, id: 99 });
+      return [...b];
+    };
+    const opts = destOpts([])[1];
+    opts[0] = 58; // the ICMPv6 header follows, in the next fragment only
+    const first = pkt6(60, new Uint8Array(opts), { exts: [[44, fh(0, true)]] });
+    const second = pkt6(58, echo6(1, pattern(16)), { exts: [[44, fh(8, false)]] });
+    send(first, second);
+    await advance(clock, 10);
+    expect(received6(received).map((m) => m.icmp.toRepr())).toEqual([
+      { kind: 'parameter-problem', code: 3, pointer: 0, data: first },
+    ]);
+    expect(stack.stats.ip6.drops['frag-incomplete-chain']).toBe(1);
+    expect(stack.stats.ip6.reassembled).toBe(0);
+    await stack.close();
+  });
+
   it('bounds the memory of datagrams in progress, counting what it refuses', async () => {
     const { clock, stack, received, send } = v6Host({
       ip6: { reassembly: { maxBytes: 8_000 } },

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   emitFragmentHeader,
   formatIpv6,
+  headerChainIncomplete,
   IPV6_WALK_DEFAULTS,
   type Ipv6Repr,
   Ipv6View,
@@ -331,6 +332,17 @@ describe('walkIpv6Chain', () => {
     const first = walk(chained([opts(60, []), frag(0, true)]));
     expect(first).toMatchObject({ result: 'ok', protocol: 44, protocolFieldAt: 40, payloadAt: 48 });
     expect(walk(chained([frag(8, false)])).protocol).toBe(44);
+  });
+
+  it('tells a first fragment that lacks part of the header chain (RFC 7112)', () => {
+    // After the Fragment header: Destination Options (8 bytes), then 8 bytes of ICMPv6.
+    const pkt = chained([frag(0, true), opts(60, [])]);
+    expect(headerChainIncomplete(pkt, 48, 60, 8)).toBe(false);
+    expect(headerChainIncomplete(pkt.subarray(0, pkt.length - 1), 48, 60, 8)).toBe(true);
+    expect(headerChainIncomplete(pkt.subarray(0, 56), 48, 60, 8)).toBe(true);
+    expect(headerChainIncomplete(pkt.subarray(0, 49), 48, 60, 8)).toBe(true);
+    const tcp = chained([frag(0, true)], 6); // 8 bytes where TCP needs 20
+    expect(headerChainIncomplete(tcp, 48, 6, 8)).toBe(true);
   });
 
   it('never reads out of bounds on any chain of bytes', () => {
