@@ -11,16 +11,16 @@
  * bound to '::', it gets IPv6 datagrams and IPv4 ones, the latter from '::ffff:a.b.c.d', and
  * sends to either; 'udp4' gets IPv4 only.
  * What does not: ipv6Only, multicast, broadcast and socket options (setters are no-ops where
- * harmless, absent otherwise); ICMPv6 errors are not yet reported to connected udp6 sockets; the
- * address is resolved only as a literal, never by DNS; 'localhost', 127.0.0.0/8, '::1' and an
- * omitted address (Node: 127.0.0.1 or ::1) mean the stack's own address, which the stack loops
- * back.
+ * harmless, absent otherwise); the address is resolved only as a literal, never by DNS;
+ * 'localhost', 127.0.0.0/8, '::1' and an omitted address (Node: 127.0.0.1 or ::1) mean the
+ * stack's own address, which the stack loops back.
  *
  * Layering: this module sits above src/stack (it is given the Stack); createStack (src/api/index.ts)
  * makes one DgramApi per stack, as `stack.dgram`.
  */
 import { EventEmitter } from 'node:events';
 import type { IcmpErrorReport } from '../icmp/icmp.ts';
+import type { Icmp6ErrorReport } from '../icmp/icmp6.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { UdpEndpoint } from '../udp/udp.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
@@ -68,6 +68,17 @@ const UNREACH_ERRNO: Record<number, string> = {
   1: 'EHOSTUNREACH',
   2: 'ENOPROTOOPT',
   3: 'ECONNREFUSED',
+};
+
+/** What Linux makes of an ICMPv6 Destination Unreachable code (net/ipv6/icmp.c, tab_unreach). */
+const UNREACH6_ERRNO: Record<number, string> = {
+  0: 'ENETUNREACH',
+  1: 'EACCES',
+  2: 'EHOSTUNREACH',
+  3: 'EHOSTUNREACH',
+  4: 'ECONNREFUSED',
+  5: 'EACCES',
+  6: 'EACCES',
 };
 
 function notRunning(): Error {
@@ -342,6 +353,15 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
       r.port !== report.dstPort
     )
       return;
+    process.nextTick(() => this.emit('error', sysError(code, 'recvmsg')));
+  }
+
+  /** UdpEndpoint: the same over IPv6 (a connected udp6 socket with an IPv6 peer). */
+  icmpError6(report: Icmp6ErrorReport): void {
+    const r = this.remote;
+    const code = UNREACH6_ERRNO[report.code];
+    if (r === null || r.addr6 === null || code === undefined || r.port !== report.dstPort) return;
+    if (!ipv6Equal(r.addr6, report.dst)) return;
     process.nextTick(() => this.emit('error', sysError(code, 'recvmsg')));
   }
 

@@ -9,7 +9,7 @@
 import type { Ip6Datagram } from '../ip/ipv6-input.ts';
 import { IP6_HEADER_ROOM, type Ip6Output } from '../ip/ipv6-output.ts';
 import { zeroCounts } from '../ip/stats.ts';
-import { put16 } from '../wire/bytes.ts';
+import { get16, put16 } from '../wire/bytes.ts';
 import { checksumAdjust } from '../wire/checksum.ts';
 import {
   emitIcmpv6,
@@ -24,6 +24,7 @@ import {
   IPV6_HEADER_LEN,
   IPV6_MIN_MTU,
   Ipv6Next,
+  ipv6Equal,
   isIpv6Multicast,
   isIpv6Unspecified,
 } from '../wire/ipv6.ts';
@@ -44,6 +45,8 @@ export interface Icmp6Stats {
   rxPacketTooBig: number;
   rxTimeExceeded: number;
   rxParameterProblem: number;
+  /** Destination Unreachables handed to the upper layer that sent the quoted packet. */
+  rxErrorsReported: number;
   /** Neighbor Discovery (RFC 4861: types 133-137), ignored: a TUN device has no link layer. */
   rxNdIgnored: number;
   /** MLD queries, reports and dones (RFC 2710, RFC 3810), ignored: we join no group. */
@@ -72,6 +75,7 @@ export function createIcmp6Stats(): Icmp6Stats {
     rxPacketTooBig: 0,
     rxTimeExceeded: 0,
     rxParameterProblem: 0,
+    rxErrorsReported: 0,
     rxNdIgnored: 0,
     rxMldIgnored: 0,
     rxOther: 0,
@@ -89,6 +93,23 @@ export function createIcmp6Stats(): Icmp6Stats {
 /** RFC 4443 §2.4 (c): an error carries as much of the invoking packet as fits in 1280 bytes. */
 const MAX_QUOTE = IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN;
 
+/**
+ * A Destination Unreachable about a packet we sent, as the transport that sent it needs it
+ * (RFC 4443 §3.1: pass it to the upper layer).
+ */
+export interface Icmp6ErrorReport {
+  /** Destination Unreachable code (Unreach6Code). */
+  code: number;
+  /** Who sent it, and the quoted packet's destination: copies, 16 bytes each. */
+  reporter: Uint8Array;
+  dst: Uint8Array;
+  /** The ports from the quoted upper-layer header's first 4 bytes. */
+  srcPort: number;
+  dstPort: number;
+}
+
+export type Icmp6ErrorHandler = (report: Icmp6ErrorReport) => void;
+
 /** Called with each echo reply that arrives (a ping client). Views, valid during the call. */
 export type Echo6ReplyListener = (
   src: Uint8Array,
@@ -99,6 +120,8 @@ export type Echo6ReplyListener = (
 
 export class Icmp6Layer {
   private readonly errors: TokenBucket;
+  /** Upper layers that want to hear of Destination Unreachables about their packets. */
+  private readonly errorHandlers = new Map<number, Icmp6ErrorHandler>();
   /** Set by whoever wants echo replies (a ping client). */
   onEchoReply: Echo6ReplyListener | null = null;
 
@@ -134,6 +157,7 @@ export class Icmp6Layer {
         return;
       case Icmpv6Type.DestUnreachable:
         stats.rxDestUnreachable++;
+        this.reportError(icmp.code, d.src, icmp.data);
         return;
       case Icmpv6Type.PacketTooBig:
         stats.rxPacketTooBig++;
@@ -148,6 +172,40 @@ export class Icmp6Layer {
     if (isNdType(type)) stats.rxNdIgnored++;
     else if (isMldType(type)) stats.rxMldIgnored++;
     else stats.rxOther++;
+  }
+
+  /** Hear about Destination Unreachables quoting our packets of upper-layer protocol `next`. */
+  setErrorHandler(next: number, handler: Icmp6ErrorHandler | null): void {
+    if (handler === null) this.errorHandlers.delete(next);
+    else this.errorHandlers.set(next, handler);
+  }
+
+  /**
+   * Hand a Destination Unreachable to the upper layer whose packet it quotes: an IPv6 header
+   * from our address (anything else is not about our traffic, or forged), then the upper-layer
+   * header, behind the Fragment header of a first fragment (we send no other extension header),
+   * with at least the 4 bytes that hold the ports.
+   */
+  private reportError(code: number, reporter: Uint8Array, quote: Uint8Array): void {
+    if (quote.length < IPV6_HEADER_LEN + 4 || quote[0] >>> 4 !== 6) return;
+    if (!ipv6Equal(quote, this.ip.address, 8)) return;
+    let next = quote[6];
+    let at = IPV6_HEADER_LEN;
+    if (next === Ipv6Next.Fragment) {
+      if (quote.length < at + 8 + 4 || (get16(quote, at + 2) & 0xfff8) !== 0) return;
+      next = quote[at];
+      at += 8;
+    }
+    const handler = this.errorHandlers.get(next);
+    if (handler === undefined) return;
+    this.stats.rxErrorsReported++;
+    handler({
+      code,
+      reporter: reporter.slice(),
+      dst: quote.slice(24, 40),
+      srcPort: get16(quote, at),
+      dstPort: get16(quote, at + 2),
+    });
   }
 
   /**

@@ -185,6 +185,7 @@ export class Stack {
       this.ip6 = { input: input6, output: output6 };
       this.icmp6 = icmp6;
       this.udp.ip6 = output6;
+      icmp6.setErrorHandler(Ipv6Next.Udp, (report) => this.udp.icmpError6(report));
     } else {
       this.ip6 = null;
       this.icmp6 = null;

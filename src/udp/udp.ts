@@ -3,6 +3,7 @@
  * output. Which socket API sits on top (src/api/dgram.ts) is not this module's business.
  */
 import type { IcmpErrorReport } from '../icmp/icmp.ts';
+import type { Icmp6ErrorReport } from '../icmp/icmp6.ts';
 import type { IpDatagram } from '../ip/input.ts';
 import type { Ip6Datagram } from '../ip/ipv6-input.ts';
 import { IP6_HEADER_ROOM, type Ip6Output } from '../ip/ipv6-output.ts';
@@ -24,6 +25,8 @@ export interface UdpEndpoint {
   deliver6?(payload: Uint8Array, srcAddr: Uint8Array, srcPort: number): void;
   /** A destination unreachable about a datagram this port sent (RFC 1122 §4.1.3.3). */
   icmpError?(report: IcmpErrorReport): void;
+  /** The same for a datagram this port sent over IPv6 (RFC 4443 §3.1). */
+  icmpError6?(report: Icmp6ErrorReport): void;
 }
 
 export interface UdpOptions {
@@ -168,6 +171,11 @@ export class UdpLayer {
   /** A destination unreachable quoting a datagram we sent: tell the port that sent it. */
   icmpError(report: IcmpErrorReport): void {
     this.ports.get(report.srcPort)?.icmpError?.(report);
+  }
+
+  /** An ICMPv6 Destination Unreachable quoting a datagram we sent: tell the port that sent it. */
+  icmpError6(report: Icmp6ErrorReport): void {
+    this.ports.get(report.srcPort)?.icmpError6?.(report);
   }
 
   /** Send `payload` from our `srcPort` to `dst:dstPort`. False when too big for one datagram. */

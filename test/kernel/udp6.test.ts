@@ -2,11 +2,11 @@
  * UDP over IPv6 with the kernel as the peer (issue 12, phase 1): a Node dgram 'udp6' client in
  * the namespace against the stack's udp-echo app at [fd00::2]:7 (sizes up to 8000 bytes, so
  * fragments both ways, and a 'udp4' client to 10.0.0.2:7 on the same socket), and ICMPv6 port
- * unreachable for a closed port, which the kernel turns into ECONNREFUSED.
+ * unreachable for a closed port both ways (ECONNREFUSED for the kernel's client and the stack's).
  */
 import { expect, it } from 'vitest';
 import { startUdpEcho } from '../../src/apps/udp-echo.ts';
-import { kernelDescribe, STACK_ADDR, STACK_ADDR6, withStack } from './harness.ts';
+import { HOST_ADDR6, kernelDescribe, STACK_ADDR, STACK_ADDR6, withStack } from './harness.ts';
 
 /**
  * Kernel-side client: TYPE (udp4/udp6) to ADDR:PORT, one datagram per size, each echo awaited
@@ -80,6 +80,23 @@ kernelDescribe('udp over IPv6: a kernel client and the stack', () => {
         expect(out.echoed).toEqual([]);
         expect(out.errors).toEqual(['ECONNREFUSED']);
         expect(fx.stack.stats.icmp6.txDestUnreachable).toBe(1);
+      },
+      { ipv6: true },
+    );
+  });
+
+  it("the stack's connected udp6 socket hears ECONNREFUSED from the kernel's port unreachable", async () => {
+    await withStack(
+      async (fx) => {
+        const s = fx.stack.dgram.createSocket('udp6');
+        const error = new Promise<string>((resolve) =>
+          s.on('error', (e) => resolve(String(e.code))),
+        );
+        s.connect(9, HOST_ADDR6); // nothing listens on the kernel's side
+        s.send('anyone?');
+        expect(await error).toBe('ECONNREFUSED');
+        expect(fx.stack.stats.icmp6.rxErrorsReported).toBe(1);
+        s.close();
       },
       { ipv6: true },
     );

@@ -589,3 +589,31 @@ describe('IPv6: hostile bytes', () => {
     await stack.close();
   });
 });
+
+describe('UDP over IPv6: errors back to the socket', () => {
+  it('a connected udp6 socket hears ECONNREFUSED from a port unreachable quoting its datagram', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const s = stack.dgram.createSocket('udp6');
+    const errors: string[] = [];
+    s.on('error', (e) => errors.push(String(e.code)));
+    s.bind(5353);
+    s.connect(6000, 'fd00::1');
+    await advance(clock, 1);
+    s.send('hi');
+    await advance(clock, 10);
+    const [sent] = received;
+    const quote = (code: number, pkt: Uint8Array) =>
+      pkt6(58, icmp6({ kind: 'dest-unreachable', code, data: pkt }));
+    // Not ours (another source in the quote), another port, then the real one.
+    const forged = sent.slice();
+    forged[23] ^= 1;
+    const otherPort = sent.slice();
+    otherPort[43] ^= 1;
+    send(quote(4, forged), quote(4, otherPort), quote(4, sent));
+    await advance(clock, 10);
+    expect(errors).toEqual(['ECONNREFUSED']);
+    expect(stack.stats.icmp6).toMatchObject({ rxDestUnreachable: 3, rxErrorsReported: 2 });
+    s.close();
+    await stack.close();
+  });
+});
