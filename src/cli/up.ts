@@ -98,6 +98,8 @@ export interface UpOptions {
    * small flight (or the ACKs for it) costs 2·SRTT instead of the 200 ms minimum RTO.
    */
   tlp?: boolean;
+  /** RACK loss detection (RFC 8985); false: RFC 6675's duplicate-ACK rules (default true). */
+  rack?: boolean;
   /**
    * IFF_VNET_HDR with checksum offload and TSO4 (native-notes/offload.md): TCP segments of up to
    * 64 KiB both ways. Default on; falls back to a plain device (with a log line) when the kernel
@@ -130,7 +132,7 @@ export interface UpOptions {
  * drill and the simulator.
  */
 export function realLinkTcp(
-  o: Pick<UpOptions, 'congestion' | 'tlp' | 'sndBuf' | 'rcvBuf' | 'ecn'>,
+  o: Pick<UpOptions, 'congestion' | 'tlp' | 'rack' | 'sndBuf' | 'rcvBuf' | 'ecn'>,
 ): Partial<TcpConnectionOptions> {
   // PRR (RFC 6937), as Linux's tcp_cwnd_reduction: recovery paces its sends instead of a pause
   // then a burst. RACK (RFC 8985), as Linux: loss detected by time, lost retransmissions too.
@@ -138,7 +140,7 @@ export function realLinkTcp(
     congestion: o.congestion ?? 'cubic',
     tailLossProbe: o.tlp ?? true,
     prr: true,
-    rack: true,
+    rack: o.rack ?? true,
     ...(o.sndBuf !== undefined ? { sndBuf: o.sndBuf } : {}),
     ...(o.rcvBuf !== undefined ? { rcvBuf: o.rcvBuf, maxOoo: o.rcvBuf } : {}),
     ...(o.ecn !== undefined ? { ecn: o.ecn } : {}),
@@ -450,7 +452,10 @@ export function tryCommands(o: UpOptions): { cmd: string; what: string }[] {
     ...(o.addr6 === undefined
       ? []
       : [
-          { cmd: inNs(`ping -6 ${o.addr6}`), what: 'ICMPv6 echo (UDP too; TCP over IPv6: not yet)' },
+          {
+            cmd: inNs(`ping -6 ${o.addr6}`),
+            what: 'ICMPv6 echo (UDP too; TCP over IPv6: not yet)',
+          },
         ]),
     { cmd: inNs(`curl http://${o.addr}/`), what: 'the connection your request came on' },
   ];
@@ -544,6 +549,7 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     inContainer: raw.inContainer === true,
     congestion: raw.congestion as CongestionName,
     tlp: raw.tlp !== false,
+    rack: raw.rack !== false,
     offload: raw.offload !== false,
     synCookies: Number(raw.synCookies ?? 1) as SynCookieMode,
     sndBuf: raw.sndBuf as number | undefined,
@@ -667,6 +673,7 @@ export const upCommand: CliCommand = {
           .default('cubic'),
       )
       .option('--no-tlp', 'no tail loss probes (RFC 8985 §7): losses at the tail wait for the RTO')
+      .option('--no-rack', "no RACK (RFC 8985 §6): RFC 6675's duplicate-ACK loss detection")
       .option(
         '--offload',
         'IFF_VNET_HDR + TSO4: 64 KiB TCP segments to and from the kernel (default, when it can)',

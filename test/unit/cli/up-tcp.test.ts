@@ -10,13 +10,14 @@ describe('up: TCP defaults for a real link', () => {
       rack: true,
     });
   });
-  it('--congestion reno --no-tlp', () => {
+  it('--congestion reno --no-tlp --no-rack', () => {
     expect(realLinkTcp({ congestion: 'reno', tlp: false })).toEqual({
       congestion: 'reno',
       tailLossProbe: false,
       prr: true,
       rack: true,
     });
+    expect(realLinkTcp({ rack: false })).toMatchObject({ rack: false });
   });
   it('--ecn asks for ECN (1), --no-ecn refuses it (0); unset keeps the core default (2, accept)', () => {
     expect(realLinkTcp({ ecn: 1 })).toMatchObject({ ecn: 1 });
