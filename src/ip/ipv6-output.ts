@@ -17,6 +17,7 @@ import {
   Ipv6View,
 } from '../wire/ipv6.ts';
 import type { PacketSink } from './output.ts';
+import { PacketSlab } from './slab.ts';
 import type { Ip6Stats } from './stats6.ts';
 
 /** Header room `allocPacket` leaves before the upper-layer bytes. */
@@ -43,6 +44,7 @@ export class Ip6Output {
   readonly mtu: number;
   private readonly hopLimit: number;
   private nextId: number;
+  private readonly slab = new PacketSlab();
 
   constructor(
     options: Ip6OutputOptions,
@@ -67,9 +69,12 @@ export class Ip6Output {
     return this.mtu - IPV6_HEADER_LEN;
   }
 
-  /** A buffer for a packet carrying `upperLen` bytes, which go at offset IP6_HEADER_ROOM. */
+  /**
+   * A buffer for a packet carrying `upperLen` bytes, which go at offset IP6_HEADER_ROOM: small
+   * ones carved from a shared slab (src/ip/slab.ts), as IPv4's.
+   */
   allocPacket(upperLen: number): Uint8Array {
-    return new Uint8Array(IP6_HEADER_ROOM + upperLen);
+    return this.slab.alloc(IP6_HEADER_ROOM + upperLen);
   }
 
   /**

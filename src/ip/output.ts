@@ -8,6 +8,7 @@
  * fragmenting is copied, once, into its fragments.
  */
 import { IPV4_MAX_DATAGRAM, IPV4_MIN_HEADER_LEN, Ipv4View } from '../wire/ipv4.ts';
+import { PacketSlab } from './slab.ts';
 import type { IpStats } from './stats.ts';
 
 /** Where output goes: the stack passes its Link (only `send` is used here). */
@@ -32,16 +33,12 @@ export const DEFAULT_TTL = 64;
 /** Header room `allocPacket` leaves before the transport bytes. */
 export const IP_HEADER_ROOM = IPV4_MIN_HEADER_LEN;
 
-/** Slab size for small output packets (allocPacket). */
-const PACKET_SLAB = 64 * 1024;
-
 export class IpOutput {
   readonly address: number;
   readonly mtu: number;
   private readonly ttl: number;
   private nextId: number;
-  private slab = new Uint8Array(0);
-  private slabUsed = 0;
+  private readonly slab = new PacketSlab();
 
   constructor(
     options: IpOutputOptions,
@@ -62,22 +59,11 @@ export class IpOutput {
   }
 
   /**
-   * A buffer for a datagram carrying `transportLen` bytes, which go at offset IP_HEADER_ROOM.
-   * Packets up to a quarter slab are carved from a shared 64 KiB slab, in order and never reused,
-   * so each is still its own bytes (the link may keep it), but an ACK costs a view rather than an
-   * ArrayBuffer of its own: an ArrayBuffer per ACK was most of the GC work of a bulk receive. A
-   * slab lives while any packet cut from it does.
+   * A buffer for a datagram carrying `transportLen` bytes, which go at offset IP_HEADER_ROOM:
+   * small ones carved from a shared slab (src/ip/slab.ts), a view rather than an ArrayBuffer each.
    */
   allocPacket(transportLen: number): Uint8Array {
-    const n = IP_HEADER_ROOM + transportLen;
-    if (n > PACKET_SLAB / 4) return new Uint8Array(n);
-    if (this.slabUsed + n > this.slab.length) {
-      this.slab = new Uint8Array(PACKET_SLAB);
-      this.slabUsed = 0;
-    }
-    const p = this.slab.subarray(this.slabUsed, this.slabUsed + n);
-    this.slabUsed = (this.slabUsed + n + 7) & ~7; // 8-byte aligned starts
-    return p;
+    return this.slab.alloc(IP_HEADER_ROOM + transportLen);
   }
 
   /**

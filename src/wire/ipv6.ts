@@ -145,7 +145,7 @@ export class Ipv6View {
 /** Copy a 16-byte address to `buf[at …]`, unless it already sits there. */
 function copyAddress(buf: Uint8Array, at: number, addr: Uint8Array): void {
   if (addr.buffer === buf.buffer && addr.byteOffset === buf.byteOffset + at) return;
-  buf.set(addr.subarray(0, 16), at);
+  for (let i = 0; i < 16; i++) buf[at + i] = addr[i];
 }
 
 // ---------------------------------------------------------------------------------------------
