@@ -125,7 +125,7 @@ kernelDescribe('ping -6: the kernel pings the stack over IPv6 on TUN', () => {
     await withStack(
       async (fx) => {
         const r = await ping(fx, ['-6', '-f', '-c', '10000', '-W', '5', STACK_ADDR6], {
-          timeoutMs: 90_000,
+          timeoutMs: 50_000,
         });
         expect(r.transmitted, r.raw.stdout + r.raw.stderr).toBe(10000);
         expect(r.received).toBe(10000);
