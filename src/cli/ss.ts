@@ -38,6 +38,12 @@ export interface SsRow {
   /** bytes */
   cwnd?: number;
   retransmits?: number;
+  recovery?: {
+    timeouts: number;
+    recoveries: number;
+    tailLossProbes: number;
+    lostRetransmits: number;
+  };
   bytesSent?: number;
   bytesReceived?: number;
   /** State changes, `at` in ms since the connection was created, oldest first. */
@@ -114,6 +120,13 @@ function infoLine(r: SsRow): string {
   if (r.bytesSent !== undefined) parts.push(`bytes_sent:${r.bytesSent}`);
   if (r.bytesReceived !== undefined) parts.push(`bytes_received:${r.bytesReceived}`);
   if (r.retransmits !== undefined) parts.push(`retrans:${r.retransmits}`);
+  const rec = r.recovery;
+  if (rec !== undefined) {
+    if (rec.timeouts > 0) parts.push(`timeouts:${rec.timeouts}`);
+    if (rec.recoveries > 0) parts.push(`recoveries:${rec.recoveries}`);
+    if (rec.tailLossProbes > 0) parts.push(`tlp:${rec.tailLossProbes}`);
+    if (rec.lostRetransmits > 0) parts.push(`lost_retrans:${rec.lostRetransmits}`);
+  }
   if (r.history !== undefined && r.history.length > 0)
     parts.push(`hist:${formatHistory(r.history)}`);
   return `\t ${parts.join(' ')}`;

@@ -191,6 +191,16 @@ export interface TcpConnectionRow {
   rto: number;
   cwnd: number;
   retransmits: number;
+  /**
+   * How loss was repaired: retransmission timeouts, fast recoveries, tail loss probes, and
+   * retransmissions found lost again (absent for a TIME_WAIT entry).
+   */
+  recovery?: {
+    timeouts: number;
+    recoveries: number;
+    tailLossProbes: number;
+    lostRetransmits: number;
+  };
   bytesSent: number;
   bytesReceived: number;
   /** Segments sent and received on this connection (retransmissions and pure ACKs included). */
@@ -369,6 +379,12 @@ function connectionRow(c: TcpConnection): TcpConnectionRow {
     rto: s.rto,
     cwnd: s.cwnd,
     retransmits: s.retransmits,
+    recovery: {
+      timeouts: s.timeouts,
+      recoveries: s.fastRetransmits,
+      tailLossProbes: s.tailLossProbes,
+      lostRetransmits: s.lostRetransmissions,
+    },
     bytesSent: s.bytesOut,
     bytesReceived: s.bytesIn,
     segsSent: s.segsOut,

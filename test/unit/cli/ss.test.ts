@@ -94,6 +94,13 @@ describe('formatSs', () => {
     expect(formatSs([row({})], { info: true })).not.toContain('ecn');
   });
 
+  it('-i: how loss was repaired, the counters that are not zero', () => {
+    const recovery = { timeouts: 2, recoveries: 5, tailLossProbes: 0, lostRetransmits: 1 };
+    const info = formatSs([row({ retransmits: 3, recovery })], { info: true }).split('\n')[2];
+    expect(info).toContain('retrans:3 timeouts:2 recoveries:5 lost_retrans:1');
+    expect(info).not.toContain('tlp:');
+  });
+
   it('names every RFC 9293 state as ss does', () => {
     // TCP_STATES is in RFC 9293 §3.3.2's order: CLOSED, LISTEN, SYN_SENT, … TIME_WAIT.
     expect(TCP_STATES.map(ssState)).toEqual([
