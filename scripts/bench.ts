@@ -35,28 +35,47 @@ import {
   type Test,
   type TestContext,
 } from './bench/metrics.ts';
+import { makeRelaySystem, RELAY_TESTS } from './bench/relay.ts';
 import {
   type BenchResult,
   combineRounds,
   computeRatios,
+  computeRelayRatios,
   measuredValue,
   renderSvg,
   renderTable,
   type SystemResult,
 } from './bench/report.ts';
-import { makeSystem, SYSTEM_NAMES, type System, type SystemName } from './bench/systems.ts';
+import {
+  MAIN_SYSTEMS,
+  makeSystem,
+  RELAY_SYSTEMS,
+  SYSTEM_NAMES,
+  type System,
+  type SystemName,
+} from './bench/systems.ts';
 import { buildTools, hasCommand, type Tools } from './bench/tools.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 
+/** Every test: the main section's, then the relay section's (scripts/bench/relay.ts). */
+const ALL_TESTS: readonly Test[] = [...TESTS, ...RELAY_TESTS];
+
+/** Does system `name` take part in `test`'s section? (kernel takes part in both.) */
+const takesPart = (name: SystemName, test: Test): boolean =>
+  (test.relay ? RELAY_SYSTEMS : MAIN_SYSTEMS).includes(name);
+
 const USAGE = `usage: npm run bench -- [options]
   --quick              a few seconds per system (what CI runs; no 1 % and 10 % loss rows,
-                       no delay rows)
+                       no delay rows, no relay section)
   --duration SECONDS   seconds per bulk-transfer test (default 5; 0.5 with --quick)
-  --systems LIST       comma-separated subset of ${SYSTEM_NAMES.join(',')} (default: all)
+  --systems LIST       comma-separated subset of ${SYSTEM_NAMES.join(',')}
+                       (default: all; ${MAIN_SYSTEMS.join(', ')} run the main tests,
+                       ${RELAY_SYSTEMS.join(', ')} the relay-* tests)
   --source SOURCE      server→kernel bytes: http (GET /bytes/N on 80, default) or chargen (19)
   --tests LIST         comma-separated subset of
-                       ${TESTS.map((t) => t.name).join(',')}
+                       ${ALL_TESTS.map((t) => t.name).join(',')}
+                       ('relay' stands for every relay-* test)
   --rounds N           run every test N times per system and report the median
                        (default 3; 1 with --quick)
   --idle COUNT         idle connections to hold (default 10000; 300 with --quick)
@@ -65,6 +84,8 @@ const USAGE = `usage: npm run bench -- [options]
                        machine's default, bbr here)
   --delay MS           the delay-* rows' delay, each way (default 20: 40 ms more round trip;
                        bridge and tunstack only, this kernel has no netem for the veth)
+  --relay-mb MB        megabytes each relay-down and relay-up moves (default 100; 10 with
+                       --quick)
   --out DIR            where the JSON and SVG go (default bench/results)
   --help`;
 
@@ -86,6 +107,7 @@ function parseCli(argv: string[]): Cli {
       source: { type: 'string', default: 'http' },
       idle: { type: 'string' },
       delay: { type: 'string' },
+      'relay-mb': { type: 'string' },
       'kernel-cc': { type: 'string', default: 'cubic' },
       tests: { type: 'string' },
       rounds: { type: 'string' },
@@ -111,9 +133,12 @@ function parseCli(argv: string[]): Cli {
   for (const s of systems) {
     if (!SYSTEM_NAMES.includes(s as SystemName)) throw new Error(`unknown system ${s}\n${USAGE}`);
   }
-  const testNames = values.tests?.split(',').map((t) => t.trim());
+  const testNames = values.tests
+    ?.split(',')
+    .map((t) => t.trim())
+    .flatMap((t) => (t === 'relay' ? RELAY_TESTS.map((x) => x.name) : [t]));
   for (const t of testNames ?? []) {
-    if (!TESTS.some((x) => x.name === t)) throw new Error(`unknown test ${t}\n${USAGE}`);
+    if (!ALL_TESTS.some((x) => x.name === t)) throw new Error(`unknown test ${t}\n${USAGE}`);
   }
   const kernelCc = values['kernel-cc'];
   if (!/^[a-z0-9_]+$/.test(kernelCc)) throw new Error(`bad --kernel-cc ${kernelCc}\n${USAGE}`);
@@ -125,10 +150,11 @@ function parseCli(argv: string[]): Cli {
     rounds: Math.round(positive('rounds', values.rounds, quick ? 1 : 3, 20)),
     // The smoke run (--quick) leaves out the 1 % and 10 % loss rows: the same code as the 5 %
     // row, and at 10 % a half-second run can lose its SYN and move nothing; and the delay rows,
-    // which set every system up a second time and need seconds to open a window at 40 ms.
+    // which set every system up a second time and need seconds to open a window at 40 ms; and
+    // the relay section, which sets up four more systems and moves 100 MB each way on each.
     tests: testNames
-      ? TESTS.filter((t) => testNames.includes(t.name))
-      : TESTS.filter((t) => !(quick && (/^loss\d+-/.test(t.name) || t.delayed))),
+      ? ALL_TESTS.filter((t) => testNames.includes(t.name))
+      : ALL_TESTS.filter((t) => !(quick && (/^loss\d+-/.test(t.name) || t.delayed || t.relay))),
     outDir: values.out ?? join(REPO, 'bench/results'),
     opts: {
       quick,
@@ -145,6 +171,9 @@ function parseCli(argv: string[]): Cli {
       delayMs: positive('delay', values.delay, 20, 1000),
       kernelCc,
       source: values.source,
+      relayBytes: Math.round(
+        positive('relay-mb', values['relay-mb'], quick ? 10 : 100, 10_000) * 1e6,
+      ),
     },
   };
 }
@@ -189,6 +218,8 @@ interface Subject {
   /** The system as it is (tests without `delayed`) and delayed (the delay rows), if needed. */
   plain: Instance | null;
   delayed: Instance | null;
+  /** The system in the relay section (the relay-* tests), if needed. */
+  relay: Instance | null;
   /** Every round's measurement of each metric. */
   samples: Partial<Record<MetricId, Measurement[]>>;
 }
@@ -221,7 +252,7 @@ async function runTest(subject: Subject, test: Test, tag: string): Promise<void>
   const started = Date.now();
   const naAll = (why: string) => Object.fromEntries(test.metrics.map((id) => [id, { na: why }]));
   let got: Partial<Record<MetricId, Measurement>>;
-  const instance = test.delayed ? subject.delayed : subject.plain;
+  const instance = test.relay ? subject.relay : test.delayed ? subject.delayed : subject.plain;
   const ctx = instance?.ctx ?? null;
   const blocked = ctx
     ? test
@@ -281,8 +312,11 @@ async function main(): Promise<void> {
   const lifetimeSeconds = cli.opts.quick ? 300 : 3600;
   // Each system as it is for the tests that want it so, and a second instance with every packet
   // delayed for the delay rows: only the instances the selected tests need are set up.
-  const plainTests = cli.tests.filter((t) => !t.delayed);
+  // The relay section's systems are set up apart (scripts/bench/relay.ts), each in an egress
+  // namespace of its own; `kernel` takes part in both sections, as two instances.
+  const plainTests = cli.tests.filter((t) => !t.delayed && !t.relay);
   const delayedTests = cli.tests.filter((t) => t.delayed);
+  const relayTests = cli.tests.filter((t) => t.relay);
 
   // Every system is set up first and the tests are interleaved (test 1 on each system, then
   // test 2...), so that a change in the machine's load during the run (two cores, shared)
@@ -290,25 +324,44 @@ async function main(): Promise<void> {
   const subjects: Subject[] = [];
   let step = 0;
   const runsOf = (t: Test): number => (t.once ? 1 : cli.rounds);
-  const total = cli.systems.length * cli.tests.reduce((n, t) => n + runsOf(t), 0);
+  const total = cli.systems.reduce(
+    (n, name) => n + cli.tests.filter((t) => takesPart(name, t)).reduce((m, t) => m + runsOf(t), 0),
+    0,
+  );
   try {
     for (const name of cli.systems) {
       const started = Date.now();
-      const instance = async (tests: readonly Test[], delayMs: number) => {
+      const instance = async (
+        allTests: readonly Test[],
+        delayMs: number,
+        section: 'main' | 'relay' = 'main',
+      ) => {
+        const tests = allTests.filter((t) => takesPart(name, t));
         if (tests.length === 0) return null;
         const kernelCc = cli.opts.kernelCc === 'inherit' ? undefined : cli.opts.kernelCc;
-        const system = makeSystem(name, { tools: built, lifetimeSeconds, delayMs, kernelCc });
+        const options = { tools: built, lifetimeSeconds, delayMs, kernelCc };
+        const system =
+          section === 'relay' ? makeRelaySystem(name, options) : makeSystem(name, options);
         systems.push(system);
-        const tag = delayMs > 0 ? `${name} +${delayMs} ms` : name;
+        const tag =
+          section === 'relay'
+            ? `${name} (relay section)`
+            : delayMs > 0
+              ? `${name} +${delayMs} ms`
+              : name;
         return prepare(system, tag, built, cli.opts, tests);
       };
       const plain = await instance(plainTests, 0);
       const delayed = await instance(delayedTests, cli.opts.delayMs);
-      const first = plain ?? delayed;
+      const relay = await instance(relayTests, 0, 'relay');
+      const first = plain ?? delayed ?? relay;
+      // A system none of the selected tests applies to (bridge for relay-* tests, say).
+      if (first === null) continue;
       subjects.push({
         name,
         plain,
         delayed,
+        relay,
         samples: {},
         result: {
           name,
@@ -316,7 +369,7 @@ async function main(): Promise<void> {
           server: first?.ctx?.ep.server ?? null,
           // Only the undelayed instance's failure stands for the whole system: the kernel has no
           // delay, and its delay rows alone say so.
-          setupError: plain?.setupError ?? null,
+          setupError: plain?.setupError ?? (plain === null ? (relay?.setupError ?? null) : null),
           metrics: {},
           seconds: (Date.now() - started) / 1000,
         },
@@ -324,7 +377,7 @@ async function main(): Promise<void> {
     }
     for (let round = 1; round <= cli.rounds; round++) {
       for (const test of cli.tests.filter((t) => round <= runsOf(t))) {
-        for (const subject of subjects) {
+        for (const subject of subjects.filter((s) => takesPart(s.name, test))) {
           step += 1;
           const r = cli.rounds > 1 ? ` (round ${round})` : '';
           await runTest(subject, test, `${step}/${total} ${subject.name} ${test.name}${r}`);
@@ -355,6 +408,7 @@ async function main(): Promise<void> {
     metrics: METRICS,
     systems: results,
     ratios: computeRatios(results),
+    relayRatios: computeRelayRatios(results),
   };
   console.log(renderTable(result));
   await mkdir(cli.outDir, { recursive: true });

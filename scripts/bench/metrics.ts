@@ -19,6 +19,11 @@ export interface MetricDef {
   unit: Unit;
   /** Which way is better; 'none' for counts that only describe the run. */
   better: 'higher' | 'lower' | 'none';
+  /**
+   * 'relay': a metric of the relay section (scripts/bench/relay.ts), measured on the relay
+   * section's systems and printed in a table of its own; absent: the main section.
+   */
+  section?: 'relay';
 }
 
 export const METRICS = [
@@ -69,6 +74,41 @@ export const METRICS = [
   { id: 'idle-rr-p99', label: 'request/response p99, conns held', unit: 'us', better: 'lower' },
   { id: 'ping-rtt', label: 'ping RTT (average)', unit: 'ms', better: 'lower' },
   { id: 'flood-loss', label: 'ping -f loss', unit: '%', better: 'lower' },
+  {
+    id: 'relay-down',
+    label: 'relayed download (HTTP GET)',
+    unit: 'bit/s',
+    better: 'higher',
+    section: 'relay',
+  },
+  {
+    id: 'relay-up',
+    label: 'relayed upload (to discard)',
+    unit: 'bit/s',
+    better: 'higher',
+    section: 'relay',
+  },
+  {
+    id: 'relay-rr-p50',
+    label: 'relayed 1-byte request/response p50',
+    unit: 'us',
+    better: 'lower',
+    section: 'relay',
+  },
+  {
+    id: 'relay-rr-p99',
+    label: 'relayed 1-byte request/response p99',
+    unit: 'us',
+    better: 'lower',
+    section: 'relay',
+  },
+  {
+    id: 'relay-crr',
+    label: 'relayed connect/request/close rate',
+    unit: 'conn/s',
+    better: 'higher',
+    section: 'relay',
+  },
 ] as const satisfies readonly MetricDef[];
 
 export type MetricId = (typeof METRICS)[number]['id'];
@@ -101,6 +141,8 @@ export interface BenchOptions {
   kernelCc: string;
   /** Where server→kernel bytes come from: HTTP `GET /bytes/N` on 80, or chargen on 19. */
   source: 'http' | 'chargen';
+  /** Bytes each relayed download and upload moves (the relay section; 100 MB by default). */
+  relayBytes: number;
 }
 
 export interface TestContext {
@@ -124,12 +166,17 @@ export interface Test {
    * reuses what the first one freed and shows ~0).
    */
   once?: boolean;
+  /**
+   * A test of the relay section: run on the relay section's systems (RELAY_SYSTEMS), each set
+   * up as a client namespace given its network from an egress namespace (scripts/bench/relay.ts).
+   */
+  relay?: boolean;
   run(ctx: TestContext): Promise<Partial<Record<MetricId, Measurement>>>;
 }
 
-const na = (why: string): Measurement => ({ na: why });
+export const na = (why: string): Measurement => ({ na: why });
 
-function num(json: Record<string, unknown>, key: string): number {
+export function num(json: Record<string, unknown>, key: string): number {
   const v = json[key];
   return typeof v === 'number' ? v : Number.NaN;
 }
@@ -138,7 +185,7 @@ function num(json: Record<string, unknown>, key: string): number {
  * Run a client tool in the client namespace against the server's `port`, bounded by the tool's
  * own `--seconds` plus `extraSeconds` (the driver kills it 20 s after that).
  */
-function client(
+export function client(
   { ep, tools }: TestContext,
   tool: 'tcpbulk' | 'tcprr' | 'tcpcrr',
   port: number,

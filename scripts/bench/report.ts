@@ -4,7 +4,7 @@
  * systems differ by orders of magnitude).
  */
 import { METRICS, type Measurement, type MetricDef, type MetricId, type Unit } from './metrics.ts';
-import type { SystemName } from './systems.ts';
+import { MAIN_SYSTEMS, RELAY_SYSTEMS, type SystemName } from './systems.ts';
 
 export interface SystemResult {
   name: SystemName;
@@ -25,6 +25,13 @@ export interface Ratios {
   plainOverBridge: number | null;
 }
 
+/** The relay section's ratios (issue 13's goals: throughput ≥ slirp4netns's, rr ≤ 2× pasta's). */
+export interface RelayRatios {
+  relayOverKernel: number | null;
+  relayOverSlirp4netns: number | null;
+  relayOverPasta: number | null;
+}
+
 export interface BenchResult {
   startedAt: string;
   finishedAt: string;
@@ -34,7 +41,12 @@ export interface BenchResult {
   metrics: readonly MetricDef[];
   systems: SystemResult[];
   ratios: Partial<Record<MetricId, Ratios>>;
+  /** The relay section's metrics: relay over kernel, slirp4netns and pasta. */
+  relayRatios?: Partial<Record<MetricId, RelayRatios>>;
 }
+
+/** Is `def` a metric of the relay section? */
+const isRelayMetric = (def: MetricDef): boolean => def.section === 'relay';
 
 export const measuredValue = (m: Measurement | undefined): number | null =>
   m && 'value' in m && Number.isFinite(m.value) ? m.value : null;
@@ -77,6 +89,25 @@ export function computeRatios(systems: readonly SystemResult[]): Partial<Record<
       tunstackOverBridge: ratio(t, b),
       bridgeOverKernel: ratio(b, k),
       plainOverBridge: ratio(p, b),
+    };
+  }
+  return out;
+}
+
+/** relay/kernel, relay/slirp4netns and relay/pasta for every metric of the relay section. */
+export function computeRelayRatios(
+  systems: readonly SystemResult[],
+): Partial<Record<MetricId, RelayRatios>> {
+  const get = (name: SystemName, id: MetricId): number | null =>
+    measuredValue(systems.find((s) => s.name === name)?.metrics[id]);
+  const out: Partial<Record<MetricId, RelayRatios>> = {};
+  for (const def of (METRICS as readonly MetricDef[]).filter(isRelayMetric)) {
+    const id = def.id as MetricId;
+    const r = get('relay', id);
+    out[id] = {
+      relayOverKernel: ratio(r, get('kernel', id)),
+      relayOverSlirp4netns: ratio(r, get('slirp4netns', id)),
+      relayOverPasta: ratio(r, get('pasta', id)),
     };
   }
   return out;
@@ -125,30 +156,52 @@ const formatRatio = (r: number | null): string =>
 
 const BETTER_MARK: Record<MetricDef['better'], string> = { higher: '↑', lower: '↓', none: '' };
 
-/** The table printed at the end of a run, then the reasons for every n/a. */
-export function renderTable(result: BenchResult): string {
-  const systems = result.systems;
+/** A table: a header, a rule, then the rows, the first column left-aligned. */
+function layout(rows: readonly string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const line = (row: readonly string[]): string =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+}
+
+/** The metrics of one section that some system measured (--tests may leave rows out). */
+function ranIn(systems: readonly SystemResult[], relay: boolean): MetricDef[] {
+  return (METRICS as readonly MetricDef[]).filter(
+    (def) =>
+      isRelayMetric(def) === relay &&
+      systems.some((s) => s.metrics[def.id as MetricId] !== undefined),
+  );
+}
+
+const valueCell = (s: SystemResult, def: MetricDef): string => {
+  const v = measuredValue(s.metrics[def.id as MetricId]);
+  return v === null ? 'n/a' : formatValue(v, def.unit);
+};
+
+const metricCell = (def: MetricDef): string => `${def.label} ${BETTER_MARK[def.better]}`.trimEnd();
+
+/** The main section's table: its systems as columns, the ratios tunstack/kernel and others. */
+function mainTable(result: BenchResult, ran: readonly MetricDef[]): string[] {
+  // A system of the relay section only (relay, slirp4netns, pasta) has no column here; kernel
+  // has, when it ran a main test.
+  const relayOnly = (s: SystemResult): boolean =>
+    ran.every((d) => !(d.id in s.metrics)) &&
+    (METRICS as readonly MetricDef[]).some((d) => isRelayMetric(d) && d.id in s.metrics);
+  const systems = result.systems.filter(
+    (s) => MAIN_SYSTEMS.includes(s.name) && !(s.name === 'kernel' && relayOnly(s)),
+  );
   const has = (name: SystemName): boolean => systems.some((s) => s.name === name);
   const header = [
     'metric',
     ...systems.map((s) => s.name),
-    ...(systems.some((s) => s.name === 'tunstack') ? ['tunstack/kernel', 'tunstack/bridge'] : []),
+    ...(has('tunstack') ? ['tunstack/kernel', 'tunstack/bridge'] : []),
     ...(has('bridge') && has('kernel') ? ['bridge/kernel'] : []),
     ...(has('bridge') && has('tunstack-plain') ? ['plain/bridge'] : []),
   ];
   const rows: string[][] = [header];
-  // Metrics of tests that were not selected (--tests) have no entry anywhere: no row.
-  const ran = (METRICS as readonly MetricDef[]).filter((def) =>
-    systems.some((s) => s.metrics[def.id as MetricId] !== undefined),
-  );
   for (const def of ran) {
-    const id = def.id as MetricId;
-    const r = result.ratios[id];
-    const row = [`${def.label} ${BETTER_MARK[def.better]}`.trimEnd()];
-    for (const s of systems) {
-      const v = measuredValue(s.metrics[id]);
-      row.push(v === null ? 'n/a' : formatValue(v, def.unit));
-    }
+    const r = result.ratios[def.id as MetricId];
+    const row = [metricCell(def), ...systems.map((s) => valueCell(s, def))];
     if (header.includes('tunstack/kernel')) {
       row.push(
         formatRatio(r?.tunstackOverKernel ?? null),
@@ -159,14 +212,50 @@ export function renderTable(result: BenchResult): string {
     if (header.includes('plain/bridge')) row.push(formatRatio(r?.plainOverBridge ?? null));
     rows.push(row);
   }
-  const widths = header.map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const line = (row: string[]): string =>
-    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
-  const out = [
-    line(rows[0]),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...rows.slice(1).map(line),
-  ];
+  return layout(rows);
+}
+
+/** The relay section's table: kernel, relay, slirp4netns, pasta, and relay over each. */
+function relayTable(result: BenchResult, ran: readonly MetricDef[]): string[] {
+  const systems = result.systems.filter(
+    (s) => RELAY_SYSTEMS.includes(s.name) && ran.some((d) => d.id in s.metrics),
+  );
+  const has = (name: SystemName): boolean => systems.some((s) => s.name === name);
+  const ratios = has('relay')
+    ? (
+        [
+          ['kernel', 'relay/kernel', 'relayOverKernel'],
+          ['slirp4netns', 'relay/slirp4netns', 'relayOverSlirp4netns'],
+          ['pasta', 'relay/pasta', 'relayOverPasta'],
+        ] as const
+      ).filter(([name]) => has(name))
+    : [];
+  const header = ['relay section', ...systems.map((s) => s.name), ...ratios.map(([, h]) => h)];
+  const relayRatios = result.relayRatios ?? computeRelayRatios(result.systems);
+  const rows: string[][] = [header];
+  for (const def of ran) {
+    const r = relayRatios[def.id as MetricId];
+    rows.push([
+      metricCell(def),
+      ...systems.map((s) => valueCell(s, def)),
+      ...ratios.map(([, , key]) => formatRatio(r?.[key] ?? null)),
+    ]);
+  }
+  return layout(rows);
+}
+
+/** The table printed at the end of a run (the relay section's apart), then every n/a's reason. */
+export function renderTable(result: BenchResult): string {
+  const systems = result.systems;
+  const ranMain = ranIn(systems, false);
+  const ranRelay = ranIn(systems, true);
+  const out: string[] = [];
+  // The main table whenever it has a row or nothing ran at all (an empty table says so).
+  if (ranMain.length > 0 || ranRelay.length === 0) out.push(...mainTable(result, ranMain));
+  if (ranRelay.length > 0) {
+    if (out.length > 0) out.push('');
+    out.push(...relayTable(result, ranRelay));
+  }
 
   const reasons: string[] = [];
   for (const s of systems) {
@@ -187,11 +276,20 @@ export function renderTable(result: BenchResult): string {
   }
   out.push('', '↑ higher is better, ↓ lower is better; ratios are plain quotients of the values');
   const delayMs = result.options.delayMs;
-  if (ran.some((def) => def.id.startsWith('delay-')) && typeof delayMs === 'number') {
+  if (ranMain.some((def) => def.id.startsWith('delay-')) && typeof delayMs === 'number') {
     out.push(
       `delay rows: every packet held ${delayMs} ms each way (${2 * delayMs} ms more round trip) ` +
         "by tunbridge or the stack's --impair, which turns offloads off (tunstack runs as " +
         'tunstack-plain there); the kernel has no netem',
+    );
+  }
+  if (ranRelay.length > 0) {
+    const mb = result.options.relayBytes;
+    out.push(
+      'relay section: the C clients in a client namespace given its network by each system from ' +
+        'an egress namespace holding tcpserve (kernel: the clients in the egress namespace itself)' +
+        (typeof mb === 'number' ? `; ${+(mb / 1e6).toFixed(1)} MB down and up` : '') +
+        "; issue 13's goals: relay/slirp4netns ≥ 1 on throughput, relay/pasta ≤ 2 on rr",
     );
   }
   if (reasons.length > 0) out.push('', ...reasons);
@@ -213,6 +311,9 @@ const COLORS: Record<SystemName, string> = {
   bridge: '#f58518',
   tunstack: '#54a24b',
   'tunstack-plain': '#b79a20',
+  relay: '#2e8b57',
+  slirp4netns: '#9467bd',
+  pasta: '#e45756',
 };
 
 const escapeXml = (s: string): string =>
@@ -227,6 +328,8 @@ interface Panel {
   metrics: { id: MetricId; label: string; toAxis?: (v: number) => number }[];
   /** Left out of a run whose tests measured none of its metrics (rather than "no data"). */
   optional?: boolean;
+  /** A panel of the relay section: its systems' bars only (the others', elsewhere). */
+  relay?: boolean;
 }
 
 const PANELS: Panel[] = [
@@ -282,7 +385,51 @@ const PANELS: Panel[] = [
     scale: 1,
     metrics: [{ id: 'crr', label: 'connect, request, close' }],
   },
+  {
+    title: 'Relay section: throughput (higher is better)',
+    height: 260,
+    optional: true,
+    relay: true,
+    axisUnit: 'Mbit/s',
+    scale: 1e6,
+    metrics: [
+      { id: 'relay-down', label: 'download' },
+      { id: 'relay-up', label: 'upload' },
+    ],
+  },
+  {
+    title: 'Relay section: latency (lower is better)',
+    height: 260,
+    optional: true,
+    relay: true,
+    axisUnit: 'µs',
+    scale: 1,
+    metrics: [
+      { id: 'relay-rr-p50', label: 'RR p50' },
+      { id: 'relay-rr-p99', label: 'RR p99' },
+    ],
+  },
+  {
+    title: 'Relay section: connection rate (higher is better)',
+    height: 200,
+    optional: true,
+    relay: true,
+    axisUnit: 'conn/s',
+    scale: 1,
+    metrics: [{ id: 'relay-crr', label: 'connect, request, close' }],
+  },
 ];
+
+/** The systems whose bars a panel draws: those of its section that measured something there. */
+function panelSystems(panel: Panel, systems: readonly SystemResult[]): SystemResult[] {
+  const section = panel.relay ? RELAY_SYSTEMS : MAIN_SYSTEMS;
+  const inSection = systems.filter((s) => section.includes(s.name));
+  const ids = (METRICS as readonly MetricDef[])
+    .filter((d) => isRelayMetric(d) === (panel.relay === true))
+    .map((d) => d.id);
+  // kernel is in both sections: only where it ran that section's tests.
+  return inSection.filter((s) => s.name !== 'kernel' || ids.some((id) => id in s.metrics));
+}
 
 /** The plot: one panel per group of metrics, a bar per system, log-scaled value axis. */
 export function renderSvg(result: BenchResult): string {
@@ -293,11 +440,15 @@ export function renderSvg(result: BenchResult): string {
   const systems = result.systems;
   const parts: string[] = [];
   let y0 = top;
+  const relayRan = ranIn(systems, true).length > 0;
   for (const panel of PANELS) {
-    // The delay rows' panel only when they ran (--quick leaves them out).
+    // The delay rows' and the relay section's panels only when they ran (--quick leaves them out).
     const ran = panel.metrics.some((m) => systems.some((s) => s.metrics[m.id] !== undefined));
     if (panel.optional && !ran) continue;
-    parts.push(renderPanel(panel, systems, left, y0, width - left - right, panel.height));
+    // A run of the relay section alone: no empty panels of the main section.
+    if (!panel.relay && !ran && relayRan) continue;
+    const drawn = panelSystems(panel, systems);
+    parts.push(renderPanel(panel, drawn, left, y0, width - left - right, panel.height));
     y0 += panel.height + 70;
   }
   const legend = systems

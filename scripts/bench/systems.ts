@@ -26,13 +26,35 @@ export const CLIENT_ADDR = '10.0.0.1';
 export const SERVER_ADDR = '10.0.0.2';
 const PREFIX = 24;
 
-export type SystemName = 'kernel' | 'bridge' | 'tunstack' | 'tunstack-plain';
+export type SystemName =
+  | 'kernel'
+  | 'bridge'
+  | 'tunstack'
+  | 'tunstack-plain'
+  | 'relay'
+  | 'slirp4netns'
+  | 'pasta';
 export const SYSTEM_NAMES: readonly SystemName[] = [
   'kernel',
   'bridge',
   'tunstack',
   'tunstack-plain',
+  'relay',
+  'slirp4netns',
+  'pasta',
 ];
+/** The systems of the main section: a server at 10.0.0.2 reached from a client namespace. */
+export const MAIN_SYSTEMS: readonly SystemName[] = [
+  'kernel',
+  'bridge',
+  'tunstack',
+  'tunstack-plain',
+];
+/**
+ * The relay section's (scripts/bench/relay.ts): the kernel directly, and three user-mode
+ * networks giving a client namespace its network through kernel sockets of an egress namespace.
+ */
+export const RELAY_SYSTEMS: readonly SystemName[] = ['kernel', 'relay', 'slirp4netns', 'pasta'];
 
 /** Memory of the serving process. */
 export interface MemorySample {
@@ -135,7 +157,7 @@ const withDelay = (description: string, delayMs: number): string =>
   delayMs > 0 ? `${description}; +${delayMs} ms each way` : description;
 
 /** Namespaces and processes one system owns, released in reverse order. */
-class Resources {
+export class Resources {
   readonly namespaces: string[] = [];
   readonly daemons: Daemon[] = [];
 
@@ -183,7 +205,7 @@ export async function readRss(pid: number): Promise<number> {
   return Number(m[1]) * 1024;
 }
 
-function startTcpserve(opts: SystemOptions, ns: string): Promise<Daemon> {
+export function startTcpserve(opts: SystemOptions, ns: string): Promise<Daemon> {
   return startDaemon(
     [
       'ip',
@@ -474,6 +496,7 @@ async function requestStats(pid: number, file: string): Promise<Record<string, u
   return null;
 }
 
+/** A system of the main section (MAIN_SYSTEMS). */
 export function makeSystem(name: SystemName, opts: SystemOptions): System {
   switch (name) {
     case 'kernel':
@@ -484,5 +507,7 @@ export function makeSystem(name: SystemName, opts: SystemOptions): System {
       return new TunstackSystem(opts);
     case 'tunstack-plain':
       return new TunstackSystem(opts, false);
+    default:
+      throw new Error(`${name} takes part in the relay section only (scripts/bench/relay.ts)`);
   }
 }
