@@ -13,6 +13,7 @@ import {
   type BenchResult,
   combineRounds,
   computeRatios,
+  computeRelayRatios,
   formatValue,
   renderSvg,
   renderTable,
@@ -260,6 +261,83 @@ describe('renderTable: the delay rows', () => {
       options: { delayMs: 20 },
     });
     expect(t).not.toContain('delay rows');
+  });
+});
+
+describe('the relay section', () => {
+  const systems = [
+    system('kernel', { 'bulk-up-1': { value: 1e10 }, 'relay-down': { value: 8e9 } }),
+    system('tunstack', { 'bulk-up-1': { value: 1e9 } }),
+    system('relay', { 'relay-down': { value: 2e9 }, 'relay-rr-p50': { value: 60 } }),
+    system('slirp4netns', { 'relay-down': { value: 1e9 }, 'relay-rr-p50': { value: 80 } }),
+    system('pasta', {
+      'relay-down': { value: 4e9 },
+      'relay-rr-p50': { value: 40 },
+      'relay-crr': { na: 'pasta is not installed (Debian package passt)' },
+    }),
+  ];
+
+  it('divides relay by kernel, slirp4netns and pasta', () => {
+    const r = computeRelayRatios(systems);
+    expect(r['relay-down']).toEqual({
+      relayOverKernel: 0.25,
+      relayOverSlirp4netns: 2,
+      relayOverPasta: 0.5,
+    });
+    expect(r['relay-rr-p50']).toEqual({
+      relayOverKernel: null,
+      relayOverSlirp4netns: 0.75,
+      relayOverPasta: 1.5,
+    });
+    // Main-section metrics have no relay ratios.
+    expect(r).not.toHaveProperty('bulk-up-1');
+  });
+
+  it('prints its own table after the main one, with the reasons for its n/a', () => {
+    const t = renderTable({ ...result(systems), options: { relayBytes: 100e6 } });
+    const lines = t.split('\n');
+    expect(lines[0]).toMatch(/^metric\s+kernel\s+tunstack\s+tunstack\/kernel\s+tunstack\/bridge$/);
+    const head = lines.findIndex((l) => l.startsWith('relay section '));
+    expect(head).toBeGreaterThan(2);
+    expect(lines[head]).toMatch(
+      /^relay section\s+kernel\s+relay\s+slirp4netns\s+pasta\s+relay\/kernel\s+relay\/slirp4netns\s+relay\/pasta$/,
+    );
+    expect(lines[head + 2]).toMatch(
+      /^relayed download \(HTTP GET\) ↑\s+8\.00 Gbit\/s\s+2\.00 Gbit\/s\s+1\.00 Gbit\/s\s+4\.00 Gbit\/s\s+0\.25×\s+2\.00×\s+0\.50×$/,
+    );
+    // The main table has no relay rows and no relay-only columns.
+    expect(lines.slice(0, head).join('\n')).not.toMatch(/relayed|slirp4netns|pasta/);
+    expect(t).toContain('100 MB down and up');
+    expect(t).toContain('pasta: n/a relay-crr: pasta is not installed (Debian package passt)');
+  });
+
+  it('prints the relay table alone when only the relay section ran', () => {
+    const t = renderTable(
+      result(
+        systems
+          .filter((s) => s.name !== 'tunstack')
+          .map((s) => ({
+            ...s,
+            metrics: Object.fromEntries(
+              Object.entries(s.metrics).filter(([id]) => id.startsWith('relay-')),
+            ),
+          })),
+      ),
+    );
+    expect(t.split('\n')[0]).toMatch(/^relay section\s+kernel\s+relay\s+slirp4netns\s+pasta\s/);
+    expect(t).not.toMatch(/^metric/m);
+  });
+
+  it('plots the relay section in panels of its own, with its systems only', () => {
+    const svg = renderSvg(result(systems));
+    expect(svg).toContain('Relay section: throughput');
+    expect(svg).toContain('<title>pasta download: 4k Mbit/s</title>');
+    expect(svg).toContain('<title>kernel download: 8k Mbit/s</title>');
+    // tunstack takes no part in the relay section: no bar and no n/a there.
+    const relayPart = svg.slice(svg.indexOf('Relay section: throughput'));
+    expect(relayPart).not.toContain('#54a24b');
+    const mainOnly = [system('kernel', { 'bulk-up-1': { value: 1e10 } }), systems[1]];
+    expect(renderSvg(result(mainOnly))).not.toContain('Relay section');
   });
 });
 
