@@ -55,10 +55,12 @@ async function hasDefaultRoute(ns: string): Promise<boolean> {
   return r.code === 0 && r.stdout.includes('default');
 }
 
-/** The first line a program prints for `--version`, or '' (for the description). */
-async function versionOf(argv: readonly string[]): Promise<string> {
-  const r = await netns.run(argv, { timeoutMs: 5_000 });
-  return (r.stdout.trim() || r.stderr.trim()).split('\n')[0] ?? '';
+/** The Debian package's version, or '' (for the description: pasta has no version of its own). */
+async function packageVersion(pkg: string): Promise<string> {
+  const r = await netns.run(['dpkg-query', '-W', '-f', '$' + '{Version}', pkg], {
+    timeoutMs: 5_000,
+  });
+  return r.code === 0 ? r.stdout.trim() : '';
 }
 
 /** One system of the relay section: its egress namespace with the server, then its network. */
@@ -175,8 +177,8 @@ class Slirp4netns extends RelaySectionSystem {
 
   protected override async check(): Promise<void> {
     if (!hasCommand('slirp4netns')) throw new Error(notInstalled('slirp4netns', 'slirp4netns'));
-    const v = await versionOf(['slirp4netns', '--version']);
-    this.description = `${v || 'slirp4netns'} (--mtu=1500, tap0 10.0.2.100)`;
+    const v = await packageVersion('slirp4netns');
+    this.description = `slirp4netns ${v} (--mtu=1500, tap0 10.0.2.100)`;
   }
 
   protected async network(egress: string): Promise<{ clientNs: string; daemon: Daemon }> {
@@ -208,8 +210,8 @@ class Pasta extends RelaySectionSystem {
 
   protected override async check(): Promise<void> {
     if (!hasCommand('pasta')) throw new Error(notInstalled('pasta', 'passt'));
-    const v = await versionOf(['pasta', '--version']);
-    this.description = `${v || 'pasta'} (-m 1500, the egress side's addresses copied)`;
+    const v = await packageVersion('passt');
+    this.description = `pasta, passt ${v} (-m 1500, the egress side's addresses copied)`;
   }
 
   protected async network(egress: string): Promise<{ clientNs: string; daemon: Daemon }> {
@@ -294,6 +296,13 @@ const relayBulk = (direction: 'up' | 'down'): Test => {
         m = na(`the server did not close after the sender's FIN within ${opts.drainSeconds} s`);
       } else if (!(num(out.json, 'bytes') > 0)) {
         m = na(`no bytes moved (${JSON.stringify(out.json)})`);
+      } else if (num(out.json, 'errors') > 0 && num(out.json, 'bytes') < opts.relayBytes) {
+        // A transfer cut short (pasta's upload resets here) is not a throughput.
+        const mb = (n: number) => +(n / 1e6).toFixed(1);
+        m = na(
+          `${out.json.firstError ?? 'error'} after ${mb(num(out.json, 'bytes'))} of ` +
+            `${mb(opts.relayBytes)} MB in ${num(out.json, 'seconds').toFixed(1)} s`,
+        );
       } else m = { value: num(out.json, 'bitsPerSecond'), detail: out.json };
       return { [id]: m };
     },
