@@ -82,7 +82,11 @@ export interface TcpFlowRow {
   client: string;
   /** What the client dialled, "address:port". */
   dst: string;
-  /** The kernel socket's ends on the egress side ("address:port"), once connected. */
+  /**
+   * The kernel socket's ends on the egress side ("address:port"), once connected. The local end
+   * costs a getsockname() and is read only when the flow table is asked for (`tunstack ss`)
+   * while the flow is open: null for a flow nobody looked at before it ended.
+   */
   upstreamLocal: string | null;
   upstreamRemote: string | null;
   /** connecting, open, half-closed (one FIN passed), closed, reset, refused, unreachable */
@@ -123,13 +127,15 @@ class Flow implements TcpOwner {
     return Date.now() - this.#lastActive;
   }
 
-  /** The upstream connected and the SYN was answered: wire both sides together. */
-  start(handle: TcpHandle): void {
+  /**
+   * The upstream connected and the SYN was answered: wire both sides together. `upstream` is the
+   * address dialled: the socket's remote end without a getpeername() per connection.
+   */
+  start(handle: TcpHandle, upstream: string): void {
     this.handle = handle;
     const sock = this.sock;
     this.row.state = 'open';
-    this.row.upstreamLocal = `${sock.localAddress}:${sock.localPort}`;
-    this.row.upstreamRemote = `${sock.remoteAddress}:${sock.remotePort}`;
+    this.row.upstreamRemote = upstream;
     sock.on('data', (chunk: Buffer) => this.#fromUpstream(chunk));
     sock.on('end', () => {
       this.#upstreamEnded = true;
@@ -276,7 +282,9 @@ export class TcpRelay implements TcpAnyOwner {
     bytesDown: 0,
   };
   readonly #flows = new Set<Flow>();
+  /** Finished flows' rows, a ring of at most maxFinished (#finishedNext: the oldest's slot). */
   readonly #finished: TcpFlowRow[] = [];
+  #finishedNext = 0;
   #nextId = 1;
   #idleTimer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -308,10 +316,16 @@ export class TcpRelay implements TcpAnyOwner {
         const s = h.conn.snapshot();
         f.row.retransmits = s.retransmits;
         f.row.stackState = s.state;
+        if (f.row.upstreamLocal === null && f.sock.localPort !== undefined) {
+          f.row.upstreamLocal = `${f.sock.localAddress}:${f.sock.localPort}`;
+        }
       }
       return { ...f.row };
     });
-    return [...open, ...this.#finished.map((r) => ({ ...r }))];
+    const n = this.#finished.length;
+    const finished: TcpFlowRow[] = [];
+    for (let i = 0; i < n; i++) finished.push({ ...this.#finished[(this.#finishedNext + i) % n] });
+    return [...open, ...finished];
   }
 
   /** TcpAnyOwner: a SYN to `syn.localAddr:localPort`. Dial it first; answer when we know. */
@@ -371,8 +385,10 @@ export class TcpRelay implements TcpAnyOwner {
         return;
       }
       this.stats.connected++;
-      flow.start(h);
-      this.logger.debug({ flow: row.id, client: row.client, dst: row.dst }, 'relay: open');
+      flow.start(h, `${target.host}:${target.port}`);
+      if (this.logger.isLevelEnabled('debug')) {
+        this.logger.debug({ flow: row.id, client: row.client, dst: row.dst }, 'relay: open');
+      }
     });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) {
@@ -414,8 +430,13 @@ export class TcpRelay implements TcpAnyOwner {
   flowEnded(flow: Flow): void {
     if (!this.#flows.delete(flow)) return;
     flow.row.endedAt = Date.now();
-    this.#finished.push(flow.row);
-    if (this.#finished.length > this.options.maxFinished) this.#finished.shift();
+    // A ring: shift() on a full array of 10 000 rows would move them all, once per flow.
+    const max = this.options.maxFinished;
+    if (this.#finished.length < max) this.#finished.push(flow.row);
+    else if (max > 0) {
+      this.#finished[this.#finishedNext] = flow.row;
+      this.#finishedNext = (this.#finishedNext + 1) % max;
+    }
     if (this.logger.isLevelEnabled('debug')) this.logger.debug({ flow: flow.row }, 'relay: done');
   }
 
