@@ -7,6 +7,7 @@
 export const ERRNO: Readonly<Record<string, number>> = {
   EBADF: -9,
   EAGAIN: -11,
+  EAFNOSUPPORT: -97,
   EINVAL: -22,
   EPIPE: -32,
   EMSGSIZE: -90,

@@ -30,17 +30,19 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import type { Stack } from '../stack/stack.ts';
-import type { TcpHandle, TcpListenOwner, TcpOwner } from '../stack/tcp.ts';
+import type { ListenFamily, TcpHandle, TcpListenOwner, TcpOwner } from '../stack/tcp.ts';
 import type { Timer } from '../stack/timers.ts';
+import { IPV6_ID_BASE } from '../tcp/address.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import type { EcnMode, TcpConnectionOptions } from '../tcp/options.ts';
-import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
+import { tryParseIpv4 } from '../wire/ipv4.ts';
+import { formatIpv6, get32Mapped, isIpv4Mapped, tryParseIpv6 } from '../wire/ipv6.ts';
 import { ERRNO, nodeError, sysError, validatePort } from './errors.ts';
 
 export interface AddressInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
 }
 
@@ -53,7 +55,7 @@ export interface SocketConstructorOptions {
 
 export interface ConnectOptions extends SocketConstructorOptions {
   port: number;
-  /** A dotted quad. */
+  /** A dotted quad or an IPv6 address ('fd00::1'; '::ffff:a.b.c.d' is IPv4). */
   host?: string;
   /** Bind the active open to this local port (default: an ephemeral one). */
   localPort?: number;
@@ -95,8 +97,15 @@ function tcpOverrides(o: {
 
 export interface ListenOptions {
   port?: number | string;
+  /**
+   * '::' (the default when the stack has IPv6): both families, IPv4 peers seen as
+   * '::ffff:a.b.c.d'; '0.0.0.0' or the stack's IPv4 address: IPv4 only; its IPv6 address: IPv6
+   * only.
+   */
   host?: string;
   backlog?: number;
+  /** On '::': IPv6 only (IPV6_V6ONLY); IPv4 peers find no listener. */
+  ipv6Only?: boolean;
 }
 
 type Callback = (err?: Error | null) => void;
@@ -117,6 +126,11 @@ export class Socket extends Duplex implements TcpOwner {
   /** The peer as connect() named it; null for an accepted socket, whose handle tells (below). */
   #remote: { address: string; port: number } | null = null;
   #localPort: number | undefined = undefined;
+  /**
+   * The connection's family as this socket shows it: 4, 6 (over IPv6), or 'mapped' (IPv4,
+   * accepted by a dual-stack server: addresses as '::ffff:a.b.c.d', family 'IPv6', as Node).
+   */
+  #family: 4 | 6 | 'mapped' = 4;
   /** Bytes the core's send buffer took. */
   #bytesSent = 0;
   /** A write the core could not take whole: the rest waits for the core's 'drain'. */
@@ -180,7 +194,22 @@ export class Socket extends Duplex implements TcpOwner {
     this.connecting = true;
     const target = this.#resolve(host);
     this.#remote = { address: target, port };
-    const addr = tryParseIpv4(target);
+    let addr = tryParseIpv4(target);
+    const addr6 = addr === null ? tryParseIpv6(target) : null;
+    if (addr6 !== null && isIpv4Mapped(addr6)) {
+      addr = get32Mapped(addr6);
+      this.#family = 'mapped';
+    } else if (addr6 !== null) {
+      this.#family = 6;
+      this.#remote.address = formatIpv6(addr6);
+      const r = this.#stack.tcp.connect6(addr6, port, this, opts.localPort, tcpOverrides(opts));
+      if (typeof r === 'string') {
+        process.nextTick(() => this.destroy(sysError(r, 'connect', target, port)));
+        return this;
+      }
+      this.#attach(r);
+      return this;
+    }
     if (addr === null) {
       const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), {
         code: 'ENOTFOUND',
@@ -209,12 +238,20 @@ export class Socket extends Duplex implements TcpOwner {
    */
   #resolve(host: string): string {
     if (host === 'localhost') return this.#stack.address;
+    if (host === '::1' && this.#stack.address6 !== null) return this.#stack.address6;
     return host.startsWith('127.') && tryParseIpv4(host) !== null ? this.#stack.address : host;
   }
 
   /** @internal A Server's accepted connection. */
-  static accepted(stack: Stack, handle: TcpHandle, options: ServerOptions, server: Server): Socket {
+  static accepted(
+    stack: Stack,
+    handle: TcpHandle,
+    options: ServerOptions,
+    server: Server,
+    mapped = false,
+  ): Socket {
     const s = new Socket(stack, { allowHalfOpen: options.allowHalfOpen });
+    s.#family = handle.remoteAddr >= IPV6_ID_BASE ? 6 : mapped ? 'mapped' : 4;
     s.#acceptedBy = server;
     s.server = server;
     s.#attach(handle);
@@ -458,31 +495,46 @@ export class Socket extends Duplex implements TcpOwner {
 
   address(): AddressInfo | Record<string, never> {
     if (this.#localPort === undefined) return {};
-    return { address: this.#stack.address, family: 'IPv4', port: this.#localPort };
+    return {
+      address: this.localAddress as string,
+      family: this.#familyName,
+      port: this.#localPort,
+    };
+  }
+
+  get #familyName(): 'IPv4' | 'IPv6' {
+    return this.#family === 4 ? 'IPv4' : 'IPv6';
   }
 
   get remoteAddress(): string | undefined {
     if (this.#remote !== null)
       return this.#handle !== null || this.destroyed ? this.#remote.address : undefined;
     // Accepted: read from the handle rather than kept (~60 B per socket, most never asked).
-    return this.#handle === null ? undefined : formatIpv4(this.#handle.remoteAddr);
+    const h = this.#handle;
+    if (h === null) return undefined;
+    const text = this.#stack.tcp.formatAddr(h.remoteAddr);
+    return this.#family === 'mapped' ? `::ffff:${text}` : text;
   }
   get remotePort(): number | undefined {
     if (this.#remote !== null)
       return this.#handle !== null || this.destroyed ? this.#remote.port : undefined;
     return this.#handle?.remotePort;
   }
-  get remoteFamily(): 'IPv4' | undefined {
-    return this.remoteAddress === undefined ? undefined : 'IPv4';
+  get remoteFamily(): 'IPv4' | 'IPv6' | undefined {
+    return this.remoteAddress === undefined ? undefined : this.#familyName;
   }
   get localAddress(): string | undefined {
-    return this.#localPort === undefined ? undefined : this.#stack.address;
+    if (this.#localPort === undefined) return undefined;
+    const stack = this.#stack;
+    if (this.#family === 4) return stack.address;
+    if (this.#family === 'mapped') return `::ffff:${stack.address}`;
+    return stack.addr6 === null ? undefined : formatIpv6(stack.addr6);
   }
   get localPort(): number | undefined {
     return this.#localPort;
   }
-  get localFamily(): 'IPv4' | undefined {
-    return this.#localPort === undefined ? undefined : 'IPv4';
+  get localFamily(): 'IPv4' | 'IPv6' | undefined {
+    return this.#localPort === undefined ? undefined : this.#familyName;
   }
 
   /** Bytes the core has taken, plus those still waiting in the stream (as Node counts). */
@@ -528,8 +580,10 @@ export class Server extends EventEmitter implements TcpListenOwner {
   readonly #api: NetApi;
   readonly #options: ServerOptions;
   #port: number | null = null;
-  /** The address listened on: '0.0.0.0' (every address: the stack has one) or the stack's. */
+  /** The address listened on: '::', '0.0.0.0' or one of the stack's. */
   #host = '0.0.0.0';
+  /** On '::' taking IPv4 too: IPv4 peers are shown as '::ffff:a.b.c.d'. */
+  #dual = false;
   #closing = false;
   readonly #sockets = new Set<Socket>();
 
@@ -567,22 +621,34 @@ export class Server extends EventEmitter implements TcpListenOwner {
       );
     const requested = opts.port === undefined ? 0 : validatePort(opts.port, true);
     if (cb !== undefined) this.once('listening', cb);
-    const host = opts.host ?? '0.0.0.0';
-    if (host !== '0.0.0.0' && host !== '::' && host !== this.#stack.address) {
+    const stack = this.#stack;
+    const has6 = stack.addr6 !== null;
+    // Node listens on '::' by default where the host has IPv6, else on '0.0.0.0'.
+    const host = opts.host ?? (has6 ? '::' : '0.0.0.0');
+    const host6 = has6 && host !== '::' ? tryParseIpv6(host) : null;
+    const own6 =
+      host6 !== null && stack.addr6 !== null && formatIpv6(host6) === formatIpv6(stack.addr6);
+    let family: ListenFamily;
+    if (host === '0.0.0.0' || host === stack.address) family = 4;
+    else if (host === '::') family = has6 ? (opts.ipv6Only ? 6 : 'both') : 4;
+    else if (own6) family = 6;
+    else {
       process.nextTick(() =>
         this.emit('error', sysError('EADDRNOTAVAIL', 'listen', host, requested)),
       );
       return this;
     }
-    const tcp = this.#stack.tcp;
+    const tcp = stack.tcp;
     const port = requested === 0 ? tcp.allocatePort() : requested;
     const conn = tcpOverrides(this.#options);
-    if (port === null || !tcp.listen(port, this, opts.backlog, conn)) {
+    if (port === null || !tcp.listen(port, this, opts.backlog, conn, family)) {
       process.nextTick(() => this.emit('error', sysError('EADDRINUSE', 'listen', host, requested)));
       return this;
     }
     this.#port = port;
-    this.#host = host === '::' ? '0.0.0.0' : host;
+    // '::' on a stack without IPv6 is IPv4's every-address, as before IPv6.
+    this.#host = host === '::' && !has6 ? '0.0.0.0' : own6 ? formatIpv6(host6) : host;
+    this.#dual = family === 'both';
     this.#closing = false;
     this.#api.track(this);
     process.nextTick(() => {
@@ -596,24 +662,31 @@ export class Server extends EventEmitter implements TcpListenOwner {
   }
 
   address(): AddressInfo | null {
-    return this.#port === null ? null : { address: this.#host, family: 'IPv4', port: this.#port };
+    if (this.#port === null) return null;
+    const family = this.#host.includes(':') ? 'IPv6' : 'IPv4';
+    return { address: this.#host, family, port: this.#port };
   }
 
   /** @internal TcpListenOwner: a connection completed its handshake. */
   accept(handle: TcpHandle): TcpOwner | null {
     if (this.#port === null) return null;
+    const mapped = this.#dual && handle.remoteAddr < IPV6_ID_BASE;
     if (this.maxConnections !== undefined && this.#sockets.size >= this.maxConnections) {
+      const tcp = this.#stack.tcp;
+      const v6 = handle.remoteAddr >= IPV6_ID_BASE;
+      const prefix = mapped ? '::ffff:' : '';
+      const family = v6 || mapped ? 'IPv6' : 'IPv4';
       this.emit('drop', {
-        localAddress: formatIpv4(handle.localAddr),
+        localAddress: prefix + tcp.formatAddr(handle.localAddr),
         localPort: handle.localPort,
-        localFamily: 'IPv4',
-        remoteAddress: formatIpv4(handle.remoteAddr),
+        localFamily: family,
+        remoteAddress: prefix + tcp.formatAddr(handle.remoteAddr),
         remotePort: handle.remotePort,
-        remoteFamily: 'IPv4',
+        remoteFamily: family,
       });
       return null;
     }
-    const s = Socket.accepted(this.#stack, handle, this.#options, this);
+    const s = Socket.accepted(this.#stack, handle, this.#options, this, mapped);
     this.#sockets.add(s);
     return s;
   }

@@ -37,7 +37,6 @@ export const IP6_DROP_REASONS = [
   'unknown-next-header',
   'no-next-header',
   'multicast-not-joined',
-  'tcp-unsupported',
   // output
   'tx-too-big',
 ] as const;

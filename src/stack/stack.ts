@@ -16,9 +16,10 @@ import { IcmpLayer, type IcmpOptions } from '../icmp/icmp.ts';
 import { Icmp6Layer } from '../icmp/icmp6.ts';
 import { type IpDatagram, IpInput } from '../ip/input.ts';
 import { type Ip6Datagram, Ip6Input } from '../ip/ipv6-input.ts';
-import { Ip6Output } from '../ip/ipv6-output.ts';
+import { IP6_HEADER_ROOM, Ip6Output } from '../ip/ipv6-output.ts';
 import { IP_HEADER_ROOM, IpOutput, type PacketSink } from '../ip/output.ts';
 import type { ReassemblyOptions } from '../ip/reassembly.ts';
+import { IPV6_ID_BASE } from '../tcp/address.ts';
 import { UdpLayer, type UdpOptions } from '../udp/udp.ts';
 import { get32 } from '../wire/bytes.ts';
 import { UnreachCode } from '../wire/icmp.ts';
@@ -33,7 +34,7 @@ import {
   parseIpv6,
 } from '../wire/ipv6.ts';
 import { ParseError } from '../wire/parse-error.ts';
-import { emitTcp, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
+import { emitTcp, emitTcp6, parseTcp, TcpView, tcpSegmentLen } from '../wire/tcp.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { type Clock, realClock } from './clock.ts';
 import { TsoCoalescer } from './gso.ts';
@@ -86,6 +87,8 @@ export interface ProtocolHandler {
 export interface TcpSegmentHandler {
   /** `seg.payload` is a view into the received packet: valid only during the call. */
   segment(seg: TcpRepr, src: number, dst: number, now: number): void;
+  /** A segment over IPv6 from `src` (16 bytes, valid during the call) to our IPv6 address. */
+  segment6?(seg: TcpRepr, src: Uint8Array, now: number): void;
 }
 
 /**
@@ -262,9 +265,26 @@ export class Stack {
    * connection answers from (acceptAnyDestination).
    */
   sendTcp(seg: TcpRepr, dst: number, src: number = this.addr): boolean {
+    if (dst >= IPV6_ID_BASE) return this.sendTcp6(seg, dst);
     const pkt = this.ip.output.allocPacket(tcpSegmentLen(seg));
     emitTcp(pkt.subarray(IP_HEADER_ROOM), seg, src, dst);
     if (!this.ip.output.send(pkt, IpProtocol.Tcp, dst, true, src, seg.ipEcn ?? 0)) return false;
+    this.stats.tcp.txSegments++;
+    return true;
+  }
+
+  /**
+   * sendTcp to an IPv6 peer (an id of the TCP layer's, src/tcp/address.ts), from our IPv6
+   * address: the checksum over the IPv6 pseudo-header, never fragmented (the MSS is MTU − 60).
+   */
+  private sendTcp6(seg: TcpRepr, dst: number): boolean {
+    const ip6 = this.ip6;
+    const own = this.addr6;
+    if (ip6 === null || own === null) return false;
+    const to = this.tcp.addressBytes(dst);
+    const pkt = ip6.output.allocPacket(tcpSegmentLen(seg));
+    emitTcp6(pkt.subarray(IP6_HEADER_ROOM), seg, own, to);
+    if (!ip6.output.send(pkt, Ipv6Next.Tcp, to, true, own, seg.ipEcn ?? 0)) return false;
     this.stats.tcp.txSegments++;
     return true;
   }
@@ -444,8 +464,7 @@ export class Stack {
   /**
    * An IPv6 packet for us (or to multicast: ICMPv6 only). An unknown Next Header is answered with
    * a Parameter Problem code 1 pointing at the field (RFC 8200 §4, RFC 4443 §3.4). UDP shares
-   * IPv4's port table. TCP over IPv6 is not there yet (issue 12's next phase): dropped and
-   * counted, never answered.
+   * IPv4's port table; TCP goes to the TCP layer's one table too (tcpInput6).
    */
   private deliver6(d: Ip6Datagram, now: number): void {
     const drops = this.stats.ip6.drops;
@@ -462,7 +481,7 @@ export class Stack {
       return;
     }
     if (d.protocol === Ipv6Next.Tcp) {
-      drops['tcp-unsupported']++;
+      this.tcpInput6(d, now);
       return;
     }
     if (d.protocol === Ipv6Next.Udp) {
@@ -511,6 +530,30 @@ export class Stack {
       return;
     }
     this.tcpHandler.segment(seg, d.src, d.dst, now);
+  }
+
+  /** A TCP segment over IPv6: checked over the IPv6 pseudo-header, then as IPv4's. */
+  private tcpInput6(d: Ip6Datagram, now: number): void {
+    const tcp = this.stats.tcp;
+    const view = TcpView.check6(d.payload, d.src, d.dst, !d.csumTrusted);
+    if (view instanceof ParseError) {
+      tcp.drops[view.reason as TcpDropReason]++;
+      return;
+    }
+    const seg = parseTcp(view);
+    if (seg instanceof ParseError) {
+      tcp.drops[seg.reason as TcpDropReason]++;
+      return;
+    }
+    // The Traffic Class's ECN bits, as IPv4's TOS (RFC 3168 §5, RFC 8200 §7).
+    if ((d.tos & 3) !== 0) seg.ipEcn = d.tos & 3;
+    tcp.rxSegments++;
+    const handler = this.tcpHandler;
+    if (handler === null || handler.segment6 === undefined) {
+      tcp.rxUnhandled++;
+      return;
+    }
+    handler.segment6(seg, d.src, now);
   }
 
   private armReassemblyTimer(): void {

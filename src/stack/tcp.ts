@@ -26,6 +26,7 @@
  */
 
 import { TokenBucket } from '../icmp/token-bucket.ts';
+import { addrNum, IPV6_ID_BASE } from '../tcp/address.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import { TcpConnection } from '../tcp/conn.ts';
 import type { TcpEvent } from '../tcp/events.ts';
@@ -51,7 +52,9 @@ import {
   timeWaitInput,
 } from '../tcp/time-wait.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
+import { formatIpv6 } from '../wire/ipv6.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
+import { Ipv6Peers } from './addr6.ts';
 import {
   type AnyListenOptions,
   type AnyListenStats,
@@ -88,8 +91,17 @@ export interface TcpLayerOptions {
    * (net.inet.icmp.icmplim covers its RSTs too). 0: unlimited.
    */
   resetsPerSecond: number;
-  /** Options for every connection; `mss` defaults to the stack's MTU − 40. */
+  /**
+   * Options for every connection; `mss` defaults to the stack's MTU − 40, and over IPv6 is at
+   * most MTU − 60 (its header is 20 bytes longer).
+   */
   conn: Partial<TcpConnectionOptions>;
+  /**
+   * IPv6 peers the connection table refers to at once (src/stack/addr6.ts: each gets a number for
+   * the core's 4-tuples). Past it, a segment from a new IPv6 peer is dropped (`ipv6PeersFull`)
+   * and an active open fails with ENOBUFS. The table bounds it too: one peer per connection.
+   */
+  maxIpv6Peers: number;
   /** RFC 6528 ISN secret; random when omitted (simulations pass one to be reproducible). */
   isnSecret?: Uint8Array;
 }
@@ -103,6 +115,7 @@ export const DEFAULT_TCP_LAYER_OPTIONS: Readonly<Omit<TcpLayerOptions, 'isnSecre
     synCookies: 1,
     resetsPerSecond: 2000,
     conn: {},
+    maxIpv6Peers: 16_384,
   });
 
 /**
@@ -122,6 +135,8 @@ export interface TcpLayerStats extends SynCookieStats {
   resetsRateLimited: number;
   /** SYNs dropped because the connection table was full. */
   tableFull: number;
+  /** Segments from a new IPv6 peer dropped because `maxIpv6Peers` peers were held. */
+  ipv6PeersFull: number;
   /** TIME_WAIT connections forgotten early to make room. */
   timeWaitEvicted: number;
   /**
@@ -342,9 +357,15 @@ interface AnyListener {
   held: HeldSyns<TcpHandle>;
 }
 
+/** The families a listener takes: both (a dual-stack socket on '::'), IPv4 only, IPv6 only. */
+export type ListenFamily = 'both' | 4 | 6;
+
 interface ListenEntry {
   listener: TcpListener;
   owner: TcpListenOwner;
+  /** Takes SYNs from IPv4 peers, from IPv6 peers (the other family's find no listener: RST). */
+  v4: boolean;
+  v6: boolean;
   /** "Sending cookies" was logged for this listener (once, as Linux's synflood_warned). */
   floodLogged: boolean;
 }
@@ -356,23 +377,29 @@ const MAX_SERVICE_TURNS = 1000;
 /** Bound on the segments one service() turn sends (a window's burst is far smaller). */
 const MAX_SEGMENTS_PER_SERVICE = 16_384;
 
-/** The key of a remote end within one local port: 48 bits, exact in a double. */
+/**
+ * The key of an end (address and port): 48 bits for IPv4, and below 2^53 for the IPv6 ids
+ * (IPV6_ID_BASE + at most maxIpv6Peers): exact in a double either way.
+ */
 function remoteKey(addr: number, port: number): number {
-  return (addr >>> 0) * TWO_16 + port;
+  return (addr < IPV6_ID_BASE ? addr >>> 0 : addr) * TWO_16 + port;
 }
 
+/** "address:port" of an end, "[address]:port" over IPv6 (as `ss` prints them). */
+type Endpoint = (addr: number, port: number) => string;
+
 /** "local>remote" for logs (STYLE.md: `{conn: '10.0.0.1:5555>10.0.0.2:80'}`). */
-function connName(c: TcpConnection): string {
-  return `${formatIpv4(c.localAddr)}:${c.localPort}>${formatIpv4(c.remoteAddr)}:${c.remotePort}`;
+function connName(c: TcpConnection, ep: Endpoint): string {
+  return `${ep(c.localAddr, c.localPort)}>${ep(c.remoteAddr, c.remotePort)}`;
 }
 
 /** A connection's row of `connections()`. */
-function connectionRow(c: TcpConnection): TcpConnectionRow {
+function connectionRow(c: TcpConnection, ep: Endpoint): TcpConnectionRow {
   const s = c.snapshot();
   return {
     state: s.state,
-    local: `${formatIpv4(c.localAddr)}:${c.localPort}`,
-    remote: `${formatIpv4(c.remoteAddr)}:${c.remotePort}`,
+    local: ep(c.localAddr, c.localPort),
+    remote: ep(c.remoteAddr, c.remotePort),
     sendQ: s.sendQueue,
     recvQ: s.recvQueue,
     srtt: s.srtt,
@@ -426,11 +453,11 @@ interface SlimTimeWait extends TimeWaitEntry {
 /**
  * A TIME_WAIT entry's row: the state, the 4-tuple and the connection's final counters.
  */
-function timeWaitRow(e: SlimTimeWait): TcpConnectionRow {
+function timeWaitRow(e: SlimTimeWait, ep: Endpoint): TcpConnectionRow {
   return {
     state: 'TIME_WAIT',
-    local: `${formatIpv4(e.localAddr)}:${e.localPort}`,
-    remote: `${formatIpv4(e.remoteAddr)}:${e.remotePort}`,
+    local: ep(e.localAddr, e.localPort),
+    remote: ep(e.remoteAddr, e.remotePort),
     sendQ: 0,
     recvQ: 0,
     srtt: null,
@@ -455,6 +482,10 @@ export class TcpLayer {
   /** Makes and checks SYN cookies for every listener; its secret derives from the ISN secret. */
   readonly #cookies: SynCookies;
   readonly #connOptions: Partial<TcpConnectionOptions>;
+  /** The same for IPv6 peers: the MSS at most MTU − 60. */
+  readonly #connOptions6: Partial<TcpConnectionOptions>;
+  /** The IPv6 addresses connections refer to, by id (null: the stack has no IPv6). */
+  readonly #peers: Ipv6Peers | null;
   /**
    * The connection table, by local address and port, then by remote address and port: two plain
    * number lookups (48-bit keys, exact in a double), no key strings. The local address is the
@@ -508,12 +539,23 @@ export class TcpLayer {
         const iss = isn.next(localAddr, localPort, remoteAddr, remotePort, nowMs);
         const e = this.#isnAbove;
         if (e === null || e.localPort !== localPort || e.remotePort !== remotePort) return iss;
-        return e.remoteAddr === remoteAddr >>> 0 ? reuseIsn(e, iss) : iss;
+        return e.remoteAddr === addrNum(remoteAddr) ? reuseIsn(e, iss) : iss;
       },
     };
     this.#timeWaitTimer = stack.timers.create((now) => this.#expireTimeWait(now));
     this.#cookies = SynCookies.derivedFrom(isnSecret);
     this.#connOptions = { mss: mssFromMtu(stack.mtu), ...o.conn };
+    this.#connOptions6 = this.#v6(this.#connOptions);
+    const addr6 = stack.addr6;
+    if (addr6 !== null) {
+      const peers = new Ipv6Peers(addr6, o.maxIpv6Peers);
+      const bytes = (id: number) => peers.bytes(id);
+      this.#isn.addressBytes = bytes;
+      this.#cookies.addressBytes = bytes;
+      this.#peers = peers;
+    } else {
+      this.#peers = null;
+    }
     const resolved = resolveOptions(this.#connOptions);
     this.#timeWaitOptions = {
       timeWaitMs: resolved.timeWaitMs,
@@ -532,6 +574,7 @@ export class TcpLayer {
       resetsSent: 0,
       resetsRateLimited: 0,
       tableFull: 0,
+      ipv6PeersFull: 0,
       timeWaitEvicted: 0,
       timeWaitSlim: 0,
       timeWaitReused: 0,
@@ -546,12 +589,45 @@ export class TcpLayer {
     };
     // The counters live in stack.stats.tcp beside the stack's own (rx/tx segments, drops).
     Object.assign(stack.stats.tcp, { layer: this.stats });
-    stack.setTcpHandler({ segment: (seg, src, dst, now) => this.input(seg, src, dst, now) });
+    stack.setTcpHandler({
+      segment: (seg, src, dst, now) => this.input(seg, src, dst, now),
+      segment6: (seg, src, now) => this.input6(seg, src, now),
+    });
   }
+
+  /** Connection options for IPv6 peers: `o` with the MSS at most MTU − 60 (RFC 8200's header). */
+  #v6(o: Partial<TcpConnectionOptions>): Partial<TcpConnectionOptions> {
+    const cap = this.stack.mtu - 60;
+    const mss = o.mss ?? mssFromMtu(this.stack.mtu);
+    return mss <= cap ? o : { ...o, mss: cap };
+  }
+
+  /** An address as text: dotted quad, or RFC 5952's form for an IPv6 id. */
+  formatAddr(addr: number): string {
+    if (addr < IPV6_ID_BASE) return formatIpv4(addr);
+    return this.#peers === null ? `?${addr}` : formatIpv6(this.#peers.bytes(addr));
+  }
+
+  /** The 16 bytes behind an IPv6 id (the TCP handles' addresses ≥ IPV6_ID_BASE). */
+  addressBytes(addr: number): Uint8Array {
+    if (this.#peers === null || addr < IPV6_ID_BASE) {
+      throw new RangeError(`${addr} is not an IPv6 address id`);
+    }
+    return this.#peers.bytes(addr);
+  }
+
+  /** "address:port", or "[address]:port" over IPv6. */
+  readonly #endpoint: Endpoint = (addr, port) =>
+    addr < IPV6_ID_BASE ? `${formatIpv4(addr)}:${port}` : `[${this.formatAddr(addr)}]:${port}`;
 
   /** Connections in the table (TIME_WAIT included). */
   get size(): number {
     return this.#count;
+  }
+
+  /** IPv6 peers the table refers to now (each has an id, src/stack/addr6.ts). */
+  get ipv6Peers(): number {
+    return this.#peers?.size ?? 0;
   }
 
   /** Of those, TIME_WAIT connections kept as compact entries (timeWaitSlim), not whole. */
@@ -571,6 +647,7 @@ export class TcpLayer {
     owner: TcpListenOwner,
     backlog?: number,
     conn?: Partial<TcpConnectionOptions>,
+    family: ListenFamily = 'both',
   ): boolean {
     if (this.#closed || this.#listeners.has(port)) return false;
     const listener = new TcpListener(
@@ -581,12 +658,19 @@ export class TcpLayer {
         synBacklog: this.options.synBacklog,
         backlog: backlog ?? 511,
         conn: this.#optionsFor(conn),
+        conn6: this.#v6(this.#optionsFor(conn)),
         synCookies: this.options.synCookies,
       },
       this.#cookies,
       this.stats,
     );
-    this.#listeners.set(port, { listener, owner, floodLogged: false });
+    this.#listeners.set(port, {
+      listener,
+      owner,
+      v4: family !== 6,
+      v6: family !== 4 && this.#peers !== null,
+      floodLogged: false,
+    });
     return true;
   }
 
@@ -597,7 +681,9 @@ export class TcpLayer {
   setListenerOptions(port: number, conn: Partial<TcpConnectionOptions>): boolean {
     const entry = this.#listeners.get(port);
     if (entry === undefined) return false;
-    entry.listener.options.conn = { ...entry.listener.options.conn, ...conn };
+    const o = entry.listener.options;
+    o.conn = { ...o.conn, ...conn };
+    o.conn6 = this.#v6({ ...(o.conn6 ?? o.conn), ...conn });
     return true;
   }
 
@@ -713,25 +799,52 @@ export class TcpLayer {
   ): TcpHandle | 'EADDRNOTAVAIL' | 'EADDRINUSE' | 'ENOBUFS' {
     if (this.#closed) return 'ENOBUFS';
     if (this.#count >= this.options.maxConnections && !this.#evictTimeWait()) return 'ENOBUFS';
+    const v6 = remoteAddr >= IPV6_ID_BASE;
+    const localAddr = v6 ? IPV6_ID_BASE : this.stack.addr;
     let port: number;
     if (localPort === undefined || localPort === 0) {
       const p = this.#ephemeralPort();
       if (p === null) return 'EADDRNOTAVAIL';
       port = p;
     } else {
-      if (this.#lookup(this.stack.addr, localPort, remoteAddr, remotePort) !== undefined) {
+      if (this.#lookup(localAddr, localPort, remoteAddr, remotePort) !== undefined) {
         return 'EADDRINUSE';
       }
       port = localPort;
     }
     const now = this.stack.now();
-    const tuple = { localAddr: this.stack.addr, localPort: port, remoteAddr, remotePort };
+    const tuple = { localAddr, localPort: port, remoteAddr, remotePort };
     const iss = this.#isn.next(tuple.localAddr, port, remoteAddr, remotePort, now);
-    const c = TcpConnection.connect(tuple, iss, now, this.#optionsFor(conn));
+    let options = this.#optionsFor(conn);
+    if (v6) options = conn === undefined ? this.#connOptions6 : this.#v6(options);
+    const c = TcpConnection.connect(tuple, iss, now, options);
     const h = this.#insert(c, -1);
     h.owner = owner;
     this.stats.activeOpens++;
     this.poke(h);
+    return h;
+  }
+
+  /**
+   * Active open to an IPv6 address (16 bytes), as `connect`. ENOBUFS also when `maxIpv6Peers`
+   * peers are held; EAFNOSUPPORT when the stack has no IPv6 address.
+   */
+  connect6(
+    remoteAddr: Uint8Array,
+    remotePort: number,
+    owner: TcpOwner,
+    localPort?: number,
+    conn?: Partial<TcpConnectionOptions>,
+  ): TcpHandle | 'EADDRNOTAVAIL' | 'EADDRINUSE' | 'ENOBUFS' | 'EAFNOSUPPORT' {
+    const peers = this.#peers;
+    if (peers === null) return 'EAFNOSUPPORT';
+    const id = peers.intern(remoteAddr);
+    if (id < 0) {
+      this.stats.ipv6PeersFull++;
+      return 'ENOBUFS';
+    }
+    const h = this.connect(id, remotePort, owner, localPort, conn);
+    if (typeof h === 'string') peers.releaseIfUnused(id);
     return h;
   }
 
@@ -747,6 +860,23 @@ export class TcpLayer {
   // ---------------------------------------------------------------------------------------------
   // Input
 
+  /**
+   * A checked, parsed segment over IPv6 from `src` (16 bytes, valid during the call) to our IPv6
+   * address: the source gets its id and the segment goes the IPv4 way from there.
+   */
+  input6(seg: TcpRepr, src: Uint8Array, now: number): void {
+    const peers = this.#peers;
+    if (this.#closed || peers === null) return;
+    const id = peers.intern(src);
+    if (id < 0) {
+      this.stats.ipv6PeersFull++;
+      return;
+    }
+    this.input(seg, id, IPV6_ID_BASE, now);
+    // A segment that made nothing (a reset, a cookie SYN-ACK, a drop) holds no id.
+    peers.releaseIfUnused(id);
+  }
+
   /** A checked, parsed segment from `src` to `dst` (one of our addresses). */
   input(seg: TcpRepr, src: number, dst: number, now: number): void {
     if (this.#closed) return;
@@ -758,12 +888,13 @@ export class TcpLayer {
       return;
     }
     if (h !== undefined && !this.#timeWaitInput(h, seg, now)) return;
-    if (this.#any !== null && dst !== this.stack.addr) {
+    if (this.#any !== null && dst !== this.stack.addr && dst < IPV6_ID_BASE) {
       this.#anyInput(seg, src, dst, now);
       return;
     }
     const l = this.#listeners.get(seg.dstPort);
-    if (l !== undefined) {
+    // A listener of the other family only is no listener for this segment (RST below).
+    if (l !== undefined && (src < IPV6_ID_BASE ? l.v4 : l.v6)) {
       if (h === undefined) this.#toListener(l, seg, src, dst, now);
       else {
         // RFC 6191: a new incarnation, with an ISN above the old SND.NXT.
@@ -962,7 +1093,7 @@ export class TcpLayer {
         let n = 0;
         for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
           const sent =
-            tso !== null
+            tso !== null && conn.remoteAddr < IPV6_ID_BASE
               ? tso.add(seg, conn.remoteAddr, conn.localAddr)
               : this.stack.sendTcp(seg, conn.remoteAddr, conn.localAddr);
           if (!sent) this.stats.txRefused++;
@@ -1071,9 +1202,13 @@ export class TcpLayer {
     }
     byRemote.set(remoteKey(conn.remoteAddr, conn.remotePort), h);
     this.#count++;
+    if (conn.remoteAddr >= IPV6_ID_BASE) this.#peers?.ref(conn.remoteAddr);
     const log = this.stack.logger;
     if (log.isLevelEnabled('debug')) {
-      log.debug({ conn: connName(conn), passive: listenPort >= 0, state: conn.state }, 'tcp open');
+      log.debug(
+        { conn: connName(conn, this.#endpoint), passive: listenPort >= 0, state: conn.state },
+        'tcp open',
+      );
     }
     return h;
   }
@@ -1087,6 +1222,7 @@ export class TcpLayer {
     const conn = h.conn;
     const local = remoteKey(conn.localAddr, conn.localPort);
     const byRemote = this.#table.get(local);
+    let released = false;
     if (byRemote?.get(remoteKey(conn.remoteAddr, conn.remotePort)) === h) {
       if (to !== null) {
         byRemote.set(remoteKey(conn.remoteAddr, conn.remotePort), to);
@@ -1094,17 +1230,22 @@ export class TcpLayer {
         byRemote.delete(remoteKey(conn.remoteAddr, conn.remotePort));
         if (byRemote.size === 0) this.#table.delete(local);
         this.#count--;
+        released = true;
       }
     }
     const log = this.stack.logger;
     if (log.isLevelEnabled('debug')) {
-      log.debug({ conn: connName(conn), last: connectionRow(conn) }, 'tcp gone');
+      const ep = this.#endpoint;
+      log.debug({ conn: connName(conn, ep), last: connectionRow(conn, ep) }, 'tcp gone');
     }
-    if (this.#goneWatchers.size === 0) return;
-    // A connection made a compact TIME_WAIT entry is still in the table: its watchers hear of it
-    // when the entry leaves (#removeEntry), with the row it had now, its counters' last values.
-    if (to !== null) to.finalRow = connectionRow(conn);
-    else this.#tellGone(connectionRow(conn));
+    if (this.#goneWatchers.size > 0) {
+      // A connection made a compact TIME_WAIT entry is still in the table: its watchers hear of
+      // it when the entry leaves (#removeEntry), with the row it had now, its last counters.
+      if (to !== null) to.finalRow = connectionRow(conn, this.#endpoint);
+      else this.#tellGone(connectionRow(conn, this.#endpoint));
+    }
+    // The peer's IPv6 id goes last: the rows above still format its address.
+    if (released && conn.remoteAddr >= IPV6_ID_BASE) this.#peers?.unref(conn.remoteAddr);
   }
 
   /** Tell the onConnectionGone watchers a connection's final row. */
@@ -1180,13 +1321,16 @@ export class TcpLayer {
     const local = remoteKey(e.localAddr, e.localPort);
     const byRemote = this.#table.get(local);
     const key = remoteKey(e.remoteAddr, e.remotePort);
+    let released = false;
     if (byRemote?.get(key) === e) {
       byRemote.delete(key);
       if (byRemote.size === 0) this.#table.delete(local);
       this.#count--;
+      released = true;
     }
-    if (this.#goneWatchers.size > 0) this.#tellGone(e.finalRow ?? timeWaitRow(e));
+    if (this.#goneWatchers.size > 0) this.#tellGone(e.finalRow ?? timeWaitRow(e, this.#endpoint));
     e.finalRow = null;
+    if (released && e.remoteAddr >= IPV6_ID_BASE) this.#peers?.unref(e.remoteAddr);
   }
 
   /** The expiry queue's deadline: forget the entries whose 2·MSL is over, oldest first. */
@@ -1211,7 +1355,14 @@ export class TcpLayer {
     for (let i = 0; i < span; i++) {
       const p = this.#nextEphemeral;
       this.#nextEphemeral = p >= hi ? lo : p + 1;
-      if (!this.#table.has(remoteKey(this.stack.addr, p)) && !this.#listeners.has(p)) return p;
+      // One port space for both families, as a dual-stack socket's on Linux.
+      if (
+        !this.#table.has(remoteKey(this.stack.addr, p)) &&
+        !this.#listeners.has(p) &&
+        (this.#peers === null || !this.#table.has(remoteKey(IPV6_ID_BASE, p)))
+      ) {
+        return p;
+      }
     }
     return null;
   }
@@ -1245,7 +1396,8 @@ export class TcpLayer {
     }
     for (const byRemote of this.#table.values()) {
       for (const h of byRemote.values()) {
-        rows.push(h instanceof TcpHandle ? connectionRow(h.conn) : timeWaitRow(h));
+        const ep = this.#endpoint;
+        rows.push(h instanceof TcpHandle ? connectionRow(h.conn, ep) : timeWaitRow(h, ep));
       }
     }
     return rows;

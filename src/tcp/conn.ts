@@ -19,6 +19,7 @@
  */
 import type { SackBlock, TcpRepr } from '../wire/tcp-repr.ts';
 import { segmentLength } from '../wire/tcp-repr.ts';
+import { addrNum } from './address.ts';
 import type { CongestionName } from './congestion/index.ts';
 import { ConnTimers, type Firing } from './conn-timers.ts';
 import { ConnContext, type TcpConnStats } from './context.ts';
@@ -120,9 +121,9 @@ export class TcpConnection implements FourTuple {
     options: Partial<TcpConnectionOptions>,
     passive: boolean,
   ) {
-    this.localAddr = tuple.localAddr >>> 0;
+    this.localAddr = addrNum(tuple.localAddr);
     this.localPort = tuple.localPort;
-    this.remoteAddr = tuple.remoteAddr >>> 0;
+    this.remoteAddr = addrNum(tuple.remoteAddr);
     this.remotePort = tuple.remotePort;
     this.iss = iss >>> 0;
     this.#ctx = new ConnContext(sharedOptions(options));
@@ -247,8 +248,8 @@ export class TcpConnection implements FourTuple {
   /** The segment (from `src` to `dst`) belongs to this connection: the 4-tuple matches. */
   accepts(src: number, dst: number, seg: Pick<TcpRepr, 'srcPort' | 'dstPort'>): boolean {
     return (
-      src >>> 0 === this.remoteAddr &&
-      dst >>> 0 === this.localAddr &&
+      addrNum(src) === this.remoteAddr &&
+      addrNum(dst) === this.localAddr &&
       seg.srcPort === this.remotePort &&
       seg.dstPort === this.localPort
     );

@@ -17,6 +17,7 @@
  */
 import { TCP_MAX_WINDOW_SCALE } from '../wire/tcp.ts';
 import { NO_OPTIONS, type TcpOptions, type TcpRepr, type TcpTimestamp } from '../wire/tcp-repr.ts';
+import { addrNum, IPV6_ID_BASE } from './address.ts';
 import { TcpConnection, tsClock } from './conn.ts';
 import { acceptsEcn } from './ecn.ts';
 import { DEFAULT_PEER_MSS, MAX_WINDOW_FIELD, windowShiftFor } from './handshake.ts';
@@ -58,6 +59,11 @@ export interface ListenerOptions {
   backlog: number;
   /** Options for every connection this listener creates. */
   conn: Partial<TcpConnectionOptions>;
+  /**
+   * Options for connections from IPv6 peers (src ≥ IPV6_ID_BASE, src/tcp/address.ts): the same
+   * but for the MSS, 20 bytes smaller behind IPv6's 40-byte header. Absent: `conn`.
+   */
+  conn6?: Partial<TcpConnectionOptions>;
   /** SYN cookies: 0 never, 1 when the SYN queue is full, 2 always (Linux tcp_syncookies). */
   synCookies: SynCookieMode;
 }
@@ -122,7 +128,7 @@ export class TcpListener {
     cookies?: SynCookies,
     cookieStats?: SynCookieStats,
   ) {
-    this.localAddr = localAddr >>> 0;
+    this.localAddr = addrNum(localAddr);
     this.localPort = localPort;
     this.#isn = isn;
     this.options = { ...DEFAULT_LISTENER_OPTIONS, ...options };
@@ -130,9 +136,17 @@ export class TcpListener {
     this.cookieStats = cookieStats ?? newSynCookieStats();
   }
 
+  /** The connection options for a peer at `src`: IPv6 ones have their own (the MSS). */
+  #connFor(src: number): Partial<TcpConnectionOptions> {
+    const o = this.options;
+    return src >= IPV6_ID_BASE && o.conn6 !== undefined ? o.conn6 : o.conn;
+  }
+
   /** The segment is addressed to this listener's address and port. */
   accepts(dst: number, seg: Pick<TcpRepr, 'dstPort'>): boolean {
-    return seg.dstPort === this.localPort && (this.localAddr === 0 || dst >>> 0 === this.localAddr);
+    return (
+      seg.dstPort === this.localPort && (this.localAddr === 0 || addrNum(dst) === this.localAddr)
+    );
   }
 
   /** RFC 9293 §3.10.7.2: a segment from `src` to `dst` that matched no connection. */
@@ -162,9 +176,9 @@ export class TcpListener {
     if (mode === 2 || (mode === 1 && synQueueFull)) return this.#cookieSynAck(now, src, dst, seg);
     if (synQueueFull) return this.#drop('syn-queue-full');
     const tuple = {
-      localAddr: dst >>> 0,
+      localAddr: addrNum(dst),
       localPort: seg.dstPort,
-      remoteAddr: src >>> 0,
+      remoteAddr: addrNum(src),
       remotePort: seg.srcPort,
     };
     const iss = this.#isn.next(
@@ -174,7 +188,7 @@ export class TcpListener {
       tuple.remotePort,
       now,
     );
-    const conn = TcpConnection.accept(tuple, iss, now, seg, this.options.conn);
+    const conn = TcpConnection.accept(tuple, iss, now, seg, this.#connFor(tuple.remoteAddr));
     this.#embryonic.push(conn);
     this.stats.created++;
     return { kind: 'created', conn };
@@ -256,7 +270,7 @@ export class TcpListener {
    */
   #cookieSynAck(now: number, src: number, dst: number, syn: TcpRepr): ListenerVerdict {
     this.#cookies ??= new SynCookies();
-    const o = sharedOptions(this.options.conn);
+    const o = sharedOptions(this.#connFor(src));
     const peer = syn.options;
     const mssIndex = cookieMssIndex(peer.mss ?? DEFAULT_PEER_MSS);
     const iss = this.#cookies.make(dst, syn.dstPort, src, syn.srcPort, syn.seq, mssIndex, now);
@@ -316,7 +330,7 @@ export class TcpListener {
       this.cookieStats.SyncookiesFailed++;
       return null;
     }
-    const o = sharedOptions(this.options.conn);
+    const o = sharedOptions(this.#connFor(src));
     const ts = seg.options.timestamp;
     let windowScale: number | null = null;
     let sackPermitted = false;
@@ -364,12 +378,12 @@ export class TcpListener {
       payload: EMPTY,
     };
     const tuple = {
-      localAddr: dst >>> 0,
+      localAddr: addrNum(dst),
       localPort: seg.dstPort,
-      remoteAddr: src >>> 0,
+      remoteAddr: addrNum(src),
       remotePort: seg.srcPort,
     };
-    const conn = TcpConnection.fromCookie(tuple, iss, now, syn, this.options.conn);
+    const conn = TcpConnection.fromCookie(tuple, iss, now, syn, this.#connFor(tuple.remoteAddr));
     // Through the SYN queue like any handshake: the ACK makes it ESTABLISHED, and #refresh moves
     // it to the accept queue.
     this.#embryonic.push(conn);

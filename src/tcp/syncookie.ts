@@ -23,6 +23,7 @@
  */
 
 import { createHmac, randomBytes } from 'node:crypto';
+import { type AddressBytes, addrWords, IPV6_ID_BASE } from './address.ts';
 import { keyWords, sipWords } from './siphash.ts';
 
 /** Linux's tcp_syncookies: 0 never, 1 when a listener's SYN queue is full, 2 for every SYN. */
@@ -133,6 +134,13 @@ export class SynCookies {
   /** Two SipHash keys as little-endian words: H0's at 0, H1's at 4. */
   readonly #key = new Uint32Array(8);
   readonly periodMs: number;
+  /**
+   * The bytes behind IPv6 ids (src/tcp/address.ts), set by the stack layer: a cookie for an IPv6
+   * 4-tuple hashes the real 128-bit addresses, not the ids.
+   */
+  addressBytes: AddressBytes | null = null;
+  /** The IPv6 message: remote (16 bytes), local (16), ports, count: 40 bytes, six blocks. */
+  readonly #msg6 = new Int32Array(12);
 
   /**
    * `secret`: 32 bytes, random when omitted. `periodMs`: one tick of the time counter (tests and
@@ -159,6 +167,25 @@ export class SynCookies {
     return new SynCookies(s, periodMs);
   }
 
+  /** H0 (`off` 0) or H1 (4) of the 4-tuple and a count; over the real bytes for IPv6 ids. */
+  #hash(off: number, remoteAddr: number, localAddr: number, ports: number, c: number): number {
+    if (remoteAddr < IPV6_ID_BASE && localAddr < IPV6_ID_BASE) {
+      return sip4u32(this.#key, off, remoteAddr, localAddr, ports, c);
+    }
+    const bytes = this.addressBytes;
+    if (bytes === null || remoteAddr < IPV6_ID_BASE || localAddr < IPV6_ID_BASE) {
+      throw new RangeError('SynCookies: an IPv6 4-tuple needs both addresses and addressBytes');
+    }
+    const w = this.#msg6;
+    addrWords(bytes(remoteAddr), w, 0);
+    addrWords(bytes(localAddr), w, 4);
+    w[8] = ports;
+    w[9] = c;
+    w[10] = 0;
+    w[11] = 40 << 24;
+    return sipWords(this.#key, off, w, 6);
+  }
+
   /** The time counter at `nowMs`. */
   count(nowMs: number): number {
     return Math.floor(nowMs / this.periodMs) >>> 0;
@@ -179,8 +206,8 @@ export class SynCookies {
   ): number {
     const count = this.count(nowMs);
     const ports = ((remotePort << 16) | localPort) >>> 0;
-    const h0 = sip4u32(this.#key, 0, remoteAddr, localAddr, ports, 0);
-    const h1 = sip4u32(this.#key, 4, remoteAddr, localAddr, ports, count);
+    const h0 = this.#hash(0, remoteAddr, localAddr, ports, 0);
+    const h1 = this.#hash(4, remoteAddr, localAddr, ports, count);
     return (h0 + peerIsn + ((count << COOKIE_BITS) >>> 0) + ((h1 + mssIndex) & COOKIE_MASK)) >>> 0;
   }
 
@@ -199,12 +226,12 @@ export class SynCookies {
   ): number {
     const count = this.count(nowMs);
     const ports = ((remotePort << 16) | localPort) >>> 0;
-    const h0 = sip4u32(this.#key, 0, remoteAddr, localAddr, ports, 0);
+    const h0 = this.#hash(0, remoteAddr, localAddr, ports, 0);
     // What is left: (count << 24) + ((H1 + data) mod 2^24).
     const rest = (cookie - h0 - peerIsn) >>> 0;
     const diff = (count - (rest >>> COOKIE_BITS)) & (0xffff_ffff >>> COOKIE_BITS);
     if (diff >= MAX_COOKIE_AGE) return -1;
-    const h1 = sip4u32(this.#key, 4, remoteAddr, localAddr, ports, count - diff);
+    const h1 = this.#hash(4, remoteAddr, localAddr, ports, count - diff);
     const data = (rest - h1) & COOKIE_MASK;
     return data < COOKIE_MSS_TABLE.length ? data : -1;
   }

@@ -20,7 +20,7 @@
  * A FIN with ACK, an RST with or without ACK, and a SYN with or without ACK are all accepted.
  */
 import { copyInto, get16, get32, put16, put32 } from './bytes.ts';
-import { onesSum, pseudoHeaderSum } from './checksum.ts';
+import { onesSum, pseudoHeaderSum, pseudoHeaderSum6 } from './checksum.ts';
 import { IpProtocol } from './ipv4.ts';
 import { ParseError } from './parse-error.ts';
 import type { SackBlock, TcpControl, TcpOptions, TcpRepr } from './tcp-repr.ts';
@@ -86,6 +86,26 @@ export class TcpView {
     if (hlen < TCP_MIN_HEADER_LEN || hlen > buf.length) return ParseError.of('bad-offset');
     if (!verifyChecksum) return new TcpView(buf);
     const sum = onesSum(buf, 0, buf.length, pseudoHeaderSum(src, dst, IpProtocol.Tcp, buf.length));
+    if (sum !== 0xffff) return ParseError.of('bad-checksum');
+    return new TcpView(buf);
+  }
+
+  /**
+   * The same for a segment over IPv6, from `src` to `dst` (16-byte views): the checksum covers
+   * the IPv6 pseudo-header (RFC 8200 §8.1), with the upper-layer length as 32 bits.
+   */
+  static check6(
+    buf: Uint8Array,
+    src: Uint8Array,
+    dst: Uint8Array,
+    verifyChecksum = true,
+  ): TcpView | ParseError {
+    if (buf.length < TCP_MIN_HEADER_LEN) return ParseError.of('truncated');
+    const hlen = (buf[DATA_OFF] >>> 4) * 4;
+    if (hlen < TCP_MIN_HEADER_LEN || hlen > buf.length) return ParseError.of('bad-offset');
+    if (!verifyChecksum) return new TcpView(buf);
+    const len = buf.length;
+    const sum = onesSum(buf, 0, len, pseudoHeaderSum6(src, dst, IpProtocol.Tcp, len));
     if (sum !== 0xffff) return ParseError.of('bad-checksum');
     return new TcpView(buf);
   }
@@ -290,6 +310,22 @@ export function tcpSegmentLen(repr: TcpRepr): number {
  * A SYN from Linux reads `mss 1460,sackOK,TS val … ecr 0,nop,wscale 7`; a data segment `nop,nop,TS`.
  */
 export function emitTcp(buf: Uint8Array, repr: TcpRepr, src: number, dst: number): number {
+  const len = writeTcp(buf, repr);
+  const sum = onesSum(buf, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Tcp, len));
+  put16(buf, CHECKSUM, ~sum & 0xffff);
+  return len;
+}
+
+/** emitTcp over IPv6: the checksum covers the IPv6 pseudo-header of `src` and `dst` (16 bytes). */
+export function emitTcp6(buf: Uint8Array, repr: TcpRepr, src: Uint8Array, dst: Uint8Array): number {
+  const len = writeTcp(buf, repr);
+  const sum = onesSum(buf, 0, len, pseudoHeaderSum6(src, dst, IpProtocol.Tcp, len));
+  put16(buf, CHECKSUM, ~sum & 0xffff);
+  return len;
+}
+
+/** The header, options and payload, with a zero checksum; returns the segment length. */
+function writeTcp(buf: Uint8Array, repr: TcpRepr): number {
   const hlen = tcpHeaderLen(repr);
   const len = hlen + repr.payload.length;
   let flags = 0;
@@ -313,8 +349,6 @@ export function emitTcp(buf: Uint8Array, repr: TcpRepr, src: number, dst: number
   put16(buf, URGENT, repr.urgentPointer);
   writeOptions(buf, TCP_MIN_HEADER_LEN, repr.options);
   copyInto(buf, hlen, repr.payload);
-  const sum = onesSum(buf, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Tcp, len));
-  put16(buf, CHECKSUM, ~sum & 0xffff);
   return len;
 }
 

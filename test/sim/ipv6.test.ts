@@ -321,12 +321,12 @@ describe('IPv6: what input refuses, and the Parameter Problems it sends', () => 
     await stack.close();
   });
 
-  it('drops TCP over IPv6 with a counter and answers nothing (not there yet)', async () => {
+  it('hands TCP over IPv6 to TCP, which drops a bad checksum with a counter (test/sim/tcp6)', async () => {
     const { clock, stack, received, send } = v6Host();
     send(pkt6(6, pattern(20)));
     await advance(clock, 10);
     expect(received).toHaveLength(0);
-    expect(stack.stats.ip6.drops['tcp-unsupported']).toBe(1);
+    expect(stack.stats.tcp.drops['bad-checksum']).toBe(1);
     await stack.close();
   });
 
