@@ -11,6 +11,20 @@ import { STYLES_PORT } from './styles/common.ts';
 /** What the `/` page shows about its connection: a row of stack.connections(), or undefined. */
 export type ConnectionRow = Readonly<Record<string, unknown>> | undefined;
 
+/** "address:port", "[address]:port" for an IPv6 address (as `ss` prints them). */
+export function hostPort(address: string | undefined, port: number | undefined): string {
+  return address?.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * The row key of an end: an IPv4-mapped address ('::ffff:10.0.0.1', an IPv4 peer of a '::'
+ * listener) is the IPv4 connection it stands for in stack.connections().
+ */
+export function rowEndpoint(address: string | undefined, port: number | undefined): string {
+  const m = address === undefined ? null : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return hostPort(m === null ? address : m[1], port);
+}
+
 /** Row fields already on the page's "you are ..., this is ..." line. */
 const ADDRESS_FIELDS = new Set(['local', 'remote']);
 
@@ -55,7 +69,7 @@ function connectionFields(row: ConnectionRow): [string, string][] {
 export function textIndexPage(name: string, socket: StreamSocket, row: ConnectionRow): string {
   const lines = [
     `${name}: a userspace TCP/IP stack in TypeScript`,
-    `you are ${socket.remoteAddress}:${socket.remotePort}, this is ${socket.localAddress}:${socket.localPort}`,
+    `you are ${hostPort(socket.remoteAddress, socket.remotePort)}, this is ${hostPort(socket.localAddress, socket.localPort)}`,
   ];
   if (row !== undefined) {
     const shown = connectionFields(row).map(([k, v]) => `${k}=${v}`);
@@ -95,8 +109,8 @@ pre { background: #f4f4f4; padding: 0.5rem; overflow-x: auto; }
 </head>
 <body>
 <h1>${esc(name)}</h1>
-<p>A userspace TCP/IP stack in TypeScript. You are <code>${esc(`${socket.remoteAddress}:${socket.remotePort}`)}</code>,
-this is <code>${esc(`${socket.localAddress}:${socket.localPort}`)}</code>.</p>
+<p>A userspace TCP/IP stack in TypeScript. You are <code>${esc(hostPort(socket.remoteAddress, socket.remotePort))}</code>,
+this is <code>${esc(hostPort(socket.localAddress, socket.localPort))}</code>.</p>
 ${fields.length === 0 ? '' : '<h2>This connection</h2>\n'}${table}
 <h2>Try</h2>
 <ul>

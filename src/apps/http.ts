@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serveHttp } from '../api/http.ts';
 import type { NetStack } from '../api/index.ts';
 import type { TimerHandle } from '../stack/clock.ts';
-import { htmlIndexPage, prefersHtml, textIndexPage } from './http-index.ts';
+import { htmlIndexPage, prefersHtml, rowEndpoint, textIndexPage } from './http-index.ts';
 import { countingChunk, pumpRepeated } from './pump.ts';
 import type { StreamSocket } from './serve.ts';
 
@@ -178,8 +178,8 @@ function connectionRow(
   stack: NetStack,
   socket: StreamSocket,
 ): Readonly<Record<string, unknown>> | undefined {
-  const local = `${socket.localAddress}:${socket.localPort}`;
-  const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+  const local = rowEndpoint(socket.localAddress, socket.localPort);
+  const remote = rowEndpoint(socket.remoteAddress, socket.remotePort);
   const row = stack.connections().find((r) => r.local === local && r.remote === remote);
   return row === undefined ? undefined : { ...row };
 }

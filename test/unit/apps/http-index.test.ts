@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type HttpAppHandle, type HttpAppOptions, startHttp } from '../../../src/apps/http.ts';
-import { prefersHtml } from '../../../src/apps/http-index.ts';
+import { hostPort, prefersHtml, rowEndpoint } from '../../../src/apps/http-index.ts';
 import { type AppFixture, runUntil, SERVER, servedApps } from '../../sim/fixture.ts';
 
 const FIREFOX = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
@@ -117,5 +117,16 @@ describe('GET / on the stack', () => {
     const r = await getIndex(f, 'text/html');
     expect(r.body).not.toContain('<script>alert');
     expect(r.body).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+  });
+});
+
+describe('hostPort and rowEndpoint', () => {
+  it('brackets IPv6 addresses, and finds an IPv4-mapped peer under its IPv4 row', () => {
+    expect(hostPort('10.0.0.1', 80)).toBe('10.0.0.1:80');
+    expect(hostPort('fd00::1', 80)).toBe('[fd00::1]:80');
+    expect(hostPort('::ffff:10.0.0.1', 80)).toBe('[::ffff:10.0.0.1]:80');
+    expect(rowEndpoint('::ffff:10.0.0.1', 5555)).toBe('10.0.0.1:5555');
+    expect(rowEndpoint('fd00::1', 5555)).toBe('[fd00::1]:5555');
+    expect(rowEndpoint('10.0.0.1', 5555)).toBe('10.0.0.1:5555');
   });
 });
