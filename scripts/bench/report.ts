@@ -118,14 +118,15 @@ export function formatValue(value: number, unit: Unit): string {
   const sig = (x: number): string =>
     x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
   switch (unit) {
+    // Scaled up where three digits would round to 1000 (999.96 µs reads 1.00 ms, not 1000 µs).
     case 'bit/s':
-      if (value >= 1e9) return `${sig(value / 1e9)} Gbit/s`;
-      if (value >= 1e6) return `${sig(value / 1e6)} Mbit/s`;
+      if (value >= 999.5e6) return `${sig(value / 1e9)} Gbit/s`;
+      if (value >= 999.5e3) return `${sig(value / 1e6)} Mbit/s`;
       return `${sig(value / 1e3)} kbit/s`;
     case 'us':
-      return value >= 1000 ? `${sig(value / 1000)} ms` : `${sig(value)} µs`;
+      return value >= 999.5 ? `${sig(value / 1000)} ms` : `${sig(value)} µs`;
     case 'ms':
-      return value < 1 ? `${sig(value * 1000)} µs` : `${sig(value)} ms`;
+      return value < 0.9995 ? `${sig(value * 1000)} µs` : `${sig(value)} ms`;
     case 'conn/s':
       return `${sig(value)} conn/s`;
     case 'B/conn':

@@ -64,6 +64,12 @@ describe('formatValue', () => {
     expect(formatValue(-2_000, 'B/100k')).toBe('−2000 B/100k');
     expect(formatValue(0, '%')).toBe('0.00 %');
     expect(formatValue(10000, 'conns')).toBe('10000');
+    // Three digits that round to 1000 move up a unit.
+    expect(formatValue(999.96, 'us')).toBe('1.00 ms');
+    expect(formatValue(999.4, 'us')).toBe('999 µs');
+    expect(formatValue(999.7e6, 'bit/s')).toBe('1.00 Gbit/s');
+    expect(formatValue(999.8e3, 'bit/s')).toBe('1.00 Mbit/s');
+    expect(formatValue(0.99996, 'ms')).toBe('1.00 ms');
   });
 });
 
