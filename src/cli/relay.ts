@@ -32,6 +32,7 @@ import { realClock } from '../stack/clock.ts';
 import type { Link } from '../stack/link.ts';
 import type { Stack } from '../stack/stack.ts';
 import { IpProtocol, tryParseIpv4 } from '../wire/ipv4.ts';
+import { IPV6_MIN_MTU, Ipv6Next } from '../wire/ipv6.ts';
 import type { CliCommand } from './command.ts';
 import { MAX_RECORD, packetsHandler } from './live-packets.ts';
 import {
@@ -44,7 +45,7 @@ import {
 } from './logger.ts';
 import { claimNetns } from './owner.ts';
 import { attachSs } from './ss.ts';
-import { realLinkTcp } from './up.ts';
+import { checkAddresses6, realLinkTcp } from './up.ts';
 
 export interface RelayOptions {
   /** The client namespace (created if missing, removed at exit if created). */
@@ -54,6 +55,12 @@ export interface RelayOptions {
   addr: string;
   /** The client's address on the device, with its prefix. */
   clientAddr: string;
+  /**
+   * The stack's IPv6 address (the client's IPv6 gateway) and the client's, with its prefix;
+   * undefined: IPv4 only (--no-ipv6, or an MTU below 1280).
+   */
+  addr6?: string;
+  clientAddr6?: string;
   /** The DNS address the client's resolv.conf names (relayed to `dns`). */
   dnsAddr: string;
   /** The egress resolver; default: the first nameserver of this side's /etc/resolv.conf. */
@@ -88,6 +95,8 @@ export const RELAY_DEFAULTS = {
   addr: '10.0.2.2',
   clientAddr: '10.0.2.100/24',
   dnsAddr: '10.0.2.3',
+  addr6: 'fd00:2::2',
+  clientAddr6: 'fd00:2::100/64',
 } as const;
 
 /** The first IPv4 nameserver of a resolv.conf text, or null. */
@@ -127,6 +136,15 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
     throw new Error(`--client-addr: expected ADDRESS/PREFIX, e.g. 10.0.2.100/24: ${o.clientAddr}`);
   }
   if (tryParseIpv4(o.dnsAddr) === null) throw new Error(`--dns-addr: not IPv4: ${o.dnsAddr}`);
+  if (o.addr6 !== undefined && o.mtu < IPV6_MIN_MTU) {
+    logger.warn({ mtu: o.mtu }, `IPv6 needs an MTU of at least ${IPV6_MIN_MTU}: IPv4 only`);
+    o = { ...o, addr6: undefined, clientAddr6: undefined };
+  }
+  try {
+    checkAddresses6({ addr6: o.addr6, hostAddr6: o.clientAddr6 });
+  } catch (err) {
+    throw new Error((err as Error).message.replaceAll('--host-addr6', '--client-addr6'));
+  }
   let dns = o.dns ?? null;
   if (dns === null) {
     try {
@@ -189,11 +207,24 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
       mtu: o.mtu,
       batch: o.batch,
       hostAddress: o.clientAddr,
+      hostAddress6: o.addr6 === undefined ? undefined : o.clientAddr6,
       offload: o.offload,
     });
     undo.push(() => tun.close());
     // Everything the client sends goes through the device, to the stack as its gateway.
     await netns.ip(o.netns, ['route', 'replace', 'default', 'via', o.addr, 'dev', tun.name]);
+    if (o.addr6 !== undefined) {
+      await netns.ip(o.netns, [
+        '-6',
+        'route',
+        'replace',
+        'default',
+        'via',
+        o.addr6,
+        'dev',
+        tun.name,
+      ]);
+    }
     if (dns !== null) resolvConf = writeResolvConf(o.netns, o.dnsAddr);
 
     let link: Link = tun;
@@ -204,6 +235,7 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
     const stack = createStack({
       link,
       address: o.addr,
+      ...(o.addr6 === undefined ? {} : { address6: o.addr6 }),
       mtu: o.mtu,
       logger,
       clock: realClock,
@@ -234,6 +266,11 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
         else if (d.protocol === IpProtocol.Icmp) icmp.input(d);
         else icmp.stats.otherProtocols++;
       },
+      datagram6: (d) => {
+        if (d.protocol === Ipv6Next.Udp) udp.input6(d);
+        else if (d.protocol === Ipv6Next.Icmpv6) icmp.input6(d);
+        else icmp.stats.otherProtocols++;
+      },
     });
     const ss = await attachSs(o.netns, () => stack.connections(), logger, true, {
       packets: packetsHandler(recorder),
@@ -252,6 +289,8 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
         dev: tun.name,
         gateway: o.addr,
         client: o.clientAddr,
+        gateway6: o.addr6 ?? null,
+        client6: o.addr6 === undefined ? null : o.clientAddr6,
         dns: dns === null ? null : `${o.dnsAddr} -> ${dns}`,
       },
       `relay ready: namespace ${o.netns} routes through ${tun.name} to ${o.addr}`,
@@ -400,6 +439,8 @@ async function relayAction(command: string[], raw: Record<string, unknown>): Pro
     dev: raw.dev as string,
     addr: raw.addr as string,
     clientAddr: raw.clientAddr as string,
+    addr6: raw.ipv6 === false ? undefined : (raw.addr6 as string),
+    clientAddr6: raw.ipv6 === false ? undefined : (raw.clientAddr6 as string),
     dnsAddr: raw.dnsAddr as string,
     dns: raw.dns as string | undefined,
     mtu: Number(raw.mtu),
@@ -514,6 +555,17 @@ export const relayCommand: CliCommand = {
         "the client's address on the device",
         RELAY_DEFAULTS.clientAddr,
       )
+      .option(
+        '--addr6 <ip>',
+        "the stack's IPv6 address: the client's IPv6 gateway",
+        RELAY_DEFAULTS.addr6,
+      )
+      .option(
+        '--client-addr6 <cidr>',
+        "the client's IPv6 address on the device",
+        RELAY_DEFAULTS.clientAddr6,
+      )
+      .option('--no-ipv6', 'IPv4 only: IPv6 disabled on the device')
       .option(
         '--dns-addr <ip>',
         "the resolver address in the client's resolv.conf",

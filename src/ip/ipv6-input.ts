@@ -94,6 +94,11 @@ export class Ip6Input {
   readonly reassembler: Reassembler;
   /** Where Parameter Problems go (the stack wires ICMPv6 here). */
   onProblem: Ip6ProblemHandler | null = null;
+  /**
+   * Take unicast packets to any address, not only ours (a relay's gateway: the stack hands
+   * those to Stack.acceptAnyDestination's handler). Multicast is filtered as before.
+   */
+  anyDestination = false;
   private readonly address: Uint8Array;
   private readonly limits: Ipv6WalkLimits;
   private readonly chain: Ipv6Chain = newIpv6Chain();
@@ -134,7 +139,9 @@ export class Ip6Input {
     // A host takes what is addressed to it, and multicast (the kernel's MLD reports and router
     // solicitations), which only ICMPv6 sees (RFC 4291 §2.7: we join no group of our own).
     const multicast = isIpv6Multicast(pkt, 24);
-    if (!multicast && !ipv6Equal(pkt, this.address, 24)) return this.drop('not-our-address');
+    if (!multicast && !this.anyDestination && !ipv6Equal(pkt, this.address, 24)) {
+      return this.drop('not-our-address');
+    }
     if (!looped) {
       // RFC 4291 §2.7: a multicast address is never a source; §2.5.3: ::1 never leaves a node;
       // §2.5.5.2: IPv4-mapped addresses are not used on the wire (Linux drops all three).

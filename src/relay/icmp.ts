@@ -4,7 +4,8 @@
  * request, which uses the kernel's unprivileged ICMP socket where net.ipv4.ping_group_range
  * allows it (and a raw socket with CAP_NET_RAW otherwise). When the destination answered, the
  * client gets the echo reply (its own identifier, sequence number and data) from that address;
- * when it did not, nothing, as from a host that does not answer.
+ * when it did not, nothing, as from a host that does not answer. An ICMPv6 echo request goes the
+ * same way through `ping -6`.
  *
  * Bounds: at most maxInFlight requests out at once (more are dropped, counted in `dropped`), each
  * given timeoutMs. Echo to the stack's own address is the stack's (src/icmp).
@@ -12,12 +13,16 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { IpDatagram } from '../ip/input.ts';
+import type { Ip6Datagram } from '../ip/ipv6-input.ts';
+import { IP6_HEADER_ROOM } from '../ip/ipv6-output.ts';
 import { IP_HEADER_ROOM } from '../ip/output.ts';
 import type { Stack } from '../stack/stack.ts';
 import { put16 } from '../wire/bytes.ts';
 import { checksumAdjust } from '../wire/checksum.ts';
 import { IcmpType, IcmpView } from '../wire/icmp.ts';
+import { Icmpv6Type, Icmpv6View } from '../wire/icmpv6.ts';
 import { formatIpv4, IpProtocol } from '../wire/ipv4.ts';
+import { formatIpv6, Ipv6Next } from '../wire/ipv6.ts';
 import { ParseError } from '../wire/parse-error.ts';
 
 export interface EchoRelayOptions {
@@ -85,16 +90,42 @@ export class IcmpEchoRelay {
       this.stats.otherIcmp++;
       return;
     }
+    const request = new Uint8Array(v.bytes); // the packet's bytes are gone after this call
+    const client = d.src;
+    const dst = d.dst;
+    this.#ping(formatIpv4(dst), false, () => this.#reply(request, dst, client));
+  }
+
+  /**
+   * One ICMPv6 datagram from the client to another address: an echo request goes to `ping -6`
+   * on the egress side, as IPv4's to ping.
+   */
+  input6(d: Ip6Datagram): void {
+    const v = Icmpv6View.check(d.payload, d.src, d.dst, !d.csumTrusted);
+    if (v instanceof ParseError) {
+      this.stats.bad++;
+      return;
+    }
+    if (v.type !== Icmpv6Type.EchoRequest) {
+      this.stats.otherIcmp++;
+      return;
+    }
+    const request = new Uint8Array(v.bytes);
+    const client = d.src.slice();
+    const dst = d.dst.slice();
+    this.#ping(formatIpv6(dst), true, () => this.#reply6(request, dst, client));
+  }
+
+  /** `ping -c 1 DST` on the egress side (bounded by maxInFlight); `answered` when it answered. */
+  #ping(dst: string, v6: boolean, answered: () => void): void {
     this.stats.requests++;
     if (this.#closed || this.#children.size >= this.options.maxInFlight) {
       this.stats.dropped++;
       return;
     }
-    const request = new Uint8Array(v.bytes); // the packet's bytes are gone after this call
-    const client = d.src;
-    const dst = d.dst;
     const wait = Math.max(1, Math.ceil(this.options.timeoutMs / 1000));
-    const child = spawn('ping', ['-n', '-q', '-c', '1', '-W', String(wait), formatIpv4(dst)], {
+    const args = ['-n', '-q', '-c', '1', '-W', String(wait), dst];
+    const child = spawn('ping', v6 ? ['-6', ...args] : args, {
       stdio: 'ignore',
       timeout: this.options.timeoutMs + 1000,
       killSignal: 'SIGKILL',
@@ -112,8 +143,28 @@ export class IcmpEchoRelay {
         return;
       }
       this.stats.replied++;
-      this.#reply(request, dst, client);
+      answered();
     });
+  }
+
+  /** The ICMPv6 reply (RFC 4443 §4.2): as the stack's own, from `from` (the pseudo-header sums the same). */
+  #reply6(request: Uint8Array, from: Uint8Array, to: Uint8Array): void {
+    const ip6 = this.stack.ip6;
+    if (ip6 === null) return;
+    const pkt = ip6.output.allocPacket(request.length);
+    const msg = pkt.subarray(IP6_HEADER_ROOM);
+    msg.set(request);
+    msg[0] = Icmpv6Type.EchoReply;
+    put16(
+      msg,
+      2,
+      checksumAdjust(
+        (request[2] << 8) | request[3],
+        (Icmpv6Type.EchoRequest << 8) | request[1],
+        (Icmpv6Type.EchoReply << 8) | request[1],
+      ),
+    );
+    if (ip6.output.send(pkt, Ipv6Next.Icmpv6, to, false, from)) this.stack.requestFlush();
   }
 
   /** The client's request turned into a reply from `from` (RFC 792: same ident, seq, data). */

@@ -27,7 +27,11 @@ import type { Stack } from '../stack/stack.ts';
 import type { TcpAnyOwner, TcpHandle, TcpOwner } from '../stack/tcp.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import { UnreachCode } from '../wire/icmp.ts';
-import { formatIpv4 } from '../wire/ipv4.ts';
+
+/** "address:port", "[address]:port" for IPv6 (as ss prints them). */
+export function endpoint(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
 
 export interface TcpRelayOptions {
   /** Give up dialling the destination after this long and answer ICMP host unreachable. */
@@ -317,7 +321,7 @@ export class TcpRelay implements TcpAnyOwner {
         f.row.retransmits = s.retransmits;
         f.row.stackState = s.state;
         if (f.row.upstreamLocal === null && f.sock.localPort !== undefined) {
-          f.row.upstreamLocal = `${f.sock.localAddress}:${f.sock.localPort}`;
+          f.row.upstreamLocal = endpoint(f.sock.localAddress ?? '?', f.sock.localPort);
         }
       }
       return { ...f.row };
@@ -340,15 +344,17 @@ export class TcpRelay implements TcpAnyOwner {
       return;
     }
     this.stats.dials++;
-    const dstAddr = formatIpv4(syn.localAddr);
+    // IPv4 or IPv6 (the TCP layer's address ids, src/stack/addr6.ts): node:net dials either.
+    const tcp = this.stack.tcp;
+    const dstAddr = tcp.formatAddr(syn.localAddr);
     const target = this.options.redirect?.(dstAddr, syn.localPort) ?? {
       host: dstAddr,
       port: syn.localPort,
     };
     const row: TcpFlowRow = {
       id: this.#nextId++,
-      client: `${formatIpv4(syn.remoteAddr)}:${syn.remotePort}`,
-      dst: `${dstAddr}:${syn.localPort}`,
+      client: endpoint(tcp.formatAddr(syn.remoteAddr), syn.remotePort),
+      dst: endpoint(dstAddr, syn.localPort),
       upstreamLocal: null,
       upstreamRemote: null,
       state: 'connecting',
@@ -385,7 +391,7 @@ export class TcpRelay implements TcpAnyOwner {
         return;
       }
       this.stats.connected++;
-      flow.start(h, `${target.host}:${target.port}`);
+      flow.start(h, endpoint(target.host, target.port));
       if (this.logger.isLevelEnabled('debug')) {
         this.logger.debug({ flow: row.id, client: row.client, dst: row.dst }, 'relay: open');
       }

@@ -3,7 +3,8 @@
  * UDP socket on the egress side. A datagram from the client to dst:port goes out of the flow's
  * socket to dst:port; what comes back from dst:port goes to the client from dst:port. Datagrams
  * to the relay's DNS address go to the egress resolver instead, and its answers come back from
- * the DNS address (the way slirp4netns offers 10.0.2.3).
+ * the DNS address (the way slirp4netns offers 10.0.2.3). IPv6 flows (input6) are the same with
+ * `udp6` sockets.
  *
  * Bounds: at most maxFlows flows (a datagram that would open one more is dropped, counted in
  * flowsFull); a flow with no datagram either way for idleMs is closed (counted in expired).
@@ -11,11 +12,15 @@
 import * as dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import type { IpDatagram } from '../ip/input.ts';
+import type { Ip6Datagram } from '../ip/ipv6-input.ts';
+import { IP6_HEADER_ROOM } from '../ip/ipv6-output.ts';
 import { IP_HEADER_ROOM } from '../ip/output.ts';
 import type { Stack } from '../stack/stack.ts';
 import { formatIpv4, IpProtocol } from '../wire/ipv4.ts';
+import { formatIpv6, Ipv6Next } from '../wire/ipv6.ts';
 import { ParseError } from '../wire/parse-error.ts';
-import { emitUdp, UDP_HEADER_LEN, UdpView } from '../wire/udp.ts';
+import { emitUdp, emitUdp6, UDP_HEADER_LEN, UdpView } from '../wire/udp.ts';
+import { endpoint } from './tcp.ts';
 
 export interface UdpRelayOptions {
   /** Close a flow that carried nothing either way for this long. */
@@ -72,10 +77,13 @@ export interface UdpFlowRow {
 interface UdpFlow {
   readonly sock: dgram.Socket;
   readonly row: UdpFlowRow;
+  /** IPv4's addresses (0 over IPv6), or IPv6's 16 bytes (null over IPv4). */
   readonly clientAddr: number;
   readonly clientPort: number;
   readonly dstAddr: number;
   readonly dstPort: number;
+  readonly client6: Uint8Array | null;
+  readonly dst6: Uint8Array | null;
   readonly host: string;
   readonly port: number;
   lastActive: number;
@@ -136,9 +144,34 @@ export class UdpRelay {
         this.stats.flowsFull++;
         return;
       }
-      flow = this.#open(key, d.src, v.srcPort, d.dst, v.dstPort);
+      flow = this.#open(key, d.src, v.srcPort, d.dst, v.dstPort, null, null);
     }
-    const payload = Buffer.from(v.payload); // the packet's bytes are gone after this call
+    this.#forward(flow, v.payload);
+  }
+
+  /** One UDP datagram over IPv6 from the client to another address (the udp6 way out). */
+  input6(d: Ip6Datagram): void {
+    const v = UdpView.check6(d.payload, d.src, d.dst, !d.csumTrusted);
+    if (v instanceof ParseError) {
+      this.stats.bad++;
+      return;
+    }
+    const src = formatIpv6(d.src);
+    const dst = formatIpv6(d.dst);
+    const key = `[${src}]:${v.srcPort}>[${dst}]:${v.dstPort}`;
+    let flow = this.#flows.get(key);
+    if (flow === undefined) {
+      if (this.#flows.size >= this.options.maxFlows) {
+        this.stats.flowsFull++;
+        return;
+      }
+      flow = this.#open(key, 0, v.srcPort, 0, v.dstPort, d.src.slice(), d.dst.slice());
+    }
+    this.#forward(flow, v.payload);
+  }
+
+  #forward(flow: UdpFlow, data: Uint8Array): void {
+    const payload = Buffer.from(data); // the packet's bytes are gone after this call
     flow.lastActive = Date.now();
     flow.row.datagramsUp++;
     flow.row.bytesUp += payload.length;
@@ -150,26 +183,36 @@ export class UdpRelay {
     });
   }
 
-  #open(key: string, src: number, srcPort: number, dst: number, dstPort: number): UdpFlow {
-    const dstText = formatIpv4(dst);
+  #open(
+    key: string,
+    src: number,
+    srcPort: number,
+    dst: number,
+    dstPort: number,
+    src6: Uint8Array | null,
+    dst6: Uint8Array | null,
+  ): UdpFlow {
+    const dstText = dst6 === null ? formatIpv4(dst) : formatIpv6(dst6);
     const dns = this.options.dnsUpstream;
     const toDns = dstText === this.#dnsAddr && dstPort === 53 && dns !== null;
     const host = toDns ? dns.host : dstText;
     const port = toDns ? dns.port : dstPort;
-    const sock = dgram.createSocket('udp4');
+    const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     const flow: UdpFlow = {
       sock,
       clientAddr: src,
       clientPort: srcPort,
       dstAddr: dst,
       dstPort,
+      client6: src6,
+      dst6,
       host,
       port,
       lastActive: Date.now(),
       row: {
-        client: `${formatIpv4(src)}:${srcPort}`,
-        dst: `${dstText}:${dstPort}`,
-        upstream: `${host}:${port}`,
+        client: endpoint(src6 === null ? formatIpv4(src) : formatIpv6(src6), srcPort),
+        dst: endpoint(dstText, dstPort),
+        upstream: endpoint(host, port),
         datagramsUp: 0,
         datagramsDown: 0,
         bytesUp: 0,
@@ -201,6 +244,10 @@ export class UdpRelay {
 
   /** A datagram back to the client, from the address and port it sent to. */
   #reply(flow: UdpFlow, msg: Buffer): void {
+    if (flow.dst6 !== null && flow.client6 !== null) {
+      this.#reply6(flow, flow.dst6, flow.client6, msg);
+      return;
+    }
     const out = this.stack.ip.output;
     const pkt = out.allocPacket(UDP_HEADER_LEN + msg.length);
     emitUdp(
@@ -210,6 +257,24 @@ export class UdpRelay {
       flow.clientAddr,
     );
     if (!out.send(pkt, IpProtocol.Udp, flow.clientAddr, false, flow.dstAddr)) {
+      this.stats.txRefused++;
+      return;
+    }
+    this.stack.requestFlush();
+  }
+
+  /** The same over IPv6: from the destination's address and port to the client's. */
+  #reply6(flow: UdpFlow, from: Uint8Array, to: Uint8Array, msg: Buffer): void {
+    const ip6 = this.stack.ip6;
+    if (ip6 === null) return;
+    const pkt = ip6.output.allocPacket(UDP_HEADER_LEN + msg.length);
+    emitUdp6(
+      pkt.subarray(IP6_HEADER_ROOM),
+      { srcPort: flow.dstPort, dstPort: flow.clientPort, payload: msg },
+      from,
+      to,
+    );
+    if (!ip6.output.send(pkt, Ipv6Next.Udp, to, false, from)) {
       this.stats.txRefused++;
       return;
     }

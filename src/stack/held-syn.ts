@@ -13,6 +13,7 @@
  * A SYN retransmitted while its first copy is held is dropped: the decision answers both.
  */
 import type { IcmpLayer } from '../icmp/icmp.ts';
+import { addrNum, IPV6_ID_BASE } from '../tcp/address.ts';
 import { UnreachCode } from '../wire/icmp.ts';
 import { IpProtocol, Ipv4View } from '../wire/ipv4.ts';
 import { emitTcp } from '../wire/tcp.ts';
@@ -76,6 +77,16 @@ export interface HeldSynSink<H> {
   now(): number;
   /** Flush the link after a decision (made outside input and timers). */
   flush(): void;
+  /**
+   * The SYN left the table (decided, expired or cleared), after its decision was carried out:
+   * the TCP layer lets go of the IPv6 address ids it holds for it.
+   */
+  released?(syn: HeldSyn<H>): void;
+  /**
+   * Answer an IPv6 SYN (addresses ≥ IPV6_ID_BASE) with an ICMPv6 destination unreachable; `code`
+   * is ICMPv4's (UnreachCode), mapped to ICMPv6's by the sink.
+   */
+  unreachable6?(syn: HeldSyn<H>, code: number): void;
 }
 
 /** One held SYN: the 4-tuple (local = the address the client dialled) and the decision. */
@@ -112,6 +123,7 @@ export class HeldSyn<H = unknown> {
     const h = t.sink.open(this, owner);
     if (h === null) t.stats.openFailed++;
     else t.stats.accepted++;
+    t.sink.released?.(this);
     t.sink.flush();
     return h;
   }
@@ -122,6 +134,7 @@ export class HeldSyn<H = unknown> {
     if (t === null) return;
     t.stats.refused++;
     t.sink.reset(this);
+    t.sink.released?.(this);
     t.sink.flush();
   }
 
@@ -134,13 +147,16 @@ export class HeldSyn<H = unknown> {
     if (t === null) return;
     t.stats.unreachable++;
     t.sendUnreachable(this, code);
+    t.sink.released?.(this);
     t.sink.flush();
   }
 
   /** Forget the SYN without answering. */
   drop(): void {
     const t = this.#settle();
-    if (t !== null) t.stats.dropped++;
+    if (t === null) return;
+    t.stats.dropped++;
+    t.sink.released?.(this);
   }
 
   #settle(): HeldSyns<H> | null {
@@ -198,9 +214,9 @@ export class HeldSyns<H> {
     const syn = new HeldSyn<H>(
       this,
       key,
-      dst >>> 0,
+      addrNum(dst), // an IPv6 address's id (TcpLayer) stays as it is
       seg.dstPort,
-      src >>> 0,
+      addrNum(src),
       seg.srcPort,
       copy,
       now,
@@ -219,7 +235,10 @@ export class HeldSyns<H> {
 
   /** Forget every held SYN (the stack closing). */
   clear(): void {
-    for (const s of this.#held.values()) s.expire();
+    for (const s of this.#held.values()) {
+      s.expire();
+      this.sink.released?.(s);
+    }
     this.#held.clear();
     this.#timer.cancel();
   }
@@ -234,11 +253,16 @@ export class HeldSyns<H> {
       this.#held.delete(s.key);
       s.expire();
       this.stats.expired++;
+      this.sink.released?.(s);
     }
   }
 
   /** @internal An ICMP unreachable quoting the SYN's IP header and first 8 TCP bytes. */
   sendUnreachable(syn: HeldSyn<H>, code: number): void {
+    if (syn.localAddr >= IPV6_ID_BASE) {
+      this.sink.unreachable6?.(syn, code);
+      return;
+    }
     const tcpLen = 20;
     const bytes = new Uint8Array(20 + tcpLen);
     const seg: TcpRepr = {

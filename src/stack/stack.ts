@@ -87,8 +87,11 @@ export interface ProtocolHandler {
 export interface TcpSegmentHandler {
   /** `seg.payload` is a view into the received packet: valid only during the call. */
   segment(seg: TcpRepr, src: number, dst: number, now: number): void;
-  /** A segment over IPv6 from `src` (16 bytes, valid during the call) to our IPv6 address. */
-  segment6?(seg: TcpRepr, src: Uint8Array, now: number): void;
+  /**
+   * A segment over IPv6 from `src` to `dst` (16 bytes each, valid during the call): our IPv6
+   * address, or any other once the stack accepts any destination (a relay).
+   */
+  segment6?(seg: TcpRepr, src: Uint8Array, dst: Uint8Array, now: number): void;
 }
 
 /**
@@ -98,6 +101,11 @@ export interface TcpSegmentHandler {
 export interface ForeignHandler {
   /** One whole datagram. It (and its bytes) is valid only during the call. */
   datagram(d: IpDatagram, now: number): void;
+  /**
+   * The same over IPv6 (UDP, ICMPv6; not multicast). Absent: such datagrams are dropped and
+   * counted (`ip6.drops['not-our-address']`).
+   */
+  datagram6?(d: Ip6Datagram, now: number): void;
 }
 
 /** Datagrams to our own address waiting to be looped back; more are dropped and counted. */
@@ -251,6 +259,7 @@ export class Stack {
   acceptAnyDestination(handler: ForeignHandler | null): void {
     this.foreign = handler;
     this.ip.input.anyDestination = handler !== null;
+    if (this.ip6 !== null) this.ip6.input.anyDestination = handler !== null;
   }
 
   /** Where TCP segments go once checked (TcpView.check) and parsed (parseTcp). */
@@ -265,7 +274,7 @@ export class Stack {
    * connection answers from (acceptAnyDestination).
    */
   sendTcp(seg: TcpRepr, dst: number, src: number = this.addr): boolean {
-    if (dst >= IPV6_ID_BASE) return this.sendTcp6(seg, dst);
+    if (dst >= IPV6_ID_BASE) return this.sendTcp6(seg, dst, src);
     const pkt = this.ip.output.allocPacket(tcpSegmentLen(seg));
     emitTcp(pkt.subarray(IP_HEADER_ROOM), seg, src, dst);
     if (!this.ip.output.send(pkt, IpProtocol.Tcp, dst, true, src, seg.ipEcn ?? 0)) return false;
@@ -275,16 +284,19 @@ export class Stack {
 
   /**
    * sendTcp to an IPv6 peer (an id of the TCP layer's, src/tcp/address.ts), from our IPv6
-   * address: the checksum over the IPv6 pseudo-header, never fragmented (the MSS is MTU − 60).
+   * address, or from `src` when it is an IPv6 id too (a relayed connection answers from the
+   * address its client dialled): the checksum over the IPv6 pseudo-header, never fragmented
+   * (the MSS is MTU − 60).
    */
-  private sendTcp6(seg: TcpRepr, dst: number): boolean {
+  private sendTcp6(seg: TcpRepr, dst: number, src: number): boolean {
     const ip6 = this.ip6;
     const own = this.addr6;
     if (ip6 === null || own === null) return false;
     const to = this.tcp.addressBytes(dst);
+    const from = src > IPV6_ID_BASE ? this.tcp.addressBytes(src) : own;
     const pkt = ip6.output.allocPacket(tcpSegmentLen(seg));
-    emitTcp6(pkt.subarray(IP6_HEADER_ROOM), seg, own, to);
-    if (!ip6.output.send(pkt, Ipv6Next.Tcp, to, true, own, seg.ipEcn ?? 0)) return false;
+    emitTcp6(pkt.subarray(IP6_HEADER_ROOM), seg, from, to);
+    if (!ip6.output.send(pkt, Ipv6Next.Tcp, to, true, from, seg.ipEcn ?? 0)) return false;
     this.stats.tcp.txSegments++;
     return true;
   }
@@ -468,6 +480,19 @@ export class Stack {
    */
   private deliver6(d: Ip6Datagram, now: number): void {
     const drops = this.stats.ip6.drops;
+    // A relay's gateway (acceptAnyDestination): UDP and ICMPv6 to other addresses go to its
+    // handler, TCP to the TCP layer's wildcard listener.
+    const foreign = this.foreign;
+    if (
+      foreign !== null &&
+      !d.multicast &&
+      d.protocol !== Ipv6Next.Tcp &&
+      !ipv6Equal(d.dst, this.addr6 as Uint8Array)
+    ) {
+      if (foreign.datagram6 !== undefined) foreign.datagram6(d, now);
+      else drops['not-our-address']++;
+      return;
+    }
     switch (d.protocol) {
       case Ipv6Next.Icmpv6:
         this.icmp6!.input(d);
@@ -553,7 +578,7 @@ export class Stack {
       tcp.rxUnhandled++;
       return;
     }
-    handler.segment6(seg, d.src, now);
+    handler.segment6(seg, d.src, d.dst, now);
   }
 
   private armReassemblyTimer(): void {

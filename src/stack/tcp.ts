@@ -51,8 +51,11 @@ import {
   timeWaitAck,
   timeWaitInput,
 } from '../tcp/time-wait.ts';
+import { UnreachCode } from '../wire/icmp.ts';
+import { Unreach6Code } from '../wire/icmpv6.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
-import { formatIpv6 } from '../wire/ipv6.ts';
+import { formatIpv6, IPV6_HEADER_LEN, Ipv6Next, Ipv6View } from '../wire/ipv6.ts';
+import { emitTcp6 } from '../wire/tcp.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { Ipv6Peers } from './addr6.ts';
 import {
@@ -591,7 +594,7 @@ export class TcpLayer {
     Object.assign(stack.stats.tcp, { layer: this.stats });
     stack.setTcpHandler({
       segment: (seg, src, dst, now) => this.input(seg, src, dst, now),
-      segment6: (seg, src, now) => this.input6(seg, src, now),
+      segment6: (seg, src, dst, now) => this.input6(seg, src, dst, now),
     });
   }
 
@@ -725,6 +728,12 @@ export class TcpLayer {
       reset: (syn: HeldSyn<TcpHandle>) => this.#reset(syn.seg, syn.remoteAddr, syn.localAddr),
       now: () => this.stack.now(),
       flush: () => this.stack.requestFlush(),
+      // A held IPv6 SYN holds its two address ids (#anyInput) until it is decided.
+      released: (syn: HeldSyn<TcpHandle>) => {
+        this.#unref6(syn.localAddr);
+        this.#unref6(syn.remoteAddr);
+      },
+      unreachable6: (syn: HeldSyn<TcpHandle>, code: number) => this.#unreachable6(syn, code),
     };
     const o = { ...DEFAULT_ANY_LISTEN_OPTIONS, ...options };
     const held = new HeldSyns(o, this.stats.any, sink, this.stack.timers, this.stack.icmp);
@@ -756,12 +765,74 @@ export class TcpLayer {
     const now = this.stack.now();
     const tuple = { localAddr, localPort, remoteAddr, remotePort };
     const iss = this.#isn.next(localAddr, localPort, remoteAddr, remotePort, now);
-    const conn = TcpConnection.accept(tuple, iss, now, syn.seg, any.conn);
+    const options = remoteAddr >= IPV6_ID_BASE ? this.#v6(any.conn) : any.conn;
+    const conn = TcpConnection.accept(tuple, iss, now, syn.seg, options);
     const h = this.#insert(conn, -1);
     h.owner = owner;
     this.stats.passiveOpens++;
     this.service(h);
     return h;
+  }
+
+  /** Hold an IPv6 address id other than our own (a table entry or a held SYN refers to it). */
+  #ref6(addr: number): void {
+    if (addr > IPV6_ID_BASE) this.#peers?.ref(addr);
+  }
+
+  /** Let go of what #ref6 held; the id is freed when nothing else refers to it. */
+  #unref6(addr: number): void {
+    if (addr > IPV6_ID_BASE) this.#peers?.unref(addr);
+  }
+
+  /**
+   * A held IPv6 SYN answered with ICMPv6 destination unreachable from our address, quoting the
+   * SYN (its header without options): ICMPv4's host unreachable is ICMPv6's address unreachable
+   * (code 3), net unreachable is no route (code 0), as Linux maps them back to EHOSTUNREACH and
+   * ENETUNREACH.
+   */
+  #unreachable6(syn: HeldSyn<TcpHandle>, code: number): void {
+    const icmp6 = this.stack.icmp6;
+    if (icmp6 === null) return;
+    const src = this.addressBytes(syn.remoteAddr);
+    const dst = this.addressBytes(syn.localAddr);
+    const packet = new Uint8Array(IPV6_HEADER_LEN + 20);
+    const seg: TcpRepr = {
+      ...syn.seg,
+      options: {
+        ...syn.seg.options,
+        mss: null,
+        windowScale: null,
+        sackPermitted: false,
+        timestamp: null,
+      },
+      payload: new Uint8Array(0),
+    };
+    emitTcp6(packet.subarray(IPV6_HEADER_LEN), seg, src, dst);
+    Ipv6View.emit(packet, {
+      src,
+      dst,
+      nextHeader: Ipv6Next.Tcp,
+      hopLimit: 64,
+      trafficClass: 0,
+      payloadLength: 20,
+    });
+    icmp6.sendUnreachable(
+      code === UnreachCode.Net ? Unreach6Code.NoRoute : Unreach6Code.Address,
+      {
+        src: packet.subarray(8, 24),
+        dst: packet.subarray(24, 40),
+        protocol: Ipv6Next.Tcp,
+        hopLimit: 64,
+        tos: 0,
+        multicast: false,
+        reassembled: false,
+        csumTrusted: false,
+        packet,
+        protocolFieldAt: 6,
+        payload: packet.subarray(IPV6_HEADER_LEN),
+      },
+      this.stack.now(),
+    );
   }
 
   /** A segment to another address (the wildcard listener's) that matched no connection. */
@@ -775,6 +846,9 @@ export class TcpLayer {
     }
     const syn = any.held.hold(seg, src, dst, now);
     if (syn === null) return;
+    // An IPv6 SYN's address ids stay while it is held (released by the sink's `released`).
+    this.#ref6(src);
+    this.#ref6(dst);
     try {
       any.owner.syn(syn);
     } catch (err) {
@@ -864,17 +938,21 @@ export class TcpLayer {
    * A checked, parsed segment over IPv6 from `src` (16 bytes, valid during the call) to our IPv6
    * address: the source gets its id and the segment goes the IPv4 way from there.
    */
-  input6(seg: TcpRepr, src: Uint8Array, now: number): void {
+  input6(seg: TcpRepr, src: Uint8Array, dst: Uint8Array, now: number): void {
     const peers = this.#peers;
     if (this.#closed || peers === null) return;
     const id = peers.intern(src);
-    if (id < 0) {
+    // Our own address is IPV6_ID_BASE; another (a relay's, acceptAnyDestination) gets an id too.
+    const to = id < 0 ? -1 : peers.intern(dst);
+    if (to < 0) {
       this.stats.ipv6PeersFull++;
+      if (id >= 0) peers.releaseIfUnused(id);
       return;
     }
-    this.input(seg, id, IPV6_ID_BASE, now);
+    this.input(seg, id, to, now);
     // A segment that made nothing (a reset, a cookie SYN-ACK, a drop) holds no id.
     peers.releaseIfUnused(id);
+    peers.releaseIfUnused(to);
   }
 
   /** A checked, parsed segment from `src` to `dst` (one of our addresses). */
@@ -888,7 +966,7 @@ export class TcpLayer {
       return;
     }
     if (h !== undefined && !this.#timeWaitInput(h, seg, now)) return;
-    if (this.#any !== null && dst !== this.stack.addr && dst < IPV6_ID_BASE) {
+    if (this.#any !== null && dst !== this.stack.addr && dst !== IPV6_ID_BASE) {
       this.#anyInput(seg, src, dst, now);
       return;
     }
@@ -1203,6 +1281,7 @@ export class TcpLayer {
     byRemote.set(remoteKey(conn.remoteAddr, conn.remotePort), h);
     this.#count++;
     if (conn.remoteAddr >= IPV6_ID_BASE) this.#peers?.ref(conn.remoteAddr);
+    this.#ref6(conn.localAddr); // a relayed connection's (the address its client dialled)
     const log = this.stack.logger;
     if (log.isLevelEnabled('debug')) {
       log.debug(
@@ -1246,6 +1325,7 @@ export class TcpLayer {
     }
     // The peer's IPv6 id goes last: the rows above still format its address.
     if (released && conn.remoteAddr >= IPV6_ID_BASE) this.#peers?.unref(conn.remoteAddr);
+    if (released) this.#unref6(conn.localAddr);
   }
 
   /** Tell the onConnectionGone watchers a connection's final row. */
@@ -1331,6 +1411,7 @@ export class TcpLayer {
     if (this.#goneWatchers.size > 0) this.#tellGone(e.finalRow ?? timeWaitRow(e, this.#endpoint));
     e.finalRow = null;
     if (released && e.remoteAddr >= IPV6_ID_BASE) this.#peers?.unref(e.remoteAddr);
+    if (released) this.#unref6(e.localAddr);
   }
 
   /** The expiry queue's deadline: forget the entries whose 2·MSL is over, oldest first. */
