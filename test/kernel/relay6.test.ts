@@ -177,6 +177,39 @@ kernelDescribe('tunstack relay over IPv6', () => {
     expect(relayed.stderr).toMatch(/1 unreachable/);
   }, 90_000);
 
+  it('answers ICMPv6 address unreachable for an IPv6 host silent past --connect-timeout', async () => {
+    // A silent host inside EGRESS: fd09:7::/64 via a neighbour whose MAC nobody has, on a veth
+    // pair whose both ends are in EGRESS (the SYNs die at v1; nothing leaves the namespace).
+    await netns.ip(egress, ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+    try {
+      await netns.ip(egress, ['-6', 'addr', 'add', 'fd08::1/64', 'dev', 'v0', 'nodad']);
+      await netns.ip(egress, ['link', 'set', 'v0', 'up']);
+      await netns.ip(egress, ['link', 'set', 'v1', 'up']);
+      await netns.ip(egress, [
+        '-6',
+        'neigh',
+        'add',
+        'fd08::2',
+        'lladdr',
+        '02:00:00:00:00:01',
+        'dev',
+        'v0',
+        'nud',
+        'permanent',
+      ]);
+      await netns.ip(egress, ['-6', 'route', 'add', 'fd09:7::/64', 'via', 'fd08::2', 'dev', 'v0']);
+      const r = await relay(egress, ['curl', '-sS', '-m', '30', 'http://[fd09:7::7]/'], 60_000, [
+        '--connect-timeout',
+        '1500',
+      ]);
+      // curl hears the ICMPv6 error (code 3, EHOSTUNREACH): exit 7, not its own -m timeout's 28.
+      expect(r.code).toBe(7);
+      expect(r.stderr).toMatch(/1 unreachable/);
+    } finally {
+      await netns.ip(egress, ['link', 'del', 'v0']).catch(() => {});
+    }
+  }, 60_000);
+
   it('--no-ipv6 leaves the client IPv4 only', async () => {
     const r = await relay(
       egress,
