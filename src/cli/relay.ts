@@ -140,6 +140,11 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
     logger.warn({ mtu: o.mtu }, `IPv6 needs an MTU of at least ${IPV6_MIN_MTU}: IPv4 only`);
     o = { ...o, addr6: undefined, clientAddr6: undefined };
   }
+  if (o.addr6 !== undefined && !existsSync('/proc/sys/net/ipv6')) {
+    // A kernel booted with ipv6.disable=1: no namespace can have IPv6.
+    logger.warn('this kernel has no IPv6 (no /proc/sys/net/ipv6): IPv4 only');
+    o = { ...o, addr6: undefined, clientAddr6: undefined };
+  }
   try {
     checkAddresses6({ addr6: o.addr6, hostAddr6: o.clientAddr6 });
   } catch (err) {
