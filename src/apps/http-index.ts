@@ -21,8 +21,19 @@ export function hostPort(address: string | undefined, port: number | undefined):
  * listener) is the IPv4 connection it stands for in stack.connections().
  */
 export function rowEndpoint(address: string | undefined, port: number | undefined): string {
+  return hostPort(unmapped(address), port);
+}
+
+/** '10.0.0.1' for '::ffff:10.0.0.1' (an IPv4 peer of a '::' listener), else `address`. */
+function unmapped(address: string | undefined): string | undefined {
   const m = address === undefined ? null : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return hostPort(m === null ? address : m[1], port);
+  return m === null ? address : m[1];
+}
+
+/** The host of a URL to our address: IPv4 as itself (mapped or not), IPv6 in brackets. */
+function urlHost(address: string | undefined): string {
+  const a = unmapped(address) ?? 'localhost';
+  return a.includes(':') ? `[${a}]` : a;
 }
 
 /** Row fields already on the page's "you are ..., this is ..." line. */
@@ -69,13 +80,13 @@ function connectionFields(row: ConnectionRow): [string, string][] {
 export function textIndexPage(name: string, socket: StreamSocket, row: ConnectionRow): string {
   const lines = [
     `${name}: a userspace TCP/IP stack in TypeScript`,
-    `you are ${hostPort(socket.remoteAddress, socket.remotePort)}, this is ${hostPort(socket.localAddress, socket.localPort)}`,
+    `you are ${rowEndpoint(socket.remoteAddress, socket.remotePort)}, this is ${rowEndpoint(socket.localAddress, socket.localPort)}`,
   ];
   if (row !== undefined) {
     const shown = connectionFields(row).map(([k, v]) => `${k}=${v}`);
     lines.push(`connection: ${shown.join(' ')}`);
   }
-  const here = socket.localAddress ?? 'localhost';
+  const here = urlHost(socket.localAddress);
   lines.push(
     '',
     'try: /bytes/N (N bytes), POST /upload (length and sha256 of the body)',
@@ -87,7 +98,7 @@ export function textIndexPage(name: string, socket: StreamSocket, row: Connectio
 
 /** The HTML page: for a browser. */
 export function htmlIndexPage(name: string, socket: StreamSocket, row: ConnectionRow): string {
-  const here = socket.localAddress ?? 'localhost';
+  const here = urlHost(socket.localAddress);
   const styles = `http://${here}:${STYLES_PORT}/`;
   const fields = connectionFields(row);
   const table =
@@ -109,8 +120,8 @@ pre { background: #f4f4f4; padding: 0.5rem; overflow-x: auto; }
 </head>
 <body>
 <h1>${esc(name)}</h1>
-<p>A userspace TCP/IP stack in TypeScript. You are <code>${esc(hostPort(socket.remoteAddress, socket.remotePort))}</code>,
-this is <code>${esc(hostPort(socket.localAddress, socket.localPort))}</code>.</p>
+<p>A userspace TCP/IP stack in TypeScript. You are <code>${esc(rowEndpoint(socket.remoteAddress, socket.remotePort))}</code>,
+this is <code>${esc(rowEndpoint(socket.localAddress, socket.localPort))}</code>.</p>
 ${fields.length === 0 ? '' : '<h2>This connection</h2>\n'}${table}
 <h2>Try</h2>
 <ul>

@@ -454,10 +454,13 @@ export function tryCommands(o: UpOptions): { cmd: string; what: string }[] {
       : [
           {
             cmd: inNs(`ping -6 ${o.addr6}`),
-            what: 'ICMPv6 echo (UDP too; TCP over IPv6: not yet)',
+            what: 'ICMPv6 echo',
           },
         ]),
     { cmd: inNs(`curl http://${o.addr}/`), what: 'the connection your request came on' },
+    ...(o.addr6 === undefined
+      ? []
+      : [{ cmd: inNs(`curl -6 http://[${o.addr6}]/`), what: 'the same over IPv6' }]),
   ];
   if (o.apps.includes('styles')) {
     out.push({

@@ -96,10 +96,11 @@ kernelDescribe('tunstack up for a person: log formats and the / page', () => {
       expect(up.raw[at]).toBe(
         `ready: stack 10.0.0.2 and fd00::2 on tun0 in netns ${ns} (host side 10.0.0.1/24, fd00::1/64)`,
       );
-      const block = up.raw.slice(at, at + 7).join('\n');
+      const block = up.raw.slice(at, at + 8).join('\n');
       expect(block).toContain(`ip netns exec ${ns} ping 10.0.0.2`);
       expect(block).toContain(`ip netns exec ${ns} ping -6 fd00::2`);
       expect(block).toContain(`ip netns exec ${ns} curl http://10.0.0.2/`);
+      expect(block).toContain(`ip netns exec ${ns} curl -6 http://[fd00::2]/`);
       expect(block).toContain('http://10.0.0.2:8080/');
       expect(block).toContain(`tunstack ss -i --netns ${ns}`);
       // Before it, the log as a person reads it: "[time] LEVEL: message {fields}", a line each.

@@ -1,7 +1,8 @@
 /**
  * `tunstack up` dual-stack (issue 12, phase 1): by default the device has fd00::1/64 beside
  * 10.0.0.1/24 and the stack answers ping -6 at fd00::2; --no-ipv6 leaves IPv6 disabled on the
- * device, as before. Each run in a namespace of its own, removed at the end.
+ * device, as before; its http and echo apps answer IPv6 clients (phase 2). Each run in a namespace
+ * of its own, removed at the end.
  */
 import { expect, it } from 'vitest';
 import * as netns from '../../src/link/netns.ts';
@@ -66,6 +67,36 @@ kernelDescribe('tunstack up: dual stack', () => {
     }
   });
 
+  it('its http and echo apps serve IPv6 clients: curl -6 http://[fd00::2]/ and socat to [fd00::2]:7', async () => {
+    const ns = netns.uniqueName();
+    const up = startUp(['--netns', ns, '--apps', 'http,echo']);
+    try {
+      const ready = await readyRecord(up);
+      expect(ready.msg).toContain(`ip netns exec ${ns} curl -6 http://[fd00::2]/`);
+      const page = await netns.exec(
+        ns,
+        ['curl', '-6', '-sS', '--max-time', '20', 'http://[fd00::2]/'],
+        {
+          timeoutMs: 25_000,
+        },
+      );
+      expect(page.code, page.stderr).toBe(0);
+      expect(page.stdout).toMatch(/you are \[fd00::1\]:\d+, this is \[fd00::2\]:80\n/);
+      expect(page.stdout).toMatch(/connection: state=ESTABLISHED /);
+      const echo = await netns.exec(ns, ['socat', '-t', '5', '-', 'TCP6:[fd00::2]:7'], {
+        input: 'hello over IPv6\n',
+        timeoutMs: 20_000,
+      });
+      expect(echo.code, echo.stderr).toBe(0);
+      expect(echo.stdout).toBe('hello over IPv6\n');
+      up.child.kill('SIGTERM');
+      expect((await up.exited).code).toBe(0);
+    } finally {
+      up.child.kill('SIGKILL');
+      await netns.remove(ns);
+    }
+  }, 60_000);
+
   it('--no-ipv6: IPv6 stays disabled on the device and the ready line names IPv4 only', async () => {
     const ns = netns.uniqueName();
     const up = startUp(['--netns', ns, '--apps', '', '--no-ipv6']);
@@ -82,4 +113,4 @@ kernelDescribe('tunstack up: dual stack', () => {
       await netns.remove(ns);
     }
   });
-}, ['ping']);
+}, ['ping', 'curl', 'socat']);

@@ -79,6 +79,12 @@ describe('dual stack', () => {
       'ip netns exec tunstack ping -6 fd00::2',
     ]);
     expect(readyMessage(dual, 'tun0')).toContain('ip netns exec tunstack ping -6 fd00::2');
+    expect(cmds).toContain('ip netns exec tunstack curl -6 http://[fd00::2]/');
+    expect(
+      tryCommands(base)
+        .map((t) => t.cmd)
+        .join(' '),
+    ).not.toContain('curl -6');
   });
 
   it('checks --addr6 and --host-addr6', () => {
