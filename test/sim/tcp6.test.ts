@@ -121,6 +121,23 @@ describe('TCP over IPv6 through stack.net', () => {
     await server.close();
   });
 
+  it("talks to itself over IPv6: '::1' and fd00::2 loop back inside the stack", async () => {
+    const { clock, server, client } = pair6();
+    const { server: srv, accepted } = echoServer(server);
+    const data = randomBytes(50_000, 4);
+    const a = roundTrip(server, '::1', data);
+    const b = roundTrip(server, 'fd00::2', data);
+    const [x, y] = await runFor(clock, Promise.all([a.done, b.done]));
+    expect(sha256(x)).toBe(sha256(data));
+    expect(sha256(y)).toBe(sha256(data));
+    expect(a.socket.remoteAddress).toBe('fd00::2');
+    expect(accepted.map((s) => s.remoteAddress)).toEqual(['fd00::2', 'fd00::2']);
+    expect(server.stats.link.loopbackPackets).toBeGreaterThan(0);
+    srv.close();
+    await client.close();
+    await server.close();
+  });
+
   it('refuses connect() to an IPv6 address on a stack without IPv6 (EAFNOSUPPORT)', async () => {
     const clock = new VirtualClock();
     const [la] = SimLink.pair(clock, { delayMs: 1 });

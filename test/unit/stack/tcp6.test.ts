@@ -3,6 +3,7 @@
  * IPv6 pseudo-header's checksum, the MSS from the IPv6 header, RSTs for closed ports, listeners'
  * families, SYN cookies over IPv6 addresses, and the bounded table of IPv6 peers.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createStack } from '../../../src/api/index.ts';
 import { VirtualClock } from '../../../src/stack/clock.ts';
@@ -172,5 +173,46 @@ describe('TCP over IPv6', () => {
         resolve();
       }),
     );
+  });
+
+  it('holds an IPv6 peer exactly while a connection refers to it, whatever arrives (fast-check)', () => {
+    const { clock, stack, send6 } = setup({ synCookies: 1, synBacklog: 4 });
+    stack.net.createServer((sock) => sock.on('error', () => {})).listen(80);
+    const sources = ['fd00::1', 'fd00::3', 'fd00::1:0:0:1', '2001:db8::9'].map(parseIpv6);
+    /** Peers the table refers to: the distinct IPv6 remote addresses of its rows. */
+    const referenced = () =>
+      new Set(
+        stack
+          .connections()
+          .filter((r) => r.remote.startsWith('['))
+          .map((r) => r.remote.slice(0, r.remote.lastIndexOf(':'))),
+      ).size;
+    const segment = fc.record({
+      src: fc.integer({ min: 0, max: sources.length - 1 }),
+      srcPort: fc.integer({ min: 40_000, max: 40_003 }),
+      dstPort: fc.constantFrom(80, 81),
+      control: fc.constantFrom('syn', 'none', 'fin', 'rst') as fc.Arbitrary<TcpRepr['control']>,
+      seq: fc.integer({ min: 0, max: 0xffff_ffff }),
+      ack: fc.option(fc.integer({ min: 0, max: 0xffff_ffff }), { nil: null }),
+      wait: fc.integer({ min: 0, max: 5_000 }),
+    });
+    let most = 0;
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 30 }), (segs) => {
+        for (const g of segs) {
+          send6({ ...g, options: { ...NO_OPTIONS, mss: 1440 } }, sources[g.src]);
+          clock.advance(g.wait);
+          expect(stack.tcp.ipv6Peers).toBe(referenced());
+          most = Math.max(most, stack.tcp.ipv6Peers);
+        }
+      }),
+      { numRuns: 200, seed: 6 },
+    );
+    expect(stack.stats.link.rxErrors).toBe(0);
+    expect(most).toBeGreaterThan(1); // connections were made from several peers at once
+    // Everything times out (handshakes, TIME_WAIT): no peer is left.
+    clock.advance(600_000);
+    expect(referenced()).toBe(0);
+    expect(stack.tcp.ipv6Peers).toBe(0);
   });
 });
