@@ -16,7 +16,7 @@
  * egress namespace of their own (`ip netns exec EGRESS tunstack relay …`); nothing in CI relays
  * from the root namespace.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -43,7 +43,7 @@ import {
   type Logger,
   type LogLevel,
 } from './logger.ts';
-import { claimNetns } from './owner.ts';
+import { openNetnsSession } from './netns-session.ts';
 import { attachSs } from './ss.ts';
 import { checkAddresses6, realLinkTcp } from './up.ts';
 
@@ -159,53 +159,12 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
   if (dns !== null && tryParseIpv4(dns) === null) throw new Error(`--dns: not IPv4: ${dns}`);
   if (dns === null) logger.warn('no IPv4 nameserver on this side: DNS through the relay is off');
 
-  const claim = await claimNetns(o.netns, { logger });
-  let createdNetns = false;
-  let removed = false;
-  let resolvConf: { file: string; dir: string | null } | null = null;
-  let controlSocket: string | null = null;
-  const onExit = () => {
-    if (resolvConf !== null) {
-      try {
-        unlinkSync(resolvConf.file);
-        if (resolvConf.dir !== null) rmdirSync(resolvConf.dir);
-      } catch {}
-    }
-    if (createdNetns && !removed) spawnSync('ip', ['netns', 'delete', o.netns]);
-    if (controlSocket !== null) {
-      try {
-        unlinkSync(controlSocket);
-      } catch {}
-    }
-    claim.release();
-  };
-  process.on('exit', onExit);
-  const undo: (() => Promise<void> | void)[] = [];
-  const runUndo = async () => {
-    for (const f of undo.reverse()) {
-      try {
-        await f();
-      } catch (err) {
-        logger.warn({ err }, 'cleanup step');
-      }
-    }
-    undo.length = 0;
-    if (createdNetns && !removed) {
-      await netns.remove(o.netns).catch((err) => logger.warn({ err }, 'removing namespace'));
-      removed = true;
-      logger.info({ netns: o.netns }, 'removed network namespace');
-    }
-    onExit();
-    process.off('exit', onExit);
-  };
+  // The namespace's lifecycle, shared with `up` (src/cli/netns-session.ts).
+  const session = await openNetnsSession(o.netns, { logger });
+  const undo = { push: session.defer };
+  const runUndo = () => session.close();
 
   try {
-    createdNetns = !(await netns.exists(o.netns));
-    if (createdNetns) {
-      claim.setCreated(true);
-      await netns.create(o.netns);
-      logger.info({ netns: o.netns }, 'created network namespace');
-    }
     const tun = await TunLink.open({
       name: o.dev,
       netns: o.netns,
@@ -230,7 +189,15 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
         tun.name,
       ]);
     }
-    if (dns !== null) resolvConf = writeResolvConf(o.netns, o.dnsAddr);
+    if (dns !== null) {
+      const conf = writeResolvConf(o.netns, o.dnsAddr);
+      if (conf !== null) {
+        session.atExit(() => {
+          unlinkSync(conf.file);
+          if (conf.dir !== null) rmdirSync(conf.dir);
+        });
+      }
+    }
 
     let link: Link = tun;
     if (o.pcap !== undefined) link = new PcapLink(link, o.pcap);
@@ -286,7 +253,8 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
         memory: process.memoryUsage(),
       }),
     });
-    controlSocket = ss.path;
+    const controlSocket = ss.path;
+    if (controlSocket !== null) session.atExit(() => unlinkSync(controlSocket));
     undo.push(() => ss.close());
     logger.info(
       {

@@ -18,7 +18,6 @@
  * namespace has no network of its own (only lo and TUN devices: `docker run --network none`), so
  * a host's root namespace — which always has a real interface — is still never touched.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -56,7 +55,7 @@ import {
   type Logger,
   type LogLevel,
 } from './logger.ts';
-import { claimNetns } from './owner.ts';
+import { openNetnsSession } from './netns-session.ts';
 import { attachSs } from './ss.ts';
 
 export interface UpOptions {
@@ -324,49 +323,11 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
   // FaultLink offers no offload: its faults are per packet (src/link/fault.ts).
   const offload = (o.offload ?? true) && impairment === undefined;
   if ((o.offload ?? true) && !offload) logger.info('offload off: --impair works per packet');
-  // The owner file beside the control socket (src/cli/owner.ts): refuses a second `up` for a
-  // live one's namespace, and reclaims what a killed run left (its namespace, its socket).
-  const claim = await claimNetns(o.netns, { inContainer: o.inContainer, logger });
-  let createdNetns = false;
-  let controlSocket: string | null = null;
-  // Safety net: if the process dies without an orderly close (a second Ctrl-C, an uncaught
-  // exception), still remove what we created, synchronously.
-  let removed = false;
-  const onExit = () => {
-    if (createdNetns && !removed) spawnSync('ip', ['netns', 'delete', o.netns]);
-    if (controlSocket !== null) {
-      try {
-        unlinkSync(controlSocket);
-      } catch {}
-    }
-    claim.release();
-  };
-  process.on('exit', onExit);
-  try {
-    createdNetns = !o.inContainer && !(await netns.exists(o.netns));
-    if (createdNetns) {
-      claim.setCreated(true); // before creating: a SIGKILL from here on is reclaimed next time
-      await netns.create(o.netns);
-      logger.info({ netns: o.netns }, 'created network namespace');
-    }
-  } catch (err) {
-    onExit();
-    process.off('exit', onExit);
-    throw err;
-  }
-
-  const undo: (() => Promise<void>)[] = [];
-  const runUndo = async () => {
-    for (const f of undo.reverse()) await f().catch((err) => logger.warn({ err }, 'cleanup step'));
-    undo.length = 0;
-    if (createdNetns && !removed) {
-      await netns.remove(o.netns).catch((err) => logger.warn({ err }, 'removing namespace'));
-      removed = true;
-      logger.info({ netns: o.netns }, 'removed network namespace');
-    }
-    claim.release();
-    process.off('exit', onExit);
-  };
+  // The namespace's lifecycle, shared with `relay` (src/cli/netns-session.ts): the owner file
+  // refuses a second `up` for a live one's namespace and reclaims what a killed run left.
+  const session = await openNetnsSession(o.netns, { inContainer: o.inContainer, logger });
+  const undo = { push: session.defer };
+  const runUndo = () => session.close();
 
   try {
     let tun: TunLink;
@@ -421,7 +382,8 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
       o.statsFile === undefined,
       { packets: packetsHandler(recorder) },
     );
-    controlSocket = ss.path;
+    const controlSocket = ss.path;
+    if (controlSocket !== null) session.atExit(() => unlinkSync(controlSocket));
     undo.push(() => ss.close());
 
     const stats = () => ({ stack: stack.stats, tun: tun.stats });
@@ -431,7 +393,7 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
       logger,
       stack,
       tun,
-      createdNetns,
+      createdNetns: session.created,
       stats,
       close: () => {
         closing ??= runUndo();
