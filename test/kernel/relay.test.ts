@@ -18,6 +18,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { controlPath, queryControl } from '../../src/cli/control.ts';
 import * as netns from '../../src/link/netns.ts';
 import { kernelDescribe, waitFor } from './harness.ts';
+import { relayRunner } from './relay-run.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const SERVERS = fileURLToPath(new URL('./relay-servers.ts', import.meta.url));
@@ -38,71 +39,7 @@ async function waitForAsync(
   }
 }
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `ip netns exec EGRESS tunstack relay --netns CLIENT ARGS -- CMD`, as a child of its own. */
-function startRelay(egress: string, client: string, cmd: readonly string[], args: string[] = []) {
-  const child = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      egress,
-      process.execPath,
-      '--import',
-      'tsx',
-      MAIN,
-      'relay',
-      '--netns',
-      client,
-      '--dns',
-      SERVER,
-      '--log-level',
-      'warn',
-      ...args,
-      '--',
-      ...cmd,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const done = new Promise<Run>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, done };
-}
-
-/** Run a command through the relay and wait for it (bounded: killed after `timeoutMs`). */
-async function relay(
-  egress: string,
-  cmd: readonly string[],
-  timeoutMs = 60_000,
-  args: string[] = [],
-): Promise<Run> {
-  const client = netns.uniqueName();
-  const r = startRelay(egress, client, cmd, args);
-  const timer = setTimeout(() => r.child.kill('SIGKILL'), timeoutMs);
-  try {
-    const out = await r.done;
-    if (out.code !== 0) console.log(`[relay] ${cmd.join(' ')} → ${out.code}\n${out.stderr}`);
-    return out;
-  } finally {
-    clearTimeout(timer);
-    await netns.remove(client).catch(() => {});
-  }
-}
+const { startRelay, relay } = relayRunner(SERVER, 'relay');
 
 kernelDescribe('tunstack relay: a namespace networked through the stack', () => {
   let egress = '';

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { controlPath, queryControl } from '../../src/cli/control.ts';
 import * as netns from '../../src/link/netns.ts';
 import { kernelDescribe, waitFor } from './harness.ts';
+import { relayRunner } from './relay-run.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const SERVER6 = 'fd09::1';
@@ -46,70 +47,7 @@ u.on('message', (m, r) => u.send(m, r.port, r.address));
 u.bind(7, addr, up);
 `;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `ip netns exec EGRESS tunstack relay --netns CLIENT ARGS -- CMD`. */
-function startRelay(egress: string, client: string, cmd: readonly string[], args: string[] = []) {
-  const child = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      egress,
-      process.execPath,
-      '--import',
-      'tsx',
-      MAIN,
-      'relay',
-      '--netns',
-      client,
-      '--dns',
-      '10.9.0.53',
-      '--log-level',
-      'warn',
-      ...args,
-      '--',
-      ...cmd,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const done = new Promise<Run>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, done };
-}
-
-/** Run a command through the relay and wait for it (killed after `timeoutMs`). */
-async function relay(
-  egress: string,
-  cmd: readonly string[],
-  timeoutMs = 60_000,
-  args: string[] = [],
-): Promise<Run> {
-  const client = netns.uniqueName();
-  const r = startRelay(egress, client, cmd, args);
-  const timer = setTimeout(() => r.child.kill('SIGKILL'), timeoutMs);
-  try {
-    const out = await r.done;
-    if (out.code !== 0) console.log(`[relay6] ${cmd.join(' ')} → ${out.code}\n${out.stderr}`);
-    return out;
-  } finally {
-    clearTimeout(timer);
-    await netns.remove(client).catch(() => {});
-  }
-}
+const { startRelay, relay } = relayRunner('10.9.0.53', 'relay6');
 
 kernelDescribe('tunstack relay over IPv6', () => {
   let egress = '';
