@@ -30,6 +30,14 @@ export interface UdpRepr {
   payload: Uint8Array;
 }
 
+/** The datagram as its Length field says, if that fits the buffer (either family). */
+function datagram(buf: Uint8Array): Uint8Array | ParseError<UdpParseReason> {
+  if (buf.length < UDP_HEADER_LEN) return ParseError.of('truncated');
+  const len = get16(buf, LENGTH);
+  if (len < UDP_HEADER_LEN || len > buf.length) return ParseError.of('bad-length');
+  return buf.subarray(0, len);
+}
+
 /** A checked UDP datagram: length field within the buffer, checksum correct or absent. */
 export class UdpView {
   private constructor(private readonly buf: Uint8Array) {}
@@ -44,12 +52,12 @@ export class UdpView {
     dst: number,
     verifyChecksum = true,
   ): UdpView | ParseError<UdpParseReason> {
-    if (buf.length < UDP_HEADER_LEN) return ParseError.of('truncated');
-    const len = get16(buf, LENGTH);
-    if (len < UDP_HEADER_LEN || len > buf.length) return ParseError.of('bad-length');
-    const view = buf.subarray(0, len);
+    const view = datagram(buf);
+    if (view instanceof ParseError) return view;
     // verifyChecksum false: the link vouched for the bytes (checksum offload, a partial sum).
-    if (verifyChecksum && get16(buf, CHECKSUM) !== 0) {
+    // A zero checksum is "none" over IPv4 (RFC 768).
+    if (verifyChecksum && get16(view, CHECKSUM) !== 0) {
+      const len = view.length;
       const sum = onesSum(view, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Udp, len));
       if (sum !== 0xffff) return ParseError.of('bad-checksum');
     }
@@ -67,12 +75,11 @@ export class UdpView {
     dst: Uint8Array,
     verifyChecksum = true,
   ): UdpView | ParseError<UdpParseReason> {
-    if (buf.length < UDP_HEADER_LEN) return ParseError.of('truncated');
-    const len = get16(buf, LENGTH);
-    if (len < UDP_HEADER_LEN || len > buf.length) return ParseError.of('bad-length');
-    const view = buf.subarray(0, len);
+    const view = datagram(buf);
+    if (view instanceof ParseError) return view;
     if (verifyChecksum) {
-      if (get16(buf, CHECKSUM) === 0) return ParseError.of('bad-checksum');
+      if (get16(view, CHECKSUM) === 0) return ParseError.of('bad-checksum');
+      const len = view.length;
       const sum = onesSum(view, 0, len, pseudoHeaderSum6(src, dst, IpProtocol.Udp, len));
       if (sum !== 0xffff) return ParseError.of('bad-checksum');
     }
