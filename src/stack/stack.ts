@@ -531,19 +531,8 @@ export class Stack {
       handler.input(d, now);
       return;
     }
-    const view = TcpView.check(d.payload, d.src, d.dst, !d.csumTrusted);
-    if (view instanceof ParseError) {
-      tcp.drops[view.reason as TcpDropReason]++;
-      return;
-    }
-    const seg = parseTcp(view);
-    if (seg instanceof ParseError) {
-      tcp.drops[seg.reason as TcpDropReason]++;
-      return;
-    }
-    // The IP header's ECN field goes with the segment (RFC 3168 §5: a CE mark is TCP's to echo).
-    if ((d.tos & 3) !== 0) seg.ipEcn = d.tos & 3;
-    tcp.rxSegments++;
+    const seg = this.tcpSegment(TcpView.check(d.payload, d.src, d.dst, !d.csumTrusted), d.tos);
+    if (seg === null) return;
     if (this.tcpHandler === null) {
       tcp.rxUnhandled++; // no TCP yet: answer nothing
       if (this.logger.isLevelEnabled('debug')) {
@@ -557,22 +546,32 @@ export class Stack {
     this.tcpHandler.segment(seg, d.src, d.dst, now);
   }
 
-  /** A TCP segment over IPv6: checked over the IPv6 pseudo-header, then as IPv4's. */
-  private tcpInput6(d: Ip6Datagram, now: number): void {
+  /**
+   * A checked TCP header parsed into a segment carrying the IP header's ECN field (RFC 3168 §5:
+   * a CE mark is TCP's to echo), counted; null (and the drop counted) when either step failed.
+   */
+  private tcpSegment(view: TcpView | ParseError<string>, tos: number): TcpRepr | null {
     const tcp = this.stats.tcp;
-    const view = TcpView.check6(d.payload, d.src, d.dst, !d.csumTrusted);
     if (view instanceof ParseError) {
       tcp.drops[view.reason as TcpDropReason]++;
-      return;
+      return null;
     }
     const seg = parseTcp(view);
     if (seg instanceof ParseError) {
       tcp.drops[seg.reason as TcpDropReason]++;
-      return;
+      return null;
     }
-    // The Traffic Class's ECN bits, as IPv4's TOS (RFC 3168 §5, RFC 8200 §7).
-    if ((d.tos & 3) !== 0) seg.ipEcn = d.tos & 3;
+    if ((tos & 3) !== 0) seg.ipEcn = tos & 3;
     tcp.rxSegments++;
+    return seg;
+  }
+
+  /** A TCP segment over IPv6: checked over the IPv6 pseudo-header, then as IPv4's. */
+  private tcpInput6(d: Ip6Datagram, now: number): void {
+    const tcp = this.stats.tcp;
+    // The Traffic Class's ECN bits stand where IPv4's TOS does (RFC 8200 §7).
+    const seg = this.tcpSegment(TcpView.check6(d.payload, d.src, d.dst, !d.csumTrusted), d.tos);
+    if (seg === null) return;
     const handler = this.tcpHandler;
     if (handler === null || handler.segment6 === undefined) {
       tcp.rxUnhandled++;
