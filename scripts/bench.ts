@@ -5,7 +5,7 @@
  * Systems (scripts/bench/systems.ts): kernel (veth, kernel at both ends), bridge (kernel at both
  * ends, packets copied between two TUN devices by a small C process), tunstack (the stack serving
  * over TUN in its own process). Tests (scripts/bench/metrics.ts): bulk throughput with 1 and 4
- * flows both ways, 1-byte request/response latency percentiles, connections per second, memory
+ * flows both ways, over IPv4 and over IPv6 (the bulk6-* rows, with each system's IPv6/IPv4 ratio), 1-byte request/response latency percentiles, connections per second, memory
  * per idle connection with 10 000 held, ping RTT and flood loss, bulk throughput under 1, 5 and
  * 10 % loss each way (BPF on the client device's tcx hooks, scripts/bench-tools/tcploss.c, since
  * this kernel has no netem), and bulk throughput with 20 ms added each way, without loss and
@@ -61,6 +61,12 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 /** Every test: the main section's, then the relay section's (scripts/bench/relay.ts). */
 const ALL_TESTS: readonly Test[] = [...TESTS, ...RELAY_TESTS];
 
+/** What `--tests ipv6` stands for: each IPv6 row and the IPv4 row it is compared with. */
+const IPV6_TESTS: readonly string[] = TESTS.filter((t) => t.ipv6).flatMap((t) => [
+  t.name.replace(/^bulk6-/, 'bulk-'),
+  t.name,
+]);
+
 /** Does system `name` take part in `test`'s section? (kernel takes part in both.) */
 const takesPart = (name: SystemName, test: Test): boolean =>
   (test.relay ? RELAY_SYSTEMS : MAIN_SYSTEMS).includes(name);
@@ -75,7 +81,8 @@ const USAGE = `usage: npm run bench -- [options]
   --source SOURCE      server→kernel bytes: http (GET /bytes/N on 80, default) or chargen (19)
   --tests LIST         comma-separated subset of
                        ${ALL_TESTS.map((t) => t.name).join(',')}
-                       ('relay' stands for every relay-* test)
+                       ('relay' stands for every relay-* test; 'ipv6' for the bulk6-* tests
+                       and the IPv4 bulk-* rows their IPv6/IPv4 ratios are taken over)
   --rounds N           run every test N times per system and report the median
                        (default 3; 1 with --quick)
   --idle COUNT         idle connections to hold (default 10000; 300 with --quick)
@@ -136,7 +143,9 @@ function parseCli(argv: string[]): Cli {
   const testNames = values.tests
     ?.split(',')
     .map((t) => t.trim())
-    .flatMap((t) => (t === 'relay' ? RELAY_TESTS.map((x) => x.name) : [t]));
+    .flatMap((t) =>
+      t === 'relay' ? RELAY_TESTS.map((x) => x.name) : t === 'ipv6' ? IPV6_TESTS : [t],
+    );
   for (const t of testNames ?? []) {
     if (!ALL_TESTS.some((x) => x.name === t)) throw new Error(`unknown test ${t}\n${USAGE}`);
   }

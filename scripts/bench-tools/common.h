@@ -115,21 +115,44 @@ static inline void set_nodelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-static inline int parse_addr(const char *addr, int port, struct sockaddr_in *sa) {
-  memset(sa, 0, sizeof *sa);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, addr, &sa->sin_addr) == 1 ? 0 : -1;
+/*
+ * A socket address of either family: `--addr` may be IPv4 (10.0.0.2) or IPv6 (fd00::2), and
+ * every tool connects or listens with the family the address has.
+ */
+typedef struct {
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+  } u;
+  socklen_t len;
+} net_addr;
+
+static inline int parse_addr(const char *addr, int port, net_addr *a) {
+  memset(a, 0, sizeof *a);
+  if (inet_pton(AF_INET, addr, &a->u.in4.sin_addr) == 1) {
+    a->u.in4.sin_family = AF_INET;
+    a->u.in4.sin_port = htons((uint16_t)port);
+    a->len = sizeof a->u.in4;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, addr, &a->u.in6.sin6_addr) == 1) {
+    a->u.in6.sin6_family = AF_INET6;
+    a->u.in6.sin6_port = htons((uint16_t)port);
+    a->len = sizeof a->u.in6;
+    return 0;
+  }
+  return -1;
 }
 
 /*
  * Connect with a timeout; returns a blocking socket with send/receive timeouts of `io_ms`, or -1
  * with errno set (ETIMEDOUT when the handshake did not finish in `connect_ms`).
  */
-static inline int connect_timeout(const struct sockaddr_in *sa, int connect_ms, int io_ms) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+static inline int connect_timeout(const net_addr *a, int connect_ms, int io_ms) {
+  int fd = socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
-  if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
+  if (connect(fd, &a->u.sa, a->len) != 0) {
     if (errno != EINPROGRESS) goto fail;
     struct pollfd p = {fd, POLLOUT, 0};
     int r = poll(&p, 1, connect_ms);

@@ -26,7 +26,7 @@ struct flow {
   int error;   /* errno of a failed read/write, 0 if none */
 };
 
-static struct sockaddr_in server;
+static net_addr server;
 static int mode_send;
 static int use_http;
 static double seconds = 5;

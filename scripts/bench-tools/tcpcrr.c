@@ -13,7 +13,7 @@
 
 #define MAX_THREADS 32
 
-static struct sockaddr_in server;
+static net_addr server;
 static size_t size = 32;
 static uint64_t deadline;
 

@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
   parse_opts(argc, argv, opts, OPTS_LEN(opts),
              "tcpidle --addr A [--port P] [--count N] [--seconds T] [--in-flight F] "
              "[--rr-port P] [--rr-count R] [--rr-warmup W] [--rr-seconds S] [--hold-seconds H]");
-  struct sockaddr_in idle_sa, rr_sa;
+  net_addr idle_sa, rr_sa;
   if (!addr || count < 1 || count > 60000 || rr_count < 1 || rr_warmup < 0 || in_flight_max < 1 ||
       parse_addr(addr, port, &idle_sa) || parse_addr(addr, rr_port, &rr_sa))
     fail("bad arguments", EINVAL);
@@ -52,9 +52,9 @@ int main(int argc, char **argv) {
   struct epoll_event events[256];
   while ((started < count || in_flight > 0) && now_ns() < deadline) {
     while (started < count && in_flight < in_flight_max) {
-      int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      int fd = socket(idle_sa.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) fail("socket", errno);
-      if (connect(fd, (struct sockaddr *)&idle_sa, sizeof idle_sa) != 0 && errno != EINPROGRESS) {
+      if (connect(fd, &idle_sa.u.sa, idle_sa.len) != 0 && errno != EINPROGRESS) {
         if (!first_error) first_error = errno;
         close(fd);
         failed++;

@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
   };
   parse_opts(argc, argv, opts, OPTS_LEN(opts),
              "tcprr --addr A [--port P] [--count N] [--warmup W] [--seconds T] [--size B]");
-  struct sockaddr_in sa;
+  net_addr sa;
   if (!addr || count < 1 || size < 1 || size > 65536 || parse_addr(addr, port, &sa))
     fail("bad arguments", EINVAL);
   bound_lifetime(seconds + 10);

@@ -8,7 +8,8 @@
  *                   the RFC's 72-character lines, only the stream matters here)
  *   http    TCP 80  `GET /bytes/N` -> 200, Content-Length N, N bytes, then close
  *
- * Usage: tcpserve [--addr 0.0.0.0] [--max-seconds 600] [--cc NAME]
+ * Usage: tcpserve [--addr A] [--max-seconds 600] [--cc NAME]
+ * Without --addr it listens on :: for IPv4 and IPv6 clients alike (0.0.0.0 without IPv6).
  * --cc sets kernel TCP's congestion control (TCP_CONGESTION) on every socket.
  * Prints "ready" on stdout once all four listen.
  */
@@ -50,14 +51,25 @@ static void drop(int fd) {
   close(fd);
 }
 
+/*
+ * Listen on `addr`, or (no --addr) on `::` for both families (IPV6_V6ONLY off: IPv4 clients
+ * arrive as ::ffff:a.b.c.d), or on 0.0.0.0 where the kernel has no IPv6 (ipv6.disable=1).
+ */
 static int listen_on(const char *addr, int port, enum kind kind) {
-  struct sockaddr_in sa;
-  if (parse_addr(addr, port, &sa) != 0) fail("bad --addr", EINVAL);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
+  net_addr sa;
+  if (parse_addr(addr ? addr : "::", port, &sa) != 0) fail("bad --addr", EINVAL);
+  int fd = socket(sa.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 && !addr && errno == EAFNOSUPPORT) {
+    parse_addr("0.0.0.0", port, &sa);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
+  if (fd < 0) fail("socket", errno);
+  int one = 1, zero = 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (sa.u.sa.sa_family == AF_INET6 && !addr)
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   set_cc(fd, cc);
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) fail("bind", errno);
+  if (bind(fd, &sa.u.sa, sa.len) != 0) fail("bind", errno);
   if (listen(fd, 4096) != 0) fail("listen", errno);
   conns[fd] = calloc(1, sizeof(struct conn));
   conns[fd]->kind = kind;
@@ -188,7 +200,7 @@ static void on_http_readable(int fd, struct conn *c) {
 }
 
 int main(int argc, char **argv) {
-  const char *addr = "0.0.0.0";
+  const char *addr = NULL; /* both families */
   double max_seconds = 600;
   const struct opt opts[] = {
       {"--addr", OPT_STR, &addr},

@@ -1,6 +1,7 @@
 /**
  * What the bench measures, and how. Each test runs the kernel-side C tools (or ping) inside the
- * client namespace against the system's server at 10.0.0.2, and yields one or more metrics.
+ * client namespace against the system's server at 10.0.0.2 (the bulk6-* tests: at fd00::2, over
+ * IPv6), and yields one or more metrics.
  * Every test is bounded in count and in time; a test the system cannot serve yet yields 'n/a'
  * with the reason instead of a number.
  */
@@ -24,6 +25,11 @@ export interface MetricDef {
    * section's systems and printed in a table of its own; absent: the main section.
    */
   section?: 'relay';
+  /**
+   * The same measurement over IPv4, for a metric measured over IPv6 (the bulk6-* rows): the
+   * report prints each system's IPv6/IPv4 ratio in the same run (issue 12: within 10 %).
+   */
+  ipv4?: string;
 }
 
 export const METRICS = [
@@ -31,6 +37,34 @@ export const METRICS = [
   { id: 'bulk-up-4', label: 'bulk kernel→server, 4 flows', unit: 'bit/s', better: 'higher' },
   { id: 'bulk-down-1', label: 'bulk server→kernel, 1 flow', unit: 'bit/s', better: 'higher' },
   { id: 'bulk-down-4', label: 'bulk server→kernel, 4 flows', unit: 'bit/s', better: 'higher' },
+  {
+    id: 'bulk6-up-1',
+    label: 'IPv6 bulk kernel→server, 1 flow',
+    unit: 'bit/s',
+    better: 'higher',
+    ipv4: 'bulk-up-1',
+  },
+  {
+    id: 'bulk6-up-4',
+    label: 'IPv6 bulk kernel→server, 4 flows',
+    unit: 'bit/s',
+    better: 'higher',
+    ipv4: 'bulk-up-4',
+  },
+  {
+    id: 'bulk6-down-1',
+    label: 'IPv6 bulk server→kernel, 1 flow',
+    unit: 'bit/s',
+    better: 'higher',
+    ipv4: 'bulk-down-1',
+  },
+  {
+    id: 'bulk6-down-4',
+    label: 'IPv6 bulk server→kernel, 4 flows',
+    unit: 'bit/s',
+    better: 'higher',
+    ipv4: 'bulk-down-4',
+  },
   { id: 'loss-up-1', label: 'bulk kernel→server, 5% loss', unit: 'bit/s', better: 'higher' },
   { id: 'loss-down-1', label: 'bulk server→kernel, 5% loss', unit: 'bit/s', better: 'higher' },
   { id: 'loss1-up-1', label: 'bulk kernel→server, 1% loss', unit: 'bit/s', better: 'higher' },
@@ -171,6 +205,8 @@ export interface Test {
    * up as a client namespace given its network from an egress namespace (scripts/bench/relay.ts).
    */
   relay?: boolean;
+  /** A test over IPv6 (the bulk6-* rows; `--tests ipv6` stands for them). */
+  ipv6?: boolean;
   run(ctx: TestContext): Promise<Partial<Record<MetricId, Measurement>>>;
 }
 
@@ -182,8 +218,9 @@ export function num(json: Record<string, unknown>, key: string): number {
 }
 
 /**
- * Run a client tool in the client namespace against the server's `port`, bounded by the tool's
- * own `--seconds` plus `extraSeconds` (the driver kills it 20 s after that).
+ * Run a client tool in the client namespace against the server's `port` (at `addr`: the
+ * server's IPv4 address unless given), bounded by the tool's own `--seconds` plus
+ * `extraSeconds` (the driver kills it 20 s after that).
  */
 export function client(
   { ep, tools }: TestContext,
@@ -192,13 +229,14 @@ export function client(
   seconds: number,
   args: readonly string[],
   extraSeconds = 0,
+  addr = ep.serverAddr,
 ): Promise<ToolOutput> {
   return runTool(
     ep.clientNs,
     [
       tools.path(tool),
       '--addr',
-      ep.serverAddr,
+      addr,
       '--port',
       String(port),
       '--seconds',
@@ -217,10 +255,12 @@ const sourcePort = (o: BenchOptions): number => (o.source === 'http' ? 80 : 19);
 const bulkPorts = (direction: 'up' | 'down', o: BenchOptions): number[] =>
   direction === 'up' ? [9] : [sourcePort(o)];
 
+/** `addr`: where the server is (its IPv4 address unless given; bulk6Test: its IPv6 one). */
 async function bulk(
   ctx: TestContext,
   direction: 'up' | 'down',
   flows: number,
+  addr = ctx.ep.serverAddr,
 ): Promise<Measurement> {
   const { opts } = ctx;
   const drainSeconds = opts.drainSeconds;
@@ -241,6 +281,7 @@ async function bulk(
       ...(opts.kernelCc !== 'inherit' ? ['--cc', opts.kernelCc] : []),
     ],
     drainSeconds,
+    addr,
   );
   if (!out.ok) return na(out.why);
   const j = out.json;
@@ -349,6 +390,27 @@ const bulkTest = (direction: 'up' | 'down', flows: 1 | 4): Test => ({
   metrics: [`bulk-${direction}-${flows}`],
   ports: (o) => bulkPorts(direction, o),
   run: async (ctx) => ({ [`bulk-${direction}-${flows}`]: await bulk(ctx, direction, flows) }),
+});
+
+/**
+ * The same bulk transfer over IPv6, to the server's IPv6 address (fd00::2: the kernel systems'
+ * veth or TUN devices carry fd00::1/64 and fd00::2/64 beside the IPv4 addresses; `tunstack up`
+ * is dual-stack by default). Run right after its IPv4 row, so both see the same load.
+ */
+const bulk6Test = (direction: 'up' | 'down', flows: 1 | 4): Test => ({
+  name: `bulk6-${direction}-${flows}`,
+  metrics: [`bulk6-${direction}-${flows}`],
+  ipv6: true,
+  ports: (o) => bulkPorts(direction, o),
+  run: async (ctx) => {
+    const addr = ctx.ep.serverAddr6;
+    return {
+      [`bulk6-${direction}-${flows}`]:
+        addr === undefined
+          ? na(`no IPv6: ${ctx.ep.noIpv6 ?? 'the system has no IPv6 address'}`)
+          : await bulk(ctx, direction, flows, addr),
+    };
+  },
 });
 
 const lossTest = (direction: 'up' | 'down'): Test => ({
@@ -683,10 +745,15 @@ const pingTest: Test = {
 /** Every test, in the order run: ICMP first (it works before TCP does), then TCP. */
 export const TESTS: readonly Test[] = [
   pingTest,
+  // Each IPv6 row right after its IPv4 row: the pair sees the same load (the ratio is the point).
   bulkTest('up', 1),
+  bulk6Test('up', 1),
   bulkTest('up', 4),
+  bulk6Test('up', 4),
   bulkTest('down', 1),
+  bulk6Test('down', 1),
   bulkTest('down', 4),
+  bulk6Test('down', 4),
   rrTest,
   crrTest,
   idleTest,

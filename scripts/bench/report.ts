@@ -23,6 +23,11 @@ export interface Ratios {
   bridgeOverKernel: number | null;
   /** tunstack-plain/bridge: one MTU-sized packet per read()/write() on both sides of the TUN. */
   plainOverBridge: number | null;
+  /**
+   * A metric measured over IPv6 (MetricDef.ipv4): each system's value over its own IPv4 row's
+   * in the same run (issue 12's goal for tunstack: at least 0.90).
+   */
+  v6OverV4?: Partial<Record<SystemName, number | null>>;
 }
 
 /** The relay section's ratios (issue 13's goals: throughput ≥ slirp4netns's, rr ≤ 2× pasta's). */
@@ -90,6 +95,12 @@ export function computeRatios(systems: readonly SystemResult[]): Partial<Record<
       bridgeOverKernel: ratio(b, k),
       plainOverBridge: ratio(p, b),
     };
+    const v4 = (def as MetricDef).ipv4 as MetricId | undefined;
+    if (v4 !== undefined) {
+      out[def.id]!.v6OverV4 = Object.fromEntries(
+        MAIN_SYSTEMS.map((name) => [name, ratio(get(name, def.id), get(name, v4))]),
+      );
+    }
   }
   return out;
 }
@@ -161,7 +172,10 @@ const BETTER_MARK: Record<MetricDef['better'], string> = { higher: '↑', lower:
 function layout(rows: readonly string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const line = (row: readonly string[]): string =>
-    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
 }
 
@@ -198,6 +212,10 @@ function mainTable(result: BenchResult, ran: readonly MetricDef[]): string[] {
     ...(has('tunstack') ? ['tunstack/kernel', 'tunstack/bridge'] : []),
     ...(has('bridge') && has('kernel') ? ['bridge/kernel'] : []),
     ...(has('bridge') && has('tunstack-plain') ? ['plain/bridge'] : []),
+    // The IPv6 rows: each one over its IPv4 row, same system, same run.
+    ...(ran.some((d) => d.ipv4 !== undefined)
+      ? (['tunstack', 'kernel'] as const).filter(has).map((n) => `${n} v6/v4`)
+      : []),
   ];
   const rows: string[][] = [header];
   for (const def of ran) {
@@ -211,6 +229,9 @@ function mainTable(result: BenchResult, ran: readonly MetricDef[]): string[] {
     }
     if (header.includes('bridge/kernel')) row.push(formatRatio(r?.bridgeOverKernel ?? null));
     if (header.includes('plain/bridge')) row.push(formatRatio(r?.plainOverBridge ?? null));
+    for (const name of ['tunstack', 'kernel'] as const) {
+      if (header.includes(`${name} v6/v4`)) row.push(formatRatio(r?.v6OverV4?.[name] ?? null));
+    }
     rows.push(row);
   }
   return layout(rows);
@@ -276,6 +297,12 @@ export function renderTable(result: BenchResult): string {
     }
   }
   out.push('', '↑ higher is better, ↓ lower is better; ratios are plain quotients of the values');
+  if (ranMain.some((def) => def.ipv4 !== undefined)) {
+    out.push(
+      "IPv6 rows: the same transfer to fd00::2 from fd00::1; v6/v4: a system's IPv6 row over its " +
+        "IPv4 row in this run (issue 12's goal: tunstack's at least 0.90)",
+    );
+  }
   const delayMs = result.options.delayMs;
   if (ranMain.some((def) => def.id.startsWith('delay-')) && typeof delayMs === 'number') {
     out.push(
@@ -350,6 +377,19 @@ const PANELS: Panel[] = [
       { id: 'loss1-down-1', label: 'down, 1% loss' },
       { id: 'loss10-up-1', label: 'up, 10% loss' },
       { id: 'loss10-down-1', label: 'down, 10% loss' },
+    ],
+  },
+  {
+    title: 'Bulk throughput over IPv6 (higher is better)',
+    height: 260,
+    optional: true,
+    axisUnit: 'Mbit/s',
+    scale: 1e6,
+    metrics: [
+      { id: 'bulk6-up-1', label: 'up, 1 flow' },
+      { id: 'bulk6-up-4', label: 'up, 4 flows' },
+      { id: 'bulk6-down-1', label: 'down, 1 flow' },
+      { id: 'bulk6-down-4', label: 'down, 4 flows' },
     ],
   },
   {

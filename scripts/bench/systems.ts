@@ -1,6 +1,7 @@
 /**
  * The systems the bench measures, each reached from a 'client' namespace at 10.0.0.1 where the
- * same kernel-side C clients run; the server is always 10.0.0.2.
+ * same kernel-side C clients run; the server is always 10.0.0.2, and over IPv6 (the bulk6-*
+ * rows) fd00::2, the client fd00::1.
  *
  *   kernel    client ns ──veth──► server ns: kernel TCP + tcpserve          (kernel at both ends)
  *   bridge    client ns tun ◄─► tunbridge process ◄─► tun server ns: tcpserve
@@ -25,6 +26,10 @@ import { type Daemon, startDaemon, type Tools } from './tools.ts';
 export const CLIENT_ADDR = '10.0.0.1';
 export const SERVER_ADDR = '10.0.0.2';
 const PREFIX = 24;
+/** The same over IPv6: `tunstack up`'s defaults (--host-addr6 fd00::1/64, --addr6 fd00::2). */
+export const CLIENT_ADDR6 = 'fd00::1';
+export const SERVER_ADDR6 = 'fd00::2';
+const PREFIX6 = 64;
 
 export type SystemName =
   | 'kernel'
@@ -72,6 +77,10 @@ export interface Endpoint {
   /** Every namespace of the topology, client first (the loss test adjusts their devices). */
   namespaces: readonly string[];
   serverAddr: string;
+  /** The server's IPv6 address (the bulk6-* rows); absent: the system has no IPv6. */
+  serverAddr6?: string;
+  /** Why there is no serverAddr6. */
+  noIpv6?: string;
   /** The process that serves, e.g. `tcpserve (pid 1234)`. */
   server: string;
   /** Memory of the serving process now. */
@@ -99,6 +108,9 @@ export interface SystemOptions {
    */
   kernelCc?: string;
 }
+
+/** Why a system has no IPv6 address for the bulk6-* rows on this machine. */
+export const NO_KERNEL_IPV6 = 'this kernel has no IPv6 (no /proc/sys/net/ipv6)';
 
 /** Why the kernel system cannot take part in the delay rows. */
 export const KERNEL_NO_DELAY =
@@ -198,6 +210,29 @@ async function address(ns: string, dev: string, addr: string): Promise<void> {
   await netns.ip(ns, ['link', 'set', 'dev', dev, 'up']);
 }
 
+/** Does this kernel have IPv6 (no /proc/sys/net/ipv6 with ipv6.disable=1 or without it built)? */
+export async function kernelHasIpv6(): Promise<boolean> {
+  return stat('/proc/sys/net/ipv6').then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * `addr`/64 on `dev` (up already), without duplicate address detection (nodad, accept_dad=0):
+ * nobody else is on a veth pair or a TUN link, and DAD would hold the address tentative for a
+ * second. The bulk6-* rows reach the server this way.
+ */
+async function address6(ns: string, dev: string, addr: string): Promise<void> {
+  await netns.exec(ns, [
+    'sysctl',
+    '-qw',
+    `net.ipv6.conf.${dev}.disable_ipv6=0`,
+    `net.ipv6.conf.${dev}.accept_dad=0`,
+  ]);
+  await netns.ip(ns, ['-6', 'addr', 'add', `${addr}/${PREFIX6}`, 'dev', dev, 'nodad']);
+}
+
 export async function readRss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
@@ -222,11 +257,18 @@ export function startTcpserve(opts: SystemOptions, ns: string): Promise<Daemon> 
 }
 
 /** `ip netns exec` execs the command in place, so the daemon's pid is tcpserve's own. */
-function tcpserveEndpoint(clientNs: string, serverNs: string, server: Daemon): Endpoint {
+function tcpserveEndpoint(
+  clientNs: string,
+  serverNs: string,
+  server: Daemon,
+  ipv6: boolean,
+  whyNoIpv6 = NO_KERNEL_IPV6,
+): Endpoint {
   return {
     clientNs,
     namespaces: [clientNs, serverNs],
     serverAddr: SERVER_ADDR,
+    ...(ipv6 ? { serverAddr6: SERVER_ADDR6 } : { noIpv6: whyNoIpv6 }),
     server: `tcpserve (pid ${server.pid})`,
     sampleMemory: async () => ({
       rssBytes: await readRss(server.pid),
@@ -261,10 +303,23 @@ abstract class KernelServerSystem implements System {
     await this.link(client, server);
     await address(client, 'bench0', CLIENT_ADDR);
     await address(server, 'bench1', SERVER_ADDR);
+    // IPv6 beside IPv4 for the bulk6-* rows (tcpserve listens on :: for both families).
+    const delayed = (this.opts.delayMs ?? 0) > 0;
+    const ipv6 = !delayed && (await kernelHasIpv6());
+    if (ipv6) {
+      await address6(client, 'bench0', CLIENT_ADDR6);
+      await address6(server, 'bench1', SERVER_ADDR6);
+    }
     if ((this.opts.delayMs ?? 0) > 0) await deepenQueues([client, server]);
     const d = await startTcpserve(this.opts, server);
     this.res.daemons.push(d);
-    return tcpserveEndpoint(client, server, d);
+    return tcpserveEndpoint(
+      client,
+      server,
+      d,
+      ipv6,
+      delayed ? 'IPv6 rows have no delay' : undefined,
+    );
   }
 
   teardown(): Promise<void> {
@@ -419,6 +474,7 @@ export class TunstackSystem implements System {
       clientNs: client,
       namespaces: [client],
       serverAddr: SERVER_ADDR,
+      ...(await stackIpv6(help.stdout, client)),
       server: `tunstack up (pid ${stack.pid})`,
       sampleMemory: async () => {
         const rssBytes = await readRss(stack.pid);
@@ -436,6 +492,23 @@ export class TunstackSystem implements System {
   teardown(): Promise<void> {
     return this.res.release();
   }
+}
+
+/**
+ * The stack's IPv6 address for the bulk6-* rows: `up` is dual-stack by default (fd00::2, the
+ * device fd00::1/64) when its help offers --addr6 and the kernel has IPv6; `up` itself turns IPv6
+ * off where the device cannot have it, so the device is asked.
+ */
+async function stackIpv6(
+  help: string,
+  ns: string,
+): Promise<{ serverAddr6: string } | { noIpv6: string }> {
+  if (!/--addr6\b/.test(help)) return { noIpv6: '`tunstack up` has no --addr6' };
+  if (!(await kernelHasIpv6())) return { noIpv6: NO_KERNEL_IPV6 };
+  const addrs = await netns.ip(ns, ['-6', '-o', 'addr', 'show', 'scope', 'global']);
+  return addrs.includes(`${CLIENT_ADDR6}/${PREFIX6}`)
+    ? { serverAddr6: SERVER_ADDR6 }
+    : { noIpv6: `the device has no ${CLIENT_ADDR6}/${PREFIX6} (\`up\` started IPv4 only)` };
 }
 
 /** The services the bench talks to, by the names `up --apps` may know them by. */

@@ -2,7 +2,8 @@
  * Smoke test of `npm run bench -- --quick`: it runs to the end inside its own namespaces, removes
  * them, and produces numbers for the kernel and bridge systems, a table, a JSON file and an SVG
  * plot. How big the numbers are is the bench's business, not the test's. The tunstack system must
- * be present in the results, with numbers or with a reason for each 'n/a'.
+ * be present in the results, with numbers or with a reason for each 'n/a', and every system
+ * with numbers for the IPv6 rows (bulk6-*: the kernel's side over IPv6 to fd00::2).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -109,6 +110,25 @@ kernelDescribe('npm run bench -- --quick', () => {
       }
     }
     expect(result.ratios).toHaveProperty('bulk-up-1');
+  });
+
+  it('measures the IPv6 rows (bulk6-*) on every main system, with v6/v4 ratios', () => {
+    const ids = ['bulk6-up-1', 'bulk6-up-4', 'bulk6-down-1', 'bulk6-down-4'];
+    for (const name of ['kernel', 'bridge', 'tunstack', 'tunstack-plain']) {
+      const s = result.systems.find((x) => x.name === name);
+      for (const id of ids) {
+        const m = s?.metrics[id];
+        expect(m, `${name} ${id}: ${JSON.stringify(m)}`).toHaveProperty('value');
+        expect((m as { value: number }).value, `${name} ${id}`).toBeGreaterThan(0);
+      }
+    }
+    const ratios = result.ratios as Record<string, { v6OverV4?: Record<string, number | null> }>;
+    for (const id of ids) {
+      expect(ratios[id]?.v6OverV4?.tunstack, id).toBeGreaterThan(0);
+      expect(ratios[id]?.v6OverV4?.kernel, id).toBeGreaterThan(0);
+    }
+    expect(run.stdout).toMatch(/^IPv6 bulk kernel→server, 1 flow ↑ /m);
+    expect(run.stdout).toMatch(/\stunstack v6\/v4\s+kernel v6\/v4$/m);
   });
 
   it('writes an SVG plot beside the JSON', async () => {

@@ -427,3 +427,69 @@ describe('socketSlabBytes', () => {
     expect(await socketSlabBytes(slabinfo)).toBe(125 * 2368 + 418 * 128 + 308 * 832 + 1451 * 192);
   });
 });
+
+describe('the IPv6 rows', () => {
+  const systems = [
+    system('kernel', { 'bulk-up-1': { value: 2e10 }, 'bulk6-up-1': { value: 1.8e10 } }),
+    system('bridge', { 'bulk-up-1': { value: 2e9 }, 'bulk6-up-1': { na: 'no IPv6: why' } }),
+    system('tunstack', { 'bulk-up-1': { value: 4e9 }, 'bulk6-up-1': { value: 3.8e9 } }),
+    system('tunstack-plain', { 'bulk-up-1': { value: 1e9 } }),
+  ];
+
+  it('name the IPv4 row each one is compared with, and every IPv6 row has one', () => {
+    const v6 = METRICS.filter((d) => 'ipv4' in d);
+    expect(v6.map((d) => d.id)).toEqual([
+      'bulk6-up-1',
+      'bulk6-up-4',
+      'bulk6-down-1',
+      'bulk6-down-4',
+    ]);
+    for (const d of v6) {
+      const v4 = METRICS.find((x) => x.id === (d as { ipv4: string }).ipv4);
+      expect(v4, d.id).toBeDefined();
+      expect(v4!.unit).toBe(d.unit);
+      // Printed right after the IPv4 rows of the same kind, as the tests run.
+      expect(METRICS.indexOf(d)).toBeGreaterThan(METRICS.findIndex((x) => x.id === 'bulk-down-4'));
+    }
+  });
+
+  it("divide each system's IPv6 value by its own IPv4 value in the same run", () => {
+    const r = computeRatios(systems);
+    expect(r['bulk6-up-1']?.v6OverV4).toEqual({
+      kernel: 0.9,
+      bridge: null,
+      tunstack: 0.95,
+      'tunstack-plain': null,
+    });
+    // Across systems as for any row: tunstack's IPv6 over the kernel's IPv6.
+    expect(r['bulk6-up-1']?.tunstackOverKernel).toBeCloseTo(3.8e9 / 1.8e10);
+    expect(r['bulk-up-1']?.v6OverV4).toBeUndefined();
+  });
+
+  it('print tunstack v6/v4 and kernel v6/v4 columns, filled on the IPv6 rows only', () => {
+    const lines = renderTable(result(systems)).split('\n');
+    expect(lines[0]).toMatch(/plain\/bridge\s+tunstack v6\/v4\s+kernel v6\/v4$/);
+    const v6 = lines.find((l) => l.startsWith('IPv6 bulk kernel→server, 1 flow ↑'));
+    expect(v6).toMatch(/3\.80 Gbit\/s\s+n\/a\s+0\.21×\s+\s+\s+0\.95×\s+0\.90×$/);
+    const v4 = lines.find((l) => l.startsWith('bulk kernel→server, 1 flow ↑'));
+    expect(v4).toMatch(/0\.50×$/); // plain/bridge ends it: no v6/v4 cells on an IPv4 row
+    expect(lines).toContain('bridge: n/a bulk6-up-1: no IPv6: why');
+    expect(lines.some((l) => l.startsWith('IPv6 rows: the same transfer to fd00::2'))).toBe(true);
+  });
+
+  it('leave the v6/v4 columns out of a run without them', () => {
+    const t = renderTable(result([system('tunstack', { 'bulk-up-1': { value: 1 } })]));
+    expect(t).not.toContain('v6/v4');
+    expect(t).not.toContain('IPv6 rows');
+  });
+
+  it('get a plot panel of their own when they ran', () => {
+    const title = 'Bulk throughput over IPv6';
+    expect(renderSvg(result([system('kernel', { 'bulk-up-1': { value: 1 } })]))).not.toContain(
+      title,
+    );
+    const svg = renderSvg(result(systems));
+    expect(svg).toContain(title);
+    expect(svg).toContain('<title>tunstack up, 1 flow: 3.8k Mbit/s</title>');
+  });
+});
