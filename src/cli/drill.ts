@@ -3,6 +3,7 @@
  *
  *   tunstack drill test/drill/*.pkt
  *   tunstack drill --profile linux --verbose test/drill/passive-open.pkt
+ *   tunstack drill --ip_version=ipv6 --target stack test/drill   # the same scripts over IPv6
  *
  * Each script runs on a fresh CoreTarget (src/drill/core-target.ts): no TUN, no real clock, so a
  * script that takes minutes of TCP time finishes in milliseconds and always the same way. Prints
@@ -16,6 +17,7 @@ import { CoreTarget } from '../drill/core-target.ts';
 import { PROFILE_NAMES, type ProfileName } from '../drill/profiles.ts';
 import { type DrillResult, formatFailure, runSource } from '../drill/run.ts';
 import { StackTarget } from '../drill/stack-target.ts';
+import { IP_VERSIONS, type IpVersion } from '../drill/target.ts';
 import type { CliCommand } from './command.ts';
 
 export interface DrillCliOptions {
@@ -28,6 +30,10 @@ export interface DrillCliOptions {
   strictEnd: boolean;
   /** Print every event as it runs. */
   trace?: boolean;
+  /** packetdrill's --ip_version (commander keeps the underscore): ipv4 by default. */
+  ip_version?: IpVersion;
+  /** The link MTU (default 1500, 1520 over IPv6 as packetdrill's run_all.py: MSS 1460 in both). */
+  mtu?: number;
 }
 
 export interface DrillFileResult {
@@ -80,10 +86,8 @@ async function runDrillFile(file: string, o: DrillCliOptions): Promise<DrillFile
     };
   }
   if (o.trace) process.stdout.write(`${file}\n`);
-  const target =
-    o.target === 'stack'
-      ? new StackTarget({ profile: o.profile })
-      : new CoreTarget({ profile: o.profile });
+  const t = { profile: o.profile, ipVersion: o.ip_version, mtu: o.mtu };
+  const target = o.target === 'stack' ? new StackTarget(t) : new CoreTarget(t);
   return {
     file,
     result: await runSource(src, target, {
@@ -109,6 +113,22 @@ export function drillReport(results: DrillFileResult[], verbose: boolean): strin
   return out.join('\n');
 }
 
+/** An IPv4 link carries 68 bytes at least (RFC 791), IPv6 1280 (RFC 8200 §5, checked below). */
+function mtuOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 68 || n > 65535)
+    throw new InvalidArgumentError('a whole number of bytes from 68 to 65535');
+  return n;
+}
+
+/** Why these options cannot run, or null. */
+export function drillOptionsProblem(o: DrillCliOptions): string | null {
+  const v6 = o.ip_version !== undefined && o.ip_version !== 'ipv4';
+  if (v6 && o.mtu !== undefined && o.mtu < 1280)
+    return `--ip_version=${o.ip_version} needs --mtu of at least 1280 (RFC 8200 §5), not ${o.mtu}`;
+  return null;
+}
+
 function toleranceUsecs(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number of µs ≥ 0');
@@ -132,6 +152,16 @@ export const drillCommand: CliCommand = {
           .choices(['core', 'stack'])
           .default('core'),
       )
+      .addOption(
+        new Option('--ip_version <version>', 'the packets’ family, as packetdrill’s flag')
+          .choices(IP_VERSIONS)
+          .default('ipv4'),
+      )
+      .option(
+        '--mtu <bytes>',
+        'link MTU (default 1500; 1520 over IPv6, so that the MSS is 1460 in both)',
+        mtuOption,
+      )
       .option(
         '--tolerance-usecs <n>',
         'timing tolerance (default: the script’s, else 4000)',
@@ -143,7 +173,9 @@ export const drillCommand: CliCommand = {
       )
       .option('--trace', 'print every segment and call as it happens', false)
       .option('-v, --verbose', 'print warnings of passing scripts too', false)
-      .action(async (files: string[], o: DrillCliOptions) => {
+      .action(async (files: string[], o: DrillCliOptions, cmd: Command) => {
+        const problem = drillOptionsProblem(o);
+        if (problem !== null) cmd.error(`error: ${problem}`);
         const results = await runDrillFiles(files, o);
         process.stdout.write(`${drillReport(results, o.verbose)}\n`);
         if (results.some((r) => !r.result.ok)) process.exitCode = 1;

@@ -13,6 +13,7 @@ import { resolveOptions, type TcpConnectionOptions } from '../tcp/options.ts';
 import { resetFor } from '../tcp/reply.ts';
 import { SynCookies } from '../tcp/syncookie.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
+import { drillAddresses, mssCap } from './addresses.ts';
 import {
   applyListenerSetting,
   applySetting,
@@ -28,10 +29,10 @@ import {
   SocketTable,
   SocketTarget,
 } from './sockets.ts';
-import type { DrillAddresses, Ms } from './target.ts';
+import type { DrillAddresses, IpVersion, Ms } from './target.ts';
 
-/** Our addresses in drill scripts: the stack is 10.0.0.2, the remote end 10.0.0.1. */
-export const DRILL_ADDRESSES: DrillAddresses = { local: 0x0a000002, remote: 0x0a000001 };
+/** Our addresses in drill scripts over IPv4: the stack is 10.0.0.2, the remote end 10.0.0.1. */
+export const DRILL_ADDRESSES: DrillAddresses = drillAddresses('ipv4');
 /** First local port for connect() (deterministic, where Linux picks at random). */
 const EPHEMERAL_BASE = 50000;
 /** The fixed RFC 6528 secret: ISNs are deterministic, given the time and the 4-tuple. */
@@ -44,6 +45,14 @@ export interface CoreTargetOptions {
   /** Extra connection options over the profile. */
   conn?: Partial<TcpConnectionOptions>;
   addresses?: DrillAddresses;
+  /**
+   * packetdrill's --ip_version (default ipv4). The core sees no IP header; over IPv6 its
+   * addresses are ids ≥ 2^32 with their 16 bytes behind them for ISNs and cookies, as in the
+   * stack, and the MSS is capped by the MTU less 60 bytes instead of 40.
+   */
+  ipVersion?: IpVersion;
+  /** The MTU the announced MSS must fit (default 1500, 1520 over IPv6: MSS 1460 in both). */
+  mtu?: number;
 }
 
 export class CoreTarget extends SocketTarget {
@@ -66,8 +75,21 @@ export class CoreTarget extends SocketTarget {
 
   constructor(o: CoreTargetOptions = {}) {
     super();
-    this.addresses = o.addresses ?? DRILL_ADDRESSES;
+    this.addresses = o.addresses ?? drillAddresses(o.ipVersion);
     this.options = resolveOptions({ ...PROFILES[o.profile ?? 'rfc'], ...o.conn });
+    const cap = mssCap(this.addresses.ipVersion, o.mtu);
+    if (this.options.mss > cap) this.options.mss = cap;
+    const { local, remote, local6, remote6 } = this.addresses;
+    if (local6 !== undefined && remote6 !== undefined) {
+      // The real 128-bit addresses behind the ids, for RFC 6528 ISNs and SYN cookies.
+      const bytes = (id: number): Uint8Array => {
+        if (id === local) return local6;
+        if (id === remote) return remote6;
+        throw new RangeError(`${id} is not a drill address`);
+      };
+      this.#isn.addressBytes = bytes;
+      this.#cookies.addressBytes = bytes;
+    }
     this.sockets = new SocketTable(this.#engine());
   }
 

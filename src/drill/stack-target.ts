@@ -1,8 +1,13 @@
 /**
- * A whole Stack (src/stack) as a DrillTarget: the script's segments go in as IPv4 packets through
+ * A whole Stack (src/stack) as a DrillTarget: the script's segments go in as IP packets through
  * the stack's link, and what the stack sends is parsed back from the bytes it writes. So a script
  * checks the wire codec (option layout, checksums), IP input and output, the TCP layer's demux
  * and timer queue, not only the core. Time is a VirtualClock that the runner moves.
+ *
+ * The packets are IPv4, or IPv6 under `ipVersion: 'ipv6'` (packetdrill's --ip_version): then the
+ * stack is dual-stack with the script's local address as its IPv6 one, listeners take both
+ * families as a Linux AF_INET6 socket on `::` does, and connect() goes to the remote's IPv6
+ * address. 'ipv4-mapped-ipv6' is the same dual-stack stack with IPv4 packets.
  *
  * Socket calls go through the same SocketTable as core-target.ts, over the TCP layer's
  * listen/connect and TcpHandle; per-socket options (TCP_MAXSEG, SO_RCVBUF, SO_SNDBUF) ride on
@@ -15,16 +20,23 @@ import { Stack } from '../stack/stack.ts';
 import type { TcpHandle, TcpOwner } from '../stack/tcp.ts';
 import { resolveOptions, type TcpConnectionOptions } from '../tcp/options.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
+import { formatIpv6 } from '../wire/ipv6.ts';
 import { ParseError } from '../wire/parse-error.ts';
-import { emitTcpPacket, parseTcpPacket } from '../wire/tcp-packet.ts';
+import {
+  emitTcpPacket,
+  emitTcpPacket6,
+  parseTcpPacket,
+  parseTcpPacket6,
+} from '../wire/tcp-packet.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
+import { DRILL_LOCAL6, defaultMtu, drillAddresses } from './addresses.ts';
 import {
   applyListenerSetting,
   applySetting,
   DEFAULT_LISTENER_SETTINGS,
   type ListenerSettings,
 } from './commands.ts';
-import { DRILL_ADDRESSES, DRILL_ISN_SECRET } from './core-target.ts';
+import { DRILL_ISN_SECRET } from './core-target.ts';
 import { describeConnection } from './format.ts';
 import { PROFILES, type ProfileName } from './profiles.ts';
 import {
@@ -34,15 +46,18 @@ import {
   SocketTable,
   SocketTarget,
 } from './sockets.ts';
-import type { DrillAddresses, Ms } from './target.ts';
+import type { DrillAddresses, IpVersion, Ms } from './target.ts';
 
-const MTU = 1500;
 /** Rounds of "retry blocked calls" after one input, call or timer. */
 const MAX_SETTLE_ROUNDS = 64;
 
 export interface StackTargetOptions {
   profile?: ProfileName;
   conn?: Partial<TcpConnectionOptions>;
+  /** packetdrill's --ip_version (default ipv4). */
+  ipVersion?: IpVersion;
+  /** The link's MTU (default 1500, 1520 over IPv6: MSS 1460 in both, as packetdrill's run_all.py). */
+  mtu?: number;
 }
 
 /**
@@ -50,23 +65,33 @@ export interface StackTargetOptions {
  * hands over ownership of the bytes), and script segments are delivered as received packets.
  */
 class DrillLink implements Link {
-  readonly mtu = MTU;
   rx: LinkReceiver | null = null;
   readonly out: Array<{ at: Ms; seg: TcpRepr }> = [];
-  /** Packets the stack sent that are not valid TCP/IPv4 (a stack bug if ever non-zero). */
+  /** Packets the stack sent that are not valid TCP/IPv4 or TCP/IPv6 (a stack bug if ever any). */
   readonly bad: string[] = [];
 
-  constructor(private readonly clock: VirtualClock) {}
+  constructor(
+    private readonly clock: VirtualClock,
+    readonly mtu: number,
+    /** The script's addresses: segments go in between them, in their family. */
+    private readonly addrs: DrillAddresses,
+  ) {}
 
   attach(rx: LinkReceiver): void {
     this.rx = rx;
   }
 
   send(packet: Uint8Array): void {
-    const p = parseTcpPacket(packet);
+    const v6 = packet.length > 0 && packet[0] >>> 4 === 6;
+    const p = v6 ? parseTcpPacket6(packet) : parseTcpPacket(packet);
     if (p instanceof ParseError) {
-      // ICMP and UDP are not the script's business; anything else the stack sent is a bug.
+      // ICMP(v6) and UDP are not the script's business; anything else the stack sent is a bug.
       if (p.reason !== 'not-tcp') this.bad.push(p.reason);
+      return;
+    }
+    // A segment in the other family than the script's is a bug too (a reply to the wrong peer).
+    if (v6 !== (this.addrs.ipVersion === 'ipv6')) {
+      this.bad.push(`an IPv${v6 ? 6 : 4} segment in an ${this.addrs.ipVersion ?? 'ipv4'} run`);
       return;
     }
     this.out.push({ at: this.clock.now(), seg: { ...p.tcp, payload: p.tcp.payload.slice() } });
@@ -76,18 +101,23 @@ class DrillLink implements Link {
 
   async close(): Promise<void> {}
 
-  /** Deliver one segment from `src` to `dst` as an IPv4 packet. */
-  receive(seg: TcpRepr, src: number, dst: number): void {
-    this.rx?.packet(emitTcpPacket(seg, src, dst));
+  /** Deliver one segment from the script's remote end to the stack, in the run's family. */
+  receive(seg: TcpRepr): void {
+    const { local, remote, local6, remote6 } = this.addrs;
+    const packet =
+      local6 !== undefined && remote6 !== undefined
+        ? emitTcpPacket6(seg, remote6, local6)
+        : emitTcpPacket(seg, remote, local);
+    this.rx?.packet(packet);
     this.rx?.batchEnd?.();
   }
 }
 
 export class StackTarget extends SocketTarget {
-  readonly addresses: DrillAddresses = DRILL_ADDRESSES;
+  readonly addresses: DrillAddresses;
   readonly options: TcpConnectionOptions;
   readonly clock = new VirtualClock(0);
-  readonly #link = new DrillLink(this.clock);
+  readonly #link: DrillLink;
   #stack: Stack | null = null;
   protected readonly sockets: SocketTable;
   /** tcp_syncookies and tcp_max_syn_backlog, as the script sets them: TCP layer options. */
@@ -95,6 +125,9 @@ export class StackTarget extends SocketTarget {
 
   constructor(o: StackTargetOptions = {}) {
     super();
+    const ipVersion = o.ipVersion ?? 'ipv4';
+    this.addresses = drillAddresses(ipVersion);
+    this.#link = new DrillLink(this.clock, o.mtu ?? defaultMtu(ipVersion), this.addresses);
     this.options = resolveOptions({ ...PROFILES[o.profile ?? 'rfc'], ...o.conn });
     this.sockets = new SocketTable(this.#engine());
   }
@@ -105,11 +138,16 @@ export class StackTarget extends SocketTarget {
   }
 
   #ensureStack(): Stack {
+    const { ipVersion, local6 } = this.addresses;
     this.#stack ??= new Stack({
       link: this.#link,
-      address: formatIpv4(this.addresses.local),
+      address: formatIpv4(ipVersion === 'ipv6' ? drillAddresses().local : this.addresses.local),
+      // Dual-stack unless the run is plain IPv4 (whose stack has no IPv6, as before).
+      ...(ipVersion === 'ipv4' || ipVersion === undefined
+        ? {}
+        : { address6: local6 === undefined ? DRILL_LOCAL6 : formatIpv6(local6) }),
       clock: this.clock,
-      mtu: MTU,
+      mtu: this.#link.mtu,
       tcp: {
         conn: this.options,
         isnSecret: DRILL_ISN_SECRET,
@@ -125,7 +163,7 @@ export class StackTarget extends SocketTarget {
   inject(seg: TcpRepr, now: Ms): void {
     this.moveTo(now);
     this.#ensureStack();
-    this.#link.receive(seg, this.addresses.remote, this.addresses.local);
+    this.#link.receive(seg);
     this.settle();
   }
 
@@ -223,13 +261,24 @@ export class StackTarget extends SocketTarget {
         remotePort,
         opts,
       ): ConnRef | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'ENOBUFS' => {
-        const h = this.stack.tcp.connect(
-          this.addresses.remote,
-          remotePort,
-          this.#owner(),
-          localPort ?? undefined,
-          opts,
-        );
+        const { remote, remote6 } = this.addresses;
+        const h =
+          remote6 === undefined
+            ? this.stack.tcp.connect(
+                remote,
+                remotePort,
+                this.#owner(),
+                localPort ?? undefined,
+                opts,
+              )
+            : this.stack.tcp.connect6(
+                remote6,
+                remotePort,
+                this.#owner(),
+                localPort ?? undefined,
+                opts,
+              );
+        if (h === 'EAFNOSUPPORT') return 'ENOBUFS'; // not reached: an IPv6 run's stack has IPv6
         if (typeof h === 'string') return h;
         if (opts.noDelay) h.setNoDelay(true);
         return { userCalls: h, core: h.conn };

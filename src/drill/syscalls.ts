@@ -3,6 +3,7 @@
  * against what the script expects (`= -1 ECONNREFUSED (Connection refused)`, `[0]`, revents).
  */
 import { tryParseIpv4 } from '../wire/ipv4.ts';
+import { tryParseIpv6 } from '../wire/ipv6.ts';
 import type { Expr, SyscallSpec } from './parse.ts';
 import { ERRNO, errnoName, pollFlags, SYMBOLS } from './symbols.ts';
 import type { DrillAddresses, SyscallRequest, SyscallResult } from './target.ts';
@@ -77,7 +78,11 @@ function ipv4(text: string): number {
   return tryParseIpv4(text) ?? bad(`bad IPv4 address ${text}`);
 }
 
-/** `{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("10.0.0.1")}` or `...`. */
+/**
+ * `{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("10.0.0.1")}` or `...`; an
+ * AF_INET6 one's `sin6_port` and `sin6_addr=inet6_addr("fd3d::1")` are read too. The sockets
+ * bind and connect by port (one address each way), so an IPv6 address is checked, not kept.
+ */
 function sockaddrOf(
   e: Expr | undefined,
   address: number,
@@ -87,7 +92,16 @@ function sockaddrOf(
   if (e.kind !== 'struct') return bad('expected a sockaddr or ...');
   for (const item of e.items) {
     if (item.kind !== 'assign') continue;
-    if (item.name === 'sin_port') port = intOf(item.value, 'sin_port');
+    if (item.name === 'sin_port' || item.name === 'sin6_port') port = intOf(item.value, item.name);
+    if (item.name === 'sin6_addr') {
+      const v = item.value;
+      const ok =
+        v.kind === 'call' &&
+        v.name === 'inet6_addr' &&
+        v.args[0]?.kind === 'string' &&
+        tryParseIpv6(v.args[0].value) !== null;
+      if (!ok) bad('expected sin6_addr=inet6_addr("an IPv6 address")');
+    }
     if (item.name === 'sin_addr') {
       const v = item.value;
       if (v.kind === 'call' && v.name === 'inet_addr' && v.args[0]?.kind === 'string')
@@ -124,9 +138,12 @@ export function decodeSyscall(
       const names = parts.map((p) => wordOf(p, 'type'));
       const type =
         names.find((n) => n !== 'SOCK_NONBLOCK' && n !== 'SOCK_CLOEXEC') ?? 'SOCK_STREAM';
+      // packetdrill over ipv6 or ipv4-mapped-ipv6 opens an AF_INET script's sockets as AF_INET6.
+      const domain = wordOf(a[0], 'domain');
+      const v6Socket = addrs.ipVersion !== undefined && addrs.ipVersion !== 'ipv4';
       return {
         name: 'socket',
-        domain: wordOf(a[0], 'domain'),
+        domain: v6Socket && domain === 'AF_INET' ? 'AF_INET6' : domain,
         type,
         protocol: wordOf(a[2], 'protocol'),
         nonblock: names.includes('SOCK_NONBLOCK'),

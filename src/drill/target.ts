@@ -14,12 +14,28 @@ import type { TcpRepr } from '../wire/tcp-repr.ts';
 /** Milliseconds of virtual time (fractions allowed), on the target's own clock. */
 export type Ms = number;
 
+/**
+ * packetdrill's --ip_version: the family of the packets (ipv4, ipv6) and of the sockets (AF_INET
+ * for ipv4; AF_INET6 for the others, whose ipv4-mapped-ipv6 still puts IPv4 packets on the wire).
+ */
+export type IpVersion = 'ipv4' | 'ipv4-mapped-ipv6' | 'ipv6';
+
+export const IP_VERSIONS: readonly IpVersion[] = ['ipv4', 'ipv4-mapped-ipv6', 'ipv6'];
+
 /** Addresses the scripts use (documented in test/drill/README.md). */
 export interface DrillAddresses {
-  /** The stack under test. */
+  /**
+   * The stack under test: an IPv4 address as its uint32, or over IPv6 the number the TCP core
+   * knows the address by (an id ≥ 2^32, src/tcp/address.ts).
+   */
   local: number;
-  /** The remote end the script plays. */
+  /** The remote end the script plays, likewise. */
   remote: number;
+  /** Absent: ipv4. */
+  ipVersion?: IpVersion;
+  /** The 16 bytes of `local` and `remote` when the packets are IPv6. */
+  local6?: Uint8Array;
+  remote6?: Uint8Array;
 }
 
 /** A socket call, decoded from the script into plain values; `fd`s are the script's numbers. */
