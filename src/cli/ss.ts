@@ -37,6 +37,9 @@ export interface SsRow {
   rto?: number;
   /** bytes */
   cwnd?: number;
+  /** The send MSS (bytes) and the path MTU to the peer, as ss's `mss:` and `pmtu:`. */
+  mss?: number;
+  pmtu?: number;
   retransmits?: number;
   recovery?: {
     timeouts: number;
@@ -116,6 +119,8 @@ function infoLine(r: SsRow): string {
   }
   if (r.rto !== undefined) parts.push(`rto:${r.rto}`);
   if (r.srtt !== undefined && r.srtt !== null) parts.push(`rtt:${r.srtt.toFixed(3)}`);
+  if (r.mss !== undefined) parts.push(`mss:${r.mss}`);
+  if (r.pmtu !== undefined) parts.push(`pmtu:${r.pmtu}`);
   if (r.cwnd !== undefined) parts.push(`cwnd:${r.cwnd}`);
   if (r.bytesSent !== undefined) parts.push(`bytes_sent:${r.bytesSent}`);
   if (r.bytesReceived !== undefined) parts.push(`bytes_received:${r.bytesReceived}`);

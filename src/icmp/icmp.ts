@@ -104,6 +104,11 @@ export interface IcmpErrorReport {
   dst: number;
   srcPort: number;
   dstPort: number;
+  /**
+   * The quoted transport header's bytes 4-7: TCP's sequence number, which RFC 5927 §4.1 checks
+   * against the connection's window before believing the message.
+   */
+  seq: number;
 }
 
 export type IcmpErrorHandler = (report: IcmpErrorReport) => void;
@@ -178,6 +183,7 @@ export class IcmpLayer {
       dst: get32(quote, 16),
       srcPort: get16(quote, hlen),
       dstPort: get16(quote, hlen + 2),
+      seq: get32(quote, hlen + 4),
     });
   }
 

@@ -9,7 +9,7 @@
 import type { Ip6Datagram } from '../ip/ipv6-input.ts';
 import { IP6_HEADER_ROOM, type Ip6Output } from '../ip/ipv6-output.ts';
 import { zeroCounts } from '../ip/stats.ts';
-import { get16, put16 } from '../wire/bytes.ts';
+import { get16, get32, put16 } from '../wire/bytes.ts';
 import { checksumAdjust } from '../wire/checksum.ts';
 import {
   emitIcmpv6,
@@ -98,14 +98,20 @@ const MAX_QUOTE = IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN;
  * (RFC 4443 §3.1: pass it to the upper layer).
  */
 export interface Icmp6ErrorReport {
-  /** Destination Unreachable code (Unreach6Code). */
+  /** Icmpv6Type.DestUnreachable, or PacketTooBig (RFC 8201; only to handlers that ask for it). */
+  type: number;
+  /** Destination Unreachable code (Unreach6Code); 0 for a Packet Too Big. */
   code: number;
+  /** A Packet Too Big's MTU, else 0. */
+  mtu: number;
   /** Who sent it, and the quoted packet's destination: copies, 16 bytes each. */
   reporter: Uint8Array;
   dst: Uint8Array;
   /** The ports from the quoted upper-layer header's first 4 bytes. */
   srcPort: number;
   dstPort: number;
+  /** Its bytes 4-7 (TCP's sequence number, RFC 5927 §4.1), or -1 when not quoted. */
+  seq: number;
 }
 
 export type Icmp6ErrorHandler = (report: Icmp6ErrorReport) => void;
@@ -122,6 +128,8 @@ export class Icmp6Layer {
   private readonly errors: TokenBucket;
   /** Upper layers that want to hear of Destination Unreachables about their packets. */
   private readonly errorHandlers = new Map<number, Icmp6ErrorHandler>();
+  /** Of those, the upper layers that take Packet Too Bigs as well. */
+  private readonly tooBigHandlers = new Set<number>();
   /** Set by whoever wants echo replies (a ping client). */
   onEchoReply: Echo6ReplyListener | null = null;
 
@@ -157,10 +165,11 @@ export class Icmp6Layer {
         return;
       case Icmpv6Type.DestUnreachable:
         stats.rxDestUnreachable++;
-        this.reportError(icmp.code, d.src, icmp.data);
+        this.reportError(Icmpv6Type.DestUnreachable, icmp.code, d.src, icmp.data, 0);
         return;
       case Icmpv6Type.PacketTooBig:
         stats.rxPacketTooBig++;
+        this.reportError(Icmpv6Type.PacketTooBig, 0, d.src, icmp.data, icmp.rest >>> 0);
         return;
       case Icmpv6Type.TimeExceeded:
         stats.rxTimeExceeded++;
@@ -174,19 +183,34 @@ export class Icmp6Layer {
     else stats.rxOther++;
   }
 
-  /** Hear about Destination Unreachables quoting our packets of upper-layer protocol `next`. */
-  setErrorHandler(next: number, handler: Icmp6ErrorHandler | null): void {
-    if (handler === null) this.errorHandlers.delete(next);
-    else this.errorHandlers.set(next, handler);
+  /**
+   * Hear about Destination Unreachables quoting our packets of upper-layer protocol `next`, and
+   * Packet Too Bigs too when `tooBig` (TCP's path MTU discovery, RFC 8201).
+   */
+  setErrorHandler(next: number, handler: Icmp6ErrorHandler | null, tooBig = false): void {
+    if (handler === null) {
+      this.errorHandlers.delete(next);
+      this.tooBigHandlers.delete(next);
+    } else {
+      this.errorHandlers.set(next, handler);
+      if (tooBig) this.tooBigHandlers.add(next);
+      else this.tooBigHandlers.delete(next);
+    }
   }
 
   /**
-   * Hand a Destination Unreachable to the upper layer whose packet it quotes: an IPv6 header
-   * from our address (anything else is not about our traffic, or forged), then the upper-layer
-   * header, behind the Fragment header of a first fragment (we send no other extension header),
-   * with at least the 4 bytes that hold the ports.
+   * Hand a Destination Unreachable (or a Packet Too Big) to the upper layer whose packet it
+   * quotes: an IPv6 header from our address (anything else is not about our traffic, or forged),
+   * then the upper-layer header, behind the Fragment header of a first fragment (we send no
+   * other extension header), with at least the 4 bytes that hold the ports.
    */
-  private reportError(code: number, reporter: Uint8Array, quote: Uint8Array): void {
+  private reportError(
+    type: number,
+    code: number,
+    reporter: Uint8Array,
+    quote: Uint8Array,
+    mtu: number,
+  ): void {
     if (quote.length < IPV6_HEADER_LEN + 4 || quote[0] >>> 4 !== 6) return;
     if (!ipv6Equal(quote, this.ip.address, 8)) return;
     let next = quote[6];
@@ -198,13 +222,17 @@ export class Icmp6Layer {
     }
     const handler = this.errorHandlers.get(next);
     if (handler === undefined) return;
+    if (type === Icmpv6Type.PacketTooBig && !this.tooBigHandlers.has(next)) return;
     this.stats.rxErrorsReported++;
     handler({
+      type,
       code,
+      mtu,
       reporter: reporter.slice(),
       dst: quote.slice(24, 40),
       srcPort: get16(quote, at),
       dstPort: get16(quote, at + 2),
+      seq: quote.length >= at + 8 ? get32(quote, at + 4) : -1,
     });
   }
 

@@ -39,6 +39,7 @@ import type { TcpRepr } from '../wire/tcp-repr.ts';
 import { type Clock, realClock } from './clock.ts';
 import { TsoCoalescer } from './gso.ts';
 import { type Link, RxFlag } from './link.ts';
+import { type PathMtuOptions, PathMtuTable } from './pmtu.ts';
 import { createStackStats, type StackStats, type TcpDropReason } from './stats.ts';
 import { type TcpConnectionRow, TcpLayer, type TcpLayerOptions } from './tcp.ts';
 import { type Timer, TimerQueue } from './timers.ts';
@@ -75,6 +76,8 @@ export interface StackOptions {
   icmp?: IcmpOptions;
   udp?: UdpOptions;
   tcp?: Partial<TcpLayerOptions>;
+  /** The path-MTU table's bounds (src/stack/pmtu.ts): 1 024 destinations, 10 min. */
+  pmtu?: Partial<PathMtuOptions>;
 }
 
 /** A handler for an IP protocol the stack does not know itself. */
@@ -138,6 +141,11 @@ export class Stack {
   readonly tso: TsoCoalescer | null;
   /** The TCP layer (src/stack/tcp.ts): connection table, listeners, output. */
   readonly tcp: TcpLayer;
+  /**
+   * What ICMP "fragmentation needed" and Packet Too Big taught us about each destination's path
+   * MTU (RFC 1191, RFC 8201), once the TCP layer believed them (RFC 5927).
+   */
+  readonly pmtu: PathMtuTable;
 
   private readonly handlers = new Map<number, ProtocolHandler>();
   private loopback: Uint8Array[] = [];
@@ -225,6 +233,7 @@ export class Stack {
             this.sendTcp(seg, dst, src),
           )
         : null;
+    this.pmtu = new PathMtuTable(this.mtu, stats.pmtu, options.pmtu);
     this.tcp = new TcpLayer(this, options.tcp);
 
     this.link.attach({

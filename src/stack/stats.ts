@@ -8,6 +8,7 @@ import { createIcmp6Stats, type Icmp6Stats } from '../icmp/icmp6.ts';
 import { createIpStats, type IpStats } from '../ip/stats.ts';
 import { createIp6Stats, type Ip6Stats } from '../ip/stats6.ts';
 import { createUdpStats, type UdpStats } from '../udp/udp.ts';
+import { createPathMtuStats, type PathMtuStats } from './pmtu.ts';
 import type { TimerStats } from './timers.ts';
 
 export interface LinkStats {
@@ -66,6 +67,8 @@ export interface StackStats {
   unknownProtocol: number;
   /** The timer queue's bounds (src/stack/timers.ts). */
   timers: TimerStats;
+  /** The path-MTU table (src/stack/pmtu.ts): both families. */
+  pmtu: PathMtuStats;
 }
 
 export function createStackStats(): StackStats {
@@ -93,5 +96,6 @@ export function createStackStats(): StackStats {
     tcp: { rxSegments: 0, rxUnhandled: 0, txSegments: 0, drops: tcpDrops },
     unknownProtocol: 0,
     timers: { runsBounded: 0 },
+    pmtu: createPathMtuStats(),
   };
 }

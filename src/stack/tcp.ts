@@ -25,6 +25,8 @@
  * never touches TcpConnection itself.
  */
 
+import type { IcmpErrorReport } from '../icmp/icmp.ts';
+import type { Icmp6ErrorReport } from '../icmp/icmp6.ts';
 import { TokenBucket } from '../icmp/token-bucket.ts';
 import { addrNum, IPV6_ID_BASE } from '../tcp/address.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
@@ -37,6 +39,7 @@ import { TcpListener } from '../tcp/listener.ts';
 import type { TcpConnectionOptions } from '../tcp/options.ts';
 import { mssFromMtu, resolveOptions } from '../tcp/options.ts';
 import { resetFor } from '../tcp/reply.ts';
+import { seqGeq, seqLt } from '../tcp/seq.ts';
 import type { TcpState } from '../tcp/state.ts';
 import {
   newSynCookieStats,
@@ -52,8 +55,8 @@ import {
   timeWaitInput,
 } from '../tcp/time-wait.ts';
 import { UnreachCode } from '../wire/icmp.ts';
-import { Unreach6Code } from '../wire/icmpv6.ts';
-import { formatIpv4 } from '../wire/ipv4.ts';
+import { Icmpv6Type, Unreach6Code } from '../wire/icmpv6.ts';
+import { formatIpv4, IpProtocol } from '../wire/ipv4.ts';
 import { formatIpv6, IPV6_HEADER_LEN, Ipv6Next, Ipv6View } from '../wire/ipv6.ts';
 import { emitTcp6 } from '../wire/tcp.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
@@ -66,6 +69,7 @@ import {
   HeldSyns,
   newAnyListenStats,
 } from './held-syn.ts';
+import { type PathMtuKey, pmtuKey6 } from './pmtu.ts';
 import type { Stack } from './stack.ts';
 import { Timer } from './timers.ts';
 
@@ -161,6 +165,23 @@ export interface TcpLayerStats extends SynCookieStats {
   serviceTurnsBound: number;
   /** service() stopped at MAX_SEGMENTS_PER_SERVICE segments and left the rest for later. */
   serviceSegmentsBound: number;
+  /**
+   * ICMP and ICMPv6 errors quoting a TCP segment of ours (RFC 5927 §4.1 checks them first):
+   * quoting no connection (or a TIME_WAIT one), quoting a sequence number outside
+   * [SND.UNA, SND.MAX) (forged, or about long-acknowledged data), both dropped; believed.
+   */
+  icmpNoConnection: number;
+  icmpOutOfWindow: number;
+  icmpAccepted: number;
+  /**
+   * Path MTU discovery: connections whose send MSS an ICMP "fragmentation needed" or Packet
+   * Too Big lowered; those that then resent their flight at the new size (no congestion
+   * response); and soft errors (unreachables), counted and otherwise ignored as Linux does for
+   * an established connection.
+   */
+  pmtuMssLowered: number;
+  pmtuResends: number;
+  icmpSoftErrors: number;
   /** The wildcard listener's counters (listenAny; all zero without one). */
   any: AnyListenStats;
 }
@@ -229,6 +250,13 @@ export interface TcpConnectionRow {
   rcvWnd: number;
   /** The congestion controller ('reno', 'cubic'); null for a listener. */
   congestion: CongestionName | null;
+  /**
+   * The send MSS in force: payload per full segment, options taken off (ss's `mss`), which path
+   * MTU discovery lowers; and the path MTU to the peer (ss's `pmtu`): the link's, or what an
+   * ICMP error taught (src/stack/pmtu.ts). Absent for listeners and TIME_WAIT entries.
+   */
+  mss?: number;
+  pmtu?: number;
   /** State changes, ms since the connection was created, oldest first (TcpConnection.stateHistory). */
   history: TcpStateChange[];
   /**
@@ -375,6 +403,10 @@ interface ListenEntry {
 
 const TWO_16 = 0x1_0000;
 
+/** IPv4 and TCP headers without options (RFC 9293 §3.7.1), and IPv6's (RFC 8200 §5). */
+const IPV4_TCP_HEADERS = 40;
+const IPV6_TCP_HEADERS = 60;
+
 /** Bound on service()'s send-then-deliver loop for one handle (owners calling back). */
 const MAX_SERVICE_TURNS = 1000;
 /** Bound on the segments one service() turn sends (a window's burst is far smaller). */
@@ -422,6 +454,7 @@ function connectionRow(c: TcpConnection, ep: Endpoint): TcpConnectionRow {
     sndWnd: s.sndWnd,
     rcvWnd: s.rcvWnd,
     congestion: c.congestion,
+    mss: s.smss,
     history: c.stateHistory(),
     ...(s.ecn
       ? {
@@ -524,6 +557,8 @@ export class TcpLayer {
   readonly #goneWatchers = new Set<(row: TcpConnectionRow) => void>();
   /** The wildcard listener (listenAny): its owner, connection options and held SYNs. */
   #any: AnyListener | null = null;
+  /** Fires when the path-MTU table's oldest entry expires (#expirePathMtu). */
+  readonly #pmtuTimer: Timer;
 
   constructor(
     readonly stack: Stack,
@@ -587,6 +622,12 @@ export class TcpLayer {
       ownerErrors: 0,
       serviceTurnsBound: 0,
       serviceSegmentsBound: 0,
+      icmpNoConnection: 0,
+      icmpOutOfWindow: 0,
+      icmpAccepted: 0,
+      pmtuMssLowered: 0,
+      pmtuResends: 0,
+      icmpSoftErrors: 0,
       any: newAnyListenStats(),
       ...newSynCookieStats(),
     };
@@ -596,6 +637,10 @@ export class TcpLayer {
       segment: (seg, src, dst, now) => this.input(seg, src, dst, now),
       segment6: (seg, src, dst, now) => this.input6(seg, src, dst, now),
     });
+    // ICMP errors about our segments: path MTU discovery (RFC 1191, RFC 8201) after RFC 5927.
+    this.#pmtuTimer = stack.timers.create((now) => this.#expirePathMtu(now));
+    stack.icmp.setErrorHandler(IpProtocol.Tcp, (r) => this.icmpError(r));
+    stack.icmp6?.setErrorHandler(Ipv6Next.Tcp, (r) => this.icmpError6(r), true);
   }
 
   /** Connection options for IPv6 peers: `o` with the MSS at most MTU − 60 (RFC 8200's header). */
@@ -767,6 +812,7 @@ export class TcpLayer {
     const iss = this.#isn.next(localAddr, localPort, remoteAddr, remotePort, now);
     const options = remoteAddr >= IPV6_ID_BASE ? this.#v6(any.conn) : any.conn;
     const conn = TcpConnection.accept(tuple, iss, now, syn.seg, options);
+    this.#startPathMtu(conn, now);
     const h = this.#insert(conn, -1);
     h.owner = owner;
     this.stats.passiveOpens++;
@@ -892,6 +938,7 @@ export class TcpLayer {
     let options = this.#optionsFor(conn);
     if (v6) options = conn === undefined ? this.#connOptions6 : this.#v6(options);
     const c = TcpConnection.connect(tuple, iss, now, options);
+    this.#startPathMtu(c, now);
     const h = this.#insert(c, -1);
     h.owner = owner;
     this.stats.activeOpens++;
@@ -1032,6 +1079,7 @@ export class TcpLayer {
     const v = l.listener.process(now, src, dst, seg);
     switch (v.kind) {
       case 'created': {
+        this.#startPathMtu(v.conn, now);
         const h = this.#insert(v.conn, l.listener.localPort);
         this.stats.passiveOpens++;
         this.service(h);
@@ -1055,6 +1103,7 @@ export class TcpLayer {
           v.conn.abort(); // never registered: the listener forgets it, no RST goes out
           return;
         }
+        this.#startPathMtu(v.conn, now);
         const h = this.#insert(v.conn, l.listener.localPort);
         this.stats.passiveOpens++;
         v.conn.process(now, v.seg);
@@ -1084,6 +1133,124 @@ export class TcpLayer {
     }
     if (this.stack.sendTcp(rst, to, from)) this.stats.resetsSent++;
     else this.stats.txRefused++;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ICMP errors and path MTU discovery
+
+  /**
+   * An ICMP destination unreachable quoting a segment we sent over IPv4 (src/icmp/icmp.ts
+   * checked that it quotes our address). "Fragmentation needed" (code 4, RFC 1191) lowers the
+   * destination's path MTU and the connection's send MSS to it; the others are soft errors.
+   */
+  icmpError(r: IcmpErrorReport): void {
+    const now = this.stack.now();
+    const h = this.#icmpConnection(this.stack.addr, r.srcPort, r.dst, r.dstPort, r.seq);
+    if (h === null) return;
+    if (r.code !== UnreachCode.FragNeeded) {
+      this.stats.icmpSoftErrors++;
+      return;
+    }
+    const pmtu = this.stack.pmtu;
+    pmtu.report4(r.dst, r.nextHopMtu, now);
+    const mtu = pmtu.get4(r.dst, now);
+    if (mtu < pmtu.linkMtu) this.#pathMtu(h, mtu - IPV4_TCP_HEADERS, now);
+  }
+
+  /** The same over IPv6: Packet Too Big (RFC 8201), else Destination Unreachable (soft). */
+  icmpError6(r: Icmp6ErrorReport): void {
+    const peers = this.#peers;
+    if (peers === null) return;
+    const now = this.stack.now();
+    const id = peers.intern(r.dst);
+    if (id < 0) {
+      this.stats.icmpNoConnection++;
+      return;
+    }
+    const h = this.#icmpConnection(IPV6_ID_BASE, r.srcPort, id, r.dstPort, r.seq);
+    peers.releaseIfUnused(id);
+    if (h === null) return;
+    if (r.type !== Icmpv6Type.PacketTooBig) {
+      this.stats.icmpSoftErrors++;
+      return;
+    }
+    const pmtu = this.stack.pmtu;
+    pmtu.report6(r.dst, r.mtu, now);
+    const mtu = pmtu.get6(r.dst, now);
+    if (mtu < pmtu.linkMtu) this.#pathMtu(h, mtu - IPV6_TCP_HEADERS, now);
+  }
+
+  /**
+   * RFC 5927 §4.1 (as Linux's tcp_v4_err): an ICMP error is believed only when it quotes a live
+   * connection's 4-tuple and a sequence number in [SND.UNA, SND.MAX), data we sent and is not
+   * yet acknowledged. Anything else (forged, or about what is long acknowledged) is dropped.
+   */
+  #icmpConnection(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    seq: number,
+  ): TcpHandle | null {
+    const h = this.#lookup(localAddr, localPort, remoteAddr, remotePort);
+    if (!(h instanceof TcpHandle) || h.conn.finished) {
+      this.stats.icmpNoConnection++;
+      return null;
+    }
+    const c = h.conn;
+    if (seq < 0 || !(seqGeq(seq >>> 0, c.sndUna) && seqLt(seq >>> 0, c.sndMax))) {
+      this.stats.icmpOutOfWindow++;
+      return null;
+    }
+    this.stats.icmpAccepted++;
+    return h;
+  }
+
+  /** Lower (or, after expiry, restore) a connection's send MSS to `mss`, and send what is due. */
+  #pathMtu(h: TcpHandle, mss: number, now: number): void {
+    const before = h.conn.snapshot().smss;
+    const retransmits = h.conn.stats.retransmits;
+    h.conn.pathMtu(mss, now);
+    if (h.conn.snapshot().smss < before) this.stats.pmtuMssLowered++;
+    this.service(h);
+    if (h.conn.stats.retransmits > retransmits) this.stats.pmtuResends++;
+    if (!this.#pmtuTimer.scheduled) {
+      const at = this.stack.pmtu.nextExpiry();
+      if (at !== null) this.#pmtuTimer.schedule(at);
+    }
+  }
+
+  /**
+   * A new connection starts below a path MTU the table knows for its peer (RFC 1191 §6.3): its
+   * send MSS is min(the peer's MSS, path MTU − headers); the MSS it announces stays the link's.
+   */
+  #startPathMtu(conn: TcpConnection, now: number): void {
+    const pmtu = this.stack.pmtu;
+    if (pmtu.size === 0) return;
+    const v6 = conn.remoteAddr >= IPV6_ID_BASE;
+    const mtu = v6
+      ? pmtu.get6(this.addressBytes(conn.remoteAddr), now)
+      : pmtu.get4(conn.remoteAddr, now);
+    if (mtu < pmtu.linkMtu) conn.pathMtu(mtu - (v6 ? IPV6_TCP_HEADERS : IPV4_TCP_HEADERS), now);
+  }
+
+  /** Path-MTU entries expired: their destinations' connections go back to the link's MTU. */
+  #expirePathMtu(now: number): void {
+    const gone: PathMtuKey[] = [];
+    const next = this.stack.pmtu.expire(now, (key) => gone.push(key));
+    if (next !== null) this.#pmtuTimer.schedule(next);
+    if (gone.length === 0) return;
+    const keys = new Set(gone);
+    const mtu = this.stack.pmtu.linkMtu;
+    for (const byRemote of this.#table.values()) {
+      for (const h of byRemote.values()) {
+        if (!(h instanceof TcpHandle)) continue;
+        const a = h.conn.remoteAddr;
+        const v6 = a >= IPV6_ID_BASE;
+        if (!keys.has(v6 ? pmtuKey6(this.addressBytes(a)) : a >>> 0)) continue;
+        h.conn.pathMtu(mtu - (v6 ? IPV6_TCP_HEADERS : IPV4_TCP_HEADERS), now);
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1478,7 +1645,16 @@ export class TcpLayer {
     for (const byRemote of this.#table.values()) {
       for (const h of byRemote.values()) {
         const ep = this.#endpoint;
-        rows.push(h instanceof TcpHandle ? connectionRow(h.conn, ep) : timeWaitRow(h, ep));
+        if (h instanceof TcpHandle) {
+          const row = connectionRow(h.conn, ep);
+          const a = h.conn.remoteAddr;
+          const now = this.stack.now();
+          const pmtu = this.stack.pmtu;
+          row.pmtu = a < IPV6_ID_BASE ? pmtu.get4(a, now) : pmtu.get6(this.addressBytes(a), now);
+          rows.push(row);
+        } else {
+          rows.push(timeWaitRow(h, ep));
+        }
       }
     }
     return rows;

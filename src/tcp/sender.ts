@@ -122,6 +122,14 @@ export class Sender {
   persistBackoff = 0;
   #unansweredProbes = 0;
 
+  /**
+   * Path MTU discovery (pathMss): the largest SMSS the path carries (its MTU less the IP and
+   * TCP headers), Infinity until an ICMP message said less; and, after a drop, SND.MAX at the
+   * time: what is resent at the new size up to there, outside congestion control.
+   */
+  #pathMss = Number.POSITIVE_INFINITY;
+  #mtuResendEnd: number | null = null;
+
   constructor(ctx: ConnContext, iss: number) {
     this.#ctx = ctx;
     this.iss = iss;
@@ -359,6 +367,17 @@ export class Sender {
     const loss = this.#loss;
 
     if (this.#owed === 'tlp') return this.#planProbe(fin, dataEnd, maxSeg, sack);
+
+    // After a path MTU drop (pathMss): go back to SND.UNA and resend at the new size, counting
+    // in flight only what went out since (the older, larger segments were dropped for size).
+    const mtuEnd = this.#mtuResendEnd;
+    if (mtuEnd !== null) {
+      if (seqLt(this.sndNxt, mtuEnd) && seqLt(this.sndUna, mtuEnd)) {
+        const resent = seqDiff(this.sndNxt, this.sndUna);
+        return this.#planNewData(fin, dataEnd, maxSeg, sack, resent);
+      }
+      this.#mtuResendEnd = null;
+    }
 
     if (loss?.rack) return this.#planRack(loss, loss.rack, fin, dataEnd, maxSeg, sack);
 
@@ -608,10 +627,33 @@ export class Sender {
     this.rtt.backoff();
     this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.retries, this.rtt.srtt);
     this.#tlpEnd = null;
+    this.#mtuResendEnd = null;
     if (this.#owed === 'tlp') this.#owed = 'none';
     // Go back N: resend everything from SND.UNA (with RACK: what the timeout marked lost).
     if (!this.#loss?.rack) this.sndNxt = this.sndUna;
     this.#rttSeq = null;
+    return true;
+  }
+
+  /**
+   * Path MTU discovery (RFC 1191 §6.3, RFC 8201 §5): segments may carry at most `mss` bytes of
+   * TCP payload and options (the path MTU less the IP and TCP headers; the options are taken off
+   * as for every segment, effMss). When that lowers the segment size with data in flight, the
+   * flight is sent again from SND.UNA at once, cut to the new size, as Linux's
+   * tcp_simple_retransmit: no congestion response (cwnd, ssthresh and the RTO stay as they
+   * are), since those segments were lost to their size, not to congestion. A larger `mss` (the
+   * path MTU expired) lifts the cap again, never above what the SYNs agreed. Returns true when
+   * a resend is due.
+   */
+  pathMss(mss: number): boolean {
+    const before = this.effMss(0);
+    this.#pathMss = mss;
+    if (this.effMss(0) >= before || this.sndMax === this.sndUna) return false;
+    // Only what was sent after the SYN is resent this way (a SYN's loss is the SYN timer's).
+    if (seqLeq(this.sndMax, this.#sendBufSeq) && !this.finSent()) return false;
+    this.sndNxt = this.sndUna;
+    this.#mtuResendEnd = this.sndMax;
+    this.#rttSeq = null; // Karn: what goes again is not timed
     return true;
   }
 
@@ -734,7 +776,7 @@ export class Sender {
   effMss(sackBlocks: number): number {
     const neg = this.#ctx.negotiated;
     const opt = (neg.timestamps ? TIMESTAMP_OPTION_LEN : 0) + sackOptionLen(sackBlocks);
-    return Math.max(1, neg.smss - opt);
+    return Math.max(1, Math.min(neg.smss, this.#pathMss) - opt);
   }
 
   /** Our TSval at `now`. */

@@ -162,7 +162,16 @@ describe('IcmpLayer: errors about our datagrams', () => {
     icmp.setErrorHandler(17, (r) => reports.push(r));
     feed(unreachable(ours()));
     expect(reports).toEqual([
-      { code: 3, nextHopMtu: 0, reporter: PEER, dst: PEER, srcPort: 4000, dstPort: 53 },
+      // seq: the quoted transport header's bytes 4-7 (here UDP's length 8 and checksum 0).
+      {
+        code: 3,
+        nextHopMtu: 0,
+        reporter: PEER,
+        dst: PEER,
+        srcPort: 4000,
+        dstPort: 53,
+        seq: 0x80000,
+      },
     ]);
     expect(stats.rxErrorsReported).toBe(1);
   });
