@@ -394,11 +394,19 @@ export type ListenFamily = 'both' | 4 | 6;
 interface ListenEntry {
   listener: TcpListener;
   owner: TcpListenOwner;
-  /** Takes SYNs from IPv4 peers, from IPv6 peers (the other family's find no listener: RST). */
-  v4: boolean;
-  v6: boolean;
+  family: ListenFamily;
   /** "Sending cookies" was logged for this listener (once, as Linux's synflood_warned). */
   floodLogged: boolean;
+}
+
+/**
+ * A port's listeners by the family of the peers they take: one entry in both places for a
+ * dual-stack listener ('::'), or up to two of one family each, as Linux lets a '0.0.0.0' socket
+ * and an IPV6_V6ONLY '::' one share a port. A family with none finds no listener (RST).
+ */
+interface ListenSlot {
+  v4: ListenEntry | null;
+  v6: ListenEntry | null;
 }
 
 const TWO_16 = 0x1_0000;
@@ -544,7 +552,7 @@ export class TcpLayer {
   readonly #listenerIsn: IsnSource;
   /** What TIME_WAIT entries read of the layer's connection options (2·MSL, the ACK limiter). */
   readonly #timeWaitOptions: { timeWaitMs: number; invalidAckIntervalMs: number };
-  readonly #listeners = new Map<number, ListenEntry>();
+  readonly #listeners = new Map<number, ListenSlot>();
   /** Handles poked by user calls in this tick, serviced together in one microtask. */
   #dirty: TcpHandle[] = [];
   /** Handles that took a FIN this turn, serviced together in one setImmediate (#serviceAfterTurn). */
@@ -687,8 +695,10 @@ export class TcpLayer {
   // Passive and active open
 
   /**
-   * LISTEN on `port` (every local address). Returns false when the port already has a listener.
-   * Connections on the port (say, an active open's) do not conflict: demux prefers them.
+   * LISTEN on `port` (every local address) for peers of `family`. Returns false when the port
+   * already has a listener for one of those families (Linux's bind conflict: a dual-stack one
+   * excludes any other; one per family may share the port). Connections on the port (say, an
+   * active open's) do not conflict: demux prefers them.
    */
   listen(
     port: number,
@@ -697,7 +707,11 @@ export class TcpLayer {
     conn?: Partial<TcpConnectionOptions>,
     family: ListenFamily = 'both',
   ): boolean {
-    if (this.#closed || this.#listeners.has(port)) return false;
+    if (this.#closed || (family === 6 && this.#peers === null)) return false;
+    const slot = this.#listeners.get(port);
+    if (slot !== undefined && ((family !== 6 && slot.v4) || (family !== 4 && slot.v6))) {
+      return false;
+    }
     const listener = new TcpListener(
       0,
       port,
@@ -712,14 +726,22 @@ export class TcpLayer {
       this.#cookies,
       this.stats,
     );
-    this.#listeners.set(port, {
-      listener,
-      owner,
-      v4: family !== 6,
-      v6: family !== 4 && this.#peers !== null,
-      floodLogged: false,
-    });
+    const entry: ListenEntry = { listener, owner, family, floodLogged: false };
+    const s = slot ?? { v4: null, v6: null };
+    if (family !== 6) s.v4 = entry;
+    if (family !== 4 && this.#peers !== null) s.v6 = entry;
+    this.#listeners.set(port, s);
     return true;
+  }
+
+  /** The listeners of `port`, each once. */
+  #listenersOf(port: number): ListenEntry[] {
+    const slot = this.#listeners.get(port);
+    if (slot === undefined) return [];
+    const out: ListenEntry[] = [];
+    if (slot.v4 !== null) out.push(slot.v4);
+    if (slot.v6 !== null && slot.v6 !== slot.v4) out.push(slot.v6);
+    return out;
   }
 
   /**
@@ -727,23 +749,32 @@ export class TcpLayer {
    * listening socket: accepted connections inherit it); connections already made keep theirs.
    */
   setListenerOptions(port: number, conn: Partial<TcpConnectionOptions>): boolean {
-    const entry = this.#listeners.get(port);
-    if (entry === undefined) return false;
-    const o = entry.listener.options;
-    o.conn = { ...o.conn, ...conn };
-    o.conn6 = this.#v6({ ...(o.conn6 ?? o.conn), ...conn });
-    return true;
+    const entries = this.#listenersOf(port);
+    for (const entry of entries) {
+      const o = entry.listener.options;
+      o.conn = { ...o.conn, ...conn };
+      o.conn6 = this.#v6({ ...(o.conn6 ?? o.conn), ...conn });
+    }
+    return entries.length > 0;
   }
 
-  /** Stop listening; connections not yet accepted are reset. */
-  unlisten(port: number): void {
-    const entry = this.#listeners.get(port);
-    if (entry === undefined) return;
-    this.#listeners.delete(port);
-    for (const conn of entry.listener.close()) {
-      const h = this.#lookup(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
-      if (h instanceof TcpHandle) this.poke(h);
+  /**
+   * Stop listening on `port`: `owner`'s listener, or every one on the port when no owner is
+   * named. Connections not yet accepted are reset.
+   */
+  unlisten(port: number, owner?: TcpListenOwner): void {
+    const slot = this.#listeners.get(port);
+    if (slot === undefined) return;
+    for (const entry of this.#listenersOf(port)) {
+      if (owner !== undefined && entry.owner !== owner) continue;
+      if (slot.v4 === entry) slot.v4 = null;
+      if (slot.v6 === entry) slot.v6 = null;
+      for (const conn of entry.listener.close()) {
+        const h = this.#lookup(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
+        if (h instanceof TcpHandle) this.poke(h);
+      }
     }
+    if (slot.v4 === null && slot.v6 === null) this.#listeners.delete(port);
   }
 
   /** A free port for a listener: an ephemeral port with no listener and no connection. */
@@ -1017,9 +1048,10 @@ export class TcpLayer {
       this.#anyInput(seg, src, dst, now);
       return;
     }
-    const l = this.#listeners.get(seg.dstPort);
+    const slot = this.#listeners.get(seg.dstPort);
     // A listener of the other family only is no listener for this segment (RST below).
-    if (l !== undefined && (src < IPV6_ID_BASE ? l.v4 : l.v6)) {
+    const l = slot === undefined ? null : src < IPV6_ID_BASE ? slot.v4 : slot.v6;
+    if (l !== null) {
       if (h === undefined) this.#toListener(l, seg, src, dst, now);
       else {
         // RFC 6191: a new incarnation, with an ISN above the old SND.NXT.
@@ -1333,12 +1365,13 @@ export class TcpLayer {
         h.again = false;
         const now = this.stack.now();
         const conn = h.conn;
-        // With segmentation offload, the burst's full-sized segments go out as super-segments.
+        // With segmentation offload, the burst's full-sized segments go out as super-segments
+        // (IPv6 ones too where the link has TSO6; else the coalescer sends them one by one).
         const tso = this.stack.tso;
         let n = 0;
         for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
           const sent =
-            tso !== null && conn.remoteAddr < IPV6_ID_BASE
+            tso !== null
               ? tso.add(seg, conn.remoteAddr, conn.localAddr)
               : this.stack.sendTcp(seg, conn.remoteAddr, conn.localAddr);
           if (!sent) this.stats.txRefused++;
@@ -1368,7 +1401,7 @@ export class TcpLayer {
     if (events.length === 0) return;
     if (h.owner === null && h.listenPort >= 0) {
       for (const e of events) {
-        if (e.type === 'connected') this.#acceptReady(h.listenPort);
+        if (e.type === 'connected') this.#acceptReady(h);
       }
     }
     for (const e of events) {
@@ -1387,10 +1420,14 @@ export class TcpLayer {
     }
   }
 
-  /** Hand every connection that completed its handshake to the listener's owner. */
-  #acceptReady(port: number): void {
-    const l = this.#listeners.get(port);
-    if (l === undefined) return;
+  /**
+   * Hand every connection that completed its handshake to the owner of the listener that made
+   * `ready` (the one for its peer's family).
+   */
+  #acceptReady(ready: TcpHandle): void {
+    const slot = this.#listeners.get(ready.listenPort);
+    const l = slot === undefined ? null : ready.remoteAddr < IPV6_ID_BASE ? slot.v4 : slot.v6;
+    if (l === null) return;
     for (let conn = l.listener.accept(); conn !== null; conn = l.listener.accept()) {
       const h = this.#lookup(conn.localAddr, conn.localPort, conn.remoteAddr, conn.remotePort);
       if (!(h instanceof TcpHandle)) continue;
@@ -1621,26 +1658,28 @@ export class TcpLayer {
   /** Every listener and connection, like `ss -tan`. */
   connections(): TcpConnectionRow[] {
     const rows: TcpConnectionRow[] = [];
-    for (const [port, { listener }] of this.#listeners) {
-      rows.push({
-        state: 'LISTEN',
-        local: `0.0.0.0:${port}`,
-        remote: '*:*',
-        sendQ: listener.options.backlog,
-        recvQ: listener.pending,
-        srtt: null,
-        rto: 0,
-        cwnd: 0,
-        retransmits: 0,
-        bytesSent: 0,
-        bytesReceived: 0,
-        segsSent: 0,
-        segsReceived: 0,
-        sndWnd: 0,
-        rcvWnd: 0,
-        congestion: null,
-        history: [],
-      });
+    for (const port of this.#listeners.keys()) {
+      for (const { listener, family } of this.#listenersOf(port))
+        rows.push({
+          state: 'LISTEN',
+          // Both families or IPv4 only: 0.0.0.0, as before IPv6; IPv6 only: [::].
+          local: family === 6 ? `[::]:${port}` : `0.0.0.0:${port}`,
+          remote: '*:*',
+          sendQ: listener.options.backlog,
+          recvQ: listener.pending,
+          srtt: null,
+          rto: 0,
+          cwnd: 0,
+          retransmits: 0,
+          bytesSent: 0,
+          bytesReceived: 0,
+          segsSent: 0,
+          segsReceived: 0,
+          sndWnd: 0,
+          rcvWnd: 0,
+          congestion: null,
+          history: [],
+        });
     }
     for (const byRemote of this.#table.values()) {
       for (const h of byRemote.values()) {
