@@ -140,4 +140,38 @@ export class Ip6Output {
     }
     return true;
   }
+
+  /**
+   * Send a TCP super-segment (segmentation offload, src/stack/gso.ts): `packet` is larger than
+   * the MTU and goes to the link whole, with `segmentSize` for the link to cut it by; never
+   * fragmented, as every segment cut from it fits the MTU (unlike IPv4's, no Identification to
+   * advance per segment: an unfragmented IPv6 packet has none). False when the payload would
+   * exceed 65 535 bytes (`tx-too-big`).
+   */
+  sendSegmented(
+    packet: Uint8Array,
+    nextHeader: number,
+    dst: Uint8Array,
+    segmentSize: number,
+    src: Uint8Array = this.address,
+    tos = 0,
+  ): boolean {
+    const payloadLength = packet.length - IP6_HEADER_ROOM;
+    if (payloadLength > IPV6_MAX_PAYLOAD) {
+      this.stats.drops['tx-too-big']++;
+      return false;
+    }
+    this.stats.txDatagrams++;
+    this.stats.txPackets++;
+    Ipv6View.emit(packet, {
+      src,
+      dst,
+      nextHeader,
+      hopLimit: this.hopLimit,
+      trafficClass: tos,
+      payloadLength,
+    });
+    this.sink.send(packet, segmentSize);
+    return true;
+  }
 }

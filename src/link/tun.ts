@@ -14,7 +14,7 @@
  * a batch is queued, so a caller that forgets flush() only delays packets, never strands them.
  *
  * Offload (`offload: true`, native-notes/offload.md): the device is opened with IFF_VNET_HDR
- * and TUNSETOFFLOAD (checksum, TSO4). Each packet then comes with a virtio_net_hdr (parsed with
+ * and TUNSETOFFLOAD (checksum, TSO4, TSO6). Each packet then comes with a virtio_net_hdr (parsed with
  * src/wire/virtio-net.ts from a 12-byte slot per packet in a second shared buffer): the kernel
  * hands us TCP segments of up to 64 KiB with partial checksums, which we pass on with
  * RxFlag.CsumTrusted, and takes super-segments from us (`send(packet, segmentSize)`), which
@@ -26,7 +26,13 @@
 import { createRequire } from 'node:module';
 import { type Link, type LinkOffload, type LinkReceiver, RxFlag } from '../stack/link.ts';
 import { IPV4_MAX_DATAGRAM } from '../wire/ipv4.ts';
-import { emitPlainVirtioNetHdr, emitTcpV4GsoHdr, VnetFlag, vnetFlags } from '../wire/virtio-net.ts';
+import {
+  emitPlainVirtioNetHdr,
+  emitTcpV4GsoHdr,
+  emitTcpV6GsoHdr,
+  VnetFlag,
+  vnetFlags,
+} from '../wire/virtio-net.ts';
 import * as netns from './netns.ts';
 
 /** The addon's exports (src/link/native/tun.c). */
@@ -95,7 +101,7 @@ export interface TunStats extends NativeTunStats {
 }
 
 /** TUNSETOFFLOAD flags (linux/if_tun.h). */
-export const TunOffloadFlag = { Csum: 0x01, Tso4: 0x02, Uso4: 0x20 } as const;
+export const TunOffloadFlag = { Csum: 0x01, Tso4: 0x02, Tso6: 0x04, Uso4: 0x20 } as const;
 
 /** Bytes of header slot per packet in the shared header buffers (tun.c VNET_SLOT). */
 const VNET_SLOT = 12;
@@ -148,7 +154,7 @@ export interface TunOpenOptions {
    */
   txQueueLen?: number;
   /**
-   * Ask for IFF_VNET_HDR and TUNSETOFFLOAD (checksum offload, TSO4): 64 KiB TCP segments both
+   * Ask for IFF_VNET_HDR and TUNSETOFFLOAD (checksum offload, TSO4, TSO6): 64 KiB TCP segments both
    * ways. Falls back to a plain device when the kernel has no vnet headers; `link.offloads`
    * says what was granted. Default false.
    */
@@ -179,7 +185,10 @@ export class TunLink implements Link {
   readonly name: string;
   readonly netns: string | undefined;
   readonly batch: number;
-  /** What the stack may use: TSO when the kernel took TUN_F_TSO4, else absent. */
+  /**
+   * What the stack may use: TSO when the kernel took TUN_F_TSO4 (and over IPv6 when it took
+   * TUN_F_TSO6 too), else absent.
+   */
   readonly offload: LinkOffload | undefined;
   /** The device has virtio_net_hdr framing (asked for offload and the kernel has it). */
   readonly vnetHdr: boolean;
@@ -232,7 +241,8 @@ export class TunLink implements Link {
     this.vnetHdr = vnetHdr;
     this.offloads = vnetHdr ? offloads : 0;
     const tso = (this.offloads & TunOffloadFlag.Tso4) !== 0;
-    this.offload = tso ? { tso: true, maxSegment: IPV4_MAX_DATAGRAM } : undefined;
+    const tso6 = tso && (this.offloads & TunOffloadFlag.Tso6) !== 0;
+    this.offload = tso ? { tso: true, tso6, maxSegment: IPV4_MAX_DATAGRAM } : undefined;
     // A read that fills the slot means the packet was larger than we can take (the addon drops
     // it): the MTU on a plain device, a whole GSO packet on a vnet one.
     this.#rxSlot = vnetHdr ? GSO_RX_SLOT : align4(mtu) + 4;
@@ -456,8 +466,9 @@ export class TunLink implements Link {
     this.#txEnd = align4(this.#txEnd + len);
     const hdrs = this.#txHdrs;
     if (hdrs !== null) {
-      if (gso) emitTcpV4GsoHdr(hdrs, i * VNET_SLOT, packet, segmentSize);
-      else emitPlainVirtioNetHdr(hdrs, i * VNET_SLOT);
+      if (!gso) emitPlainVirtioNetHdr(hdrs, i * VNET_SLOT);
+      else if (packet[0] >>> 4 === 6) emitTcpV6GsoHdr(hdrs, i * VNET_SLOT, packet, segmentSize);
+      else emitTcpV4GsoHdr(hdrs, i * VNET_SLOT, packet, segmentSize);
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;

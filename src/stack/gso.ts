@@ -20,25 +20,48 @@
  * PSH and FIN of the last go into the super-segment's header: the kernel's GSO clears them on
  * every cut but the last (tcp_gso_segment). Segments to our own address are never joined: they
  * loop back into our own input, which would have to verify a partial checksum.
+ *
+ * Both families: a connection to an IPv6 peer (an address id ≥ IPV6_ID_BASE, src/tcp/address.ts)
+ * is coalesced the same way when the link cuts IPv6 super-segments too (`LinkOffload.tso6`, the
+ * TUN device's TSO6): the IPv6 fixed header in front (no extension headers), the pseudo-header
+ * sum over the 16-byte addresses. Without it, IPv6 segments go out one by one.
  */
+
+import { IP6_HEADER_ROOM, type Ip6Output } from '../ip/ipv6-output.ts';
 import type { IpOutput } from '../ip/output.ts';
 import { IP_HEADER_ROOM } from '../ip/output.ts';
+import { IPV6_ID_BASE } from '../tcp/address.ts';
 import { put16 } from '../wire/bytes.ts';
-import { onesSum, pseudoHeaderSum } from '../wire/checksum.ts';
+import { onesSum, pseudoHeaderSum, pseudoHeaderSum6 } from '../wire/checksum.ts';
 import { IpProtocol } from '../wire/ipv4.ts';
-import { emitTcp, TcpFlag, tcpHeaderLen } from '../wire/tcp.ts';
+import { Ipv6Next } from '../wire/ipv6.ts';
+import { emitTcp, emitTcp6, TcpFlag, tcpHeaderLen } from '../wire/tcp.ts';
 import type { TcpOptions, TcpRepr } from '../wire/tcp-repr.ts';
 import type { LinkStats, TcpStackStats } from './stats.ts';
 
 const TCP_FLAGS = 13;
 const TCP_CHECKSUM = 16;
 const NO_PAYLOAD = new Uint8Array(0);
+/** Where the TCP header starts in the scratch buffer: room for either IP header before it. */
+const TCP_AT = IP6_HEADER_ROOM;
+
+/** What the coalescer needs for IPv6 super-segments (the link has TSO6). */
+export interface TsoIpv6 {
+  output: Ip6Output;
+  /** The 16 bytes behind an address id ≥ IPV6_ID_BASE (the TCP layer's, src/stack/addr6.ts). */
+  addressBytes(id: number): Uint8Array;
+}
 
 /** What a held super-segment needs to decide whether the next segment joins it. */
 interface Held {
   /** Source address: ours, or the one a relayed connection answers from. */
   src: number;
   dst: number;
+  /** IPv6: the 16 bytes behind src and dst (looked up once per super-segment); IPv4: null. */
+  src6: Uint8Array | null;
+  dst6: Uint8Array | null;
+  /** Bytes of IP header in front: 20 or 40. */
+  ipRoom: number;
   srcPort: number;
   dstPort: number;
   /** Sequence number just past the held payload. */
@@ -91,13 +114,15 @@ function joinable(seg: TcpRepr): boolean {
 }
 
 export class TsoCoalescer {
-  /** Where the super-segment is built: IP header room, TCP header, payload. */
+  /** Where the super-segment is built: IP header room (TCP_AT), TCP header, payload. */
   readonly #scratch: Uint8Array;
   #held: Held | null = null;
 
   /**
    * @param maxSegment the largest IP packet the link takes (LinkOffload.maxSegment)
    * @param sendOne a segment that joins nothing: the stack's ordinary path (full checksum)
+   * @param ip6 IPv6 output when the link takes IPv6 super-segments too (TSO6); null: IPv6
+   *   segments go to sendOne
    */
   constructor(
     private readonly ip: IpOutput,
@@ -105,8 +130,9 @@ export class TsoCoalescer {
     private readonly tcpStats: TcpStackStats,
     private readonly maxSegment: number,
     private readonly sendOne: (seg: TcpRepr, dst: number, src: number) => boolean,
+    private readonly ip6: TsoIpv6 | null = null,
   ) {
-    this.#scratch = new Uint8Array(maxSegment);
+    this.#scratch = new Uint8Array(TCP_AT - IP_HEADER_ROOM + maxSegment);
   }
 
   /**
@@ -122,7 +148,10 @@ export class TsoCoalescer {
       return true;
     }
     const ok = this.end();
-    if (dst === this.ip.address || !joinable(seg)) return this.sendOne(seg, dst, src) && ok;
+    // IPV6_ID_BASE is our own IPv6 address's id: looped back, as our IPv4 address.
+    const mine =
+      dst < IPV6_ID_BASE ? dst === this.ip.address : this.ip6 === null || dst === IPV6_ID_BASE;
+    if (mine || !joinable(seg)) return this.sendOne(seg, dst, src) && ok;
     this.#start(seg, dst, src);
     this.tcpStats.txSegments++;
     return ok;
@@ -134,23 +163,39 @@ export class TsoCoalescer {
     if (held === null) return true;
     this.#held = null;
     const tcpLen = held.headerLen + held.payloadLen;
-    const len = IP_HEADER_ROOM + tcpLen;
     // The link owns what it is given, so the packet leaves the scratch buffer as a copy.
-    const packet = this.#scratch.slice(0, len);
-    const tcp = packet.subarray(IP_HEADER_ROOM);
+    const packet = this.#scratch.slice(TCP_AT - held.ipRoom, TCP_AT + tcpLen);
+    const tcp = packet.subarray(held.ipRoom);
     tcp[TCP_FLAGS] |= held.lastFlags;
-    const pseudo = pseudoHeaderSum(held.src, held.dst, IpProtocol.Tcp, tcpLen);
+    const src6 = held.src6;
+    const dst6 = held.dst6;
+    const v6 = src6 !== null && dst6 !== null && this.ip6 !== null;
+    const pseudo = v6
+      ? pseudoHeaderSum6(src6, dst6, IpProtocol.Tcp, tcpLen)
+      : pseudoHeaderSum(held.src, held.dst, IpProtocol.Tcp, tcpLen);
     if (held.segments === 1) {
       // Nothing joined: an ordinary segment with a full checksum.
       put16(tcp, TCP_CHECKSUM, 0);
       put16(tcp, TCP_CHECKSUM, ~onesSum(tcp, 0, tcpLen, pseudo) & 0xffff);
+      if (v6) return this.ip6!.output.send(packet, Ipv6Next.Tcp, dst6, true, src6, held.ipEcn);
       return this.ip.send(packet, IpProtocol.Tcp, held.dst, true, held.src, held.ipEcn);
     }
     // The partial checksum: the pseudo-header sum, folded, not complemented (Linux's
-    // tcp_v4_send_check for CHECKSUM_PARTIAL); the rest is summed per cut segment, or not at all.
+    // tcp_v4_send_check / __tcp_v6_send_check for CHECKSUM_PARTIAL); the rest is summed per cut
+    // segment, or not at all.
     put16(tcp, TCP_CHECKSUM, pseudo);
     this.stats.txGsoPackets++;
     this.stats.txGsoSegments += held.segments;
+    if (v6) {
+      return this.ip6!.output.sendSegmented(
+        packet,
+        Ipv6Next.Tcp,
+        dst6,
+        held.segmentSize,
+        src6,
+        held.ipEcn,
+      );
+    }
     return this.ip.sendSegmented(
       packet,
       IpProtocol.Tcp,
@@ -174,7 +219,7 @@ export class TsoCoalescer {
       seg.window === held.window &&
       (seg.ipEcn ?? 0) === held.ipEcn &&
       seg.payload.length <= held.segmentSize &&
-      IP_HEADER_ROOM + held.headerLen + held.payloadLen + seg.payload.length <= this.maxSegment &&
+      held.ipRoom + held.headerLen + held.payloadLen + seg.payload.length <= this.maxSegment &&
       joinable(seg) &&
       sameOptions(seg.options, held.options)
     );
@@ -182,15 +227,30 @@ export class TsoCoalescer {
 
   #start(seg: TcpRepr, dst: number, src: number): void {
     const scratch = this.#scratch;
-    const tcp = scratch.subarray(IP_HEADER_ROOM);
+    const tcp = scratch.subarray(TCP_AT);
     // The header alone (its checksum is rewritten at the end), then the payload behind it.
     const headerLen = tcpHeaderLen(seg);
-    emitTcp(tcp, { ...seg, control: 'none', psh: false, payload: NO_PAYLOAD }, src, dst);
+    const header: TcpRepr = { ...seg, control: 'none', psh: false, payload: NO_PAYLOAD };
+    let src6: Uint8Array | null = null;
+    let dst6: Uint8Array | null = null;
+    if (dst < IPV6_ID_BASE) {
+      emitTcp(tcp, header, src, dst);
+    } else {
+      // add() sends nothing here without ip6. Our own address is IPV6_ID_BASE; a relayed
+      // connection answers from the id of the address its client dialled.
+      const ip6 = this.ip6!;
+      dst6 = ip6.addressBytes(dst);
+      src6 = src > IPV6_ID_BASE ? ip6.addressBytes(src) : ip6.output.address;
+      emitTcp6(tcp, header, src6, dst6);
+    }
     tcp.set(seg.payload, headerLen);
     const len = seg.payload.length;
     this.#held = {
       src,
       dst,
+      src6,
+      dst6,
+      ipRoom: dst < IPV6_ID_BASE ? IP_HEADER_ROOM : IP6_HEADER_ROOM,
       srcPort: seg.srcPort,
       dstPort: seg.dstPort,
       nextSeq: (seg.seq + len) >>> 0,
@@ -209,7 +269,7 @@ export class TsoCoalescer {
 
   #append(held: Held, seg: TcpRepr): void {
     const len = seg.payload.length;
-    this.#scratch.set(seg.payload, IP_HEADER_ROOM + held.headerLen + held.payloadLen);
+    this.#scratch.set(seg.payload, TCP_AT + held.headerLen + held.payloadLen);
     held.payloadLen += len;
     held.nextSeq = (held.nextSeq + len) >>> 0;
     held.segments++;

@@ -23,7 +23,10 @@ export const RxFlag = {
  * pseudo-header sum into such a segment's checksum field (the partial checksum convention).
  */
 export interface LinkOffload {
+  /** TCP super-segments over IPv4 (TSO4). */
   readonly tso: boolean;
+  /** TCP super-segments over IPv6 too (TSO6); absent: IPv4 only. */
+  readonly tso6?: boolean;
   readonly maxSegment: number;
 }
 

@@ -15,7 +15,7 @@
  *   (folded, not complemented); whoever finishes the packet sums from csum_start to the end into
  *   it. On a packet read from TUN it means "made on this host, intact, not yet summed": a
  *   receiver must not verify it. DATA_VALID: the checksum was already verified.
- * - gso_type TCPV4 (TSO) / UDP_L4 (USO) with gso_size: the packet is a super-segment whose
+ * - gso_type TCPV4 / TCPV6 (TSO) / UDP_L4 (USO) with gso_size: the packet is a super-segment whose
  *   payload is cut into gso_size bytes per segment behind a copy of the first hdr_len bytes
  *   (IP + TCP/UDP headers). ECN (0x80) is or-ed in when CWR must go on the first segment only.
  */
@@ -30,6 +30,8 @@ const HDR_LEN = 2;
 const GSO_SIZE = 4;
 const CSUM_START = 6;
 const CSUM_OFFSET = 8;
+/** RFC 8200 §3: the IPv6 fixed header. */
+const IPV6_FIXED_HEADER_LEN = 40;
 
 export const VnetFlag = {
   /** The transport checksum is partial: finish it from csum_start, store at csum_offset. */
@@ -194,5 +196,26 @@ export function emitTcpV4GsoHdr(
   put16le(buf, at + GSO_SIZE, segmentSize);
   put16le(buf, at + CSUM_START, ipHeaderLen);
   put16le(buf, at + CSUM_OFFSET, 16); // RFC 9293 §3.1: the checksum is at offset 16 of TCP
+  return VIRTIO_NET_HDR_LEN;
+}
+
+/**
+ * The same for an IPv6 TCP super-segment (TUN_F_TSO6): the TCP header right behind the 40-byte
+ * fixed header (we send no extension headers), its checksum field holding the sum of the IPv6
+ * pseudo-header. Writes at `buf[at]`.
+ */
+export function emitTcpV6GsoHdr(
+  buf: Uint8Array,
+  at: number,
+  packet: Uint8Array,
+  segmentSize: number,
+): number {
+  const tcpHeaderLen = (packet[IPV6_FIXED_HEADER_LEN + 12] >>> 4) * 4;
+  buf[at + FLAGS] = VnetFlag.NeedsCsum;
+  buf[at + GSO_TYPE] = VnetGso.TcpV6;
+  put16le(buf, at + HDR_LEN, IPV6_FIXED_HEADER_LEN + tcpHeaderLen);
+  put16le(buf, at + GSO_SIZE, segmentSize);
+  put16le(buf, at + CSUM_START, IPV6_FIXED_HEADER_LEN);
+  put16le(buf, at + CSUM_OFFSET, 16);
   return VIRTIO_NET_HDR_LEN;
 }

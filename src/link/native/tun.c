@@ -26,7 +26,7 @@
  * `ip netns exec` must not inherit the device).
  *
  * Offload (native-notes/offload.md): with `offload`, the device is opened with IFF_VNET_HDR and
- * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4), so every packet read or written is
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6), so every packet read or written is
  * preceded by a 10-byte struct virtio_net_hdr and may be a TCP segment of up to 64 KiB. The
  * header is kept apart from the packet with readv()/writev(): it goes to (or comes from) its own
  * 12-byte slot per packet in a second shared buffer (rxHdrs / hdrs), so packets stay 4-byte
@@ -146,14 +146,17 @@ typedef struct {
   unsigned offloads; /* out: TUN_F_* accepted by TUNSETOFFLOAD (0: none) */
 } tun_offload;
 
-/* Ask for checksum and segmentation offload: CSUM | TSO4, then CSUM alone. Returns what was
- * accepted; 0 when nothing was (the vnet header still works, every packet plain).
+/* Ask for checksum and segmentation offload: CSUM | TSO4 | TSO6, then CSUM | TSO4, then CSUM
+ * alone. Returns what was accepted; 0 when nothing was (the vnet header still works, every
+ * packet plain). TSO6 gives IPv6 TCP the same 64 KiB segments both ways as IPv4's (without it
+ * the kernel cuts its IPv6 segments to the MTU before the device, in software).
  * Not asked: USO (UDP segmentation, Linux 6.2+). The kernel takes it only as USO4 | USO6
  * together (tun_set_offload answers EINVAL to USO4 alone, measured on 6.18), and with it a
  * kernel socket using UDP_SEGMENT would hand us one packet holding many datagrams, which the
  * stack would have to cut apart; our UDP sends one datagram per packet and gains nothing. */
 static unsigned set_offload(int fd) {
-  static const unsigned tries[] = {TUN_F_CSUM | TUN_F_TSO4, TUN_F_CSUM};
+  static const unsigned tries[] = {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_F_CSUM | TUN_F_TSO4,
+                                   TUN_F_CSUM};
   for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
     if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) return tries[i];
   }

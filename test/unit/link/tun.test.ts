@@ -227,8 +227,10 @@ describe('TunLink with vnet headers (offload)', () => {
     return { addon, link };
   }
 
-  it('offers TSO only when the kernel granted TSO4', () => {
-    expect(vnet().link.offload).toEqual({ tso: true, maxSegment: 65_535 });
+  it('offers TSO only when the kernel granted TSO4, and over IPv6 when it granted TSO6 too', () => {
+    expect(vnet().link.offload).toEqual({ tso: true, tso6: false, maxSegment: 65_535 });
+    const all = TunOffloadFlag.Csum | TunOffloadFlag.Tso4 | TunOffloadFlag.Tso6;
+    expect(vnet(all).link.offload).toEqual({ tso: true, tso6: true, maxSegment: 65_535 });
     expect(vnet(TunOffloadFlag.Csum).link.offload).toBeUndefined();
     expect(setup().link.offload).toBeUndefined();
     expect(setup().link.vnetHdr).toBe(false);
@@ -243,6 +245,23 @@ describe('TunLink with vnet headers (offload)', () => {
     expect(addon.writtenHdrs).toEqual([
       [1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0],
       [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    ]);
+  });
+
+  it('an IPv6 super-segment goes out behind a TCPV6 header (TSO6)', () => {
+    const { addon, link } = vnet(TunOffloadFlag.Csum | TunOffloadFlag.Tso4 | TunOffloadFlag.Tso6);
+    const p = new Uint8Array(40_000);
+    p[0] = 0x60;
+    p[6] = 6; // next header TCP
+    p[40 + 12] = 8 << 4; // data offset 8: 32 bytes
+    link.send(p, 1428);
+    link.send(tcpPacket(40_000), 1448);
+    link.flush();
+    expect(addon.written.map((w) => w.length)).toEqual([40_000, 40_000]);
+    expect(addon.writtenHdrs).toEqual([
+      // NEEDS_CSUM, TCPV6, hdr_len 72, gso_size 1428, csum_start 40, csum_offset 16
+      [1, 4, 72, 0, 0x94, 0x05, 40, 0, 16, 0],
+      [1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0],
     ]);
   });
 

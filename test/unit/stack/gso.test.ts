@@ -1,15 +1,18 @@
 /**
  * The TSO coalescer's joining rules (src/stack/gso.ts), one case each: what joins a
  * super-segment, what ends one, and what the super-segment looks like (IP header, flags of the
- * last segment, partial checksum, identification advanced per segment).
+ * last segment, partial checksum, identification advanced per segment), over IPv4 and IPv6.
  */
 import { describe, expect, it } from 'vitest';
+import { Ip6Output } from '../../../src/ip/ipv6-output.ts';
 import { IpOutput } from '../../../src/ip/output.ts';
 import { TsoCoalescer } from '../../../src/stack/gso.ts';
 import { createStackStats } from '../../../src/stack/stats.ts';
+import { IPV6_ID_BASE } from '../../../src/tcp/address.ts';
 import { get16, get32 } from '../../../src/wire/bytes.ts';
-import { onesSum, pseudoHeaderSum } from '../../../src/wire/checksum.ts';
+import { onesSum, pseudoHeaderSum, pseudoHeaderSum6 } from '../../../src/wire/checksum.ts';
 import { IpProtocol, Ipv4View } from '../../../src/wire/ipv4.ts';
+import { formatIpv6, Ipv6Next, Ipv6View, parseIpv6 } from '../../../src/wire/ipv6.ts';
 import { ParseError } from '../../../src/wire/parse-error.ts';
 import { TcpFlag } from '../../../src/wire/tcp.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../../src/wire/tcp-repr.ts';
@@ -146,5 +149,142 @@ describe('TsoCoalescer', () => {
       [1000, 3000],
       [1000, 2000],
     ]);
+  });
+});
+
+describe('TsoCoalescer over IPv6 (the link has TSO6)', () => {
+  const US6 = parseIpv6('fd00::2');
+  const PEER6 = parseIpv6('fd00::1');
+  const RELAYED6 = parseIpv6('2001:db8::80');
+  /** The TCP layer's ids: our own address, a peer, and an address a relay answers from. */
+  const OWN_ID = IPV6_ID_BASE;
+  const PEER_ID = IPV6_ID_BASE + 1;
+  const RELAYED_ID = IPV6_ID_BASE + 2;
+  const bytesOf = new Map([
+    [PEER_ID, PEER6],
+    [RELAYED_ID, RELAYED6],
+  ]);
+
+  function setup6(withIpv6 = true, maxSegment = 65_535) {
+    const sent: { packet: Uint8Array; segmentSize?: number }[] = [];
+    const stats = createStackStats();
+    const sink = {
+      send: (packet: Uint8Array, segmentSize?: number) => sent.push({ packet, segmentSize }),
+    };
+    const ip = new IpOutput({ address: US, mtu: 1500, initialId: 100 }, sink, stats.ip);
+    const ip6 = new Ip6Output({ address: US6, mtu: 1500, initialId: 1 }, sink, stats.ip6);
+    const direct: [TcpRepr, number][] = [];
+    const tso = new TsoCoalescer(
+      ip,
+      stats.link,
+      stats.tcp,
+      maxSegment,
+      (s, dst) => {
+        direct.push([s, dst]);
+        return true;
+      },
+      withIpv6
+        ? {
+            output: ip6,
+            addressBytes: (id) => {
+              const b = bytesOf.get(id);
+              if (b === undefined) throw new Error(`no address behind id ${id}`);
+              return b;
+            },
+          }
+        : null,
+    );
+    const view = (i: number) => {
+      const v = Ipv6View.check(sent[i].packet);
+      if (v instanceof ParseError) throw new Error(v.reason);
+      return v;
+    };
+    return { tso, sent, direct, stats, view };
+  }
+
+  it('joins full-sized segments behind one IPv6 header, with the IPv6 pseudo-header sum', () => {
+    const { tso, sent, stats, view } = setup6();
+    tso.add(seg(1000, 1000), PEER_ID, OWN_ID);
+    tso.add(seg(2000, 1000), PEER_ID, OWN_ID);
+    tso.add(seg(3000, 400, { psh: true }), PEER_ID, OWN_ID);
+    tso.end();
+    expect(sent.map((s) => [s.segmentSize, s.packet.length])).toEqual([[1000, 40 + 20 + 2400]]);
+    const ip = view(0);
+    expect(ip.nextHeader).toBe(Ipv6Next.Tcp);
+    expect(ip.payloadLength).toBe(20 + 2400);
+    expect(formatIpv6(ip.src)).toBe('fd00::2');
+    expect(formatIpv6(ip.dst)).toBe('fd00::1');
+    const tcp = ip.payload;
+    expect(get32(tcp, 4)).toBe(1000);
+    expect(tcp[13]).toBe(TcpFlag.ACK | TcpFlag.PSH);
+    expect(get16(tcp, 16)).toBe(pseudoHeaderSum6(US6, PEER6, IpProtocol.Tcp, tcp.length));
+    expect(tcp[20 + 1000]).toBe(2000 & 0xff);
+    expect(tcp[20 + 2000]).toBe(3000 & 0xff);
+    expect(stats.link.txGsoPackets).toBe(1);
+    expect(stats.link.txGsoSegments).toBe(3);
+    expect(stats.tcp.txSegments).toBe(3);
+    expect(stats.ip6.txPackets).toBe(1);
+  });
+
+  it('a lone IPv6 segment leaves as an ordinary packet with a full checksum', () => {
+    const { tso, sent, stats, view } = setup6();
+    tso.add(seg(1, 300, { psh: true }), PEER_ID, OWN_ID);
+    tso.end();
+    expect(sent.map((s) => s.segmentSize ?? 0)).toEqual([0]);
+    const tcp = view(0).payload;
+    expect(tcp.length).toBe(320);
+    expect(onesSum(tcp, 0, tcp.length, pseudoHeaderSum6(US6, PEER6, IpProtocol.Tcp, 320))).toBe(
+      0xffff,
+    );
+    expect(stats.tcp.txSegments).toBe(1);
+  });
+
+  it('answers from the address a relayed connection was dialled at', () => {
+    const { tso, view } = setup6();
+    tso.add(seg(1000, 1000), PEER_ID, RELAYED_ID);
+    tso.add(seg(2000, 1000), PEER_ID, RELAYED_ID);
+    tso.end();
+    const ip = view(0);
+    expect(formatIpv6(ip.src)).toBe('2001:db8::80');
+    expect(get16(ip.payload, 16)).toBe(
+      pseudoHeaderSum6(RELAYED6, PEER6, IpProtocol.Tcp, ip.payload.length),
+    );
+  });
+
+  it('keeps the families apart: an IPv4 segment ends an IPv6 super-segment', () => {
+    const { tso, sent } = setup6();
+    tso.add(seg(1000, 1000), PEER_ID, OWN_ID);
+    tso.add(seg(2000, 1000), PEER, US);
+    tso.add(seg(3000, 1000), PEER, US);
+    tso.end();
+    expect(sent.map((s) => [s.packet[0] >>> 4, s.segmentSize ?? 0, s.packet.length])).toEqual([
+      [6, 0, 40 + 20 + 1000],
+      [4, 1000, 20 + 20 + 2000],
+    ]);
+  });
+
+  it('never builds a packet larger than maxSegment, IPv6 header included', () => {
+    const { tso, sent } = setup6(true, 40 + 20 + 3 * 1000);
+    for (let i = 0; i < 5; i++) tso.add(seg(i * 1000, 1000), PEER_ID, OWN_ID);
+    tso.end();
+    expect(sent.map((s) => s.packet.length)).toEqual([40 + 20 + 3000, 40 + 20 + 2000]);
+  });
+
+  it('sends IPv6 segments one by one without TSO6, and to our own IPv6 address always', () => {
+    const without = setup6(false);
+    without.tso.add(seg(1000, 1000), PEER_ID, OWN_ID);
+    without.tso.add(seg(2000, 1000), PEER_ID, OWN_ID);
+    without.tso.end();
+    expect(without.sent).toEqual([]);
+    expect(without.direct.map(([s, dst]) => [s.seq, dst])).toEqual([
+      [1000, PEER_ID],
+      [2000, PEER_ID],
+    ]);
+    const own = setup6();
+    own.tso.add(seg(1000, 1000), OWN_ID, OWN_ID);
+    own.tso.add(seg(2000, 1000), OWN_ID, OWN_ID);
+    own.tso.end();
+    expect(own.sent).toEqual([]);
+    expect(own.direct.length).toBe(2);
   });
 });

@@ -8,6 +8,7 @@ import { ParseError } from '../../../src/wire/parse-error.ts';
 import {
   emitPlainVirtioNetHdr,
   emitTcpV4GsoHdr,
+  emitTcpV6GsoHdr,
   emitVirtioNetHdr,
   VIRTIO_NET_HDR_LEN,
   VirtioNetHdrView,
@@ -82,6 +83,24 @@ describe('virtio_net_hdr', () => {
     ipOpts[24 + 12] = 5 << 4;
     emitTcpV4GsoHdr(buf, 0, ipOpts, 1460);
     expect(view(buf).toRepr()).toMatchObject({ hdrLen: 44, csumStart: 24, csumOffset: 16 });
+  });
+
+  it('the TSO header for an IPv6/TCP super-segment: TCPV6, the TCP header behind 40 bytes', () => {
+    const packet = new Uint8Array(30_000);
+    packet[0] = 0x60;
+    packet[40 + 12] = 8 << 4; // data offset 8: 32 bytes (timestamps)
+    const buf = new Uint8Array(12).fill(0xa5);
+    expect(emitTcpV6GsoHdr(buf, 1, packet, 1428)).toBe(VIRTIO_NET_HDR_LEN);
+    // flags NEEDS_CSUM, gso_type TCPV6 (4), hdr_len 72, gso_size 1428, csum_start 40, offset 16
+    expect([...buf]).toEqual([0xa5, 1, 4, 72, 0, 0x94, 0x05, 40, 0, 16, 0, 0xa5]);
+    expect(view(buf.subarray(1)).toRepr()).toEqual({
+      flags: VnetFlag.NeedsCsum,
+      gsoType: VnetGso.TcpV6,
+      hdrLen: 72,
+      gsoSize: 1428,
+      csumStart: 40,
+      csumOffset: 16,
+    });
   });
 
   it('refuses truncated and impossible headers', () => {
