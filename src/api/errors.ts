@@ -25,10 +25,20 @@ export const ERRNO: Readonly<Record<string, number>> = {
   ENOTFOUND: -3008,
 };
 
+/** libuv's descriptions (uv_strerror) of the codes a listen can fail with. */
+const UV_MESSAGE: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available',
+  EAFNOSUPPORT: 'address family not supported',
+  EINVAL: 'invalid argument',
+};
+
 /**
  * A failed system call, `${syscall} ${code} ${address}:${port}` with code, errno, syscall,
  * address and port, shaped like Node's exceptionWithHostPort (lib/internal/errors.js): the port
- * is left out of the message when it is 0 or absent.
+ * is left out of the message, and of the fields, when it is 0 or absent. net's listen errors
+ * carry libuv's description too (uvExceptionWithHostPort: `listen EADDRNOTAVAIL: address not
+ * available 10.9.9.9:80`).
  */
 export function sysError(
   code: string,
@@ -39,15 +49,24 @@ export function sysError(
   let where = '';
   if (address !== undefined)
     where = port !== undefined && port > 0 ? ` ${address}:${port}` : ` ${address}`;
-  // net's listen errors carry libuv's description as well (uvExceptionWithHostPort).
-  const what =
-    code === 'EADDRINUSE' && syscall === 'listen' ? `${code}: address already in use` : code;
+  const uv = syscall === 'listen' ? UV_MESSAGE[code] : undefined;
+  const what = uv === undefined ? code : `${code}: ${uv}`;
   return Object.assign(new Error(`${syscall} ${what}${where}`), {
     code,
     errno: ERRNO[code],
     syscall,
     ...(address !== undefined ? { address } : {}),
-    ...(port !== undefined ? { port } : {}),
+    ...(port !== undefined && port > 0 ? { port } : {}),
+  });
+}
+
+/** A name that is not an address literal (there is no DNS): getaddrinfo's ENOTFOUND, as Node. */
+export function notFound(host: string): NodeJS.ErrnoException & { hostname: string } {
+  return Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), {
+    code: 'ENOTFOUND',
+    errno: ERRNO.ENOTFOUND,
+    syscall: 'getaddrinfo',
+    hostname: host,
   });
 }
 

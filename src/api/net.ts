@@ -23,22 +23,27 @@
  *    maxConnections, getConnections(cb).
  *  - Errors: Node's messages and fields, e.g. `connect ECONNREFUSED 10.0.0.2:80` with code,
  *    errno (libuv's negative Linux numbers), syscall, address and port.
- * What does not: IPv4 dotted quads only (no DNS: any other host fails with ENOTFOUND;
- * 'localhost' and 127/8 mean the stack's own address, looped back); no IPC paths, no `fd`, no
- * `signal`, no `autoSelectFamily`.
+ *  - Families (docs/ipv6.md): listen() with no host is '::' for both families where the stack
+ *    has IPv6, IPv4 peers seen as '::ffff:a.b.c.d'; ipv6Only on '::'; an IPv4 and an IPv6-only
+ *    server may share a port, a dual-stack one shares it with nobody (EADDRINUSE), as on Linux
+ *    (src/api/address.ts says what each local address means).
+ * What does not: address literals only (no DNS: any other host fails with ENOTFOUND;
+ * 'localhost', 127/8 and '::1' mean the stack's own address, looped back); no IPC paths, no
+ * `fd`, no `signal`, no `autoSelectFamily`.
  */
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import type { Stack } from '../stack/stack.ts';
-import type { ListenFamily, TcpHandle, TcpListenOwner, TcpOwner } from '../stack/tcp.ts';
+import type { TcpHandle, TcpListenOwner, TcpOwner } from '../stack/tcp.ts';
 import type { Timer } from '../stack/timers.ts';
 import { IPV6_ID_BASE } from '../tcp/address.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import type { TcpEvent } from '../tcp/events.ts';
 import type { EcnMode, TcpConnectionOptions } from '../tcp/options.ts';
-import { tryParseIpv4 } from '../wire/ipv4.ts';
+import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
 import { formatIpv6, get32Mapped, isIpv4Mapped, tryParseIpv6 } from '../wire/ipv6.ts';
-import { ERRNO, nodeError, sysError, validatePort } from './errors.ts';
+import { isIpv6Literal, type LocalBinding, localBinding } from './address.ts';
+import { nodeError, notFound, sysError, validatePort } from './errors.ts';
 
 export interface AddressInfo {
   address: string;
@@ -196,9 +201,16 @@ export class Socket extends Duplex implements TcpOwner {
     this.#remote = { address: target, port };
     let addr = tryParseIpv4(target);
     const addr6 = addr === null ? tryParseIpv6(target) : null;
+    if (addr6 !== null && this.#stack.addr6 === null) {
+      // An IPv6 socket (IPv4-mapped addresses included) on a host without IPv6.
+      process.nextTick(() => this.destroy(sysError('EAFNOSUPPORT', 'connect', target, port)));
+      return this;
+    }
     if (addr6 !== null && isIpv4Mapped(addr6)) {
+      // An IPv6 socket to an IPv4 peer: both ends read '::ffff:a.b.c.d', family 'IPv6'.
       addr = get32Mapped(addr6);
       this.#family = 'mapped';
+      this.#remote.address = `::ffff:${formatIpv4(addr)}`;
     } else if (addr6 !== null) {
       this.#family = 6;
       this.#remote.address = formatIpv6(addr6);
@@ -211,12 +223,7 @@ export class Socket extends Duplex implements TcpOwner {
       return this;
     }
     if (addr === null) {
-      const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), {
-        code: 'ENOTFOUND',
-        errno: ERRNO.ENOTFOUND,
-        syscall: 'getaddrinfo',
-        hostname: host,
-      });
+      const err = notFound(host);
       this.#remote = null;
       process.nextTick(() => this.destroy(err));
       return this;
@@ -232,14 +239,17 @@ export class Socket extends Duplex implements TcpOwner {
   }
 
   /**
-   * The host as a dotted quad. 'localhost' (Node's default) and 127.0.0.0/8 mean the stack
-   * itself, whose own address loops back inside it (as src/api/dgram.ts does); anything else
-   * that is not a dotted quad is left to fail with ENOTFOUND (no DNS).
+   * The host as an address literal. 'localhost' (Node's default), 127.0.0.0/8 and '0.0.0.0'
+   * mean the stack itself, whose own address loops back inside it (as src/api/dgram.ts does);
+   * so do '::1' and '::' where it has IPv6 (Linux connects to the unspecified address as to
+   * the loopback one). Anything else that is not a literal is left to fail with ENOTFOUND (no
+   * DNS).
    */
   #resolve(host: string): string {
-    if (host === 'localhost') return this.#stack.address;
-    if (host === '::1' && this.#stack.address6 !== null) return this.#stack.address6;
-    return host.startsWith('127.') && tryParseIpv4(host) !== null ? this.#stack.address : host;
+    const stack = this.#stack;
+    if (host === 'localhost' || host === '0.0.0.0') return stack.address;
+    if ((host === '::1' || host === '::') && stack.address6 !== null) return stack.address6;
+    return host.startsWith('127.') && tryParseIpv4(host) !== null ? stack.address : host;
   }
 
   /** @internal A Server's accepted connection. */
@@ -580,10 +590,10 @@ export class Server extends EventEmitter implements TcpListenOwner {
   readonly #api: NetApi;
   readonly #options: ServerOptions;
   #port: number | null = null;
-  /** The address listened on: '::', '0.0.0.0' or one of the stack's. */
+  /** The address listened on, as address() says it: '::', '0.0.0.0', one of the stack's. */
   #host = '0.0.0.0';
-  /** On '::' taking IPv4 too: IPv4 peers are shown as '::ffff:a.b.c.d'. */
-  #dual = false;
+  /** An IPv6 socket that takes IPv4 peers ('::', '::ffff:…'): they read '::ffff:a.b.c.d'. */
+  #mapped = false;
   #closing = false;
   readonly #sockets = new Set<Socket>();
 
@@ -622,33 +632,35 @@ export class Server extends EventEmitter implements TcpListenOwner {
     const requested = opts.port === undefined ? 0 : validatePort(opts.port, true);
     if (cb !== undefined) this.once('listening', cb);
     const stack = this.#stack;
-    const has6 = stack.addr6 !== null;
-    // Node listens on '::' by default where the host has IPv6, else on '0.0.0.0'.
-    const host = opts.host ?? (has6 ? '::' : '0.0.0.0');
-    const host6 = has6 && host !== '::' ? tryParseIpv6(host) : null;
-    const own6 =
-      host6 !== null && stack.addr6 !== null && formatIpv6(host6) === formatIpv6(stack.addr6);
-    let family: ListenFamily;
-    if (host === '0.0.0.0' || host === stack.address) family = 4;
-    else if (host === '::') family = has6 ? (opts.ipv6Only ? 6 : 'both') : 4;
-    else if (own6) family = 6;
-    else {
-      process.nextTick(() =>
-        this.emit('error', sysError('EADDRNOTAVAIL', 'listen', host, requested)),
-      );
-      return this;
+    const host = opts.host;
+    let b: LocalBinding;
+    if (host === undefined || host === null || host === '') {
+      // Node 20 with no host: '::' where the host has IPv6 (both families; ipv6Only is not
+      // passed on without a host), else '0.0.0.0'.
+      b =
+        stack.addr6 !== null
+          ? { family: 'both', address: '::', mapped: true }
+          : { family: 4, address: '0.0.0.0', mapped: false };
+    } else {
+      const r = localBinding(stack, host, isIpv6Literal(host), opts.ipv6Only === true);
+      if (typeof r === 'string') {
+        const err = r === 'ENOTFOUND' ? notFound(host) : sysError(r, 'listen', host, requested);
+        process.nextTick(() => this.emit('error', err));
+        return this;
+      }
+      b = r;
     }
     const tcp = stack.tcp;
     const port = requested === 0 ? tcp.allocatePort() : requested;
     const conn = tcpOverrides(this.#options);
-    if (port === null || !tcp.listen(port, this, opts.backlog, conn, family)) {
-      process.nextTick(() => this.emit('error', sysError('EADDRINUSE', 'listen', host, requested)));
+    if (port === null || !tcp.listen(port, this, opts.backlog, conn, b.family)) {
+      const err = sysError('EADDRINUSE', 'listen', b.address, requested);
+      process.nextTick(() => this.emit('error', err));
       return this;
     }
     this.#port = port;
-    // '::' on a stack without IPv6 is IPv4's every-address, as before IPv6.
-    this.#host = host === '::' && !has6 ? '0.0.0.0' : own6 ? formatIpv6(host6) : host;
-    this.#dual = family === 'both';
+    this.#host = b.address;
+    this.#mapped = b.mapped;
     this.#closing = false;
     this.#api.track(this);
     process.nextTick(() => {
@@ -670,7 +682,7 @@ export class Server extends EventEmitter implements TcpListenOwner {
   /** @internal TcpListenOwner: a connection completed its handshake. */
   accept(handle: TcpHandle): TcpOwner | null {
     if (this.#port === null) return null;
-    const mapped = this.#dual && handle.remoteAddr < IPV6_ID_BASE;
+    const mapped = this.#mapped && handle.remoteAddr < IPV6_ID_BASE;
     if (this.maxConnections !== undefined && this.#sockets.size >= this.maxConnections) {
       const tcp = this.#stack.tcp;
       const v6 = handle.remoteAddr >= IPV6_ID_BASE;
@@ -709,7 +721,7 @@ export class Server extends EventEmitter implements TcpListenOwner {
       return this;
     }
     if (cb !== undefined) this.once('close', cb);
-    this.#stack.tcp.unlisten(this.#port);
+    this.#stack.tcp.unlisten(this.#port, this);
     this.#port = null;
     this.#closing = true;
     this.#api.untrack(this);

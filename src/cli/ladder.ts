@@ -9,13 +9,13 @@
  *
  * Reads pcap files, our PcapLink's (LINKTYPE_RAW) and `tcpdump -w`'s from an Ethernet device,
  * loopback or `-i any` (ETHERNET, LINUX_SLL, LINUX_SLL2), and Wireshark's pcapng. The diagram is built
- * from IPv4 packets by src/cli/ladder/; with --live the packets come instead from the RecorderLink
+ * from IPv4 and IPv6 packets by src/cli/ladder/ (an IPv6 end reads `[fd00::2]:80`); with --live the packets come instead from the RecorderLink
  * of a running stack, asked over its control socket (src/cli/live-packets.ts), and are drawn by
  * the same code (ladderOutput).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { ipv4FromFrame, readPcap } from '../link/pcap-read.ts';
+import { ipFromFrame, readPcap } from '../link/pcap-read.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import type { CliCommand } from './command.ts';
 import { CONTROL_DIR, controlPath, queryControl } from './control.ts';
@@ -60,7 +60,7 @@ export function traceFile(file: string): { trace: Trace; truncated: boolean } | 
   pcap.records.forEach((r, i) => {
     // A frame the snaplen cut short cannot be checked; capture with the default snaplen.
     const ip =
-      r.frame.length < r.origLen ? ParseError.of('snaplen') : ipv4FromFrame(r.linkType, r.frame);
+      r.frame.length < r.origLen ? ParseError.of('snaplen') : ipFromFrame(r.linkType, r.frame);
     if (ip instanceof ParseError) skipped[ip.reason] = (skipped[ip.reason] ?? 0) + 1;
     // Frame numbers count every record, so that they match Wireshark's.
     else packets.push({ at: r.at, bytes: ip, frame: i + 1 });

@@ -4,7 +4,7 @@
  * turns the answer back into the CapturedPacket list a pcap file gives, so that both draw through
  * the same code.
  *
- * On the wire (one JSON line): `[{"at":ms,"dir":"in"|"out","bytes":"<base64 IPv4 packet>"}, ...]`,
+ * On the wire (one JSON line): `[{"at":ms,"dir":"in"|"out","bytes":"<base64 IP packet>"}, ...]`,
  * oldest first.
  */
 import type { RecordedPacket, RecorderLink } from '../link/recorder.ts';

@@ -32,6 +32,7 @@ export const LINKTYPE_ETHERNET = 1;
 export { LINKTYPE_RAW };
 export const LINKTYPE_LINUX_SLL = 113;
 export const LINKTYPE_IPV4 = 228;
+export const LINKTYPE_IPV6 = 229;
 export const LINKTYPE_LINUX_SLL2 = 276;
 
 const MAGIC_US = 0xa1b2c3d4;
@@ -50,10 +51,13 @@ const RECORD_HEADER_LEN = 16;
 const MAX_RECORD_LEN = 262_144;
 
 const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = 0x8100;
 const ETHERTYPE_QINQ = 0x88a8;
 /** AF_INET in the 4-byte family header of LINKTYPE_NULL (host byte order of the capturer). */
 const AF_INET = 2;
+/** AF_INET6 there: Linux 10, NetBSD/OpenBSD 24, FreeBSD 28, macOS 30 (as libpcap lists them). */
+const AF_INET6_NULL = [10, 24, 28, 30];
 
 export interface PcapRecord {
   /** Capture time, milliseconds since 1970 (fractional: µs or ns resolution kept). */
@@ -247,21 +251,25 @@ function pcapngInterface(dv: DataView, at: number, end: number, little: boolean)
 }
 
 /**
- * The IPv4 packet inside a captured frame of the given link type: a view, not a copy.
- * Reasons (each a count key for the caller): 'not-ipv4' (ARP, IPv6, …), 'truncated',
+ * The IP packet (IPv4 or IPv6) inside a captured frame of the given link type: a view, not a
+ * copy. Reasons (each a count key for the caller): 'not-ip' (ARP, LLDP, …), 'truncated',
  * 'unsupported-linktype'.
  *
  *   ETHERNET (1)   dst(6) src(6) [802.1Q/802.1ad tag(4)]… ethertype(2) — `tcpdump -i veth0`, `-i lo`
  *   LINUX_SLL (113) pkttype(2) hatype(2) halen(2) addr(8) protocol(2)   — `tcpdump -i any` (older)
  *   LINUX_SLL2 (276) protocol(2) rsvd(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8)
- *   RAW (101), IPV4 (228): the IP packet itself                         — PcapLink, `-i tun0`
+ *   RAW (101): the IP packet itself, either version by its first nibble — PcapLink, `-i tun0`
+ *   IPV4 (228), IPV6 (229): the packet itself, of that version
  *   NULL (0)       family(4, capturer's byte order)                     — BSD loopback
  */
-export function ipv4FromFrame(linkType: number, frame: Uint8Array): Uint8Array | ParseError {
+export function ipFromFrame(linkType: number, frame: Uint8Array): Uint8Array | ParseError {
   switch (linkType) {
     case LINKTYPE_RAW:
+      return ipVersionIs(frame, 0);
     case LINKTYPE_IPV4:
-      return ipVersionIs4(frame);
+      return ipVersionIs(frame, 4);
+    case LINKTYPE_IPV6:
+      return ipVersionIs(frame, 6);
     case LINKTYPE_ETHERNET: {
       let at = 12;
       if (frame.length < at + 2) return ParseError.of('truncated');
@@ -272,30 +280,45 @@ export function ipv4FromFrame(linkType: number, frame: Uint8Array): Uint8Array |
         if (frame.length < at + 2) return ParseError.of('truncated');
         type = get16(frame, at);
       }
-      if (type !== ETHERTYPE_IPV4) return ParseError.of('not-ipv4');
-      return ipVersionIs4(frame.subarray(at + 2));
+      return ipOfEthertype(type, frame.subarray(at + 2));
     }
     case LINKTYPE_LINUX_SLL:
       if (frame.length < 16) return ParseError.of('truncated');
-      if (get16(frame, 14) !== ETHERTYPE_IPV4) return ParseError.of('not-ipv4');
-      return ipVersionIs4(frame.subarray(16));
+      return ipOfEthertype(get16(frame, 14), frame.subarray(16));
     case LINKTYPE_LINUX_SLL2:
       if (frame.length < 20) return ParseError.of('truncated');
-      if (get16(frame, 0) !== ETHERTYPE_IPV4) return ParseError.of('not-ipv4');
-      return ipVersionIs4(frame.subarray(20));
+      return ipOfEthertype(get16(frame, 0), frame.subarray(20));
     case LINKTYPE_NULL: {
       if (frame.length < 4) return ParseError.of('truncated');
       const le = frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24);
       const be = (frame[0] << 24) | (frame[1] << 16) | (frame[2] << 8) | frame[3];
-      if (le !== AF_INET && be !== AF_INET) return ParseError.of('not-ipv4');
-      return ipVersionIs4(frame.subarray(4));
+      if (le === AF_INET || be === AF_INET) return ipVersionIs(frame.subarray(4), 4);
+      if (AF_INET6_NULL.includes(le) || AF_INET6_NULL.includes(be))
+        return ipVersionIs(frame.subarray(4), 6);
+      return ParseError.of('not-ip');
     }
     default:
       return ParseError.of('unsupported-linktype');
   }
 }
 
-function ipVersionIs4(packet: Uint8Array): Uint8Array | ParseError {
+/** The IPv4 packet inside a frame (ipFromFrame's, IPv6 and others skipped as 'not-ipv4'). */
+export function ipv4FromFrame(linkType: number, frame: Uint8Array): Uint8Array | ParseError {
+  const ip = ipFromFrame(linkType, frame);
+  if (ip instanceof ParseError) return ip.reason === 'not-ip' ? ParseError.of('not-ipv4') : ip;
+  return ip[0] >>> 4 === 4 ? ip : ParseError.of('not-ipv4');
+}
+
+function ipOfEthertype(type: number, packet: Uint8Array): Uint8Array | ParseError {
+  if (type === ETHERTYPE_IPV4) return ipVersionIs(packet, 4);
+  if (type === ETHERTYPE_IPV6) return ipVersionIs(packet, 6);
+  return ParseError.of('not-ip');
+}
+
+/** `packet` when its version nibble is `version` (4 or 6; 0: either). */
+function ipVersionIs(packet: Uint8Array, version: 0 | 4 | 6): Uint8Array | ParseError {
   if (packet.length === 0) return ParseError.of('truncated');
-  return packet[0] >>> 4 === 4 ? packet : ParseError.of('not-ipv4');
+  const v = packet[0] >>> 4;
+  if (version === 0 ? v === 4 || v === 6 : v === version) return packet;
+  return ParseError.of('not-ip');
 }

@@ -229,8 +229,16 @@ export class Stack {
     const offload = this.link.offload;
     this.tso =
       offload?.tso === true
-        ? new TsoCoalescer(output, stats.link, stats.tcp, offload.maxSegment, (seg, dst, src) =>
-            this.sendTcp(seg, dst, src),
+        ? new TsoCoalescer(
+            output,
+            stats.link,
+            stats.tcp,
+            offload.maxSegment,
+            (seg, dst, src) => this.sendTcp(seg, dst, src),
+            // IPv6 super-segments too where the link cuts them (TSO6).
+            offload.tso6 === true && this.ip6 !== null
+              ? { output: this.ip6.output, addressBytes: (id) => this.tcp.addressBytes(id) }
+              : null,
           )
         : null;
     this.pmtu = new PathMtuTable(this.mtu, stats.pmtu, options.pmtu);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { controlPath } from '../../src/cli/control.ts';
 import * as netns from '../../src/link/netns.ts';
-import { kernelDescribe, STACK_ADDR, waitFor } from './harness.ts';
+import { kernelDescribe, STACK_ADDR, STACK_ADDR6, waitFor } from './harness.ts';
 import { spawnInNs } from './tcp-peers.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -140,6 +140,19 @@ kernelDescribe('tunstack ss', () => {
       expect(drawn.out).toMatch(/\|<-- SYN\/ACK seq=0 ack=1 /);
       expect(drawn.out).toMatch(/ESTABLISHED.*\n(.*\n)*.*ESTABLISHED/);
       expect(drawn.out).toMatch(/^netns \S+ \(live\): \d+ packets, 1 TCP connection/m);
+
+      // Over IPv6 too: the recorder keeps both families, the ends read [fd00::1]:port.
+      const curl6 = spawnInNs(
+        ns,
+        ['curl', '-sS', '-6', '-o', '/dev/null', `http://[${STACK_ADDR6}]/`],
+        20_000,
+      );
+      expect((await curl6.exited).code).toBe(0);
+      const six = await ss(['--live', '--netns', ns, '--conn', '2'], 'ladder');
+      expect([six.code, six.err]).toEqual([0, '']);
+      expect(six.out).toMatch(/\[fd00::1\]:\d+ .*\[fd00::2\]:80/);
+      expect(six.out).toMatch(/\|--- SYN seq=0 win=\d+ <mss 1440,/);
+      expect(six.out).toMatch(/^connection 2 of 2 /m);
 
       up.child.kill('SIGTERM');
       expect(await up.exited).toBe(0);

@@ -7,6 +7,8 @@
  * One connection captured three ways (Ethernet on the client's veth, LINUX_SLL2 and LINUX_SLL on
  * `any` in the server's namespace) must come out as the same ladder; an nftables rule that drops
  * the request once makes a real retransmission; a refused connect on loopback makes a real RST.
+ * Over IPv6 (fd77::1 and fd77::2 on the same veth pair) the Ethernet and LINUX_SLL2 captures of
+ * `curl -6` give the same ladder, its ends drawn as [fd77::1]:port.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -30,6 +32,9 @@ const SERVER = '10.77.0.2';
 const SERVER_JS = `require('node:http')
   .createServer((req, res) => res.end('hello from the kernel\\n'))
   .listen(80, '${SERVER}', () => console.log('listening'));`;
+const CLIENT6 = 'fd77::1';
+const SERVER6 = 'fd77::2';
+const SERVER6_JS = SERVER_JS.replace(`'${SERVER}'`, `'${SERVER6}'`);
 
 /** Start a long-running command inside `ns`; resolves once `ready` appears on stdout or stderr. */
 function start(ns: string, argv: string[], ready: RegExp): Promise<ChildProcess> {
@@ -205,6 +210,47 @@ kernelDescribe('ladder: tcpdump captures of the kernel’s TCP', () => {
       const shape = (l: Ladder) =>
         l.rows.map((r) => [r.from, r.flags, r.seq, r.ack, r.len, r.window, r.stateA, r.stateB]);
       for (const o of others) expect(shape(o)).toEqual(shape(veth));
+    });
+  }, 30_000);
+
+  it('draws an IPv6 connection from Ethernet and LINUX_SLL2 captures alike', async () => {
+    await withPair(async (p) => {
+      // nodad: the addresses are usable at once (no duplicate address detection to wait for).
+      await netns.ip(p.c, ['-6', 'addr', 'add', `${CLIENT6}/64`, 'dev', 'v0', 'nodad']);
+      await netns.ip(p.s, ['-6', 'addr', 'add', `${SERVER6}/64`, 'dev', 'v1', 'nodad']);
+      await p.start(p.s, [process.execPath, '-e', SERVER6_JS], /listening/);
+      const captures = [
+        { ns: p.c, file: 'veth6.pcap', args: ['-i', 'v0'], linkType: LINKTYPE_ETHERNET },
+        {
+          ns: p.s,
+          file: 'sll2-6.pcap',
+          args: ['-i', 'any', '-y', 'LINUX_SLL2'],
+          linkType: LINKTYPE_LINUX_SLL2,
+        },
+      ];
+      const stops = [];
+      for (const cap of captures) stops.push(await p.capture(cap.ns, cap.file, cap.args));
+      const r = await curl(p, `http://[${SERVER6}]/`);
+      expect(r.stdout, r.stderr).toBe('hello from the kernel\n');
+      for (const stopCapture of stops) await stopCapture();
+
+      const ladders: Ladder[] = [];
+      for (const cap of captures) {
+        const path = join(p.dir, cap.file);
+        ladders.push(await ladderOfFile(path, cap.linkType));
+        const text = runLadder(path, { conn: 1, list: false }).stdout.split('\n');
+        expect(text[0]).toMatch(/^ +\[fd77::1\]:\d+ +\[fd77::2\]:80$/);
+        // Linux's MSS over IPv6 on a 1500-byte veth: 1500 − 60.
+        expect(text[2]).toMatch(
+          /^0\.000000 SYN_SENT +\|--- SYN seq=0 win=\d+ <mss 1440,sackOK,TS,wscale \d+> -+>\| SYN_RECEIVED$/,
+        );
+      }
+      const [veth, sll2] = ladders;
+      const states = statesOf(veth);
+      expect([states.a.at(-1), states.b.at(-1)]).toEqual(['TIME_WAIT', 'CLOSED']);
+      const shape = (l: Ladder) =>
+        l.rows.map((r) => [r.from, r.flags, r.seq, r.ack, r.len, r.window, r.stateA, r.stateB]);
+      expect(shape(sll2)).toEqual(shape(veth));
     });
   }, 30_000);
 

@@ -9,7 +9,6 @@
  *  0.000125 ESTABLISHED  |<-- SYN/ACK seq=0 ack=1 win=65160 <mss 1460,…> ----------|
  *  0.000375              |--- ACK seq=1 ack=1 win=64256 --------------------------->| ESTABLISHED
  */
-import { formatIpv4 } from '../../wire/ipv4.ts';
 import { type Ladder, type LadderRow, rowLabel } from './ladder.ts';
 import type { ConnectionSummary, Endpoint } from './segments.ts';
 
@@ -34,7 +33,7 @@ export function maxOf<T>(xs: readonly T[], f: (x: T) => number, floor: number): 
 }
 
 export function endpointText(e: Endpoint): string {
-  return `${formatIpv4(e.addr)}:${e.port}`;
+  return e.addr.includes(':') ? `[${e.addr}]:${e.port}` : `${e.addr}:${e.port}`;
 }
 
 /** Seconds with microsecond digits, as Wireshark's relative time. */

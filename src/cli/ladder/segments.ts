@@ -1,23 +1,35 @@
 /**
- * From captured IPv4 packets to TCP segments, and from segments to connections.
+ * From captured IP packets (IPv4 and IPv6) to TCP segments, and from segments to connections.
  *
- * Decoding goes through src/wire (Ipv4View.check, TcpView.check, parseTcp), so the ladder sees a
- * segment exactly as the stack would. Two differences, both because a capture is not a receive
- * path:
+ * Decoding goes through src/wire (Ipv4View.check or Ipv6View.check and walkIpv6Chain, then
+ * TcpView.check/check6 and parseTcp), so the ladder sees a segment exactly as the stack would.
+ * Addresses are kept as text (`10.0.0.1`, `fd00::1` in RFC 5952's form), which keys the
+ * connections of both families alike. Two differences from a receive path, both because a
+ * capture is not one:
  *  - A TCP checksum that does not verify is, in a capture taken on the sending host, almost always
  *    checksum offload (the kernel leaves the pseudo-header sum for the NIC, or for nobody on
  *    loopback and veth), not corruption. Such a segment is decoded from a copy with the checksum
  *    recomputed and counted under `checksumUnverified`; Wireshark by default does not check either.
- *  - Everything else that is not a whole IPv4/TCP segment (not IPv4, UDP, fragments, bad headers,
- *    frames cut by the snaplen) is skipped and counted by reason.
+ *  - Everything else that is not a whole TCP segment (not IP, UDP, ICMPv6, fragments, bad headers,
+ *    an IPv6 header chain the stack would refuse, frames cut by the snaplen) is skipped and
+ *    counted by reason.
  */
 import { seqAdd, seqGt } from '../../tcp/seq.ts';
-import { IpProtocol, Ipv4View } from '../../wire/ipv4.ts';
+import { formatIpv4, IpProtocol, Ipv4View } from '../../wire/ipv4.ts';
+import {
+  formatIpv6,
+  IPV6_WALK_DEFAULTS,
+  Ipv6Next,
+  Ipv6View,
+  isIpv6Multicast,
+  newIpv6Chain,
+  walkIpv6Chain,
+} from '../../wire/ipv6.ts';
 import { ParseError } from '../../wire/parse-error.ts';
 import { parseTcp, TcpView } from '../../wire/tcp.ts';
 import type { TcpRepr } from '../../wire/tcp-repr.ts';
 
-/** One captured packet: when, and the IPv4 packet's bytes. */
+/** One captured packet: when, and the IP packet's bytes (IPv4 or IPv6). */
 export interface CapturedPacket {
   /** Milliseconds (any origin: pcap wall time or a stack clock). */
   at: number;
@@ -30,16 +42,17 @@ export interface Segment {
   /** 1-based position of the packet in the capture (Wireshark's frame number). */
   frame: number;
   at: number;
-  src: number;
-  dst: number;
+  /** Addresses as text: dotted quad, or RFC 5952's IPv6 form. */
+  src: string;
+  dst: string;
   tcp: TcpRepr;
-  /** IPv4 total length. */
+  /** The IP packet's length: IPv4's total length, or 40 + IPv6's Payload Length. */
   ipLength: number;
 }
 
-/** A TCP endpoint: IPv4 address (u32) and port. */
+/** A TCP endpoint: address as text (`10.0.0.1`, `fd00::1`) and port. */
 export interface Endpoint {
-  addr: number;
+  addr: string;
   port: number;
 }
 
@@ -62,11 +75,11 @@ export interface Trace {
   skipped: Record<string, number>;
 }
 
-/** Decode one IPv4 packet to a segment, or the reason it is not one. */
-export function decodeSegment(
-  frame: number,
-  packet: CapturedPacket,
-): { segment: Segment; checksumUnverified: boolean } | ParseError {
+type Decoded = { segment: Segment; checksumUnverified: boolean } | ParseError;
+
+/** Decode one IP packet to a segment, or the reason it is not one. */
+export function decodeSegment(frame: number, packet: CapturedPacket): Decoded {
+  if (packet.bytes.length > 0 && packet.bytes[0] >>> 4 === 6) return decodeSegment6(frame, packet);
   const ip = Ipv4View.check(packet.bytes);
   if (ip instanceof ParseError) return ip;
   if (ip.protocol !== IpProtocol.Tcp) return ParseError.of('not-tcp');
@@ -79,15 +92,44 @@ export function decodeSegment(
   if (view instanceof ParseError) return view;
   const tcp = parseTcp(view);
   if (tcp instanceof ParseError) return tcp;
+  const src = formatIpv4(ip.src);
+  const dst = formatIpv4(ip.dst);
   return {
-    segment: { frame, at: packet.at, src: ip.src, dst: ip.dst, tcp, ipLength: ip.totalLength },
+    segment: { frame, at: packet.at, src, dst, tcp, ipLength: ip.totalLength },
+    checksumUnverified,
+  };
+}
+
+/** One chain record for every IPv6 packet decoded (the walk fills it in). */
+const chain = newIpv6Chain();
+
+/** An IPv6 packet: the fixed header, the extension headers walked as the stack walks them. */
+function decodeSegment6(frame: number, packet: CapturedPacket): Decoded {
+  const ip = Ipv6View.check(packet.bytes);
+  if (ip instanceof ParseError) return ip;
+  const bytes = ip.bytes;
+  const walk = walkIpv6Chain(bytes, isIpv6Multicast(ip.dst), IPV6_WALK_DEFAULTS, chain);
+  if (walk !== 'ok') return ParseError.of(walk);
+  if (chain.protocol === Ipv6Next.Fragment) return ParseError.of('ip-fragment');
+  if (chain.protocol !== IpProtocol.Tcp) return ParseError.of('not-tcp');
+  const payload = bytes.subarray(chain.payloadAt);
+  let view = TcpView.check6(payload, ip.src, ip.dst);
+  const checksumUnverified = view instanceof ParseError && view.reason === 'bad-checksum';
+  if (checksumUnverified) view = TcpView.check6(payload, ip.src, ip.dst, false);
+  if (view instanceof ParseError) return view;
+  const tcp = parseTcp(view);
+  if (tcp instanceof ParseError) return tcp;
+  const src = formatIpv6(ip.src);
+  const dst = formatIpv6(ip.dst);
+  return {
+    segment: { frame, at: packet.at, src, dst, tcp, ipLength: bytes.length },
     checksumUnverified,
   };
 }
 
 /** A key for one direction of a 4-tuple. */
-function flowKey(src: number, srcPort: number, dst: number, dstPort: number): string {
-  return `${src}:${srcPort}>${dst}:${dstPort}`;
+function flowKey(src: string, srcPort: number, dst: string, dstPort: number): string {
+  return `${src}|${srcPort}>${dst}|${dstPort}`;
 }
 
 interface Open {

@@ -378,7 +378,7 @@ describe('tunstack ladder on other link types', () => {
     const ethernet = frames((p) => cat(MACS, [0x08, 0x00], p));
     writeFileSync(withArp, pcapFile(LINKTYPE_ETHERNET, [arp, ...ethernet]));
     const arpOut = runLadder(withArp, { conn: 1, list: false });
-    expect(arpOut.stdout).toContain('12 packets, 1 TCP connection; skipped: not-ipv4 1');
+    expect(arpOut.stdout).toContain('12 packets, 1 TCP connection; skipped: not-ip 1');
     const l = traceFile(withArp);
     if (typeof l === 'string') throw new Error(l);
     expect(l.trace.connections[0].segments[0].frame).toBe(2);
