@@ -1371,7 +1371,7 @@ export class TcpLayer {
         let n = 0;
         for (let seg = conn.dispatch(now); seg !== null; seg = conn.dispatch(now)) {
           const sent =
-            tso !== null && conn.remoteAddr < IPV6_ID_BASE
+            tso !== null
               ? tso.add(seg, conn.remoteAddr, conn.localAddr)
               : this.stack.sendTcp(seg, conn.remoteAddr, conn.localAddr);
           if (!sent) this.stats.txRefused++;
