@@ -52,6 +52,7 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['tunstack drill --trace test/drill/active-open.pkt', 'one script, each segment as it goes'],
     ['tunstack drill --target stack test/drill', 'the same scripts against a whole Stack'],
     ['tunstack drill --profile linux test/drill/linux', "choose as Linux does; Linux's scripts"],
+    ['tunstack drill --ip_version=ipv6 test/drill', 'the same scripts over IPv6 (MTU 1520)'],
   ],
   ladder: [
     ['tunstack ladder docs/ladder-curl.pcap', 'the first connection in a capture'],
