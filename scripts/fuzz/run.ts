@@ -32,7 +32,8 @@ import type { TcpHandle, TcpOwner } from '../../src/stack/tcp.ts';
 import type { TcpSnapshot } from '../../src/tcp/conn.ts';
 import type { TcpEvent } from '../../src/tcp/events.ts';
 import { seqDiff, seqLeq } from '../../src/tcp/seq.ts';
-import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
+import { internetChecksum, pseudoHeaderSum, pseudoHeaderSum6 } from '../../src/wire/checksum.ts';
+import { parseIpv6 } from '../../src/wire/ipv6.ts';
 import {
   F_ACK,
   F_CWR,
@@ -59,6 +60,20 @@ import {
   tcpValidOptions,
   udpBytes,
 } from './packets.ts';
+import {
+  extensionChain,
+  fragment6,
+  icmp6Bytes,
+  ipv6Packet,
+  mutate6,
+  NH_FRAGMENT,
+  NH_HOP,
+  NH_ICMPV6,
+  NH_TCP,
+  NH_UDP,
+  repairChecksums6,
+  upperLayer,
+} from './packets6.ts';
 
 export interface FuzzOptions {
   packets: number;
@@ -77,6 +92,11 @@ export interface FuzzOptions {
   /** Progress lines (to `log`) every this many packets; 0: none. */
   progressEvery?: number;
   log?: (line: string) => void;
+  /**
+   * Both stacks dual-stack (fd00::1, fd00::2), IPv6 traffic between them and IPv6 packets among
+   * the fuzzer's (default true; false: the IPv4-only fuzzer, as before IPv6).
+   */
+  ipv6?: boolean;
 }
 
 export interface FuzzFailure {
@@ -111,6 +131,10 @@ const PEER = 0x0a000001;
 const TARGET = 0x0a000002;
 const PEER_S = '10.0.0.1';
 const TARGET_S = '10.0.0.2';
+const PEER6_S = 'fd00::1';
+const TARGET6_S = 'fd00::2';
+const PEER6 = parseIpv6(PEER6_S);
+const TARGET6 = parseIpv6(TARGET6_S);
 
 /** The target's bounds: small, so that the fuzzer reaches them. */
 export const LIMITS = {
@@ -121,6 +145,10 @@ export const LIMITS = {
   sndBuf: 16 * 1024,
   maxOoo: 8 * 1024,
   reassemblyBytes: 64 * 1024,
+  /** IPv6 reassembly memory (its own reassembler, IPv4's bound). */
+  reassembly6Bytes: 64 * 1024,
+  /** IPv6 peers the TCP layer holds at once (tcp.maxIpv6Peers; default 16 384). */
+  maxIpv6Peers: 8,
 } as const;
 
 /**
@@ -207,6 +235,47 @@ function findTsval(p: Uint8Array, at: number, end: number): number | null {
 function isMartian(a: number): boolean {
   const top = a >>> 24;
   return top === 0 || top === 127 || top >= 224;
+}
+
+/** `p[at, at + 16)` equals the address `a`. */
+function eq6(p: Uint8Array, at: number, a: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (p[at + i] !== a[i]) return false;
+  return true;
+}
+
+/** An IPv6 address at `at` the target must never send to: multicast, ::, ::1, IPv4-mapped. */
+function isMartian6(p: Uint8Array, at: number): boolean {
+  if (p[at] === 0xff) return true;
+  let zeros = 0;
+  while (zeros < 10 && p[at + zeros] === 0) zeros++;
+  if (zeros < 10) return false;
+  if (p[at + 10] === 0xff && p[at + 11] === 0xff) return true; // ::ffff:a.b.c.d
+  for (let i = 10; i < 15; i++) if (p[at + i] !== 0) return false;
+  return p[at + 15] <= 1; // :: and ::1
+}
+
+/**
+ * Whether an IPv6 packet carries an ICMPv6 error message (type < 128), as far as its Payload
+ * Length reaches, past extension headers and the Fragment header of a first fragment (as Linux's
+ * icmpv6_send looks before it answers): RFC 4443 §2.4 (e.1) forbids answering one with an error.
+ */
+function carriesIcmp6Error(p: Uint8Array): boolean {
+  if (p.length < 40 || p[0] >>> 4 !== 6) return false;
+  const end = Math.min(p.length, 40 + get16(p, 4));
+  let next = p[6];
+  let at = 40;
+  for (let i = 0; i < 16 && at < end; i++) {
+    if (next === 0 || next === 60 || next === 43) {
+      if (at + 2 > end) return false;
+      next = p[at];
+      at += (p[at + 1] + 1) * 8;
+    } else if (next === NH_FRAGMENT) {
+      if (at + 8 > end || (get16(p, at + 2) & 0xfff8) !== 0) return false;
+      next = p[at];
+      at += 8;
+    } else return next === NH_ICMPV6 && at < end && p[at] < 128;
+  }
+  return false;
 }
 
 /**
@@ -356,6 +425,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const maxHeapGrowth = (o.maxHeapGrowthMb ?? 64) * 1024 * 1024;
   const log = o.log ?? (() => {});
   const progressEvery = o.progressEvery ?? 0;
+  const ipv6 = o.ipv6 ?? true;
   const rng = new Rng(seed);
   const act = new Rng((seed * 2654435761 + 1) >>> 0); // the peer's and owners' actions
   const gc = gcFunction();
@@ -450,6 +520,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     } else if (corpusOut.length < CORPUS) corpusOut.push(p);
     else corpusOut[corpusOutAt++ % CORPUS] = p;
     // What the target sends must be well formed, from itself, to someone else.
+    if (p.length > 0 && p[0] >>> 4 === 6 && ipv6) {
+      onTx6(p);
+      return;
+    }
     const ihl = (p[0] & 0x0f) * 4;
     if (p.length < 20 || p[0] >>> 4 !== 4 || ihl < 20 || ihl > p.length)
       txProblems.push(`target sent a malformed IP header: ${hex(p.subarray(0, 60))}`);
@@ -469,40 +543,125 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       if (len < 20 || internetChecksum(p, ihl, p.length, sum) !== 0)
         txProblems.push(`target sent a bad TCP checksum: ${hex(p.subarray(0, 60))}`);
       else {
-        const t = ihl;
-        const f = prot ? scratchFlow : flowFor(get32(p, 16), get16(p, t), get16(p, t + 2));
-        const flags = p[t + 13];
-        const hl = (p[t + 12] >>> 4) * 4;
-        const dataLen = len - hl;
-        if (hl < 20 || hl > len) txProblems.push(`target sent TCP data offset ${hl}`);
-        if (flags & F_RST && dataLen > 0) txProblems.push('target sent a RST with data');
-        if (
-          (flags & (F_SYN | F_FIN)) === (F_SYN | F_FIN) ||
-          (flags & (F_SYN | F_RST)) === (F_SYN | F_RST)
-        )
-          txProblems.push(`target sent flags ${flags.toString(16)}`);
-        const ws = findOption(p, t + 20, t + hl, 3);
-        if (ws !== null && (!(flags & F_SYN) || p[ws + 2] > 14))
-          txProblems.push(`target sent window scale ${p[ws + 2]} (flags ${flags.toString(16)})`);
-        const mss = findOption(p, t + 20, t + hl, 2);
-        if (mss !== null && (!(flags & F_SYN) || get16(p, mss + 2) < 64))
-          txProblems.push(`target sent MSS ${get16(p, mss + 2)} (flags ${flags.toString(16)})`);
-        // Never a RST for a RST (RFC 9293 §3.10.7.1): the packet being injected was one.
-        if (
-          flags & F_RST &&
-          injectingRst !== null &&
-          injectingRst ===
-            `${get32(p, 16)}:${get16(p, t + 2)}:${get16(p, t)}:${get32(p, t + 4)}:${flags & F_ACK ? get32(p, t + 8) : 0}`
-        )
-          txProblems.push(`target answered a RST with a RST: ${hex(p.subarray(0, 60))}`);
-        f.sndNxt =
-          (get32(p, t + 4) + dataLen + (flags & F_SYN ? 1 : 0) + (flags & F_FIN ? 1 : 0)) >>> 0;
-        if (flags & F_ACK) f.rcvNxt = get32(p, t + 8);
-        f.win = get16(p, t + 14);
-        const ts = findTsval(p, t + 20, t + hl);
-        if (ts !== null) f.tsTarget = ts;
+        const f = prot ? scratchFlow : flowFor(get32(p, 16), get16(p, ihl), get16(p, ihl + 2));
+        checkTcpOut(p, ihl, len, f, String(get32(p, 16)));
       }
     }
+  };
+
+  /** A TCP segment the target sent (at `t`, `len` bytes, checksum right): its flags and options. */
+  const checkTcpOut = (p: Uint8Array, t: number, len: number, f: Flow, dstKey: string): void => {
+    const flags = p[t + 13];
+    const hl = (p[t + 12] >>> 4) * 4;
+    const dataLen = len - hl;
+    if (hl < 20 || hl > len) txProblems.push(`target sent TCP data offset ${hl}`);
+    if (flags & F_RST && dataLen > 0) txProblems.push('target sent a RST with data');
+    if (
+      (flags & (F_SYN | F_FIN)) === (F_SYN | F_FIN) ||
+      (flags & (F_SYN | F_RST)) === (F_SYN | F_RST)
+    )
+      txProblems.push(`target sent flags ${flags.toString(16)}`);
+    const ws = findOption(p, t + 20, t + hl, 3);
+    if (ws !== null && (!(flags & F_SYN) || p[ws + 2] > 14))
+      txProblems.push(`target sent window scale ${p[ws + 2]} (flags ${flags.toString(16)})`);
+    const mss = findOption(p, t + 20, t + hl, 2);
+    if (mss !== null && (!(flags & F_SYN) || get16(p, mss + 2) < 64))
+      txProblems.push(`target sent MSS ${get16(p, mss + 2)} (flags ${flags.toString(16)})`);
+    // Never a RST for a RST (RFC 9293 §3.10.7.1): the packet being injected was one.
+    if (
+      flags & F_RST &&
+      injectingRst !== null &&
+      injectingRst ===
+        `${dstKey}:${get16(p, t + 2)}:${get16(p, t)}:${get32(p, t + 4)}:${flags & F_ACK ? get32(p, t + 8) : 0}`
+    )
+      txProblems.push(`target answered a RST with a RST: ${hex(p.subarray(0, 60))}`);
+    f.sndNxt =
+      (get32(p, t + 4) + dataLen + (flags & F_SYN ? 1 : 0) + (flags & F_FIN ? 1 : 0)) >>> 0;
+    if (flags & F_ACK) f.rcvNxt = get32(p, t + 8);
+    f.win = get16(p, t + 14);
+    const ts = findTsval(p, t + 20, t + hl);
+    if (ts !== null) f.tsTarget = ts;
+  };
+
+  /** IPv6 flows (the remote's address in `remote6`), as `flows` for IPv4. */
+  const flows6 = new Map<string, Flow & { remote6: Uint8Array }>();
+  const flowList6: (Flow & { remote6: Uint8Array })[] = [];
+  const flowFor6 = (p: Uint8Array, t: number): Flow => {
+    const dstKey = hex(p.subarray(24, 40));
+    const key = `${dstKey}:${get16(p, t)}:${get16(p, t + 2)}`;
+    let f = flows6.get(key);
+    if (f === undefined) {
+      f = {
+        key,
+        remote: -1,
+        remote6: p.slice(24, 40),
+        localPort: get16(p, t),
+        remotePort: get16(p, t + 2),
+        sndNxt: 0,
+        rcvNxt: null,
+        win: 0,
+        tsTarget: null,
+        tsRemote: null,
+      };
+      if (flowList6.length < MAX_FLOWS) flowList6.push(f);
+      else {
+        const i = rng.int(0, MAX_FLOWS - 1);
+        flows6.delete(flowList6[i].key);
+        flowList6[i] = f;
+      }
+      flows6.set(key, f);
+    }
+    return f;
+  };
+
+  /** Set while an IPv6 packet carrying an ICMPv6 error is injected: no error may answer it. */
+  let injectingIcmp6Error = false;
+
+  /** An IPv6 packet the target sent: well formed, from its own address, to no martian. */
+  const onTx6 = (p: Uint8Array): void => {
+    if (p.length < 40 || get16(p, 4) + 40 !== p.length) {
+      txProblems.push(`target sent a malformed IPv6 header: ${hex(p.subarray(0, 60))}`);
+      return;
+    }
+    if (p.length > la.mtu) txProblems.push(`target sent ${p.length} bytes > MTU`);
+    else if (!eq6(p, 8, TARGET6)) txProblems.push(`target sent from ${hex(p.subarray(8, 24))}`);
+    else if (eq6(p, 24, TARGET6)) txProblems.push('target sent an IPv6 packet to itself');
+    else if (isMartian6(p, 24))
+      txProblems.push(`target answered an IPv6 martian: ${hex(p.subarray(0, 60))}`);
+    if (txProblems.length > 0) return;
+    let next = p[6];
+    let t = 40;
+    if (next === NH_FRAGMENT) {
+      // We send no other extension header; a fragment's upper layer is checked whole elsewhere.
+      if (p.length < 48 || p[41] !== 0 || (p[43] & 0x06) !== 0)
+        txProblems.push(`target sent a bad Fragment header: ${hex(p.subarray(0, 60))}`);
+      if ((get16(p, 42) & 0xfff8) !== 0) return;
+      next = p[40];
+      t = 48;
+      if ((p[43] & 1) === 0) {
+        txProblems.push('target sent an atomic fragment');
+        return;
+      }
+      if (next === NH_ICMPV6 && p[t] < 128) txProblems.push('target fragmented an ICMPv6 error');
+      return;
+    }
+    if (next !== NH_TCP && next !== NH_UDP && next !== NH_ICMPV6) {
+      txProblems.push(`target sent Next Header ${next}`);
+      return;
+    }
+    const len = p.length - t;
+    const sum = pseudoHeaderSum6(p.subarray(8, 24), p.subarray(24, 40), next, len);
+    if (len < (next === NH_TCP ? 20 : next === NH_UDP ? 8 : 4))
+      txProblems.push(`target sent a short protocol ${next} header`);
+    else if (internetChecksum(p, t, p.length, sum) !== 0)
+      txProblems.push(`target sent a bad protocol ${next} checksum: ${hex(p.subarray(0, 80))}`);
+    else if (next === NH_ICMPV6 && p[t] < 128) {
+      if (injectingIcmp6Error)
+        txProblems.push(
+          `target answered an ICMPv6 error with ICMPv6 error ${p[t]}/${p[t + 1]} (RFC 4443 §2.4 (e.1)): ${hex(p.subarray(0, 100))}`,
+        );
+      if (p.length > 1280) txProblems.push(`target sent a ${p.length}-byte ICMPv6 error (> 1280)`);
+    } else if (next === NH_TCP) checkTcpOut(p, t, len, flowFor6(p, t), hex(p.subarray(24, 40)));
   };
 
   const [peerLink, targetInner] = [la, lb];
@@ -512,17 +671,29 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     return r < 0.03 ? 'drop' : r < 0.05 ? 'dup' : r < 0.1 ? 'hold' : 'pass';
   });
   const isnSecret = new Uint8Array(16).fill(seed & 0xff);
-  const peer = createStack({ link: peerLink, address: PEER_S, clock, logger, tcp: { isnSecret } });
+  const peer = createStack({
+    link: peerLink,
+    address: PEER_S,
+    ...(ipv6 ? { address6: PEER6_S } : {}),
+    clock,
+    logger,
+    ip6: { initialId: seed },
+    tcp: { isnSecret },
+  });
   const target = createStack({
     link: tap,
     address: TARGET_S,
+    ...(ipv6 ? { address6: TARGET6_S } : {}),
     clock,
     logger,
     reassembly: { maxBytes: LIMITS.reassemblyBytes },
+    // A fixed first Identification (default random): the run is a function of its seed.
+    ip6: { reassembly: { maxBytes: LIMITS.reassembly6Bytes }, initialId: seed ^ 0x5a5a5a5a },
     tcp: {
       isnSecret,
       maxConnections: LIMITS.maxConnections,
       synBacklog: LIMITS.synBacklog,
+      maxIpv6Peers: LIMITS.maxIpv6Peers,
       conn: { rcvBuf: LIMITS.rcvBuf, sndBuf: LIMITS.sndBuf, maxOoo: LIMITS.maxOoo },
     },
   });
@@ -623,6 +794,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   peerUdp.on('error', () => {});
   peerUdp.on('message', () => {});
   peerUdp.bind(4000);
+  const peerUdp6 = ipv6 ? peer.dgram.createSocket('udp6') : null;
+  if (peerUdp6 !== null) {
+    peerUdp6.on('error', () => {});
+    peerUdp6.on('message', () => {});
+    peerUdp6.bind(4001);
+  }
 
   await immediate();
 
@@ -698,7 +875,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         PORT_SINK,
         PORT_CLOSED,
       ]);
-      const s = peer.net.connect(port, TARGET_S);
+      // A third of them over IPv6 (the target's servers listen on '::' for both families).
+      const s = peer.net.connect(port, ipv6 && act.chance(0.33) ? TARGET6_S : TARGET_S);
       clients.add(s);
       s.on('error', () => {});
       s.on('data', () => {});
@@ -783,6 +961,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     }
     if (act.chance(0.05)) peerUdp.send(act.bytes(act.int(0, 1400)), PORT_ECHO, TARGET_S);
     if (act.chance(0.03)) peer.sendEchoRequest(TARGET, 1, act.int(0, 65535), act.bytes(56));
+    if (peerUdp6 !== null) {
+      // Datagrams up to 3000 bytes (fragmented both ways) and pings, some as large.
+      if (act.chance(0.03)) peerUdp6.send(act.bytes(act.int(0, 3000)), PORT_ECHO, TARGET6_S);
+      if (act.chance(0.02))
+        peer.sendEchoRequest6(TARGET6, 2, act.int(0, 65535), act.bytes(act.pick([56, 2000])));
+    }
   };
 
   // -------------------------------------------------------------------------------------------
@@ -1065,7 +1249,243 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     return [rng.pick(corpusIn)];
   };
 
+  // ---- IPv6: the same kinds of packet, and what only IPv6 has (extension headers, ND, MLD)
+
+  const SPOOF6 = [
+    '::',
+    '::1',
+    'ff02::1',
+    'fe80::1',
+    '::ffff:10.0.0.1',
+    '2001:db8::1',
+    TARGET6_S,
+  ].map(parseIpv6);
+  const ODD_DST6 = [
+    'ff02::1',
+    'ff02::2',
+    'ff02::16',
+    'ff02::1:ff00:2',
+    'fd00::3',
+    '::ffff:10.0.0.2',
+    '::1',
+  ].map(parseIpv6);
+  const spoofSrc6 = (): Uint8Array => {
+    const r = rng.next();
+    if (r < 0.6) return PEER6;
+    if (r < 0.88) {
+      const a = PEER6.slice(); // fd00::xxyy: more peers than tcp.maxIpv6Peers
+      a[14] = rng.int(0, 255);
+      a[15] = rng.int(2, 255);
+      return a;
+    }
+    if (r < 0.95) return rng.pick(SPOOF6);
+    return rng.bytes(16);
+  };
+  const dst6 = (): Uint8Array => (rng.chance(0.93) ? TARGET6 : rng.pick(ODD_DST6));
+  const corpus6 = (pool: Uint8Array[]): Uint8Array | null => {
+    for (let i = 0; i < 8 && pool.length > 0; i++) {
+      const p = rng.pick(pool);
+      if (p.length >= 40 && p[0] >>> 4 === 6) return p;
+    }
+    return null;
+  };
+  const packet6 = (
+    src: Uint8Array,
+    dst: Uint8Array,
+    next: number,
+    body: Uint8Array,
+    hopLimit = 64,
+  ): Uint8Array =>
+    ipv6Packet({ src, dst, next, hopLimit, trafficClass: rng.chance(0.05) ? 3 : 0 }, body);
+
+  /** An ICMPv6 message: echo, errors quoting what the target sent, ND and MLD, junk types. */
+  const icmp6Body = (): Uint8Array => {
+    const r = rng.next();
+    if (r < 0.45) {
+      return icmp6Bytes(rng.chance(0.9) ? 128 : 129, 0, rng.u32(), rng.bytes(rng.int(0, 1400)));
+    }
+    if (r < 0.75) {
+      const q = corpus6(corpusOut);
+      let quote: Uint8Array =
+        q === null ? rng.bytes(rng.int(0, 80)) : q.subarray(0, rng.pick([40, 48, 60, q.length]));
+      if (rng.chance(0.2)) quote = mutateBytes(rng, quote, 3);
+      const type = rng.pick([1, 1, 1, 2, 3, 4, rng.int(0, 127)]);
+      const code = type === 1 ? rng.pick([0, 1, 3, 4, 4, 5, 6, rng.int(0, 255)]) : rng.int(0, 3);
+      const rest = type === 2 ? rng.pick([0, 68, 1279, 1280, 1500, 65535, rng.u32()]) : rng.u32();
+      return icmp6Bytes(type, code, rest, quote);
+    }
+    if (r < 0.9) {
+      // Neighbor Discovery (133-137) and MLD (130-132, 143), as the kernel sends them.
+      const type = rng.pick([130, 131, 132, 133, 134, 135, 136, 137, 143]);
+      return icmp6Bytes(type, 0, rng.u32(), rng.bytes(rng.pick([0, 16, 20, 24, rng.int(0, 64)])));
+    }
+    return icmp6Bytes(rng.int(0, 255), rng.int(0, 255), rng.u32(), rng.bytes(rng.int(0, 64)));
+  };
+
+  const udp6Body = (): Uint8Array => {
+    const u = udpBytes(
+      rng.int(0, 65535),
+      rng.chance(0.6) ? PORT_ECHO : rng.int(0, 65535),
+      rng.bytes(rng.int(0, 1400)),
+    );
+    if (rng.chance(0.1)) u.set(be16(rng.pick([0, 7, 9, u.length + 1, 65535])), 4);
+    return u;
+  };
+
+  /** A TCP segment over IPv6: on a live IPv6 flow (placed as genReflect places it) or a SYN. */
+  const tcp6 = (): { src: Uint8Array; body: Uint8Array } => {
+    if (flowList6.length > 0 && rng.chance(0.6)) {
+      const f = rng.pick(flowList6);
+      const w = f.win << rng.pick([0, 0, 7, rng.int(0, 14)]);
+      const seq = ((f.rcvNxt ?? rng.u32()) + seqDelta(w)) >>> 0;
+      const ack = (f.sndNxt + rng.pick([0, 0, 0, 1, -1, -w, rng.int(-70_000, 70_000)])) >>> 0;
+      const r = rng.next();
+      const options =
+        r < 0.2 ? tcpValidOptions(rng, f.sndNxt) : r < 0.3 ? tcpOptions(rng, seq) : undefined;
+      const body = tcpBytes({
+        srcPort: f.remotePort,
+        dstPort: f.localPort,
+        seq,
+        ack,
+        flags: flags(),
+        window: rng.pick([f.win, 0, 65535, rng.int(0, 65535)]),
+        options,
+        payload: rng.bytes(payloadLen(1500 - 40 - 20 - 40)),
+      });
+      return { src: f.remote6, body };
+    }
+    const body = tcpBytes({
+      srcPort: rng.int(0, 65535),
+      dstPort: targetPort(),
+      seq: rng.u32(),
+      ack: rng.chance(0.8) ? 0 : rng.u32(),
+      flags: rng.pick([F_SYN, F_SYN, F_SYN, F_SYN | F_FIN, F_SYN | F_ACK, rng.int(0, 255)]),
+      window: rng.int(0, 65535),
+      options: rng.chance(0.7) ? tcpOptions(rng, 0) : undefined,
+      payload: rng.chance(0.1) ? rng.bytes(rng.int(1, 500)) : undefined,
+    });
+    return { src: spoofSrc6(), body };
+  };
+
+  /** One upper-layer message of a random protocol, and the source it goes with. */
+  const upper6 = (): { proto: number; src: Uint8Array; body: Uint8Array } => {
+    const r = rng.next();
+    if (r < 0.35) return { proto: NH_ICMPV6, src: spoofSrc6(), body: icmp6Body() };
+    if (r < 0.6) return { proto: NH_UDP, src: spoofSrc6(), body: udp6Body() };
+    return { proto: NH_TCP, ...tcp6() };
+  };
+
+  const repair6 = (p: Uint8Array, p0 = 0.9): Uint8Array => {
+    if (rng.chance(p0)) repairChecksums6(p);
+    return p;
+  };
+
+  /** Whole datagrams cut into fragments: overlapping, duplicated, one missing, tiny, too long. */
+  const genFrag6 = (): Uint8Array[] => {
+    const kind = rng.int(0, 2);
+    const src = rng.chance(0.7) ? PEER6 : spoofSrc6();
+    let next: number;
+    let body: Uint8Array;
+    if (kind === 0) {
+      next = NH_ICMPV6;
+      body = icmp6Bytes(128, 0, rng.u32(), rng.bytes(rng.int(1, 5000)));
+    } else if (kind === 1) {
+      next = NH_UDP;
+      body = udpBytes(4001, PORT_ECHO, rng.bytes(rng.int(1, 4000)));
+    } else {
+      next = NH_TCP;
+      body = tcp6().body;
+    }
+    const hbh = rng.chance(0.15);
+    const whole = hbh
+      ? packet6(src, TARGET6, NH_HOP, concat(Uint8Array.of(next, 0, 1, 4, 0, 0, 0, 0), body))
+      : packet6(src, TARGET6, next, body);
+    repairChecksums6(whole);
+    const len = whole.length - 40;
+    const min = Math.max(8, Math.ceil(len / 48));
+    const pieces = fragment6(rng, whole, rng.chance(0.3) ? 0x1234 : rng.u32(), {
+      size: rng.int(min, Math.max(min, 1448)),
+      overlap: rng.chance(0.15),
+      duplicate: rng.chance(0.1),
+      dropOne: rng.chance(0.15),
+      shuffle: rng.chance(0.3),
+      oversize: rng.chance(0.05),
+      tinyFirst: rng.chance(0.05),
+    });
+    if (pieces.length > 0 && rng.chance(0.1)) {
+      const i = rng.int(0, pieces.length - 1);
+      pieces[i] = mutate6(rng, pieces[i], SPOOF6);
+    }
+    return pieces;
+  };
+
+  const genIp6 = (): Uint8Array[] => {
+    switch (rng.int(0, 9)) {
+      case 0:
+      case 1: {
+        const u = upper6();
+        return [repair6(packet6(u.src, dst6(), u.proto, u.body, rng.pick([64, 255, 1, 0])))];
+      }
+      case 2:
+      case 3: {
+        // Behind an extension-header chain, valid or not.
+        const u = upper6();
+        const chain = extensionChain(rng, u.proto);
+        return [repair6(packet6(u.src, dst6(), chain.first, concat(chain.bytes, u.body)))];
+      }
+      case 4:
+      case 5:
+        return genFrag6();
+      case 6:
+      case 7: {
+        // A recorded IPv6 packet (the peer's, or the target's turned around), header mangled.
+        const fromPeer = rng.chance(0.7);
+        const q = corpus6(fromPeer ? corpusIn : corpusOut);
+        if (q === null) return [repair6(packet6(PEER6, TARGET6, NH_ICMPV6, icmp6Body()))];
+        const p = Uint8Array.from(q);
+        if (!fromPeer) {
+          p.set(q.subarray(24, 40), 8);
+          p.set(TARGET6, 24);
+        }
+        const m = mutate6(rng, p, SPOOF6);
+        if (rng.chance(0.5)) repairChecksums6(m);
+        return [m];
+      }
+      case 8: {
+        // Any Next Header at all, and whatever bytes.
+        const p = packet6(spoofSrc6(), dst6(), rng.int(0, 255), rng.bytes(rng.int(0, 200)));
+        return [repair6(p, 0.5)];
+      }
+      default: {
+        if (rng.chance(0.5)) {
+          const q = corpus6(corpusIn);
+          return q === null ? genFrag6() : [q];
+        }
+        // A SYN flood over IPv6 from spoofed fd00::/64 sources: the SYN queues, SYN cookies and
+        // the bound on IPv6 peers (tcp.maxIpv6Peers).
+        const out: Uint8Array[] = [];
+        for (let i = rng.int(4, 24); i > 0; i--) {
+          const src = PEER6.slice();
+          src[14] = rng.int(1, 255);
+          src[15] = rng.int(2, 255);
+          const syn = tcpBytes({
+            srcPort: rng.int(1024, 65535),
+            dstPort: rng.pick([PORT_ECHO, PORT_HTTP, PORT_DISCARD, PORT_SINK]),
+            seq: rng.u32(),
+            ack: 0,
+            flags: F_SYN,
+            window: 65535,
+            options: Uint8Array.of(2, 4, 5, 0xa0, 4, 2, 1, 3, 3, 7),
+          });
+          out.push(repair6(packet6(src, TARGET6, NH_TCP, syn), 1));
+        }
+        return out;
+      }
+    }
+  };
+
   const generators: [number, () => Uint8Array[]][] = [
+    ...(ipv6 ? ([[14, genIp6]] as [number, () => Uint8Array[]][]) : []),
     [28, genReflect],
     [18, genMutateTcp],
     [12, genBytes],
@@ -1090,17 +1510,74 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
 
   const tstats = target.stats;
   const reass = target.ip.input.reassembler;
+  const reass6 = target.ip6?.input.reassembler ?? null;
+
+  /**
+   * Every IPv6 packet is accounted for: IPv6 input counts it received, then delivered, held as
+   * a fragment, or dropped by a reason; and a delivered one is counted by the layer it went to
+   * (ICMPv6, UDP, TCP, or IPv6's own no-next-header, unknown-next-header, multicast-not-joined).
+   * [received, fate, delivered, upper]
+   */
+  const fateBefore = [0, 0, 0, 0];
+  const fateAfter = [0, 0, 0, 0];
+  const sum = (o: Record<string, number>): number => {
+    let n = 0;
+    for (const k in o) n += o[k];
+    return n;
+  };
+  const fate6 = (out: number[]): void => {
+    const ip6 = tstats.ip6;
+    const d = ip6.drops;
+    out[0] = ip6.rxPackets;
+    out[1] = sum(d) + ip6.rxFragments + ip6.rxDelivered;
+    out[2] = ip6.rxDelivered;
+    out[3] =
+      tstats.icmp6.rxMessages +
+      tstats.udp.rxDatagrams +
+      tstats.tcp.rxSegments +
+      sum(tstats.tcp.drops) +
+      d['no-next-header'] +
+      d['unknown-next-header'] +
+      d['multicast-not-joined'];
+  };
+  const checkFate6 = (): void => {
+    fate6(fateAfter);
+    const [rx, fate, delivered, upper] = fateAfter.map((v, i) => v - fateBefore[i]);
+    if (rx !== 1) throw new Failure(`an IPv6 packet counted ${rx} times as received`);
+    if (fate < 1)
+      throw new Failure('an IPv6 packet was neither delivered, held, nor counted as dropped');
+    if (upper < delivered)
+      throw new Failure(`${delivered} IPv6 packet(s) delivered, ${upper} counted by upper layers`);
+  };
+
+  /** As injectingRst's key, for an IPv6 TCP RST (its source as the target's destination key). */
+  const rstKey6 = (p: Uint8Array): string | null => {
+    const u = upperLayer(p);
+    if (u === null || u.proto !== NH_TCP || u.at + 20 > p.length || !(p[u.at + 13] & F_RST))
+      return null;
+    const t = u.at;
+    const end = Math.min(p.length, 40 + get16(p, 4));
+    const dataLen = Math.max(0, end - t - (p[t + 12] >>> 4) * 4);
+    const from = hex(p.subarray(8, 24));
+    return p[t + 13] & F_ACK
+      ? `${from}:${get16(p, t)}:${get16(p, t + 2)}:${get32(p, t + 8)}:0`
+      : `${from}:${get16(p, t)}:${get16(p, t + 2)}:0:${(get32(p, t + 4) + dataLen) >>> 0}`;
+  };
 
   /** After every packet: cheap checks. */
   const checkPacket = (): void => {
     if (tstats.link.rxErrors !== 0)
-      throw new Failure('an exception reached the link (target rxErrors)');
+      throw new Failure(`an exception reached the link (target rxErrors): ${errorLogs[0]}`);
     if (errorLogs.length > 0) throw new Failure(`logged at error: ${errorLogs[0]}`);
     if (txProblems.length > 0) throw new Failure(txProblems[0]);
     if (target.tcp.size > LIMITS.maxConnections)
       throw new Failure(`connections ${target.tcp.size} > maxConnections ${LIMITS.maxConnections}`);
     if (reass.bytesInUse > LIMITS.reassemblyBytes)
       throw new Failure(`reassembly memory ${reass.bytesInUse} > ${LIMITS.reassemblyBytes}`);
+    if (reass6 !== null && reass6.bytesInUse > LIMITS.reassembly6Bytes)
+      throw new Failure(`IPv6 reassembly memory ${reass6.bytesInUse} > ${LIMITS.reassembly6Bytes}`);
+    if (target.tcp.ipv6Peers > LIMITS.maxIpv6Peers)
+      throw new Failure(`IPv6 peers ${target.tcp.ipv6Peers} > ${LIMITS.maxIpv6Peers}`);
     if (tstats.link.loopbackPackets !== 0 || peer.stats.link.loopbackPackets !== 0)
       throw new Failure('a stack sent a datagram to itself (loopback)');
   };
@@ -1125,7 +1602,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       }
       conns++;
       if (r.state === 'SYN_RECEIVED') {
-        const port = r.local.split(':')[1];
+        const port = r.local.slice(r.local.lastIndexOf(':') + 1); // 10.0.0.2:80, [fd00::2]:80
         synRecv.set(port, (synRecv.get(port) ?? 0) + 1);
       }
       if (r.sendQ > LIMITS.sndBuf)
@@ -1224,6 +1701,32 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     for (const [k, v] of Object.entries(l.listenerDrops)) out[`listener:${k}`] = v;
     for (const [k, v] of Object.entries(ip)) if (v > 0) out[`ip:${k}`] = v;
     for (const [k, v] of Object.entries(tstats.tcp.drops)) if (v > 0) out[`tcp:${k}`] = v;
+    if (ipv6) {
+      const ip6 = tstats.ip6;
+      const icmp6 = tstats.icmp6;
+      out.ip6Rx = ip6.rxPackets;
+      out.ip6Delivered = ip6.rxDelivered;
+      out.ip6ExtensionHeaders = ip6.rxExtensionHeaders;
+      out.ip6AtomicFragments = ip6.rxAtomicFragments;
+      out.ip6Fragments = ip6.rxFragments;
+      out.ip6Reassembled = ip6.reassembled;
+      out.ip6TxFragmented = ip6.txFragmented;
+      out.icmp6EchoReplies = icmp6.txEchoReplies;
+      out.icmp6ParameterProblems = icmp6.txParameterProblem;
+      out.icmp6Unreachables = icmp6.txDestUnreachable;
+      out.icmp6TimeExceeded = icmp6.txTimeExceeded;
+      out.icmp6RateLimited = icmp6.txRateLimited;
+      out.icmp6Suppressed = icmp6.txSuppressed;
+      out.icmp6NdIgnored = icmp6.rxNdIgnored;
+      out.icmp6MldIgnored = icmp6.rxMldIgnored;
+      out.icmp6ErrorsIn =
+        icmp6.rxDestUnreachable +
+        icmp6.rxPacketTooBig +
+        icmp6.rxTimeExceeded +
+        icmp6.rxParameterProblem;
+      out.ipv6PeersFull = l.ipv6PeersFull;
+      for (const [k, v] of Object.entries(ip6.drops)) if (v > 0) out[`ip6:${k}`] = v;
+    }
     return out;
   };
 
@@ -1272,9 +1775,17 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
               ? `${get32(p, 12)}:${get16(p, 20)}:${get16(p, 22)}:${get32(p, 28)}:0`
               : `${get32(p, 12)}:${get16(p, 20)}:${get16(p, 22)}:0:${(get32(p, 24) + Math.max(0, p.length - 20 - (p[32] >>> 4) * 4)) >>> 0}`
             : null;
+        const v6 = ipv6 && p.length > 0 && p[0] >>> 4 === 6;
+        if (v6) {
+          injectingRst = rstKey6(p);
+          injectingIcmp6Error = carriesIcmp6Error(p);
+          fate6(fateBefore);
+        }
         txDuringInject = 0;
         tap.inject(p);
         injectingRst = null;
+        injectingIcmp6Error = false;
+        if (v6) checkFate6();
         if (txDuringInject > MAX_TX_PER_PACKET)
           throw new Failure(`one packet made the target send ${txDuringInject} packets`);
         done++;
@@ -1333,7 +1844,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     checkBatch();
     // Long enough for every retransmission to give up, FIN_WAIT_2 and TIME_WAIT to expire, and
     // every fragment to time out: timers must fire for the table to empty.
-    for (let t = 0; t < 40 && (target.tcp.size > 0 || reass.datagramsInProgress > 0); t++) {
+    const reassembling = (): boolean =>
+      reass.datagramsInProgress > 0 || (reass6 !== null && reass6.datagramsInProgress > 0);
+    for (let t = 0; t < 40 && (target.tcp.size > 0 || reassembling()); t++) {
       await advance(60_000);
       checkBatch();
     }
@@ -1352,6 +1865,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       throw new Failure(
         `reassembly still holds ${reass.datagramsInProgress} datagrams after 40 min`,
       );
+    if (reass6 !== null && (reass6.datagramsInProgress > 0 || reass6.bytesInUse > 0))
+      throw new Failure(
+        `IPv6 reassembly still holds ${reass6.datagramsInProgress} datagrams after 40 min`,
+      );
+    if (target.tcp.ipv6Peers !== 0)
+      throw new Failure(`${target.tcp.ipv6Peers} IPv6 peers held with no connection left`);
     // The wire falls silent: nobody answers anybody for ever.
     const before = la.stats.txPackets + lb.stats.txPackets;
     await advance(120_000);
@@ -1384,7 +1903,21 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     let pong = 0;
     peer.icmp.onEchoReply = () => pong++;
     peer.sendEchoRequest(TARGET, 7, 7, Buffer.from('ping'));
-    for (let i = 0; i < 600 && !(closed && udpBack > 0 && pong > 0); i++) await advance(100);
+    // Over IPv6 too: a UDP echo and a ping, each 3000 bytes (fragmented both ways).
+    let udpBack6 = ipv6 ? 0 : 1;
+    let pong6 = ipv6 ? 0 : 1;
+    if (peerUdp6 !== null && peer.icmp6 !== null) {
+      peerUdp6.on('message', (m: Buffer) => {
+        if (m.length === 3000) udpBack6++;
+      });
+      peerUdp6.send(Buffer.alloc(3000, 6), PORT_ECHO, TARGET6_S);
+      peer.icmp6.onEchoReply = (_from, _id, _seq, data) => {
+        if (data.length === 3000) pong6++;
+      };
+      peer.sendEchoRequest6(TARGET6, 7, 7, new Uint8Array(3000).fill(7));
+    }
+    const allBack = (): boolean => closed && udpBack > 0 && pong > 0 && udpBack6 > 0 && pong6 > 0;
+    for (let i = 0; i < 600 && !allBack(); i++) await advance(100);
     if (err !== null) throw new Failure(`final exchange failed: ${err}`);
     if (!closed || echoed !== data.length)
       throw new Failure(
@@ -1392,6 +1925,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       );
     if (udpBack === 0) throw new Failure('final UDP echo not answered');
     if (pong === 0) throw new Failure('final ping not answered');
+    if (udpBack6 === 0) throw new Failure('final IPv6 UDP echo (3000 bytes) not answered');
+    if (pong6 === 0) throw new Failure('final ping -6 (3000 bytes) not answered');
     checkBatch();
   } catch (e) {
     failure = fail(e);

@@ -16,6 +16,8 @@ export const IP6_DROP_REASONS = [
   'martian-loopback',
   'martian-multicast',
   'martian-v4mapped',
+  // from :: (RFC 4291 §2.5.2), unless Neighbor Discovery or MLD (ignored anyway)
+  'martian-unspecified',
   // the extension-header chain (src/wire/ipv6.ts walkIpv6Chain)
   'ext-truncated',
   'ext-too-many',
@@ -59,6 +61,11 @@ export interface Ip6Stats {
   txDatagrams: number;
   txPackets: number;
   txFragmented: number;
+  /**
+   * Parameter Problems input would have asked for about a packet carrying an ICMPv6 error
+   * message, not asked for (RFC 4443 §2.4 (e.1)).
+   */
+  problemsSuppressed: number;
   drops: Record<Ip6DropReason, number>;
 }
 
@@ -74,6 +81,7 @@ export function createIp6Stats(): Ip6Stats {
     txDatagrams: 0,
     txPackets: 0,
     txFragmented: 0,
+    problemsSuppressed: 0,
     drops: zeroCounts(IP6_DROP_REASONS),
   };
 }

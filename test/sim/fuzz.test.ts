@@ -1,8 +1,9 @@
 /**
  * The fuzzer (scripts/fuzz, docs/fuzz.md) as a test: a short seeded run and one with a random
  * seed, printed so that a failure reproduces with `npm run fuzz -- --seed S`. Each asserts that
- * no invariant failed, and that the run reached what it exists to reach: connections through
- * their states, fragments reassembled, bounds hit.
+ * no invariant failed (every IPv6 packet accounted for by a counter among them), and that the
+ * run reached what it exists to reach: connections through their states, fragments reassembled,
+ * bounds hit, in both families; and a short IPv4-only run, the fuzzer as it was before IPv6.
  */
 import { describe, expect, it } from 'vitest';
 import { type FuzzResult, runFuzz } from '../../scripts/fuzz/run.ts';
@@ -14,8 +15,8 @@ function explain(r: FuzzResult): string {
 }
 
 describe('fuzz', () => {
-  it('20 000 packets, seed 2: every invariant holds and TCP reaches its deeper states', async () => {
-    const r = await runFuzz({ packets: 20_000, seed: 2, heapEvery: 10_000 });
+  it('20 000 packets, seed 5: every invariant holds and TCP reaches its deeper states', async () => {
+    const r = await runFuzz({ packets: 20_000, seed: 5, heapEvery: 10_000 });
     expect(explain(r)).toBe('ok');
     expect(r.packets).toBe(20_000);
     const c = r.reached;
@@ -39,6 +40,32 @@ describe('fuzz', () => {
     expect(c.icmpEchoReplies).toBeGreaterThan(0);
     expect(c.protectedBytesVerified).toBeGreaterThan(100_000); // the protected echo flowed
     expect(r.virtualMs).toBeGreaterThan(60_000);
+    // IPv6 (both stacks dual-stack): the same paths and what only IPv6 has.
+    expect(c.ip6Delivered).toBeGreaterThan(0);
+    expect(c.ip6ExtensionHeaders).toBeGreaterThan(0); // chains walked
+    expect(c.ip6AtomicFragments).toBeGreaterThan(0); // RFC 6946
+    expect(c.ip6Reassembled).toBeGreaterThan(0);
+    expect(c.ip6TxFragmented).toBeGreaterThan(0); // our own large datagrams cut up
+    expect(c['ip6:frag-timeout']).toBeGreaterThan(0);
+    expect(c.icmp6TimeExceeded).toBeGreaterThan(0); // ... answered with Time Exceeded
+    expect(c['ip6:frag-memory']).toBeGreaterThan(0); // the IPv6 reassembly bound bit
+    expect(c['ip6:frag-overlap']).toBeGreaterThan(0); // RFC 5722
+    expect(c['ip6:ext-too-many']).toBeGreaterThan(0); // the walk's bound bit
+    expect(c['ip6:routing-type0']).toBeGreaterThan(0); // RFC 5095
+    expect(c['ip6:option-unrecognised']).toBeGreaterThan(0);
+    expect(c.icmp6ParameterProblems).toBeGreaterThan(0);
+    expect(c.icmp6Unreachables).toBeGreaterThan(0); // UDP port unreachable
+    expect(c.icmp6EchoReplies).toBeGreaterThan(0);
+    expect(c.icmp6NdIgnored + c.icmp6MldIgnored).toBeGreaterThan(0);
+    expect(c.ipv6PeersFull).toBeGreaterThan(0); // the bound on IPv6 peers bit
+    expect(c['ip6:martian-unspecified']).toBeGreaterThan(0);
+  });
+
+  it('5 000 packets, IPv4 only (ipv6: false), seed 2: as before IPv6', async () => {
+    const r = await runFuzz({ packets: 5_000, seed: 2, ipv6: false });
+    expect(explain(r)).toBe('ok');
+    expect(r.reached.ip6Rx).toBeUndefined();
+    expect(r.reached['state:ESTABLISHED']).toBeGreaterThan(0);
   });
 
   it('5 000 packets with a random seed (printed)', async () => {

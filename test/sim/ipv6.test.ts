@@ -292,6 +292,44 @@ describe('IPv6: what input refuses, and the Parameter Problems it sends', () => 
     await stack.close();
   });
 
+  it('answers nothing to :: (RFC 4291 §2.5.2): only ND and MLD may come from it (the fuzzer found replies to ::)', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const any = parseIpv6('::');
+    const ns = icmp6({ kind: 'other', type: 135, code: 0, rest: 0, data: US6 }, US6, any);
+    send(
+      pkt6(58, echo6(1, pattern(8)), { src: any }),
+      pkt6(17, pattern(16), { src: any }),
+      pkt6(6, pattern(20), { src: any }),
+      pkt6(58, ns, { src: any, hopLimit: 255 }), // duplicate address detection's solicitation
+    );
+    await advance(clock, 10);
+    expect(received).toHaveLength(0);
+    expect(stack.stats.ip6.drops['martian-unspecified']).toBe(3);
+    expect(stack.stats.icmp6).toMatchObject({ rxNdIgnored: 1, rxEchoRequests: 0 });
+    await stack.close();
+  });
+
+  it('sends no Parameter Problem about an ICMPv6 error message (RFC 4443 §2.4 (e.1)), however deep in the chain (the fuzzer found one)', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const unreach = icmp6({ kind: 'other', type: 1, code: 4, rest: 0, data: pattern(48) });
+    const echo = echo6(1, pattern(8));
+    // An option whose action bits ask for a Parameter Problem, before an error and an echo.
+    const behindOption = pkt6(58, unreach, { exts: [destOpts([0x9e, 0])] });
+    const echoBehindOption = pkt6(58, echo, { exts: [destOpts([0x9e, 0])] });
+    // Hop-by-Hop out of place (code 1), then ten more headers, then the error.
+    const deep = pkt6(58, unreach, {
+      exts: [destOpts([]), destOpts([], 0), ...Array.from({ length: 10 }, () => destOpts([]))],
+    });
+    send(behindOption, echoBehindOption, deep);
+    await advance(clock, 10);
+    expect(received6(received).map((m) => m.icmp.toRepr())).toEqual([
+      { kind: 'parameter-problem', code: 2, pointer: 42, data: echoBehindOption },
+    ]);
+    expect(stack.stats.ip6.problemsSuppressed).toBe(2);
+    expect(stack.stats.ip6.drops).toMatchObject({ 'option-unrecognised': 2, 'hbh-not-first': 1 });
+    await stack.close();
+  });
+
   it('ignores the kernel’s MLD reports and router solicitations, with a counter each', async () => {
     const { clock, stack, received, send } = v6Host();
     const mldDst = parseIpv6('ff02::16');
