@@ -4,6 +4,7 @@
  * table per directory: passed, failed with its first mismatch, skipped for a feature out of scope.
  *
  *   npx tsx scripts/linux-drill.ts /tmp/pd/gtests/net/tcp [--target core|stack] [--out FILE.md]
+ *     [--ip_version ipv4|ipv6|ipv4-mapped-ipv6]   (over IPv6 with MTU 1520, as run_all.py)
  *
  * Every .pkt under PATH runs as `tunstack drill --profile linux --no-strict-end` would run it
  * (Linux's scripts do not list the ACKs after their last line), on a fresh target, in a child
@@ -24,6 +25,7 @@ import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDrillFiles } from '../src/cli/drill.ts';
 import type { DrillResult } from '../src/drill/run.ts';
+import { IP_VERSIONS, type IpVersion } from '../src/drill/target.ts';
 
 export type Target = 'core' | 'stack';
 
@@ -43,7 +45,7 @@ export interface ScriptRow {
 export type RunAnswer = { result: DrillResult } | { error: string } | { timedOut: true };
 
 /** Runs one script (path, target) and answers; may never settle (the pool bounds it). */
-export type RunOne = (file: string, target: Target) => Promise<RunAnswer>;
+export type RunOne = (file: string, target: Target, ipVersion?: IpVersion) => Promise<RunAnswer>;
 
 /** Default wall-clock bound per script, seconds. */
 export const DEFAULT_TIMEOUT_S = 20;
@@ -153,13 +155,14 @@ export function classify(answer: RunAnswer, source: string, timeoutS: number): O
 }
 
 /** Runs one script in-process (no time bound of its own): for tests and --in-process. */
-export const runInProcess: RunOne = async (file, target) => {
+export const runInProcess: RunOne = async (file, target, ipVersion) => {
   try {
     const [r] = await runDrillFiles([file], {
       profile: 'linux',
       target,
       strictEnd: false,
       verbose: false,
+      ip_version: ipVersion,
     });
     return { result: r.result };
   } catch (e) {
@@ -175,11 +178,11 @@ export class ChildRunner {
   #child: ChildProcess | null = null;
   #waiting: ((a: RunAnswer) => void) | null = null;
 
-  run: RunOne = (file, target) =>
+  run: RunOne = (file, target, ipVersion) =>
     new Promise<RunAnswer>((resolve) => {
       const child = this.#spawn();
       this.#waiting = resolve;
-      child.send({ file, target });
+      child.send({ file, target, ipVersion });
     });
 
   #spawn(): ChildProcess {
@@ -222,7 +225,13 @@ export class ChildRunner {
 /** Run every script, each bounded by timeoutS of wall clock; rows in path order. */
 export async function runTree(
   root: string,
-  opts: { target: Target; timeoutS: number; runOne: RunOne; onTimeout?: () => void },
+  opts: {
+    target: Target;
+    timeoutS: number;
+    runOne: RunOne;
+    onTimeout?: () => void;
+    ipVersion?: IpVersion;
+  },
 ): Promise<ScriptRow[]> {
   const rows: ScriptRow[] = [];
   for (const file of findScripts(root)) {
@@ -234,7 +243,7 @@ export async function runTree(
     const bound = new Promise<RunAnswer>((resolve) => {
       timer = setTimeout(() => resolve({ timedOut: true }), opts.timeoutS * 1000);
     });
-    const answer = await Promise.race([opts.runOne(file, opts.target), bound]);
+    const answer = await Promise.race([opts.runOne(file, opts.target, opts.ipVersion), bound]);
     clearTimeout(timer);
     if ('timedOut' in answer) opts.onTimeout?.();
     rows.push({ dir, name, outcome: classify(answer, readFileSync(file, 'utf8'), opts.timeoutS) });
@@ -334,7 +343,7 @@ export function formatMarkdown(rows: ScriptRow[]): string {
 
 function usage(): never {
   process.stderr.write(
-    'usage: npx tsx scripts/linux-drill.ts PATH [--target core|stack] [--out FILE.md] [--timeout SECONDS]\n',
+    'usage: npx tsx scripts/linux-drill.ts PATH [--target core|stack] [--ip_version V] [--out FILE.md] [--timeout SECONDS]\n',
   );
   process.exit(2);
 }
@@ -344,12 +353,17 @@ async function main(argv: string[]): Promise<void> {
   let target: Target = 'core';
   let out: string | undefined;
   let timeoutS = DEFAULT_TIMEOUT_S;
+  let ipVersion: IpVersion = 'ipv4';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--target') {
       const v = argv[++i];
       if (v !== 'core' && v !== 'stack') usage();
       target = v;
+    } else if (a === '--ip_version' || a.startsWith('--ip_version=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (!IP_VERSIONS.includes(v as IpVersion)) usage();
+      ipVersion = v as IpVersion;
     } else if (a === '--out') {
       out = argv[++i];
       if (!out) usage();
@@ -364,6 +378,7 @@ async function main(argv: string[]): Promise<void> {
   const rows = await runTree(root, {
     target,
     timeoutS,
+    ipVersion,
     runOne: runner.run,
     onTimeout: () => runner.kill(),
   });
@@ -377,8 +392,8 @@ async function main(argv: string[]): Promise<void> {
 
 /** The child: runs the scripts the parent sends, one at a time, and answers each. */
 function child(): void {
-  process.on('message', async (m: { file: string; target: Target }) => {
-    const answer = await runInProcess(m.file, m.target);
+  process.on('message', async (m: { file: string; target: Target; ipVersion?: IpVersion }) => {
+    const answer = await runInProcess(m.file, m.target, m.ipVersion);
     process.send?.(answer);
   });
   process.on('disconnect', () => process.exit(0));

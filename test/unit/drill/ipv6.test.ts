@@ -3,11 +3,12 @@
  * its link and reads IPv6 back, the core target hashes the 128-bit addresses, the MSS follows the
  * MTU less 60, socket() of an AF_INET script is AF_INET6, and the CLI takes the flag.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { runInProcess, runTree } from '../../../scripts/linux-drill.ts';
 import { drillCommand, drillOptionsProblem, runDrillFiles } from '../../../src/cli/drill.ts';
 import { drillAddresses } from '../../../src/drill/addresses.ts';
 import { CoreTarget } from '../../../src/drill/core-target.ts';
@@ -163,6 +164,25 @@ describe('tunstack drill --ip_version', () => {
       const [low] = await runDrillFiles([file], { ...o, ip_version: 'ipv6', mtu: 1500 });
       expect(low.result.failure?.actual).toMatch(/mss 1440/);
     }
+  });
+
+  it('scripts/linux-drill.ts hands its --ip_version to every script it runs', async () => {
+    const seen: Array<IpVersion | undefined> = [];
+    // Its scripts run under the linux profile: wscale 8.
+    const linuxDir = join(dir, 'linux');
+    mkdirSync(linuxDir);
+    writeFileSync(join(linuxDir, 'active.pkt'), mss(ACTIVE, 1460).replace('wscale 3', 'wscale 8'));
+    const rows = await runTree(linuxDir, {
+      target: 'stack',
+      timeoutS: 60,
+      ipVersion: 'ipv6',
+      runOne: (f, t, v) => {
+        seen.push(v);
+        return runInProcess(f, t, v);
+      },
+    });
+    expect(seen).toEqual(['ipv6']);
+    expect(rows.map((r) => r.outcome.kind)).toEqual(['pass']);
   });
 
   it('parses the flag as packetdrill spells it, and refuses an IPv6 MTU below 1280', async () => {
