@@ -20,7 +20,7 @@ import { Stack } from '../stack/stack.ts';
 import type { TcpHandle, TcpOwner } from '../stack/tcp.ts';
 import { resolveOptions, type TcpConnectionOptions } from '../tcp/options.ts';
 import { formatIpv4 } from '../wire/ipv4.ts';
-import { formatIpv6 } from '../wire/ipv6.ts';
+import { ipv6Equal } from '../wire/ipv6.ts';
 import { ParseError } from '../wire/parse-error.ts';
 import {
   emitTcpPacket,
@@ -29,7 +29,7 @@ import {
   parseTcpPacket6,
 } from '../wire/tcp-packet.ts';
 import type { TcpRepr } from '../wire/tcp-repr.ts';
-import { DRILL_LOCAL6, defaultMtu, drillAddresses } from './addresses.ts';
+import { DRILL_LOCAL4, DRILL_LOCAL6, defaultMtu, drillAddresses } from './addresses.ts';
 import {
   applyListenerSetting,
   applySetting,
@@ -89,9 +89,21 @@ class DrillLink implements Link {
       if (p.reason !== 'not-tcp') this.bad.push(p.reason);
       return;
     }
-    // A segment in the other family than the script's is a bug too (a reply to the wrong peer).
-    if (v6 !== (this.addrs.ipVersion === 'ipv6')) {
-      this.bad.push(`an IPv${v6 ? 6 : 4} segment in an ${this.addrs.ipVersion ?? 'ipv4'} run`);
+    // A segment in the other family than the script's, or between other addresses, is a bug too.
+    const a = this.addrs;
+    if (v6 !== (a.ipVersion === 'ipv6')) {
+      this.bad.push(`an IPv${v6 ? 6 : 4} segment in an ${a.ipVersion ?? 'ipv4'} run`);
+      return;
+    }
+    const between =
+      p.src instanceof Uint8Array && p.dst instanceof Uint8Array
+        ? a.local6 !== undefined &&
+          a.remote6 !== undefined &&
+          ipv6Equal(p.src, a.local6) &&
+          ipv6Equal(p.dst, a.remote6)
+        : p.src === a.local && p.dst === a.remote;
+    if (!between) {
+      this.bad.push('a segment not from the stack’s address to the script’s');
       return;
     }
     this.out.push({ at: this.clock.now(), seg: { ...p.tcp, payload: p.tcp.payload.slice() } });
@@ -138,14 +150,12 @@ export class StackTarget extends SocketTarget {
   }
 
   #ensureStack(): Stack {
-    const { ipVersion, local6 } = this.addresses;
+    const { ipVersion, local } = this.addresses;
     this.#stack ??= new Stack({
       link: this.#link,
-      address: formatIpv4(ipVersion === 'ipv6' ? drillAddresses().local : this.addresses.local),
+      address: formatIpv4(ipVersion === 'ipv6' ? DRILL_LOCAL4 : local),
       // Dual-stack unless the run is plain IPv4 (whose stack has no IPv6, as before).
-      ...(ipVersion === 'ipv4' || ipVersion === undefined
-        ? {}
-        : { address6: local6 === undefined ? DRILL_LOCAL6 : formatIpv6(local6) }),
+      ...(ipVersion === 'ipv4' ? {} : { address6: DRILL_LOCAL6 }),
       clock: this.clock,
       mtu: this.#link.mtu,
       tcp: {
