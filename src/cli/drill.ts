@@ -13,6 +13,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { defaultMtu } from '../drill/addresses.ts';
 import { CoreTarget } from '../drill/core-target.ts';
 import { PROFILE_NAMES, type ProfileName } from '../drill/profiles.ts';
 import { type DrillResult, formatFailure, runSource } from '../drill/run.ts';
@@ -121,6 +122,13 @@ function mtuOption(v: string): number {
   return n;
 }
 
+/** After the summary line of a run outside plain IPv4: which family and MTU it used. */
+export function familyNote(o: DrillCliOptions): string {
+  const v = o.ip_version ?? 'ipv4';
+  if (v === 'ipv4' && o.mtu === undefined) return '';
+  return ` (--ip_version=${v}, MTU ${o.mtu ?? defaultMtu(v)})`;
+}
+
 /** Why these options cannot run, or null. */
 export function drillOptionsProblem(o: DrillCliOptions): string | null {
   const v6 = o.ip_version !== undefined && o.ip_version !== 'ipv4';
@@ -177,7 +185,7 @@ export const drillCommand: CliCommand = {
         const problem = drillOptionsProblem(o);
         if (problem !== null) cmd.error(`error: ${problem}`);
         const results = await runDrillFiles(files, o);
-        process.stdout.write(`${drillReport(results, o.verbose)}\n`);
+        process.stdout.write(`${drillReport(results, o.verbose)}${familyNote(o)}\n`);
         if (results.some((r) => !r.result.ok)) process.exitCode = 1;
       });
   },

@@ -194,7 +194,9 @@ describe('tunstack drill --ip_version', () => {
     try {
       const argv = ['node', 'tunstack', 'drill', '--target', 'stack', '--ip_version=ipv6', file];
       await program.parseAsync(argv);
-      expect(String(out.mock.calls.at(-1)?.[0])).toMatch(/1 passed, 0 failed\n$/);
+      expect(String(out.mock.calls.at(-1)?.[0])).toMatch(
+        /1 passed, 0 failed \(--ip_version=ipv6, MTU 1520\)\n$/,
+      );
       await expect(
         program.parseAsync([...argv.slice(0, -1), '--mtu', '1200', file]),
       ).rejects.toThrow(/at least 1280/);
