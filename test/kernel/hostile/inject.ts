@@ -25,6 +25,7 @@ import {
   type NetnsFixture,
   parsePing,
   STACK_ADDR,
+  STACK_ADDR6,
   waitFor,
   withNetns,
 } from '../harness.ts';
@@ -69,9 +70,10 @@ export class TapLink implements Link {
 }
 
 /**
- * Writes each line's bytes (hex) onto the device named by argv[1], unchanged. A line "pause MS"
- * sleeps (so that a long run does not overflow the device's queue). Prints the count sent; a
- * packet the kernel refuses is reported on stderr and the run goes on.
+ * Writes each line's bytes (hex) onto the device named by argv[1], unchanged, as IPv6 (ethertype
+ * 0x86dd) when the first nibble is 6, else as IPv4. A line "pause MS" sleeps (so that a long run
+ * does not overflow the device's queue). Prints the count sent; a packet the kernel refuses is
+ * reported on stderr and the run goes on.
  */
 const INJECTOR = `
 import socket, sys, time
@@ -87,7 +89,8 @@ for line in sys.stdin:
         time.sleep(float(line[6:]) / 1000)
         continue
     try:
-        s.sendto(bytes.fromhex(line), (dev, 0x0800))
+        data = bytes.fromhex(line)
+        s.sendto(data, (dev, 0x86dd if data and data[0] >> 4 == 6 else 0x0800))
         n += 1
     except OSError as e:
         sys.stderr.write('inject: %s\\n' % e)
@@ -138,6 +141,8 @@ let barrierSeq = 0;
 
 export interface HostileStackOptions {
   stack?: Partial<Omit<StackOptions, 'link' | 'address'>>;
+  /** Dual stack: fd00::1/64 on the kernel's side, the stack also at fd00::2 (harness.ts). */
+  ipv6?: boolean;
 }
 
 /** withNetns, a TapLink, a Stack with http (80), echo (7) and UDP echo (7). */
@@ -145,42 +150,50 @@ export function withHostileStack<T>(
   fn: (fx: HostileFixture) => Promise<T>,
   opts: HostileStackOptions = {},
 ): Promise<T> {
-  return withNetns(async (nfx) => {
-    const tap = new TapLink(nfx.link);
-    const stack = createStack({ ...opts.stack, link: tap, address: STACK_ADDR });
-    const apps = [
-      await startHttp(stack, 80),
-      await startEcho(stack.net, 7),
-      await startUdpEcho(stack, 7),
-    ];
-    const fx: HostileFixture = {
-      ...nfx,
-      stack,
-      tap,
-      snapshot: () => structuredClone(stack.stats) as unknown as StatsSnapshot,
-      inject: async (packets, o = {}) => {
-        tap.clear();
-        const seq = ++barrierSeq & 0xffff;
-        const barrier = echoRequest(HOST_ADDR, STACK_ADDR, BARRIER_ID, seq);
-        await injectRaw(nfx.ns, nfx.link.name, [...packets, barrier], o.pauseEvery);
-        const isBarrierReply = (p: Uint8Array): boolean => {
-          // The stack sends 20-byte IP headers: the ICMP identifier is at 24, the sequence at 26.
-          const rep = parseReply(p);
-          return rep.protocol === PROTO_ICMP && rep.icmpType === 0 && get16(p, 24) === BARRIER_ID;
-        };
-        const barrierSeen = (): boolean =>
-          tap.sent.some((p) => isBarrierReply(p) && get16(p, 26) === seq);
-        await waitFor(barrierSeen, 10_000, 'the barrier echo reply');
-        return tap.sent.filter((p) => !isBarrierReply(p)).map(parseReply);
-      },
-    };
-    try {
-      return await fn(fx);
-    } finally {
-      for (const app of apps) await app.close().catch(() => {});
-      await stack.close();
-    }
-  });
+  return withNetns(
+    async (nfx) => {
+      const tap = new TapLink(nfx.link);
+      const stack = createStack({
+        ...opts.stack,
+        link: tap,
+        address: STACK_ADDR,
+        ...(opts.ipv6 ? { address6: STACK_ADDR6 } : {}),
+      });
+      const apps = [
+        await startHttp(stack, 80),
+        await startEcho(stack.net, 7),
+        await startUdpEcho(stack, 7),
+      ];
+      const fx: HostileFixture = {
+        ...nfx,
+        stack,
+        tap,
+        snapshot: () => structuredClone(stack.stats) as unknown as StatsSnapshot,
+        inject: async (packets, o = {}) => {
+          tap.clear();
+          const seq = ++barrierSeq & 0xffff;
+          const barrier = echoRequest(HOST_ADDR, STACK_ADDR, BARRIER_ID, seq);
+          await injectRaw(nfx.ns, nfx.link.name, [...packets, barrier], o.pauseEvery);
+          const isBarrierReply = (p: Uint8Array): boolean => {
+            // The stack sends 20-byte IP headers: the ICMP identifier is at 24, the sequence at 26.
+            const rep = parseReply(p);
+            return rep.protocol === PROTO_ICMP && rep.icmpType === 0 && get16(p, 24) === BARRIER_ID;
+          };
+          const barrierSeen = (): boolean =>
+            tap.sent.some((p) => isBarrierReply(p) && get16(p, 26) === seq);
+          await waitFor(barrierSeen, 10_000, 'the barrier echo reply');
+          return tap.sent.filter((p) => !isBarrierReply(p)).map(parseReply);
+        },
+      };
+      try {
+        return await fn(fx);
+      } finally {
+        for (const app of apps) await app.close().catch(() => {});
+        await stack.close();
+      }
+    },
+    { ipv6: opts.ipv6 },
+  );
 }
 
 /** Read a dotted path ('ip.drops.bad-ihl') of a stats snapshot; absent counts as 0. */
@@ -233,6 +246,47 @@ export async function stillServes(
     detail: `ping: ${p.stdout.trim().split('\n').slice(-2).join(' / ')}; curl: ${c.code} ${c.stdout} ${c.stderr.trim()}`,
   };
   return res;
+}
+
+/** `stillServes` over IPv6: three `ping -6` to fd00::2 and `curl -6 http://[fd00::2]/`. */
+export async function stillServes6(
+  fx: Pick<NetnsFixture, 'exec'>,
+  rttLimitMs = 100,
+): Promise<ServesResult> {
+  const p = await fx.exec(['ping', '-6', '-n', '-c', '3', '-i', '0.2', '-W', '1', STACK_ADDR6], {
+    timeoutMs: 10_000,
+  });
+  const rtts = [...p.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  const c = await fx.exec(
+    [
+      'curl',
+      '-6',
+      '-sS',
+      '-m',
+      '3',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://[${STACK_ADDR6}]/`,
+    ],
+    { timeoutMs: 10_000 },
+  );
+  return {
+    pingsAnswered: rtts.filter((t) => t <= rttLimitMs).length,
+    pingsSent: parsePing(p.stdout).transmitted,
+    maxRttMs: rtts.length > 0 ? Math.max(...rtts) : null,
+    curlOk: c.code === 0 && c.stdout === '200',
+    detail: `ping -6: ${p.stdout.trim().split('\n').slice(-2).join(' / ')}; curl -6: ${c.code} ${c.stdout} ${c.stderr.trim()}`,
+  };
+}
+
+/** Both families still served: ping and ping -6 within 100 ms, curl and curl -6 get 200. */
+export async function expectStillServesBoth(fx: Pick<NetnsFixture, 'exec'>): Promise<void> {
+  await expectStillServes(fx);
+  const r = await stillServes6(fx);
+  expect(r.pingsAnswered, r.detail).toBe(3);
+  expect(r.curlOk, r.detail).toBe(true);
 }
 
 /** Assert that the stack still serves: every ping answered within 100 ms and curl gets 200. */
