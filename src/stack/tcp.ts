@@ -1186,7 +1186,7 @@ export class TcpLayer {
     const pmtu = this.stack.pmtu;
     pmtu.report4(r.dst, r.nextHopMtu, now);
     const mtu = pmtu.get4(r.dst, now);
-    if (mtu < pmtu.linkMtu) this.#pathMtu(h, mtu - IPV4_TCP_HEADERS, now);
+    if (mtu < pmtu.linkMtu) this.#pathMtu(h, mtu - IPV4_TCP_HEADERS, now, r.seq);
   }
 
   /** The same over IPv6: Packet Too Big (RFC 8201), else Destination Unreachable (soft). */
@@ -1209,7 +1209,7 @@ export class TcpLayer {
     const pmtu = this.stack.pmtu;
     pmtu.report6(r.dst, r.mtu, now);
     const mtu = pmtu.get6(r.dst, now);
-    if (mtu < pmtu.linkMtu) this.#pathMtu(h, mtu - IPV6_TCP_HEADERS, now);
+    if (mtu < pmtu.linkMtu) this.#pathMtu(h, mtu - IPV6_TCP_HEADERS, now, r.seq);
   }
 
   /**
@@ -1238,11 +1238,11 @@ export class TcpLayer {
     return h;
   }
 
-  /** Lower (or, after expiry, restore) a connection's send MSS to `mss`, and send what is due. */
-  #pathMtu(h: TcpHandle, mss: number, now: number): void {
+  /** Lower a connection's send MSS to `mss` for its segment at `seq`, and send what is due. */
+  #pathMtu(h: TcpHandle, mss: number, now: number, seq: number): void {
     const before = h.conn.snapshot().smss;
     const retransmits = h.conn.stats.retransmits;
-    h.conn.pathMtu(mss, now);
+    h.conn.pathMtu(mss, now, seq >>> 0);
     if (h.conn.snapshot().smss < before) this.stats.pmtuMssLowered++;
     this.service(h);
     if (h.conn.stats.retransmits > retransmits) this.stats.pmtuResends++;

@@ -348,16 +348,17 @@ export class TcpConnection implements FourTuple {
   /**
    * Path MTU discovery (RFC 1191, RFC 8201): the path to the peer carries segments of at most
    * `mss` bytes of TCP payload and options (its MTU less the IP and TCP headers), as an ICMP
-   * "fragmentation needed" or Packet Too Big said (the stack checked it against this connection
-   * first, RFC 5927 §4.1). The send MSS drops to it and what is in flight goes again at once at
-   * the new size, without a congestion response (Sender.pathMss); dispatch sends it. A larger
-   * `mss` (the learned path MTU expired) lifts the cap, up to what the SYNs agreed. The MSS we
-   * announce is unchanged (as Linux's).
+   * "fragmentation needed" or Packet Too Big said about our segment at `seq` (the stack checked
+   * it against this connection first, RFC 5927 §4.1; null: no segment in particular). The send
+   * MSS drops to it and what is in flight from there goes again at once at the new size, without
+   * a congestion response (Sender.pathMss); dispatch sends it. A larger `mss` (the learned path
+   * MTU expired) lifts the cap, up to what the SYNs agreed. The MSS we announce is unchanged (as
+   * Linux's).
    */
-  pathMtu(mss: number, now: number): void {
+  pathMtu(mss: number, now: number, seq: number | null = null): void {
     this.#now = now;
     if (this.#state === 'CLOSED' || this.#state === 'TIME_WAIT') return;
-    if (this.#snd.pathMss(mss)) this.#timers.rechoose();
+    if (this.#snd.pathMss(mss, seq)) this.#timers.rechoose();
   }
 
   /** Half-close: send a FIN after the queued data; keep receiving (RFC 9293 §3.10.4 CLOSE). */

@@ -124,11 +124,14 @@ export class Sender {
 
   /**
    * Path MTU discovery (pathMss): the largest SMSS the path carries (its MTU less the IP and
-   * TCP headers), Infinity until an ICMP message said less; and, after a drop, SND.MAX at the
-   * time: what is resent at the new size up to there, outside congestion control.
+   * TCP headers), Infinity until an ICMP message said less; after a drop, the lowest sequence
+   * number resent for it, and SND.MAX at the time (data below was sent at the old size); and
+   * whether that resend, outside congestion control, is still going on.
    */
   #pathMss = Number.POSITIVE_INFINITY;
-  #mtuResendEnd: number | null = null;
+  #mtuFrom = 0;
+  #mtuOldEnd: number | null = null;
+  #mtuResending = false;
 
   constructor(ctx: ConnContext, iss: number) {
     this.#ctx = ctx;
@@ -370,13 +373,14 @@ export class Sender {
 
     // After a path MTU drop (pathMss): go back to SND.UNA and resend at the new size, counting
     // in flight only what went out since (the older, larger segments were dropped for size).
-    const mtuEnd = this.#mtuResendEnd;
-    if (mtuEnd !== null) {
-      if (seqLt(this.sndNxt, mtuEnd) && seqLt(this.sndUna, mtuEnd)) {
-        const resent = seqDiff(this.sndNxt, this.sndUna);
-        return this.#planNewData(fin, dataEnd, maxSeg, sack, resent);
+    if (this.#mtuResending) {
+      const end = this.#mtuOldEnd as number;
+      if (seqLt(this.sndNxt, end) && seqLt(this.sndUna, end)) {
+        // In flight: what went before the dropped segment, and what was resent since.
+        const flight = seqDiff(this.sndNxt, this.sndUna);
+        return this.#planNewData(fin, dataEnd, maxSeg, sack, flight);
       }
-      this.#mtuResendEnd = null;
+      this.#mtuResending = false;
     }
 
     if (loss?.rack) return this.#planRack(loss, loss.rack, fin, dataEnd, maxSeg, sack);
@@ -627,7 +631,7 @@ export class Sender {
     this.rtt.backoff();
     this.#loss?.onTimeout(now, this.sndUna, this.sndMax, this.retries, this.rtt.srtt);
     this.#tlpEnd = null;
-    this.#mtuResendEnd = null;
+    this.#mtuResending = false;
     if (this.#owed === 'tlp') this.#owed = 'none';
     // Go back N: resend everything from SND.UNA (with RACK: what the timeout marked lost).
     if (!this.#loss?.rack) this.sndNxt = this.sndUna;
@@ -638,21 +642,37 @@ export class Sender {
   /**
    * Path MTU discovery (RFC 1191 §6.3, RFC 8201 §5): segments may carry at most `mss` bytes of
    * TCP payload and options (the path MTU less the IP and TCP headers; the options are taken off
-   * as for every segment, effMss). When that lowers the segment size with data in flight, the
-   * flight is sent again from SND.UNA at once, cut to the new size, as Linux's
-   * tcp_simple_retransmit: no congestion response (cwnd, ssthresh and the RTO stay as they
-   * are), since those segments were lost to their size, not to congestion. A larger `mss` (the
+   * as for every segment, effMss). `from`: the sequence number the ICMP message quoted (the
+   * caller checked it lies in [SND.UNA, SND.MAX)), or null.
+   *
+   * When that lowers the segment size with data in flight, the flight is sent again at once, cut
+   * to the new size, from the quoted segment (what went before it got through: the messages
+   * come in the order the router dropped the segments) or SND.UNA, as Linux's
+   * tcp_simple_retransmit: no congestion response (cwnd, ssthresh and the RTO stay as they are),
+   * since those segments were lost to their size, not to congestion. A later message quoting an
+   * old-size segment below where that resend began moves it back there. A larger `mss` (the
    * path MTU expired) lifts the cap again, never above what the SYNs agreed. Returns true when
    * a resend is due.
    */
-  pathMss(mss: number): boolean {
+  pathMss(mss: number, from: number | null = null): boolean {
     const before = this.effMss(0);
     this.#pathMss = mss;
-    if (this.effMss(0) >= before || this.sndMax === this.sndUna) return false;
+    const lowered = this.effMss(0) < before;
+    if (this.sndMax === this.sndUna) return false;
     // Only what was sent after the SYN is resent this way (a SYN's loss is the SYN timer's).
     if (seqLeq(this.sndMax, this.#sendBufSeq) && !this.finSent()) return false;
-    this.sndNxt = this.sndUna;
-    this.#mtuResendEnd = this.sndMax;
+    const inFlight = from !== null && seqGeq(from, this.sndUna) && seqLt(from, this.sndMax);
+    const start = inFlight ? (from as number) : this.sndUna;
+    if (!lowered) {
+      // The same path MTU again: only an old-size segment below the resend's start is news.
+      const oldEnd = this.#mtuOldEnd;
+      if (oldEnd === null || !seqLt(start, this.#mtuFrom) || !seqLt(start, oldEnd)) return false;
+    } else {
+      this.#mtuOldEnd = this.sndMax;
+    }
+    this.#mtuFrom = start;
+    if (seqLt(start, this.sndNxt)) this.sndNxt = start;
+    this.#mtuResending = true;
     this.#rttSeq = null; // Karn: what goes again is not timed
     return true;
   }

@@ -132,7 +132,7 @@ describe('path MTU discovery (RFC 1191, RFC 8201) after RFC 5927’s checks', ()
     expect(data.every((p) => p.length === 1500)).toBe(true);
     const before = row(stack);
     expect(before).toMatchObject({ mss: 1460, pmtu: 1500 });
-    const una = h.conn.sndUna;
+    const dropped = seg(data[3]).seq;
 
     link.deliver(fragNeeded(data[3], 1300));
 
@@ -142,13 +142,15 @@ describe('path MTU discovery (RFC 1191, RFC 8201) after RFC 5927’s checks', ()
     expect(after).toMatchObject({ mss: 1260, pmtu: 1300 });
     expect(after.cwnd).toBe(before.cwnd); // no congestion response
     expect(after.rto).toBe(before.rto); // no backoff
-    // The flight again, from SND.UNA, in segments that fit 1300 bytes.
+    // The flight again from the quoted segment (the three before it got through), in segments
+    // that fit 1300 bytes, as far as cwnd lets with those three still in flight.
+    expect(h.conn.sndUna).not.toBe(dropped);
     expect(link.sent.length).toBeGreaterThan(0);
     expect(link.sent.every((p) => p.length <= 1300)).toBe(true);
     const first = seg(link.sent[0]);
-    expect(first.seq).toBe(una);
+    expect(first.seq).toBe(dropped);
     expect(first.payload.length).toBe(1260);
-    let at = una;
+    let at = dropped;
     for (const p of link.sent) {
       const s = seg(p);
       expect(s.seq).toBe(at);
@@ -167,6 +169,17 @@ describe('path MTU discovery (RFC 1191, RFC 8201) after RFC 5927’s checks', ()
     link.deliver(fragNeeded(data[1], 1300));
     expect(stack.tcp.stats).toMatchObject({ icmpAccepted: 2, pmtuMssLowered: 1, pmtuResends: 1 });
     expect(link.sent.length).toBe(n);
+  });
+
+  it('a late message about an earlier old-size segment moves the resend back to it', async () => {
+    const { link, stack, data, seg } = await established();
+    link.deliver(fragNeeded(data[5], 1300));
+    expect(seg(link.sent[0]).seq).toBe(seg(data[5]).seq);
+    link.sent = [];
+    link.deliver(fragNeeded(data[2], 1300));
+    expect(stack.tcp.stats).toMatchObject({ pmtuMssLowered: 1, pmtuResends: 2 });
+    expect(seg(link.sent[0]).seq).toBe(seg(data[2]).seq);
+    expect(link.sent.every((p) => p.length <= 1300)).toBe(true);
   });
 
   it('drops a message quoting a sequence number outside [SND.UNA, SND.MAX), counted', async () => {
@@ -217,7 +230,8 @@ describe('path MTU discovery (RFC 1191, RFC 8201) after RFC 5927’s checks', ()
     expect(row(stack)).toMatchObject({ mss: 1340, pmtu: 1400, cwnd });
     expect(link.sent.length).toBeGreaterThan(0);
     expect(link.sent.every((p) => p.length <= 1400)).toBe(true);
-    expect(seg6(link.sent[0]).seq).toBe(h.conn.sndUna);
+    expect(seg6(link.sent[0]).seq).toBe(seg6(data[2]).seq);
+    expect(h.conn.sndUna).toBe(seg6(data[0]).seq);
     expect(stack.stats.icmp6.rxPacketTooBig).toBe(1);
     link.sent = [];
     link.deliver(packetTooBig(data[3], 900));
