@@ -45,6 +45,7 @@ export interface SsRow {
     timeouts: number;
     recoveries: number;
     tailLossProbes: number;
+    recoveryProbes?: number;
     lostRetransmits: number;
   };
   bytesSent?: number;
@@ -130,6 +131,7 @@ function infoLine(r: SsRow): string {
     if (rec.timeouts > 0) parts.push(`timeouts:${rec.timeouts}`);
     if (rec.recoveries > 0) parts.push(`recoveries:${rec.recoveries}`);
     if (rec.tailLossProbes > 0) parts.push(`tlp:${rec.tailLossProbes}`);
+    if ((rec.recoveryProbes ?? 0) > 0) parts.push(`rprobe:${rec.recoveryProbes}`);
     if (rec.lostRetransmits > 0) parts.push(`lost_retrans:${rec.lostRetransmits}`);
   }
   if (r.history !== undefined && r.history.length > 0)

@@ -100,6 +100,12 @@ export interface UpOptions {
   /** RACK loss detection (RFC 8985); false: RFC 6675's duplicate-ACK rules (default true). */
   rack?: boolean;
   /**
+   * Probes as RFC 8985 words them: a tail loss probe sends new data first, and none goes in
+   * recovery (TcpConnectionOptions.tlpResend and recoveryProbe off). Default false: on a real
+   * link both are on (docs/loss-recovery.md).
+   */
+  rfcProbes?: boolean;
+  /**
    * IFF_VNET_HDR with checksum offload and TSO4 (native-notes/offload.md): TCP segments of up to
    * 64 KiB both ways. Default on; falls back to a plain device (with a log line) when the kernel
    * refuses, and is off under --impair (faults are per packet).
@@ -131,13 +137,18 @@ export interface UpOptions {
  * drill and the simulator.
  */
 export function realLinkTcp(
-  o: Pick<UpOptions, 'congestion' | 'tlp' | 'rack' | 'sndBuf' | 'rcvBuf' | 'ecn'>,
+  o: Pick<UpOptions, 'congestion' | 'tlp' | 'rack' | 'rfcProbes' | 'sndBuf' | 'rcvBuf' | 'ecn'>,
 ): Partial<TcpConnectionOptions> {
   // PRR (RFC 6937), as Linux's tcp_cwnd_reduction: recovery paces its sends instead of a pause
   // then a burst. RACK (RFC 8985), as Linux: loss detected by time, lost retransmissions too.
+  // Probes that a delayed-ACK receiver answers at once, also in recovery (tlpResend,
+  // recoveryProbe: a lost ACK or retransmission costs a PTO rather than 40 ms or an RTO).
+  const probes = !(o.rfcProbes ?? false);
   return {
     congestion: o.congestion ?? 'cubic',
     tailLossProbe: o.tlp ?? true,
+    tlpResend: probes,
+    recoveryProbe: probes,
     prr: true,
     rack: o.rack ?? true,
     ...(o.sndBuf !== undefined ? { sndBuf: o.sndBuf } : {}),
@@ -515,6 +526,7 @@ async function upAction(raw: Record<string, unknown>): Promise<void> {
     congestion: raw.congestion as CongestionName,
     tlp: raw.tlp !== false,
     rack: raw.rack !== false,
+    rfcProbes: raw.rfcProbes === true,
     offload: raw.offload !== false,
     synCookies: Number(raw.synCookies ?? 1) as SynCookieMode,
     sndBuf: raw.sndBuf as number | undefined,
@@ -639,6 +651,11 @@ export const upCommand: CliCommand = {
       )
       .option('--no-tlp', 'no tail loss probes (RFC 8985 §7): losses at the tail wait for the RTO')
       .option('--no-rack', "no RACK (RFC 8985 §6): RFC 6675's duplicate-ACK loss detection")
+      .option(
+        '--rfc-probes',
+        'tail loss probes as RFC 8985 §7: new data first, none in recovery (default: the last ' +
+          'segment again, also in recovery)',
+      )
       .option(
         '--offload',
         'IFF_VNET_HDR + TSO4: 64 KiB TCP segments to and from the kernel (default, when it can)',

@@ -238,6 +238,7 @@ export interface TcpConnectionRow {
     timeouts: number;
     recoveries: number;
     tailLossProbes: number;
+    recoveryProbes: number;
     lostRetransmits: number;
   };
   bytesSent: number;
@@ -453,6 +454,7 @@ function connectionRow(c: TcpConnection, ep: Endpoint): TcpConnectionRow {
       timeouts: s.timeouts,
       recoveries: s.fastRetransmits,
       tailLossProbes: s.tailLossProbes,
+      recoveryProbes: s.recoveryProbes,
       lostRetransmits: s.lostRetransmissions,
     },
     bytesSent: s.bytesOut,

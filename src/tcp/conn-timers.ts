@@ -159,6 +159,7 @@ export class ConnTimers {
       userClosed,
       rto: snd.rtt.rto,
       pto: snd.probeTimeout(state),
+      recoveryProbe: snd.inRecovery,
       reorderAt: snd.reorderAt,
       persistInterval: Math.min(snd.rtt.rto * 2 ** snd.persistBackoff, o.maxRto),
       finWait2Ms: o.finWait2Ms,

@@ -71,6 +71,8 @@ export interface TcpConnStats {
   retransmits: number;
   timeouts: number;
   tailLossProbes: number;
+  /** Probes sent in recovery (TcpConnectionOptions.recoveryProbe). */
+  recoveryProbes: number;
   /** Losses a resent tail loss probe repaired (RFC 8985 §7.4; Linux's TCPLossProbeRecovery). */
   lossProbeRecoveries: number;
   /** Drops by reason: the shared, empty NO_DROPS until the first one. */
@@ -117,6 +119,7 @@ export class ConnContext {
     retransmits: 0,
     timeouts: 0,
     tailLossProbes: 0,
+    recoveryProbes: 0,
     lossProbeRecoveries: 0,
     drops: NO_DROPS,
     counters: NO_COUNTS,

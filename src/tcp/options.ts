@@ -91,6 +91,23 @@ export interface TcpConnectionOptions {
    */
   tailLossProbe: boolean;
   /**
+   * A tail loss probe resends the last segment even when new data could go (RFC 8985 §7.3 sends
+   * new data first). A receiver ACKs a duplicate at once, with a D-SACK (RFC 5681 §4.2, RFC
+   * 2883), where the ACK of a lone new segment may wait for its delayed-ACK timer: 40 ms on
+   * Linux, where a 0.1 ms path's PTO is 1 ms. The D-SACK also says that only an ACK was lost, so
+   * cwnd stays (§7.4). Costs one segment of new data per probe. Off by default; `tunstack up`
+   * turns it on.
+   */
+  tlpResend: boolean;
+  /**
+   * Probe in recovery too (an extension of RFC 8985 §7, which arms no PTO in recovery; neither
+   * does Linux): when no ACK has come for a PTO after the last segment sent in recovery, send it
+   * again, once per SND.UNA, before the RTO. Without it, a lost retransmission sent last, or the
+   * lost ACK of one, costs a full RTO (200 ms or more), since no later delivery can reveal it.
+   * Off by default; `tunstack up` turns it on (docs/loss-recovery.md has the measurements).
+   */
+  recoveryProbe: boolean;
+  /**
    * Linux's receive-side ACK modes (tcp_incr_quickack, tcp_dec_quickack_mode, pingpong), all
    * within RFC 9293 §3.8.6.3 (an ACK may always go at once; a delayed one within 0.5 s):
    * - quick-ACK: the first in-order data starts a run of up to 16 ACKs sent at once
@@ -173,6 +190,8 @@ export const DEFAULT_CONNECTION_OPTIONS: Readonly<TcpConnectionOptions> = Object
   challengeAcksPerSecond: 100,
   invalidAckIntervalMs: 500,
   tailLossProbe: false,
+  tlpResend: false,
+  recoveryProbe: false,
   quickAck: false,
   dsack: false,
   prr: false,

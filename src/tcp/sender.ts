@@ -118,6 +118,8 @@ export class Sender {
   #tlpEnd: number | null = null;
   /** TLP.is_retrans (RFC 8985 §7.4): the probe resent data rather than sending new data. */
   #tlpRetrans = false;
+  /** SND.UNA when the last recovery probe went (recoveryProbe): one per SND.UNA. */
+  #recoveryProbeUna: number | null = null;
   /** Persist timer backoff exponent, and zero-window probes that got no answer at all. */
   persistBackoff = 0;
   #unansweredProbes = 0;
@@ -507,6 +509,9 @@ export class Sender {
   /**
    * RFC 8985 §7.3: the tail loss probe is one segment of new data if the peer's window allows,
    * else the last segment sent again, so that the receiver's answer (SACK) reveals a tail loss.
+   * With `tlpResend`, and always for a recovery probe, the last segment goes again even when new
+   * data could: a receiver acknowledges a duplicate at once (with a D-SACK, RFC 2883), where the
+   * ACK of one new segment may wait for its delayed-ACK timer (40 ms on Linux).
    */
   #planProbe(fin: boolean, dataEnd: number, maxSeg: number, sack: readonly SackBlock[]): DataPlan {
     const newData = Math.min(
@@ -514,7 +519,8 @@ export class Sender {
       this.sndWnd - seqDiff(this.sndMax, this.sndUna),
       maxSeg,
     );
-    if (newData > 0 && seqGeq(this.sndNxt, this.sndMax)) {
+    const resend = this.#ctx.opts.tlpResend || this.inRecovery;
+    if (newData > 0 && seqGeq(this.sndNxt, this.sndMax) && !resend) {
       const end = seqAdd(this.sndMax, newData);
       return { kind: 'data', seq: this.sndMax, len: newData, fin: fin && end === dataEnd, sack };
     }
@@ -586,9 +592,14 @@ export class Sender {
     this.#recovery().onSent(now, seq, end, retransmission, this.sndUna, this.sndMax);
     if (this.#owed === 'tlp') {
       this.#owed = 'none';
-      this.#tlpEnd = seqMax(end, this.sndMax);
+      this.#tlpEnd = seqMax(end, this.sndMax); // in recovery, the next ACK clears it (#tlpAck)
       this.#tlpRetrans = retransmission;
-      stats.tailLossProbes++;
+      if (this.inRecovery) {
+        this.#recoveryProbeUna = this.sndUna;
+        stats.recoveryProbes++;
+      } else {
+        stats.tailLossProbes++;
+      }
     }
     if (seqGt(end, this.sndMax)) {
       if (this.sndMax === this.sndUna) this.#flightStart = now;
@@ -732,16 +743,31 @@ export class Sender {
     this.#owed = 'none';
   }
 
+  /** A loss recovery episode is in progress (fast recovery, RFC 6675 / RFC 8985). */
+  get inRecovery(): boolean {
+    return this.#loss?.inRecovery ?? false;
+  }
+
   /**
    * The probe timeout when a tail loss probe may be armed (RFC 8985 §7.2): SACK in use, an RTT
    * measured, no recovery and no probe already out. PTO = 2*SRTT, plus a worst-case delayed ACK
    * when only one segment is in flight.
+   *
+   * With `recoveryProbe`, also in recovery, once per SND.UNA: when the last segment sent in
+   * recovery (often the retransmission itself, when PRR allows nothing new) or its ACK is lost,
+   * nothing later can reveal it, and only the RTO would end the episode. The probe resends the
+   * last segment (#planProbe), which the receiver answers at once: its cumulative ACK and SACK
+   * blocks then show what the retransmission did (with a D-SACK if the probe was a duplicate).
    */
   probeTimeout(state: TcpState): number | null {
     const srtt = this.rtt.srtt;
     const loss = this.#loss;
-    if (!this.#ctx.opts.tailLossProbe || !this.#ctx.negotiated.sack) return null;
-    if (srtt === null || loss === null || loss.inRecovery) return null;
+    const opts = this.#ctx.opts;
+    if (!opts.tailLossProbe || !this.#ctx.negotiated.sack) return null;
+    if (srtt === null || loss === null) return null;
+    if (loss.inRecovery && !(opts.recoveryProbe && this.#recoveryProbeUna !== this.sndUna)) {
+      return null;
+    }
     // RACK has marked data lost (after a timeout, say): that goes before any probe.
     if (loss.rack !== null && loss.rack.lostBytes > 0) return null;
     if (this.#tlpEnd !== null || this.retries > 0) return null;

@@ -47,6 +47,8 @@ export interface TcpSnapshot {
   fastRetransmits: number;
   lostRetransmissions: number;
   tailLossProbes: number;
+  /** Probes sent in recovery (recoveryProbe). */
+  recoveryProbes: number;
   /** Losses a resent tail loss probe repaired (RFC 8985 §7.4). */
   lossProbeRecoveries: number;
   bytesIn: number;
@@ -102,6 +104,7 @@ export function takeSnapshot(
     fastRetransmits: loss?.fastRetransmits ?? 0,
     lostRetransmissions: loss?.lostRetransmissions ?? 0,
     tailLossProbes: ctx.stats.tailLossProbes,
+    recoveryProbes: ctx.stats.recoveryProbes,
     lossProbeRecoveries: ctx.stats.lossProbeRecoveries,
     bytesIn: ctx.stats.bytesIn,
     bytesOut: ctx.stats.bytesOut,

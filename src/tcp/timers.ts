@@ -43,6 +43,11 @@ export interface TimerFacts {
   rto: number;
   /** The probe timeout when a tail loss probe may be armed now (RFC 8985 §7.2), else null. */
   pto: number | null;
+  /**
+   * The probe allowed is a recovery probe (TcpConnectionOptions.recoveryProbe): it replaces even
+   * a running RTO, which recovery started.
+   */
+  recoveryProbe: boolean;
   /** When RACK's reordering timer is due (an absolute time), else null. */
   reorderAt: number | null;
   /** The current persist interval, backoff included. */
@@ -78,8 +83,9 @@ export function chooseTimer(current: TcpTimer, now: number, f: TimerFacts): TcpT
         ? current
         : { kind: 'reorder', at: f.reorderAt };
     }
-    // RFC 8985 §7.2: the PTO replaces the RTO while a probe is allowed; a running RTO stays.
-    if (f.pto !== null && current.kind !== 'retransmit')
+    // RFC 8985 §7.2: the PTO replaces the RTO while a probe is allowed; a running RTO stays,
+    // but for a recovery probe (recovery started that RTO: the probe comes first, once).
+    if (f.pto !== null && (current.kind !== 'retransmit' || f.recoveryProbe))
       return keepOrStart(current, 'tlp', now + Math.min(f.pto, f.rto));
     return keepOrStart(current, 'retransmit', now + f.rto);
   }

@@ -385,6 +385,8 @@ export function optionsArb(fixed: OptionArbs = {}): fc.Arbitrary<Partial<TcpConn
     dsack: fc.boolean(),
     congestion: fc.constantFrom('reno' as const, 'cubic' as const),
     tailLossProbe: fc.boolean(),
+    tlpResend: fc.boolean(),
+    recoveryProbe: fc.boolean(),
     prr: fc.boolean(),
     rack: fc.boolean(),
     timeWaitMs: fc.constant(100),

@@ -1,12 +1,20 @@
 import { expect, describe as group, it } from 'vitest';
 import { drain, expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
 
-function est(o: { sack: boolean; congestion?: 'reno' | 'cubic'; tlp?: boolean }) {
+function est(o: {
+  sack: boolean;
+  congestion?: 'reno' | 'cubic';
+  tlp?: boolean;
+  tlpResend?: boolean;
+  recoveryProbe?: boolean;
+}) {
   const c = synSent({
     sack: o.sack,
     initialWindow: 10,
     congestion: o.congestion ?? 'reno',
     tailLossProbe: o.tlp ?? false,
+    tlpResend: o.tlpResend ?? false,
+    recoveryProbe: o.recoveryProbe ?? false,
   });
   feed(c, 10, {
     control: 'syn',
@@ -201,6 +209,49 @@ group('SACK loss recovery (RFC 6675)', () => {
     feed(c, 60, { seq: r(1), ack: l(11_001) });
     expect(c.snapshot().lossProbeRecoveries).toBe(0);
     expect(c.snapshot().cwnd).toBeGreaterThanOrEqual(before);
+  });
+
+  it('the probe is new data when some waits (RFC 8985 §7.3), the last segment with tlpResend', () => {
+    const rfc = est({ sack: true, tlp: true });
+    rfc.send(new Uint8Array(5000));
+    expectOut(rfc, 40, [{ seq: l(10_001) }]);
+    const resend = est({ sack: true, tlp: true, tlpResend: true });
+    resend.send(new Uint8Array(5000));
+    expectOut(resend, 40, [{ seq: l(9001) }]);
+    expect(resend.snapshot()).toMatchObject({ tailLossProbes: 1, retransmits: 1 });
+  });
+
+  it('recoveryProbe: in recovery, the last segment again a PTO after it, before the RTO, once per SND.UNA', () => {
+    for (const recoveryProbe of [false, true]) {
+      const c = est({ sack: true, tlp: true, recoveryProbe });
+      const dup = (at: number, ack: number, right: number) =>
+        feed(c, at, {
+          seq: r(1),
+          ack: l(ack),
+          options: { sackBlocks: [{ left: l(ack + 1000), right: l(right) }] },
+        });
+      dup(30, 1, 4001); // segment 1 lost: recovery, and its retransmission is the last to go
+      expect(drain(c, 30).map((s) => s.seq)).toEqual([l(1)]);
+      expect(c.snapshot().inRecovery).toBe(true);
+      const timer = c.snapshot().timer;
+      if (!recoveryProbe) {
+        // RFC 8985 §7.2: no probe in recovery; nothing comes back, so only the RTO is left.
+        expect(timer.kind).toBe('retransmit');
+        continue;
+      }
+      expect(timer).toEqual({ kind: 'tlp', at: 30 + 2 * (c.snapshot().srtt as number) });
+      const at = (timer as { at: number }).at;
+      expectOut(c, at, [{ seq: l(9001) }]);
+      expect(c.snapshot()).toMatchObject({ recoveryProbes: 1, tailLossProbes: 0 });
+      expect(c.snapshot().timer.kind).toBe('retransmit');
+      // An ACK that does not move SND.UNA: no second probe for it, the RTO stays.
+      dup(at + 1, 1, 10_001);
+      expect(c.snapshot().timer.kind).toBe('retransmit');
+      // SND.UNA moves (a partial ACK: segment 2 was lost too): a probe may go again.
+      dup(at + 2, 1001, 10_001);
+      drain(c, at + 2);
+      expect(c.snapshot().timer.kind).toBe('tlp');
+    }
   });
 
   it('no tail loss probe without SACK, or when the option is off', () => {

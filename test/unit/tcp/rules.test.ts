@@ -81,6 +81,7 @@ group('chooseTimer', () => {
     userClosed: false,
     rto: 200,
     pto: null,
+    recoveryProbe: false,
     reorderAt: null,
     persistInterval: 400,
     finWait2Ms: 60_000,
@@ -100,6 +101,13 @@ group('chooseTimer', () => {
       kind: 'tlp',
       at: 200,
     });
+  });
+  it('a running RTO stays for a tail loss probe, but gives way to a recovery probe', () => {
+    const rto = chooseTimer(IDLE, 0, { ...facts, inFlight: true });
+    expect(chooseTimer(rto, 10, { ...facts, inFlight: true, pto: 5 })).toBe(rto);
+    expect(chooseTimer(rto, 10, { ...facts, inFlight: true, pto: 5, recoveryProbe: true })).toEqual(
+      { kind: 'tlp', at: 15 },
+    );
   });
   it('persist when something waits and nothing is in flight', () => {
     expect(chooseTimer(IDLE, 0, { ...facts, unsent: true })).toEqual({ kind: 'persist', at: 400 });
