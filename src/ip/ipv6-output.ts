@@ -45,6 +45,11 @@ export class Ip6Output {
   private readonly hopLimit: number;
   private nextId: number;
   private readonly slab = new PacketSlab();
+  /**
+   * The path MTU to a destination (the stack's path-MTU table, RFC 8201), or null: the link's.
+   * Packets we may fragment are cut to it; TCP's (`dontFrag`) follow their own MSS.
+   */
+  pathMtu: ((dst: Uint8Array) => number) | null = null;
 
   constructor(
     options: Ip6OutputOptions,
@@ -97,7 +102,11 @@ export class Ip6Output {
       return false;
     }
     this.stats.txDatagrams++;
-    if (packet.length <= this.mtu) {
+    const mtu =
+      dontFrag || this.pathMtu === null || packet.length <= IPV6_MIN_MTU
+        ? this.mtu
+        : Math.min(this.mtu, this.pathMtu(dst));
+    if (packet.length <= mtu) {
       Ipv6View.emit(packet, {
         src,
         dst,
@@ -115,7 +124,7 @@ export class Ip6Output {
     this.stats.txFragmented++;
     const id = this.nextId;
     this.nextId = (this.nextId + 1) >>> 0;
-    const chunk = (this.mtu - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN) & ~7;
+    const chunk = (mtu - IPV6_HEADER_LEN - IPV6_FRAGMENT_HEADER_LEN) & ~7;
     const payload = packet.subarray(IP6_HEADER_ROOM);
     for (let offset = 0; offset < payloadLength; offset += chunk) {
       const len = Math.min(chunk, payloadLength - offset);

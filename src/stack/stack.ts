@@ -23,7 +23,7 @@ import { IPV6_ID_BASE } from '../tcp/address.ts';
 import { UdpLayer, type UdpOptions } from '../udp/udp.ts';
 import { get32 } from '../wire/bytes.ts';
 import { UnreachCode } from '../wire/icmp.ts';
-import { Unreach6Code } from '../wire/icmpv6.ts';
+import { Icmpv6Type, Unreach6Code } from '../wire/icmpv6.ts';
 import { formatIpv4, IpProtocol, parseIpv4 } from '../wire/ipv4.ts';
 import {
   IPV6_MIN_MTU,
@@ -204,7 +204,25 @@ export class Stack {
       this.ip6 = { input: input6, output: output6 };
       this.icmp6 = icmp6;
       this.udp.ip6 = output6;
-      icmp6.setErrorHandler(Ipv6Next.Udp, (report) => this.udp.icmpError6(report));
+      // A Packet Too Big about a UDP datagram or an echo reply of ours lowers the destination's
+      // path MTU, as Linux's udpv6_err and icmpv6_err do (no sequence number to check, unlike
+      // TCP's); what IPv6 output fragments from then on is cut to it (RFC 8201 §5.2).
+      icmp6.setErrorHandler(
+        Ipv6Next.Udp,
+        (r) => {
+          if (r.type === Icmpv6Type.PacketTooBig) this.pmtu.report6(r.dst, r.mtu, this.now());
+          else this.udp.icmpError6(r);
+        },
+        true,
+      );
+      icmp6.setErrorHandler(
+        Ipv6Next.Icmpv6,
+        (r) => {
+          if (r.type === Icmpv6Type.PacketTooBig) this.pmtu.report6(r.dst, r.mtu, this.now());
+        },
+        true,
+      );
+      output6.pathMtu = (dst) => this.pmtu.get6(dst, this.now());
     } else {
       this.ip6 = null;
       this.icmp6 = null;
