@@ -1,12 +1,18 @@
 # tunstack in a container: the container's own network namespace is the stack's namespace.
 #
 #   docker build -t tunstack .
-#   docker run -d --name tunstack --network none --cap-add NET_ADMIN --device /dev/net/tun tunstack
+#   docker run -d --name tunstack --network none --cap-add NET_ADMIN --device /dev/net/tun \
+#       --sysctl net.ipv6.conf.all.disable_ipv6=0 --sysctl net.ipv6.conf.default.disable_ipv6=0 \
+#       tunstack
 #   docker exec tunstack ping -c 3 10.0.0.2
+#   docker exec tunstack ping -6 -c 3 fd00::2
 #   docker exec tunstack curl http://10.0.0.2/
+#   docker exec tunstack curl -6 'http://[fd00::2]/'
 #
-# `up --in-container` opens tun0 (10.0.0.1/24, the kernel's side) in the container's namespace
-# and runs the stack at 10.0.0.2; it refuses a container that has a network of its own, hence
+# `up --in-container` opens tun0 (10.0.0.1/24 and fd00::1/64, the kernel's side) in the
+# container's namespace and runs the stack at 10.0.0.2 and fd00::2 (dual stack; the two sysctls
+# let the container's new devices have IPv6, which Docker turns off by default: without them up
+# runs IPv4 only and says so). It refuses a container that has a network of its own, hence
 # --network none. docs/docker.md has the details, and the test that builds this file offline
 # from a local Debian base (scripts/docker-test.sh).
 #

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the Dockerfile and run `tunstack up --in-container` in a container, then reach the stack
-# from inside the container as a person would: ping, curl, tcpdump, tunstack ss, docker stop.
+# from inside the container as a person would, over IPv4 and IPv6 (up is dual-stack: 10.0.0.2 and
+# fd00::2): ping, ping -6, curl, curl -6, tcpdump, tunstack ss, docker stop.
 #
 # Works offline apart from the package registries: no image registry is reachable here, so the
 # base image is made locally (debootstrap --variant=minbase trixie from the Debian mirror apt
@@ -10,8 +11,9 @@
 # Its own Docker engine, sharing nothing with any other: a private dockerd with its own data root,
 # exec root, pidfile, config file and socket, started with --bridge=none --iptables=false
 # --ip-forward=false so that nothing is added to the root namespace (checked at the end), and the
-# container runs with --network none: the TUN device, its 10.0.0.1/24 and every packet live in
-# the container's own namespace.
+# container runs with --network none: the TUN device, its 10.0.0.1/24 and fd00::1/64 and every
+# packet live in the container's own namespace. IPv6 is switched on for the devices the container
+# creates (--sysctl net.ipv6.conf.{all,default}.disable_ipv6=0; /proc/sys is read-only inside).
 #
 # Exit status: 0 passed; 77 skipped (no Docker engine can run on this machine: the reason is
 # printed on a line starting "SKIP:"); anything else failed. Everything made is removed on any
@@ -289,7 +291,8 @@ log "up --in-container in the root namespace (--network host): refused"
 
 # --- the container: the stack and its host side in the container's own namespace ---------------
 d run -d --name "$NAME" --network none --cap-add NET_ADMIN --device /dev/net/tun \
-  --sysctl net.ipv6.conf.default.disable_ipv6=1 "$IMAGE" >/dev/null
+  --sysctl net.ipv6.conf.all.disable_ipv6=0 --sysctl net.ipv6.conf.default.disable_ipv6=0 \
+  "$IMAGE" >/dev/null
 logs_of() { d logs "$NAME" 2>&1; }
 for _ in $(seq 1 120); do
   [[ "$(logs_of)" == *'"msg":"ready'* ]] && break
@@ -301,6 +304,11 @@ done
   fail "tunstack up --in-container did not print its ready line (log above)"
 }
 log "$(grep -o '"msg":"ready[^"]*"' <<<"$(logs_of)")"
+# Dual stack: up said so, or it fell back to IPv4 with a warning (a container without IPv6).
+if grep -q 'IPv6 is not available' <<<"$(logs_of)"; then
+  logs_of | grep 'IPv6 is not available' | tail -1
+  fail "tunstack up --in-container fell back to IPv4 only"
+fi
 x() { d exec "$NAME" "$@"; }
 
 # tcpdump on the kernel's side of the device, in the container, for what follows.
@@ -321,9 +329,21 @@ grep -q 'you are 10.0.0.1:[0-9]*, this is 10.0.0.2:80' <<<"$out" ||
   fail "curl http://10.0.0.2/: unexpected page: $out"
 log "curl /: $(echo "$out" | head -2 | tr '\n' ' ')"
 
+out="$(x ping -6 -n -c 3 -W 2 fd00::2)" || fail "ping -6 fd00::2 failed: $out"
+grep -q ' 3 received' <<<"$out" || fail "ping -6: not 3 replies: $out"
+log "ping -6: $(echo "$out" | grep -E 'received|rtt')"
+
+out="$(x curl -6 -sS -m 10 'http://[fd00::2]/')" || fail "curl -6 http://[fd00::2]/ failed: $out"
+grep -q 'you are \[fd00::1\]:[0-9]*, this is \[fd00::2\]:80' <<<"$out" ||
+  fail "curl -6 http://[fd00::2]/: unexpected page: $out"
+log "curl -6 /: $(echo "$out" | head -2 | tr '\n' ' ')"
+
 n="$(x sh -c 'curl -sS -m 30 http://10.0.0.2/bytes/1000000 | wc -c')"
 [ "$n" = 1000000 ] || fail "curl /bytes/1000000 gave $n bytes"
 log "curl /bytes/1000000: $n bytes"
+n="$(x sh -c "curl -6 -sS -m 30 'http://[fd00::2]/bytes/1000000' | wc -c")"
+[ "$n" = 1000000 ] || fail "curl -6 /bytes/1000000 gave $n bytes"
+log "curl -6 /bytes/1000000: $n bytes"
 
 out="$(x node bin/tunstack.js ss)" || fail "tunstack ss failed: $out"
 grep -qE 'LISTEN .*:80 ' <<<"$out" || fail "tunstack ss: no listener on port 80: $out"
@@ -334,9 +354,13 @@ wait "$TCPDUMP_JOB" || true
 pcap="$(x tcpdump -nr /tmp/t.pcap 2>/dev/null)"
 replies="$(echo "$pcap" | grep -c '10.0.0.2 > 10.0.0.1: ICMP echo reply' || true)"
 segs="$(echo "$pcap" | grep -c 'IP 10.0.0.2.80 > 10.0.0.1.[0-9]*: Flags' || true)"
+replies6="$(echo "$pcap" | grep -c 'IP6 fd00::2 > fd00::1: ICMP6, echo reply' || true)"
+segs6="$(echo "$pcap" | grep -c 'IP6 fd00::2.80 > fd00::1.[0-9]*: Flags' || true)"
 [ "$replies" -ge 3 ] || fail "tcpdump saw $replies echo replies from the stack, expected 3"
 [ "$segs" -ge 10 ] || fail "tcpdump saw $segs TCP segments from the stack's port 80"
-log "tcpdump -i tun0: $(echo "$pcap" | wc -l) packets, $replies echo replies and $segs segments from the stack"
+[ "$replies6" -ge 3 ] || fail "tcpdump saw $replies6 ICMPv6 echo replies from the stack, expected 3"
+[ "$segs6" -ge 10 ] || fail "tcpdump saw $segs6 TCP segments from the stack's [fd00::2]:80"
+log "tcpdump -i tun0: $(echo "$pcap" | wc -l) packets; from the stack $replies echo replies and $segs segments over IPv4, $replies6 and $segs6 over IPv6"
 
 # docker stop sends SIGTERM: the stack closes in order and exits 0.
 d stop -t 10 "$NAME" >/dev/null

@@ -1,10 +1,11 @@
 /**
  * The Dockerfile as docs/docker.md uses it: scripts/docker-test.sh builds the image with a private
  * Docker engine of its own (no bridge, no iptables: nothing in the root namespace), runs
- * `tunstack up --in-container` in a `--network none` container, and from inside that container
- * pings the stack, curls it, checks `tunstack ss` and a tcpdump of tun0, then stops it with
- * `docker stop` and removes everything it made. This test runs the script and holds it to its
- * verdict.
+ * `tunstack up --in-container` in a `--network none` container (dual-stack: IPv6 switched on for
+ * its devices by two sysctls), and from inside that container pings the stack and curls it over
+ * IPv4 and IPv6 (ping -6 fd00::2, curl -6 http://[fd00::2]/), checks `tunstack ss` and a tcpdump
+ * of tun0 (echo replies and TCP segments in both families), then stops it with `docker stop` and
+ * removes everything it made. This test runs the script and holds it to its verdict.
  *
  * Skips: as every kernel test (harness.ts) without root or /dev/net/tun; and also in CI when the
  * script finds that no Docker engine can run on this machine at all (exit 77, with a line
@@ -42,7 +43,7 @@ function runScript(): Promise<{ code: number | null; output: string }> {
 
 kernelDescribe('docker: the image builds and the stack answers inside a container', () => {
   it(
-    'ping, curl, tunstack ss and tcpdump in a --network none container; docker stop exits 0',
+    'ping, ping -6, curl, curl -6, tunstack ss and tcpdump in a --network none container; docker stop exits 0',
     async (ctx) => {
       const { code, output } = await runScript();
       const skip = /^SKIP: (.*)$/m.exec(output);
@@ -61,6 +62,9 @@ kernelDescribe('docker: the image builds and the stack answers inside a containe
       expect(code, output.slice(-6000)).toBe(0);
       expect(output).toMatch(/ping: 3 packets transmitted, 3 received/);
       expect(output).toMatch(/this is 10\.0\.0\.2:80/);
+      expect(output).toMatch(/ping -6: 3 packets transmitted, 3 received/);
+      expect(output).toMatch(/this is \[fd00::2\]:80/);
+      expect(output).toMatch(/curl -6 \/bytes\/1000000: 1000000 bytes/);
       expect(output).toMatch(/passed in \d+ s/);
     },
     (LIMIT_S + 60) * 1000,
