@@ -7,7 +7,8 @@
  *   bridge    client ns tun ◄─► tunbridge process ◄─► tun server ns: tcpserve
  *             (kernel at both ends; each packet crosses TUN twice, one read()/write() at a time)
  *   tunstack  client ns tun ◄─► `tunstack up` process: the stack at 10.0.0.2 and its services
- *             (TUN offloads on, as `up` defaults: 64 KiB TCP segments both ways, offload.md)
+ *             (TUN offloads on, as `up` defaults: 64 KiB TCP segments both ways, over IPv4 and
+ *             IPv6 alike: TSO4, TSO6; offload.md)
  *   tunstack-plain  the same with `up --no-offload`: one MTU-sized packet per read()/write()
  *
  * With `delayMs` (the delay rows), every packet is held that long each way: by tunbridge
@@ -424,7 +425,7 @@ export class TunstackSystem implements System {
         ? // `up --impair` works per packet and turns the offloads off: both run alike here.
           `kernel TCP client, tunstack serving over a plain TUN device (--impair delay=${delayMs}ms: no offloads)`
         : offload
-          ? 'kernel TCP client, tunstack serving over a TUN device (offloads: TSO4, checksum)'
+          ? 'kernel TCP client, tunstack serving over a TUN device (offloads: TSO4, TSO6, checksum)'
           : 'kernel TCP client, tunstack serving over a plain TUN device (--no-offload)';
   }
 

@@ -106,9 +106,9 @@ export interface UpOptions {
    */
   rfcProbes?: boolean;
   /**
-   * IFF_VNET_HDR with checksum offload and TSO4 (native-notes/offload.md): TCP segments of up to
-   * 64 KiB both ways. Default on; falls back to a plain device (with a log line) when the kernel
-   * refuses, and is off under --impair (faults are per packet).
+   * IFF_VNET_HDR with checksum offload and TSO4/TSO6 (native-notes/offload.md): TCP segments of
+   * up to 64 KiB both ways, over IPv4 and IPv6. Default on; falls back to a plain device (with a
+   * log line) when the kernel refuses, and is off under --impair (faults are per packet).
    */
   offload?: boolean;
   /**
@@ -359,8 +359,10 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
     }
     undo.push(() => tun.close());
     if (offload) {
-      if (tun.offload?.tso) logger.info({ offloads: tun.offloads }, 'offload: checksum, TSO4');
-      else logger.info({ vnetHdr: tun.vnetHdr }, 'offload: not granted by the kernel, plain TUN');
+      if (tun.offload?.tso) {
+        const tso = tun.offload.tso6 ? 'TSO4, TSO6' : 'TSO4';
+        logger.info({ offloads: tun.offloads }, `offload: checksum, ${tso}`);
+      } else logger.info({ vnetHdr: tun.vnetHdr }, 'offload: not granted by the kernel, plain TUN');
     }
     // The pcap shows what crosses the device: stack -> recorder -> fault -> pcap -> tun.
     let link: Link = tun;
@@ -658,7 +660,7 @@ export const upCommand: CliCommand = {
       )
       .option(
         '--offload',
-        'IFF_VNET_HDR + TSO4: 64 KiB TCP segments to and from the kernel (default, when it can)',
+        'IFF_VNET_HDR + TSO4/TSO6: 64 KiB TCP segments to and from the kernel (default, when it can)',
       )
       .option('--no-offload', 'plain TUN, one MTU-sized packet per read/write (for comparison)')
       .option(
