@@ -9,11 +9,16 @@
  * (EADDRINUSE, EADDRNOTAVAIL, EMSGSIZE, ERR_SOCKET_DGRAM_NOT_RUNNING, ERR_SOCKET_BAD_PORT, …).
  * 'udp6' (on a stack with an IPv6 address, docs/ipv6.md) is dual-stack as Node's is by default:
  * bound to '::', it gets IPv6 datagrams and IPv4 ones, the latter from '::ffff:a.b.c.d', and
- * sends to either; 'udp4' gets IPv4 only.
- * What does not: ipv6Only, multicast, broadcast and socket options (setters are no-ops where
- * harmless, absent otherwise); the address is resolved only as a literal, never by DNS;
- * 'localhost', 127.0.0.0/8, '::1' and an omitted address (Node: 127.0.0.1 or ::1) mean the
- * stack's own address, which the stack loops back.
+ * sends to either; `createSocket({ type: 'udp6', ipv6Only: true })` gets IPv6 only (IPv4
+ * datagrams to its port find no socket: port unreachable) and may share its port with a udp4
+ * socket, as on Linux; bound to an IPv4-mapped address it gets IPv4 only. 'udp4' gets IPv4 only.
+ * The local address means what src/api/address.ts says (EADDRNOTAVAIL, EINVAL for the other
+ * family, EAFNOSUPPORT for udp6 on a stack without IPv6); sending across families fails as on
+ * Linux (ENETUNREACH from an IPv6-only socket to an IPv4 peer, EAFNOSUPPORT the other way).
+ * What does not: multicast, broadcast and socket options (setters are no-ops where harmless,
+ * absent otherwise); the address is resolved only as a literal, never by DNS; 'localhost',
+ * 127.0.0.0/8, '::1' and an omitted address (Node: 127.0.0.1 or ::1) mean the stack's own
+ * address, which the stack loops back.
  *
  * Layering: this module sits above src/stack (it is given the Stack); createStack (src/api/index.ts)
  * makes one DgramApi per stack, as `stack.dgram`.
@@ -22,10 +27,11 @@ import { EventEmitter } from 'node:events';
 import type { IcmpErrorReport } from '../icmp/icmp.ts';
 import type { Icmp6ErrorReport } from '../icmp/icmp6.ts';
 import type { Stack } from '../stack/stack.ts';
-import type { UdpEndpoint } from '../udp/udp.ts';
+import type { UdpEndpoint, UdpFamily } from '../udp/udp.ts';
 import { formatIpv4, tryParseIpv4 } from '../wire/ipv4.ts';
 import { formatIpv6, get32Mapped, ipv6Equal, isIpv4Mapped, tryParseIpv6 } from '../wire/ipv6.ts';
-import { nodeError, sysError, validatePort } from './errors.ts';
+import { localBinding } from './address.ts';
+import { nodeError, notFound, sysError, validatePort } from './errors.ts';
 
 export interface RemoteInfo {
   address: string;
@@ -44,6 +50,8 @@ export type SocketType = 'udp4' | 'udp6';
 
 export interface SocketOptions {
   type: SocketType;
+  /** udp6 only: IPv6 datagrams only (IPV6_V6ONLY), the port free for a udp4 socket too. */
+  ipv6Only?: boolean;
 }
 
 /** A peer: IPv4 (`addr6` null) or IPv6. */
@@ -113,15 +121,22 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
   readonly deliver6?: (payload: Uint8Array, srcAddr: Uint8Array, srcPort: number) => void;
   private state: State = 'unbound';
   private port = 0;
+  /** The address bound, as address() says it ('0.0.0.0', '::', '::ffff:…', ours). */
   private boundAddress = '';
+  /** Bound to every address of its family or families: address() names ours once connected. */
+  private wildcard = false;
+  /** The families it takes; before bind, those an implicit bind will give it. */
+  private takes: UdpFamily;
   private remote: Peer | null = null;
 
   constructor(
     private readonly stack: Stack,
     private readonly api: DgramApi,
     readonly type: SocketType = 'udp4',
+    private readonly ipv6Only = false,
   ) {
     super();
+    this.takes = type === 'udp4' ? 4 : ipv6Only ? 6 : 'both';
     if (type === 'udp6') {
       this.deliver6 = (payload, srcAddr, srcPort) => {
         const r = this.remote;
@@ -153,26 +168,20 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     const p = port === undefined ? 0 : validatePort(port, true);
     if (cb !== undefined) this.once('listening', cb);
 
-    if (this.type === 'udp6') {
-      const addr = address === undefined || address === null ? '::' : String(address);
-      const a6 = tryParseIpv6(addr);
-      const ours = this.stack.addr6;
-      if (
-        a6 === null ||
-        (!ipv6Equal(a6, new Uint8Array(16)) && (ours === null || !ipv6Equal(a6, ours)))
-      ) {
-        this.failBind(sysError('EADDRNOTAVAIL', 'bind', addr, p));
-        return this;
-      }
-      this.bindNow(p, addr, formatIpv6(a6));
+    const v6 = this.type === 'udp6';
+    // Node binds every address when none is given: '0.0.0.0', or '::'.
+    const addr =
+      address === undefined || address === null || address === ''
+        ? v6
+          ? '::'
+          : '0.0.0.0'
+        : String(address);
+    const b = localBinding(this.stack, addr, v6, this.ipv6Only);
+    if (typeof b === 'string') {
+      this.failBind(b === 'ENOTFOUND' ? notFound(addr) : sysError(b, 'bind', addr, p));
       return this;
     }
-    const addr = address === undefined || address === null ? this.stack.address : String(address);
-    if (addr !== '0.0.0.0' && addr !== this.stack.address) {
-      this.failBind(sysError('EADDRNOTAVAIL', 'bind', addr, p));
-      return this;
-    }
-    this.bindNow(p, addr, this.stack.address);
+    this.bindNow(p, b.address, b.family, b.address === '::' || b.address.endsWith('0.0.0.0'));
     return this;
   }
 
@@ -223,8 +232,9 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
       }
       dst = parsed;
     }
-    if (dst.addr6 !== null && this.stack.ip6 === null) {
-      this.report(cb, sysError('ENETUNREACH', 'send', addressText, dst.port));
+    const refused = this.crossFamily(dst);
+    if (refused !== null) {
+      this.report(cb, sysError(refused, 'send', addressText, dst.port));
       return;
     }
     if (this.state === 'unbound') this.bind();
@@ -246,8 +256,15 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     if (cb !== undefined) process.nextTick(cb, null, bytes.length);
   }
 
-  /** Only datagrams from `address:port` are received, and send() needs no destination. */
-  connect(port: number, address?: string | (() => void), cb?: () => void): void {
+  /**
+   * Only datagrams from `address:port` are received, and send() needs no destination. A failure
+   * goes to `cb` when there is one (Node 20's dgram), else to 'error'.
+   */
+  connect(
+    port: number,
+    address?: string | ((err?: Error) => void),
+    cb?: (err?: Error) => void,
+  ): void {
     if (typeof address === 'function') {
       cb = address;
       address = undefined;
@@ -258,11 +275,13 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     const text = this.resolve(address);
     const peer = this.parse(text, port);
     if (this.state === 'unbound') this.bind();
-    if (cb !== undefined) this.once('connect', cb);
-    if (peer === null) {
-      process.nextTick(() => this.emit('error', sysError('EINVAL', 'connect', text, port)));
+    const refused = peer === null ? 'EINVAL' : this.crossFamily(peer);
+    if (refused !== null) {
+      const err = sysError(refused, 'connect', text, port);
+      process.nextTick(() => (cb !== undefined ? cb(err) : this.emit('error', err)));
       return;
     }
+    if (cb !== undefined) this.once('connect', cb);
     this.remote = peer;
     process.nextTick(() => this.emit('connect'));
   }
@@ -279,10 +298,21 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     return { address: this.format(this.remote), family: this.family, port: this.remote.port };
   }
 
+  /**
+   * The bound address; once connected, a socket bound to every address names the one it sends
+   * from (getsockname after connect(2)): ours, in the peer's family ('::ffff:…' on udp6).
+   */
   address(): AddressInfo {
     if (this.state === 'closed') throw notRunning();
     if (this.state !== 'bound') throw sysError('EBADF', 'getsockname');
-    return { address: this.boundAddress, family: this.family, port: this.port };
+    const r = this.remote;
+    let address = this.boundAddress;
+    if (r !== null && this.wildcard) {
+      const stack = this.stack;
+      if (r.addr6 !== null) address = stack.address6 ?? address;
+      else address = this.type === 'udp6' ? `::ffff:${stack.address}` : stack.address;
+    }
+    return { address, family: this.family, port: this.port };
   }
 
   close(cb?: () => void): this {
@@ -366,18 +396,31 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
   }
 
   /**
-   * The destination as a dotted quad. Node's default, 'localhost', and 127.0.0.0/8 mean this
-   * stack itself (it has no loopback interface; datagrams to its own address are looped back).
+   * The destination as a literal. Node's default, 'localhost', 127.0.0.0/8 (udp4) and '::1'
+   * (udp6) mean this stack itself (it has no loopback interface; datagrams to its own address
+   * are looped back). A literal of the other family stays as it is, for EINVAL.
    */
   private resolve(address: unknown): string {
-    const self =
-      this.type === 'udp6'
-        ? (this.stack.address6 ?? `::ffff:${this.stack.address}`)
-        : this.stack.address;
+    const udp6 = this.type === 'udp6';
+    const self = udp6
+      ? (this.stack.address6 ?? `::ffff:${this.stack.address}`)
+      : this.stack.address;
     if (address === undefined || address === null || address === 'localhost') return self;
     const text = String(address);
-    if (this.type === 'udp6' && text === '::1') return self;
+    if (udp6) return text === '::1' ? self : text;
     return text.startsWith('127.') && tryParseIpv4(text) !== null ? this.stack.address : text;
+  }
+
+  /**
+   * Why a datagram to `dst` cannot go from this socket, as Linux's udpv6_sendmsg and
+   * ip6_datagram_connect refuse it, or null: an IPv4 peer from an IPv6-only socket is
+   * ENETUNREACH, an IPv6 peer from one bound to an IPv4(-mapped) address EAFNOSUPPORT; an IPv6
+   * peer on a stack without IPv6 ENETUNREACH.
+   */
+  private crossFamily(dst: Peer): 'ENETUNREACH' | 'EAFNOSUPPORT' | null {
+    if (dst.addr6 === null) return this.takes === 6 ? 'ENETUNREACH' : null;
+    if (this.takes === 4) return 'EAFNOSUPPORT';
+    return this.stack.ip6 === null ? 'ENETUNREACH' : null;
   }
 
   /**
@@ -401,18 +444,20 @@ export class Socket extends EventEmitter<SocketEvents> implements UdpEndpoint {
     return this.type === 'udp6' ? `::ffff:${text}` : text;
   }
 
-  /** `address` as asked (for an error), `local` what address() will say. */
-  private bindNow(port: number, address: string, local: string): void {
+  /** `address` as address() will say it, taking datagrams of `family`. */
+  private bindNow(port: number, address: string, family: UdpFamily, wildcard: boolean): void {
     const udp = this.stack.udp;
     let bound: number | null;
-    if (port === 0) bound = udp.bindEphemeral(this);
-    else bound = udp.bind(port, this) ? port : null;
+    if (port === 0) bound = udp.bindEphemeral(this, family);
+    else bound = udp.bind(port, this, family) ? port : null;
     if (bound === null) {
       this.failBind(sysError(port === 0 ? 'EAGAIN' : 'EADDRINUSE', 'bind', address, port));
       return;
     }
     this.port = bound;
-    this.boundAddress = local;
+    this.boundAddress = address;
+    this.wildcard = wildcard;
+    this.takes = family;
     this.state = 'bound';
     process.nextTick(() => {
       if (this.state === 'bound') this.emit('listening');
@@ -450,7 +495,9 @@ export class DgramApi {
       );
     }
     if (this.stack.closed) throw notRunning();
-    const s = new Socket(this.stack, this, t);
+    // As Node, ipv6Only is read for udp6 only.
+    const v6only = t === 'udp6' && typeof type === 'object' && type.ipv6Only === true;
+    const s = new Socket(this.stack, this, t, v6only);
     if (listener !== undefined) s.on('message', listener);
     this.open.add(s);
     return s;

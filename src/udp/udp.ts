@@ -29,6 +29,12 @@ export interface UdpEndpoint {
   icmpError6?(report: Icmp6ErrorReport): void;
 }
 
+/**
+ * The families of the datagrams a bound port takes: both (a dual-stack udp6 socket on '::'),
+ * IPv4 only (udp4, or udp6 on an IPv4-mapped address), IPv6 only (ipv6Only, or our IPv6 address).
+ */
+export type UdpFamily = 'both' | 4 | 6;
+
 export interface UdpOptions {
   /** Ephemeral port range, inclusive (RFC 6335 §6: 49152-65535). */
   ephemeralLow?: number;
@@ -79,7 +85,13 @@ export type UdpInputResult = 'delivered' | 'no-port' | 'dropped';
 export class UdpLayer {
   /** IPv6 output, when the stack has an IPv6 address (set by the Stack). */
   ip6: Ip6Output | null = null;
+  /**
+   * The endpoint of each port for IPv4 datagrams, and for IPv6 ones: one port space, a
+   * dual-stack endpoint in both maps, or one endpoint per family as Linux lets a udp4 socket and
+   * an IPV6_V6ONLY udp6 one share a port.
+   */
   private readonly ports = new Map<number, UdpEndpoint>();
+  private readonly ports6 = new Map<number, UdpEndpoint>();
   private readonly low: number;
   private readonly high: number;
   private nextEphemeral: number;
@@ -95,31 +107,41 @@ export class UdpLayer {
     this.nextEphemeral = o.ephemeralLow;
   }
 
-  /** Bind `port` (1-65535) to `ep`; false when it is taken. */
-  bind(port: number, ep: UdpEndpoint): boolean {
-    if (this.ports.has(port)) return false;
-    this.ports.set(port, ep);
+  /**
+   * Bind `port` (1-65535) to `ep` for datagrams of `family` (default: both where `ep` takes
+   * IPv6, else IPv4); false when the port is taken for one of them.
+   */
+  bind(port: number, ep: UdpEndpoint, family: UdpFamily = defaultFamily(ep)): boolean {
+    const v4 = family !== 6;
+    const v6 = family !== 4;
+    if ((v4 && this.ports.has(port)) || (v6 && this.ports6.has(port))) return false;
+    if (v6 && ep.deliver6 === undefined) return false;
+    if (v4) this.ports.set(port, ep);
+    if (v6) this.ports6.set(port, ep);
     return true;
   }
 
   /** Bind the next free ephemeral port; null when the whole range is taken. */
-  bindEphemeral(ep: UdpEndpoint): number | null {
+  bindEphemeral(ep: UdpEndpoint, family: UdpFamily = defaultFamily(ep)): number | null {
     const span = this.high - this.low + 1;
     for (let i = 0; i < span; i++) {
       const port = this.nextEphemeral;
       this.nextEphemeral = port === this.high ? this.low : port + 1;
-      if (this.bind(port, ep)) return port;
+      if (this.bind(port, ep, family)) return port;
     }
     return null;
   }
 
   unbind(port: number, ep: UdpEndpoint): void {
     if (this.ports.get(port) === ep) this.ports.delete(port);
+    if (this.ports6.get(port) === ep) this.ports6.delete(port);
   }
 
-  /** Bound ports (for tests and `tunstack ss`). */
+  /** Bound ports, each once (for tests and `tunstack ss`). */
   boundPorts(): number[] {
-    return [...this.ports.keys()];
+    const all = [...this.ports.keys()];
+    for (const p of this.ports6.keys()) if (!this.ports.has(p)) all.push(p);
+    return all;
   }
 
   /**
@@ -146,8 +168,8 @@ export class UdpLayer {
   }
 
   /**
-   * One UDP datagram over IPv6 for us. One port table for both families (a port is a port, as a
-   * dual-stack socket's on Linux); an endpoint that takes no IPv6 counts as nobody there.
+   * One UDP datagram over IPv6 for us: to the port's IPv6 endpoint (a dual-stack one or an
+   * IPv6-only one); a port bound for IPv4 only counts as nobody there.
    */
   input6(d: Ip6Datagram): UdpInputResult {
     const stats = this.stats;
@@ -157,7 +179,7 @@ export class UdpLayer {
       stats.drops[udp.reason]++;
       return 'dropped';
     }
-    const ep = this.ports.get(udp.dstPort);
+    const ep = this.ports6.get(udp.dstPort);
     if (ep?.deliver6 === undefined) {
       stats.drops['no-port']++;
       return 'no-port';
@@ -175,7 +197,7 @@ export class UdpLayer {
 
   /** An ICMPv6 Destination Unreachable quoting a datagram we sent: tell the port that sent it. */
   icmpError6(report: Icmp6ErrorReport): void {
-    this.ports.get(report.srcPort)?.icmpError6?.(report);
+    this.ports6.get(report.srcPort)?.icmpError6?.(report);
   }
 
   /** Send `payload` from our `srcPort` to `dst:dstPort`. False when too big for one datagram. */
@@ -210,4 +232,9 @@ export class UdpLayer {
     this.stats.txBytes += payload.length;
     return true;
   }
+}
+
+/** A UdpEndpoint's families when none is named: both if it takes IPv6 datagrams, else IPv4. */
+function defaultFamily(ep: UdpEndpoint): UdpFamily {
+  return ep.deliver6 === undefined ? 4 : 'both';
 }

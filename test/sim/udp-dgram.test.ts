@@ -10,7 +10,8 @@ describe('stack.dgram: node:dgram-shaped sockets', () => {
     s.bind();
     await listening;
     const addr = s.address();
-    expect(addr.address).toBe(SERVER);
+    // Every address, as Node's bind() with none (getsockname says 0.0.0.0).
+    expect(addr.address).toBe('0.0.0.0');
     expect(addr.family).toBe('IPv4');
     expect(addr.port).toBeGreaterThanOrEqual(49_152);
   });
@@ -23,7 +24,7 @@ describe('stack.dgram: node:dgram-shaped sockets', () => {
     s2.bind({ port: 5353 });
     const [err] = await once(s2, 'error');
     expect(err).toMatchObject({ code: 'EADDRINUSE', errno: -98, syscall: 'bind', port: 5353 });
-    expect(err.message).toBe(`bind EADDRINUSE ${SERVER}:5353`);
+    expect(err.message).toBe('bind EADDRINUSE 0.0.0.0:5353');
     const s3 = b.dgram.createSocket('udp4');
     s3.bind(1, '10.9.9.9');
     expect((await once(s3, 'error'))[0]).toMatchObject({ code: 'EADDRNOTAVAIL' });
