@@ -331,7 +331,7 @@ export class Socket extends Duplex implements TcpOwner {
 
   #errorFor(code: string): Error {
     const r = this.#remote;
-    if (this.connecting && (code === 'ECONNREFUSED' || code === 'ETIMEDOUT')) {
+    if (this.connecting && code !== 'EPIPE' && code !== 'ECONNRESET') {
       return sysError(code, 'connect', r?.address, r?.port);
     }
     return sysError(code, code === 'EPIPE' ? 'write' : 'read');

@@ -238,7 +238,6 @@ export interface TcpConnectionRow {
     timeouts: number;
     recoveries: number;
     tailLossProbes: number;
-    recoveryProbes: number;
     lostRetransmits: number;
   };
   bytesSent: number;
@@ -454,7 +453,6 @@ function connectionRow(c: TcpConnection, ep: Endpoint): TcpConnectionRow {
       timeouts: s.timeouts,
       recoveries: s.fastRetransmits,
       tailLossProbes: s.tailLossProbes,
-      recoveryProbes: s.recoveryProbes,
       lostRetransmits: s.lostRetransmissions,
     },
     bytesSent: s.bytesOut,

@@ -6,7 +6,24 @@
  */
 
 /** Node-shaped error codes a connection can end with. */
-export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'EPIPE';
+export type TcpErrorCode =
+  | 'ECONNREFUSED'
+  | 'ECONNRESET'
+  | 'ETIMEDOUT'
+  | 'EPIPE'
+  /**
+   * From an ICMP destination unreachable (TcpConnection.icmpError): at once for a hard one in
+   * SYN_SENT, else (a soft one) instead of ETIMEDOUT should the connection time out.
+   */
+  | IcmpErrorCode;
+
+/** What Linux makes of ICMP destination unreachables for TCP (icmp_err_convert, tab_unreach). */
+export type IcmpErrorCode =
+  | 'ECONNREFUSED'
+  | 'EHOSTUNREACH'
+  | 'ENETUNREACH'
+  | 'ENOPROTOOPT'
+  | 'EACCES';
 
 export type TcpEvent =
   /** The three-way handshake completed (ESTABLISHED). */
