@@ -31,7 +31,7 @@ import { TokenBucket } from '../icmp/token-bucket.ts';
 import { addrNum, IPV6_ID_BASE } from '../tcp/address.ts';
 import type { CongestionName } from '../tcp/congestion/index.ts';
 import { TcpConnection } from '../tcp/conn.ts';
-import type { TcpEvent } from '../tcp/events.ts';
+import type { IcmpErrorCode, TcpEvent } from '../tcp/events.ts';
 import type { TcpStateChange } from '../tcp/history.ts';
 import { IsnGenerator } from '../tcp/isn.ts';
 import type { IsnSource, ListenerDropReason } from '../tcp/listener.ts';
@@ -176,12 +176,14 @@ export interface TcpLayerStats extends SynCookieStats {
   /**
    * Path MTU discovery: connections whose send MSS an ICMP "fragmentation needed" or Packet
    * Too Big lowered; those that then resent their flight at the new size (no congestion
-   * response); and soft errors (unreachables), counted and otherwise ignored as Linux does for
-   * an established connection.
+   * response). Soft errors (net or host unreachable): remembered by the connection, which goes
+   * on and, should it time out, reports them instead of ETIMEDOUT, as Linux's sk_err_soft.
    */
   pmtuMssLowered: number;
   pmtuResends: number;
   icmpSoftErrors: number;
+  /** Hard unreachables (port, protocol, prohibited): they end an open in SYN_SENT. */
+  icmpHardErrors: number;
   /** The wildcard listener's counters (listenAny; all zero without one). */
   any: AnyListenStats;
 }
@@ -238,6 +240,7 @@ export interface TcpConnectionRow {
     timeouts: number;
     recoveries: number;
     tailLossProbes: number;
+    recoveryProbes: number;
     lostRetransmits: number;
   };
   bytesSent: number;
@@ -411,6 +414,38 @@ interface ListenSlot {
 
 const TWO_16 = 0x1_0000;
 
+/**
+ * What a destination unreachable means to a TCP connection, by code, as Linux's
+ * icmp_err_convert (IPv4) and tab_unreach (IPv6): the error, and whether it is hard (it ends a
+ * connection in SYN_SENT). Codes Linux reports as EHOSTDOWN or ENONET read EHOSTUNREACH here.
+ */
+const SOFT_HOST = ['EHOSTUNREACH', false] as const;
+const UNREACH_TCP: Readonly<Record<number, readonly [IcmpErrorCode, boolean]>> = {
+  0: ['ENETUNREACH', false],
+  1: SOFT_HOST,
+  2: ['ENOPROTOOPT', true],
+  3: ['ECONNREFUSED', true],
+  6: ['ENETUNREACH', true],
+  7: ['EHOSTUNREACH', true],
+  8: ['EHOSTUNREACH', true],
+  9: ['ENETUNREACH', true],
+  10: ['EHOSTUNREACH', true],
+  11: ['ENETUNREACH', false],
+  12: SOFT_HOST,
+  13: ['EHOSTUNREACH', true],
+  14: ['EHOSTUNREACH', true],
+  15: ['EHOSTUNREACH', true],
+};
+const UNREACH6_TCP: Readonly<Record<number, readonly [IcmpErrorCode, boolean]>> = {
+  0: ['ENETUNREACH', false],
+  1: ['EACCES', true],
+  2: SOFT_HOST,
+  3: SOFT_HOST,
+  4: ['ECONNREFUSED', true],
+  5: ['EACCES', true],
+  6: ['EACCES', true],
+};
+
 /** IPv4 and TCP headers without options (RFC 9293 §3.7.1), and IPv6's (RFC 8200 §5). */
 const IPV4_TCP_HEADERS = 40;
 const IPV6_TCP_HEADERS = 60;
@@ -453,6 +488,7 @@ function connectionRow(c: TcpConnection, ep: Endpoint): TcpConnectionRow {
       timeouts: s.timeouts,
       recoveries: s.fastRetransmits,
       tailLossProbes: s.tailLossProbes,
+      recoveryProbes: s.recoveryProbes,
       lostRetransmits: s.lostRetransmissions,
     },
     bytesSent: s.bytesOut,
@@ -636,6 +672,7 @@ export class TcpLayer {
       pmtuMssLowered: 0,
       pmtuResends: 0,
       icmpSoftErrors: 0,
+      icmpHardErrors: 0,
       any: newAnyListenStats(),
       ...newSynCookieStats(),
     };
@@ -1180,7 +1217,7 @@ export class TcpLayer {
     const h = this.#icmpConnection(this.stack.addr, r.srcPort, r.dst, r.dstPort, r.seq);
     if (h === null) return;
     if (r.code !== UnreachCode.FragNeeded) {
-      this.stats.icmpSoftErrors++;
+      this.#unreachable(h, UNREACH_TCP[r.code] ?? SOFT_HOST, now);
       return;
     }
     const pmtu = this.stack.pmtu;
@@ -1203,13 +1240,24 @@ export class TcpLayer {
     peers.releaseIfUnused(id);
     if (h === null) return;
     if (r.type !== Icmpv6Type.PacketTooBig) {
-      this.stats.icmpSoftErrors++;
+      this.#unreachable(h, UNREACH6_TCP[r.code] ?? SOFT_HOST, now);
       return;
     }
     const pmtu = this.stack.pmtu;
     pmtu.report6(r.dst, r.mtu, now);
     const mtu = pmtu.get6(r.dst, now);
     if (mtu < pmtu.linkMtu) this.#pathMtu(h, mtu - IPV6_TCP_HEADERS, now, r.seq);
+  }
+
+  /**
+   * A destination unreachable other than "too big", believed: a hard one ends an open in
+   * SYN_SENT, a soft one is what its timeout will report (TcpConnection.icmpError).
+   */
+  #unreachable(h: TcpHandle, [code, hard]: readonly [IcmpErrorCode, boolean], now: number): void {
+    if (hard) this.stats.icmpHardErrors++;
+    else this.stats.icmpSoftErrors++;
+    h.conn.icmpError(code, hard, now);
+    this.service(h);
   }
 
   /**

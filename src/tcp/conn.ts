@@ -24,7 +24,7 @@ import type { CongestionName } from './congestion/index.ts';
 import { ConnTimers, type Firing } from './conn-timers.ts';
 import { ConnContext, type TcpConnStats } from './context.ts';
 import { EcnState, ecnAgreed } from './ecn.ts';
-import type { TcpErrorCode, TcpEvent } from './events.ts';
+import type { IcmpErrorCode, TcpErrorCode, TcpEvent } from './events.ts';
 import { negotiate } from './handshake.ts';
 import {
   appendChange,
@@ -100,6 +100,8 @@ export class TcpConnection implements FourTuple {
   /** The user called close(): no more reading either (RFC 1122 §4.2.2.13, FIN_WAIT_2 timeout). */
   #userClosed = false;
   #rstPending = false;
+  /** A soft ICMP error (icmpError): what a timeout reports instead of ETIMEDOUT. */
+  #softError: TcpErrorCode | null = null;
   /** Replies (RSTs) waiting for dispatch, or null when none (the usual case). */
   #replies: TcpRepr[] | null = null;
   /** The last time (ms) process, dispatch or a constructor saw. */
@@ -343,6 +345,23 @@ export class TcpConnection implements FourTuple {
     this.options.keepAlive = enable;
     if (idleMs !== undefined && idleMs > 0) this.options.keepAliveIdleMs = idleMs;
     this.#timers.keepAliveChanged();
+  }
+
+  /**
+   * An ICMP destination unreachable about this connection (the stack checked it first, RFC 5927
+   * §4.1), as Linux's tcp_v4_err: a `hard` one (port unreachable, say) ends an open in SYN_SENT
+   * with `code`; anything else is a soft error (RFC 1122 §4.2.3.9): the connection keeps
+   * trying, and should it time out, it fails with `code` instead of ETIMEDOUT (sk_err_soft).
+   */
+  icmpError(code: IcmpErrorCode, hard: boolean, now: number): void {
+    this.#now = now;
+    if (this.#state === 'CLOSED' || this.#state === 'TIME_WAIT') return;
+    if (hard && this.#state === 'SYN_SENT') {
+      this.#fail(code);
+      this.#updateTimer(now);
+      return;
+    }
+    this.#softError = code;
   }
 
   /**
@@ -800,7 +819,7 @@ export class TcpConnection implements FourTuple {
   #fire(now: number, kind: Firing): void {
     const outcome = this.#timers.fire(now, kind, this.#passive, this.#ctx, this.#rcv, this.#snd);
     if (outcome === 'close') this.#enterClosed(null);
-    else if (outcome === 'timedOut') this.#fail('ETIMEDOUT');
+    else if (outcome === 'timedOut') this.#fail(this.#softError ?? 'ETIMEDOUT');
     this.#updateTimer(now);
   }
 
