@@ -4,6 +4,7 @@
  * until `keepAliveMax` or the idle timeout ends it.
  */
 import type { Duplex } from 'node:stream';
+import { rowEndpoint } from '../http-index.ts';
 import { json, method, type StyleContext, type StyleHandler, send } from './common.ts';
 
 /** `requestsOn`: requests seen per connection, counted by the server for every style. */
@@ -18,8 +19,10 @@ export function keepAliveHandler(
     const s = req.socket;
     const n = requestsOn.get(s) ?? 1;
     json(res, 200, {
-      local: `${s.localAddress}:${s.localPort}`,
-      remote: `${s.remoteAddress}:${s.remotePort}`,
+      // As the HTTP app and ss write them: '10.0.0.1:port' (also for an IPv4 peer of the
+      // dual-stack listener), '[fd00::1]:port'.
+      local: rowEndpoint(s.localAddress, s.localPort),
+      remote: rowEndpoint(s.remoteAddress, s.remotePort),
       n,
       max,
       last: n >= max,
