@@ -1513,10 +1513,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const reass6 = target.ip6?.input.reassembler ?? null;
 
   /**
-   * Every IPv6 packet is accounted for: IPv6 input counts it received, then delivered, held as
-   * a fragment, or dropped by a reason; and a delivered one is counted by the layer it went to
-   * (ICMPv6, UDP, TCP, or IPv6's own no-next-header, unknown-next-header, multicast-not-joined).
-   * [received, fate, delivered, upper]
+   * Every packet is accounted for: IP input (of its family) counts it received, then delivered,
+   * held as a fragment, or dropped by a reason; and a delivered one is counted by the layer it
+   * went to (ICMP, UDP, TCP, or IP's own: IPv6's no-next-header, unknown-next-header,
+   * multicast-not-joined, IPv4's unknownProtocol). [received, fate, delivered, upper]
    */
   const fateBefore = [0, 0, 0, 0];
   const fateAfter = [0, 0, 0, 0];
@@ -1540,14 +1540,30 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       d['unknown-next-header'] +
       d['multicast-not-joined'];
   };
-  const checkFate6 = (): void => {
-    fate6(fateAfter);
+  /** The same for IPv4 (what is not IPv6 goes to IPv4 input, whatever its version nibble). */
+  const fate4 = (out: number[]): void => {
+    const ip = tstats.ip;
+    out[0] = ip.rxPackets;
+    out[1] = sum(ip.drops) + ip.rxFragments + ip.rxDelivered;
+    out[2] = ip.rxDelivered;
+    out[3] =
+      tstats.icmp.rxMessages +
+      tstats.udp.rxDatagrams +
+      tstats.tcp.rxSegments +
+      sum(tstats.tcp.drops) +
+      tstats.unknownProtocol;
+  };
+  const checkFate = (v6: boolean): void => {
+    const family = v6 ? 'IPv6' : 'IPv4';
+    (v6 ? fate6 : fate4)(fateAfter);
     const [rx, fate, delivered, upper] = fateAfter.map((v, i) => v - fateBefore[i]);
-    if (rx !== 1) throw new Failure(`an IPv6 packet counted ${rx} times as received`);
+    if (rx !== 1) throw new Failure(`an ${family} packet counted ${rx} times as received`);
     if (fate < 1)
-      throw new Failure('an IPv6 packet was neither delivered, held, nor counted as dropped');
+      throw new Failure(`an ${family} packet was neither delivered, held, nor counted as dropped`);
     if (upper < delivered)
-      throw new Failure(`${delivered} IPv6 packet(s) delivered, ${upper} counted by upper layers`);
+      throw new Failure(
+        `${delivered} ${family} packet(s) delivered, ${upper} counted by upper layers`,
+      );
   };
 
   /** As injectingRst's key, for an IPv6 TCP RST (its source as the target's destination key). */
@@ -1780,12 +1796,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
           injectingRst = rstKey6(p);
           injectingIcmp6Error = carriesIcmp6Error(p);
           fate6(fateBefore);
-        }
+        } else fate4(fateBefore);
         txDuringInject = 0;
         tap.inject(p);
         injectingRst = null;
         injectingIcmp6Error = false;
-        if (v6) checkFate6();
+        checkFate(v6);
         if (txDuringInject > MAX_TX_PER_PACKET)
           throw new Failure(`one packet made the target send ${txDuringInject} packets`);
         done++;

@@ -281,12 +281,16 @@ export async function stillServes6(
   };
 }
 
-/** Both families still served: ping and ping -6 within 100 ms, curl and curl -6 get 200. */
+/**
+ * Both families still served: every ping and ping -6 answered (within ping's 1 s: the IPv6 suite
+ * runs ~15 of these checks, and what it asserts is service, not speed on a shared machine), curl
+ * and curl -6 get 200.
+ */
 export async function expectStillServesBoth(fx: Pick<NetnsFixture, 'exec'>): Promise<void> {
-  await expectStillServes(fx);
-  const r = await stillServes6(fx);
-  expect(r.pingsAnswered, r.detail).toBe(3);
-  expect(r.curlOk, r.detail).toBe(true);
+  for (const r of [await stillServes(fx, 1000), await stillServes6(fx, 1000)]) {
+    expect(r.pingsAnswered, r.detail).toBe(3);
+    expect(r.curlOk, r.detail).toBe(true);
+  }
 }
 
 /** Assert that the stack still serves: every ping answered within 100 ms and curl gets 200. */
