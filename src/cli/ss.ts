@@ -221,7 +221,7 @@ export const ssCommand: CliCommand = {
       .option('--netns <name>', 'the namespace given to `tunstack up`', 'tunstack')
       .option(
         '-i, --info',
-        'add rto, rtt (ms), cwnd (bytes), bytes, retransmits and state history per connection',
+        'add rto, rtt (ms), send MSS and path MTU, cwnd (bytes), bytes, retransmits and state history per connection',
       )
       .option('--json', 'print the rows as JSON')
       .option('--dir <path>', 'where the control sockets are', CONTROL_DIR)
