@@ -64,6 +64,14 @@ export interface ConnectOptions extends SocketConstructorOptions {
   host?: string;
   /** Bind the active open to this local port (default: an ephemeral one). */
   localPort?: number;
+  /**
+   * Bind the active open to this local address first: one of ours in the peer's family, or
+   * that family's every-address ('0.0.0.0', '::'); else `bind EADDRNOTAVAIL` (not ours) or
+   * `bind EINVAL` (the other family), as Node on Linux. Not an address: ERR_INVALID_IP_ADDRESS.
+   */
+  localAddress?: string;
+  /** For a name ('localhost'): the family to resolve it in (4 or 6; 0, the default: IPv4). */
+  family?: number;
   noDelay?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
@@ -192,12 +200,16 @@ export class Socket extends Duplex implements TcpOwner {
       );
     const port = validatePort(opts.port, false);
     const host = opts.host ?? 'localhost';
+    const local = opts.localAddress;
+    if (local !== undefined && tryParseIpv4(local) === null && tryParseIpv6(local) === null) {
+      throw nodeError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${local}`, TypeError);
+    }
     if (cb !== undefined) this.once('connect', cb);
     if (opts.noDelay) this.setNoDelay(true);
     if (opts.keepAlive) this.setKeepAlive(true, opts.keepAliveInitialDelay);
     if (opts.timeout !== undefined) this.setTimeout(opts.timeout);
     this.connecting = true;
-    const target = this.#resolve(host);
+    const target = this.#resolve(host, opts.family);
     this.#remote = { address: target, port };
     let addr = tryParseIpv4(target);
     const addr6 = addr === null ? tryParseIpv6(target) : null;
@@ -205,6 +217,13 @@ export class Socket extends Duplex implements TcpOwner {
       // An IPv6 socket (IPv4-mapped addresses included) on a host without IPv6.
       process.nextTick(() => this.destroy(sysError('EAFNOSUPPORT', 'connect', target, port)));
       return this;
+    }
+    if (local !== undefined && (addr !== null || addr6 !== null)) {
+      const b = localBinding(this.#stack, local, addr6 !== null, false);
+      if (typeof b === 'string') {
+        process.nextTick(() => this.destroy(sysError(b, 'bind', local, opts.localPort)));
+        return this;
+      }
     }
     if (addr6 !== null && isIpv4Mapped(addr6)) {
       // An IPv6 socket to an IPv4 peer: both ends read '::ffff:a.b.c.d', family 'IPv6'.
@@ -245,8 +264,9 @@ export class Socket extends Duplex implements TcpOwner {
    * the loopback one). Anything else that is not a literal is left to fail with ENOTFOUND (no
    * DNS).
    */
-  #resolve(host: string): string {
+  #resolve(host: string, family?: number): string {
     const stack = this.#stack;
+    if (host === 'localhost' && family === 6) return stack.address6 ?? host;
     if (host === 'localhost' || host === '0.0.0.0') return stack.address;
     if ((host === '::1' || host === '::') && stack.address6 !== null) return stack.address6;
     return host.startsWith('127.') && tryParseIpv4(host) !== null ? stack.address : host;

@@ -288,6 +288,87 @@ describe('stack.net: addresses and families as Node shows them', () => {
     await server.close();
   });
 
+  it('connect: localAddress and family as Node checks them; the unspecified addresses are the stack itself', async () => {
+    const { clock, client, server } = pair6();
+    const { server: srv } = await listen(clock, server, { port: 7 });
+    const outcome = async (stack: NetStack, o: Parameters<NetStack['net']['connect']>[0]) => {
+      const c = stack.net.connect(o as { port: number });
+      c.on('data', () => {});
+      return runFor(
+        clock,
+        new Promise<Record<string, unknown>>((resolve) => {
+          c.once('connect', () => {
+            resolve({ local: c.localAddress, remote: c.remoteAddress });
+            c.destroy();
+          });
+          c.once('error', (e: NodeJS.ErrnoException) => resolve({ ...e, message: e.message }));
+        }),
+      );
+    };
+    expect(await outcome(client, { port: 7, host: '10.0.0.2', localAddress: '10.9.9.9' })).toEqual({
+      code: 'EADDRNOTAVAIL',
+      errno: -99,
+      syscall: 'bind',
+      address: '10.9.9.9',
+      message: 'bind EADDRNOTAVAIL 10.9.9.9',
+    });
+    expect(
+      await outcome(client, {
+        port: 7,
+        host: '10.0.0.2',
+        localAddress: '10.9.9.9',
+        localPort: 4444,
+      }),
+    ).toMatchObject({
+      code: 'EADDRNOTAVAIL',
+      port: 4444,
+      message: 'bind EADDRNOTAVAIL 10.9.9.9:4444',
+    });
+    for (const [host, localAddress] of [
+      ['fd00::2', '10.0.0.1'],
+      ['10.0.0.2', 'fd00::1'],
+      ['::ffff:10.0.0.2', '10.0.0.1'],
+    ]) {
+      expect(await outcome(client, { port: 7, host, localAddress }), host).toMatchObject({
+        code: 'EINVAL',
+        syscall: 'bind',
+        message: `bind EINVAL ${localAddress}`,
+      });
+    }
+    expect(await outcome(client, { port: 7, host: '10.0.0.2', localAddress: '0.0.0.0' })).toEqual({
+      local: '10.0.0.1',
+      remote: '10.0.0.2',
+    });
+    expect(await outcome(client, { port: 7, host: 'fd00::2', localAddress: 'fd00::1' })).toEqual({
+      local: 'fd00::1',
+      remote: 'fd00::2',
+    });
+    expect(() =>
+      client.net.connect({ port: 7, host: '10.0.0.2', localAddress: 'localhost' }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_IP_ADDRESS',
+        message: 'Invalid IP address: localhost',
+      }),
+    );
+    // To the unspecified address, or to localhost in a family: the stack itself.
+    expect(await outcome(server, { port: 7, host: '0.0.0.0' })).toEqual({
+      local: '10.0.0.2',
+      remote: '10.0.0.2',
+    });
+    expect(await outcome(server, { port: 7, host: '::' })).toEqual({
+      local: 'fd00::2',
+      remote: 'fd00::2',
+    });
+    expect(await outcome(server, { port: 7, host: 'localhost', family: 6 })).toEqual({
+      local: 'fd00::2',
+      remote: 'fd00::2',
+    });
+    srv.close();
+    await client.close();
+    await server.close();
+  });
+
   it("listen errors carry Node's codes, fields and messages", async () => {
     const { clock, server } = pair6();
     const errOf = async (opts: ListenOptions) => (await listen(clock, server, opts)).err;
