@@ -62,9 +62,16 @@ s.on('data', (d) => { h.update(d); n += d.length; });
 s.on('end', () => console.log(JSON.stringify({ bytes: n, sha256: h.digest('hex') })));
 s.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); process.exitCode = 1; });`;
 
-/** Set sysctls inside namespace `ns` (each namespace has its own net.* settings). */
+/**
+ * Set net.* sysctls inside namespace `ns` (each namespace has its own), through /proc/sys as
+ * seen from inside it: `sh` is everywhere, procps's `sysctl` is not.
+ */
 async function sysctl(ns: string, ...settings: string[]): Promise<void> {
-  await netns.runChecked(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
+  for (const s of settings) {
+    const [key, value] = s.split('=');
+    const path = `/proc/sys/${key.replaceAll('.', '/')}`;
+    await netns.runChecked(['ip', 'netns', 'exec', ns, 'sh', '-c', `echo ${value} > ${path}`]);
+  }
 }
 
 interface Path {
@@ -256,4 +263,4 @@ kernelDescribe('path MTU discovery through the kernel forwarding onto a 1300-byt
       });
     }, 600_000);
   }
-}, ['sysctl']);
+});
