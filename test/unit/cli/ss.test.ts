@@ -63,6 +63,15 @@ describe('formatSs', () => {
     expect(lines[3]).toBe('\t rto:200 cwnd:14480 bytes_sent:100 bytes_received:78 retrans:3');
   });
 
+  it('with info, shows the send MSS and the path MTU as ss does (mss:, pmtu:)', () => {
+    const lines = formatSs([row({ srtt: null, mss: 1248, pmtu: 1300 })], { info: true })
+      .trimEnd()
+      .split('\n');
+    expect(lines[2]).toBe(
+      '\t rto:200 mss:1248 pmtu:1300 cwnd:14480 bytes_sent:100 bytes_received:78 retrans:0',
+    );
+  });
+
   it('with info, shows the state history with times since the connection was created', () => {
     const history = [
       { state: 'SYN_RECEIVED', at: 0 },
