@@ -24,8 +24,9 @@ export interface Ratios {
   /** tunstack-plain/bridge: one MTU-sized packet per read()/write() on both sides of the TUN. */
   plainOverBridge: number | null;
   /**
-   * A metric measured over IPv6 (MetricDef.ipv4): each system's value over its own IPv4 row's
-   * in the same run (issue 12's goal for tunstack: at least 0.90).
+   * A metric measured over IPv6 (MetricDef.ipv4): each system's IPv6 value over its own IPv4
+   * value in the same run (issue 12's goal for tunstack: at least 0.90), paired by round
+   * (pairedRatio).
    */
   v6OverV4?: Partial<Record<SystemName, number | null>>;
 }
@@ -97,12 +98,40 @@ export function computeRatios(systems: readonly SystemResult[]): Partial<Record<
     };
     const v4 = (def as MetricDef).ipv4 as MetricId | undefined;
     if (v4 !== undefined) {
+      const of = (name: SystemName, id: MetricId) =>
+        systems.find((s) => s.name === name)?.metrics[id];
       out[def.id]!.v6OverV4 = Object.fromEntries(
-        MAIN_SYSTEMS.map((name) => [name, ratio(get(name, def.id), get(name, v4))]),
+        MAIN_SYSTEMS.map((name) => [name, pairedRatio(of(name, def.id), of(name, v4))]),
       );
     }
   }
   return out;
+}
+
+/** The rounds' values of a combined measurement (combineRounds), null for an n/a round. */
+function roundValues(m: Measurement | undefined): (number | null)[] | null {
+  const rounds = m && 'value' in m ? (m.detail as { rounds?: unknown } | undefined)?.rounds : null;
+  if (!Array.isArray(rounds)) return null;
+  return rounds.map((r) => (typeof r === 'number' && Number.isFinite(r) ? r : null));
+}
+
+/**
+ * a/b for two measurements of one system in one run: with rounds on both sides, the median of
+ * each round's quotient (the upper median for an even count), since round i of a and round i of
+ * b ran moments apart, under the same load, while the machine's load moves single rounds by up
+ * to 3× between rounds; the quotient of the medians otherwise (one round, or rounds missing).
+ */
+export function pairedRatio(a: Measurement | undefined, b: Measurement | undefined): number | null {
+  const ra = roundValues(a);
+  const rb = roundValues(b);
+  if (ra !== null && rb !== null && ra.length === rb.length) {
+    const q = ra
+      .map((x, i) => ratio(x, rb[i]))
+      .filter((x): x is number => x !== null)
+      .sort((x, y) => x - y);
+    if (q.length > 0) return q[Math.floor(q.length / 2)];
+  }
+  return ratio(measuredValue(a), measuredValue(b));
 }
 
 /** relay/kernel, relay/slirp4netns and relay/pasta for every metric of the relay section. */
@@ -300,7 +329,8 @@ export function renderTable(result: BenchResult): string {
   if (ranMain.some((def) => def.ipv4 !== undefined)) {
     out.push(
       "IPv6 rows: the same transfer to fd00::2 from fd00::1; v6/v4: a system's IPv6 row over its " +
-        "IPv4 row in this run (issue 12's goal: tunstack's at least 0.90)",
+        "IPv4 row in this run, the median of the rounds' quotients (each IPv6 round runs right " +
+        "after its IPv4 round); issue 12's goal: tunstack's at least 0.90",
     );
   }
   const delayMs = result.options.delayMs;

@@ -15,6 +15,7 @@ import {
   computeRatios,
   computeRelayRatios,
   formatValue,
+  pairedRatio,
   renderSvg,
   renderTable,
   type SystemResult,
@@ -464,6 +465,22 @@ describe('the IPv6 rows', () => {
     // Across systems as for any row: tunstack's IPv6 over the kernel's IPv6.
     expect(r['bulk6-up-1']?.tunstackOverKernel).toBeCloseTo(3.8e9 / 1.8e10);
     expect(r['bulk-up-1']?.v6OverV4).toBeUndefined();
+  });
+
+  it("pair the rounds: the median of each round's IPv6/IPv4 quotient, not the medians' quotient", () => {
+    const v4 = combineRounds([{ value: 1 }, { value: 10 }, { value: 4 }]);
+    const v6 = combineRounds([{ value: 1.1 }, { value: 9 }, { value: 2 }]);
+    // Rounds 1.10, 0.90, 0.50: median 0.90 (the medians' quotient would say 2/4 = 0.5).
+    expect(pairedRatio(v6, v4)).toBeCloseTo(0.9);
+    // An n/a round drops out of the pairing; an even count takes the upper median.
+    const gap = combineRounds([{ value: 3 }, { na: 'reset' }, { value: 8 }]);
+    expect(pairedRatio(gap, v4)).toBeCloseTo(3);
+    // One round (no rounds recorded) or different counts: the values' quotient.
+    expect(pairedRatio({ value: 3 }, { value: 4 })).toBe(0.75);
+    expect(pairedRatio(v6, combineRounds([{ value: 1 }, { value: 4 }]))).toBeCloseTo(2 / 4);
+    expect(pairedRatio({ na: 'x' }, v4)).toBeNull();
+    const r = computeRatios([system('tunstack', { 'bulk-down-1': v4, 'bulk6-down-1': v6 })]);
+    expect(r['bulk6-down-1']?.v6OverV4?.tunstack).toBeCloseTo(0.9);
   });
 
   it('print tunstack v6/v4 and kernel v6/v4 columns, filled on the IPv6 rows only', () => {
