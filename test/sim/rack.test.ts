@@ -104,4 +104,42 @@ group('RACK over a faulty link (virtual time)', () => {
     expect(recoveryProbes).toBeGreaterThan(0);
     expect(timeouts).toBeLessThan(rfcTimeouts);
   });
+
+  it('the probes keep the congestion response: 5 % loss over a 40 ms path stays near the Mathis rate', () => {
+    // Mathis et al.: a loss-responsive TCP moves about MSS/RTT · 1.22/√p, 1.58 Mbit/s here. A
+    // probe that ended recoveries without their cwnd cut would let the window run far past it.
+    const mss = 1448;
+    const mathis = ((mss * 8) / 40) * (1.22 / Math.sqrt(0.05)); // bits per ms = kbit/s
+    const base: Partial<TcpConnectionOptions> = {
+      sack: true,
+      timestamps: true,
+      windowScale: true,
+      congestion: 'cubic',
+      tailLossProbe: true,
+      prr: true,
+      rack: true,
+      rcvBuf: 16 << 20,
+      sndBuf: 16 << 20,
+      maxOoo: 16 << 20,
+      timeWaitMs: 100,
+    };
+    for (const probes of [false, true]) {
+      for (let seed = 1; seed <= 3; seed++) {
+        const a = { ...base, tlpResend: probes, recoveryProbe: probes };
+        const faults: LinkFaults = { loss: 0.05, dup: 0, reorder: 0, delayMs: 20 };
+        const sim = new Sim({ seed, faults, a, b: base });
+        const total = 400_000;
+        let done = 0;
+        sim.onStep = (st) => {
+          if (done === 0 && st.appB.received.reduce((n, c) => n + c.length, 0) >= total) {
+            done = sim.now;
+          }
+        };
+        oneWayTransfer(sim, total, `probes=${probes} seed=${seed}`, 5_000_000);
+        const rate = (total * 8) / done; // kbit/s
+        expect(rate, `probes=${probes} seed=${seed}`).toBeLessThan(3 * mathis);
+        expect(sim.a.snapshot().fastRetransmits).toBeGreaterThan(0);
+      }
+    }
+  });
 });
