@@ -656,6 +656,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     else if (internetChecksum(p, t, p.length, sum) !== 0)
       txProblems.push(`target sent a bad protocol ${next} checksum: ${hex(p.subarray(0, 80))}`);
     else if (next === NH_ICMPV6 && p[t] < 128) {
+      // Whenever it is sent (a reassembly timeout fires between packets), an error never quotes
+      // a packet that carries one.
+      if (carriesIcmp6Error(p.subarray(t + 8)))
+        txProblems.push(
+          `target sent ICMPv6 error ${p[t]}/${p[t + 1]} about an ICMPv6 error (RFC 4443 §2.4 (e.1)): ${hex(p.subarray(0, 100))}`,
+        );
       if (injectingIcmp6Error)
         txProblems.push(
           `target answered an ICMPv6 error with ICMPv6 error ${p[t]}/${p[t + 1]} (RFC 4443 §2.4 (e.1)): ${hex(p.subarray(0, 100))}`,
@@ -1388,7 +1394,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     let body: Uint8Array;
     if (kind === 0) {
       next = NH_ICMPV6;
-      body = icmp6Bytes(128, 0, rng.u32(), rng.bytes(rng.int(1, 5000)));
+      // Mostly echo requests; now and then an error, which no error may answer (a timeout too).
+      const type = rng.chance(0.9) ? 128 : rng.pick([1, 2, 3, 4]);
+      body = icmp6Bytes(type, 0, rng.u32(), rng.bytes(rng.int(1, 5000)));
     } else if (kind === 1) {
       next = NH_UDP;
       body = udpBytes(4001, PORT_ECHO, rng.bytes(rng.int(1, 4000)));

@@ -12,11 +12,11 @@ import { zeroCounts } from '../ip/stats.ts';
 import { get16, get32, put16 } from '../wire/bytes.ts';
 import { checksumAdjust } from '../wire/checksum.ts';
 import {
+  carriesIcmpv6Error,
   emitIcmpv6,
   ICMPV6_HEADER_LEN,
   Icmpv6Type,
   Icmpv6View,
-  isIcmpv6Error,
   isMldType,
   isNdType,
 } from '../wire/icmpv6.ts';
@@ -283,7 +283,7 @@ export class Icmp6Layer {
 
   /** A Destination Unreachable (RFC 4443 §3.1) with `code` about received packet `d`. */
   sendUnreachable(code: number, d: Ip6Datagram, now: number): boolean {
-    if (!this.sendError(Icmpv6Type.DestUnreachable, code, 0, d.packet, false, now, d)) {
+    if (!this.sendError(Icmpv6Type.DestUnreachable, code, 0, d.packet, false, now)) {
       return false;
     }
     this.stats.txDestUnreachable++;
@@ -302,9 +302,11 @@ export class Icmp6Layer {
 
   /**
    * An ICMPv6 error about `packet`, quoting as much of it as fits in 1280 bytes, unless RFC 4443
-   * §2.4 (e) forbids it: about an ICMPv6 error message (`d`, when the caller parsed that far),
-   * to a multicast address (save `multicastToo`), from the unspecified or a multicast address;
-   * or the token bucket is empty (§2.4 (f)).
+   * §2.4 (e) forbids it: about a packet carrying an ICMPv6 error message (looked for past its
+   * extension headers as Linux does, whether input refused the packet before its upper layer,
+   * the upper layer found no port, or a reassembly timed out on an error's fragments), to a
+   * multicast address (save `multicastToo`), from the unspecified or a multicast address; or the
+   * token bucket is empty (§2.4 (f)).
    */
   private sendError(
     type: number,
@@ -313,15 +315,10 @@ export class Icmp6Layer {
     packet: Uint8Array,
     multicastToo: boolean,
     now: number,
-    d?: Ip6Datagram,
   ): boolean {
-    const aboutError =
-      d !== undefined &&
-      d.protocol === Ipv6Next.Icmpv6 &&
-      (d.payload.length < 1 || isIcmpv6Error(d.payload[0]));
     if (
       packet.length < IPV6_HEADER_LEN ||
-      aboutError ||
+      carriesIcmpv6Error(packet) ||
       isIpv6Unspecified(packet, 8) ||
       isIpv6Multicast(packet, 8) ||
       (isIpv6Multicast(packet, 24) && !multicastToo)

@@ -5,8 +5,8 @@
  * 8200 asks for an ICMPv6 Parameter Problem, `onProblem` is called with the invoking packet
  * (this layer sits below ICMPv6 and cannot send one itself). Nothing here throws.
  */
-import { get16, get32, put16 } from '../wire/bytes.ts';
-import { isIcmpv6Error, isMldType, isNdType } from '../wire/icmpv6.ts';
+import { get32, put16 } from '../wire/bytes.ts';
+import { isMldType, isNdType } from '../wire/icmpv6.ts';
 import {
   headerChainIncomplete,
   IPV6_FRAGMENT_HEADER_LEN,
@@ -271,48 +271,10 @@ export class Ip6Input {
   private refuse(verdict: Ip6DropReason, pkt: Uint8Array, multicast: boolean, now: number): null {
     this.drop(verdict);
     const p = this.chain.problem;
-    if (p.code >= 0 && (!multicast || p.multicastToo) && !this.aboutIcmpError(pkt)) {
+    if (p.code >= 0 && (!multicast || p.multicastToo)) {
       this.onProblem?.(pkt, p.code, p.pointer, p.multicastToo, now);
     }
     return null;
-  }
-
-  /**
-   * RFC 4443 §2.4 (e.1): no error about an ICMPv6 error message. The packet was refused before
-   * its upper layer was reached, so look for it as Linux's icmpv6_send does (is_ineligible): past
-   * any Hop-by-Hop, Routing and Destination Options headers in any order and a first fragment's
-   * Fragment header; an ICMPv6 header cut off counts as an error, unless in a first fragment.
-   * Counted in `problemsSuppressed`.
-   */
-  private aboutIcmpError(pkt: Uint8Array): boolean {
-    let next = pkt[6];
-    let at = IPV6_HEADER_LEN;
-    let fragment = false;
-    // No bound on the count (a chain this long was refused, and Linux's walk has none either):
-    // every step moves at least 8 bytes on, so the packet's length bounds the loop.
-    for (;;) {
-      if (
-        next === Ipv6Next.HopByHop ||
-        next === Ipv6Next.Routing ||
-        next === Ipv6Next.DestOptions
-      ) {
-        if (at + 2 > pkt.length) return false;
-        next = pkt[at];
-        at += (pkt[at + 1] + 1) * 8;
-      } else if (next === Ipv6Next.Fragment) {
-        if (at + IPV6_FRAGMENT_HEADER_LEN > pkt.length || (get16(pkt, at + 2) & 0xfff8) !== 0) {
-          return false;
-        }
-        fragment = get16(pkt, at + 2) !== 0; // M set: a first fragment, not an atomic one
-        next = pkt[at];
-        at += IPV6_FRAGMENT_HEADER_LEN;
-      } else {
-        if (next !== Ipv6Next.Icmpv6) return false;
-        const about = at < pkt.length ? isIcmpv6Error(pkt[at]) : !fragment;
-        if (about) this.stats.problemsSuppressed++;
-        return about;
-      }
-    }
   }
 
   private problem(
@@ -322,7 +284,7 @@ export class Ip6Input {
     multicast: boolean,
     now: number,
   ): void {
-    if (!multicast && !this.aboutIcmpError(pkt)) this.onProblem?.(pkt, code, pointer, false, now);
+    if (!multicast) this.onProblem?.(pkt, code, pointer, false, now);
   }
 
   private drop(reason: Ip6DropReason): null {

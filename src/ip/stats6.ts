@@ -61,11 +61,6 @@ export interface Ip6Stats {
   txDatagrams: number;
   txPackets: number;
   txFragmented: number;
-  /**
-   * Parameter Problems input would have asked for about a packet carrying an ICMPv6 error
-   * message, not asked for (RFC 4443 §2.4 (e.1)).
-   */
-  problemsSuppressed: number;
   drops: Record<Ip6DropReason, number>;
 }
 
@@ -81,7 +76,6 @@ export function createIp6Stats(): Ip6Stats {
     txDatagrams: 0,
     txPackets: 0,
     txFragmented: 0,
-    problemsSuppressed: 0,
     drops: zeroCounts(IP6_DROP_REASONS),
   };
 }

@@ -51,6 +51,37 @@ export function isIcmpv6Error(type: number): boolean {
   return type < 128;
 }
 
+/**
+ * Whether IPv6 packet `pkt` (its bytes as received, or a prefix of them) carries an ICMPv6 error
+ * message, found as Linux's icmpv6_send finds it before answering (is_ineligible, over
+ * ipv6_skip_exthdr): past Hop-by-Hop, Routing and Destination Options headers in any order and
+ * number, and the Fragment header of a first fragment. An ICMPv6 header cut off counts as an
+ * error unless in a fragment with M set. RFC 4443 §2.4 (e.1): no error may answer one. Every step
+ * moves on at least 8 bytes, so the packet's length bounds the walk.
+ */
+export function carriesIcmpv6Error(pkt: Uint8Array): boolean {
+  if (pkt.length < 40) return false;
+  const end = Math.min(pkt.length, 40 + ((pkt[4] << 8) | pkt[5]));
+  let next = pkt[6];
+  let at = 40;
+  let fragment = false;
+  for (;;) {
+    if (next === Ipv6Next.HopByHop || next === Ipv6Next.Routing || next === Ipv6Next.DestOptions) {
+      if (at + 2 > end) return false;
+      next = pkt[at];
+      at += (pkt[at + 1] + 1) * 8;
+    } else if (next === Ipv6Next.Fragment) {
+      if (at + 8 > end || (get16(pkt, at + 2) & 0xfff8) !== 0) return false;
+      fragment = get16(pkt, at + 2) !== 0; // M set: a first fragment, not an atomic one
+      next = pkt[at];
+      at += 8;
+    } else {
+      if (next !== Ipv6Next.Icmpv6) return false;
+      return at < end ? isIcmpv6Error(pkt[at]) : !fragment;
+    }
+  }
+}
+
 /** Neighbor Discovery (RFC 4861 §4): router/neighbour solicitation and advertisement, redirect. */
 export function isNdType(type: number): boolean {
   return type >= Icmpv6Type.RouterSolicitation && type <= Icmpv6Type.Redirect;

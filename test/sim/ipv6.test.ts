@@ -325,7 +325,7 @@ describe('IPv6: what input refuses, and the Parameter Problems it sends', () => 
     expect(received6(received).map((m) => m.icmp.toRepr())).toEqual([
       { kind: 'parameter-problem', code: 2, pointer: 42, data: echoBehindOption },
     ]);
-    expect(stack.stats.ip6.problemsSuppressed).toBe(2);
+    expect(stack.stats.icmp6.txSuppressed).toBe(2);
     expect(stack.stats.ip6.drops).toMatchObject({ 'option-unrecognised': 2, 'hbh-not-first': 1 });
     await stack.close();
   });
@@ -405,6 +405,18 @@ describe('IPv6: reassembly', () => {
     await advance(clock, 60_001);
     expect(received).toHaveLength(0);
     expect(stack.stats.ip6.drops['frag-timeout']).toBe(2);
+    await stack.close();
+  });
+
+  it('sends no Time Exceeded when the datagram that timed out is an ICMPv6 error (RFC 4443 §2.4 (e.1); the fuzzer found one)', async () => {
+    const { clock, stack, received, send } = v6Host();
+    const unreach = icmp6({ kind: 'other', type: 1, code: 4, rest: 0, data: pattern(3000) });
+    const frags = fragmenter().fragments(58, unreach);
+    send(frags[0], frags[2]);
+    await advance(clock, 60_001);
+    expect(received).toHaveLength(0);
+    expect(stack.stats.ip6.drops['frag-timeout']).toBe(1);
+    expect(stack.stats.icmp6).toMatchObject({ txTimeExceeded: 0, txSuppressed: 1 });
     await stack.close();
   });
 

@@ -385,7 +385,7 @@ export const EXTENSION_CASES6: HostileCase6[] = [
   },
   {
     name: 'an ICMPv6 error behind an option that asks for a Parameter Problem',
-    must: 'discard, no error about an error (RFC 4443 §2.4 (e.1), as Linux): ip6.problemsSuppressed',
+    must: 'discard, no error about an error (RFC 4443 §2.4 (e.1), as Linux): icmp6.txSuppressed',
     packets: [
       ipv6({
         src: PEER6,
@@ -397,7 +397,7 @@ export const EXTENSION_CASES6: HostileCase6[] = [
     ],
     counts: {
       'ip6.drops.option-unrecognised': 1,
-      'ip6.problemsSuppressed': 1,
+      'icmp6.txSuppressed': 1,
       'icmp6.txMessages': 0,
     },
     replies: SILENT,
