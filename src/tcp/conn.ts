@@ -640,7 +640,10 @@ export class TcpConnection implements FourTuple {
     // ECN: the controller an ECE speaks to, and its window before the ACK (RFC 3168 §6.1.2).
     const loss = ecn !== null ? this.#ecnControl() : null;
     const cwndBefore = loss?.cc.cwnd ?? 0;
-    if (snd.processAck(now, seg, ack, this.#state)) this.#timers.stopSendTimer();
+    if (snd.processAck(now, seg, ack, this.#state)) {
+      this.#timers.stopSendTimer();
+      this.#softError = null; // the path works again (Linux's tcp_ack clears sk_err_soft)
+    }
     ecn?.onEce(this.#ctx, loss, snd.sndUna, snd.sndMax, cwndBefore, now);
 
     const finAcked = snd.finAcked();
@@ -858,6 +861,7 @@ export class TcpConnection implements FourTuple {
   }
 
   #enterEstablished(): void {
+    this.#softError = null;
     this.#enter(this.#snd.finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED');
     this.#snd.established();
     this.#timers.stop();

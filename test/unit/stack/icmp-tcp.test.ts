@@ -15,6 +15,7 @@ import { emitIcmpv6 } from '../../../src/wire/icmpv6.ts';
 import { Ipv6View, parseIpv6 } from '../../../src/wire/ipv6.ts';
 import { PEER, packet, US } from '../ip/helpers.ts';
 import { RecordingLink } from './recording-link.ts';
+import { sentSegment, tcpPacket, tcpSeg } from './tcp-packets.ts';
 
 const HOST6 = parseIpv6('fd00::1');
 const US6 = parseIpv6('fd00::2');
@@ -28,7 +29,7 @@ async function syn(v6 = false) {
     address: '10.0.0.2',
     address6: 'fd00::2',
     clock,
-    tcp: { conn: { synRetries: 2 } },
+    tcp: { conn: { synRetries: 2, maxRetries: 2 } },
   });
   const events: TcpEvent['type'][] = [];
   const errors: string[] = [];
@@ -97,6 +98,28 @@ describe('TCP and ICMP destination unreachables', () => {
   it('without an ICMP error the same timeout is ETIMEDOUT', async () => {
     const { clock, h, errors } = await syn();
     for (let i = 0; i < 20 && h.state !== 'CLOSED'; i++) {
+      clock.advance(1000);
+      await tick();
+    }
+    expect(errors).toEqual(['ETIMEDOUT']);
+  });
+
+  it('a soft error is forgotten once the path works: a later timeout is ETIMEDOUT', async () => {
+    const { link, clock, stack, h, sent, errors } = await syn();
+    link.deliver(unreachable(sent, 1));
+    expect(stack.tcp.stats.icmpSoftErrors).toBe(1);
+    const ours = sentSegment(sent);
+    const synAck = tcpSeg({
+      srcPort: 80,
+      dstPort: ours.srcPort,
+      control: 'syn',
+      seq: 7000,
+      ack: ours.seq + 1,
+    });
+    link.deliver(tcpPacket(synAck, PEER, US));
+    expect(h.state).toBe('ESTABLISHED');
+    h.send(new Uint8Array(100));
+    for (let i = 0; i < 200 && h.state !== 'CLOSED'; i++) {
       clock.advance(1000);
       await tick();
     }
