@@ -20,6 +20,22 @@ function transfer(
   return oneWayTransfer(sim, total, `seed=${seed} faults=${JSON.stringify(faults)}`, 2_000_000);
 }
 
+/** A bulk sender's TCP as `tunstack up` has it (CUBIC, PRR, TLP; SACK, timestamps, scaling). */
+function bulk(buffers: number): Partial<TcpConnectionOptions> {
+  return {
+    sack: true,
+    timestamps: true,
+    windowScale: true,
+    congestion: 'cubic',
+    tailLossProbe: true,
+    prr: true,
+    rcvBuf: buffers,
+    sndBuf: buffers,
+    maxOoo: buffers,
+    timeWaitMs: 100,
+  };
+}
+
 const options = optionsArb({ sack: fc.constant(true), rack: fc.constant(true) });
 
 group('RACK over a faulty link (virtual time)', () => {
@@ -44,18 +60,7 @@ group('RACK over a faulty link (virtual time)', () => {
 
   it('a 0.1 ms path with 5 % loss each way: fewer timeouts than RFC 6675, lost retransmissions found', () => {
     const faults: LinkFaults = { loss: 0.05, dup: 0, reorder: 0, delayMs: 0.05 };
-    const base: Partial<TcpConnectionOptions> = {
-      sack: true,
-      timestamps: true,
-      windowScale: true,
-      congestion: 'cubic',
-      tailLossProbe: true,
-      prr: true,
-      rcvBuf: 1 << 20,
-      sndBuf: 1 << 20,
-      maxOoo: 1 << 20,
-      timeWaitMs: 100,
-    };
+    const base = bulk(1 << 20);
     let rackTimeouts = 0;
     let rfcTimeouts = 0;
     let lostRexmits = 0;
@@ -74,19 +79,7 @@ group('RACK over a faulty link (virtual time)', () => {
   // silence; against Linux, which compresses its SACKs, the bench's loss rows show the gain.
   it('the same path: probes in recovery and resent tail probes leave fewer timeouts still', () => {
     const faults: LinkFaults = { loss: 0.05, dup: 0, reorder: 0, delayMs: 0.05 };
-    const base: Partial<TcpConnectionOptions> = {
-      sack: true,
-      timestamps: true,
-      windowScale: true,
-      congestion: 'cubic',
-      tailLossProbe: true,
-      prr: true,
-      rack: true,
-      rcvBuf: 1 << 20,
-      sndBuf: 1 << 20,
-      maxOoo: 1 << 20,
-      timeWaitMs: 100,
-    };
+    const base = { ...bulk(1 << 20), rack: true };
     let rfcTimeouts = 0;
     let timeouts = 0;
     let recoveryProbes = 0;
@@ -110,19 +103,7 @@ group('RACK over a faulty link (virtual time)', () => {
     // probe that ended recoveries without their cwnd cut would let the window run far past it.
     const mss = 1448;
     const mathis = ((mss * 8) / 40) * (1.22 / Math.sqrt(0.05)); // bits per ms = kbit/s
-    const base: Partial<TcpConnectionOptions> = {
-      sack: true,
-      timestamps: true,
-      windowScale: true,
-      congestion: 'cubic',
-      tailLossProbe: true,
-      prr: true,
-      rack: true,
-      rcvBuf: 16 << 20,
-      sndBuf: 16 << 20,
-      maxOoo: 16 << 20,
-      timeWaitMs: 100,
-    };
+    const base = { ...bulk(16 << 20), rack: true };
     for (const probes of [false, true]) {
       for (let seed = 1; seed <= 3; seed++) {
         const a = { ...base, tlpResend: probes, recoveryProbe: probes };
