@@ -118,7 +118,7 @@ function infoLine(r: SsRow): string {
     if (e.cwndReduced > 0) parts.push(`ecn_reduced:${e.cwndReduced}`);
     if (e.cwrSent > 0) parts.push(`ecn_cwr:${e.cwrSent}`);
   }
-  if (r.rto !== undefined) parts.push(`rto:${r.rto}`);
+  if (r.rto !== undefined) parts.push(`rto:${Math.round(r.rto)}`); // whole ms, as ss prints it
   if (r.srtt !== undefined && r.srtt !== null) parts.push(`rtt:${r.srtt.toFixed(3)}`);
   if (r.mss !== undefined) parts.push(`mss:${r.mss}`);
   if (r.pmtu !== undefined) parts.push(`pmtu:${r.pmtu}`);

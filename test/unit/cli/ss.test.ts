@@ -108,6 +108,14 @@ describe('formatSs', () => {
     const info = formatSs([row({ retransmits: 3, recovery })], { info: true }).split('\n')[2];
     expect(info).toContain('retrans:3 timeouts:2 recoveries:5 lost_retrans:1');
     expect(info).not.toContain('tlp:');
+    const probes = { ...recovery, tailLossProbes: 4, recoveryProbes: 2 };
+    const withProbes = formatSs([row({ recovery: probes })], { info: true }).split('\n')[2];
+    expect(withProbes).toContain('recoveries:5 tlp:4 rprobe:2 lost_retrans:1');
+  });
+
+  it('-i: the RTO in whole milliseconds, as ss prints it', () => {
+    const info = formatSs([row({ rto: 547.1746 })], { info: true }).split('\n')[2];
+    expect(info).toMatch(/^\t rto:547 rtt:/);
   });
 
   it('names every RFC 9293 state as ss does', () => {
