@@ -22,7 +22,7 @@ import type { TcpRepr } from '../wire/tcp-repr.ts';
 import type { ConnContext } from './context.ts';
 import type { EcnMode } from './options.ts';
 import type { LossRecovery } from './recovery.ts';
-import { seqDiff, seqGt } from './seq.ts';
+import { seqGt } from './seq.ts';
 
 export type { EcnMode } from './options.ts';
 
@@ -115,11 +115,13 @@ export class EcnState {
    * the window does not grow on it ("SHOULD NOT increase the congestion window in response to an
    * ECN-Echo ACK"; Linux holds cwnd in its CWR state): back to `cwndBefore`, its value before the
    * ACK was applied. Runs after the ACK was applied (SND.UNA is the new one). `loss` is null with
-   * nothing of ours in flight (see TcpConnection's #ecnControl).
+   * nothing of ours in flight (see TcpConnection's #ecnControl). The cut is at once, or with the
+   * option prr spread by PRR as Linux's CWR state (LossRecovery.ecnEcho), whose cwnd is PRR's
+   * own while it lasts.
    */
   onEce(
     ctx: ConnContext,
-    loss: Pick<LossRecovery, 'cc' | 'inRecovery'> | null,
+    loss: Pick<LossRecovery, 'cc' | 'inRecovery' | 'inCwr' | 'ecnEcho'> | null,
     sndUna: number,
     sndMax: number,
     cwndBefore: number,
@@ -128,12 +130,12 @@ export class EcnState {
     ctx.count('ecn-ece-received');
     if (loss === null || loss.inRecovery) return;
     const cc = loss.cc;
-    if (cc.cwnd > cwndBefore) cc.cwnd = cwndBefore;
+    if (!loss.inCwr && cc.cwnd > cwndBefore) cc.cwnd = cwndBefore;
     if (this.reducedUntil !== null) {
       if (!seqGt(sndUna, this.reducedUntil)) return; // this window was cut already
       this.reducedUntil = null;
     }
-    cc.onEcnEcho(seqDiff(sndMax, sndUna), now);
+    loss.ecnEcho(now, sndUna, sndMax);
     ctx.count('ecn-cwnd-reduced');
     this.reducedUntil = sndMax;
     this.cwrDue = true;

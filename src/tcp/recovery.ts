@@ -1,8 +1,10 @@
 /**
  * Loss recovery on the send side: duplicate-ACK counting and fast retransmit (RFC 5681 §3.2),
  * NewReno partial ACKs and window inflation (RFC 6582), and SACK-based recovery (RFC 6675) over
- * the scoreboard, with Proportional Rate Reduction (RFC 6937) as an option for how much it sends. It owns the congestion controller, which only moves cwnd and ssthresh; the
- * rules about *when* a loss is declared and *what* to retransmit live here.
+ * the scoreboard, with Proportional Rate Reduction (RFC 6937) as an option for how much it sends,
+ * in recovery and, as Linux, in the CWR state that an ECN echo begins (ecnEcho). It owns the
+ * congestion controller, which only moves cwnd and ssthresh; the rules about *when* a loss is
+ * declared and *what* to retransmit live here.
  *
  * The connection tells it what happened (ACKs, duplicates, timeouts, segments sent) and asks it
  * what to retransmit; it never touches the send buffer or builds segments.
@@ -71,6 +73,14 @@ export class LossRecovery {
 
   // Proportional Rate Reduction (RFC 6937 §3), during SACK recovery when #prr is on.
   readonly #prr: boolean;
+  /**
+   * Linux's CWR state, with PRR on: SND.MAX when an ECN echo began a window reduction that PRR
+   * spreads over the ACKs that follow, until SND.UNA passes it (then cwnd = ssthresh); null
+   * outside one. Recovery or a timeout take it over.
+   */
+  #cwrHigh: number | null = null;
+  /** Window reductions begun (recoveries and ECN echoes): a probe's episode ends with one. */
+  reductions = 0;
   /** prr_delivered: bytes delivered to the receiver (ACKed or SACKed) since recovery began. */
   prrDelivered = 0;
   /** prr_out: bytes sent (new data and retransmissions) since recovery began. */
@@ -119,6 +129,11 @@ export class LossRecovery {
     this.#sb = null;
   }
 
+  /** In Linux's CWR state: PRR brings cwnd down to ssthresh after an ECN echo (ecnEcho). */
+  get inCwr(): boolean {
+    return this.#cwrHigh !== null;
+  }
+
   /** In SACK recovery, NextSeg() decides what goes out. */
   get sackRecovery(): boolean {
     return this.inRecovery && this.#sack;
@@ -129,8 +144,9 @@ export class LossRecovery {
    * beyond cwnd (FlightSize ≤ cwnd + 2*SMSS), cwnd itself unchanged. Bytes of extra allowance.
    */
   get limitedTransmit(): number {
-    // With RACK, pipe leaves SACKed bytes out, which lets new data go as SACKs arrive.
-    if (this.inRecovery || this.rack !== null) return 0;
+    // With RACK, pipe leaves SACKed bytes out, which lets new data go as SACKs arrive; in CWR,
+    // PRR alone says what goes.
+    if (this.inRecovery || this.rack !== null || this.#cwrHigh !== null) return 0;
     return Math.min(this.dupAcks, DUP_THRESH - 1) * this.#smss;
   }
 
@@ -159,6 +175,12 @@ export class LossRecovery {
       if (this.#sb.ranges === 0) this.#sb = null;
     }
     const cc = this.cc;
+    if (this.#cwrHigh !== null && seqGt(ack, this.#cwrHigh)) {
+      // Linux's tcp_end_cwnd_reduction: the CWR state lasts until SND.UNA is above its mark (so
+      // that our CWR has reached the receiver), then cwnd = ssthresh; this ACK may grow it.
+      this.#cwrHigh = null;
+      cc.onRecoveryExit(now);
+    }
     if (!this.inRecovery) {
       // With RACK, as Linux, cwnd grows by what this ACK delivered: data SACKed before (or, without
       // SACK, announced by duplicate ACKs) was counted then, and does not count twice now.
@@ -232,6 +254,7 @@ export class LossRecovery {
     srtt: number | null = null,
   ): void {
     this.cc.onTimeout(seqDiff(sndMax, sndUna), now);
+    this.#cwrHigh = null;
     if (this.rack !== null && this.inRecovery) this.rack.recoveryEnded();
     this.rack?.onTimeout(now, srtt, consecutive);
     this.inRecovery = false;
@@ -257,8 +280,8 @@ export class LossRecovery {
   ): void {
     this.rack?.sent(seq, end, now, sndMax);
     if (this.rexmitPending && seq === sndUna) this.rexmitPending = false;
-    // RFC 6937 §3: prr_out += (data sent), retransmissions and new data alike.
-    if (this.inRecovery) this.prrOut += seqDiff(end, seq);
+    // RFC 6937 §3: prr_out += (data sent), retransmissions and new data alike (and in CWR).
+    if (this.inRecovery || this.#cwrHigh !== null) this.prrOut += seqDiff(end, seq);
     if (!retransmission || !this.sackRecovery) return;
     // RFC 6675 §5 (C.2): HighRxt follows retransmissions made during recovery.
     if (seqGt(end, this.highRxt)) this.highRxt = end;
@@ -372,16 +395,72 @@ export class LossRecovery {
    * - and as Linux, the fast retransmit itself always goes (sndcnt ≥ 1 SMSS while prr_out is 0).
    * An ACK that delivers nothing leaves cwnd alone (DeliveredData = 0: RFC 6937 sends nothing).
    * DeliveredData is the change in SND.UNA plus the change in SACKed bytes (RFC 6937 §3).
+   * The same in Linux's CWR state (ecnEcho), SACK or not, with pipe as the sender counts it
+   * outside recovery (sent, not acknowledged, not SACKed).
    */
   endAck(sndUna: number, sndMax: number): void {
-    if (!this.#prr || !this.sackRecovery) return;
+    if (!this.#prr) return;
+    if (this.sackRecovery) {
+      const smss = this.#smss;
+      this.#prrStep(
+        sndUna,
+        this.rack?.pipe ?? this.scoreboard.pipe(sndUna, sndMax, this.highRxt, smss),
+      );
+    } else if (this.#cwrHigh !== null) {
+      this.#prrStep(sndUna, this.#cwrPipe(sndUna, sndMax));
+    }
+  }
+
+  /**
+   * RFC 3168 §6.1.2: an ACK with ECE, outside recovery, at most once per window (EcnState says
+   * when; `sndUna`, `sndMax` are after the ACK was applied). Without PRR, cwnd falls to the new
+   * ssthresh at once (RFC 3168's rule). With PRR, as Linux (tcp_enter_cwr →
+   * tcp_init_cwnd_reduction, then tcp_cwnd_reduction on every ACK): the CWR state, in which PRR
+   * lowers cwnd toward ssthresh over about a round trip instead of a pause, from this ACK on
+   * (RecoverFS: the flight now, from which ssthresh is taken too); it ends when SND.UNA passes
+   * SND.MAX of now (onAckAdvanced), or turns into recovery on a loss (#enter).
+   */
+  ecnEcho(now: number, sndUna: number, sndMax: number): void {
+    const flight = seqDiff(sndMax, sndUna);
+    this.reductions++;
+    if (!this.#prr) {
+      this.cc.onEcnEcho(flight, now);
+      return;
+    }
+    this.cc.onCwr(flight, now);
+    this.#cwrHigh = sndMax;
+    this.prrDelivered = 0;
+    this.prrOut = 0;
+    this.recoverFs = Math.max(1, flight);
+    this.#prrStep(sndUna, this.#cwrPipe(sndUna, sndMax));
+  }
+
+  /**
+   * A tail loss probe repaired a loss (RFC 8985 §7.4): ssthresh as for a loss and cwnd = ssthresh
+   * at once, without recovery. Linux's tcp_process_tlp_ack does the same (tcp_init_cwnd_reduction,
+   * CWR, and tcp_end_cwnd_reduction on the same ACK: no PRR), and leaves a CWR state in progress.
+   */
+  lossProbeCut(flight: number, now: number): void {
+    this.reductions++;
+    this.cc.onEcnEcho(flight, now);
+    if (this.#cwrHigh === null) return;
+    this.#cwrHigh = null;
+    this.cc.onRecoveryExit(now); // cwnd = the new ssthresh
+  }
+
+  /** Bytes in the network outside SACK recovery: sent, not acknowledged, not SACKed. */
+  #cwrPipe(sndUna: number, sndMax: number): number {
+    return this.rack?.pipe ?? Math.max(0, seqDiff(sndMax, sndUna) - this.scoreboard.sackedBytes);
+  }
+
+  /** RFC 6937 §3 for the ACK begun with beginAck, given pipe after it: cwnd = pipe + sndcnt. */
+  #prrStep(sndUna: number, pipe: number): void {
     const delivered = seqDiff(sndUna, this.#ackUna) + this.scoreboard.sackedBytes - this.#ackSacked;
     if (delivered <= 0) return;
     this.prrDelivered += delivered;
     const smss = this.#smss;
     const cc = this.cc;
     const ssthresh = cc.ssthresh;
-    const pipe = this.rack?.pipe ?? this.scoreboard.pipe(sndUna, sndMax, this.highRxt, smss);
     let sndcnt: number;
     if (pipe > ssthresh) {
       const share = (this.prrDelivered * ssthresh) / this.recoverFs;
@@ -431,11 +510,18 @@ export class LossRecovery {
     this.inRecovery = true;
     this.recover = sndMax;
     this.highRxt = sndUna;
-    // RFC 6937 §3, on entering recovery.
-    this.prrDelivered = 0;
-    this.prrOut = 0;
-    this.recoverFs = Math.max(1, seqDiff(sndMax, sndUna));
-    cc.onFastRetransmit(seqDiff(sndMax, sndUna), now);
+    if (this.#cwrHigh !== null) {
+      // A loss in Linux's CWR state turns it into recovery (tcp_enter_recovery: no second
+      // tcp_init_cwnd_reduction): ssthresh and PRR's counts go on from the ECN echo's reduction.
+      this.#cwrHigh = null;
+    } else {
+      this.reductions++;
+      // RFC 6937 §3, on entering recovery.
+      this.prrDelivered = 0;
+      this.prrOut = 0;
+      this.recoverFs = Math.max(1, seqDiff(sndMax, sndUna));
+      cc.onFastRetransmit(seqDiff(sndMax, sndUna), now);
+    }
     // RFC 5681 §3.2 step 3 (NewReno): cwnd = ssthresh + 3*SMSS. RFC 6675 §5 step 4.2: no inflation.
     if (!this.#sack) cc.cwnd = cc.ssthresh + DUP_THRESH * this.#smss;
     // With RACK the records it marked lost go first (Sender.#planRack), not SND.UNA's segment.

@@ -118,6 +118,8 @@ export class Sender {
   #tlpEnd: number | null = null;
   /** TLP.is_retrans (RFC 8985 §7.4): the probe resent data rather than sending new data. */
   #tlpRetrans = false;
+  /** LossRecovery.reductions when the probe went: a window reduction since ends its episode. */
+  #tlpReductions = 0;
   /** SND.UNA when the last recovery probe went (recoveryProbe): one per SND.UNA. */
   #recoveryProbeUna: number | null = null;
   /** Persist timer backoff exponent, and zero-window probes that got no answer at all. */
@@ -278,12 +280,13 @@ export class Sender {
    * about it. A probe of new data, a D-SACK for a resent probe (the original arrived too), or a
    * bare duplicate at TLP.end_seq: no loss. An ACK beyond TLP.end_seq after a resent probe with
    * neither: the probe repaired a loss, so cwnd is reduced as for one (ssthresh, cwnd = ssthresh)
-   * without a recovery episode. Recovery or a timeout supersede the probe.
+   * without a recovery episode. Recovery, an ECN reduction (Linux's tcp_init_cwnd_reduction
+   * clears tlp_high_seq) or a timeout supersede the probe.
    */
   #tlpAck(now: number, seg: TcpRepr, ack: number, advanced: boolean, flight: number): void {
     const end = this.#tlpEnd as number;
     const loss = this.#loss;
-    if (loss === null || loss.inRecovery) {
+    if (loss === null || loss.inRecovery || loss.reductions !== this.#tlpReductions) {
       this.#tlpEnd = null;
       return;
     }
@@ -293,7 +296,7 @@ export class Sender {
       this.#tlpEnd = null;
     } else if (seqGt(ack, end)) {
       this.#tlpEnd = null;
-      loss.cc.onEcnEcho(flight, now); // the same response: a reduction without a retransmission
+      loss.lossProbeCut(flight, now); // at once, as Linux: not PRR's CWR
       this.#ctx.stats.lossProbeRecoveries++;
     } else if (!advanced && seg.payload.length === 0 && blocks.length === 0) {
       this.#tlpEnd = null;
@@ -594,6 +597,7 @@ export class Sender {
       this.#owed = 'none';
       this.#tlpEnd = seqMax(end, this.sndMax); // in recovery, the next ACK clears it (#tlpAck)
       this.#tlpRetrans = retransmission;
+      this.#tlpReductions = this.#recovery().reductions;
       if (this.inRecovery) {
         this.#recoveryProbeUna = this.sndUna;
         stats.recoveryProbes++;

@@ -17,6 +17,7 @@ export abstract class LossBasedControl implements CongestionControl {
   protected readonly mss: number;
   /** Slow start's bound per ACK in bytes (CongestionOptions.slowStartLimit; Infinity: none). */
   readonly #ssLimit: number;
+  /** In a window reduction (fast recovery, or PRR's CWR state): cwnd does not grow. */
   #inRecovery = false;
   /** A timeout happened and no new data has been acknowledged since. */
   #timedOut = false;
@@ -78,6 +79,14 @@ export abstract class LossBasedControl implements CongestionControl {
     this.reduce(flightSize);
     this.restart(false);
     this.cwnd = Math.max(Math.min(this.cwnd, this.ssthresh), this.mss);
+  }
+
+  onCwr(flightSize: number, _now: number): void {
+    // RFC 3168 §6.1.2's reduction, spread by the caller's PRR (Linux's CWR state): ssthresh as
+    // for a loss; cwnd stays the caller's and does not grow until onRecoveryExit.
+    this.reduce(flightSize);
+    this.restart(false);
+    this.#inRecovery = true;
   }
 
   /** Congestion avoidance (cwnd ≥ ssthresh) for one ACK of new data. */

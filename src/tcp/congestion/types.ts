@@ -14,7 +14,9 @@
  *   RFC 6675 §5 step 4). It sets ssthresh and sets cwnd = ssthresh; a NewReno connection adds its
  *   own 3*SMSS and per-duplicate-ACK inflation on top of that by writing cwnd.
  * - `onRecoveryExit` when the ACK covering the recovery point arrives: cwnd = ssthresh (the
- *   "deflation" of RFC 6582 §3.2 step 3).
+ *   "deflation" of RFC 6582 §3.2 step 3); also when SND.UNA passes the end of a CWR reduction.
+ * - `onCwr` instead of `onEcnEcho` when PRR spreads an ECN reduction (Linux's CWR state); ACKs
+ *   until `onRecoveryExit` do not grow cwnd, as in recovery.
  * - `onTimeout` each time the retransmission timer expires (RFC 5681 §3.1, eq. 4 and the loss
  *   window). Repeated timeouts with no new data acknowledged in between keep ssthresh (RFC 5681
  *   §3.1, the implementation note after eq. 4).
@@ -40,8 +42,17 @@ export interface CongestionControl {
    * An ECN echo (RFC 3168 §6.1.2): a congestion event without a loss. ssthresh is set as for a
    * loss and cwnd falls to it at once; nothing is retransmitted, no recovery begins. The
    * connection calls it at most once per window and never during loss recovery (src/tcp/ecn.ts).
+   * Also the response to a loss a tail loss probe repaired (RFC 8985 §7.4).
    */
   onEcnEcho(flightSize: number, now: number): void;
+  /**
+   * An ECN echo whose reduction PRR spreads over about a round trip (option prr; Linux's CWR
+   * state, tcp_init_cwnd_reduction): ssthresh is set as for a loss, cwnd is left to the caller,
+   * which lowers it on each ACK (RFC 6937's sndcnt); cwnd does not grow until `onRecoveryExit`
+   * ends the reduction (cwnd = ssthresh). A loss found meanwhile turns it into recovery without
+   * a second reduction (no `onFastRetransmit`); `onTimeout` ends it too.
+   */
+  onCwr(flightSize: number, now: number): void;
 }
 
 export interface CongestionOptions {
