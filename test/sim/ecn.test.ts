@@ -58,100 +58,104 @@ class Tap implements Link {
   }
 }
 
-it('CE marks are echoed with ECE until CWR, and the sender backs off without retransmitting', async () => {
-  let fault: FaultLink | null = null;
-  let tap: Tap | null = null;
-  const { clock, client, server } = netPair<Link>({
-    links: (clk) => {
-      const [a, b] = SimLink.pair(clk, { delayMs: 1 });
-      fault = new FaultLink(b, { ce: 0.03, seed: 11 }, clk);
-      tap = new Tap(fault);
-      return [a, tap];
-    },
-    stack: { tcp: { conn: { ecn: 1 } } },
-    serverTcp: { conn: { ecn: 2 } },
-  });
-  const total = 3_000_000;
-  const data = pattern(total, 5);
-  const got: Uint8Array[] = [];
-  let received = 0;
-  server.net
-    .createServer((s) => {
-      s.on('data', (d: Uint8Array) => {
-        got.push(new Uint8Array(d));
-        received += d.length;
-      });
-    })
-    .listen(9);
-  const sock = client.net.connect({ port: 9, host: SERVER });
-  sock.on('connect', () => sock.write(data));
-  await runUntil(clock, () => received === total, 120_000, 'all bytes received');
+// prr: the client's cut is spread by PRR (Linux's CWR state) instead of made at once; the same holds.
+for (const prr of [false, true])
+  it(`CE marks are echoed with ECE until CWR, and the sender backs off without retransmitting${prr ? ' (PRR)' : ''}`, async () => {
+    let fault: FaultLink | null = null;
+    let tap: Tap | null = null;
+    const { clock, client, server } = netPair<Link>({
+      links: (clk) => {
+        const [a, b] = SimLink.pair(clk, { delayMs: 1 });
+        fault = new FaultLink(b, { ce: 0.03, seed: 11 }, clk);
+        tap = new Tap(fault);
+        return [a, tap];
+      },
+      stack: { tcp: { conn: { ecn: 1, prr } } },
+      serverTcp: { conn: { ecn: 2 } },
+    });
+    const total = 3_000_000;
+    const data = pattern(total, 5);
+    const got: Uint8Array[] = [];
+    let received = 0;
+    server.net
+      .createServer((s) => {
+        s.on('data', (d: Uint8Array) => {
+          got.push(new Uint8Array(d));
+          received += d.length;
+        });
+      })
+      .listen(9);
+    const sock = client.net.connect({ port: 9, host: SERVER });
+    sock.on('connect', () => sock.write(data));
+    await runUntil(clock, () => received === total, 120_000, 'all bytes received');
 
-  const out = client.connections().find((r) => r.remote === `${SERVER}:9`);
-  const into = server.connections().find((r) => r.local === `${SERVER}:9` && r.state !== 'LISTEN');
-  expect(out?.ecn, 'the client side agreed ECN').toBeDefined();
-  expect(into?.ecn, 'the server side agreed ECN').toBeDefined();
-  const seen = (tap as unknown as Tap).seen;
-  const marked = (fault as unknown as FaultLink).stats.rx.ceMarked;
-  expect(marked).toBeGreaterThan(5);
+    const out = client.connections().find((r) => r.remote === `${SERVER}:9`);
+    const into = server
+      .connections()
+      .find((r) => r.local === `${SERVER}:9` && r.state !== 'LISTEN');
+    expect(out?.ecn, 'the client side agreed ECN').toBeDefined();
+    expect(into?.ecn, 'the server side agreed ECN').toBeDefined();
+    const seen = (tap as unknown as Tap).seen;
+    const marked = (fault as unknown as FaultLink).stats.rx.ceMarked;
+    expect(marked).toBeGreaterThan(5);
 
-  // What reached the server: every data segment ECT(0), or CE where the link marked it; the
-  // client never retransmitted (nothing is lost), so nothing went out Not-ECT.
-  const rxData = seen.filter((s) => s.dir === 'rx' && s.len > 0);
-  expect(rxData.every((s) => s.ecn === IpEcn.Ect0 || s.ecn === IpEcn.Ce)).toBe(true);
-  const ceData = rxData.filter((s) => s.ecn === IpEcn.Ce).length;
-  expect(ceData).toBe(marked);
-  expect(into?.ecn?.ceReceived).toBe(ceData);
-  // The SYN was not ECT; it asked with ECE+CWR, and the SYN-ACK agreed with ECE alone.
-  const syn = seen.find((s) => s.dir === 'rx' && s.syn);
-  expect(syn).toMatchObject({ ecn: IpEcn.NotEct, ece: true, cwr: true });
-  const synAck = seen.find((s) => s.dir === 'tx' && s.syn);
-  expect(synAck).toMatchObject({ ecn: IpEcn.NotEct, ece: true, cwr: false });
+    // What reached the server: every data segment ECT(0), or CE where the link marked it; the
+    // client never retransmitted (nothing is lost), so nothing went out Not-ECT.
+    const rxData = seen.filter((s) => s.dir === 'rx' && s.len > 0);
+    expect(rxData.every((s) => s.ecn === IpEcn.Ect0 || s.ecn === IpEcn.Ce)).toBe(true);
+    const ceData = rxData.filter((s) => s.ecn === IpEcn.Ce).length;
+    expect(ceData).toBe(marked);
+    expect(into?.ecn?.ceReceived).toBe(ceData);
+    // The SYN was not ECT; it asked with ECE+CWR, and the SYN-ACK agreed with ECE alone.
+    const syn = seen.find((s) => s.dir === 'rx' && s.syn);
+    expect(syn).toMatchObject({ ecn: IpEcn.NotEct, ece: true, cwr: true });
+    const synAck = seen.find((s) => s.dir === 'tx' && s.syn);
+    expect(synAck).toMatchObject({ ecn: IpEcn.NotEct, ece: true, cwr: false });
 
-  // The server's ACKs: ECE exactly while a CE mark has not been answered by a CWR (§6.1.3).
-  let echo = false;
-  let acks = 0;
-  let eceAcks = 0;
-  for (const s of seen) {
-    if (s.syn) continue;
-    if (s.dir === 'rx') {
-      if (s.cwr) echo = false;
-      if (s.ecn === IpEcn.Ce && s.len > 0) echo = true;
-      continue;
+    // The server's ACKs: ECE exactly while a CE mark has not been answered by a CWR (§6.1.3).
+    let echo = false;
+    let acks = 0;
+    let eceAcks = 0;
+    for (const s of seen) {
+      if (s.syn) continue;
+      if (s.dir === 'rx') {
+        if (s.cwr) echo = false;
+        if (s.ecn === IpEcn.Ce && s.len > 0) echo = true;
+        continue;
+      }
+      acks++;
+      if (s.ece) eceAcks++;
+      expect(s.ece, `ACK #${acks}: ECE while echoing`).toBe(echo);
+      expect(s.ecn, 'pure ACKs are not ECT').toBe(IpEcn.NotEct);
     }
-    acks++;
-    if (s.ece) eceAcks++;
-    expect(s.ece, `ACK #${acks}: ECE while echoing`).toBe(echo);
-    expect(s.ecn, 'pure ACKs are not ECT').toBe(IpEcn.NotEct);
-  }
-  expect(eceAcks).toBeGreaterThan(0);
-  expect(eceAcks).toBeLessThan(acks);
+    expect(eceAcks).toBeGreaterThan(0);
+    expect(eceAcks).toBeLessThan(acks);
 
-  // The client: ECEs seen, the window cut, CWR sent as many times as the server saw it, and
-  // not one retransmission.
-  const e = out?.ecn;
-  expect(e?.eceReceived).toBeGreaterThan(0);
-  expect(e?.cwndReduced).toBeGreaterThan(0);
-  // One CWR per cut, but for a cut after the last new data (no segment left to carry it).
-  expect(e?.cwrSent).toBeLessThanOrEqual(e?.cwndReduced ?? 0);
-  expect(e?.cwrSent).toBeGreaterThanOrEqual((e?.cwndReduced ?? 0) - 1);
-  expect(seen.filter((s) => s.dir === 'rx' && s.cwr && !s.syn).length).toBe(e?.cwrSent);
-  expect(out?.retransmits).toBe(0);
+    // The client: ECEs seen, the window cut, CWR sent as many times as the server saw it, and
+    // not one retransmission.
+    const e = out?.ecn;
+    expect(e?.eceReceived).toBeGreaterThan(0);
+    expect(e?.cwndReduced).toBeGreaterThan(0);
+    // One CWR per cut, but for a cut after the last new data (no segment left to carry it).
+    expect(e?.cwrSent).toBeLessThanOrEqual(e?.cwndReduced ?? 0);
+    expect(e?.cwrSent).toBeGreaterThanOrEqual((e?.cwndReduced ?? 0) - 1);
+    expect(seen.filter((s) => s.dir === 'rx' && s.cwr && !s.syn).length).toBe(e?.cwrSent);
+    expect(out?.retransmits).toBe(0);
 
-  let off = 0;
-  for (const g of got) off += g.length;
-  expect(off).toBe(total);
-  const whole = new Uint8Array(total);
-  off = 0;
-  for (const g of got) {
-    whole.set(g, off);
-    off += g.length;
-  }
-  expect(sha256(whole)).toBe(sha256(data));
-  sock.destroy();
-  await client.close();
-  await server.close();
-});
+    let off = 0;
+    for (const g of got) off += g.length;
+    expect(off).toBe(total);
+    const whole = new Uint8Array(total);
+    off = 0;
+    for (const g of got) {
+      whole.set(g, off);
+      off += g.length;
+    }
+    expect(sha256(whole)).toBe(sha256(data));
+    sock.destroy();
+    await client.close();
+    await server.close();
+  });
 
 it('per connection: connect({ ecn: 1 }) asks; createServer({ ecn: 0 }) refuses, the default accepts', async () => {
   const { clock, client, server } = netPair();
