@@ -122,49 +122,51 @@ function withEcnStack<T>(
 kernelDescribe('ecn: CE marks from nftables, the kernel as the peer', () => {
   for (const offload of [false, true]) {
     const device = offload ? 'offload (TSO4)' : 'plain device';
-    it(
-      `stack -> kernel, ${device}: the kernel echoes CE with ECE; the stack cuts cwnd, sends CWR, retransmits nothing`,
-      async () => {
-        await withEcnStack(
-          offload,
-          async (fx) => {
-            await sh(fx.ns, ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
-            await addCeMarks(fx.ns, 'prerouting');
-            const before = await nstat(fx.ns, ['IpExtInECT0Pkts']);
-            const { t, row } = await watched(fx.stack, () =>
-              stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS),
-            );
-            const marked = await ceMarked(fx.ns);
-            const after = await nstat(fx.ns, ['IpExtInECT0Pkts']);
-            const dev = await fx.devCounters();
-            const e = row?.ecn;
-            console.log(
-              `[ecn] stack -> kernel, ${device}, ${SIZE / MB} MB: ${marked} packets marked CE; ` +
-                `the stack: ${JSON.stringify(e)} retransmits ${row?.retransmits}, ` +
-                `${fx.link.stats.txGso} super-segments; the kernel: ECT(0) packets in ` +
-                `${after.IpExtInECT0Pkts - before.IpExtInECT0Pkts}; device drops rx ${dev.rxDropped} tx ${dev.txDropped}`,
-            );
-            expectIntact(t);
-            expect(marked).toBeGreaterThan(0);
-            if (offload) expect(fx.link.stats.txGso).toBeGreaterThan(0);
-            // Our data reached the kernel ECT(0) (counted before the marking rule).
-            expect(after.IpExtInECT0Pkts - before.IpExtInECT0Pkts).toBeGreaterThan(0);
-            // The stack heard ECE, cut its window, announced it with CWR.
-            expect(e, 'the stack agreed ECN').toBeDefined();
-            expect(e?.eceReceived).toBeGreaterThan(0);
-            expect(e?.cwndReduced).toBeGreaterThan(0);
-            expect(e?.cwrSent).toBeGreaterThan(0);
-            // The kernel took our CWRs: it stopped echoing after each (without them every ACK
-            // after the first mark would carry ECE, nearly all of them).
-            expect(e?.eceReceived).toBeLessThan((row?.segsReceived ?? 0) / 2);
-            // Nothing was lost on the way (the device dropped nothing): nothing to retransmit.
-            if (dev.rxDropped === 0 && dev.txDropped === 0) expect(row?.retransmits).toBe(0);
-          },
-          { ecn: 1 },
-        );
-      },
-      TIMEOUT_MS + 30_000,
-    );
+    // prr: the cut spread by PRR over the ACKs that follow (Linux's CWR state), not made at once.
+    for (const prr of [false, true])
+      it(
+        `stack -> kernel, ${device}${prr ? ', PRR' : ''}: the kernel echoes CE with ECE; the stack cuts cwnd, sends CWR, retransmits nothing`,
+        async () => {
+          await withEcnStack(
+            offload,
+            async (fx) => {
+              await sh(fx.ns, ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
+              await addCeMarks(fx.ns, 'prerouting');
+              const before = await nstat(fx.ns, ['IpExtInECT0Pkts']);
+              const { t, row } = await watched(fx.stack, () =>
+                stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS),
+              );
+              const marked = await ceMarked(fx.ns);
+              const after = await nstat(fx.ns, ['IpExtInECT0Pkts']);
+              const dev = await fx.devCounters();
+              const e = row?.ecn;
+              console.log(
+                `[ecn] stack -> kernel, ${device}${prr ? ', PRR' : ''}, ${SIZE / MB} MB: ${marked} packets marked CE; ` +
+                  `the stack: ${JSON.stringify(e)} retransmits ${row?.retransmits}, ` +
+                  `${fx.link.stats.txGso} super-segments; the kernel: ECT(0) packets in ` +
+                  `${after.IpExtInECT0Pkts - before.IpExtInECT0Pkts}; device drops rx ${dev.rxDropped} tx ${dev.txDropped}`,
+              );
+              expectIntact(t);
+              expect(marked).toBeGreaterThan(0);
+              if (offload) expect(fx.link.stats.txGso).toBeGreaterThan(0);
+              // Our data reached the kernel ECT(0) (counted before the marking rule).
+              expect(after.IpExtInECT0Pkts - before.IpExtInECT0Pkts).toBeGreaterThan(0);
+              // The stack heard ECE, cut its window, announced it with CWR.
+              expect(e, 'the stack agreed ECN').toBeDefined();
+              expect(e?.eceReceived).toBeGreaterThan(0);
+              expect(e?.cwndReduced).toBeGreaterThan(0);
+              expect(e?.cwrSent).toBeGreaterThan(0);
+              // The kernel took our CWRs: it stopped echoing after each (without them every ACK
+              // after the first mark would carry ECE, nearly all of them).
+              expect(e?.eceReceived).toBeLessThan((row?.segsReceived ?? 0) / 2);
+              // Nothing was lost on the way (the device dropped nothing): nothing to retransmit.
+              if (dev.rxDropped === 0 && dev.txDropped === 0) expect(row?.retransmits).toBe(0);
+            },
+            { ecn: 1, prr },
+          );
+        },
+        TIMEOUT_MS + 30_000,
+      );
 
     it(
       `kernel -> stack, ${device}: the stack echoes CE with ECE; the kernel counts ECE-marked ACKs of its data`,
