@@ -134,6 +134,20 @@ group('ECN with PRR: the CWR state (Linux tcp_cwnd_reduction)', () => {
     expect(c.snapshot()).toMatchObject({ inRecovery: false, ssthresh: 4500, cwnd: 4500 });
   });
 
+  it('a timeout ends CWR: after it, slow start from one segment, not PRR over the old flight', () => {
+    const c = ecnConn({ prr: true });
+    c.send(new Uint8Array(20_000));
+    expect(ackTo(c, 30, 2, true)).toEqual([seg(11)]);
+    const rto = c.pollAt() as number;
+    expectOut(c, rto, [{ seq: seg(2) }]); // go back N from SND.UNA, cwnd one segment
+    expect(c.snapshot().cwnd).toBe(1000);
+    // The retransmission is acknowledged: slow start, cwnd 2000, two segments (3 and 4) go. Had
+    // CWR outlived the timeout, PRR would take the 9000 bytes still outstanding for pipe and
+    // set cwnd above 9000.
+    expect(ackTo(c, rto + 5, 3, false)).toEqual([seg(3), seg(4)]);
+    expect(c.snapshot().cwnd).toBe(2000);
+  });
+
   it('without SACK too: the ECE ACK lets one segment out, the next ones by PRR', () => {
     const c = synSent({ ecn: 1, initialWindow: 10, congestion: 'reno', prr: true });
     feed(c, 10, { control: 'syn', seq: REMOTE_ISS, ack: l(1), ece: true, options: { mss: 1000 } });
