@@ -11,6 +11,11 @@
  * (`releaseIfUnused`). Freed ids are reused, so the ids stay below IPV6_ID_BASE + `max` + 1 and a
  * demux key (id · 2^16 + port) stays an exact double. At most `max` peers at once: past it, `intern`
  * returns -1 and the caller drops and counts.
+ *
+ *   id = IPV6_ID_BASE + max + 1  the transient id (`transient`): an address that holds no slot,
+ *                                for a segment answered without state (a cookie SYN-ACK, a reset)
+ *                                while the table is near its bound; its bytes are valid until the
+ *                                next `transient` call, and nothing may keep the id.
  */
 import { IPV6_ID_BASE } from '../tcp/address.ts';
 
@@ -40,6 +45,10 @@ export class Ipv6Peers {
   readonly #peers: (Peer | undefined)[] = [];
   readonly #free: number[] = [];
   #size = 0;
+  /** The transient address's bytes (overwritten by each `transient` call). */
+  readonly #scratch = new Uint8Array(16);
+  /** The transient id: above every slot's (slots are 1 … max). */
+  readonly transientId: number;
 
   /** `own`: our address (id IPV6_ID_BASE); `max`: peers held at once. */
   constructor(
@@ -50,6 +59,7 @@ export class Ipv6Peers {
     const key = keyOf(bytes);
     this.#peers.push({ bytes, key, refs: 1 });
     this.#byKey.set(key, IPV6_ID_BASE);
+    this.transientId = IPV6_ID_BASE + max + 1;
   }
 
   /** Our own address's id. */
@@ -60,6 +70,21 @@ export class Ipv6Peers {
   /** Peers held now (our own address not counted). */
   get size(): number {
     return this.#size;
+  }
+
+  /** The id `addr` holds now, or -1 (none is made). */
+  find(addr: Uint8Array): number {
+    return this.#byKey.get(keyOf(addr)) ?? -1;
+  }
+
+  /**
+   * The transient id, standing for `addr` (copied) until the next call: for a segment that must
+   * be answered but may create nothing, when `addr` holds no id. It takes no slot and is not
+   * counted in `size`; `ref` and the releases ignore it.
+   */
+  transient(addr: Uint8Array): number {
+    this.#scratch.set(addr.subarray(0, 16));
+    return this.transientId;
   }
 
   /** The id of `addr` (copied when new), or -1 when `max` peers are held already. */
@@ -79,8 +104,9 @@ export class Ipv6Peers {
   /** The bytes behind `id` (throws for an id not held: a bug in the caller's reference counts). */
   bytes(id: number): Uint8Array {
     const p = this.#peers[id - IPV6_ID_BASE];
-    if (p === undefined) throw new RangeError(`no IPv6 address with id ${id}`);
-    return p.bytes;
+    if (p !== undefined) return p.bytes;
+    if (id === this.transientId) return this.#scratch;
+    throw new RangeError(`no IPv6 address with id ${id}`);
   }
 
   /** A table entry now refers to `id`. */

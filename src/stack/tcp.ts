@@ -109,6 +109,16 @@ export interface TcpLayerOptions {
    * and an active open fails with ENOBUFS. The table bounds it too: one peer per connection.
    */
   maxIpv6Peers: number;
+  /**
+   * The share of `maxIpv6Peers` kept for peers that complete a handshake through a SYN cookie
+   * (0 to 1; floor(share · maxIpv6Peers) ids). Once the others are held, a SYN from a new IPv6
+   * peer to our address takes no id: a listener answers it with a cookie SYN-ACK (as when its SYN
+   * queue is full), a closed port with a reset (`ipv6PeersHeadroom` counts them), so that
+   * embryonic connections from spoofed sources cannot fill the table and lock new clients out;
+   * the ACK bringing the cookie back takes an id from the headroom. Listeners with `synCookies`
+   * 0 get no headroom: their SYNs take ids until `maxIpv6Peers`, then are dropped.
+   */
+  ipv6PeerHeadroom: number;
   /** RFC 6528 ISN secret; random when omitted (simulations pass one to be reproducible). */
   isnSecret?: Uint8Array;
 }
@@ -123,6 +133,7 @@ export const DEFAULT_TCP_LAYER_OPTIONS: Readonly<Omit<TcpLayerOptions, 'isnSecre
     resetsPerSecond: 2000,
     conn: {},
     maxIpv6Peers: 16_384,
+    ipv6PeerHeadroom: 0.25,
   });
 
 /**
@@ -144,6 +155,11 @@ export interface TcpLayerStats extends SynCookieStats {
   tableFull: number;
   /** Segments from a new IPv6 peer dropped because `maxIpv6Peers` peers were held. */
   ipv6PeersFull: number;
+  /**
+   * SYNs from a new IPv6 peer that took no id (answered by a cookie SYN-ACK, or a reset for a
+   * closed port) because the peers held had reached the headroom (`ipv6PeerHeadroom`).
+   */
+  ipv6PeersHeadroom: number;
   /** TIME_WAIT connections forgotten early to make room. */
   timeWaitEvicted: number;
   /**
@@ -566,6 +582,10 @@ export class TcpLayer {
   readonly #connOptions6: Partial<TcpConnectionOptions>;
   /** The IPv6 addresses connections refer to, by id (null: the stack has no IPv6). */
   readonly #peers: Ipv6Peers | null;
+  /** Peers held at which a SYN from a new IPv6 peer takes no id (see ipv6PeerHeadroom). */
+  readonly #peersCookieAt: number;
+  /** The headroom's first use was logged (once, as a listener's "sending cookies"). */
+  #headroomLogged = false;
   /**
    * The connection table, by local address and port, then by remote address and port: two plain
    * number lookups (48-bit keys, exact in a double), no key strings. The local address is the
@@ -626,6 +646,10 @@ export class TcpLayer {
     };
     this.#timeWaitTimer = stack.timers.create((now) => this.#expireTimeWait(now));
     this.#cookies = SynCookies.derivedFrom(isnSecret);
+    if (!(o.ipv6PeerHeadroom >= 0 && o.ipv6PeerHeadroom <= 1)) {
+      throw new RangeError(`bad ipv6PeerHeadroom ${o.ipv6PeerHeadroom} (0 to 1)`);
+    }
+    this.#peersCookieAt = o.maxIpv6Peers - Math.floor(o.maxIpv6Peers * o.ipv6PeerHeadroom);
     this.#connOptions = { mss: mssFromMtu(stack.mtu), ...o.conn };
     this.#connOptions6 = this.#v6(this.#connOptions);
     const addr6 = stack.addr6;
@@ -657,6 +681,7 @@ export class TcpLayer {
       resetsRateLimited: 0,
       tableFull: 0,
       ipv6PeersFull: 0,
+      ipv6PeersHeadroom: 0,
       timeWaitEvicted: 0,
       timeWaitSlim: 0,
       timeWaitReused: 0,
@@ -1051,12 +1076,22 @@ export class TcpLayer {
 
   /**
    * A checked, parsed segment over IPv6 from `src` (16 bytes, valid during the call) to our IPv6
-   * address: the source gets its id and the segment goes the IPv4 way from there.
+   * address: the source gets its id and the segment goes the IPv4 way from there. A SYN from a
+   * new peer while the table is in its headroom (ipv6PeerHeadroom) gets the transient id instead
+   * and a stateless answer (#inputTransient).
    */
   input6(seg: TcpRepr, src: Uint8Array, dst: Uint8Array, now: number): void {
     const peers = this.#peers;
     if (this.#closed || peers === null) return;
-    const id = peers.intern(src);
+    let id = peers.find(src);
+    if (id < 0) {
+      const held = peers.size;
+      if (held >= this.#peersCookieAt && held < peers.max && this.#synWithoutId(seg, dst)) {
+        this.#inputTransient(peers, seg, src, now);
+        return;
+      }
+      id = peers.intern(src);
+    }
     // Our own address is IPV6_ID_BASE; another (a relay's, acceptAnyDestination) gets an id too.
     const to = id < 0 ? -1 : peers.intern(dst);
     if (to < 0) {
@@ -1068,6 +1103,43 @@ export class TcpLayer {
     // A segment that made nothing (a reset, a cookie SYN-ACK, a drop) holds no id.
     peers.releaseIfUnused(id);
     peers.releaseIfUnused(to);
+  }
+
+  /**
+   * A segment from a new IPv6 peer, the table in its headroom (when it is full, every segment
+   * from a new peer is dropped: ipv6PeersFull): it takes no id when it is a SYN to our own
+   * address whose answer keeps no state: a closed port's reset, or a listener's cookie SYN-ACK
+   * (not with `synCookies` 0: that listener's SYNs take ids, or are dropped when full).
+   */
+  #synWithoutId(seg: TcpRepr, dst: Uint8Array): boolean {
+    if (seg.control !== 'syn' || seg.ack !== null) return false;
+    if ((this.#peers as Ipv6Peers).find(dst) !== IPV6_ID_BASE) return false; // a relay's
+    const l = this.#listeners.get(seg.dstPort)?.v6 ?? null;
+    return l === null || l.listener.options.synCookies !== 0;
+  }
+
+  /**
+   * #synWithoutId's SYN, under the transient id (src/stack/addr6.ts): a listener answers it with
+   * a cookie, whatever its SYN queue holds, so that nothing refers to the id after this call.
+   */
+  #inputTransient(peers: Ipv6Peers, seg: TcpRepr, src: Uint8Array, now: number): void {
+    this.stats.ipv6PeersHeadroom++;
+    if (!this.#headroomLogged) {
+      this.#headroomLogged = true;
+      this.stack.logger.info(
+        { held: peers.size, max: peers.max },
+        'IPv6 peer table near its bound: SYNs from new peers answered with cookies',
+      );
+    }
+    const id = peers.transient(src);
+    const o = this.#listeners.get(seg.dstPort)?.v6?.listener.options;
+    const mode = o?.synCookies;
+    if (o !== undefined) o.synCookies = 2;
+    try {
+      this.input(seg, id, IPV6_ID_BASE, now);
+    } finally {
+      if (o !== undefined && mode !== undefined) o.synCookies = mode;
+    }
   }
 
   /** A checked, parsed segment from `src` to `dst` (one of our addresses). */
