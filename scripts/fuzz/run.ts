@@ -1749,6 +1749,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         icmp6.rxTimeExceeded +
         icmp6.rxParameterProblem;
       out.ipv6PeersFull = l.ipv6PeersFull;
+      out.ipv6PeersHeadroom = l.ipv6PeersHeadroom;
       for (const [k, v] of Object.entries(ip6.drops)) if (v > 0) out[`ip6:${k}`] = v;
     }
     return out;

@@ -58,6 +58,7 @@ describe('fuzz', () => {
     expect(c.icmp6EchoReplies).toBeGreaterThan(0);
     expect(c.icmp6NdIgnored + c.icmp6MldIgnored).toBeGreaterThan(0);
     expect(c.ipv6PeersFull).toBeGreaterThan(0); // the bound on IPv6 peers bit
+    expect(c.ipv6PeersHeadroom).toBeGreaterThan(0); // new peers' SYNs answered without an id
     expect(c['ip6:martian-unspecified']).toBeGreaterThan(0);
   });
 
