@@ -107,16 +107,7 @@ export class Ip6Output {
         ? this.mtu
         : Math.min(this.mtu, this.pathMtu(dst));
     if (packet.length <= mtu) {
-      Ipv6View.emit(packet, {
-        src,
-        dst,
-        nextHeader,
-        hopLimit: this.hopLimit,
-        trafficClass: tos,
-        payloadLength,
-      });
-      this.stats.txPackets++;
-      this.sink.send(packet);
+      this.#sendWhole(packet, nextHeader, dst, 0, src, tos);
       return true;
     }
 
@@ -171,16 +162,29 @@ export class Ip6Output {
       return false;
     }
     this.stats.txDatagrams++;
-    this.stats.txPackets++;
+    this.#sendWhole(packet, nextHeader, dst, segmentSize, src, tos);
+    return true;
+  }
+
+  /** The fixed header of an unfragmented packet, written in place; then to the sink (as IPv4's). */
+  #sendWhole(
+    packet: Uint8Array,
+    nextHeader: number,
+    dst: Uint8Array,
+    segmentSize: number,
+    src: Uint8Array,
+    tos: number,
+  ): void {
     Ipv6View.emit(packet, {
       src,
       dst,
       nextHeader,
       hopLimit: this.hopLimit,
       trafficClass: tos,
-      payloadLength,
+      payloadLength: packet.length - IP6_HEADER_ROOM,
     });
-    this.sink.send(packet, segmentSize);
-    return true;
+    this.stats.txPackets++;
+    if (segmentSize > 0) this.sink.send(packet, segmentSize);
+    else this.sink.send(packet);
   }
 }

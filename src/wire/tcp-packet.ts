@@ -48,12 +48,18 @@ export function parseTcpPacket(packet: Uint8Array): TcpPacket | ParseError {
   const ip = Ipv4View.check(packet);
   if (ip instanceof ParseError) return ip;
   if (ip.protocol !== IpProtocol.Tcp) return ParseError.of('not-tcp');
-  const view = TcpView.check(ip.payload, ip.src, ip.dst);
+  const tcp = reprWithEcn(TcpView.check(ip.payload, ip.src, ip.dst), ip.tos & 3);
+  if (tcp instanceof ParseError) return tcp;
+  return { src: ip.src, dst: ip.dst, tcp };
+}
+
+/** The segment a checked TCP view holds, with the IP header's ECN bits (`ipEcn`) unless Not-ECT. */
+function reprWithEcn(view: TcpView | ParseError, ecn: number): TcpRepr | ParseError {
   if (view instanceof ParseError) return view;
   const tcp = parseTcp(view);
   if (tcp instanceof ParseError) return tcp;
-  if ((ip.tos & 3) !== 0) tcp.ipEcn = ip.tos & 3;
-  return { src: ip.src, dst: ip.dst, tcp };
+  if (ecn !== 0) tcp.ipEcn = ecn;
+  return tcp;
 }
 
 /** A TCP segment and the addresses (16-byte copies) of the IPv6 packet that carried it. */
@@ -91,10 +97,7 @@ export function parseTcpPacket6(packet: Uint8Array): TcpPacket6 | ParseError {
   const ip = Ipv6View.check(packet);
   if (ip instanceof ParseError) return ip;
   if (ip.nextHeader !== IpProtocol.Tcp) return ParseError.of('not-tcp');
-  const view = TcpView.check6(ip.payload, ip.src, ip.dst);
-  if (view instanceof ParseError) return view;
-  const tcp = parseTcp(view);
+  const tcp = reprWithEcn(TcpView.check6(ip.payload, ip.src, ip.dst), ip.trafficClass & 3);
   if (tcp instanceof ParseError) return tcp;
-  if ((ip.trafficClass & 3) !== 0) tcp.ipEcn = ip.trafficClass & 3;
   return { src: ip.src.slice(), dst: ip.dst.slice(), tcp };
 }

@@ -189,14 +189,7 @@ export function emitTcpV4GsoHdr(
   segmentSize: number,
 ): number {
   const ipHeaderLen = (packet[0] & 0x0f) * 4;
-  const tcpHeaderLen = (packet[ipHeaderLen + 12] >>> 4) * 4;
-  buf[at + FLAGS] = VnetFlag.NeedsCsum;
-  buf[at + GSO_TYPE] = VnetGso.TcpV4;
-  put16le(buf, at + HDR_LEN, ipHeaderLen + tcpHeaderLen);
-  put16le(buf, at + GSO_SIZE, segmentSize);
-  put16le(buf, at + CSUM_START, ipHeaderLen);
-  put16le(buf, at + CSUM_OFFSET, 16); // RFC 9293 §3.1: the checksum is at offset 16 of TCP
-  return VIRTIO_NET_HDR_LEN;
+  return emitTcpGsoHdr(buf, at, packet, VnetGso.TcpV4, ipHeaderLen, segmentSize);
 }
 
 /**
@@ -210,12 +203,27 @@ export function emitTcpV6GsoHdr(
   packet: Uint8Array,
   segmentSize: number,
 ): number {
-  const tcpHeaderLen = (packet[IPV6_FIXED_HEADER_LEN + 12] >>> 4) * 4;
+  return emitTcpGsoHdr(buf, at, packet, VnetGso.TcpV6, IPV6_FIXED_HEADER_LEN, segmentSize);
+}
+
+/**
+ * Either family's TSO header: the TCP header starts at `ipHeaderLen` in `packet`; the checksum to
+ * finish runs from there, its field at offset 16 of TCP (RFC 9293 §3.1).
+ */
+function emitTcpGsoHdr(
+  buf: Uint8Array,
+  at: number,
+  packet: Uint8Array,
+  gsoType: number,
+  ipHeaderLen: number,
+  segmentSize: number,
+): number {
+  const tcpHeaderLen = (packet[ipHeaderLen + 12] >>> 4) * 4;
   buf[at + FLAGS] = VnetFlag.NeedsCsum;
-  buf[at + GSO_TYPE] = VnetGso.TcpV6;
-  put16le(buf, at + HDR_LEN, IPV6_FIXED_HEADER_LEN + tcpHeaderLen);
+  buf[at + GSO_TYPE] = gsoType;
+  put16le(buf, at + HDR_LEN, ipHeaderLen + tcpHeaderLen);
   put16le(buf, at + GSO_SIZE, segmentSize);
-  put16le(buf, at + CSUM_START, IPV6_FIXED_HEADER_LEN);
+  put16le(buf, at + CSUM_START, ipHeaderLen);
   put16le(buf, at + CSUM_OFFSET, 16);
   return VIRTIO_NET_HDR_LEN;
 }
