@@ -23,6 +23,7 @@ import type { ExecOptions, ExecResult } from '../../src/link/netns.ts';
 import * as netns from '../../src/link/netns.ts';
 import { PcapLink } from '../../src/link/pcap.ts';
 import { loadAddon, TunLink, type TunOpenOptions } from '../../src/link/tun.ts';
+import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
 import { internetChecksum, pseudoHeaderSum } from '../../src/wire/checksum.ts';
 
 export const HOST_ADDR = '10.0.0.1';
@@ -177,6 +178,8 @@ export interface StackFixture extends NetnsFixture {
 export interface WithStackOptions extends WithNetnsOptions {
   /** Record every packet crossing the device to this pcap file. */
   pcap?: string;
+  /** The stack's TCP connection options, when not the core's defaults. */
+  tcp?: Partial<TcpConnectionOptions>;
 }
 
 /**
@@ -193,6 +196,7 @@ export function withStack<T>(
       link,
       address: STACK_ADDR,
       ...(opts.ipv6 ? { address6: STACK_ADDR6 } : {}),
+      ...(opts.tcp === undefined ? {} : { tcp: { conn: opts.tcp } }),
     });
     try {
       return await fn({ ...fx, stack });

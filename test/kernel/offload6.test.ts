@@ -19,13 +19,11 @@ import {
 } from './harness.ts';
 import {
   expectAllClosed,
-  kernelSource,
+  expectIntact,
+  kernelToStack,
   rate,
-  SINK_SERVER,
-  type SourceResult,
-  stackSink,
-  stackSource,
-  startKernelServer,
+  stackToKernel,
+  type Transfer,
 } from './tcp-peers.ts';
 
 const MB = 1_000_000;
@@ -33,36 +31,14 @@ const SIZE = 20 * MB;
 /** Per transfer: generous, the machine is shared (2 cores). */
 const TIMEOUT_MS = 120_000;
 
-function expectIntact(r: SourceResult): void {
-  expect(r.error, 'the transfer failed').toBeUndefined();
-  expect(r.reply?.bytes).toBe(SIZE);
-  expect(r.reply?.sha256).toBe(r.sha256);
-}
-
 /** A kernel client sends SIZE bytes to a sink on the stack at [fd00::2]:5001. */
-async function kernelToStack6(fx: StackFixture): Promise<SourceResult> {
-  const sink = await stackSink(fx.stack, 5001);
-  try {
-    return await kernelSource(fx.ns, STACK_ADDR6, 5001, SIZE, TIMEOUT_MS);
-  } finally {
-    sink.close();
-  }
+function kernelToStack6(fx: StackFixture): Promise<Transfer> {
+  return kernelToStack(fx.ns, fx.stack, SIZE, TIMEOUT_MS, STACK_ADDR6);
 }
 
 /** The stack sends SIZE bytes to a kernel sink at [fd00::1]. */
-async function stackToKernel6(fx: StackFixture): Promise<SourceResult> {
-  const sink = await startKernelServer(fx.ns, SINK_SERVER, HOST_ADDR6, 0, TIMEOUT_MS);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
-    });
-    return await Promise.race([stackSource(fx.stack, HOST_ADDR6, sink.port, SIZE), late]);
-  } finally {
-    clearTimeout(timer);
-    sink.kill();
-    await sink.exited;
-  }
+function stackToKernel6(fx: StackFixture): Promise<Transfer> {
+  return stackToKernel(fx.ns, fx.stack, SIZE, TIMEOUT_MS, HOST_ADDR6);
 }
 
 const dualStackOffload = { offload: true, ipv6: true } as const;
@@ -81,7 +57,7 @@ kernelDescribe('tun offload over IPv6: TSO6 with the kernel', () => {
     async () => {
       await withStack(async (fx) => {
         const r = await kernelToStack6(fx);
-        expectIntact(r);
+        expectIntact(r.result, SIZE);
         const tun = fx.link.stats;
         const link = fx.stack.stats.link;
         expect(tun.rxGso).toBeGreaterThan(0);
@@ -106,7 +82,7 @@ kernelDescribe('tun offload over IPv6: TSO6 with the kernel', () => {
     async () => {
       await withStack(async (fx) => {
         const r = await stackToKernel6(fx);
-        expectIntact(r);
+        expectIntact(r.result, SIZE);
         const tun = fx.link.stats;
         const link = fx.stack.stats.link;
         expect(link.txGsoPackets).toBeGreaterThan(0);

@@ -33,9 +33,9 @@ import {
   withNetns,
 } from './harness.ts';
 import {
+  expectIntact,
   kernelSource,
   SINK_SERVER,
-  type SourceResult,
   stackSink,
   stackSource,
   startKernelServer,
@@ -140,12 +140,6 @@ async function withPath(fn: (p: Path) => Promise<void>, offload = false): Promis
 
 function rowTo(stack: NetStack, remote: string): TcpConnectionRow | undefined {
   return stack.connections().find((r) => r.remote.startsWith(remote) && r.state !== 'LISTEN');
-}
-
-function expectIntact(r: SourceResult, size: number): void {
-  expect(r.error, 'the transfer failed').toBeUndefined();
-  expect(r.reply?.bytes).toBe(size);
-  expect(r.reply?.sha256).toBe(r.sha256);
 }
 
 /** What the stack's counters say about path MTU discovery, for the log line. */

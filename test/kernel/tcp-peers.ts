@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
+import { expect } from 'vitest';
 import type { NetStack } from '../../src/api/index.ts';
 import { createStack } from '../../src/api/index.ts';
 import type { Socket } from '../../src/api/net.ts';
@@ -304,20 +305,26 @@ export function stackSource(
 
 /**
  * Drop `percent` % of packets each way between this namespace and `peer`, with nftables
- * `numgen random` (no netem on this kernel): input from the peer, output to the peer.
+ * `numgen random` (no netem on this kernel): input from the peer, output to the peer. An IPv6
+ * `peer` gets the rules in an ip6 table (read its counters with `nftDrops(ns, 6)`).
  */
 export async function addNftLoss(ns: string, peer: string, percent: number): Promise<void> {
-  const rules = `table ip tsk_loss {
-  chain input { type filter hook input priority 0; ip saddr ${peer} numgen random mod 100 < ${percent} counter drop; }
-  chain output { type filter hook output priority 0; ip daddr ${peer} numgen random mod 100 < ${percent} counter drop; }
+  const fam = peer.includes(':') ? 'ip6' : 'ip';
+  const rules = `table ${fam} tsk_loss {
+  chain input { type filter hook input priority 0; ${fam} saddr ${peer} numgen random mod 100 < ${percent} counter drop; }
+  chain output { type filter hook output priority 0; ${fam} daddr ${peer} numgen random mod 100 < ${percent} counter drop; }
 }`;
   const r = await netns.exec(ns, ['nft', '-f', '-'], { input: rules });
   if (r.code !== 0) throw new Error(`nft in ${ns}: ${r.stderr.trim()}`);
 }
 
 /** Packets the loss rules have dropped so far: from the peer (input) and to it (output). */
-export async function nftDrops(ns: string): Promise<{ input: number; output: number }> {
-  const r = await netns.exec(ns, ['nft', 'list', 'table', 'ip', 'tsk_loss']);
+export async function nftDrops(
+  ns: string,
+  family: 4 | 6 = 4,
+): Promise<{ input: number; output: number }> {
+  const fam = family === 6 ? 'ip6' : 'ip';
+  const r = await netns.exec(ns, ['nft', 'list', 'table', fam, 'tsk_loss']);
   const count = (chain: string) => {
     const m = new RegExp(`chain ${chain} \\{[^}]*counter packets (\\d+)`).exec(r.stdout);
     return m ? Number(m[1]) : 0;
@@ -393,29 +400,44 @@ function transfer(result: SourceResult, bytes: number): Transfer {
   return { bytes, ms: result.ms, intact, result };
 }
 
-/** A kernel client in `ns` sends `bytes` to a sink on the stack (port 5001). */
+/**
+ * The transfer succeeded: `size` bytes arrived with the sender's SHA-256 (the reply's, so a
+ * failure names what differs).
+ */
+export function expectIntact(r: SourceResult, size: number): void {
+  expect(r.error, 'the transfer failed').toBeUndefined();
+  expect(r.reply?.bytes).toBe(size);
+  expect(r.reply?.sha256).toBe(r.sha256);
+}
+
+/**
+ * A kernel client in `ns` sends `bytes` to a sink on the stack (port 5001) at `stackAddr`
+ * (fd00::2 for IPv6).
+ */
 export async function kernelToStack(
   ns: string,
   stack: NetStack,
   bytes: number,
   timeoutMs = 120_000,
+  stackAddr = STACK_ADDR,
 ): Promise<Transfer> {
   const sink = await stackSink(stack, 5001);
   try {
-    return transfer(await kernelSource(ns, STACK_ADDR, 5001, bytes, timeoutMs), bytes);
+    return transfer(await kernelSource(ns, stackAddr, 5001, bytes, timeoutMs), bytes);
   } finally {
     sink.close();
   }
 }
 
-/** The stack sends `bytes` to a kernel sink in `ns` (at 10.0.0.1). */
+/** The stack sends `bytes` to a kernel sink in `ns` at `hostAddr` (fd00::1 for IPv6). */
 export async function stackToKernel(
   ns: string,
   stack: NetStack,
   bytes: number,
   timeoutMs = 120_000,
+  hostAddr = HOST_ADDR,
 ): Promise<Transfer> {
-  const sink = await startKernelServer(ns, SINK_SERVER, HOST_ADDR, 0, timeoutMs);
+  const sink = await startKernelServer(ns, SINK_SERVER, hostAddr, 0, timeoutMs);
   try {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -423,7 +445,7 @@ export async function stackToKernel(
     });
     try {
       return transfer(
-        await Promise.race([stackSource(stack, HOST_ADDR, sink.port, bytes), late]),
+        await Promise.race([stackSource(stack, hostAddr, sink.port, bytes), late]),
         bytes,
       );
     } finally {

@@ -7,13 +7,11 @@
  * TUNSTACK_TRANSFER_MB changes the size (default 100).
  */
 import { expect, it } from 'vitest';
-import { createStack, type NetStack } from '../../src/api/index.ts';
+import type { NetStack } from '../../src/api/index.ts';
 import type { Socket } from '../../src/api/net.ts';
 import { startEcho } from '../../src/apps/echo.ts';
 import { startHttp } from '../../src/apps/http.ts';
 import { realLinkTcp } from '../../src/cli/up.ts';
-import * as netns from '../../src/link/netns.ts';
-import { realClock } from '../../src/stack/clock.ts';
 import type { TcpConnectionOptions } from '../../src/tcp/options.ts';
 import {
   HOST_ADDR,
@@ -22,18 +20,18 @@ import {
   STACK_ADDR,
   STACK_ADDR6,
   type StackFixture,
-  withNetns,
+  withStack,
 } from './harness.ts';
 import {
+  addNftLoss,
   ECHO_CLIENTS,
   expectAllClosed,
-  kernelSource,
+  expectIntact,
+  kernelToStack,
+  nftDrops,
   rate,
-  SINK_SERVER,
-  type SourceResult,
-  stackSink,
-  stackSource,
-  startKernelServer,
+  stackToKernel,
+  type Transfer,
 } from './tcp-peers.ts';
 
 const MB = 1_000_000;
@@ -53,74 +51,17 @@ function withStack6<T>(
   fn: (fx: StackFixture) => Promise<T>,
   tcp?: Partial<TcpConnectionOptions>,
 ): Promise<T> {
-  return withNetns(
-    async (fx) => {
-      const stack = createStack({
-        link: fx.link,
-        address: STACK_ADDR,
-        address6: STACK_ADDR6,
-        clock: realClock,
-        ...(tcp === undefined ? {} : { tcp: { conn: tcp } }),
-      });
-      try {
-        return await fn({ ...fx, stack });
-      } finally {
-        await stack.close();
-      }
-    },
-    { ipv6: true },
-  );
+  return withStack(fn, { ipv6: true, tcp });
 }
 
-/** Drop `percent` % of IPv6 packets each way between the namespace and the stack (nftables). */
-async function addNftLoss6(ns: string, percent: number): Promise<void> {
-  const rules = `table ip6 tsk_loss6 {
-  chain input { type filter hook input priority 0; ip6 saddr ${STACK_ADDR6} numgen random mod 100 < ${percent} counter drop; }
-  chain output { type filter hook output priority 0; ip6 daddr ${STACK_ADDR6} numgen random mod 100 < ${percent} counter drop; }
-}`;
-  const r = await netns.exec(ns, ['nft', '-f', '-'], { input: rules });
-  if (r.code !== 0) throw new Error(`nft in ${ns}: ${r.stderr.trim()}`);
+/** `bytes` from a kernel client to a sink on the stack at [fd00::2]:5001. */
+function kernelToStack6(fx: StackFixture, bytes: number): Promise<Transfer> {
+  return kernelToStack(fx.ns, fx.stack, bytes, TIMEOUT_MS, STACK_ADDR6);
 }
 
-async function nftDrops6(ns: string): Promise<{ input: number; output: number }> {
-  const r = await netns.exec(ns, ['nft', 'list', 'table', 'ip6', 'tsk_loss6']);
-  const count = (chain: string) => {
-    const m = new RegExp(`chain ${chain} \\{[^}]*counter packets (\\d+)`).exec(r.stdout);
-    return m ? Number(m[1]) : 0;
-  };
-  return { input: count('input'), output: count('output') };
-}
-
-function expectIntact(r: SourceResult, size: number): void {
-  expect(r.error, 'the transfer failed').toBeUndefined();
-  expect(r.reply?.bytes).toBe(size);
-  expect(r.reply?.sha256).toBe(r.sha256);
-}
-
-/** A kernel client sends `bytes` to a sink on the stack at [fd00::2]:5001. */
-async function kernelToStack6(fx: StackFixture, bytes: number): Promise<SourceResult> {
-  const sink = await stackSink(fx.stack, 5001);
-  try {
-    return await kernelSource(fx.ns, STACK_ADDR6, 5001, bytes, TIMEOUT_MS);
-  } finally {
-    sink.close();
-  }
-}
-
-/** The stack sends `bytes` to a kernel sink at [fd00::1]. */
-async function stackToKernel6(fx: StackFixture, bytes: number): Promise<SourceResult> {
-  const sink = await startKernelServer(fx.ns, SINK_SERVER, HOST_ADDR6, 0, TIMEOUT_MS);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
-    });
-    return await Promise.race([stackSource(fx.stack, HOST_ADDR6, sink.port, bytes), late]);
-  } finally {
-    clearTimeout(timer);
-    sink.kill();
-    await sink.exited;
-  }
+/** `bytes` from the stack to a kernel sink at [fd00::1]. */
+function stackToKernel6(fx: StackFixture, bytes: number): Promise<Transfer> {
+  return stackToKernel(fx.ns, fx.stack, bytes, TIMEOUT_MS, HOST_ADDR6);
 }
 
 /** Sockets a '::' server on the stack accepted, by remote address, echoing what they get. */
@@ -168,14 +109,11 @@ kernelDescribe('tcp over IPv6: the kernel and the stack', () => {
       `${dir}, ${SIZE / MB} MB over IPv6, sha256 intact`,
       async () => {
         await withStack6(async (fx) => {
-          const t0 = performance.now();
-          const r = dir.startsWith('kernel')
+          const t = dir.startsWith('kernel')
             ? await kernelToStack6(fx, SIZE)
             : await stackToKernel6(fx, SIZE);
-          console.log(
-            `[transfer] IPv6 ${dir}, clean: ${rate(SIZE, r.ms || performance.now() - t0)}`,
-          );
-          expectIntact(r, SIZE);
+          console.log(`[transfer] IPv6 ${dir}, clean: ${rate(SIZE, t.ms)}`);
+          expectIntact(t.result, SIZE);
           // Over IPv6 every byte: full-sized segments in or out.
           const ip6 = fx.stack.stats.ip6;
           const packets = dir.startsWith('kernel') ? ip6.rxPackets : ip6.txPackets;
@@ -193,13 +131,13 @@ kernelDescribe('tcp over IPv6: the kernel and the stack', () => {
       `${dir}, ${size / MB} MB over IPv6 through ${LOSS_PERCENT} % loss each way, sha256 intact`,
       async () => {
         await withStack6(async (fx) => {
-          await addNftLoss6(fx.ns, LOSS_PERCENT);
-          const r = dir.startsWith('kernel')
+          await addNftLoss(fx.ns, STACK_ADDR6, LOSS_PERCENT);
+          const t = dir.startsWith('kernel')
             ? await kernelToStack6(fx, size)
             : await stackToKernel6(fx, size);
-          console.log(`[transfer] IPv6 ${dir}, ${LOSS_PERCENT} % loss: ${rate(size, r.ms)}`);
-          expectIntact(r, size);
-          const drops = await nftDrops6(fx.ns);
+          console.log(`[transfer] IPv6 ${dir}, ${LOSS_PERCENT} % loss: ${rate(size, t.ms)}`);
+          expectIntact(t.result, size);
+          const drops = await nftDrops(fx.ns, 6);
           expect(drops.input).toBeGreaterThan(0);
           expect(drops.output).toBeGreaterThan(0);
           await expectAllClosed(fx.ns, fx.stack, 20_000);
