@@ -49,7 +49,7 @@ export abstract class LossBasedControl implements CongestionControl {
   }
 
   onFastRetransmit(flightSize: number, _now: number): void {
-    this.reduce(flightSize);
+    this.#reduce(flightSize);
     this.restart(false);
     // RFC 6675 §5 step 4.2: cwnd = ssthresh; NewReno inflation is the connection's.
     this.cwnd = this.ssthresh;
@@ -65,7 +65,7 @@ export abstract class LossBasedControl implements CongestionControl {
 
   onTimeout(flightSize: number, _now: number): void {
     // RFC 5681 §3.1: ssthresh is held constant across repeated timeouts of the same data.
-    if (!this.#timedOut) this.reduce(flightSize);
+    if (!this.#timedOut) this.#reduce(flightSize);
     this.#timedOut = true;
     this.restart(true);
     // RFC 5681 §3.1: cwnd = LW, the loss window of one segment.
@@ -76,7 +76,7 @@ export abstract class LossBasedControl implements CongestionControl {
   onEcnEcho(flightSize: number, _now: number): void {
     // RFC 3168 §6.1.2: halve cwnd and reduce ssthresh as for a loss (CUBIC: by β, RFC 9438
     // §4.6), never raising cwnd; not below one segment. Loss recovery is not entered.
-    this.reduce(flightSize);
+    this.#reduce(flightSize);
     this.restart(false);
     this.cwnd = Math.max(Math.min(this.cwnd, this.ssthresh), this.mss);
   }
@@ -84,9 +84,22 @@ export abstract class LossBasedControl implements CongestionControl {
   onCwr(flightSize: number, _now: number): void {
     // RFC 3168 §6.1.2's reduction, spread by the caller's PRR (Linux's CWR state): ssthresh as
     // for a loss; cwnd stays the caller's and does not grow until onRecoveryExit.
-    this.reduce(flightSize);
+    this.#reduce(flightSize);
     this.restart(false);
     this.#inRecovery = true;
+  }
+
+  /**
+   * A congestion event's ssthresh from min(FlightSize, cwnd). FlightSize (SND.MAX − SND.UNA, RFC
+   * 5681) counts the data SACKed above a hole: while a receiver holds the cumulative ACK back, it
+   * grows past cwnd many times over (megabytes, with Linux compressing its SACKs on a lossy 40 ms
+   * path), and a "reduction" to β·FlightSize would then raise the window, each loss more than the
+   * last. Linux takes cwnd (RFC 9438 §4.6 allows it); the minimum keeps RFC 5681's FlightSize when
+   * the sender is application-limited, and leaves out what Limited Transmit sent beyond cwnd
+   * (RFC 3042 §2).
+   */
+  #reduce(flightSize: number): void {
+    this.reduce(Math.min(flightSize, this.cwnd));
   }
 
   /** Congestion avoidance (cwnd ≥ ssthresh) for one ACK of new data. */

@@ -22,6 +22,7 @@ describe('Reno (RFC 5681 §3.1, RFC 3465)', () => {
 
   it('grows by one SMSS per cwnd of acknowledged bytes in congestion avoidance', () => {
     const cc = reno();
+    cc.cwnd = 20_000;
     cc.onFastRetransmit(20_000, 0);
     cc.onRecoveryExit(0);
     expect(cc.cwnd).toBe(10_000);
@@ -39,6 +40,7 @@ describe('Reno (RFC 5681 §3.1, RFC 3465)', () => {
 
   it('sets ssthresh = max(FlightSize/2, 2*SMSS) on fast retransmit and deflates on exit', () => {
     const cc = reno();
+    cc.cwnd = 30_000;
     cc.onFastRetransmit(30_000, 0);
     expect(cc.ssthresh).toBe(15_000);
     expect(cc.cwnd).toBe(15_000);
@@ -53,8 +55,26 @@ describe('Reno (RFC 5681 §3.1, RFC 3465)', () => {
     expect(small.ssthresh).toBe(2000);
   });
 
+  it('a flight beyond cwnd (SACKed data above a hole) never raises the window: ssthresh from cwnd', () => {
+    for (const name of ['reno', 'cubic'] as const) {
+      const cc = createCongestionControl(name, { mss, initialWindow: 10 });
+      // Megabytes SACKed above a hole the receiver has not acknowledged yet.
+      cc.onFastRetransmit(2_000_000, 0);
+      expect(cc.ssthresh, name).toBeLessThanOrEqual(10_000);
+      expect(cc.cwnd, name).toBeLessThanOrEqual(10_000);
+      const t = createCongestionControl(name, { mss, initialWindow: 10 });
+      t.onTimeout(2_000_000, 0);
+      expect(t.ssthresh, name).toBeLessThanOrEqual(10_000);
+    }
+    // Application-limited (less in flight than cwnd): FlightSize, as RFC 5681 says.
+    const app = reno();
+    app.onFastRetransmit(6000, 0);
+    expect(app.ssthresh).toBe(3000);
+  });
+
   it('collapses to the loss window on timeout and holds ssthresh on repeated timeouts', () => {
     const cc = reno();
+    cc.cwnd = 40_000;
     cc.onTimeout(40_000, 0);
     expect(cc.ssthresh).toBe(20_000);
     expect(cc.cwnd).toBe(1000);
