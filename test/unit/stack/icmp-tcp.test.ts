@@ -5,32 +5,18 @@
  * one quoting a sequence number we never sent is dropped (RFC 5927).
  */
 import { describe, expect, it } from 'vitest';
-import { createStack } from '../../../src/api/index.ts';
-import { VirtualClock } from '../../../src/stack/clock.ts';
 import type { TcpHandle, TcpOwner } from '../../../src/stack/tcp.ts';
 import type { TcpEvent } from '../../../src/tcp/events.ts';
 import { put32 } from '../../../src/wire/bytes.ts';
 import { emitIcmp } from '../../../src/wire/icmp.ts';
-import { emitIcmpv6 } from '../../../src/wire/icmpv6.ts';
-import { Ipv6View, parseIpv6 } from '../../../src/wire/ipv6.ts';
 import { PEER, packet, US } from '../ip/helpers.ts';
-import { RecordingLink } from './recording-link.ts';
+import { dualStack, HOST6, icmp6Packet } from './dual-stack.ts';
 import { sentSegment, tcpPacket, tcpSeg } from './tcp-packets.ts';
 
-const HOST6 = parseIpv6('fd00::1');
-const US6 = parseIpv6('fd00::2');
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 async function syn(v6 = false) {
-  const link = new RecordingLink(1500);
-  const clock = new VirtualClock();
-  const stack = createStack({
-    link,
-    address: '10.0.0.2',
-    address6: 'fd00::2',
-    clock,
-    tcp: { conn: { synRetries: 2, maxRetries: 2 } },
-  });
+  const { link, clock, stack } = dualStack({ tcp: { conn: { synRetries: 2, maxRetries: 2 } } });
   const events: TcpEvent['type'][] = [];
   const errors: string[] = [];
   const owner: TcpOwner = {
@@ -59,18 +45,7 @@ function unreachable(pkt: Uint8Array, code: number, edit?: (q: Uint8Array) => vo
 }
 
 function unreachable6(pkt: Uint8Array, code: number): Uint8Array {
-  const msg = new Uint8Array(8 + pkt.length);
-  emitIcmpv6(msg, { kind: 'dest-unreachable', code, data: pkt }, HOST6, US6);
-  const p = new Uint8Array(40 + msg.length);
-  Ipv6View.emit(p, {
-    src: HOST6,
-    dst: US6,
-    nextHeader: 58,
-    hopLimit: 64,
-    payloadLength: msg.length,
-  });
-  p.set(msg, 40);
-  return p;
+  return icmp6Packet({ kind: 'dest-unreachable', code, data: pkt }, HOST6);
 }
 
 describe('TCP and ICMP destination unreachables', () => {

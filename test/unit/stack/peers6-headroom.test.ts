@@ -5,46 +5,22 @@
  * headroom; only a full table drops (ipv6PeersFull). Segment by segment at the stack's edge.
  */
 import { describe, expect, it } from 'vitest';
-import { createStack } from '../../../src/api/index.ts';
 import { Ipv6Peers } from '../../../src/stack/addr6.ts';
-import { VirtualClock } from '../../../src/stack/clock.ts';
 import { IPV6_ID_BASE } from '../../../src/tcp/address.ts';
-import { formatIpv6, Ipv6View, parseIpv6 } from '../../../src/wire/ipv6.ts';
-import { ParseError } from '../../../src/wire/parse-error.ts';
-import { parseTcp, TcpView } from '../../../src/wire/tcp.ts';
-import { emitTcpPacket6 } from '../../../src/wire/tcp-packet.ts';
+import { formatIpv6, parseIpv6 } from '../../../src/wire/ipv6.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../../src/wire/tcp-repr.ts';
 import { PEER, US } from '../ip/helpers.ts';
-import { RecordingLink } from './recording-link.ts';
+import { dualStack, sent6, tcp6Packet, US6 } from './dual-stack.ts';
 import { tcpPacket, tcpSeg } from './tcp-packets.ts';
 
-const US6 = parseIpv6('fd00::2');
 const peer = (n: number) => parseIpv6(`fd00::${(0x100 + n).toString(16)}`);
-
-/** The destination and TCP segment of a packet the stack sent over IPv6 (checksum checked). */
-function sent6(p: Uint8Array): { dst: string; seg: TcpRepr } {
-  const ip = Ipv6View.check(p);
-  if (ip instanceof ParseError) throw new Error(`bad IPv6: ${ip.reason}`);
-  const v = TcpView.check6(ip.payload, ip.src, ip.dst, true);
-  if (v instanceof ParseError) throw new Error(`bad TCP: ${v.reason}`);
-  const seg = parseTcp(v);
-  if (seg instanceof ParseError) throw new Error(`bad TCP: ${seg.reason}`);
-  return { dst: formatIpv6(ip.dst), seg };
-}
 
 /** maxIpv6Peers 4, headroom 0.25: new peers' SYNs get cookies once 3 are held. */
 function setup(tcp: Record<string, unknown> = {}) {
-  const link = new RecordingLink(1500);
-  const clock = new VirtualClock();
-  const stack = createStack({
-    link,
-    address: '10.0.0.2',
-    address6: 'fd00::2',
-    clock,
+  const { link, stack } = dualStack({
     tcp: { isnSecret: new Uint8Array(16).fill(4), maxIpv6Peers: 4, ...tcp },
   });
-  const send6 = (s: Partial<TcpRepr>, src: Uint8Array) =>
-    link.deliver(emitTcpPacket6(tcpSeg(s), src, US6));
+  const send6 = (s: Partial<TcpRepr>, src: Uint8Array) => link.deliver(tcp6Packet(tcpSeg(s), src));
   /** The last packet sent, over IPv6. */
   const last = () => sent6(link.sent[link.sent.length - 1]);
   const states = () =>

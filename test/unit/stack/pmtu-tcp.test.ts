@@ -5,61 +5,27 @@
  * once at the new size without a congestion response; anything else is dropped and counted.
  */
 import { describe, expect, it } from 'vitest';
-import { createStack } from '../../../src/api/index.ts';
-import { VirtualClock } from '../../../src/stack/clock.ts';
 import type { TcpHandle, TcpOwner } from '../../../src/stack/tcp.ts';
 import { get32, put16, put32 } from '../../../src/wire/bytes.ts';
 import { emitIcmp } from '../../../src/wire/icmp.ts';
-import { emitIcmpv6 } from '../../../src/wire/icmpv6.ts';
 import { Ipv4View } from '../../../src/wire/ipv4.ts';
-import { Ipv6View, parseIpv6 } from '../../../src/wire/ipv6.ts';
 import { ParseError } from '../../../src/wire/parse-error.ts';
-import { emitTcp6, parseTcp, TcpView, tcpSegmentLen } from '../../../src/wire/tcp.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../../src/wire/tcp-repr.ts';
 import { PEER, packet, US } from '../ip/helpers.ts';
-import { RecordingLink } from './recording-link.ts';
+import { dualStack, HOST6, packetTooBig, sent6, tcp6Packet } from './dual-stack.ts';
 import { sentSegment, tcpPacket, tcpSeg } from './tcp-packets.ts';
 
 const ROUTER = 0x0a000063; // 10.0.0.99: the router that answers, not the peer
-const HOST6 = parseIpv6('fd00::1');
-const US6 = parseIpv6('fd00::2');
-const ROUTER6 = parseIpv6('fd00::63');
 
 const owner: TcpOwner = { tcpEvent: () => {} };
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 function setup(pmtu?: { maxEntries?: number; expiryMs?: number }) {
-  const link = new RecordingLink(1500);
-  const clock = new VirtualClock();
-  const stack = createStack({
-    link,
-    address: '10.0.0.2',
-    address6: 'fd00::2',
-    clock,
-    pmtu,
-    tcp: { isnSecret: new Uint8Array(16).fill(3), conn: { rack: true } },
-  });
-  return { link, clock, stack };
+  return dualStack({ pmtu, tcp: { isnSecret: new Uint8Array(16).fill(3), conn: { rack: true } } });
 }
 
 /** The IPv6 packet's TCP segment (checksum checked). */
-function seg6(p: Uint8Array): TcpRepr {
-  const ip = Ipv6View.check(p);
-  if (ip instanceof ParseError) throw new Error(ip.reason);
-  const v = TcpView.check6(ip.payload, ip.src, ip.dst, true);
-  if (v instanceof ParseError) throw new Error(v.reason);
-  const s = parseTcp(v);
-  if (s instanceof ParseError) throw new Error(s.reason);
-  return s;
-}
-
-function tcp6Packet(seg: TcpRepr): Uint8Array {
-  const len = tcpSegmentLen(seg);
-  const p = new Uint8Array(40 + len);
-  Ipv6View.emit(p, { src: HOST6, dst: US6, nextHeader: 6, hopLimit: 64, payloadLength: len });
-  emitTcp6(p.subarray(40), seg, HOST6, US6);
-  return p;
-}
+const seg6 = (p: Uint8Array): TcpRepr => sent6(p).seg;
 
 /** A "fragmentation needed" from ROUTER quoting `pkt` (one of ours) with next-hop MTU `mtu`. */
 function fragNeeded(pkt: Uint8Array, mtu: number, edit?: (q: Uint8Array) => void): Uint8Array {
@@ -68,24 +34,6 @@ function fragNeeded(pkt: Uint8Array, mtu: number, edit?: (q: Uint8Array) => void
   const msg = new Uint8Array(8 + quote.length);
   emitIcmp(msg, { kind: 'dest-unreachable', code: 4, nextHopMtu: mtu, data: quote });
   return packet(msg, { src: ROUTER, dst: US, protocol: 1 });
-}
-
-/** A Packet Too Big from ROUTER6 quoting `pkt` (one of ours, as much as fits in 1280). */
-function packetTooBig(pkt: Uint8Array, mtu: number, edit?: (q: Uint8Array) => void): Uint8Array {
-  const quote = pkt.slice(0, Math.min(pkt.length, 1280 - 48));
-  edit?.(quote);
-  const msg = new Uint8Array(8 + quote.length);
-  emitIcmpv6(msg, { kind: 'packet-too-big', mtu, data: quote }, ROUTER6, US6);
-  const p = new Uint8Array(40 + msg.length);
-  Ipv6View.emit(p, {
-    src: ROUTER6,
-    dst: US6,
-    nextHeader: 58,
-    hopLimit: 64,
-    payloadLength: msg.length,
-  });
-  p.set(msg, 40);
-  return p;
 }
 
 /**

@@ -5,43 +5,11 @@
  * destinations keep the link's MTU.
  */
 import { describe, expect, it } from 'vitest';
-import { createStack } from '../../../src/api/index.ts';
-import { VirtualClock } from '../../../src/stack/clock.ts';
-import { emitIcmpv6 } from '../../../src/wire/icmpv6.ts';
-import { Ipv6View, parseIpv6 } from '../../../src/wire/ipv6.ts';
-import { RecordingLink } from './recording-link.ts';
+import { parseIpv6 } from '../../../src/wire/ipv6.ts';
+import { dualStack, icmp6Packet, HOST6 as PEER6, packetTooBig } from './dual-stack.ts';
 
-const US6 = parseIpv6('fd00::2');
-const PEER6 = parseIpv6('fd00::1');
 const OTHER6 = parseIpv6('fd00::9');
-const ROUTER6 = parseIpv6('fd00::63');
-
-function setup() {
-  const link = new RecordingLink(1500);
-  const stack = createStack({
-    link,
-    address: '10.0.0.2',
-    address6: 'fd00::2',
-    clock: new VirtualClock(),
-  });
-  return { link, stack };
-}
-
-function packetTooBig(quoted: Uint8Array, mtu: number): Uint8Array {
-  const quote = quoted.slice(0, Math.min(quoted.length, 1280 - 48));
-  const msg = new Uint8Array(8 + quote.length);
-  emitIcmpv6(msg, { kind: 'packet-too-big', mtu, data: quote }, ROUTER6, US6);
-  const p = new Uint8Array(40 + msg.length);
-  Ipv6View.emit(p, {
-    src: ROUTER6,
-    dst: US6,
-    nextHeader: 58,
-    hopLimit: 64,
-    payloadLength: msg.length,
-  });
-  p.set(msg, 40);
-  return p;
-}
+const setup = () => dualStack();
 
 describe('UDP over IPv6 at the path MTU', () => {
   it('a Packet Too Big about a datagram makes later ones to that destination fragment to fit', () => {
@@ -80,19 +48,7 @@ describe('UDP over IPv6 at the path MTU', () => {
   it('a Destination Unreachable still goes to the socket, not to the table', () => {
     const { link, stack } = setup();
     stack.udp.send6(4000, PEER6, 53, new Uint8Array(100));
-    const quote = link.sent[0];
-    const msg = new Uint8Array(8 + quote.length);
-    emitIcmpv6(msg, { kind: 'dest-unreachable', code: 4, data: quote }, PEER6, US6);
-    const p = new Uint8Array(40 + msg.length);
-    Ipv6View.emit(p, {
-      src: PEER6,
-      dst: US6,
-      nextHeader: 58,
-      hopLimit: 64,
-      payloadLength: msg.length,
-    });
-    p.set(msg, 40);
-    link.deliver(p);
+    link.deliver(icmp6Packet({ kind: 'dest-unreachable', code: 4, data: link.sent[0] }, PEER6));
     expect(stack.stats.icmp6.rxErrorsReported).toBe(1);
     expect(stack.pmtu.size).toBe(0);
   });

@@ -5,56 +5,25 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createStack } from '../../../src/api/index.ts';
-import { VirtualClock } from '../../../src/stack/clock.ts';
 import { Ipv4View } from '../../../src/wire/ipv4.ts';
-import { formatIpv6, Ipv6View, parseIpv6 } from '../../../src/wire/ipv6.ts';
+import { parseIpv6 } from '../../../src/wire/ipv6.ts';
 import { ParseError } from '../../../src/wire/parse-error.ts';
-import { emitTcp6, parseTcp, TcpView, tcpSegmentLen } from '../../../src/wire/tcp.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../../src/wire/tcp-repr.ts';
 import { PEER, US } from '../ip/helpers.ts';
-import { RecordingLink } from './recording-link.ts';
+import { dualStack, HOST6, sent6, tcp6Packet } from './dual-stack.ts';
 import { sentSegment, tcpPacket, tcpSeg } from './tcp-packets.ts';
 
-const HOST6 = parseIpv6('fd00::1');
-const US6 = parseIpv6('fd00::2');
-
-/** `seg` from `src` to `dst` as an IPv6 packet, checksum right unless `corrupt`. */
-function tcp6Packet(seg: TcpRepr, src = HOST6, dst = US6, corrupt = false): Uint8Array {
-  const len = tcpSegmentLen(seg);
-  const p = new Uint8Array(40 + len);
-  Ipv6View.emit(p, { src, dst, nextHeader: 6, hopLimit: 64, payloadLength: len });
-  emitTcp6(p.subarray(40), seg, src, dst);
-  if (corrupt) p[40 + 16] ^= 1;
-  return p;
-}
-
-/** The IPv6 header's fields and the TCP segment of a packet the stack sent (checksum checked). */
-function sent6(p: Uint8Array): { src: string; dst: string; seg: TcpRepr } {
-  const ip = Ipv6View.check(p);
-  if (ip instanceof ParseError) throw new Error(`bad IPv6: ${ip.reason}`);
-  expect(ip.nextHeader).toBe(6);
-  const v = TcpView.check6(ip.payload, ip.src, ip.dst, true);
-  if (v instanceof ParseError) throw new Error(`bad TCP: ${v.reason}`);
-  const seg = parseTcp(v);
-  if (seg instanceof ParseError) throw new Error(`bad TCP: ${seg.reason}`);
-  return { src: formatIpv6(ip.src), dst: formatIpv6(ip.dst), seg };
-}
-
 function setup(tcp: Record<string, unknown> = {}, mtu = 1500) {
-  const link = new RecordingLink(mtu);
-  const clock = new VirtualClock();
-  const stack = createStack({
-    link,
-    address: '10.0.0.2',
-    address6: 'fd00::2',
-    clock,
-    tcp: { isnSecret: new Uint8Array(16).fill(3), ...tcp },
-  });
-  const send6 = (s: Partial<TcpRepr>, src = HOST6, corrupt = false) =>
-    link.deliver(tcp6Packet(tcpSeg(s), src, US6, corrupt));
+  const env = dualStack({ tcp: { isnSecret: new Uint8Array(16).fill(3), ...tcp } }, mtu);
+  const { link } = env;
+  /** `s` from `src` over IPv6, its TCP checksum broken if `corrupt`. */
+  const send6 = (s: Partial<TcpRepr>, src = HOST6, corrupt = false) => {
+    const p = tcp6Packet(tcpSeg(s), src);
+    if (corrupt) p[40 + 16] ^= 1;
+    link.deliver(p);
+  };
   const send4 = (s: Partial<TcpRepr>) => link.deliver(tcpPacket(tcpSeg(s), PEER, US));
-  return { link, clock, stack, send6, send4 };
+  return { ...env, send6, send4 };
 }
 
 const SYN: Partial<TcpRepr> = {
