@@ -26,6 +26,9 @@ export const CLIENT = '10.0.0.1';
 export const SERVER = '10.0.0.2';
 export const CLIENT_ADDR = 0x0a000001;
 export const SERVER_ADDR = 0x0a000002;
+/** The client's and the server's IPv6 addresses in a netPair with `ipv6`. */
+export const CLIENT6 = 'fd00::1';
+export const SERVER6 = 'fd00::2';
 
 export interface NetPairOptions<L extends Link = SimLink> {
   /** The wire; default a SimLink pair with 1 ms of delay each way. */
@@ -43,10 +46,13 @@ export interface NetPairOptions<L extends Link = SimLink> {
   stack?: Partial<StackOptions>;
   /** TCP options for the server stack only. */
   serverTcp?: StackOptions['tcp'];
+  /** Dual stack: the client also at fd00::1, the server at fd00::2. */
+  ipv6?: boolean;
 }
 
 /**
- * Two stacks, client 10.0.0.1 and server 10.0.0.2, on one wire and one virtual clock. A fixed ISN
+ * Two stacks, client 10.0.0.1 and server 10.0.0.2 (with `ipv6`, also fd00::1 and fd00::2), on
+ * one wire and one virtual clock. A fixed ISN
  * secret, and IP IDs from 100 (client) and 5000 (server), so runs repeat and captures read.
  */
 export function netPair<L extends Link = SimLink>(opts: NetPairOptions<L> = {}) {
@@ -71,6 +77,7 @@ export function netPair<L extends Link = SimLink>(opts: NetPairOptions<L> = {}) 
   const client = createStack({
     link: linkA,
     address: CLIENT,
+    ...(opts.ipv6 ? { address6: CLIENT6 } : {}),
     clock,
     initialIpId: 100,
     ...opts.stack,
@@ -79,6 +86,7 @@ export function netPair<L extends Link = SimLink>(opts: NetPairOptions<L> = {}) 
   const server = createStack({
     link: linkB,
     address: SERVER,
+    ...(opts.ipv6 ? { address6: SERVER6 } : {}),
     clock,
     initialIpId: 5000,
     ...opts.stack,

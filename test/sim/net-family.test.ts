@@ -11,15 +11,10 @@ import { createStack, type NetStack } from '../../src/api/index.ts';
 import type { ListenOptions, Server, Socket } from '../../src/api/net.ts';
 import { SimLink } from '../../src/link/sim.ts';
 import { VirtualClock } from '../../src/stack/clock.ts';
-import { runFor, runUntil } from './fixture.ts';
+import { netPair, runFor, runUntil } from './fixture.ts';
 
-function pair6() {
-  const clock = new VirtualClock();
-  const [la, lb] = SimLink.pair(clock, { delayMs: 1 });
-  const client = createStack({ link: la, address: '10.0.0.1', address6: 'fd00::1', clock });
-  const server = createStack({ link: lb, address: '10.0.0.2', address6: 'fd00::2', clock });
-  return { clock, client, server };
-}
+/** Two dual-stack stacks on a simulated wire: client 10.0.0.1 / fd00::1, server 10.0.0.2 / fd00::2. */
+const pair6 = () => netPair({ ipv6: true });
 
 type ListenResult = { server: Server; err: NodeJS.ErrnoException | null };
 
