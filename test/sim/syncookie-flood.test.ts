@@ -6,14 +6,12 @@
  * Without cookies (mode 0) the same client cannot get in until the half-open entries time out.
  */
 import { describe, expect, it } from 'vitest';
-import type { NetStack } from '../../src/api/index.ts';
-import type { Socket } from '../../src/api/net.ts';
 import { mulberry32 } from '../../src/stack/rng.ts';
 import type { SynCookieMode } from '../../src/tcp/syncookie.ts';
 import { parseIpv4 } from '../../src/wire/ipv4.ts';
 import { emitTcpPacket } from '../../src/wire/tcp-packet.ts';
-import { NO_OPTIONS } from '../../src/wire/tcp-repr.ts';
 import { advance, netPair, randomBytes, runUntil, SERVER, sha256 } from './fixture.ts';
+import { floodSyn, hashServer } from './syn-flood.ts';
 
 const PORT = 80;
 const SYN_BACKLOG = 128;
@@ -22,40 +20,9 @@ const SEED = 0x5eed_c00c;
 /** A spoofed SYN from a random unicast source (11.0.0.0-99.255.255.255, never a martian). */
 function spoofedSyn(random: () => number, dst: number): Uint8Array {
   const src = (((11 + Math.floor(random() * 89)) << 24) | Math.floor(random() * 0x100_0000)) >>> 0;
-  return emitTcpPacket(
-    {
-      srcPort: 1024 + Math.floor(random() * 60_000),
-      dstPort: PORT,
-      control: 'syn',
-      psh: false,
-      urg: false,
-      ece: false,
-      cwr: false,
-      seq: Math.floor(random() * 0x1_0000_0000) >>> 0,
-      ack: null,
-      window: 512,
-      urgentPointer: 0,
-      options: NO_OPTIONS,
-      payload: new Uint8Array(0),
-    },
-    src,
-    dst,
-  );
-}
-
-/** A server that answers each connection with the sha256 of everything it received. */
-function hashServer(stack: NetStack) {
-  const accepted: Socket[] = [];
-  stack.net
-    .createServer((s) => {
-      accepted.push(s);
-      const chunks: Buffer[] = [];
-      s.on('data', (d: Buffer) => chunks.push(d));
-      s.on('end', () => s.end(sha256(Buffer.concat(chunks))));
-      s.on('error', () => {});
-    })
-    .listen(PORT);
-  return accepted;
+  const srcPort = 1024 + Math.floor(random() * 60_000);
+  const seq = Math.floor(random() * 0x1_0000_0000) >>> 0;
+  return emitTcpPacket(floodSyn(srcPort, PORT, seq), src, dst);
 }
 
 function setup(synCookies: SynCookieMode) {
@@ -71,7 +38,7 @@ function setup(synCookies: SynCookieMode) {
     for (let i = 0; i < n; i++) pair.la.send(spoofedSyn(random, dst));
     pair.la.flush();
   };
-  return { ...pair, flood, accepted: hashServer(pair.server) };
+  return { ...pair, flood, accepted: hashServer(pair.server, PORT) };
 }
 
 describe('SYN flood from spoofed sources', () => {

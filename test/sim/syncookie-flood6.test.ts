@@ -8,21 +8,18 @@
  * the table fills and the client is kept out.
  */
 import { describe, expect, it } from 'vitest';
-import { createStack } from '../../src/api/index.ts';
-import type { Socket } from '../../src/api/net.ts';
-import { SimLink } from '../../src/link/sim.ts';
-import { VirtualClock } from '../../src/stack/clock.ts';
 import type { SynCookieMode } from '../../src/tcp/syncookie.ts';
 import { parseIpv6 } from '../../src/wire/ipv6.ts';
 import { emitTcpPacket6 } from '../../src/wire/tcp-packet.ts';
-import { NO_OPTIONS } from '../../src/wire/tcp-repr.ts';
-import { advance, randomBytes, runUntil, sha256 } from './fixture.ts';
+import { advance, netPair, randomBytes, runUntil, SERVER6, sha256 } from './fixture.ts';
+import { floodSyn, hashServer } from './syn-flood.ts';
 
 const PORT = 80;
 const MAX_PEERS = 16;
 /** Peers held at which new peers' SYNs get cookies: 16 − floor(16 · 0.25). */
 const COOKIE_AT = 12;
-const SERVER6 = parseIpv6('fd00::2');
+/** The server's address, 16 bytes. */
+const SERVER6_ADDR = parseIpv6(SERVER6);
 
 /** The i-th spoofed source, fd00::5eXX:XXXX (never the client's fd00::1). */
 function spoofed(i: number): Uint8Array {
@@ -35,56 +32,17 @@ function spoofed(i: number): Uint8Array {
 
 /** A SYN from the i-th spoofed source to `port` (no options, as hping3 sends them). */
 function spoofedSyn(i: number, port = PORT): Uint8Array {
-  return emitTcpPacket6(
-    {
-      srcPort: 1024 + (i % 60_000),
-      dstPort: port,
-      control: 'syn',
-      psh: false,
-      urg: false,
-      ece: false,
-      cwr: false,
-      seq: Math.imul(i + 1, 0x9e37_79b1) >>> 0,
-      ack: null,
-      window: 512,
-      urgentPointer: 0,
-      options: NO_OPTIONS,
-      payload: new Uint8Array(0),
-    },
-    spoofed(i),
-    SERVER6,
-  );
+  const seg = floodSyn(1024 + (i % 60_000), port, Math.imul(i + 1, 0x9e37_79b1) >>> 0);
+  return emitTcpPacket6(seg, spoofed(i), SERVER6_ADDR);
 }
 
 function setup(synCookies: SynCookieMode) {
-  const clock = new VirtualClock();
-  const [la, lb] = SimLink.pair(clock, { delayMs: 1, bandwidthBps: 50_000_000 });
-  const isnSecret = new Uint8Array(16).fill(9);
-  const client = createStack({
-    link: la,
-    address: '10.0.0.1',
-    address6: 'fd00::1',
-    clock,
-    tcp: { isnSecret },
+  const { clock, client, server, la } = netPair({
+    ipv6: true,
+    sim: { delayMs: 1, bandwidthBps: 50_000_000 },
+    serverTcp: { synCookies, maxIpv6Peers: MAX_PEERS },
   });
-  const server = createStack({
-    link: lb,
-    address: '10.0.0.2',
-    address6: 'fd00::2',
-    clock,
-    tcp: { isnSecret, synCookies, maxIpv6Peers: MAX_PEERS },
-  });
-  // Answers each connection with the sha256 of everything it received.
-  const accepted: Socket[] = [];
-  server.net
-    .createServer((s) => {
-      accepted.push(s);
-      const chunks: Buffer[] = [];
-      s.on('data', (d: Buffer) => chunks.push(d));
-      s.on('end', () => s.end(sha256(Buffer.concat(chunks))));
-      s.on('error', () => {});
-    })
-    .listen(PORT);
+  const accepted = hashServer(server, PORT);
   let next = 0;
   /** `n` SYNs from new spoofed sources onto the wire towards the server, as one burst. */
   const flood = (n: number, port = PORT) => {
