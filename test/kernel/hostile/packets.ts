@@ -15,11 +15,11 @@ export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
 
-const put16 = (b: Uint8Array, at: number, v: number): void => {
+export const put16 = (b: Uint8Array, at: number, v: number): void => {
   b[at] = (v >>> 8) & 0xff;
   b[at + 1] = v & 0xff;
 };
-const put32 = (b: Uint8Array, at: number, v: number): void => {
+export const put32 = (b: Uint8Array, at: number, v: number): void => {
   put16(b, at, (v >>> 16) & 0xffff);
   put16(b, at + 2, v & 0xffff);
 };
@@ -97,9 +97,8 @@ export function flags(letters: string): number {
   return f;
 }
 
-export interface TcpSpec {
-  src: string | number;
-  dst: string | number;
+/** A TCP segment's fields but its addresses: what both families' builders take. */
+export interface TcpFields {
   sport: number;
   dport: number;
   /** Letters (see `flags`) or the flag byte. */
@@ -116,8 +115,16 @@ export interface TcpSpec {
   checksum?: number;
 }
 
-/** A TCP segment (the IP payload), its checksum over the pseudo-header right unless overridden. */
-export function tcpSegment(s: TcpSpec): Uint8Array {
+export interface TcpSpec extends TcpFields {
+  src: string | number;
+  dst: string | number;
+}
+
+/**
+ * A TCP segment's bytes with the checksum field 0, for the caller to sum over its family's
+ * pseudo-header (./packets6.ts uses it too).
+ */
+export function tcpBytes(s: TcpFields): Uint8Array {
   const opts = s.options ?? [];
   const payload = s.payload ?? new Uint8Array(0);
   const hlen = 20 + opts.length;
@@ -131,6 +138,12 @@ export function tcpSegment(s: TcpSpec): Uint8Array {
   put16(seg, 14, s.window ?? 65_535);
   seg.set(opts, 20);
   seg.set(payload, hlen);
+  return seg;
+}
+
+/** A TCP segment (the IP payload), its checksum over the pseudo-header right unless overridden. */
+export function tcpSegment(s: TcpSpec): Uint8Array {
+  const seg = tcpBytes(s);
   const sum = internetChecksum(
     seg,
     0,
@@ -146,9 +159,8 @@ export function tcp(s: TcpSpec, ip: Partial<Ipv4Spec> = {}): Uint8Array {
   return ipv4({ src: s.src, dst: s.dst, protocol: PROTO_TCP, payload: tcpSegment(s), ...ip });
 }
 
-export interface UdpSpec {
-  src: string | number;
-  dst: string | number;
+/** A UDP datagram's fields but its addresses: what both families' builders take. */
+export interface UdpFields {
   sport: number;
   dport: number;
   payload?: Uint8Array;
@@ -157,13 +169,24 @@ export interface UdpSpec {
   checksum?: number;
 }
 
-export function udpDatagram(s: UdpSpec): Uint8Array {
+export interface UdpSpec extends UdpFields {
+  src: string | number;
+  dst: string | number;
+}
+
+/** A UDP datagram's bytes with the checksum field 0 (./packets6.ts uses it too). */
+export function udpBytes(s: UdpFields): Uint8Array {
   const payload = s.payload ?? new Uint8Array(0);
   const d = new Uint8Array(8 + payload.length);
   put16(d, 0, s.sport);
   put16(d, 2, s.dport);
   put16(d, 4, s.length ?? d.length);
   d.set(payload, 8);
+  return d;
+}
+
+export function udpDatagram(s: UdpSpec): Uint8Array {
+  const d = udpBytes(s);
   let sum = internetChecksum(
     d,
     0,
@@ -179,6 +202,19 @@ export function udp(s: UdpSpec, ip: Partial<Ipv4Spec> = {}): Uint8Array {
   return ipv4({ src: s.src, dst: s.dst, protocol: PROTO_UDP, payload: udpDatagram(s), ...ip });
 }
 
+/**
+ * An ICMP or ICMPv6 message's bytes (type, code, the 4 "rest of header" bytes as a number, then
+ * `body`) with the checksum field 0.
+ */
+export function icmpBytes(type: number, code: number, rest: number, body: Uint8Array): Uint8Array {
+  const m = new Uint8Array(8 + body.length);
+  m[0] = type;
+  m[1] = code;
+  put32(m, 4, rest);
+  m.set(body, 8);
+  return m;
+}
+
 /** An ICMP message: type, code, the 4 "rest of header" bytes as a number, then `body`. */
 export function icmpMessage(
   type: number,
@@ -187,11 +223,7 @@ export function icmpMessage(
   body: Uint8Array,
   checksum?: number,
 ): Uint8Array {
-  const m = new Uint8Array(8 + body.length);
-  m[0] = type;
-  m[1] = code;
-  put32(m, 4, rest);
-  m.set(body, 8);
+  const m = icmpBytes(type, code, rest, body);
   put16(m, 2, checksum ?? internetChecksum(m));
   return m;
 }

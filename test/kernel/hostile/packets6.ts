@@ -7,7 +7,17 @@
  */
 import { internetChecksum, pseudoHeaderSum6 } from '../../../src/wire/checksum.ts';
 import { parseIpv6 } from '../../../src/wire/ipv6.ts';
-import { flags as flagBits, get16, get32 } from './packets.ts';
+import {
+  get16,
+  get32,
+  icmpBytes,
+  put16,
+  put32,
+  type TcpFields,
+  tcpBytes,
+  type UdpFields,
+  udpBytes,
+} from './packets.ts';
 
 export const NH = {
   HopByHop: 0,
@@ -20,15 +30,6 @@ export const NH = {
   NoNext: 59,
   DestOptions: 60,
 } as const;
-
-const put16 = (b: Uint8Array, at: number, v: number): void => {
-  b[at] = (v >>> 8) & 0xff;
-  b[at + 1] = v & 0xff;
-};
-const put32 = (b: Uint8Array, at: number, v: number): void => {
-  put16(b, at, (v >>> 16) & 0xffff);
-  put16(b, at + 2, v & 0xffff);
-};
 
 export const addr6 = (a: string | Uint8Array): Uint8Array =>
   typeof a === 'string' ? parseIpv6(a) : a;
@@ -141,12 +142,7 @@ export function icmp6Message(
   body: Uint8Array,
   checksum?: number,
 ): Uint8Array {
-  const m = new Uint8Array(8 + body.length);
-  m[0] = type;
-  m[1] = code;
-  put32(m, 4, rest);
-  m.set(body, 8);
-  return checksum6(m, 2, src, dst, NH.Icmpv6, checksum);
+  return checksum6(icmpBytes(type, code, rest, body), 2, src, dst, NH.Icmpv6, checksum);
 }
 
 /** An ICMPv6 echo request with `id`, `seq` and `data`, as a whole packet (`ip` overrides). */
@@ -162,58 +158,26 @@ export function echo6(
   return ipv6({ src, dst, next: NH.Icmpv6, payload, ...ip });
 }
 
-export interface Udp6Spec {
+export interface Udp6Spec extends UdpFields {
   src: string | Uint8Array;
   dst: string | Uint8Array;
-  sport: number;
-  dport: number;
-  payload?: Uint8Array;
-  checksum?: number;
 }
 
 export function udp6Datagram(s: Udp6Spec): Uint8Array {
-  const payload = s.payload ?? new Uint8Array(0);
-  const d = new Uint8Array(8 + payload.length);
-  put16(d, 0, s.sport);
-  put16(d, 2, s.dport);
-  put16(d, 4, d.length);
-  d.set(payload, 8);
-  return checksum6(d, 6, s.src, s.dst, NH.Udp, s.checksum);
+  return checksum6(udpBytes(s), 6, s.src, s.dst, NH.Udp, s.checksum);
 }
 
 export function udp6(s: Udp6Spec, ip: Partial<Ipv6Spec> = {}): Uint8Array {
   return ipv6({ src: s.src, dst: s.dst, next: NH.Udp, payload: udp6Datagram(s), ...ip });
 }
 
-export interface Tcp6Spec {
+export interface Tcp6Spec extends TcpFields {
   src: string | Uint8Array;
   dst: string | Uint8Array;
-  sport: number;
-  dport: number;
-  /** Letters ('S', 'SA', 'R', …) or the flag byte. */
-  flags: string | number;
-  seq?: number;
-  ack?: number;
-  options?: readonly number[];
-  payload?: Uint8Array;
-  checksum?: number;
 }
 
 export function tcp6Segment(s: Tcp6Spec): Uint8Array {
-  const opts = s.options ?? [];
-  const payload = s.payload ?? new Uint8Array(0);
-  const hlen = 20 + opts.length;
-  const seg = new Uint8Array(hlen + payload.length);
-  put16(seg, 0, s.sport);
-  put16(seg, 2, s.dport);
-  put32(seg, 4, s.seq ?? 0x1000_0000);
-  put32(seg, 8, s.ack ?? 0);
-  seg[12] = (hlen / 4) << 4;
-  seg[13] = typeof s.flags === 'number' ? s.flags : flagBits(s.flags);
-  put16(seg, 14, 65_535);
-  seg.set(opts, 20);
-  seg.set(payload, hlen);
-  return checksum6(seg, 16, s.src, s.dst, NH.Tcp, s.checksum);
+  return checksum6(tcpBytes(s), 16, s.src, s.dst, NH.Tcp, s.checksum);
 }
 
 export function tcp6(s: Tcp6Spec, ip: Partial<Ipv6Spec> = {}): Uint8Array {
