@@ -5,8 +5,9 @@
  */
 import type { NetStack } from '../../src/api/index.ts';
 import type { Socket } from '../../src/api/net.ts';
+import type { VirtualClock } from '../../src/stack/clock.ts';
 import { NO_OPTIONS, type TcpRepr } from '../../src/wire/tcp-repr.ts';
-import { sha256 } from './fixture.ts';
+import { runUntil, sha256 } from './fixture.ts';
 
 /** A bare SYN (no options, window 512), as hping3 -S sends them. */
 export function floodSyn(srcPort: number, dstPort: number, seq: number): TcpRepr {
@@ -43,4 +44,48 @@ export function hashServer(stack: NetStack, port: number): Socket[] {
     })
     .listen(port);
   return accepted;
+}
+
+export interface FloodedTransfer {
+  /** What the server answered: the sha256 of what it received, if all went well. */
+  reply: string;
+  /** Bursts of the flood sent while the transfer ran. */
+  bursts: number;
+}
+
+/**
+ * A real client sends `body` to `host`:`port` and half-closes, while `burst()` puts a burst of the
+ * flood on the wire every 5 ms (at most `maxBursts` times), until the connection closes.
+ * `onTick` runs at each 5 ms tick, before the closed check (to sample the server's state).
+ */
+export async function transferDuringFlood(
+  clock: VirtualClock,
+  client: NetStack,
+  host: string,
+  port: number,
+  body: Buffer,
+  burst: () => void,
+  maxBursts: number,
+  onTick?: () => void,
+): Promise<FloodedTransfer> {
+  const c = client.net.connect(port, host);
+  const reply: Buffer[] = [];
+  let closed = false;
+  c.on('data', (d: Buffer) => reply.push(d));
+  c.on('close', () => {
+    closed = true;
+  });
+  c.on('error', () => {});
+  c.end(body);
+  let bursts = 0;
+  const floodTimer = () => {
+    onTick?.();
+    if (closed || bursts >= maxBursts) return;
+    bursts++;
+    burst();
+    clock.setTimer(clock.now() + 5, floodTimer);
+  };
+  floodTimer();
+  await runUntil(clock, () => closed, 30_000, 'transfer during the flood');
+  return { reply: Buffer.concat(reply).toString(), bursts };
 }

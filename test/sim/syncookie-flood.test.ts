@@ -10,8 +10,8 @@ import { mulberry32 } from '../../src/stack/rng.ts';
 import type { SynCookieMode } from '../../src/tcp/syncookie.ts';
 import { parseIpv4 } from '../../src/wire/ipv4.ts';
 import { emitTcpPacket } from '../../src/wire/tcp-packet.ts';
-import { advance, netPair, randomBytes, runUntil, SERVER, sha256 } from './fixture.ts';
-import { floodSyn, hashServer } from './syn-flood.ts';
+import { advance, netPair, randomBytes, SERVER, sha256 } from './fixture.ts';
+import { floodSyn, hashServer, transferDuringFlood } from './syn-flood.ts';
 
 const PORT = 80;
 const SYN_BACKLOG = 128;
@@ -54,26 +54,17 @@ describe('SYN flood from spoofed sources', () => {
 
     // The real client, while the flood goes on: 200 more spoofed SYNs every 5 ms (~13 Mbit/s).
     const body = randomBytes(1_000_000, SEED);
-    const c = client.net.connect(PORT, SERVER);
-    const reply: Buffer[] = [];
-    let closed = false;
-    c.on('data', (d: Buffer) => reply.push(d));
-    c.on('close', () => {
-      closed = true;
-    });
-    c.on('error', () => {});
-    c.end(body);
-    let bursts = 0;
-    const floodTimer = () => {
-      if (closed || bursts >= 300) return;
-      bursts++;
-      flood(200);
-      clock.setTimer(clock.now() + 5, floodTimer);
-    };
-    floodTimer();
-    await runUntil(clock, () => closed, 30_000, 'transfer during the flood');
+    const { reply, bursts } = await transferDuringFlood(
+      clock,
+      client,
+      SERVER,
+      PORT,
+      body,
+      () => flood(200),
+      300,
+    );
 
-    expect(Buffer.concat(reply).toString()).toBe(sha256(body));
+    expect(reply).toBe(sha256(body));
     expect(accepted).toHaveLength(1);
     expect(bursts).toBeGreaterThan(20); // the flood went on during the whole transfer
     // The client's connection came from a cookie; the spoofed ones never completed.

@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import type { SynCookieMode } from '../../src/tcp/syncookie.ts';
 import { parseIpv6 } from '../../src/wire/ipv6.ts';
 import { emitTcpPacket6 } from '../../src/wire/tcp-packet.ts';
-import { advance, netPair, randomBytes, runUntil, SERVER6, sha256 } from './fixture.ts';
-import { floodSyn, hashServer } from './syn-flood.ts';
+import { advance, netPair, randomBytes, SERVER6, sha256 } from './fixture.ts';
+import { floodSyn, hashServer, transferDuringFlood } from './syn-flood.ts';
 
 const PORT = 80;
 const MAX_PEERS = 16;
@@ -69,28 +69,21 @@ describe('SYN flood over IPv6 against a small IPv6 peer table (tcp.maxIpv6Peers 
 
     // The real client, new to the server, while 50 more spoofed SYNs arrive every 5 ms.
     const body = randomBytes(300_000, 6);
-    const c = client.net.connect(PORT, 'fd00::2');
-    const reply: Buffer[] = [];
-    let closed = false;
     let maxHeld = 0;
-    c.on('data', (d: Buffer) => reply.push(d));
-    c.on('close', () => {
-      closed = true;
-    });
-    c.on('error', () => {});
-    c.end(body);
-    let bursts = 0;
-    const floodTimer = () => {
-      maxHeld = Math.max(maxHeld, server.tcp.ipv6Peers);
-      if (closed || bursts >= 400) return;
-      bursts++;
-      flood(50);
-      clock.setTimer(clock.now() + 5, floodTimer);
-    };
-    floodTimer();
-    await runUntil(clock, () => closed, 30_000, 'transfer during the flood');
+    const { reply, bursts } = await transferDuringFlood(
+      clock,
+      client,
+      SERVER6,
+      PORT,
+      body,
+      () => flood(50),
+      400,
+      () => {
+        maxHeld = Math.max(maxHeld, server.tcp.ipv6Peers);
+      },
+    );
 
-    expect(Buffer.concat(reply).toString()).toBe(sha256(body));
+    expect(reply).toBe(sha256(body));
     expect(accepted).toHaveLength(1);
     expect(accepted[0].remoteAddress).toBe('fd00::1');
     expect(bursts).toBeGreaterThan(5); // the flood went on during the whole transfer
