@@ -23,13 +23,14 @@ import { HOST_ADDR6, kernelDescribe, STACK_ADDR6, waitFor, withNetns } from './h
 import { CATALOGUE6, catalogue6, type HostileCase6, PEER6 } from './hostile/catalogue6.ts';
 import { expectSealed, fmtObserved, observe } from './hostile/flood.ts';
 import {
+  counter,
+  expectReplies,
   expectStillServesBoth,
   grew,
   grewByCase,
   type HostileFixture,
   hostileGroup,
   injectRaw,
-  type StatsSnapshot,
 } from './hostile/inject.ts';
 import { get16 } from './hostile/packets.ts';
 import {
@@ -85,14 +86,7 @@ async function runCase6(fx: HostileFixture, c: HostileCase6): Promise<void> {
   const ports = tcpPorts6(c.packets);
   // TCP to another case's port is that case's (a half-open connection retransmits its SYN-ACK).
   const replies = sent6(fx).filter((r) => r.next !== NH.Tcp || ports.has(r.dport ?? -1));
-  const seen = replies.map(describeReply6);
-  const want = c.replies.map((m) => m.what);
-  expect(seen.length, `replies: want [${want.join('; ')}], got [${seen.join('; ')}]`).toBe(
-    want.length,
-  );
-  c.replies.forEach((m, i) => {
-    expect(m.match(replies[i]), `reply ${i}: want ${m.what}, got ${seen[i]}`).toBe(true);
-  });
+  expectReplies(replies, c.replies, describeReply6);
   for (const r of replies) expect(r.dst, describeReply6(r)).toBe(hex6(PEER6));
 }
 
@@ -106,8 +100,6 @@ function spoofed(i: number): Uint8Array {
   a[15] = i & 0xff;
   return a;
 }
-
-const counter = (s: StatsSnapshot, path: string): number => grew({}, s, [path])[path];
 
 kernelDescribe('hostile input over IPv6: malformed packets written raw onto tun0', () => {
   for (const [group, cases] of Object.entries(CATALOGUE6)) {

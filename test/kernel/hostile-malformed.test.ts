@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelDescribe, STACK_ADDR } from './harness.ts';
 import { CATALOGUE, type HostileCase, PEER } from './hostile/catalogue.ts';
 import {
+  expectReplies,
   expectStillServes,
   grewByCase,
   type HostileFixture,
@@ -56,14 +57,7 @@ async function runCase(fx: HostileFixture, c: HostileCase): Promise<void> {
   const paths = Object.keys(c.counts);
   expect(grewByCase(before, after, paths), 'counters').toEqual(c.counts);
   const replies = repliesFor(c, all);
-  const seen = replies.map(describeReply);
-  const want = c.replies.map((m) => m.what);
-  expect(seen.length, `replies: want [${want.join('; ')}], got [${seen.join('; ')}]`).toBe(
-    want.length,
-  );
-  c.replies.forEach((m, i) => {
-    expect(m.match(replies[i]), `reply ${i}: want ${m.what}, got ${seen[i]}`).toBe(true);
-  });
+  expectReplies(replies, c.replies, describeReply);
   // Nothing the stack sent in answer went anywhere but back to the sender of the case.
   for (const r of replies) expect(r.dst, describeReply(r)).toBe(0x0a000063);
 }

@@ -350,6 +350,25 @@ export const BARRIER_COUNTS: Readonly<Record<string, number>> = {
   'link.txPackets': 1,
 };
 
+/**
+ * The replies that answer a case are exactly `want`, in order (either family's parsed replies
+ * and matchers); `describe` prints one for the message.
+ */
+export function expectReplies<R>(
+  replies: readonly R[],
+  want: readonly { what: string; match(r: R): boolean }[],
+  describe: (r: R) => string,
+): void {
+  const seen = replies.map(describe);
+  const wanted = want.map((m) => m.what);
+  expect(seen.length, `replies: want [${wanted.join('; ')}], got [${seen.join('; ')}]`).toBe(
+    wanted.length,
+  );
+  want.forEach((m, i) => {
+    expect(m.match(replies[i]), `reply ${i}: want ${m.what}, got ${seen[i]}`).toBe(true);
+  });
+}
+
 /** `grew`, less what one barrier adds: what the test's own packets did. */
 export function grewByCase(
   before: StatsSnapshot,
