@@ -47,11 +47,11 @@ export const F_URG = 0x20;
 export const F_ECE = 0x40;
 export const F_CWR = 0x80;
 
-function put16(b: Uint8Array, at: number, v: number): void {
+export function put16(b: Uint8Array, at: number, v: number): void {
   b[at] = (v >>> 8) & 0xff;
   b[at + 1] = v & 0xff;
 }
-function put32(b: Uint8Array, at: number, v: number): void {
+export function put32(b: Uint8Array, at: number, v: number): void {
   b[at] = (v >>> 24) & 0xff;
   b[at + 1] = (v >>> 16) & 0xff;
   b[at + 2] = (v >>> 8) & 0xff;
@@ -300,6 +300,18 @@ export function fragment(rng: Rng, whole: Uint8Array, how: Fragmenting): Uint8Ar
       ),
     );
   }
+  return disorder(rng, pieces, how);
+}
+
+/**
+ * What either family's fragmenter does to its pieces once cut: one sent twice, one left out,
+ * the order shuffled, as `how` asks (in place; returns `pieces`).
+ */
+export function disorder(
+  rng: Rng,
+  pieces: Uint8Array[],
+  how: Pick<Fragmenting, 'duplicate' | 'dropOne' | 'shuffle'>,
+): Uint8Array[] {
   if (how.duplicate && pieces.length > 0) pieces.push(pieces[rng.int(0, pieces.length - 1)]);
   if (how.dropOne && pieces.length > 1) pieces.splice(rng.int(0, pieces.length - 1), 1);
   if (how.shuffle) {

@@ -6,7 +6,15 @@
  * codec bug cannot hide itself; all draws come from the run's one seeded Rng.
  */
 import { internetChecksum, pseudoHeaderSum6 } from '../../src/wire/checksum.ts';
-import { get16, mutateBytes, type Rng } from './packets.ts';
+import {
+  disorder,
+  type Fragmenting,
+  get16,
+  mutateBytes,
+  put16,
+  put32,
+  type Rng,
+} from './packets.ts';
 
 export const NH_HOP = 0;
 export const NH_TCP = 6;
@@ -16,15 +24,6 @@ export const NH_FRAGMENT = 44;
 export const NH_ICMPV6 = 58;
 export const NH_NONE = 59;
 export const NH_DEST = 60;
-
-function put16(b: Uint8Array, at: number, v: number): void {
-  b[at] = (v >>> 8) & 0xff;
-  b[at + 1] = v & 0xff;
-}
-function put32(b: Uint8Array, at: number, v: number): void {
-  put16(b, at, (v >>> 16) & 0xffff);
-  put16(b, at + 2, v & 0xffff);
-}
 
 export interface Ip6Fields {
   src: Uint8Array;
@@ -265,15 +264,8 @@ export function repairChecksums6(p: Uint8Array): void {
   put16(p, u.at + field, u.proto === NH_UDP && c === 0 ? 0xffff : c);
 }
 
-export interface Fragmenting6 {
-  /** Fragment data size (rounded down to 8; at least 8). */
-  size: number;
-  overlap: boolean;
-  duplicate: boolean;
-  dropOne: boolean;
-  shuffle: boolean;
-  /** The last piece at an offset that takes the payload past 65 535 bytes. */
-  oversize: boolean;
+/** IPv4's choices (`size`: the data per fragment; `oversize`: the last piece past 65 535), and: */
+export interface Fragmenting6 extends Fragmenting {
   /** The first piece cut so short that it does not hold the upper-layer header (RFC 7112). */
   tinyFirst: boolean;
 }
@@ -317,15 +309,7 @@ export function fragment6(
     pieces.push(p);
     off = end;
   }
-  if (how.duplicate && pieces.length > 0) pieces.push(pieces[rng.int(0, pieces.length - 1)]);
-  if (how.dropOne && pieces.length > 1) pieces.splice(rng.int(0, pieces.length - 1), 1);
-  if (how.shuffle) {
-    for (let i = pieces.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      [pieces[i], pieces[j]] = [pieces[j], pieces[i]];
-    }
-  }
-  return pieces;
+  return disorder(rng, pieces, how);
 }
 
 /**
