@@ -150,6 +150,41 @@ const statesOf = (l: Ladder) => ({
   b: l.rows.map((r) => r.stateB),
 });
 
+/** What must be the same in every capture of one connection: segments, numbers, states. */
+const shape = (l: Ladder) =>
+  l.rows.map((r) => [r.from, r.flags, r.seq, r.ack, r.len, r.window, r.stateA, r.stateB]);
+
+/** A tcpdump capture point: namespace, file, tcpdump arguments, the link type it must write. */
+interface CapturePoint {
+  ns: string;
+  file: string;
+  args: string[];
+  linkType: number;
+}
+
+/**
+ * Capture at every point while curl fetches `url` (the kernel's hello page), then read each
+ * capture: its ladder, and the text lines `tunstack ladder` prints for connection 1.
+ */
+async function curlCaptured(
+  p: Pair,
+  captures: readonly CapturePoint[],
+  url: string,
+): Promise<{ ladder: Ladder; text: string[] }[]> {
+  const stops = [];
+  for (const cap of captures) stops.push(await p.capture(cap.ns, cap.file, cap.args));
+  const r = await curl(p, url);
+  expect(r.stdout, r.stderr).toBe('hello from the kernel\n');
+  for (const stopCapture of stops) await stopCapture();
+  const out = [];
+  for (const cap of captures) {
+    const path = join(p.dir, cap.file);
+    const ladder = await ladderOfFile(path, cap.linkType);
+    out.push({ ladder, text: runLadder(path, { conn: 1, list: false }).stdout.split('\n') });
+  }
+  return out;
+}
+
 kernelDescribe('ladder: tcpdump captures of the kernel’s TCP', () => {
   it('draws the same ladder from Ethernet, LINUX_SLL2 and LINUX_SLL captures', async () => {
     await withPair(async (p) => {
@@ -169,17 +204,8 @@ kernelDescribe('ladder: tcpdump captures of the kernel’s TCP', () => {
           linkType: LINKTYPE_LINUX_SLL,
         },
       ];
-      const stops = [];
-      for (const cap of captures) stops.push(await p.capture(cap.ns, cap.file, cap.args));
-      const r = await curl(p, `http://${SERVER}/`);
-      expect(r.stdout, r.stderr).toBe('hello from the kernel\n');
-      for (const stopCapture of stops) await stopCapture();
-
-      const ladders: Ladder[] = [];
-      for (const cap of captures) {
-        const path = join(p.dir, cap.file);
-        ladders.push(await ladderOfFile(path, cap.linkType));
-        const text = runLadder(path, { conn: 1, list: false }).stdout.split('\n');
+      const read = await curlCaptured(p, captures, `http://${SERVER}/`);
+      for (const { text } of read) {
         expect(text[0]).toMatch(new RegExp(`^ +${CLIENT}:\\d+ +${SERVER}:80$`));
         expect(text[1]).toMatch(/^ +CLOSED +\| +\| LISTEN$/);
         expect(text[2]).toMatch(
@@ -192,7 +218,7 @@ kernelDescribe('ladder: tcpdump captures of the kernel’s TCP', () => {
       }
 
       // The connection as the ladder sees it: opened by curl, closed by curl first.
-      const [veth, ...others] = ladders;
+      const [veth, ...others] = read.map((c) => c.ladder);
       expect([veth.initialA, veth.initialB]).toEqual(['CLOSED', 'LISTEN']);
       expect(veth.windowScale).not.toBeNull();
       const states = statesOf(veth);
@@ -207,8 +233,6 @@ kernelDescribe('ladder: tcpdump captures of the kernel’s TCP', () => {
       expect(veth.rows.some((r) => r.retransmission)).toBe(false);
 
       // Three capture points, one connection: the same segments, numbers and states.
-      const shape = (l: Ladder) =>
-        l.rows.map((r) => [r.from, r.flags, r.seq, r.ack, r.len, r.window, r.stateA, r.stateB]);
       for (const o of others) expect(shape(o)).toEqual(shape(veth));
     });
   }, 30_000);
@@ -228,28 +252,17 @@ kernelDescribe('ladder: tcpdump captures of the kernel’s TCP', () => {
           linkType: LINKTYPE_LINUX_SLL2,
         },
       ];
-      const stops = [];
-      for (const cap of captures) stops.push(await p.capture(cap.ns, cap.file, cap.args));
-      const r = await curl(p, `http://[${SERVER6}]/`);
-      expect(r.stdout, r.stderr).toBe('hello from the kernel\n');
-      for (const stopCapture of stops) await stopCapture();
-
-      const ladders: Ladder[] = [];
-      for (const cap of captures) {
-        const path = join(p.dir, cap.file);
-        ladders.push(await ladderOfFile(path, cap.linkType));
-        const text = runLadder(path, { conn: 1, list: false }).stdout.split('\n');
+      const read = await curlCaptured(p, captures, `http://[${SERVER6}]/`);
+      for (const { text } of read) {
         expect(text[0]).toMatch(/^ +\[fd77::1\]:\d+ +\[fd77::2\]:80$/);
         // Linux's MSS over IPv6 on a 1500-byte veth: 1500 − 60.
         expect(text[2]).toMatch(
           /^0\.000000 SYN_SENT +\|--- SYN seq=0 win=\d+ <mss 1440,sackOK,TS,wscale \d+> -+>\| SYN_RECEIVED$/,
         );
       }
-      const [veth, sll2] = ladders;
+      const [veth, sll2] = read.map((c) => c.ladder);
       const states = statesOf(veth);
       expect([states.a.at(-1), states.b.at(-1)]).toEqual(['TIME_WAIT', 'CLOSED']);
-      const shape = (l: Ladder) =>
-        l.rows.map((r) => [r.from, r.flags, r.seq, r.ack, r.len, r.window, r.stateA, r.stateB]);
       expect(shape(sll2)).toEqual(shape(veth));
     });
   }, 30_000);
