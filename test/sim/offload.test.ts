@@ -11,8 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createStack } from '../../src/api/index.ts';
-import { VirtualClock } from '../../src/stack/clock.ts';
+import type { VirtualClock } from '../../src/stack/clock.ts';
 import { type Link, type LinkReceiver, RxFlag } from '../../src/stack/link.ts';
 import { get16, put16, put32 } from '../../src/wire/bytes.ts';
 import { onesSum, pseudoHeaderSum, pseudoHeaderSum6 } from '../../src/wire/checksum.ts';
@@ -150,8 +149,10 @@ class TsoEnd implements Link {
   async close(): Promise<void> {}
 }
 
-function tsoPair(delivery: Delivery) {
+/** Two stacks on a TSO wire; `ipv6`: dual stack (fd00::1, fd00::2) as well. */
+function tsoPair(delivery: Delivery, ipv6 = false) {
   return netPair({
+    ipv6,
     links: (clock) => {
       const la = new TsoEnd(clock, delivery);
       const lb = new TsoEnd(clock, delivery);
@@ -160,19 +161,6 @@ function tsoPair(delivery: Delivery) {
       return [la, lb];
     },
   });
-}
-
-/** tsoPair for IPv6: two dual-stack stacks (fd00::1, fd00::2) on the same kind of wire. */
-function tsoPair6(delivery: Delivery) {
-  const clock = new VirtualClock();
-  const la = new TsoEnd(clock, delivery);
-  const lb = new TsoEnd(clock, delivery);
-  la.peer = lb;
-  lb.peer = la;
-  const tcp = { isnSecret: new Uint8Array(16).fill(7) };
-  const client = createStack({ link: la, address: '10.0.0.1', address6: 'fd00::1', clock, tcp });
-  const server = createStack({ link: lb, address: '10.0.0.2', address6: 'fd00::2', clock, tcp });
-  return { clock, client, server, la, lb };
 }
 
 function pattern(n: number): Uint8Array {
@@ -254,7 +242,7 @@ describe('TCP over IPv6 on a TSO link (TSO6, virtual time)', () => {
   const data = pattern(2_000_000);
 
   it('IPv6 super-segments delivered whole, checksums trusted: every byte, none over IPv4', async () => {
-    const p = tsoPair6('whole');
+    const p = tsoPair('whole', true);
     const got = await download(p, data, 60_000, 'fd00::2');
     expect(sha(got)).toBe(sha(data));
     expect(p.lb.superSegments).toBeGreaterThan(10);
@@ -273,7 +261,7 @@ describe('TCP over IPv6 on a TSO link (TSO6, virtual time)', () => {
   });
 
   it('IPv6 super-segments cut as the kernel GSO does: the same bytes, all checksums verify', async () => {
-    const p = tsoPair6('cut');
+    const p = tsoPair('cut', true);
     const got = await download(p, data, 60_000, 'fd00::2');
     expect(sha(got)).toBe(sha(data));
     expect(p.lb.superSegments6).toBeGreaterThan(10);
@@ -282,7 +270,7 @@ describe('TCP over IPv6 on a TSO link (TSO6, virtual time)', () => {
   });
 
   it('an IPv6 super-segment without the trusted flag fails its partial checksum', async () => {
-    const p = tsoPair6('whole-unflagged');
+    const p = tsoPair('whole-unflagged', true);
     await expect(download(p, data, 5_000, 'fd00::2')).rejects.toThrow(/download/);
     expect(p.client.stats.tcp.drops['bad-checksum']).toBeGreaterThan(0);
   });
