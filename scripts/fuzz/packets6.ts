@@ -10,6 +10,7 @@ import {
   disorder,
   type Fragmenting,
   get16,
+  icmpBytes,
   mutateBytes,
   put16,
   put32,
@@ -50,15 +51,11 @@ export function ipv6Packet(f: Ip6Fields, payload: Uint8Array): Uint8Array {
   return p;
 }
 
-/** An ICMPv6 message: type, code, the 4 rest-of-header bytes, data; checksum left 0. */
-export function icmp6Bytes(type: number, code: number, rest: number, data: Uint8Array): Uint8Array {
-  const b = new Uint8Array(8 + data.length);
-  b[0] = type;
-  b[1] = code;
-  put32(b, 4, rest >>> 0);
-  b.set(data, 8);
-  return b;
-}
+/**
+ * An ICMPv6 message: type, code, the 4 rest-of-header bytes, data; checksum left 0. The bytes
+ * are laid out as ICMP's (./packets.ts); only the checksum's repair differs (the pseudo-header).
+ */
+export const icmp6Bytes = icmpBytes;
 
 /**
  * Options for a Hop-by-Hop or Destination Options header, valid or not: Pad1, PadN, Router
