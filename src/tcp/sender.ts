@@ -522,6 +522,10 @@ export class Sender {
       this.sndWnd - seqDiff(this.sndMax, this.sndUna),
       maxSeg,
     );
+    // A recovery probe: what RACK marked lost and PRR has not let go yet comes first.
+    const lost = this.inRecovery ? this.#loss?.rack?.firstLost(maxSeg) : null;
+    if (lost)
+      return { kind: 'data', seq: lost.seq, len: seqDiff(lost.end, lost.seq), fin: false, sack };
     const resend = this.#ctx.opts.tlpResend || this.inRecovery;
     if (newData > 0 && seqGeq(this.sndNxt, this.sndMax) && !resend) {
       const end = seqAdd(this.sndMax, newData);
@@ -762,6 +766,8 @@ export class Sender {
    * nothing later can reveal it, and only the RTO would end the episode. The probe resends the
    * last segment (#planProbe), which the receiver answers at once: its cumulative ACK and SACK
    * blocks then show what the retransmission did (with a D-SACK if the probe was a duplicate).
+   * When RACK has marked a segment lost that PRR has not let go (its quota spent on new data
+   * before the loss was known, and no ACK since), the probe is that segment.
    */
   probeTimeout(state: TcpState): number | null {
     const srtt = this.rtt.srtt;
@@ -772,8 +778,9 @@ export class Sender {
     if (loss.inRecovery && !(opts.recoveryProbe && this.#recoveryProbeUna !== this.sndUna)) {
       return null;
     }
-    // RACK has marked data lost (after a timeout, say): that goes before any probe.
-    if (loss.rack !== null && loss.rack.lostBytes > 0) return null;
+    // RACK has marked data lost (after a timeout, say): that goes before any probe. In recovery
+    // the probe sends it, when PRR has held it back and no ACK has come to release it.
+    if (!loss.inRecovery && loss.rack !== null && loss.rack.lostBytes > 0) return null;
     if (this.#tlpEnd !== null || this.retries > 0) return null;
     const s = state;
     if (s !== 'ESTABLISHED' && s !== 'CLOSE_WAIT' && s !== 'FIN_WAIT_1' && s !== 'LAST_ACK') {

@@ -7,6 +7,7 @@ function est(o: {
   tlp?: boolean;
   tlpResend?: boolean;
   recoveryProbe?: boolean;
+  rack?: boolean;
 }) {
   const c = synSent({
     sack: o.sack,
@@ -15,6 +16,7 @@ function est(o: {
     tailLossProbe: o.tlp ?? false,
     tlpResend: o.tlpResend ?? false,
     recoveryProbe: o.recoveryProbe ?? false,
+    rack: o.rack ?? false,
   });
   feed(c, 10, {
     control: 'syn',
@@ -252,6 +254,24 @@ group('SACK loss recovery (RFC 6675)', () => {
       drain(c, at + 2);
       expect(c.snapshot().timer.kind).toBe('tlp');
     }
+  });
+
+  it('recoveryProbe with RACK: a segment marked lost that the window holds back is the probe', () => {
+    const c = est({ sack: true, tlp: true, recoveryProbe: true, rack: true });
+    // Segment 1 lost, 2-4 SACKed: recovery, but cwnd (ssthresh, 5 000) is full with the 6
+    // segments still in flight, so the retransmission waits for an ACK that does not come.
+    feed(c, 30, {
+      seq: r(1),
+      ack: l(1),
+      options: { sackBlocks: [{ left: l(1001), right: l(4001) }] },
+    });
+    expect(drain(c, 30)).toEqual([]);
+    expect(c.snapshot()).toMatchObject({ inRecovery: true, cwnd: 5000 });
+    const timer = c.snapshot().timer;
+    expect(timer.kind).toBe('tlp');
+    // The probe is the lost segment, not the last one sent.
+    expectOut(c, (timer as { at: number }).at, [{ seq: l(1) }]);
+    expect(c.snapshot()).toMatchObject({ recoveryProbes: 1, timer: { kind: 'retransmit' } });
   });
 
   it('no tail loss probe without SACK, or when the option is off', () => {
