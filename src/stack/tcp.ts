@@ -586,6 +586,8 @@ export class TcpLayer {
   readonly #peersCookieAt: number;
   /** The headroom's first use was logged (once, as a listener's "sending cookies"). */
   #headroomLogged = false;
+  /** During #inputTransient: a listener answers the SYN with a cookie (it may hold no state). */
+  #cookieOnly = false;
   /**
    * The connection table, by local address and port, then by remote address and port: two plain
    * number lookups (48-bit keys, exact in a double), no key strings. The local address is the
@@ -1132,13 +1134,11 @@ export class TcpLayer {
       );
     }
     const id = peers.transient(src);
-    const o = this.#listeners.get(seg.dstPort)?.v6?.listener.options;
-    const mode = o?.synCookies;
-    if (o !== undefined) o.synCookies = 2;
+    this.#cookieOnly = true;
     try {
       this.input(seg, id, IPV6_ID_BASE, now);
     } finally {
-      if (o !== undefined && mode !== undefined) o.synCookies = mode;
+      this.#cookieOnly = false;
     }
   }
 
@@ -1217,7 +1217,7 @@ export class TcpLayer {
       this.stats.tableFull++; // dropped: the peer retransmits its SYN later
       return;
     }
-    const v = l.listener.process(now, src, dst, seg);
+    const v = l.listener.process(now, src, dst, seg, this.#cookieOnly);
     switch (v.kind) {
       case 'created': {
         this.#startPathMtu(v.conn, now);

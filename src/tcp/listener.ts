@@ -149,8 +149,18 @@ export class TcpListener {
     );
   }
 
-  /** RFC 9293 §3.10.7.2: a segment from `src` to `dst` that matched no connection. */
-  process(now: number, src: number, dst: number, seg: TcpRepr): ListenerVerdict {
+  /**
+   * RFC 9293 §3.10.7.2: a segment from `src` to `dst` that matched no connection. `cookieOnly`:
+   * a SYN is answered with a cookie whatever the queue holds (mode 2 for this segment), for a
+   * caller that can hold no state for its source (the stack's IPv6 peer table near its bound).
+   */
+  process(
+    now: number,
+    src: number,
+    dst: number,
+    seg: TcpRepr,
+    cookieOnly = false,
+  ): ListenerVerdict {
     // First, check for an RST: ignore it.
     if (seg.control === 'rst') return this.#drop('rst');
     // Second, check for an ACK: no connection has this 4-tuple, so it is bad (reset it), unless
@@ -167,7 +177,7 @@ export class TcpListener {
     if (seg.control !== 'syn') return this.#drop('no-syn');
     this.stats.syns++;
     this.#refreshForSyn(now);
-    const mode = this.options.synCookies;
+    const mode = cookieOnly && this.options.synCookies !== 0 ? 2 : this.options.synCookies;
     const synQueueFull = this.#embryonic.length >= this.options.synBacklog;
     // The accept queue bounds cookie connections too: Linux drops a SYN while it is full.
     if (this.#ready.length >= this.options.backlog) {
