@@ -12,21 +12,11 @@ import { expect, describe as group, it } from 'vitest';
 import type { TcpConnection } from '../../../src/tcp/conn.ts';
 import type { TcpConnectionOptions } from '../../../src/tcp/options.ts';
 import { IpEcn } from '../../../src/wire/ipv4.ts';
-import { drain, expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
+import { drain, expectOut, feed, l, REMOTE_ISS, r, sackFlight, synSent } from './helpers.ts';
 
 function ecnConn(o: Partial<TcpConnectionOptions>, segments = 10): TcpConnection {
-  const c = synSent({ ecn: 1, sack: true, initialWindow: 10, congestion: 'reno', ...o });
-  feed(c, 10, {
-    control: 'syn',
-    seq: REMOTE_ISS,
-    ack: l(1),
-    ece: true,
-    options: { mss: 1000, sackPermitted: true },
-  });
-  expectOut(c, 10, [{ ack: r(1) }]);
+  const c = sackFlight({ ecn: 1, initialWindow: 10, congestion: 'reno', ...o }, segments, true);
   expect(c.snapshot().ecn).toBe(true);
-  c.send(new Uint8Array(segments * 1000));
-  expect(drain(c, 20)).toHaveLength(segments);
   return c;
 }
 

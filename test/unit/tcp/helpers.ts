@@ -135,6 +135,31 @@ export function synSent(o: Partial<TcpConnectionOptions> = {}): TcpConnection {
   return c;
 }
 
+/**
+ * A flight for loss-recovery tests: ESTABLISHED by active open at time 10 (MSS 1000 both ways,
+ * SACK agreed unless `o.sack` is false, ECN too with `ece`), then `segments` full segments sent
+ * at time 20.
+ */
+export function sackFlight(
+  o: Partial<TcpConnectionOptions>,
+  segments: number,
+  ece = false,
+): TcpConnection {
+  const sack = o.sack ?? true;
+  const c = synSent({ ...o, sack });
+  feed(c, 10, {
+    control: 'syn',
+    seq: REMOTE_ISS,
+    ack: l(1),
+    ...(ece ? { ece: true } : {}),
+    options: { mss: 1000, sackPermitted: sack },
+  });
+  expectOut(c, 10, [{ ack: r(1) }]);
+  c.send(new Uint8Array(segments * 1000));
+  expect(drain(c, 20)).toHaveLength(segments);
+  return c;
+}
+
 /** ESTABLISHED by active open; peer window 64000, MSS 1000 both ways. Time is 10. */
 export function established(o: Partial<TcpConnectionOptions> = {}): TcpConnection {
   const c = synSent(o);

@@ -5,25 +5,10 @@
  */
 import { expect, describe as group, it } from 'vitest';
 import type { TcpConnection } from '../../../src/tcp/conn.ts';
-import { drain, expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
+import { drain, feed, l, r, sackFlight } from './helpers.ts';
 
 function est(o: { prr: boolean; congestion?: 'reno' | 'cubic' }): TcpConnection {
-  const c = synSent({
-    sack: true,
-    initialWindow: 20,
-    congestion: o.congestion ?? 'reno',
-    prr: o.prr,
-  });
-  feed(c, 10, {
-    control: 'syn',
-    seq: REMOTE_ISS,
-    ack: l(1),
-    options: { mss: 1000, sackPermitted: true },
-  });
-  expectOut(c, 10, [{ ack: r(1) }]);
-  c.send(new Uint8Array(20_000));
-  expect(drain(c, 20)).toHaveLength(20);
-  return c;
+  return sackFlight({ initialWindow: 20, congestion: o.congestion ?? 'reno', prr: o.prr }, 20);
 }
 
 /** An ACK of everything below l(ack) that SACKs [l(left), l(right)); the segments sent in answer. */

@@ -1,5 +1,5 @@
 import { expect, describe as group, it } from 'vitest';
-import { drain, expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
+import { drain, expectOut, feed, l, REMOTE_ISS, r, sackFlight, synSent } from './helpers.ts';
 
 function est(o: {
   sack: boolean;
@@ -9,30 +9,18 @@ function est(o: {
   recoveryProbe?: boolean;
   rack?: boolean;
 }) {
-  const c = synSent({
-    sack: o.sack,
-    initialWindow: 10,
-    congestion: o.congestion ?? 'reno',
-    tailLossProbe: o.tlp ?? false,
-    tlpResend: o.tlpResend ?? false,
-    recoveryProbe: o.recoveryProbe ?? false,
-    rack: o.rack ?? false,
-  });
-  feed(c, 10, {
-    control: 'syn',
-    seq: REMOTE_ISS,
-    ack: l(1),
-    options: { mss: 1000, sackPermitted: o.sack },
-  });
-  expectOut(c, 10, [{ ack: r(1) }]);
-  c.send(new Uint8Array(10_000));
-  const out = expectOut(
-    c,
-    20,
-    Array.from({ length: 10 }, (_, i) => ({ seq: l(1 + 1000 * i) })),
+  return sackFlight(
+    {
+      sack: o.sack,
+      initialWindow: 10,
+      congestion: o.congestion ?? 'reno',
+      tailLossProbe: o.tlp ?? false,
+      tlpResend: o.tlpResend ?? false,
+      recoveryProbe: o.recoveryProbe ?? false,
+      rack: o.rack ?? false,
+    },
+    10,
   );
-  expect(out).toHaveLength(10);
-  return c;
 }
 
 group('NewReno (RFC 5681 §3.2, RFC 6582)', () => {

@@ -11,20 +11,10 @@
  * Slow start without RFC 3465's per-ACK limit (slowStartLimit 0), so that the whole count shows.
  */
 import { expect, describe as group, it } from 'vitest';
-import { drain, expectOut, feed, l, REMOTE_ISS, r, synSent } from './helpers.ts';
+import { feed, l, r, sackFlight } from './helpers.ts';
 
 function bulk(rack: boolean) {
-  const c = synSent({ sack: true, initialWindow: 10, congestion: 'reno', rack, slowStartLimit: 0 });
-  feed(c, 10, {
-    control: 'syn',
-    seq: REMOTE_ISS,
-    ack: l(1),
-    options: { mss: 1000, sackPermitted: true },
-  });
-  expectOut(c, 10, [{ ack: r(1) }]);
-  c.send(new Uint8Array(10_000));
-  expect(drain(c, 20)).toHaveLength(10);
-  return c;
+  return sackFlight({ initialWindow: 10, congestion: 'reno', rack, slowStartLimit: 0 }, 10);
 }
 
 group('cwnd growth over SACKed bytes (outside recovery)', () => {
