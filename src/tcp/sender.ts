@@ -376,8 +376,9 @@ export class Sender {
 
     if (this.#owed === 'tlp') return this.#planProbe(fin, dataEnd, maxSeg, sack);
 
-    // After a path MTU drop (pathMss): go back to SND.UNA and resend at the new size, counting
-    // in flight only what went out since (the older, larger segments were dropped for size).
+    // After a path MTU drop (pathMss): resend from the quoted segment (or SND.UNA) at the new
+    // size, counting in flight what went before it and what went out since (the older, larger
+    // segments were dropped for their size).
     if (this.#mtuResending) {
       const end = this.#mtuOldEnd as number;
       if (seqLt(this.sndNxt, end) && seqLt(this.sndUna, end)) {
