@@ -75,16 +75,23 @@ group('RACK over a faulty link (virtual time)', () => {
     expect(rackTimeouts * 2).toBeLessThan(rfcTimeouts);
   });
 
-  // Our own receiver ACKs every out-of-order segment at once, so few recoveries here end in
-  // silence; against Linux, which compresses its SACKs, the bench's loss rows show the gain.
-  it('the same path: probes in recovery and resent tail probes leave fewer timeouts still', () => {
-    const faults: LinkFaults = { loss: 0.05, dup: 0, reorder: 0, delayMs: 0.05 };
+  it('against SACKs compressed as Linux does: probes in recovery and resent tail probes, far fewer timeouts', () => {
+    // A Linux receiver sends three duplicate ACKs at once and compresses the rest, so the fast
+    // retransmission is often the last segment of a recovery; when it or its ACK is lost, only
+    // the RTO is left, unless a probe goes first (docs/loss-recovery.md).
+    const faults: LinkFaults = {
+      loss: 0.05,
+      dup: 0,
+      reorder: 0,
+      delayMs: 0.05,
+      compressSacks: true,
+    };
     const base = { ...bulk(1 << 20), rack: true };
     let rfcTimeouts = 0;
     let timeouts = 0;
     let recoveryProbes = 0;
     let rfcProbes = 0;
-    for (let seed = 1; seed <= 24; seed++) {
+    for (let seed = 1; seed <= 8; seed++) {
       const rfc = transfer(seed, faults, base, undefined, 1_000_000).a.snapshot();
       const probes = { ...base, tlpResend: true, recoveryProbe: true };
       const ours = transfer(seed, faults, probes, base, 1_000_000).a.snapshot();
@@ -95,7 +102,7 @@ group('RACK over a faulty link (virtual time)', () => {
     }
     expect(rfcProbes).toBe(0);
     expect(recoveryProbes).toBeGreaterThan(0);
-    expect(timeouts).toBeLessThan(rfcTimeouts);
+    expect(timeouts * 2).toBeLessThan(rfcTimeouts);
   });
 
   it('the probes keep the congestion response: 5 % loss over a 40 ms path stays near the Mathis rate', () => {
@@ -107,7 +114,14 @@ group('RACK over a faulty link (virtual time)', () => {
     for (const probes of [false, true]) {
       for (let seed = 1; seed <= 3; seed++) {
         const a = { ...base, tlpResend: probes, recoveryProbe: probes };
-        const faults: LinkFaults = { loss: 0.05, dup: 0, reorder: 0, delayMs: 20 };
+        // Linux's compressed SACKs hold the cumulative ACK back while data is SACKed above it.
+        const faults: LinkFaults = {
+          loss: 0.05,
+          dup: 0,
+          reorder: 0,
+          delayMs: 20,
+          compressSacks: true,
+        };
         const sim = new Sim({ seed, faults, a, b: base });
         const total = 400_000;
         let done = 0;

@@ -37,6 +37,12 @@ export interface LinkFaults {
   reorder: number;
   /** One-way delay in ms. */
   delayMs: number;
+  /**
+   * b's ACKs thinned as a Linux receiver's look on the wire (its compressed SACKs, tcp_comp_sack):
+   * three duplicate ACKs with SACK blocks go at once, later duplicates of the same cumulative ACK
+   * do not. For the a → b sender's loss recovery against Linux.
+   */
+  compressSacks?: boolean;
 }
 
 export const NO_FAULTS: LinkFaults = { loss: 0, dup: 0, reorder: 0, delayMs: 5 };
@@ -90,6 +96,9 @@ export class Sim {
   readonly faults: LinkFaults;
   readonly link = new MinHeap<InFlight>(less);
   #order = 0;
+  /** compressSacks: b's last cumulative ACK, and how many duplicates of it have gone. */
+  #bAck: number | null = null;
+  #bDups = 0;
   a: TcpConnection;
   b: TcpConnection | null = null;
   readonly listener: TcpListener | null;
@@ -228,6 +237,7 @@ export class Sim {
   #transmit(to: Side, seg: TcpRepr): void {
     this.segments++;
     const f = this.faults;
+    if (to === 'a' && f.compressSacks && this.#compressed(seg)) return;
     const lost = this.rng.next() < f.loss || this.now >= this.cutAt;
     this.onTransmit?.(to, seg, lost);
     if (lost) return;
@@ -239,6 +249,18 @@ export class Sim {
       if (this.rng.next() < f.reorder) delay += this.rng.next() * 3 * f.delayMs;
       this.link.push({ at: this.now + delay, order: this.#order++, to, seg: copy });
     }
+  }
+
+  /** compressSacks: a duplicate SACK of b's beyond the third for one cumulative ACK is held back. */
+  #compressed(seg: TcpRepr): boolean {
+    if (seg.ack === null || seg.payload.length > 0 || seg.control !== 'none') return false;
+    if (seg.ack !== this.#bAck) {
+      this.#bAck = seg.ack;
+      this.#bDups = 0;
+      return false;
+    }
+    if (seg.options.sackBlocks.length === 0) return false;
+    return ++this.#bDups > 3;
   }
 
   #deliver(to: Side, seg: TcpRepr): void {
