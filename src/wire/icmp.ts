@@ -62,16 +62,12 @@ export type IcmpRepr =
 /** Reasons `IcmpView.check` rejects bytes; each is also an `icmp.drops` stats key. */
 export type IcmpParseReason = 'truncated' | 'bad-checksum';
 
-/** A checked ICMP message: at least 8 bytes with a correct checksum. */
-export class IcmpView {
-  private constructor(private readonly buf: Uint8Array) {}
-
-  /** Validate an ICMP message (the whole IP payload). Never throws. */
-  static check(buf: Uint8Array): IcmpView | ParseError<IcmpParseReason> {
-    if (buf.length < ICMP_HEADER_LEN) return ParseError.of('truncated');
-    if (onesSum(buf) !== 0xffff) return ParseError.of('bad-checksum');
-    return new IcmpView(buf);
-  }
+/**
+ * The 8-byte header ICMP and ICMPv6 share (RFC 792, RFC 4443 §2.1: type, code, checksum, a
+ * 32-bit word whose meaning the type gives), over a message its subclass has checked.
+ */
+export abstract class IcmpHeaderView {
+  protected constructor(protected readonly buf: Uint8Array) {}
 
   get bytes(): Uint8Array {
     return this.buf;
@@ -93,17 +89,32 @@ export class IcmpView {
   get seqNo(): number {
     return get16(this.buf, REST + 2);
   }
-  /** Next-hop MTU of a "fragmentation needed" message (bytes 6-7, RFC 1191 §4). */
-  get nextHopMtu(): number {
-    return get16(this.buf, REST + 2);
-  }
-  /** The 32-bit "rest of header" word. */
+  /** The 32-bit word after the checksum (ICMPv6: a Packet Too Big's MTU, a pointer). */
   get rest(): number {
     return get32(this.buf, REST);
   }
   /** Everything after the 8-byte header: a view. */
   get data(): Uint8Array {
     return this.buf.subarray(ICMP_HEADER_LEN);
+  }
+}
+
+/** A checked ICMP message: at least 8 bytes with a correct checksum. */
+export class IcmpView extends IcmpHeaderView {
+  private constructor(buf: Uint8Array) {
+    super(buf);
+  }
+
+  /** Validate an ICMP message (the whole IP payload). Never throws. */
+  static check(buf: Uint8Array): IcmpView | ParseError<IcmpParseReason> {
+    if (buf.length < ICMP_HEADER_LEN) return ParseError.of('truncated');
+    if (onesSum(buf) !== 0xffff) return ParseError.of('bad-checksum');
+    return new IcmpView(buf);
+  }
+
+  /** Next-hop MTU of a "fragmentation needed" message (bytes 6-7, RFC 1191 §4). */
+  get nextHopMtu(): number {
+    return get16(this.buf, REST + 2);
   }
 
   toRepr(): IcmpRepr {

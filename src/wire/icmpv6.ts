@@ -7,8 +7,9 @@
  *  |  Identifier / unused / MTU / Pointer (32 bits, by type)       |
  *  |     Data (echo payload, or as much of the invoking packet as fits)
  */
-import { copyInto, get16, get32, put16, put32 } from './bytes.ts';
+import { copyInto, get16, put16, put32 } from './bytes.ts';
 import { onesSum, pseudoHeaderSum6 } from './checksum.ts';
+import { IcmpHeaderView } from './icmp.ts';
 import { Ipv6Next } from './ipv6.ts';
 import { ParseError } from './parse-error.ts';
 
@@ -106,8 +107,10 @@ export type Icmpv6Repr =
 export type Icmpv6ParseReason = 'truncated' | 'bad-checksum';
 
 /** A checked ICMPv6 message: at least 8 bytes (4 for some types, see check) with a good checksum. */
-export class Icmpv6View {
-  private constructor(private readonly buf: Uint8Array) {}
+export class Icmpv6View extends IcmpHeaderView {
+  private constructor(buf: Uint8Array) {
+    super(buf);
+  }
 
   /**
    * Validate an ICMPv6 message (the upper-layer bytes of a packet from `src` to `dst`, 16-byte
@@ -129,35 +132,6 @@ export class Icmpv6View {
       return ParseError.of('bad-checksum');
     }
     return new Icmpv6View(buf);
-  }
-
-  get bytes(): Uint8Array {
-    return this.buf;
-  }
-  get type(): number {
-    return this.buf[TYPE];
-  }
-  get code(): number {
-    return this.buf[CODE];
-  }
-  get checksum(): number {
-    return get16(this.buf, CHECKSUM);
-  }
-  /** Echo identifier (bytes 4-5). */
-  get ident(): number {
-    return get16(this.buf, REST);
-  }
-  /** Echo sequence number (bytes 6-7). */
-  get seqNo(): number {
-    return get16(this.buf, REST + 2);
-  }
-  /** The 32-bit word after the checksum: the MTU of a Packet Too Big, a Parameter Problem's pointer. */
-  get rest(): number {
-    return get32(this.buf, REST);
-  }
-  /** Everything after the 8-byte header: a view. */
-  get data(): Uint8Array {
-    return this.buf.subarray(ICMPV6_HEADER_LEN);
   }
 
   toRepr(): Icmpv6Repr {
