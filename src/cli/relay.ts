@@ -22,14 +22,11 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createStack } from '../api/index.ts';
 import * as netns from '../link/netns.ts';
-import { PcapLink } from '../link/pcap.ts';
-import { RecorderLink } from '../link/recorder.ts';
 import { TunLink } from '../link/tun.ts';
 import { type EchoRelayStats, IcmpEchoRelay } from '../relay/icmp.ts';
 import { type TcpFlowRow, TcpRelay, type TcpRelayStats } from '../relay/tcp.ts';
 import { type UdpFlowRow, UdpRelay, type UdpRelayStats } from '../relay/udp.ts';
 import { realClock } from '../stack/clock.ts';
-import type { Link } from '../stack/link.ts';
 import type { Stack } from '../stack/stack.ts';
 import { IpProtocol, tryParseIpv4 } from '../wire/ipv4.ts';
 import { IPV6_MIN_MTU, Ipv6Next } from '../wire/ipv6.ts';
@@ -45,7 +42,7 @@ import {
 } from './logger.ts';
 import { openNetnsSession } from './netns-session.ts';
 import { attachSs } from './ss.ts';
-import { checkAddresses6, realLinkTcp } from './up.ts';
+import { checkAddresses6, realLinkTcp, stackLink } from './up.ts';
 
 export interface RelayOptions {
   /** The client namespace (created if missing, removed at exit if created). */
@@ -199,11 +196,7 @@ export async function startRelay(o: RelayOptions, logger: Logger): Promise<Runni
       }
     }
 
-    let link: Link = tun;
-    if (o.pcap !== undefined) link = new PcapLink(link, o.pcap);
-    const recorder =
-      (o.record ?? 0) > 0 ? new RecorderLink(link, o.record ?? 0, { clock: realClock }) : undefined;
-    if (recorder !== undefined) link = recorder;
+    const { link, recorder } = stackLink(tun, { pcap: o.pcap, record: o.record });
     const stack = createStack({
       link,
       address: o.addr,

@@ -23,7 +23,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createStack } from '../api/index.ts';
 import { STYLES_PORT } from '../apps/styles/index.ts';
-import { FaultLink, parseImpair } from '../link/fault.ts';
+import { FaultLink, type Impairment, parseImpair } from '../link/fault.ts';
 import * as netns from '../link/netns.ts';
 import { PcapLink } from '../link/pcap.ts';
 import { RecorderLink } from '../link/recorder.ts';
@@ -155,6 +155,27 @@ export function realLinkTcp(
     ...(o.rcvBuf !== undefined ? { rcvBuf: o.rcvBuf, maxOoo: o.rcvBuf } : {}),
     ...(o.ecn !== undefined ? { ecn: o.ecn } : {}),
   };
+}
+
+/**
+ * The links between the TUN device and the stack (`up` and `relay`): stack -> recorder -> fault
+ * -> pcap -> tun. The pcap shows what crosses the device; the recorder, outermost, exactly what
+ * the stack sends and receives (for `tunstack ladder --live`).
+ */
+export function stackLink(
+  tun: Link,
+  o: {
+    pcap?: string | undefined;
+    impairment?: Impairment | undefined;
+    record?: number | undefined;
+  },
+): { link: Link; recorder: RecorderLink | undefined } {
+  let link = tun;
+  if (o.pcap !== undefined) link = new PcapLink(link, o.pcap);
+  if (o.impairment !== undefined) link = new FaultLink(link, o.impairment, realClock);
+  const record = o.record ?? 0;
+  const recorder = record > 0 ? new RecorderLink(link, record, { clock: realClock }) : undefined;
+  return { link: recorder ?? link, recorder };
 }
 
 /** Largest --snd-buf and --rcv-buf: 256 MiB, well within window scaling's 1 GiB (RFC 7323). */
@@ -364,14 +385,7 @@ export async function startUp(o: UpOptions, logger: Logger): Promise<Running> {
         logger.info({ offloads: tun.offloads }, `offload: checksum, ${tso}`);
       } else logger.info({ vnetHdr: tun.vnetHdr }, 'offload: not granted by the kernel, plain TUN');
     }
-    // The pcap shows what crosses the device: stack -> recorder -> fault -> pcap -> tun.
-    let link: Link = tun;
-    if (o.pcap !== undefined) link = new PcapLink(link, o.pcap);
-    if (impairment !== undefined) link = new FaultLink(link, impairment, realClock);
-    // Outermost, so it records exactly what the stack sends and receives.
-    const recorder =
-      (o.record ?? 0) > 0 ? new RecorderLink(link, o.record ?? 0, { clock: realClock }) : undefined;
-    if (recorder !== undefined) link = recorder;
+    const { link, recorder } = stackLink(tun, { pcap: o.pcap, impairment, record: o.record });
     const stack = createStack({
       link,
       address: o.addr,
