@@ -5,8 +5,7 @@
 import type { IpDatagram } from '../ip/input.ts';
 import { IP_HEADER_ROOM, type IpOutput } from '../ip/output.ts';
 import { zeroCounts } from '../ip/stats.ts';
-import { get16, get32, put16 } from '../wire/bytes.ts';
-import { checksumAdjust } from '../wire/checksum.ts';
+import { get16, get32 } from '../wire/bytes.ts';
 import {
   emitIcmp,
   ICMP_HEADER_LEN,
@@ -14,6 +13,7 @@ import {
   IcmpView,
   isIcmpQuery,
   UnreachCode,
+  writeEchoReply,
 } from '../wire/icmp.ts';
 import { IpProtocol } from '../wire/ipv4.ts';
 import { ParseError } from '../wire/parse-error.ts';
@@ -194,19 +194,7 @@ export class IcmpLayer {
    */
   private echoReply(to: number, request: Uint8Array): void {
     const pkt = this.ip.allocPacket(request.length);
-    const msg = pkt.subarray(IP_HEADER_ROOM);
-    msg.set(request);
-    msg[0] = IcmpType.EchoReply;
-    const oldSum = (request[2] << 8) | request[3];
-    put16(
-      msg,
-      2,
-      checksumAdjust(
-        oldSum,
-        (IcmpType.EchoRequest << 8) | request[1],
-        (IcmpType.EchoReply << 8) | request[1],
-      ),
-    );
+    writeEchoReply(pkt.subarray(IP_HEADER_ROOM), request, IcmpType.EchoReply);
     if (this.ip.send(pkt, IpProtocol.Icmp, to, false)) {
       this.stats.txMessages++;
       this.stats.txEchoReplies++;

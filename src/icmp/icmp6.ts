@@ -9,8 +9,8 @@
 import type { Ip6Datagram } from '../ip/ipv6-input.ts';
 import { IP6_HEADER_ROOM, type Ip6Output } from '../ip/ipv6-output.ts';
 import { zeroCounts } from '../ip/stats.ts';
-import { get16, get32, put16 } from '../wire/bytes.ts';
-import { checksumAdjust } from '../wire/checksum.ts';
+import { get16, get32 } from '../wire/bytes.ts';
+import { writeEchoReply } from '../wire/icmp.ts';
 import {
   carriesIcmpv6Error,
   emitIcmpv6,
@@ -244,18 +244,7 @@ export class Icmp6Layer {
    */
   private echoReply(to: Uint8Array, request: Uint8Array): void {
     const pkt = this.ip.allocPacket(request.length);
-    const msg = pkt.subarray(IP6_HEADER_ROOM);
-    msg.set(request);
-    msg[0] = Icmpv6Type.EchoReply;
-    put16(
-      msg,
-      2,
-      checksumAdjust(
-        (request[2] << 8) | request[3],
-        (Icmpv6Type.EchoRequest << 8) | request[1],
-        (Icmpv6Type.EchoReply << 8) | request[1],
-      ),
-    );
+    writeEchoReply(pkt.subarray(IP6_HEADER_ROOM), request, Icmpv6Type.EchoReply);
     if (this.ip.send(pkt, Ipv6Next.Icmpv6, to)) {
       this.stats.txMessages++;
       this.stats.txEchoReplies++;

@@ -17,9 +17,7 @@ import type { Ip6Datagram } from '../ip/ipv6-input.ts';
 import { IP6_HEADER_ROOM } from '../ip/ipv6-output.ts';
 import { IP_HEADER_ROOM } from '../ip/output.ts';
 import type { Stack } from '../stack/stack.ts';
-import { put16 } from '../wire/bytes.ts';
-import { checksumAdjust } from '../wire/checksum.ts';
-import { IcmpType, IcmpView } from '../wire/icmp.ts';
+import { IcmpType, IcmpView, writeEchoReply } from '../wire/icmp.ts';
 import { Icmpv6Type, Icmpv6View } from '../wire/icmpv6.ts';
 import { formatIpv4, IpProtocol } from '../wire/ipv4.ts';
 import { formatIpv6, Ipv6Next } from '../wire/ipv6.ts';
@@ -152,18 +150,7 @@ export class IcmpEchoRelay {
     const ip6 = this.stack.ip6;
     if (ip6 === null) return;
     const pkt = ip6.output.allocPacket(request.length);
-    const msg = pkt.subarray(IP6_HEADER_ROOM);
-    msg.set(request);
-    msg[0] = Icmpv6Type.EchoReply;
-    put16(
-      msg,
-      2,
-      checksumAdjust(
-        (request[2] << 8) | request[3],
-        (Icmpv6Type.EchoRequest << 8) | request[1],
-        (Icmpv6Type.EchoReply << 8) | request[1],
-      ),
-    );
+    writeEchoReply(pkt.subarray(IP6_HEADER_ROOM), request, Icmpv6Type.EchoReply);
     if (ip6.output.send(pkt, Ipv6Next.Icmpv6, to, false, from)) this.stack.requestFlush();
   }
 
@@ -171,19 +158,7 @@ export class IcmpEchoRelay {
   #reply(request: Uint8Array, from: number, to: number): void {
     const out = this.stack.ip.output;
     const pkt = out.allocPacket(request.length);
-    const msg = pkt.subarray(IP_HEADER_ROOM);
-    msg.set(request);
-    msg[0] = IcmpType.EchoReply;
-    const old = (request[2] << 8) | request[3];
-    put16(
-      msg,
-      2,
-      checksumAdjust(
-        old,
-        (IcmpType.EchoRequest << 8) | request[1],
-        (IcmpType.EchoReply << 8) | request[1],
-      ),
-    );
+    writeEchoReply(pkt.subarray(IP_HEADER_ROOM), request, IcmpType.EchoReply);
     if (out.send(pkt, IpProtocol.Icmp, to, false, from)) this.stack.requestFlush();
   }
 

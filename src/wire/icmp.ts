@@ -8,7 +8,7 @@
  *  |     Data (echo payload, or the original IP header + 8 bytes)  |
  */
 import { copyInto, get16, get32, put16, put32 } from './bytes.ts';
-import { internetChecksum, onesSum } from './checksum.ts';
+import { checksumAdjust, internetChecksum, onesSum } from './checksum.ts';
 import { ParseError } from './parse-error.ts';
 
 export const IcmpType = {
@@ -61,6 +61,20 @@ export type IcmpRepr =
 
 /** Reasons `IcmpView.check` rejects bytes; each is also an `icmp.drops` stats key. */
 export type IcmpParseReason = 'truncated' | 'bad-checksum';
+
+/**
+ * Write into `msg` (as long as `request`) the echo reply to the echo request `request`: the same
+ * identifier, sequence number and data, only the type changed to `replyType` (RFC 792, RFC 4443
+ * §4.2). The checksum follows from the one changed word (RFC 1624), for ICMPv6 too: its
+ * pseudo-header sums the same with the addresses swapped.
+ */
+export function writeEchoReply(msg: Uint8Array, request: Uint8Array, replyType: number): void {
+  msg.set(request);
+  msg[TYPE] = replyType;
+  const code = request[CODE];
+  const old = get16(request, CHECKSUM);
+  put16(msg, CHECKSUM, checksumAdjust(old, (request[TYPE] << 8) | code, (replyType << 8) | code));
+}
 
 /**
  * The 8-byte header ICMP and ICMPv6 share (RFC 792, RFC 4443 §2.1: type, code, checksum, a

@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import {
   emitIcmp,
   type IcmpRepr,
+  IcmpType,
   IcmpView,
   icmpLen,
   isIcmpQuery,
   UnreachCode,
+  writeEchoReply,
 } from '../../../src/wire/icmp.ts';
 import { ParseError } from '../../../src/wire/parse-error.ts';
 import { a5, PING, UDP } from './known-packets.ts';
@@ -140,4 +142,32 @@ describe('IcmpView: round trip', () => {
 it('classifies queries and errors (RFC 1122 §3.2.2)', () => {
   expect([0, 8, 13, 14, 17].every(isIcmpQuery)).toBe(true);
   expect([3, 4, 5, 11, 12, 42].some(isIcmpQuery)).toBe(false);
+});
+
+describe('writeEchoReply', () => {
+  it('the reply to any request: same ident, seqNo and data, a checksum that verifies', () => {
+    fc.assert(
+      fc.property(
+        fc.nat(0xffff),
+        fc.nat(0xffff),
+        fc.uint8Array({ maxLength: 200 }),
+        (id, sq, d) => {
+          const req = new Uint8Array(
+            icmpLen({ kind: 'echo-request', ident: id, seqNo: sq, data: d }),
+          );
+          emitIcmp(req, { kind: 'echo-request', ident: id, seqNo: sq, data: d });
+          const reply = new Uint8Array(req.length);
+          writeEchoReply(reply, req, IcmpType.EchoReply);
+          const v = IcmpView.check(reply);
+          expect(v).toBeInstanceOf(IcmpView);
+          expect((v as IcmpView).toRepr()).toEqual({
+            kind: 'echo-reply',
+            ident: id,
+            seqNo: sq,
+            data: d,
+          });
+        },
+      ),
+    );
+  });
 });
