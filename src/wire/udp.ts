@@ -122,25 +122,24 @@ export function udpLen(repr: UdpRepr): number {
  */
 export function emitUdp(buf: Uint8Array, repr: UdpRepr, src: number, dst: number): number {
   const len = UDP_HEADER_LEN + repr.payload.length;
-  put16(buf, SRC_PORT, repr.srcPort);
-  put16(buf, DST_PORT, repr.dstPort);
-  put16(buf, LENGTH, len);
-  put16(buf, CHECKSUM, 0);
-  copyInto(buf, UDP_HEADER_LEN, repr.payload);
-  const sum = ~onesSum(buf, 0, len, pseudoHeaderSum(src, dst, IpProtocol.Udp, len)) & 0xffff;
-  put16(buf, CHECKSUM, sum === 0 ? 0xffff : sum);
-  return len;
+  return emitWith(buf, repr, pseudoHeaderSum(src, dst, IpProtocol.Udp, len));
 }
 
 /** `emitUdp` over IPv6: the checksum covers the IPv6 pseudo-header of `src` → `dst` (16 bytes). */
 export function emitUdp6(buf: Uint8Array, repr: UdpRepr, src: Uint8Array, dst: Uint8Array): number {
+  const len = UDP_HEADER_LEN + repr.payload.length;
+  return emitWith(buf, repr, pseudoHeaderSum6(src, dst, IpProtocol.Udp, len));
+}
+
+/** Both families' emit, given the pseudo-header's sum. A zero checksum goes as 0xffff. */
+function emitWith(buf: Uint8Array, repr: UdpRepr, pseudo: number): number {
   const len = UDP_HEADER_LEN + repr.payload.length;
   put16(buf, SRC_PORT, repr.srcPort);
   put16(buf, DST_PORT, repr.dstPort);
   put16(buf, LENGTH, len);
   put16(buf, CHECKSUM, 0);
   copyInto(buf, UDP_HEADER_LEN, repr.payload);
-  const sum = ~onesSum(buf, 0, len, pseudoHeaderSum6(src, dst, IpProtocol.Udp, len)) & 0xffff;
+  const sum = ~onesSum(buf, 0, len, pseudo) & 0xffff;
   put16(buf, CHECKSUM, sum === 0 ? 0xffff : sum);
   return len;
 }
