@@ -8,17 +8,13 @@
  *   EGRESS (the test's): lo 10.9.0.1/32, the servers, `tunstack relay` (the stack 10.0.2.2)
  *   CLIENT (the relay's): tun0 10.0.2.100/24, default via 10.0.2.2, resolv.conf → 10.0.2.3
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { controlPath, queryControl } from '../../src/cli/control.ts';
 import * as netns from '../../src/link/netns.ts';
 import { kernelDescribe, waitFor } from './harness.ts';
-import { relayRunner } from './relay-run.ts';
+import { type Egress, relayRunner, startEgress } from './relay-run.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const SERVERS = fileURLToPath(new URL('./relay-servers.ts', import.meta.url));
@@ -46,36 +42,21 @@ kernelDescribe('tunstack relay: a namespace networked through the stack', () => 
   let dir = '';
   let file = '';
   let sha = '';
-  let servers: ChildProcess | null = null;
-  const serverOut: string[] = [];
+  let serverOut: string[] = [];
+  let eg: Egress | null = null;
 
   beforeAll(async () => {
-    egress = netns.uniqueName();
-    await netns.create(egress);
-    await netns.ip(egress, ['addr', 'add', `${SERVER}/32`, 'dev', 'lo']);
-    dir = mkdtempSync(join(tmpdir(), 'tunstack-relay-'));
-    file = join(dir, 'file');
-    const data = randomBytes(SIZE);
-    sha = createHash('sha256').update(data).digest('hex');
-    writeFileSync(file, data);
-    servers = spawn(
-      'ip',
-      ['netns', 'exec', egress, process.execPath, '--import', 'tsx', SERVERS, SERVER, file],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let partial = '';
-    servers.stdout?.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      serverOut.push(...lines);
+    eg = await startEgress({
+      addr: SERVER,
+      size: SIZE,
+      tag: 'relay',
+      serverArgs: (f) => ['--import', 'tsx', SERVERS, SERVER, f],
     });
-    await waitFor(() => serverOut.includes('ready'), 20_000, 'the servers');
+    ({ ns: egress, dir, file, sha, serverOut } = eg);
   }, 60_000);
 
   afterAll(async () => {
-    servers?.kill('SIGKILL');
-    if (egress !== '') await netns.remove(egress).catch(() => {});
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    await eg?.stop();
   });
 
   it('downloads and uploads 100 MB with sha256 intact, and exits 0 as curl did', async () => {

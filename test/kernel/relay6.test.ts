@@ -8,17 +8,14 @@
  *   EGRESS (the test's): lo fd09::1/128, an HTTP server (8080), TCP echo (8083), UDP echo (7)
  *   CLIENT (the relay's): tun0 10.0.2.100/24 and fd00:2::100/64, default routes via the stack
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { controlPath, queryControl } from '../../src/cli/control.ts';
 import * as netns from '../../src/link/netns.ts';
-import { kernelDescribe, waitFor } from './harness.ts';
-import { relayRunner } from './relay-run.ts';
+import { kernelDescribe } from './harness.ts';
+import { type Egress, relayRunner, startEgress } from './relay-run.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const SERVER6 = 'fd09::1';
@@ -54,31 +51,20 @@ kernelDescribe('tunstack relay over IPv6', () => {
   let dir = '';
   let file = '';
   let sha = '';
-  let servers: ChildProcess | null = null;
-  const serverOut: string[] = [];
+  let eg: Egress | null = null;
 
   beforeAll(async () => {
-    egress = netns.uniqueName();
-    await netns.create(egress);
-    await netns.ip(egress, ['-6', 'addr', 'add', `${SERVER6}/128`, 'dev', 'lo']);
-    dir = mkdtempSync(join(tmpdir(), 'tunstack-relay6-'));
-    file = join(dir, 'file');
-    const data = randomBytes(SIZE);
-    sha = createHash('sha256').update(data).digest('hex');
-    writeFileSync(file, data);
-    servers = spawn(
-      'ip',
-      ['netns', 'exec', egress, process.execPath, '-e', SERVERS, SERVER6, file],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    servers.stdout?.on('data', (d: Buffer) => serverOut.push(...d.toString().split('\n')));
-    await waitFor(() => serverOut.includes('ready'), 20_000, 'the servers');
+    eg = await startEgress({
+      addr: SERVER6,
+      size: SIZE,
+      tag: 'relay6',
+      serverArgs: (f) => ['-e', SERVERS, SERVER6, f],
+    });
+    ({ ns: egress, dir, file, sha } = eg);
   }, 60_000);
 
   afterAll(async () => {
-    servers?.kill('SIGKILL');
-    if (egress !== '') await netns.remove(egress).catch(() => {});
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    await eg?.stop();
   });
 
   it('curl -6 downloads and uploads with sha256 intact, and exits 0', async () => {
