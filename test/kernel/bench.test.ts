@@ -93,6 +93,13 @@ kernelDescribe('npm run bench -- --quick', () => {
       for (const [id, m] of Object.entries(s!.metrics)) {
         // A JavaScript heap only the stack has (idle-heap, crr-heap).
         if (id.endsWith('-heap')) continue;
+        // Under 5 % random loss a 0.5 s row can come out empty (a SYN or the request lost twice):
+        // kernel TCP's outcome, not the bench's, so there a reason is enough, as for tunstack's
+        // rows (one CI run at 4115136 had bridge loss-down-1 n/a).
+        if (id.startsWith('loss') && 'na' in m) {
+          expect(m.na.length, `${name} ${id}`).toBeGreaterThan(0);
+          continue;
+        }
         expect(m, `${name} ${id}`).toHaveProperty('value');
         expect(Number.isFinite((m as { value: number }).value), `${name} ${id}`).toBe(true);
       }
